@@ -1,0 +1,186 @@
+//! Source text with a line table, so byte spans turn into `file:line:column` and a caret.
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A half-open byte range `[start, end)` into a [`Source`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Span {
+    /// First byte of the range.
+    pub start: usize,
+    /// One past the last byte of the range.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span covering `start..end`.
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both `self` and `other`.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// A named piece of ACL text.
+#[derive(Debug)]
+pub struct Source {
+    name: String,
+    text: String,
+    /// Byte offset of the start of every line, for O(log n) position lookups.
+    line_starts: Vec<usize>,
+}
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+}
+
+impl Source {
+    /// Wraps `text`, naming it `name` in error messages (usually the file path).
+    pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Source> {
+        let text = text.into();
+        let mut line_starts = vec![0];
+        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        Arc::new(Source {
+            name: name.into(),
+            text,
+            line_starts,
+        })
+    }
+
+    /// The name given at construction.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The full text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The text a span covers (empty if the span does not fall on character boundaries).
+    pub fn slice(&self, span: Span) -> &str {
+        self.text.get(span.start..span.end).unwrap_or("")
+    }
+
+    fn line_index(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(line) => line,
+            Err(next) => next - 1,
+        }
+    }
+
+    /// Line and column of a byte offset (clamped to the text).
+    pub fn position(&self, offset: usize) -> Position {
+        let offset = offset.min(self.text.len());
+        let line = self.line_index(offset);
+        let start = self.line_starts[line];
+        let column = self.text[start..]
+            .char_indices()
+            .take_while(|(i, _)| start + i < offset)
+            .count()
+            + 1;
+        Position {
+            line: line + 1,
+            column,
+        }
+    }
+
+    /// The text of a 1-based line, without its newline.
+    pub fn line_text(&self, line: usize) -> &str {
+        let start = self.line_starts[line - 1];
+        let end = self
+            .line_starts
+            .get(line)
+            .map_or(self.text.len(), |next| next - 1);
+        self.text[start..end].trim_end_matches('\r')
+    }
+
+    /// Where a span sits, with the line's text and the caret to draw under it.
+    pub fn locate(&self, span: Span) -> Location {
+        let position = self.position(span.start);
+        let line_text = self.line_text(position.line).to_string();
+        // The caret covers the span, but never runs past the end of its first line.
+        let end = self.position(span.end.max(span.start));
+        let width = if end.line == position.line {
+            end.column.saturating_sub(position.column).max(1)
+        } else {
+            (line_text.chars().count() + 1)
+                .saturating_sub(position.column)
+                .max(1)
+        };
+        Location {
+            file: self.name.clone(),
+            line: position.line,
+            column: position.column,
+            line_text,
+            width,
+        }
+    }
+}
+
+/// Where an error happened, with enough context to draw the offending line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// File name.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The line's text.
+    pub line_text: String,
+    /// How many characters the caret underlines.
+    pub width: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let number = self.line.to_string();
+        let pad = " ".repeat(number.len());
+        writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
+        writeln!(f, "{pad} |")?;
+        writeln!(f, "{number} | {}", self.line_text)?;
+        // Keep tabs so the caret lines up however the terminal renders them.
+        let indent: String = self
+            .line_text
+            .chars()
+            .take(self.column - 1)
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        write!(f, "{pad} | {indent}{}", "^".repeat(self.width))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters() {
+        let source = Source::new("t.acl", "ab\n\u{e9}x = 1;\n");
+        assert_eq!(source.position(0), Position { line: 1, column: 1 });
+        assert_eq!(source.position(3), Position { line: 2, column: 1 });
+        // `x` comes after a two-byte character.
+        assert_eq!(source.position(5), Position { line: 2, column: 2 });
+        assert_eq!(source.position(100), Position { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn caret_under_span() {
+        let source = Source::new("t.acl", "a {\n\tint x = \"s\";\n}");
+        let start = source.text().find('"').unwrap();
+        let location = source.locate(Span::new(start, start + 3));
+        assert_eq!(
+            location.to_string(),
+            " --> t.acl:2:10\n  |\n2 | \tint x = \"s\";\n  | \t        ^^^"
+        );
+    }
+}
