@@ -3,57 +3,41 @@
 
 use std::sync::Arc;
 
+use crate::document::Document;
 use crate::source::{Source, Span};
 use crate::value::{BinaryOperator, ScalarType, UnaryOperator, Value};
 
-/// A parsed file: its items and the source they came from.
+/// A parsed file. Its blocks and literal fields are already the resolved [`Document`]
+/// (values type-checked as they were read); fields written as expressions or references are
+/// kept aside until [`ParsedDocument::resolve`] evaluates them and writes their values in.
+/// A registry index is almost all literals, so resolving it costs next to nothing.
 #[derive(Debug, Clone)]
 pub struct ParsedDocument {
-    pub(crate) source: Arc<Source>,
-    pub(crate) items: Vec<Item>,
+    pub(crate) document: Document,
+    pub(crate) pending: Vec<PendingField>,
 }
 
 impl ParsedDocument {
     /// The source text this document was parsed from.
     pub fn source(&self) -> &Arc<Source> {
-        &self.source
+        self.document
+            .source()
+            .expect("a parsed document always keeps its source")
     }
 
-    /// Top-level items in source order.
-    pub fn items(&self) -> &[Item] {
-        &self.items
+    /// How many fields still need evaluating (expressions and references).
+    pub fn pending_fields(&self) -> usize {
+        self.pending.len()
     }
 }
 
-/// A block or a field.
+/// A field whose value is an expression, with where it sits in the document: the index of
+/// each enclosing block among its parent's entries, then the field's own index.
 #[derive(Debug, Clone)]
-pub enum Item {
-    /// `Name "label"? { ... }`
-    Block(BlockDecl),
-    /// `type? name = expr;`
-    Field(FieldDecl),
-}
-
-/// A name with its span.
-#[derive(Debug, Clone)]
-pub struct Name {
-    /// The identifier.
-    pub text: String,
-    /// Where it was written.
-    pub span: Span,
-}
-
-/// A block as written.
-#[derive(Debug, Clone)]
-pub struct BlockDecl {
-    /// Block name.
-    pub name: Name,
-    /// Optional label, with the span of its string literal.
-    pub label: Option<(String, Span)>,
-    /// Contents in source order.
-    pub items: Vec<Item>,
-    /// From the name to the closing brace.
-    pub span: Span,
+pub(crate) struct PendingField {
+    pub(crate) path: Vec<u32>,
+    pub(crate) annotation: Option<TypeAnnotation>,
+    pub(crate) value: Expr,
 }
 
 /// A declared field type.
@@ -95,19 +79,6 @@ impl TypeAnnotation {
             if self.array { "[]" } else { "" }
         )
     }
-}
-
-/// A field as written.
-#[derive(Debug, Clone)]
-pub struct FieldDecl {
-    /// Declared type, if any.
-    pub annotation: Option<TypeAnnotation>,
-    /// Field name.
-    pub name: Name,
-    /// The value expression.
-    pub value: Expr,
-    /// From the type (or name) to the semicolon.
-    pub span: Span,
 }
 
 /// An expression with its span.

@@ -32,14 +32,15 @@ pub struct Body {
 pub enum Entry {
     /// `name = value;`
     Field(Field),
-    /// `Name "label" { ... }`
-    Block(Block),
+    /// `Name "label" { ... }` (boxed: blocks are few, fields many, and every entry is as
+    /// large as the largest variant)
+    Block(Box<Block>),
 }
 
 /// A field with its resolved value.
 #[derive(Debug, Clone)]
 pub struct Field {
-    name: String,
+    name: Arc<str>,
     value: Value,
     span: Option<Span>,
 }
@@ -47,7 +48,7 @@ pub struct Field {
 /// A block: name, optional label and contents.
 #[derive(Debug, Clone)]
 pub struct Block {
-    name: String,
+    name: Arc<str>,
     label: Option<String>,
     body: Body,
     span: Option<Span>,
@@ -77,7 +78,7 @@ impl PartialEq for Document {
 
 impl Field {
     /// A field named `name` (an identifier) holding `value`.
-    pub fn new(name: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, value: impl Into<Value>) -> Self {
         Field {
             name: name.into(),
             value: value.into(),
@@ -95,6 +96,10 @@ impl Field {
         &self.name
     }
 
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.name.clone()
+    }
+
     /// Its value.
     pub fn value(&self) -> &Value {
         &self.value
@@ -108,7 +113,7 @@ impl Field {
 
 impl Block {
     /// An empty block named `name` (an identifier).
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
         Block {
             name: name.into(),
             label: None,
@@ -118,14 +123,19 @@ impl Block {
     }
 
     /// An empty block named `name` with a label.
-    pub fn labelled(name: impl Into<String>, label: impl Into<String>) -> Self {
+    pub fn labelled(name: impl Into<Arc<str>>, label: impl Into<String>) -> Self {
         Block {
             label: Some(label.into()),
             ..Block::new(name)
         }
     }
 
-    pub(crate) fn from_parts(name: String, label: Option<String>, body: Body, span: Span) -> Self {
+    pub(crate) fn from_parts(
+        name: Arc<str>,
+        label: Option<String>,
+        body: Body,
+        span: Span,
+    ) -> Self {
         Block {
             name,
             label,
@@ -135,20 +145,24 @@ impl Block {
     }
 
     /// Builder: adds a field.
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn with(mut self, name: impl Into<Arc<str>>, value: impl Into<Value>) -> Self {
         self.body.push(Entry::Field(Field::new(name, value)));
         self
     }
 
     /// Builder: adds a nested block.
     pub fn with_block(mut self, block: Block) -> Self {
-        self.body.push(Entry::Block(block));
+        self.body.push(Entry::Block(Box::new(block)));
         self
     }
 
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    pub(crate) fn name_arc(&self) -> Arc<str> {
+        self.name.clone()
     }
 
     /// Its label, if any.
@@ -200,6 +214,21 @@ impl Body {
         &self.entries
     }
 
+    /// Replaces the value of the field at `index` in the block reached by the index path
+    /// `parents` (each step an index into a body's entries). Used by the evaluator.
+    pub(crate) fn set_at(&mut self, parents: &[u32], index: usize, value: Value) {
+        let mut body = self;
+        for step in parents {
+            match body.entries.get_mut(*step as usize) {
+                Some(Entry::Block(block)) => body = &mut block.body,
+                _ => return,
+            }
+        }
+        if let Some(Entry::Field(field)) = body.entries.get_mut(index) {
+            field.value = value;
+        }
+    }
+
     /// Appends an entry.
     pub fn push(&mut self, entry: Entry) {
         self.entries.push(entry);
@@ -210,7 +239,7 @@ impl Body {
         let value = value.into();
         for entry in &mut self.entries {
             if let Entry::Field(field) = entry {
-                if field.name == name {
+                if &*field.name == name {
                     field.value = value;
                     return;
                 }
@@ -221,7 +250,7 @@ impl Body {
 
     /// Appends a block.
     pub fn push_block(&mut self, block: Block) {
-        self.entries.push(Entry::Block(block));
+        self.entries.push(Entry::Block(Box::new(block)));
     }
 
     /// Keeps only the blocks for which `keep` returns true (fields are untouched).
@@ -242,26 +271,26 @@ impl Body {
 
     /// The field called `name`.
     pub fn field(&self, name: &str) -> Option<&Field> {
-        self.fields().find(|field| field.name == name)
+        self.fields().find(|field| &*field.name == name)
     }
 
     /// Every nested block, in order.
     pub fn all_blocks(&self) -> impl Iterator<Item = &Block> {
         self.entries.iter().filter_map(|entry| match entry {
-            Entry::Block(block) => Some(block),
+            Entry::Block(block) => Some(&**block),
             Entry::Field(_) => None,
         })
     }
 
     /// The nested blocks called `name`, in order.
     pub fn blocks<'b>(&'b self, name: &'b str) -> impl Iterator<Item = &'b Block> + 'b {
-        self.all_blocks().filter(move |block| block.name == name)
+        self.all_blocks().filter(move |block| &*block.name == name)
     }
 
     /// The nested block called `name` with the given label (or no label).
     pub fn block(&self, name: &str, label: Option<&str>) -> Option<&Block> {
         self.all_blocks()
-            .find(|block| block.name == name && block.label.as_deref() == label)
+            .find(|block| &*block.name == name && block.label.as_deref() == label)
     }
 
     /// The value at `path`, for example `Registry.Package["jq"].Version["1.7.1"].sha256` or
@@ -412,14 +441,14 @@ impl<'d> Tree for BodyTree<'d> {
         let blocks: Vec<_> = node
             .body
             .all_blocks()
-            .filter(|block| block.name == name)
+            .filter(|block| &*block.name == name)
             .map(Node::of)
             .collect();
         (!blocks.is_empty()).then_some(Member::Blocks(blocks))
     }
 
-    fn label(&self, node: Node<'d>) -> Option<&str> {
-        node.label
+    fn label(&self, node: Node<'d>) -> Option<String> {
+        node.label.map(str::to_string)
     }
 
     fn describe(&self, node: Node<'d>) -> String {
@@ -455,14 +484,14 @@ impl Document {
     }
 
     /// Builder: adds a top-level field.
-    pub fn with(mut self, name: impl Into<String>, value: impl Into<Value>) -> Self {
+    pub fn with(mut self, name: impl Into<Arc<str>>, value: impl Into<Value>) -> Self {
         self.body.push(Entry::Field(Field::new(name, value)));
         self
     }
 
     /// Builder: adds a top-level block.
     pub fn with_block(mut self, block: Block) -> Self {
-        self.body.push(Entry::Block(block));
+        self.body.push(Entry::Block(Box::new(block)));
         self
     }
 
@@ -575,7 +604,7 @@ impl fmt::Display for Block {
         let mut out = String::new();
         write_body(
             &mut out,
-            &Body::from_entries(vec![Entry::Block(self.clone())]),
+            &Body::from_entries(vec![Entry::Block(Box::new(self.clone()))]),
             0,
         );
         f.write_str(&out)

@@ -131,68 +131,82 @@ pub enum ErrorKind {
         /// What the value is.
         found: String,
     },
+    /// A source too large for 32-bit spans.
+    #[error("{file} is {size} bytes; ACL sources are limited to 4 GiB")]
+    TooLarge {
+        /// The source's name.
+        file: String,
+        /// Its size in bytes.
+        size: usize,
+    },
     /// A message from a caller validating a document (for example, an unknown field).
     #[error("{0}")]
     Custom(String),
 }
 
 /// An [`ErrorKind`] with the place it happened and an optional hint.
+///
+/// Boxed, so that `Result<T, Error>` stays the size of `T` plus a pointer on the parser's hot
+/// path instead of carrying a hundred-byte error inline through every call.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Error {
+pub struct Error(Box<Inner>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     kind: ErrorKind,
-    location: Option<Box<Location>>,
+    location: Option<Location>,
     hint: Option<String>,
 }
 
 impl Error {
     /// An error with no position (for documents built in code).
     pub fn new(kind: ErrorKind) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
             location: None,
             hint: None,
-        }
+        }))
     }
 
     /// An error at `span` in `source`.
     pub fn at(kind: ErrorKind, source: &Source, span: Span) -> Self {
-        Error {
+        Error(Box::new(Inner {
             kind,
-            location: Some(Box::new(source.locate(span))),
+            location: Some(source.locate(span)),
             hint: None,
-        }
+        }))
     }
 
     /// Adds a hint line telling the reader what to do.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = Some(hint.into());
+        self.0.hint = Some(hint.into());
         self
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.0.kind
     }
 
     /// Where, if known.
     pub fn location(&self) -> Option<&Location> {
-        self.location.as_deref()
+        self.0.location.as_ref()
     }
 
     /// The hint, if any.
     pub fn hint(&self) -> Option<&str> {
-        self.hint.as_deref()
+        self.0.hint.as_deref()
     }
 }
 
 impl fmt::Display for Error {
     /// `message`, then (when known) the file position and the line with a caret, then the hint.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if let Some(location) = &self.location {
+        write!(f, "{}", self.0.kind)?;
+        if let Some(location) = &self.0.location {
             write!(f, "\n{location}")?;
         }
-        if let Some(hint) = &self.hint {
+        if let Some(hint) = &self.0.hint {
             write!(f, "\nhint: {hint}")?;
         }
         Ok(())

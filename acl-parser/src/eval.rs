@@ -1,19 +1,19 @@
-//! Resolution: evaluates every field's expression, following references (with cycle
-//! detection) and checking declared types, and turns the syntax tree into a [`Document`].
+//! Resolution: evaluates the fields the parser could not (expressions and references),
+//! following references with cycle detection, checks their declared types and writes their
+//! values into the document. A field is evaluated at most once: the first reference to it (or
+//! the pass over all pending fields) evaluates it, later ones read the stored value.
 //!
-//! The tree is flattened into an arena first, so references can reach any block by index.
-//! Each field is evaluated at most once: the first reference (or the top-down pass) takes its
-//! expression, and later references read the stored value.
+//! Blocks and fields are addressed by index paths (the index of each enclosing block among its
+//! parent's entries, then the entry's own), so references can go anywhere, up or down.
 
-use std::collections::HashMap;
-use std::marker::PhantomData;
+use std::cell::RefCell;
+use std::collections::hash_map::Entry as MapEntry;
 use std::sync::Arc;
 
-use crate::ast::{
-    Anchor, DeclaredType, Expr, ExprKind, Item, ParsedDocument, Reference, TypeAnnotation,
-};
-use crate::document::{describe_block, Block, Body, Document, Entry, Field};
+use crate::ast::{Anchor, DeclaredType, Expr, ExprKind, ParsedDocument, Reference, TypeAnnotation};
+use crate::document::{describe_block, Body, Document, Entry};
 use crate::error::{Error, ErrorKind, Result};
+use crate::hash::FxHashMap;
 use crate::path::{self, Member, Target, Tree};
 use crate::source::{Source, Span};
 use crate::value::{BinaryOperator, ScalarType, Value};
@@ -25,326 +25,228 @@ const MAX_EVALUATION_DEPTH: usize = 128;
 /// Blocks with more entries than this get a hash index for name lookups.
 const INDEX_THRESHOLD: usize = 16;
 
+type IndexPath = Vec<u32>;
+
+/// Positions of a block's entries by name.
+type NameIndex = FxHashMap<Arc<str>, Vec<u32>>;
+
 enum State {
     Pending(Expr),
     Evaluating,
-    Done(Value),
+    Done,
 }
 
-struct FieldNode {
-    name: String,
-    name_span: Span,
-    span: Span,
-    annotation: Option<TypeAnnotation>,
-    block: usize,
-    state: State,
-}
-
-#[derive(Clone, Copy)]
-enum EntryId {
-    Field(usize),
-    Block(usize),
-}
-
-struct BlockNode {
-    name: String,
-    label: Option<String>,
-    span: Span,
-    parent: Option<usize>,
-    entries: Vec<EntryId>,
-    index: Option<HashMap<String, Vec<EntryId>>>,
-}
-
-struct Arena {
-    source: Arc<Source>,
-    blocks: Vec<BlockNode>,
-    fields: Vec<FieldNode>,
-    /// Fields being evaluated, innermost last, to name a cycle when one closes.
+struct Evaluator<'d> {
+    source: &'d Source,
+    document: &'d mut Document,
+    annotations: Vec<Option<TypeAnnotation>>,
+    paths: Vec<IndexPath>,
+    states: Vec<State>,
+    by_path: FxHashMap<IndexPath, usize>,
+    /// Name indexes of large blocks, built on first lookup.
+    indexes: RefCell<FxHashMap<IndexPath, Arc<NameIndex>>>,
+    /// Pending fields being evaluated, innermost last, to name a cycle when one closes.
     stack: Vec<usize>,
     depth: usize,
 }
 
-/// Resolves a parsed document.
-pub(crate) fn resolve(document: ParsedDocument) -> Result<Document> {
-    let mut arena = Arena {
-        source: document.source,
-        blocks: vec![BlockNode {
-            name: String::new(),
-            label: None,
-            span: Span::default(),
-            parent: None,
-            entries: Vec::new(),
-            index: None,
-        }],
-        fields: Vec::new(),
+/// Evaluates a parsed document's pending fields.
+pub(crate) fn resolve(parsed: ParsedDocument) -> Result<Document> {
+    let ParsedDocument {
+        mut document,
+        pending,
+    } = parsed;
+    if pending.is_empty() {
+        return Ok(document);
+    }
+    let Some(source) = document.source().cloned() else {
+        return Ok(document);
+    };
+    let mut annotations = Vec::with_capacity(pending.len());
+    let mut paths = Vec::with_capacity(pending.len());
+    let mut states = Vec::with_capacity(pending.len());
+    let mut by_path = FxHashMap::default();
+    for (id, field) in pending.into_iter().enumerate() {
+        by_path.insert(field.path.clone(), id);
+        annotations.push(field.annotation);
+        paths.push(field.path);
+        states.push(State::Pending(field.value));
+    }
+    let mut evaluator = Evaluator {
+        source: &source,
+        document: &mut document,
+        annotations,
+        paths,
+        states,
+        by_path,
+        indexes: RefCell::new(FxHashMap::default()),
         stack: Vec::new(),
         depth: 0,
     };
-    arena.add_items(0, document.items)?;
-    for field in 0..arena.fields.len() {
-        arena.force(field)?;
+    for id in 0..evaluator.states.len() {
+        evaluator.force(id, None)?;
     }
-    let body = arena.take_body(0);
-    Ok(Document::from_parts(body, arena.source))
+    Ok(document)
 }
 
-impl Arena {
-    fn error(&self, kind: ErrorKind, span: Span) -> Error {
-        Error::at(kind, &self.source, span)
-    }
-
-    fn add_items(&mut self, block: usize, items: Vec<Item>) -> Result<()> {
-        let mut entries = Vec::with_capacity(items.len());
-        for item in items {
-            match item {
-                Item::Field(field) => {
-                    entries.push(EntryId::Field(self.fields.len()));
-                    self.fields.push(FieldNode {
-                        name: field.name.text,
-                        name_span: field.name.span,
-                        span: field.span,
-                        annotation: field.annotation,
-                        block,
-                        state: State::Pending(field.value),
-                    });
-                }
-                Item::Block(child) => {
-                    let id = self.blocks.len();
-                    entries.push(EntryId::Block(id));
-                    self.blocks.push(BlockNode {
-                        name: child.name.text,
-                        label: child.label.map(|(label, _)| label),
-                        span: child.span,
-                        parent: Some(block),
-                        entries: Vec::new(),
-                        index: None,
-                    });
-                    self.add_items(id, child.items)?;
-                }
+/// Checks a value against a field's declared type, widening ints for `float` fields.
+/// `is_reference` says whether the value was written as a reference (`ref` fields need one).
+pub(crate) fn check_declared(
+    source: &Source,
+    name: &str,
+    annotation: Option<TypeAnnotation>,
+    is_reference: bool,
+    value: Value,
+    span: Span,
+) -> Result<Value> {
+    let Some(annotation) = annotation else {
+        return Ok(value);
+    };
+    let scalar = match annotation.base {
+        DeclaredType::Ref if is_reference => return Ok(value),
+        DeclaredType::Ref => {
+            return Err(
+                Error::at(ErrorKind::NotAReference(name.to_string()), source, span)
+                    .with_hint("write a reference such as `$Block.field`, `$.field` or `^field`"),
+            )
+        }
+        DeclaredType::Scalar(scalar) => scalar,
+    };
+    let mismatch = |value: &Value| {
+        let declared = annotation.display();
+        let hint = match value {
+            Value::Array(_) if !annotation.array => {
+                format!("declare it `{declared}[]`, or give a single value")
             }
-        }
-        self.check_names(&entries)?;
-        if entries.len() > INDEX_THRESHOLD {
-            let mut index: HashMap<String, Vec<EntryId>> = HashMap::with_capacity(entries.len());
-            for entry in &entries {
-                index
-                    .entry(self.entry_name(*entry).to_string())
-                    .or_default()
-                    .push(*entry);
-            }
-            self.blocks[block].index = Some(index);
-        }
-        self.blocks[block].entries = entries;
-        Ok(())
-    }
-
-    fn entry_name(&self, entry: EntryId) -> &str {
-        match entry {
-            EntryId::Field(id) => &self.fields[id].name,
-            EntryId::Block(id) => &self.blocks[id].name,
-        }
-    }
-
-    fn entry_span(&self, entry: EntryId) -> Span {
-        match entry {
-            EntryId::Field(id) => self.fields[id].name_span,
-            EntryId::Block(id) => self.blocks[id].span,
-        }
-    }
-
-    /// Rejects a second field of one name, a second block with the same name and label, and a
-    /// name used for both a field and a block: each would make lookups ambiguous. Blocks are
-    /// small, so a pairwise scan beats hashing; a large one (a registry's packages) is checked
-    /// against the name index built for it anyway.
-    fn check_names(&self, entries: &[EntryId]) -> Result<()> {
-        if entries.len() <= INDEX_THRESHOLD {
-            for (position, entry) in entries.iter().enumerate() {
-                for earlier in &entries[..position] {
-                    self.check_pair(*earlier, *entry)?;
-                }
-            }
-            return Ok(());
-        }
-        let mut first_by_key: HashMap<(&str, Option<&str>, bool), EntryId> =
-            HashMap::with_capacity(entries.len());
-        let mut first_by_name: HashMap<&str, EntryId> = HashMap::with_capacity(entries.len());
-        for entry in entries {
-            if let Some(earlier) = first_by_name.insert(self.entry_name(*entry), *entry) {
-                self.check_pair(earlier, *entry)?;
-            }
-            if let Some(earlier) = first_by_key.insert(self.entry_key(*entry), *entry) {
-                self.check_pair(earlier, *entry)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn entry_key(&self, entry: EntryId) -> (&str, Option<&str>, bool) {
-        match entry {
-            EntryId::Field(id) => (&self.fields[id].name, None, true),
-            EntryId::Block(id) => (
-                &self.blocks[id].name,
-                self.blocks[id].label.as_deref(),
-                false,
+            _ if annotation.array => "an array value is written `{ a, b }`".to_string(),
+            _ => format!(
+                "cast it with `({})` or change the declared type",
+                scalar.keyword()
             ),
-        }
-    }
-
-    fn check_pair(&self, earlier: EntryId, later: EntryId) -> Result<()> {
-        let (name, label, is_field) = self.entry_key(later);
-        let (earlier_name, earlier_label, earlier_is_field) = self.entry_key(earlier);
-        if name != earlier_name {
-            return Ok(());
-        }
-        if is_field != earlier_is_field {
-            return Err(self.error(
-                ErrorKind::NameClash(name.to_string()),
-                self.entry_span(later),
-            ));
-        }
-        // Unlabelled blocks may repeat; fields and labelled blocks may not.
-        if label != earlier_label || (!is_field && label.is_none()) {
-            return Ok(());
-        }
-        let kind = match label {
-            Some(label) => ErrorKind::DuplicateBlock {
-                name: name.to_string(),
-                label: label.to_string(),
-            },
-            None => ErrorKind::DuplicateField(name.to_string()),
         };
-        let line = self.source.position(self.entry_span(earlier).start).line;
-        Err(self
-            .error(kind, self.entry_span(later))
-            .with_hint(format!("the first definition is on line {line}")))
+        Error::at(
+            ErrorKind::TypeMismatch {
+                name: name.to_string(),
+                declared,
+                found: value.describe(),
+            },
+            source,
+            span,
+        )
+        .with_hint(hint)
+    };
+    if !annotation.array {
+        return conform(scalar, value).map_err(|value| mismatch(&value));
+    }
+    let Value::Array(mut items) = value else {
+        return Err(mismatch(&value));
+    };
+    // Checked in place: arrays of the declared type (the usual case) are not rebuilt.
+    for item in &mut items {
+        if let (ScalarType::Float, Value::Int(number)) = (scalar, &*item) {
+            *item = Value::Float(*number as f64);
+        } else if item.scalar_type() != Some(scalar) {
+            return Err(mismatch(item));
+        }
+    }
+    Ok(Value::Array(items))
+}
+
+impl Evaluator<'_> {
+    fn error(&self, kind: ErrorKind, span: Span) -> Error {
+        Error::at(kind, self.source, span)
     }
 
-    fn block_path(&self, block: usize) -> String {
-        let mut parts = Vec::new();
-        let mut current = Some(block);
-        while let Some(id) = current {
-            let node = &self.blocks[id];
-            if node.parent.is_some() {
-                parts.push(match &node.label {
-                    Some(label) => format!("{}[{}]", node.name, Value::String(label.clone())),
-                    None => node.name.clone(),
-                });
+    fn body_at(&self, path: &[u32]) -> &Body {
+        let mut body: &Body = self.document;
+        for index in path {
+            match body.entries().get(*index as usize) {
+                Some(Entry::Block(block)) => body = block.body(),
+                // Paths come from the parser and from walking this same tree.
+                _ => break,
             }
-            current = node.parent;
         }
-        parts.reverse();
+        body
+    }
+
+    fn entry_at(&self, path: &[u32]) -> Option<&Entry> {
+        let (last, parents) = path.split_last()?;
+        self.body_at(parents).entries().get(*last as usize)
+    }
+
+    /// `Registry["main"].Package["jq"].latest`, for messages.
+    fn display_path(&self, path: &[u32]) -> String {
+        let mut parts = Vec::new();
+        for end in 1..=path.len() {
+            match self.entry_at(&path[..end]) {
+                Some(Entry::Block(block)) => parts.push(match block.label() {
+                    Some(label) => format!("{}[{}]", block.name(), Value::from(label)),
+                    None => block.name().to_string(),
+                }),
+                Some(Entry::Field(field)) => parts.push(field.name().to_string()),
+                None => {}
+            }
+        }
         parts.join(".")
     }
 
-    fn field_path(&self, field: usize) -> String {
-        let node = &self.fields[field];
-        match self.block_path(node.block) {
-            prefix if prefix.is_empty() => node.name.clone(),
-            prefix => format!("{prefix}.{}", node.name),
+    fn field_span(&self, id: usize) -> Span {
+        match self.entry_at(&self.paths[id]) {
+            Some(Entry::Field(field)) => field.span().unwrap_or_default(),
+            _ => Span::default(),
         }
     }
 
-    /// Evaluates a field if it has not been yet. `at` is the reference that asked for it.
-    fn force_from(&mut self, field: usize, at: Option<Span>) -> Result<()> {
-        match std::mem::replace(&mut self.fields[field].state, State::Evaluating) {
-            State::Done(value) => {
-                self.fields[field].state = State::Done(value);
+    /// Evaluates pending field `id` unless it already is. `at` is the reference asking for it.
+    fn force(&mut self, id: usize, at: Option<Span>) -> Result<()> {
+        match std::mem::replace(&mut self.states[id], State::Evaluating) {
+            State::Done => {
+                self.states[id] = State::Done;
                 Ok(())
             }
             State::Evaluating => {
-                let start = self.stack.iter().position(|id| *id == field).unwrap_or(0);
+                let start = self
+                    .stack
+                    .iter()
+                    .position(|other| *other == id)
+                    .unwrap_or(0);
                 let mut chain: Vec<String> = self.stack[start..]
                     .iter()
-                    .map(|id| self.field_path(*id))
+                    .map(|other| self.display_path(&self.paths[*other]))
                     .collect();
-                chain.push(self.field_path(field));
-                let span = at.unwrap_or(self.fields[field].name_span);
+                chain.push(self.display_path(&self.paths[id]));
+                let span = at.unwrap_or_else(|| self.field_span(id));
                 Err(self
                     .error(ErrorKind::ReferenceCycle(chain.join(" -> ")), span)
                     .with_hint("a field cannot depend on itself, directly or through other fields"))
             }
             State::Pending(expr) => {
-                self.stack.push(field);
-                let block = self.fields[field].block;
-                let annotation = self.fields[field].annotation;
-                let value_span = expr.span;
+                self.stack.push(id);
+                let annotation = self.annotations[id];
                 let is_reference = is_reference_expression(&expr, annotation);
+                let span = expr.span;
+                let path = self.paths[id].clone();
+                let (block, _) = path
+                    .split_last()
+                    .map_or((&path[..], 0), |(last, rest)| (rest, *last));
                 let value = self.evaluate(expr, block)?;
-                let value = self.check_type(field, annotation, is_reference, value, value_span)?;
+                let name = match self.entry_at(&path) {
+                    Some(Entry::Field(field)) => field.name().to_string(),
+                    _ => String::new(),
+                };
+                let value =
+                    check_declared(self.source, &name, annotation, is_reference, value, span)?;
+                if let Some((last, parents)) = path.split_last() {
+                    self.document.set_at(parents, *last as usize, value);
+                }
                 self.stack.pop();
-                self.fields[field].state = State::Done(value);
+                self.states[id] = State::Done;
                 Ok(())
             }
         }
     }
 
-    fn force(&mut self, field: usize) -> Result<()> {
-        self.force_from(field, None)
-    }
-
-    fn check_type(
-        &self,
-        field: usize,
-        annotation: Option<TypeAnnotation>,
-        is_reference: bool,
-        value: Value,
-        span: Span,
-    ) -> Result<Value> {
-        let Some(annotation) = annotation else {
-            return Ok(value);
-        };
-        let name = &self.fields[field].name;
-        if annotation.base == DeclaredType::Ref {
-            if !is_reference {
-                return Err(self
-                    .error(ErrorKind::NotAReference(name.clone()), span)
-                    .with_hint("write a reference such as `$Block.field`, `$.field` or `^field`"));
-            }
-            return Ok(value);
-        }
-        let DeclaredType::Scalar(scalar) = annotation.base else {
-            return Ok(value);
-        };
-        let mismatch = |value: &Value| {
-            let declared = annotation.display();
-            let hint = match (scalar, value) {
-                (_, Value::Array(_)) if !annotation.array => {
-                    format!("declare it `{declared}[]`, or give a single value")
-                }
-                (_, _) if annotation.array => "an array value is written `{ a, b }`".to_string(),
-                _ => format!(
-                    "cast it with `({})` or change the declared type",
-                    scalar.keyword()
-                ),
-            };
-            self.error(
-                ErrorKind::TypeMismatch {
-                    name: name.clone(),
-                    declared,
-                    found: value.describe(),
-                },
-                span,
-            )
-            .with_hint(hint)
-        };
-        if annotation.array {
-            let Value::Array(items) = value else {
-                return Err(mismatch(&value));
-            };
-            let mut converted = Vec::with_capacity(items.len());
-            for item in items {
-                match conform(scalar, item) {
-                    Ok(item) => converted.push(item),
-                    Err(item) => return Err(mismatch(&item)),
-                }
-            }
-            Ok(Value::Array(converted))
-        } else {
-            conform(scalar, value).map_err(|value| mismatch(&value))
-        }
-    }
-
-    fn evaluate(&mut self, expr: Expr, block: usize) -> Result<Value> {
+    fn evaluate(&mut self, expr: Expr, block: &[u32]) -> Result<Value> {
         self.depth += 1;
         if self.depth > MAX_EVALUATION_DEPTH {
             return Err(self.error(ErrorKind::TooDeep(MAX_EVALUATION_DEPTH), expr.span));
@@ -419,9 +321,9 @@ impl Arena {
         result
     }
 
-    fn dereference(&mut self, reference: &Reference, block: usize, span: Span) -> Result<Value> {
+    fn dereference(&mut self, reference: &Reference, block: &[u32], span: Span) -> Result<Value> {
         let written = self.source.slice(span).to_string();
-        let unresolved = |arena: &Arena, reason: String| {
+        let unresolved = |arena: &Evaluator<'_>, reason: String| {
             arena.error(
                 ErrorKind::UnresolvedReference {
                     reference: written.clone(),
@@ -430,21 +332,18 @@ impl Arena {
                 span,
             )
         };
-        let start = match reference.anchor {
-            Anchor::Global => 0,
-            Anchor::Local => block,
-            Anchor::Parent(levels) => {
-                let mut current = block;
-                for _ in 0..levels {
-                    current = match self.blocks[current].parent {
-                        Some(parent) => parent,
-                        None => {
-                            return Err(unresolved(self, "`^` goes above the top level".to_string())
-                                .with_hint("each `^` goes up one block; use `$Block.field` for a path from the top"))
-                        }
-                    };
-                }
-                current
+        let start: IndexPath = match reference.anchor {
+            Anchor::Global => Vec::new(),
+            Anchor::Local => block.to_vec(),
+            Anchor::Parent(levels) if levels <= block.len() => {
+                block[..block.len() - levels].to_vec()
+            }
+            Anchor::Parent(_) => {
+                return Err(
+                    unresolved(self, "`^` goes above the top level".to_string()).with_hint(
+                        "each `^` goes up one block; use `$Block.field` for a path from the top",
+                    ),
+                )
             }
         };
         let segments: Vec<_> = reference
@@ -452,17 +351,19 @@ impl Arena {
             .iter()
             .map(|(segment, _)| segment.clone())
             .collect();
-        let target = path::walk(&ArenaTree(self, PhantomData), start, &segments);
+        let target = path::walk(&DocumentTree(self), start, &segments);
         match target.map_err(|reason| unresolved(self, reason))? {
             Target::Field(field, rest) => {
-                self.force_from(field, Some(span))?;
-                let State::Done(value) = &self.fields[field].state else {
+                if let Some(id) = self.by_path.get(&field).copied() {
+                    self.force(id, Some(span))?;
+                }
+                let Some(Entry::Field(target)) = self.entry_at(&field) else {
                     return Err(unresolved(
                         self,
                         "the field could not be evaluated".to_string(),
                     ));
                 };
-                let value = path::index_value(value, &segments[rest..]).map(Value::clone);
+                let value = path::index_value(target.value(), &segments[rest..]).cloned();
                 value.map_err(|reason| unresolved(self, reason))
             }
             Target::Blocks(_) => Err(
@@ -470,38 +371,6 @@ impl Arena {
                     .with_hint("add the name of a field inside the block"),
             ),
         }
-    }
-
-    /// Moves the evaluated values out into a [`Body`].
-    fn take_body(&mut self, block: usize) -> Body {
-        let entries = std::mem::take(&mut self.blocks[block].entries);
-        let mut body = Vec::with_capacity(entries.len());
-        for entry in entries {
-            body.push(match entry {
-                EntryId::Field(id) => {
-                    let node = &mut self.fields[id];
-                    let value = match std::mem::replace(&mut node.state, State::Evaluating) {
-                        State::Done(value) => value,
-                        // Every field was forced before this runs.
-                        State::Pending(_) | State::Evaluating => Value::Bool(false),
-                    };
-                    Entry::Field(
-                        Field::new(std::mem::take(&mut node.name), value).with_span(node.span),
-                    )
-                }
-                EntryId::Block(id) => {
-                    let inner = self.take_body(id);
-                    let node = &mut self.blocks[id];
-                    Entry::Block(Block::from_parts(
-                        std::mem::take(&mut node.name),
-                        node.label.take(),
-                        inner,
-                        node.span,
-                    ))
-                }
-            });
-        }
-        Body::from_entries(body)
     }
 }
 
@@ -525,43 +394,74 @@ fn is_reference_expression(expr: &Expr, annotation: Option<TypeAnnotation>) -> b
     }
 }
 
-struct ArenaTree<'a>(&'a Arena, PhantomData<&'a ()>);
+/// The document as the path walker sees it; blocks and fields are index paths.
+struct DocumentTree<'e, 'd>(&'e Evaluator<'d>);
 
-impl Tree for ArenaTree<'_> {
-    type Block = usize;
-    type Field = usize;
+impl DocumentTree<'_, '_> {
+    fn block_label(&self, path: &[u32]) -> Option<(&str, Option<&str>)> {
+        match self.0.entry_at(path) {
+            Some(Entry::Block(block)) => Some((block.name(), block.label())),
+            _ => None,
+        }
+    }
+}
 
-    fn member(&self, block: usize, name: &str) -> Option<Member<usize, usize>> {
-        let node = &self.0.blocks[block];
-        let matches: Vec<EntryId> = match &node.index {
-            Some(index) => index.get(name)?.clone(),
-            None => node
-                .entries
+impl Tree for DocumentTree<'_, '_> {
+    type Block = IndexPath;
+    type Field = IndexPath;
+
+    fn member(&self, block: IndexPath, name: &str) -> Option<Member<IndexPath, IndexPath>> {
+        let body = self.0.body_at(&block);
+        let positions: Vec<u32> = if body.entries().len() > INDEX_THRESHOLD {
+            let index = {
+                let mut indexes = self.0.indexes.borrow_mut();
+                match indexes.entry(block.clone()) {
+                    MapEntry::Occupied(found) => found.get().clone(),
+                    MapEntry::Vacant(slot) => {
+                        let mut index = NameIndex::default();
+                        for (position, entry) in body.entries().iter().enumerate() {
+                            let name = match entry {
+                                Entry::Field(field) => field.name_arc(),
+                                Entry::Block(block) => block.name_arc(),
+                            };
+                            index.entry(name).or_default().push(position as u32);
+                        }
+                        slot.insert(Arc::new(index)).clone()
+                    }
+                }
+            };
+            index.get(name)?.clone()
+        } else {
+            body.entries()
                 .iter()
-                .copied()
-                .filter(|entry| self.0.entry_name(*entry) == name)
-                .collect(),
+                .enumerate()
+                .filter(|(_, entry)| match entry {
+                    Entry::Field(field) => field.name() == name,
+                    Entry::Block(block) => block.name() == name,
+                })
+                .map(|(position, _)| position as u32)
+                .collect()
         };
-        match matches.first()? {
-            EntryId::Field(field) => Some(Member::Field(*field)),
-            EntryId::Block(_) => Some(Member::Blocks(
-                matches
-                    .iter()
-                    .filter_map(|entry| match entry {
-                        EntryId::Block(id) => Some(*id),
-                        EntryId::Field(_) => None,
-                    })
-                    .collect(),
-            )),
+        let child = |position: &u32| {
+            let mut path = block.clone();
+            path.push(*position);
+            path
+        };
+        match body.entries().get(*positions.first()? as usize)? {
+            Entry::Field(_) => Some(Member::Field(child(&positions[0]))),
+            Entry::Block(_) => Some(Member::Blocks(positions.iter().map(child).collect())),
         }
     }
 
-    fn label(&self, block: usize) -> Option<&str> {
-        self.0.blocks[block].label.as_deref()
+    fn label(&self, block: IndexPath) -> Option<String> {
+        self.block_label(&block)
+            .and_then(|(_, label)| label.map(str::to_string))
     }
 
-    fn describe(&self, block: usize) -> String {
-        let node = &self.0.blocks[block];
-        describe_block(&node.name, node.label.as_deref())
+    fn describe(&self, block: IndexPath) -> String {
+        match self.block_label(&block) {
+            Some((name, label)) => describe_block(name, label),
+            None => describe_block("", None),
+        }
     }
 }

@@ -4,14 +4,24 @@
 use crate::error::{Error, ErrorKind, Result};
 use crate::source::{Source, Span};
 
-/// One token. Identifiers carry no text: the parser slices it from the source by span.
-#[derive(Debug, Clone, PartialEq)]
+/// One token. Identifiers and strings carry no text: the parser slices it from the source by
+/// span (decoding escapes only when a string has any). Small tokens keep the lookahead queue
+/// cheap: moving a 48-byte token through it cost more than lexing it.
+///
+/// Tokens carry no payload at all, so a token with its span fits in two registers on the way
+/// from the lexer to the parser; numbers are read from their (already validated) text when the
+/// parser takes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Token {
     Identifier,
-    String(String),
+    /// A validated string literal without backslash escapes: its text is the source between
+    /// the quotes.
+    String,
+    /// A validated string literal with escapes, decoded when taken.
+    EscapedString,
     /// Unsigned: a leading `-` is an operator, folded by the parser so that `i64::MIN` parses.
-    Integer(u64),
-    Float(f64),
+    Integer,
+    Float,
     LeftBrace,
     RightBrace,
     LeftBracket,
@@ -44,20 +54,12 @@ pub(crate) enum Token {
 }
 
 impl Token {
-    /// The token itself when it is an integer (cheap to copy); `Eof` otherwise.
-    pub(crate) fn clone_if_integer(&self) -> Token {
-        match self {
-            Token::Integer(value) => Token::Integer(*value),
-            _ => Token::Eof,
-        }
-    }
-
     /// How the token reads in an "expected X, found Y" message.
     pub(crate) fn describe(&self, text: &str) -> String {
         match self {
             Token::Identifier => format!("identifier `{text}`"),
-            Token::String(_) => "a string".to_string(),
-            Token::Integer(_) | Token::Float(_) => format!("number `{text}`"),
+            Token::String | Token::EscapedString => "a string".to_string(),
+            Token::Integer | Token::Float => format!("number `{text}`"),
             Token::Eof => "end of file".to_string(),
             _ => format!("`{text}`"),
         }
@@ -90,7 +92,13 @@ impl<'a> Lexer<'a> {
     fn skip_trivia(&mut self) -> Result<()> {
         loop {
             match self.peek_byte(0) {
-                Some(b' ' | b'\t' | b'\n' | b'\r') => self.position += 1,
+                Some(b' ' | b'\t' | b'\n' | b'\r') => {
+                    let rest = &self.bytes[self.position..];
+                    self.position += rest
+                        .iter()
+                        .position(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+                        .unwrap_or(rest.len());
+                }
                 Some(b'/') if self.peek_byte(1) == Some(b'/') => {
                     while let Some(byte) = self.peek_byte(0) {
                         if byte == b'\n' {
@@ -131,12 +139,12 @@ impl<'a> Lexer<'a> {
         };
         let token = match byte {
             b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
-                while matches!(
-                    self.peek_byte(0),
-                    Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_')
-                ) {
-                    self.position += 1;
-                }
+                let rest = &self.bytes[start + 1..];
+                let length = rest
+                    .iter()
+                    .position(|byte| !(byte.is_ascii_alphanumeric() || *byte == b'_'))
+                    .unwrap_or(rest.len());
+                self.position = start + 1 + length;
                 Token::Identifier
             }
             b'0'..=b'9' => self.number()?,
@@ -227,9 +235,11 @@ impl<'a> Lexer<'a> {
             )
         };
         if is_float {
-            text.parse().map(Token::Float).map_err(|_| invalid())
+            text.parse::<f64>()
+                .map(|_| Token::Float)
+                .map_err(|_| invalid())
         } else {
-            text.parse().map(Token::Integer).map_err(|_| {
+            text.parse::<u64>().map(|_| Token::Integer).map_err(|_| {
                 invalid().with_hint(
                     "integers are 64-bit: from -9223372036854775808 to 9223372036854775807",
                 )
@@ -238,23 +248,39 @@ impl<'a> Lexer<'a> {
     }
 
     fn string(&mut self) -> Result<Token> {
+        Ok(if self.scan_string(None)? {
+            Token::EscapedString
+        } else {
+            Token::String
+        })
+    }
+
+    /// Scans a string literal from its opening quote, validating every escape, and appends its
+    /// decoded text to `out` when given. Returns whether it had escapes.
+    fn scan_string(&mut self, mut out: Option<&mut String>) -> Result<bool> {
         let start = self.position;
         self.position += 1;
         let text = self.source.text();
-        let mut value = String::new();
+        let mut escaped = false;
         loop {
             let run_start = self.position;
-            while matches!(self.peek_byte(0), Some(byte) if byte != b'"' && byte != b'\\' && byte != b'\n')
-            {
-                self.position += 1;
+            let rest = &self.bytes[run_start..];
+            self.position += memchr::memchr3(b'"', b'\\', b'\n', rest).unwrap_or(rest.len());
+            if let Some(out) = out.as_deref_mut() {
+                out.push_str(&text[run_start..self.position]);
             }
-            value.push_str(&text[run_start..self.position]);
             match self.peek_byte(0) {
                 Some(b'"') => {
                     self.position += 1;
-                    return Ok(Token::String(value));
+                    return Ok(escaped);
                 }
-                Some(b'\\') => value.push(self.escape()?),
+                Some(b'\\') => {
+                    escaped = true;
+                    let character = self.escape()?;
+                    if let Some(out) = out.as_deref_mut() {
+                        out.push(character);
+                    }
+                }
                 _ => {
                     return Err(self
                         .error(ErrorKind::UnterminatedString, start, start + 1)
@@ -331,20 +357,83 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// The value of the integer literal at `span`, which the lexer has validated.
+pub(crate) fn integer_value(source: &Source, span: Span) -> u64 {
+    // Validated when lexed; the default is unreachable.
+    source.slice(span).parse().unwrap_or_default()
+}
+
+/// The value of the float literal at `span`, which the lexer has validated.
+pub(crate) fn float_value(source: &Source, span: Span) -> f64 {
+    // Validated when lexed; the default is unreachable.
+    source.slice(span).parse().unwrap_or_default()
+}
+
+/// The text of the string literal `token` at `span`, which the lexer has validated.
+pub(crate) fn string_value(source: &Source, token: Token, span: Span) -> String {
+    let range = span.range();
+    if token != Token::EscapedString {
+        return source
+            .text()
+            .get(range.start + 1..range.end.saturating_sub(1))
+            .unwrap_or("")
+            .to_string();
+    }
+    let mut lexer = Lexer::new(source);
+    lexer.position = range.start;
+    let mut text = String::with_capacity(range.len());
+    // Validated when it was first lexed, so decoding it again cannot fail.
+    let _ = lexer.scan_string(Some(&mut text));
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn tokens(text: &str) -> Result<Vec<Token>> {
+        Ok(strings(text)?.into_iter().map(|(token, _)| token).collect())
+    }
+
+    /// Tokens with the decoded text of each string.
+    fn strings(text: &str) -> Result<Vec<(Token, Option<String>)>> {
         let source = Source::new("t", text);
         let mut lexer = Lexer::new(&source);
         let mut out = Vec::new();
         loop {
-            let (token, _) = lexer.next_token()?;
-            if token == Token::Eof {
-                return Ok(out);
+            let (token, span) = lexer.next_token()?;
+            match token {
+                Token::Eof => return Ok(out),
+                Token::String | Token::EscapedString => {
+                    out.push((token, Some(string_value(&source, token, span))));
+                }
+                _ => out.push((token, None)),
             }
-            out.push(token);
+        }
+    }
+
+    #[test]
+    fn strings_decode() {
+        let cases = [
+            (
+                r#""a\tb\n\"\\\x41\101\u00e9\U0001F4E6\0""#,
+                "a\tb\n\"\\AA\u{e9}\u{1F4E6}\0",
+                true,
+            ),
+            ("\"caf\u{e9}\"", "caf\u{e9}", false),
+            ("\"\"", "", false),
+        ];
+        for (text, expected, escaped) in cases {
+            let token = if escaped {
+                Token::EscapedString
+            } else {
+                Token::String
+            };
+            assert_eq!(
+                strings(text).unwrap(),
+                vec![(token, Some(expected.to_string()))],
+                "{text}"
+            );
         }
     }
 
@@ -352,20 +441,17 @@ mod tests {
     fn table() {
         let cases: &[(&str, Vec<Token>)] = &[
             ("x", vec![Token::Identifier]),
-            ("42", vec![Token::Integer(42)]),
-            ("1.5", vec![Token::Float(1.5)]),
-            ("1e3", vec![Token::Float(1000.0)]),
-            ("2.5E-1", vec![Token::Float(0.25)]),
-            (
-                "1.x",
-                vec![Token::Integer(1), Token::Dot, Token::Identifier],
-            ),
+            ("42", vec![Token::Integer]),
+            ("1.5", vec![Token::Float]),
+            ("1e3", vec![Token::Float]),
+            ("2.5E-1", vec![Token::Float]),
+            ("1.x", vec![Token::Integer, Token::Dot, Token::Identifier]),
             (
                 "a[0].b",
                 vec![
                     Token::Identifier,
                     Token::LeftBracket,
-                    Token::Integer(0),
+                    Token::Integer,
                     Token::RightBracket,
                     Token::Dot,
                     Token::Identifier,
@@ -387,11 +473,6 @@ mod tests {
                     Token::Bang,
                 ],
             ),
-            (
-                r#""a\tb\n\"\\\x41\101\u00e9\U0001F4E6\0""#,
-                vec![Token::String("a\tb\n\"\\AA\u{e9}\u{1F4E6}\0".into())],
-            ),
-            ("\"caf\u{e9}\"", vec![Token::String("caf\u{e9}".into())]),
             ("$.^", vec![Token::Dollar, Token::Dot, Token::Caret]),
         ];
         for (text, expected) in cases {

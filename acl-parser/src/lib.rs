@@ -25,6 +25,7 @@ mod ast;
 mod document;
 mod error;
 mod eval;
+mod hash;
 mod lexer;
 mod parser;
 mod path;
@@ -32,14 +33,13 @@ mod source;
 mod value;
 
 pub use ast::{
-    Anchor, BlockDecl, DeclaredType, Expr, ExprKind, FieldDecl, Item, Name, ParsedDocument,
-    Reference, Segment, TypeAnnotation,
+    Anchor, DeclaredType, Expr, ExprKind, ParsedDocument, Reference, Segment, TypeAnnotation,
 };
 pub use document::{is_identifier, Block, Body, Document, Entry, Field};
 pub use error::{Error, ErrorKind, Result};
 pub use parser::parse;
 pub use path::{format_path, parse_path};
-pub use source::{Location, Position, Source, Span};
+pub use source::{Location, Position, Source, Span, MAX_SOURCE_LEN};
 pub use value::{BinaryOperator, ScalarType, UnaryOperator, Value};
 
 impl ParsedDocument {
@@ -52,6 +52,11 @@ impl ParsedDocument {
 /// Parses and resolves in one step.
 pub fn from_str(name: &str, text: &str) -> Result<Document> {
     parse(name, text)?.resolve()
+}
+
+/// Parses and resolves text the caller owns (for example, a file just read), without copying it.
+pub fn from_string(name: &str, text: String) -> Result<Document> {
+    from_source(Source::new(name, text))
 }
 
 /// Parses and resolves a source that is already wrapped (keeps one copy of the text).

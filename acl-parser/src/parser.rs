@@ -1,45 +1,75 @@
 //! Recursive-descent parser: text to [`ParsedDocument`]. Expression precedence follows C:
 //! `?:` < `||` < `&&` < `== !=` < `< <= > >=` < `+ -` < `* / %` < unary and casts.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use crate::ast::{
-    Anchor, BlockDecl, DeclaredType, Expr, ExprKind, FieldDecl, Item, Name, ParsedDocument,
-    Reference, Segment, TypeAnnotation,
+    Anchor, DeclaredType, Expr, ExprKind, ParsedDocument, PendingField, Reference, Segment,
+    TypeAnnotation,
 };
+use crate::document::{Block, Body, Document, Entry, Field};
 use crate::error::{Error, ErrorKind, Result};
-use crate::lexer::{Lexer, Token};
-use crate::source::{Source, Span};
+use crate::eval::check_declared;
+use crate::hash::FxHashMap;
+use crate::lexer::{float_value, integer_value, string_value, Lexer, Token};
+use crate::source::{Source, Span, MAX_SOURCE_LEN};
 use crate::value::{BinaryOperator, ScalarType, UnaryOperator, Value};
 
 /// Deep enough for any real configuration, shallow enough that recursion cannot overflow the
 /// stack on hostile input.
 pub(crate) const MAX_DEPTH: usize = 64;
 
+const INTEGER_RANGE_HINT: &str =
+    "integers are 64-bit: from -9223372036854775808 to 9223372036854775807";
+
 const TYPE_HINT: &str =
     "field types are `int`, `float`, `bool`, `string` and `ref`, optionally followed by `[]`";
 
 /// Parses ACL text. `name` (usually the file path) appears in error messages.
 pub fn parse(name: &str, text: &str) -> Result<ParsedDocument> {
-    let source = Source::new(name, text);
-    let items = Parser::new(&source).document()?;
-    Ok(ParsedDocument { source, items })
+    parse_source(Source::new(name, text))
 }
 
 /// Parses a source that is already wrapped.
 pub(crate) fn parse_source(source: Arc<Source>) -> Result<ParsedDocument> {
-    let items = Parser::new(&source).document()?;
-    Ok(ParsedDocument { source, items })
+    if source.text().len() > MAX_SOURCE_LEN {
+        return Err(Error::new(ErrorKind::TooLarge {
+            file: source.name().to_string(),
+            size: source.text().len(),
+        }));
+    }
+    let (body, pending) = {
+        let mut parser = Parser::new(&source);
+        let entries = parser.items(None)?;
+        (Body::from_entries(entries), parser.pending)
+    };
+    Ok(ParsedDocument {
+        document: Document::from_parts(body, source),
+        pending,
+    })
 }
 
 pub(crate) struct Parser<'a> {
     source: &'a Source,
     lexer: Lexer<'a>,
-    lookahead: VecDeque<(Token, Span)>,
+    /// Tokens read but not yet taken: `lookahead[..ahead]`, the next one first. Three is the
+    /// most any rule looks ahead (a cast: `(`, type, `)`).
+    lookahead: [(Token, Span); 3],
+    ahead: usize,
     /// End of the last token taken, so "expected `;`" can point just past the value.
     last_end: usize,
     depth: usize,
+    /// Index of each enclosing block among its parent's entries.
+    path: Vec<u32>,
+    pending: Vec<PendingField>,
+    /// One shared allocation per distinct name.
+    names: FxHashMap<&'a str, Arc<str>>,
+    /// Direct-mapped cache in front of `names`: a file has a few dozen distinct names, so a
+    /// lookup here almost always hits without hashing the whole name.
+    recent_names: [Option<(&'a str, Arc<str>)>; 64],
+    /// Entries of every open block, innermost last: each block's entries are collected here
+    /// and moved out once, into an allocation of exactly their size, when the block closes.
+    scratch: Vec<Entry>,
 }
 
 impl<'a> Parser<'a> {
@@ -47,16 +77,22 @@ impl<'a> Parser<'a> {
         Parser {
             source,
             lexer: Lexer::new(source),
-            lookahead: VecDeque::with_capacity(4),
+            lookahead: [(Token::Eof, Span::default()); 3],
+            ahead: 0,
             last_end: 0,
             depth: 0,
+            path: Vec::new(),
+            pending: Vec::new(),
+            names: FxHashMap::default(),
+            recent_names: [const { None }; 64],
+            scratch: Vec::new(),
         }
     }
 
     fn peek(&mut self, index: usize) -> Result<&(Token, Span)> {
-        while self.lookahead.len() <= index {
-            let token = self.lexer.next_token()?;
-            self.lookahead.push_back(token);
+        while self.ahead <= index {
+            self.lookahead[self.ahead] = self.lexer.next_token()?;
+            self.ahead += 1;
         }
         Ok(&self.lookahead[index])
     }
@@ -66,13 +102,16 @@ impl<'a> Parser<'a> {
     }
 
     fn bump(&mut self) -> Result<(Token, Span)> {
-        self.peek(0)?;
-        let (token, span) = self
-            .lookahead
-            .pop_front()
-            .unwrap_or((Token::Eof, Span::default()));
-        self.last_end = span.end;
-        Ok((token, span))
+        let taken = if self.ahead == 0 {
+            self.lexer.next_token()?
+        } else {
+            let taken = self.lookahead[0];
+            self.lookahead.copy_within(1..self.ahead, 0);
+            self.ahead -= 1;
+            taken
+        };
+        self.last_end = taken.1.end as usize;
+        Ok(taken)
     }
 
     fn error_at(&self, kind: ErrorKind, span: Span) -> Error {
@@ -81,7 +120,7 @@ impl<'a> Parser<'a> {
 
     fn unexpected(&mut self, expected: &str) -> Error {
         let (token, span) = match self.peek(0) {
-            Ok(pair) => pair.clone(),
+            Ok(pair) => *pair,
             Err(error) => return error,
         };
         let found = token.describe(self.source.slice(span));
@@ -110,39 +149,127 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn document(&mut self) -> Result<Vec<Item>> {
-        self.items(None)
-    }
-
-    /// Items until `}` (inside a block opened at `open`) or end of file (top level).
-    fn items(&mut self, open: Option<Span>) -> Result<Vec<Item>> {
-        let mut items = Vec::new();
+    /// Entries until `}` (of a block opened at `open`) or end of file (top level).
+    fn items(&mut self, open: Option<Span>) -> Result<Vec<Entry>> {
+        let first = self.scratch.len();
         loop {
             match self.peek_token(0)? {
-                Token::RightBrace if open.is_some() => return Ok(items),
-                Token::Eof if open.is_none() => return Ok(items),
+                Token::RightBrace if open.is_some() => break,
+                Token::Eof if open.is_none() => break,
                 Token::Eof => {
                     let open = open.unwrap_or_default();
-                    let line = self.source.position(open.start).line;
+                    let line = self.source.position(open.start as usize).line;
                     return Err(self
                         .unexpected("`}`")
                         .with_hint(format!("the block opened on line {line} is never closed")));
                 }
-                Token::Identifier => items.push(self.item()?),
+                Token::Identifier => {
+                    let index = u32::try_from(self.scratch.len() - first).unwrap_or(u32::MAX);
+                    self.item(index)?;
+                }
                 _ => return Err(self.unexpected("a field or a block")),
             }
         }
+        self.check_names(&self.scratch[first..])?;
+        Ok(self.scratch.drain(first..).collect())
     }
 
-    fn name(&mut self) -> Result<Name> {
-        let span = self.expect(&Token::Identifier, "a name")?;
-        Ok(Name {
-            text: self.source.slice(span).to_string(),
-            span,
-        })
+    /// Rejects a second field of one name, a second block with the same name and label, and a
+    /// name used for both a field and a block: each would make lookups ambiguous. Blocks are
+    /// small, so a pairwise scan beats hashing; large ones (a registry's packages) are hashed.
+    fn check_names(&self, entries: &[Entry]) -> Result<()> {
+        if entries.len() <= 16 {
+            // Names come from one interner, so equal names share one allocation.
+            for (position, entry) in entries.iter().enumerate() {
+                for earlier in &entries[..position] {
+                    if std::ptr::eq(entry_name(earlier).as_ptr(), entry_name(entry).as_ptr()) {
+                        self.check_pair(earlier, entry)?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let mut first_by_name: FxHashMap<&str, &Entry> = FxHashMap::default();
+        let mut first_by_key: FxHashMap<(&str, Option<&str>), &Entry> = FxHashMap::default();
+        for entry in entries {
+            let first = *first_by_name.entry(entry_name(entry)).or_insert(entry);
+            self.check_pair(first, entry)?;
+            let key = match entry {
+                Entry::Block(block) if block.label().is_none() => continue,
+                Entry::Block(block) => (block.name(), block.label()),
+                Entry::Field(field) => (field.name(), None),
+            };
+            if let Some(earlier) = first_by_key.insert(key, entry) {
+                self.check_pair(earlier, entry)?;
+            }
+        }
+        Ok(())
     }
 
-    fn item(&mut self) -> Result<Item> {
+    fn check_pair(&self, earlier: &Entry, later: &Entry) -> Result<()> {
+        if std::ptr::eq(earlier, later) {
+            return Ok(());
+        }
+        let name = entry_name(later);
+        let span = entry_span(later);
+        let kind = match (earlier, later) {
+            (Entry::Field(_), Entry::Block(_)) | (Entry::Block(_), Entry::Field(_)) => {
+                return Err(self.error_at(ErrorKind::NameClash(name.to_string()), span))
+            }
+            (Entry::Field(_), Entry::Field(_)) => ErrorKind::DuplicateField(name.to_string()),
+            (Entry::Block(first), Entry::Block(second)) => match (first.label(), second.label()) {
+                (Some(first), Some(second)) if first == second => ErrorKind::DuplicateBlock {
+                    name: name.to_string(),
+                    label: second.to_string(),
+                },
+                // Unlabelled blocks may repeat; differently labelled ones are distinct.
+                _ => return Ok(()),
+            },
+        };
+        let line = self
+            .source
+            .position(entry_span(earlier).start as usize)
+            .line;
+        Err(self
+            .error_at(kind, span)
+            .with_hint(format!("the first definition is on line {line}")))
+    }
+
+    fn string_text(&self, token: Token, span: Span) -> String {
+        string_value(self.source, token, span)
+    }
+
+    fn intern(&mut self, span: Span) -> Arc<str> {
+        let name: &'a str = self.source.slice(span);
+        let bytes = name.as_bytes();
+        let slot = match (bytes.first(), bytes.last()) {
+            (Some(first), Some(last)) => {
+                (bytes.len().wrapping_mul(31)
+                    ^ usize::from(*first).wrapping_mul(7)
+                    ^ usize::from(*last))
+                    & 63
+            }
+            _ => 0,
+        };
+        if let Some((cached, shared)) = &self.recent_names[slot] {
+            if *cached == name {
+                return shared.clone();
+            }
+        }
+        let shared = self
+            .names
+            .entry(name)
+            .or_insert_with(|| Arc::from(name))
+            .clone();
+        self.recent_names[slot] = Some((name, shared.clone()));
+        shared
+    }
+
+    fn name(&mut self) -> Result<Span> {
+        self.expect(&Token::Identifier, "a name")
+    }
+
+    fn item(&mut self, index: u32) -> Result<()> {
         let first_span = self.peek(0)?.1;
         let word = self.source.slice(first_span);
         let declared = match word {
@@ -152,47 +279,63 @@ impl<'a> Parser<'a> {
         let next = self.peek_token(1)?;
         let next_is_identifier = *next == Token::Identifier;
         let next_is_bracket = *next == Token::LeftBracket;
-        let next_opens_block = matches!(next, Token::LeftBrace | Token::String(_));
+        let next_opens_block = matches!(
+            next,
+            Token::LeftBrace | Token::String | Token::EscapedString
+        );
         let next_is_assign = *next == Token::Assign;
-        match () {
-            () if next_is_identifier || (next_is_bracket && declared.is_some()) => {
-                let Some(base) = declared else {
-                    return Err(self
-                        .error_at(
-                            ErrorKind::Expected {
-                                expected: "a type".to_string(),
-                                found: format!("`{word}`"),
-                            },
-                            first_span,
-                        )
-                        .with_hint(TYPE_HINT));
-                };
+        if next_is_identifier || (next_is_bracket && declared.is_some()) {
+            let Some(base) = declared else {
+                return Err(self
+                    .error_at(
+                        ErrorKind::Expected {
+                            expected: "a type".to_string(),
+                            found: format!("`{word}`"),
+                        },
+                        first_span,
+                    )
+                    .with_hint(TYPE_HINT));
+            };
+            self.bump()?;
+            let mut array = false;
+            let mut span = first_span;
+            if self.peek_token(0)? == &Token::LeftBracket {
                 self.bump()?;
-                let mut array = false;
-                let mut span = first_span;
-                if self.peek_token(0)? == &Token::LeftBracket {
-                    self.bump()?;
-                    span = span.to(self.expect(&Token::RightBracket, "`]`")?);
-                    array = true;
-                }
-                let annotation = TypeAnnotation { base, array, span };
-                self.field(Some(annotation), first_span)
+                span = span.to(self.expect(&Token::RightBracket, "`]`")?);
+                array = true;
             }
-            () if next_is_assign => self.field(None, first_span),
-            () if next_opens_block => self.block().map(Item::Block),
-            () => {
-                self.bump()?;
-                Err(self
-                    .unexpected(&format!("`=`, `{{` or a label after `{word}`"))
-                    .with_hint("a field is `name = value;` or `type name = value;`; a block is `Name { ... }` or `Name \"label\" { ... }`"))
-            }
+            let annotation = TypeAnnotation { base, array, span };
+            self.field(index, Some(annotation), first_span)
+        } else if next_is_assign {
+            self.field(index, None, first_span)
+        } else if next_opens_block {
+            self.block(index)
+        } else {
+            let expected = format!("`=`, `{{` or a label after `{word}`");
+            self.bump()?;
+            Err(self
+                .unexpected(&expected)
+                .with_hint("a field is `name = value;` or `type name = value;`; a block is `Name { ... }` or `Name \"label\" { ... }`"))
         }
     }
 
-    fn field(&mut self, annotation: Option<TypeAnnotation>, start: Span) -> Result<Item> {
+    /// Parses a field and pushes it onto the scratch stack. (Entries are pushed rather than
+    /// returned: moving a large `Ok` value up through each `?` was a tenth of parse time.)
+    fn field(&mut self, index: u32, annotation: Option<TypeAnnotation>, start: Span) -> Result<()> {
         let name = self.name()?;
-        self.expect(&Token::Assign, &format!("`=` after `{}`", name.text))?;
-        let value = self.expression()?;
+        if self.peek_token(0)? != &Token::Assign {
+            let expected = format!("`=` after `{}`", self.source.slice(name));
+            return Err(self.unexpected(&expected));
+        }
+        self.bump()?;
+        // Nearly every field in a real file is `name = literal;`: take that shape directly
+        // instead of descending through every precedence level.
+        let simple = self.literal_then(Token::Semicolon, Token::Semicolon)?;
+        let literal = if simple {
+            Ok(self.take_literal()?)
+        } else {
+            into_literal(self.expression()?)
+        };
         if self.peek_token(0)? != &Token::Semicolon {
             let found = self.unexpected("`;`");
             let at = Span::new(self.last_end, self.last_end);
@@ -208,34 +351,87 @@ impl<'a> Parser<'a> {
                 .with_hint("every field ends with `;`"));
         }
         let end = self.bump()?.1;
-        Ok(Item::Field(FieldDecl {
-            annotation,
-            name,
-            value,
-            span: start.to(end),
-        }))
+        let name = self.intern(name);
+        let value = match literal {
+            Ok((value, span)) => {
+                check_declared(self.source, &name, annotation, false, value, span)?
+            }
+            Err(value) => {
+                let mut path = self.path.clone();
+                path.push(index);
+                self.pending.push(PendingField {
+                    path,
+                    annotation,
+                    value,
+                });
+                // Overwritten when the expression is evaluated.
+                Value::Bool(false)
+            }
+        };
+        self.scratch.push(Entry::Field(
+            Field::new(name, value).with_span(start.to(end)),
+        ));
+        Ok(())
     }
 
-    fn block(&mut self) -> Result<BlockDecl> {
-        let name = self.name()?;
-        let label = match self.peek_token(0)? {
-            Token::String(_) => match self.bump()? {
-                (Token::String(label), span) => Some((label, span)),
-                _ => None,
+    /// Whether the next token is a literal followed by `end` or `other_end`: the shapes
+    /// (`x = 1;`, array items `1,` and `1}`) that skip the expression grammar.
+    fn literal_then(&mut self, end: Token, other_end: Token) -> Result<bool> {
+        let next = *self.peek_token(1)?;
+        if next != end && next != other_end {
+            return Ok(false);
+        }
+        let (token, span) = *self.peek(0)?;
+        Ok(is_literal_token(&token, self.source.slice(span)))
+    }
+
+    /// Takes a literal token (one `literal_then` accepted) as a value.
+    fn take_literal(&mut self) -> Result<(Value, Span)> {
+        let (token, span) = self.bump()?;
+        let value = match token {
+            Token::String | Token::EscapedString => Value::String(self.string_text(token, span)),
+            Token::Integer => match i64::try_from(integer_value(self.source, span)) {
+                Ok(number) => Value::Int(number),
+                Err(_) => {
+                    return Err(self
+                        .error_at(
+                            ErrorKind::InvalidNumber(self.source.slice(span).to_string()),
+                            span,
+                        )
+                        .with_hint(INTEGER_RANGE_HINT))
+                }
             },
+            Token::Float => Value::Float(float_value(self.source, span)),
+            _ => Value::Bool(self.source.slice(span) == "true"),
+        };
+        Ok((value, span))
+    }
+
+    /// Parses a block and pushes it onto the scratch stack.
+    fn block(&mut self, index: u32) -> Result<()> {
+        let name = self.name()?;
+        let label = match *self.peek_token(0)? {
+            token @ (Token::String | Token::EscapedString) => {
+                let span = self.bump()?.1;
+                Some(self.string_text(token, span))
+            }
             _ => None,
         };
         let open = self.expect(&Token::LeftBrace, "`{`")?;
         self.enter(open)?;
-        let items = self.items(Some(open))?;
+        self.path.push(index);
+        let entries = self.items(Some(open))?;
+        self.path.pop();
         self.depth -= 1;
         let close = self.bump()?.1;
-        Ok(BlockDecl {
-            span: name.span.to(close),
-            name,
+        let name_text = self.intern(name);
+        self.scratch.push(Entry::Block(Box::new(Block::from_parts(
+            name_text,
             label,
-            items,
-        })
+            Body::from_entries(entries),
+            name.to(close),
+        ))));
+        Ok(())
     }
 
     pub(crate) fn expression(&mut self) -> Result<Expr> {
@@ -319,9 +515,8 @@ impl<'a> Parser<'a> {
         self.bump()?;
         // `-9223372036854775808` only fits when the sign is part of the literal.
         if operator == UnaryOperator::Negate {
-            if let (Token::Integer(magnitude), span) =
-                (self.peek_token(0)?.clone_if_integer(), self.peek(0)?.1)
-            {
+            if let (Token::Integer, span) = *self.peek(0)? {
+                let magnitude = integer_value(self.source, span);
                 if magnitude <= 1 << 63 {
                     self.bump()?;
                     let value = (magnitude as i64).wrapping_neg();
@@ -366,19 +561,16 @@ impl<'a> Parser<'a> {
 
     fn primary(&mut self) -> Result<Expr> {
         let span = self.peek(0)?.1;
-        if matches!(self.peek_token(0)?, Token::String(_)) {
-            let (token, span) = self.bump()?;
-            let Token::String(text) = token else {
-                return Err(self.unexpected("a value"));
-            };
+        if let token @ (Token::String | Token::EscapedString) = *self.peek_token(0)? {
+            self.bump()?;
             return Ok(Expr {
-                kind: ExprKind::Literal(Value::String(text)),
+                kind: ExprKind::Literal(Value::String(self.string_text(token, span))),
                 span,
             });
         }
         let kind = match *self.peek_token(0)? {
-            Token::Integer(value) => {
-                let value = i64::try_from(value).map_err(|_| {
+            Token::Integer => {
+                let value = i64::try_from(integer_value(self.source, span)).map_err(|_| {
                     self.error_at(
                         ErrorKind::InvalidNumber(self.source.slice(span).to_string()),
                         span,
@@ -389,7 +581,7 @@ impl<'a> Parser<'a> {
                 })?;
                 ExprKind::Literal(Value::Int(value))
             }
-            Token::Float(value) => ExprKind::Literal(Value::Float(value)),
+            Token::Float => ExprKind::Literal(Value::Float(float_value(self.source, span))),
             Token::Identifier => match self.source.slice(span) {
                 "true" => ExprKind::Literal(Value::Bool(true)),
                 "false" => ExprKind::Literal(Value::Bool(false)),
@@ -422,7 +614,15 @@ impl<'a> Parser<'a> {
         self.enter(open)?;
         let mut items = Vec::new();
         while self.peek_token(0)? != &Token::RightBrace {
-            items.push(self.expression()?);
+            if self.literal_then(Token::Comma, Token::RightBrace)? {
+                let (value, span) = self.take_literal()?;
+                items.push(Expr {
+                    kind: ExprKind::Literal(value),
+                    span,
+                });
+            } else {
+                items.push(self.expression()?);
+            }
             if self.peek_token(0)? == &Token::Comma {
                 self.bump()?;
             } else if self.peek_token(0)? != &Token::RightBrace {
@@ -455,7 +655,7 @@ impl<'a> Parser<'a> {
             Anchor::Parent(levels)
         };
         let first = self.name()?;
-        let mut segments = vec![(Segment::Name(first.text), first.span)];
+        let mut segments = vec![(Segment::Name(self.source.slice(first).to_string()), first)];
         segments.extend(self.path_steps()?);
         let end = segments.last().map_or(start, |(_, span)| *span);
         Ok(Expr {
@@ -472,16 +672,18 @@ impl<'a> Parser<'a> {
                 Token::Dot => {
                     self.bump()?;
                     let name = self.name()?;
-                    segments.push((Segment::Name(name.text), name.span));
+                    segments.push((Segment::Name(self.source.slice(name).to_string()), name));
                 }
                 Token::LeftBracket => {
                     let open = self.bump()?.1;
                     let (token, span) = self.bump()?;
                     let segment = match token {
-                        Token::String(label) => Segment::Label(label),
-                        Token::Integer(index) => {
-                            Segment::Index(usize::try_from(index).unwrap_or(usize::MAX))
+                        Token::String | Token::EscapedString => {
+                            Segment::Label(self.string_text(token, span))
                         }
+                        Token::Integer => Segment::Index(
+                            usize::try_from(integer_value(self.source, span)).unwrap_or(usize::MAX),
+                        ),
                         _ => {
                             let found = token.describe(self.source.slice(span));
                             return Err(self.error_at(
@@ -504,11 +706,60 @@ impl<'a> Parser<'a> {
     /// A lookup path: `name(.name | ["label"] | [index])*` and nothing after it.
     pub(crate) fn path(&mut self) -> Result<Vec<Segment>> {
         let first = self.name()?;
-        let mut segments = vec![Segment::Name(first.text)];
+        let mut segments = vec![Segment::Name(self.source.slice(first).to_string())];
         segments.extend(self.path_steps()?.into_iter().map(|(segment, _)| segment));
         if self.peek_token(0)? != &Token::Eof {
             return Err(self.unexpected("`.`, `[` or the end of the path"));
         }
         Ok(segments)
+    }
+}
+
+fn entry_name(entry: &Entry) -> &str {
+    match entry {
+        Entry::Field(field) => field.name(),
+        Entry::Block(block) => block.name(),
+    }
+}
+
+fn entry_span(entry: &Entry) -> Span {
+    match entry {
+        Entry::Field(field) => field.span(),
+        Entry::Block(block) => block.span(),
+    }
+    .unwrap_or_default()
+}
+
+fn is_literal(expr: &Expr) -> bool {
+    match &expr.kind {
+        ExprKind::Literal(_) => true,
+        ExprKind::Array(items) => items.iter().all(is_literal),
+        _ => false,
+    }
+}
+
+/// The value of an expression made only of literals (arrays included), with its span; the
+/// expression itself otherwise, to be evaluated later.
+fn into_literal(expr: Expr) -> std::result::Result<(Value, Span), Expr> {
+    if !is_literal(&expr) {
+        return Err(expr);
+    }
+    fn convert(expr: Expr) -> Value {
+        match expr.kind {
+            ExprKind::Literal(value) => value,
+            ExprKind::Array(items) => Value::Array(items.into_iter().map(convert).collect()),
+            // `is_literal` admitted nothing else.
+            _ => Value::Array(Vec::new()),
+        }
+    }
+    let span = expr.span;
+    Ok((convert(expr), span))
+}
+
+fn is_literal_token(token: &Token, text: &str) -> bool {
+    match token {
+        Token::String | Token::EscapedString | Token::Integer | Token::Float => true,
+        Token::Identifier => text == "true" || text == "false",
+        _ => false,
     }
 }

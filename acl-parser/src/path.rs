@@ -17,10 +17,10 @@ pub(crate) enum Member<B, F> {
 
 /// A tree the walker can navigate.
 pub(crate) trait Tree {
-    type Block: Copy;
-    type Field: Copy;
+    type Block: Clone;
+    type Field;
     fn member(&self, block: Self::Block, name: &str) -> Option<Member<Self::Block, Self::Field>>;
-    fn label(&self, block: Self::Block) -> Option<&str>;
+    fn label(&self, block: Self::Block) -> Option<String>;
     /// How a block reads in messages, for example `Registry "main"` or `the top level`.
     fn describe(&self, block: Self::Block) -> String;
 }
@@ -44,17 +44,17 @@ pub(crate) fn walk<T: Tree>(
     for (position, segment) in segments.iter().enumerate() {
         match segment {
             Segment::Name(next) => {
-                let [block] = blocks[..] else {
+                let [block] = &blocks[..] else {
                     return Err(format!(
                         "there are {} `{name}` blocks; pick one with [\"label\"] or [index]",
                         blocks.len()
                     ));
                 };
-                match tree.member(block, next) {
+                match tree.member(block.clone(), next) {
                     None => {
                         return Err(format!(
                             "{} has no field or block `{next}`",
-                            tree.describe(block)
+                            tree.describe(block.clone())
                         ))
                     }
                     Some(Member::Field(field)) => return Ok(Target::Field(field, position + 1)),
@@ -63,13 +63,13 @@ pub(crate) fn walk<T: Tree>(
                 name.clone_from(next);
             }
             Segment::Label(label) => {
-                blocks.retain(|block| tree.label(*block) == Some(label.as_str()));
+                blocks.retain(|block| tree.label(block.clone()).as_deref() == Some(label.as_str()));
                 if blocks.is_empty() {
                     return Err(format!("no `{name}` block is labelled \"{label}\""));
                 }
             }
             Segment::Index(index) => match blocks.get(*index) {
-                Some(block) => blocks = vec![*block],
+                Some(block) => blocks = vec![block.clone()],
                 None => {
                     return Err(format!(
                         "index {index} is out of range: there are {} `{name}` blocks",

@@ -1,26 +1,42 @@
 //! Source text with a line table, so byte spans turn into `file:line:column` and a caret.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-/// A half-open byte range `[start, end)` into a [`Source`].
+/// A half-open byte range `[start, end)` into a [`Source`]. 32-bit, which keeps tokens and
+/// document entries small; sources over 4 GiB are refused before parsing.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Span {
     /// First byte of the range.
-    pub start: usize,
+    pub start: u32,
     /// One past the last byte of the range.
-    pub end: usize,
+    pub end: u32,
 }
 
+/// The largest source a [`Span`] can address.
+pub const MAX_SOURCE_LEN: usize = u32::MAX as usize;
+
 impl Span {
-    /// A span covering `start..end`.
+    /// A span covering `start..end` (offsets past [`MAX_SOURCE_LEN`] saturate).
     pub fn new(start: usize, end: usize) -> Self {
-        Span { start, end }
+        let clamp = |offset: usize| u32::try_from(offset).unwrap_or(u32::MAX);
+        Span {
+            start: clamp(start),
+            end: clamp(end),
+        }
+    }
+
+    /// The byte range, for slicing.
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
     }
 
     /// The smallest span covering both `self` and `other`.
     pub fn to(self, other: Span) -> Span {
-        Span::new(self.start.min(other.start), self.end.max(other.end))
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -29,8 +45,9 @@ impl Span {
 pub struct Source {
     name: String,
     text: String,
-    /// Byte offset of the start of every line, for O(log n) position lookups.
-    line_starts: Vec<usize>,
+    /// Byte offset of the start of every line, for O(log n) position lookups. Built on first
+    /// use: only error reporting needs positions, so a valid file never pays for it.
+    line_starts: OnceLock<Vec<usize>>,
 }
 
 /// A 1-based line and column (columns count characters, not bytes).
@@ -45,13 +62,10 @@ pub struct Position {
 impl Source {
     /// Wraps `text`, naming it `name` in error messages (usually the file path).
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Arc<Source> {
-        let text = text.into();
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         Arc::new(Source {
             name: name.into(),
-            text,
-            line_starts,
+            text: text.into(),
+            line_starts: OnceLock::new(),
         })
     }
 
@@ -67,11 +81,19 @@ impl Source {
 
     /// The text a span covers (empty if the span does not fall on character boundaries).
     pub fn slice(&self, span: Span) -> &str {
-        self.text.get(span.start..span.end).unwrap_or("")
+        self.text.get(span.range()).unwrap_or("")
+    }
+
+    fn line_starts(&self) -> &[usize] {
+        self.line_starts.get_or_init(|| {
+            let mut starts = vec![0];
+            starts.extend(self.text.match_indices('\n').map(|(i, _)| i + 1));
+            starts
+        })
     }
 
     fn line_index(&self, offset: usize) -> usize {
-        match self.line_starts.binary_search(&offset) {
+        match self.line_starts().binary_search(&offset) {
             Ok(line) => line,
             Err(next) => next - 1,
         }
@@ -81,7 +103,7 @@ impl Source {
     pub fn position(&self, offset: usize) -> Position {
         let offset = offset.min(self.text.len());
         let line = self.line_index(offset);
-        let start = self.line_starts[line];
+        let start = self.line_starts()[line];
         let column = self.text[start..]
             .char_indices()
             .take_while(|(i, _)| start + i < offset)
@@ -95,20 +117,18 @@ impl Source {
 
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts[line - 1];
-        let end = self
-            .line_starts
-            .get(line)
-            .map_or(self.text.len(), |next| next - 1);
+        let starts = self.line_starts();
+        let start = starts[line - 1];
+        let end = starts.get(line).map_or(self.text.len(), |next| next - 1);
         self.text[start..end].trim_end_matches('\r')
     }
 
     /// Where a span sits, with the line's text and the caret to draw under it.
     pub fn locate(&self, span: Span) -> Location {
-        let position = self.position(span.start);
+        let position = self.position(span.start as usize);
         let line_text = self.line_text(position.line).to_string();
         // The caret covers the span, but never runs past the end of its first line.
-        let end = self.position(span.end.max(span.start));
+        let end = self.position(span.end.max(span.start) as usize);
         let width = if end.line == position.line {
             end.column.saturating_sub(position.column).max(1)
         } else {
