@@ -1,1 +1,39 @@
+//! Pandora: a per-user package manager for PSPF/2025 (`.psp`) packages.
+//!
+//! # Module map
+//!
+//! Layers, bottom up; a module only calls modules in its own layer or below.
+//!
+//! | layer | module | owns on disk (under `$PANDORA_HOME`) |
+//! |---|---|---|
+//! | language | the `acl-parser` crate | nothing: parses and writes ACL text |
+//! | primitives | [`fs`] (atomic replace, locks), [`keys`] (Ed25519 public keys), [`layout`] (every path) | lock files beside the state they guard |
+//! | configuration | [`config`] | `registries.acl` |
+//! | commands | [`commands`] (one file per subcommand) | through the layers above |
+//! | CLI | [`cli`] (clap definitions, man pages), [`settings`], [`printer`], [`error`], [`exit`], [`env_vars`] | nothing |
+//!
+//! The package format, store, registry client, resolver, profiles and launcher join the
+//! middle layer as they are built, each owning its directory of DESIGN.md section 2.
+//!
+//! # How a command flows
+//!
+//! `main` parses the command line ([`cli::Cli`]) and calls [`commands::run`], which resolves
+//! [`settings::Settings`] once (flags over `PANDORA_*` variables over defaults), builds the
+//! [`printer::Printer`] and dispatches to one `commands::<name>::run`. That function takes a
+//! lock on what it changes, calls the library, writes state with [`fs::write_atomic`], and
+//! reports: data on stdout, status on stderr. Errors travel back as `anyhow::Error` chains
+//! whose library parts carry hints; `main` prints `error:`, `caused by:` and `hint:` lines and
+//! exits with an [`exit::ExitStatus`].
+#![deny(missing_docs)]
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod env_vars;
+pub mod error;
+pub mod exit;
+pub mod fs;
+pub mod keys;
+pub mod layout;
+pub mod printer;
+pub mod settings;

@@ -1,1 +1,31 @@
-fn main() {}
+//! The `pandora` binary: parse the command line, run it, print any error, exit.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use pandora::cli::Cli;
+use pandora::error::exit_status;
+use pandora::exit::ExitStatus;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return if error.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            }
+            .into();
+        }
+    };
+    let (result, printer) = pandora::commands::run(cli);
+    match result {
+        Ok(status) => status.into(),
+        Err(error) => {
+            printer.error(&error);
+            exit_status(&error).into()
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! One module per subcommand, each a thin `run` that calls into the library and prints.
+
+mod completions;
+mod registry;
+
+use crate::cli::{Cli, Command};
+use crate::exit::ExitStatus;
+use crate::printer::Printer;
+use crate::settings::Settings;
+
+/// What every command gets: resolved settings and the printer.
+#[derive(Debug)]
+pub struct Context {
+    /// Resolved settings.
+    pub settings: Settings,
+    /// Where output goes.
+    pub printer: Printer,
+}
+
+/// Runs the parsed command line.
+pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        Command::Registry(registry) => registry::run(registry, context),
+        Command::Completions(args) => completions::run(&args),
+    }
+}
+
+/// Parses nothing, prints nothing: the entry point `main` calls after parsing.
+pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
+    let settings = match Settings::resolve(&cli.global, |name| std::env::var(name).ok()) {
+        Ok(settings) => settings,
+        Err(error) => {
+            let printer = Printer::plain(false);
+            return (Err(error.into()), printer);
+        }
+    };
+    let printer = Printer::new(&settings);
+    let context = Context { settings, printer };
+    let result = dispatch(cli.command, &context);
+    (result, context.printer)
+}

@@ -1,0 +1,159 @@
+//! `pandora registry add | list | remove`: edits `registries.acl` under a lock, atomically.
+
+use anyhow::Context as _;
+
+use crate::cli::{RegistryAddArgs, RegistryCommand, RegistryRemoveArgs};
+use crate::commands::Context;
+use crate::config::{RegistriesFile, Registry};
+use crate::error::UserError;
+use crate::exit::ExitStatus;
+use crate::fs::FileLock;
+use crate::keys::PublicKey;
+
+/// Runs a `registry` subcommand.
+pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitStatus> {
+    match command {
+        RegistryCommand::Add(args) => add(&args, context),
+        RegistryCommand::List => list(context),
+        RegistryCommand::Remove(args) => remove(&args, context),
+    }
+}
+
+fn lock(context: &Context) -> anyhow::Result<FileLock> {
+    let path = context.settings.layout.registries_lock();
+    FileLock::acquire(&path).with_context(|| format!("cannot lock {}", path.display()))
+}
+
+fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let keys = args
+        .keys
+        .iter()
+        .map(|key| key.parse::<PublicKey>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(crate::config::ConfigError::from)?;
+    if args.require_signatures && keys.is_empty() {
+        return Err(
+            UserError::new("--require-signatures needs at least one --key")
+                .hint("pass the registry's signing key with --key ed25519:HEX")
+                .into(),
+        );
+    }
+    let registry = Registry::new(
+        &args.name,
+        &args.url,
+        args.priority,
+        keys,
+        args.require_signatures,
+    )?;
+    let _lock = lock(context)?;
+    let mut file = RegistriesFile::load(&context.settings.layout.registries_file())?;
+    if let Some(same) = file
+        .registries()
+        .iter()
+        .find(|existing| existing.url == registry.url)
+    {
+        context.printer.warn(format!(
+            "registry `{}` already uses {}",
+            same.name, registry.url
+        ));
+    }
+    let url = registry.url.clone();
+    file.add(registry)?;
+    file.save()?;
+    context.printer.status(
+        "Added",
+        format!(
+            "registry `{}` ({url}) to {}",
+            args.name,
+            file.path().display()
+        ),
+    );
+    Ok(ExitStatus::Success)
+}
+
+fn list(context: &Context) -> anyhow::Result<ExitStatus> {
+    let file = RegistriesFile::load(&context.settings.layout.registries_file())?;
+    let registries = file.by_priority();
+    if registries.is_empty() {
+        context.printer.status(
+            "Empty",
+            format!("no registries in {}", file.path().display()),
+        );
+        context
+            .printer
+            .hint("add one with `pandora registry add NAME URL`");
+        return Ok(ExitStatus::Success);
+    }
+    let rows: Vec<[String; 5]> = registries
+        .iter()
+        .map(|registry| {
+            [
+                registry.name.clone(),
+                registry.priority.to_string(),
+                if registry.require_signatures {
+                    "required"
+                } else {
+                    "optional"
+                }
+                .to_string(),
+                registry.keys.len().to_string(),
+                registry.url.to_string(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "PRIORITY", "SIGNATURES", "KEYS", "URL"].map(str::to_string);
+    let widths: Vec<usize> = (0..5)
+        .map(|column| {
+            rows.iter()
+                .chain([&header])
+                .map(|row| row[column].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in [&header].into_iter().chain(rows.iter()) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, width))| {
+                if column == 4 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<width$}")
+                }
+            })
+            .collect();
+        context.printer.data(line.join("  "));
+    }
+    if context.settings.verbose > 0 {
+        for registry in &registries {
+            for key in &registry.keys {
+                context
+                    .printer
+                    .detail(format!("{} trusts {key}", registry.name));
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn remove(args: &RegistryRemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let _lock = lock(context)?;
+    let mut file = RegistriesFile::load(&context.settings.layout.registries_file())?;
+    let registry = file.find(&args.name)?;
+    let question = format!("Remove registry `{}` ({})?", registry.name, registry.url);
+    if !context.printer.confirm(&question)? {
+        context
+            .printer
+            .status("Kept", format!("registry `{}`", args.name));
+        return Ok(ExitStatus::NotConfirmed);
+    }
+    let removed = file.remove(&args.name)?;
+    file.save()?;
+    context.printer.status(
+        "Removed",
+        format!("registry `{}` ({})", removed.name, removed.url),
+    );
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,568 @@
+//! `registries.acl`: which registries to use, in which order, and which keys they must be signed
+//! with.
+//!
+//! ```text
+//! // Hand-written comments survive `pandora registry add` and `remove`.
+//! Registry "main" {
+//!     string url = "https://example.org/pandora/";
+//!     int priority = 100;                  // higher is consulted first
+//!     string[] keys = { "ed25519:..." };   // trusted signing keys
+//!     bool require_signatures = true;
+//! }
+//! ```
+//!
+//! Changes edit the text rather than rewrite the whole document, so a hand-edited file keeps
+//! its comments and order: `add` appends a canonical block, `remove` cuts one block (and the
+//! comment lines directly above it).
+
+use std::path::{Path, PathBuf};
+
+use acl_parser::{Block, Document, Entry, Span, Value};
+use url::Url;
+
+use super::ConfigError;
+use crate::keys::PublicKey;
+
+/// Priority of a registry added without `--priority`.
+pub const DEFAULT_PRIORITY: i64 = 100;
+
+const FIELDS: &[&str] = &["url", "priority", "keys", "require_signatures"];
+
+/// One configured registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registry {
+    /// Its name, unique in the file.
+    pub name: String,
+    /// Base URL; `index.acl` and packages are resolved against it.
+    pub url: Url,
+    /// Higher priorities are consulted first.
+    pub priority: i64,
+    /// Keys allowed to sign its index and packages.
+    pub keys: Vec<PublicKey>,
+    /// Refuse anything from it that is not signed by one of `keys`.
+    pub require_signatures: bool,
+    /// Where its block is in the file (absent for registries not read from a file).
+    span: Option<Span>,
+}
+
+impl Registry {
+    /// A registry with validated name and URL.
+    pub fn new(
+        name: &str,
+        url: &str,
+        priority: i64,
+        keys: Vec<PublicKey>,
+        require_signatures: bool,
+    ) -> Result<Registry, ConfigError> {
+        validate_name(name)?;
+        Ok(Registry {
+            name: name.to_string(),
+            url: parse_url(url)?,
+            priority,
+            keys,
+            require_signatures,
+            span: None,
+        })
+    }
+
+    fn to_block(&self) -> Block {
+        let keys: Vec<String> = self.keys.iter().map(PublicKey::to_string).collect();
+        Block::labelled("Registry", self.name.clone())
+            .with("url", self.url.as_str())
+            .with("priority", self.priority)
+            .with("keys", keys)
+            .with("require_signatures", self.require_signatures)
+    }
+}
+
+/// Checks a registry name: short, and safe to use in file names and messages.
+pub fn validate_name(name: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: &str| ConfigError::InvalidName {
+        name: name.to_string(),
+        reason: reason.to_string(),
+    };
+    let mut characters = name.chars();
+    match characters.next() {
+        None => return Err(invalid("it is empty")),
+        Some(first) if !first.is_ascii_alphanumeric() => {
+            return Err(invalid("it must start with a letter or a digit"))
+        }
+        Some(_) => {}
+    }
+    if name.len() > 64 {
+        return Err(invalid("it is longer than 64 characters"));
+    }
+    if let Some(bad) =
+        characters.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(invalid(&format!("it contains `{bad}`")));
+    }
+    Ok(())
+}
+
+/// Parses and normalises a registry URL: http(s) with a host, or file with an absolute path
+/// (a bare absolute path is taken as one). A trailing `index.acl` is dropped and the base always
+/// ends with `/`, so relative package paths resolve inside it.
+pub fn parse_url(text: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidUrl {
+        url: text.to_string(),
+        reason,
+    };
+    let mut url = if text.starts_with('/') {
+        Url::from_directory_path(text)
+            .map_err(|()| invalid("not a valid absolute path".to_string()))?
+    } else {
+        Url::parse(text).map_err(|error| invalid(error.to_string()))?
+    };
+    match url.scheme() {
+        "http" | "https" if url.host_str().is_none_or(str::is_empty) => {
+            return Err(invalid("it has no host".to_string()))
+        }
+        "http" | "https" | "file" => {}
+        other => return Err(invalid(format!("the `{other}` scheme is not supported"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "a registry URL cannot have a query or a fragment".to_string(),
+        ));
+    }
+    let mut path = url.path().to_string();
+    if let Some(base) = path.strip_suffix("index.acl") {
+        path = base.to_string();
+    }
+    if !path.ends_with('/') {
+        path.push('/');
+    }
+    url.set_path(&path);
+    Ok(url)
+}
+
+/// `registries.acl`, as text plus what it means.
+#[derive(Debug)]
+pub struct RegistriesFile {
+    path: PathBuf,
+    text: String,
+    registries: Vec<Registry>,
+}
+
+impl RegistriesFile {
+    /// Reads the file; a missing file is an empty configuration.
+    pub fn load(path: &Path) -> Result<RegistriesFile, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let registries = parse(path, &text)?;
+        Ok(RegistriesFile {
+            path: path.to_path_buf(),
+            text,
+            registries,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configured registries, in file order.
+    pub fn registries(&self) -> &[Registry] {
+        &self.registries
+    }
+
+    /// The registries in the order they are consulted: highest priority first, then by name.
+    pub fn by_priority(&self) -> Vec<&Registry> {
+        let mut ordered: Vec<&Registry> = self.registries.iter().collect();
+        ordered.sort_by(|a, b| {
+            b.priority
+                .cmp(&a.priority)
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        ordered
+    }
+
+    /// The text the file will have.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Appends a registry. Refuses a name that is taken.
+    pub fn add(&mut self, registry: Registry) -> Result<(), ConfigError> {
+        if let Some(existing) = self.registries.iter().find(|r| r.name == registry.name) {
+            return Err(ConfigError::DuplicateRegistry {
+                name: registry.name,
+                url: existing.url.to_string(),
+            });
+        }
+        let mut text = self.text.clone();
+        if !text.is_empty() {
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+            if !text.ends_with("\n\n") {
+                text.push('\n');
+            }
+        }
+        text.push_str(&registry.to_block().to_string());
+        self.replace_text(text)
+    }
+
+    /// The registry called `name`; the error lists the configured ones.
+    pub fn find(&self, name: &str) -> Result<&Registry, ConfigError> {
+        self.registries
+            .iter()
+            .find(|registry| registry.name == name)
+            .ok_or_else(|| ConfigError::UnknownRegistry {
+                name: name.to_string(),
+                known: self
+                    .registries
+                    .iter()
+                    .map(|registry| registry.name.clone())
+                    .collect(),
+            })
+    }
+
+    /// Removes the registry called `name` and the comment lines directly above it.
+    pub fn remove(&mut self, name: &str) -> Result<Registry, ConfigError> {
+        let registry = self.find(name)?.clone();
+        let span = registry.span.unwrap_or_default();
+        let (start, end) = removal_range(&self.text, span.range());
+        let mut text = String::with_capacity(self.text.len());
+        text.push_str(&self.text[..start]);
+        text.push_str(&self.text[end..]);
+        self.replace_text(text)?;
+        Ok(registry)
+    }
+
+    /// Adopts new text only if it parses: an edit can never leave an unreadable file.
+    fn replace_text(&mut self, text: String) -> Result<(), ConfigError> {
+        self.registries = parse(&self.path, &text)?;
+        self.text = text;
+        Ok(())
+    }
+
+    /// Writes the file atomically.
+    pub fn save(&self) -> Result<(), ConfigError> {
+        crate::fs::write_atomic(&self.path, self.text.as_bytes()).map_err(|source| {
+            ConfigError::Write {
+                path: self.path.clone(),
+                source,
+            }
+        })
+    }
+}
+
+/// The byte range to cut for a block at `block`: whole lines, plus the comment lines directly
+/// above it, plus one blank line so no double gap is left behind.
+fn removal_range(text: &str, block: std::ops::Range<usize>) -> (usize, usize) {
+    let line_start = |offset: usize| text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
+    let mut start = line_start(block.start);
+    if !text[start..block.start].trim().is_empty() {
+        start = block.start;
+    }
+    while start > 0 {
+        let previous = line_start(start - 1);
+        let line = text[previous..start].trim();
+        if line.starts_with("//") {
+            start = previous;
+        } else {
+            break;
+        }
+    }
+    let mut end = match text[block.end..].find('\n') {
+        Some(newline) if text[block.end..block.end + newline].trim().is_empty() => {
+            block.end + newline + 1
+        }
+        _ => block.end,
+    };
+    let blank_follows = text[end..].starts_with('\n');
+    let blank_precedes = start == 0 || text[..start].ends_with("\n\n");
+    if blank_follows && blank_precedes {
+        end += 1;
+    }
+    (start, end)
+}
+
+fn parse(path: &Path, text: &str) -> Result<Vec<Registry>, ConfigError> {
+    let name = path.display().to_string();
+    let invalid = |source: acl_parser::Error| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    };
+    let document = acl_parser::from_str(&name, text).map_err(invalid)?;
+    let mut registries: Vec<Registry> = Vec::new();
+    for entry in document.entries() {
+        let block = match entry {
+            Entry::Block(block) if block.name() == "Registry" => block,
+            Entry::Block(block) => {
+                return Err(invalid(document.error_at(block.span(), format!(
+                    "unexpected block `{}`: registries.acl holds only `Registry \"name\" {{ ... }}` blocks",
+                    block.name()
+                ))))
+            }
+            Entry::Field(field) => {
+                return Err(invalid(document.error_at(field.span(), format!(
+                    "unexpected top-level field `{}`: settings go inside a `Registry \"name\" {{ ... }}` block",
+                    field.name()
+                ))))
+            }
+        };
+        // Two `Registry "x"` blocks are already refused by the language (duplicate label).
+        let registry = parse_registry(&document, block).map_err(invalid)?;
+        registries.push(registry);
+    }
+    Ok(registries)
+}
+
+/// An error located at a field of `block` (or at the block when the field is absent).
+fn field_error(
+    document: &Document,
+    block: &Block,
+    field: &str,
+    message: String,
+) -> acl_parser::Error {
+    document.error_at(
+        block.field(field).and_then(|f| f.span()).or(block.span()),
+        message,
+    )
+}
+
+/// The value of an optional field, converted by `convert`, or an error naming the type it
+/// should have had.
+fn optional<'b, T>(
+    document: &Document,
+    block: &'b Block,
+    field: &str,
+    expected: &str,
+    convert: impl FnOnce(&'b Value) -> Option<T>,
+) -> Result<Option<T>, acl_parser::Error> {
+    let Some(value) = block.field(field).map(|f| f.value()) else {
+        return Ok(None);
+    };
+    convert(value).map(Some).ok_or_else(|| {
+        field_error(
+            document,
+            block,
+            field,
+            format!("`{field}` must be {expected}, not {}", value.describe()),
+        )
+    })
+}
+
+fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_parser::Error> {
+    let Some(name) = block.label() else {
+        return Err(document
+            .error_at(block.span(), "a Registry block needs a name")
+            .with_hint("write it as `Registry \"main\" { ... }`"));
+    };
+    validate_name(name).map_err(|error| document.error_at(block.span(), error.to_string()))?;
+    if let Some(inner) = block.all_blocks().next() {
+        return Err(document.error_at(
+            inner.span(),
+            format!("unexpected block `{}` inside a Registry", inner.name()),
+        ));
+    }
+    for field in block.fields() {
+        if !FIELDS.contains(&field.name()) {
+            return Err(document
+                .error_at(
+                    field.span(),
+                    format!("unknown field `{}` in registry `{name}`", field.name()),
+                )
+                .with_hint(format!("known fields: {}", FIELDS.join(", "))));
+        }
+    }
+    let field_error = |field: &str, message: String| field_error(document, block, field, message);
+    let Some(url) = optional(document, block, "url", "a string", |value| match value {
+        Value::String(text) => Some(text),
+        _ => None,
+    })?
+    else {
+        return Err(document
+            .error_at(block.span(), format!("registry `{name}` has no `url`"))
+            .with_hint("add `string url = \"https://...\";`"));
+    };
+    let url = parse_url(url).map_err(|error| field_error("url", error.to_string()))?;
+    let priority = optional(document, block, "priority", "an int", |value| match value {
+        Value::Int(number) => Some(*number),
+        _ => None,
+    })?
+    .unwrap_or(DEFAULT_PRIORITY);
+    let require_signatures =
+        optional(
+            document,
+            block,
+            "require_signatures",
+            "a bool",
+            |value| match value {
+                Value::Bool(flag) => Some(*flag),
+                _ => None,
+            },
+        )?
+        .unwrap_or(false);
+    let keys = optional(
+        document,
+        block,
+        "keys",
+        "an array of strings",
+        |value| match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(key) => Some(key),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        },
+    )?
+    .unwrap_or_default()
+    .into_iter()
+    .map(|key| {
+        key.parse::<PublicKey>()
+            .map_err(|error| field_error("keys", error.to_string()))
+    })
+    .collect::<Result<Vec<_>, _>>()?;
+    if require_signatures && keys.is_empty() {
+        return Err(field_error(
+            "require_signatures",
+            format!("registry `{name}` requires signatures but trusts no key"),
+        )
+        .with_hint("add its key to `keys`, or set `require_signatures = false`"));
+    }
+    Ok(Registry {
+        name: name.to_string(),
+        url,
+        priority,
+        keys,
+        require_signatures,
+        span: block.span(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> PublicKey {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+        PublicKey::from_bytes(signing.verifying_key().to_bytes()).unwrap()
+    }
+
+    fn file(text: &str) -> Result<RegistriesFile, ConfigError> {
+        let mut file = RegistriesFile::load(Path::new("/nonexistent/registries.acl"))?;
+        file.replace_text(text.to_string())?;
+        Ok(file)
+    }
+
+    #[test]
+    fn urls_are_normalised() {
+        let cases = [
+            (
+                "https://example.org/pandora",
+                "https://example.org/pandora/",
+            ),
+            (
+                "https://example.org/pandora/index.acl",
+                "https://example.org/pandora/",
+            ),
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/"),
+            ("file:///srv/registry", "file:///srv/registry/"),
+            ("/srv/registry", "file:///srv/registry/"),
+        ];
+        for (given, expected) in cases {
+            assert_eq!(parse_url(given).unwrap().as_str(), expected, "{given}");
+        }
+        for bad in [
+            "ftp://example.org/",
+            "not a url",
+            "relative/path",
+            "https://example.org/?q=1",
+            "http://",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names() {
+        for good in ["main", "a", "my-registry_2.0"] {
+            validate_name(good).unwrap();
+        }
+        for bad in ["", "-x", "a b", "a/b", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn add_and_remove_keep_comments_and_order() {
+        let original = "// My registries.\n\n// The company mirror.\nRegistry \"corp\" {\n    url = \"https://corp.example/\"; // internal\n}\n\n// Public.\nRegistry \"public\" {\n    url = \"https://example.org/\";\n    priority = 10;\n}\n";
+        let mut registries = file(original).unwrap();
+        registries
+            .add(Registry::new("local", "/srv/pandora", 200, vec![key()], true).unwrap())
+            .unwrap();
+        let names: Vec<_> = registries
+            .by_priority()
+            .iter()
+            .map(|r| r.name.clone())
+            .collect();
+        assert_eq!(names, ["local", "corp", "public"]);
+        assert!(registries.text().starts_with(original));
+        registries.remove("corp").unwrap();
+        assert_eq!(
+            registries.text(),
+            format!(
+                "// My registries.\n\n// Public.\nRegistry \"public\" {{\n    url = \"https://example.org/\";\n    priority = 10;\n}}\n\nRegistry \"local\" {{\n    string url = \"file:///srv/pandora/\";\n    int priority = 200;\n    string[] keys = {{ \"{}\" }};\n    bool require_signatures = true;\n}}\n",
+                key()
+            )
+        );
+        registries.remove("local").unwrap();
+        registries.remove("public").unwrap();
+        assert_eq!(registries.text(), "// My registries.\n\n");
+    }
+
+    #[test]
+    fn duplicates_and_unknowns_are_refused() {
+        let mut registries = file("Registry \"main\" { url = \"https://a.example/\"; }\n").unwrap();
+        let error = registries
+            .add(Registry::new("main", "https://b.example/", 1, vec![], false).unwrap())
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "a registry named `main` already exists (https://a.example/)"
+        );
+        let error = registries.remove("nope").unwrap_err();
+        assert_eq!(error.hint().unwrap(), "configured registries: main");
+    }
+
+    #[test]
+    fn invalid_files_are_reported_with_positions() {
+        let cases = [
+            ("Registry \"a\" { url = \"https://a/\"; prority = 1; }", "unknown field `prority` in registry `a`", 1, 36),
+            ("Registry { url = \"https://a/\"; }", "a Registry block needs a name", 1, 1),
+            ("Registry \"a\" { priority = 1; }", "registry `a` has no `url`", 1, 1),
+            ("Registry \"a\" { url = 5; }", "`url` must be a string, not int 5", 1, 16),
+            ("Registry \"a\" { url = \"ftp://x/\"; }", "invalid registry URL `ftp://x/`: the `ftp` scheme is not supported", 1, 16),
+            ("Registry \"a\" { url = \"https://a/\"; keys = { \"nope\" }; }", "`nope` does not start with `ed25519:`", 1, 36),
+            ("Registry \"a\" { url = \"https://a/\"; require_signatures = true; }", "registry `a` requires signatures but trusts no key", 1, 36),
+            ("Registry \"a\" { url = \"https://a/\"; }\nRegistry \"a\" { url = \"https://b/\"; }", "block `Registry \"a\"` is defined more than once", 2, 1),
+            ("Mirror \"a\" {}", "unexpected block `Mirror`: registries.acl holds only `Registry \"name\" { ... }` blocks", 1, 1),
+            ("url = \"x\";", "unexpected top-level field `url`: settings go inside a `Registry \"name\" { ... }` block", 1, 1),
+            ("Registry \"a\" { url = ", "expected a value, found end of file", 1, 22),
+        ];
+        for (text, message, line, column) in cases {
+            let ConfigError::Invalid { source, .. } = file(text).unwrap_err() else {
+                panic!("{text}: not an Invalid error");
+            };
+            assert_eq!(source.kind().to_string(), message, "{text}");
+            let location = source.location().unwrap();
+            assert_eq!((location.line, location.column), (line, column), "{text}");
+        }
+    }
+}

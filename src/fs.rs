@@ -1,0 +1,95 @@
+//! Filesystem primitives every state change goes through: atomic replacement of a file and
+//! advisory locks that serialize concurrent `pandora` processes (DESIGN.md invariants 3, 4).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use fs_err as fs;
+
+/// Replaces `path` with `contents` so that a reader, or a crash at any instant, sees either the
+/// old file or the new one, never a mix: write a temporary file beside it, fsync it, rename it
+/// over `path`, then fsync the directory so the rename itself is durable.
+pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let directory = parent_of(path);
+    fs::create_dir_all(&directory)?;
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".pandora-tmp-")
+        .tempfile_in(&directory)
+        .map_err(|error| with_path(&error, &directory, "create a temporary file in"))?;
+    temporary
+        .write_all(contents)
+        .and_then(|()| temporary.as_file().sync_all())
+        .map_err(|error| with_path(&error, temporary.path(), "write"))?;
+    temporary
+        .persist(path)
+        .map_err(|error| with_path(&error.error, path, "replace"))?;
+    sync_directory(&directory)
+}
+
+/// Flushes a directory's entries (new names, renames) to disk.
+pub fn sync_directory(directory: &Path) -> std::io::Result<()> {
+    fs::File::open(directory)?.sync_all()
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn with_path(error: &std::io::Error, path: &Path, action: &str) -> std::io::Error {
+    std::io::Error::new(
+        error.kind(),
+        format!("failed to {action} `{}`: {error}", path.display()),
+    )
+}
+
+/// An exclusive advisory lock held until dropped. Taken on a lock file beside the state it
+/// guards, so two processes changing the same file take turns instead of losing an update.
+#[derive(Debug)]
+pub struct FileLock {
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl FileLock {
+    /// Blocks until the lock at `path` (created if missing) is held.
+    pub fn acquire(path: &Path) -> std::io::Result<FileLock> {
+        fs::create_dir_all(parent_of(path))?;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?
+            .into_parts()
+            .0;
+        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, errno)| with_path(&std::io::Error::from(errno), path, "lock"))?;
+        Ok(FileLock { _lock: lock })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temporaries() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("state.acl");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> = std::fs::read_dir(directory.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["state.acl"]);
+    }
+
+    #[test]
+    fn atomic_write_error_names_the_path() {
+        let error = write_atomic(Path::new("/proc/version/nope"), b"x").unwrap_err();
+        assert!(error.to_string().contains("/proc/version"), "{error}");
+    }
+}
