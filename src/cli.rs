@@ -56,8 +56,139 @@ pub enum Command {
     /// Configure the registries packages come from
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Build a signed .psp package from a directory (manifest.acl + files/)
+    Build(BuildArgs),
+    /// Manage signing keys
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Show a package's name, version, signer and slots
+    Inspect(InspectArgs),
+    /// Check packages: layout, checksums, signature and every slot's SHA-256
+    Verify(VerifyArgs),
+    /// Verify a package and extract all its slots into a new directory
+    Unpack(UnpackArgs),
+    /// Run a package (Pandora's or FlavorPack's) through Pandora's launcher
+    Run(RunArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+}
+
+/// `pandora build`
+#[derive(Debug, Args)]
+#[command(after_help = BUILD_HELP)]
+pub struct BuildArgs {
+    /// The package directory: manifest.acl and files/
+    pub directory: PathBuf,
+    /// Where to write the package [default: NAME-VERSION.psp]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// How slots are compressed (FlavorPack's launchers decode only gzip)
+    #[arg(long, value_enum, default_value_t = CompressionChoice::Zstd)]
+    pub compression: CompressionChoice,
+    /// Compression level (zstd 1-22, default 3; gzip 0-9, default 6)
+    #[arg(long, value_name = "N")]
+    pub level: Option<i32>,
+    /// Signing key: a name under $PANDORA_HOME/keys, or a key file (Pandora's or PKCS#8 PEM) [default: the key named `default`]
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "key_seed")]
+    pub key: Option<String>,
+    /// Derive the signing key from a seed, as FlavorPack's --key-seed does (secret = SHA-256(seed))
+    #[arg(long, value_name = "SEED")]
+    pub key_seed: Option<String>,
+    /// The launcher stub to embed [default: pandora-launcher beside this executable]
+    #[arg(long, value_name = "PATH")]
+    pub launcher_bin: Option<PathBuf>,
+    /// Package files that look like secrets (*.env, *.pem, *.key, secrets/) anyway
+    #[arg(long)]
+    pub allow_secrets: bool,
+}
+
+const BUILD_HELP: &str = "manifest.acl:
+  manifest {
+      string name = \"hello\";                      // lowercase letters, digits, . _ + -
+      string version = \"1.0.0\";                   // exact
+      string description = \"Prints a greeting\";
+      string license = \"MIT\";
+      string[] authors = { \"A. Author\" };
+      string[] tags = { \"demo\" };
+      string[] dependencies = { \"libgreet@2.0.0\" }; // exact pins
+      string command = \"bin/hello\";               // entry point, relative to the package
+      string arch = \"linux_amd64\";
+      env { GREETING = \"hi\"; }                     // set for the program
+  }
+
+Builds are reproducible: the same input and key give the same bytes (times come from
+SOURCE_DATE_EPOCH, else 0).";
+
+/// `--compression` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressionChoice {
+    /// tar + zstd
+    Zstd,
+    /// tar + gzip
+    Gzip,
+    /// tar only
+    None,
+}
+
+/// `pandora key ...`
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Generate an Ed25519 signing key: keys/NAME.key (private, 0600) and keys/NAME.pub
+    Generate(KeyGenerateArgs),
+}
+
+/// `pandora key generate`
+#[derive(Debug, Args)]
+pub struct KeyGenerateArgs {
+    /// The key's name (letters, digits, `.`, `_`, `-`)
+    pub name: String,
+    /// Also trust the new key (copy its .pub into keys/trusted/)
+    #[arg(long)]
+    pub trust: bool,
+}
+
+/// `pandora inspect`
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The package
+    pub file: PathBuf,
+    /// Print the signed metadata JSON exactly as stored
+    #[arg(long)]
+    pub metadata: bool,
+}
+
+/// `pandora verify`
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The packages
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// `pandora run`
+#[derive(Debug, Args)]
+#[command(
+    after_help = "The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started)."
+)]
+pub struct RunArgs {
+    /// The package
+    pub file: PathBuf,
+    /// Arguments for the package's program, passed through untouched
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ARGS"
+    )]
+    pub arguments: Vec<std::ffi::OsString>,
+}
+
+/// `pandora unpack`
+#[derive(Debug, Args)]
+pub struct UnpackArgs {
+    /// The package
+    pub file: PathBuf,
+    /// A directory to create for its files
+    pub directory: PathBuf,
 }
 
 /// `pandora registry ...`

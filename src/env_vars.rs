@@ -9,3 +9,12 @@ pub const HOME: &str = "HOME";
 
 /// Any non-empty value turns colour off unless `--color always` is given (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
+
+/// FlavorPack's trusted-keys directory (`*.pub` files); Pandora trusts these keys too.
+pub const FLAVOR_TRUSTED_KEYS_DIR: &str = "FLAVOR_TRUSTED_KEYS_DIR";
+
+/// `1` refuses to run packages signed by keys that are not trusted.
+pub const PANDORA_REQUIRE_TRUSTED: &str = "PANDORA_REQUIRE_TRUSTED";
+
+/// Reproducible builds: the timestamp recorded in packages (default 0).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";

@@ -76,8 +76,14 @@ pub fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(user) = cause.downcast_ref::<UserError>() {
             return user.hint();
         }
+        if let Some(config) = cause.downcast_ref::<crate::config::ConfigError>() {
+            return config.hint();
+        }
+        if let Some(build) = cause.downcast_ref::<crate::build::BuildError>() {
+            return build.hint();
+        }
         cause
-            .downcast_ref::<crate::config::ConfigError>()
-            .and_then(Hinted::hint)
+            .downcast_ref::<crate::format::FormatError>()
+            .and_then(crate::format::FormatError::hint)
     })
 }

@@ -49,7 +49,8 @@ fn with_path(error: &std::io::Error, path: &Path, action: &str) -> std::io::Erro
 /// guards, so two processes changing the same file take turns instead of losing an update.
 #[derive(Debug)]
 pub struct FileLock {
-    _lock: nix::fcntl::Flock<std::fs::File>,
+    /// Released when the file is closed.
+    _file: std::fs::File,
 }
 
 impl FileLock {
@@ -63,9 +64,9 @@ impl FileLock {
             .open(path)?
             .into_parts()
             .0;
-        let lock = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, errno)| with_path(&std::io::Error::from(errno), path, "lock"))?;
-        Ok(FileLock { _lock: lock })
+        file.lock()
+            .map_err(|error| with_path(&error, path, "lock"))?;
+        Ok(FileLock { _file: file })
     }
 }
 

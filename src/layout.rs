@@ -25,6 +25,16 @@ impl Layout {
         self.root.join("registries.acl")
     }
 
+    /// `keys/`: signing keys made by `pandora key generate` (`NAME.key`, `NAME.pub`).
+    pub fn keys_dir(&self) -> PathBuf {
+        self.root.join("keys")
+    }
+
+    /// `keys/trusted/`: public keys whose packages are trusted.
+    pub fn trusted_keys_dir(&self) -> PathBuf {
+        self.keys_dir().join("trusted")
+    }
+
     /// The lock serializing changes to `registries.acl`.
     pub fn registries_lock(&self) -> PathBuf {
         self.root.join(".registries.acl.lock")

@@ -26,14 +26,18 @@
 //! exits with an [`exit::ExitStatus`].
 #![deny(missing_docs)]
 
+pub mod build;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod env_vars;
 pub mod error;
 pub mod exit;
+pub mod format;
 pub mod fs;
 pub mod keys;
+pub mod launcher;
 pub mod layout;
 pub mod printer;
 pub mod settings;
+pub mod trust;

@@ -24,6 +24,12 @@ pub struct Settings {
     pub assume_yes: bool,
     /// Whether standard input is a terminal (prompts are only possible when it is).
     pub interactive: bool,
+    /// FlavorPack's trusted-keys directory, if set.
+    pub flavor_trusted_keys_dir: Option<PathBuf>,
+    /// `PANDORA_REQUIRE_TRUSTED=1`: refuse packages signed by unknown keys.
+    pub require_trusted: bool,
+    /// `SOURCE_DATE_EPOCH`, for reproducible builds.
+    pub source_date_epoch: Option<u64>,
 }
 
 impl Settings {
@@ -40,7 +46,27 @@ impl Settings {
             verbose: global.verbose,
             assume_yes: global.yes,
             interactive: std::io::stdin().is_terminal(),
+            flavor_trusted_keys_dir: non_empty(environment(env_vars::FLAVOR_TRUSTED_KEYS_DIR))
+                .map(PathBuf::from),
+            require_trusted: non_empty(environment(env_vars::PANDORA_REQUIRE_TRUSTED))
+                .is_some_and(|value| value != "0"),
+            source_date_epoch: match non_empty(environment(env_vars::SOURCE_DATE_EPOCH)) {
+                None => None,
+                Some(value) => Some(value.trim().parse().map_err(|_| {
+                    UserError::new(format!(
+                        "SOURCE_DATE_EPOCH is `{value}`, not a number of seconds"
+                    ))
+                    .hint("set it to a Unix time such as 1700000000, or unset it")
+                })?),
+            },
         })
+    }
+
+    /// The directories whose `*.pub` keys are trusted.
+    pub fn trusted_key_dirs(&self) -> Vec<PathBuf> {
+        let mut directories = vec![self.layout.trusted_keys_dir()];
+        directories.extend(self.flavor_trusted_keys_dir.clone());
+        directories
     }
 }
 

@@ -1,7 +1,13 @@
 //! One module per subcommand, each a thin `run` that calls into the library and prints.
 
+mod build;
 mod completions;
+mod inspect;
+mod key;
 mod registry;
+mod run;
+mod unpack;
+mod verify;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
@@ -21,6 +27,12 @@ pub struct Context {
 pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         Command::Registry(registry) => registry::run(registry, context),
+        Command::Build(args) => build::run(&args, context),
+        Command::Key(command) => key::run(&command, context),
+        Command::Inspect(args) => inspect::run(&args, context),
+        Command::Verify(args) => verify::run(&args, context),
+        Command::Unpack(args) => unpack::run(&args, context),
+        Command::Run(args) => run::run(&args, context),
         Command::Completions(args) => completions::run(&args),
     }
 }

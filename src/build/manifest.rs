@@ -1,0 +1,352 @@
+//! `manifest.acl`: what a package is (name, version, pins, entry point), validated with the
+//! position of every problem.
+//!
+//! ```text
+//! manifest {
+//!     string name = "hello";
+//!     string version = "1.0.0";
+//!     string description = "Prints a greeting";
+//!     string license = "MIT";
+//!     string[] authors = { "A. Author <a@example.org>" };
+//!     string[] tags = { "demo" };
+//!     string[] dependencies = { "libgreet@2.0.0" };   // exact pins only
+//!     string command = "bin/hello";                   // relative to the package root
+//!     string arch = "linux_amd64";
+//!     env { GREETING = "hello"; }                     // set for the program
+//! }
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use acl_parser::{Block, Document, Value};
+
+use super::BuildError;
+
+const FIELDS: &[&str] = &[
+    "name",
+    "version",
+    "description",
+    "license",
+    "authors",
+    "tags",
+    "dependencies",
+    "command",
+    "arch",
+];
+const BLOCKS: &[&str] = &["env", "build_meta"];
+
+/// A validated manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// Package name.
+    pub name: String,
+    /// Exact version.
+    pub version: String,
+    /// One line.
+    pub description: Option<String>,
+    /// SPDX expression.
+    pub license: Option<String>,
+    /// Authors.
+    pub authors: Vec<String>,
+    /// Search tags.
+    pub tags: Vec<String>,
+    /// Exact `name@version` pins.
+    pub dependencies: Vec<String>,
+    /// The entry point command line, relative to the package root, if the package has one.
+    pub command: Option<String>,
+    /// Target platform.
+    pub arch: Option<String>,
+    /// Variables set for the program.
+    pub env: BTreeMap<String, String>,
+}
+
+/// Checks a package name: lowercase letters, digits and `.`, `_`, `+`, `-`, starting with a
+/// letter or digit, at most 64 characters.
+pub fn validate_name(name: &str) -> Result<(), String> {
+    let first_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if !first_ok || name.len() > 64 {
+        return Err(format!(
+            "`{name}` must start with a lowercase letter or digit and be at most 64 characters"
+        ));
+    }
+    match name.chars().find(|c| {
+        !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '+' | '-'))
+    }) {
+        Some(bad) => Err(format!(
+            "`{name}` contains `{bad}`; names use lowercase letters, digits, `.`, `_`, `+` and `-`"
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Checks an exact version: dot-separated numbers, optionally followed by `-prerelease` or
+/// `+build` made of letters, digits, `.` and `-`. Ranges (`^1.0`, `>=2`, `1.*`) are not versions.
+pub fn validate_version(version: &str) -> Result<(), String> {
+    let (core, suffix) = match version.find(['-', '+']) {
+        Some(split) => (&version[..split], Some(&version[split + 1..])),
+        None => (version, None),
+    };
+    let core_ok = !core.is_empty()
+        && core
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+    let suffix_ok = suffix.is_none_or(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
+    });
+    if core_ok && suffix_ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{version}` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"
+        ))
+    }
+}
+
+/// Checks an exact pin `name@version`.
+pub fn validate_pin(pin: &str) -> Result<(), String> {
+    let Some((name, version)) = pin.split_once('@') else {
+        return Err(format!(
+            "`{pin}` is not a pin: write `name@version`, for example `libfoo@1.0.0`"
+        ));
+    };
+    validate_name(name)
+        .and_then(|()| validate_version(version))
+        .map_err(|reason| format!("`{pin}`: {reason}"))
+}
+
+impl Manifest {
+    /// Reads and validates `manifest.acl`.
+    pub fn load(path: &Path) -> Result<Manifest, BuildError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(BuildError::ManifestMissing {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(source) => {
+                return Err(BuildError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let invalid = |source: acl_parser::Error| BuildError::Manifest {
+            path: path.to_path_buf(),
+            source,
+        };
+        let document = acl_parser::from_str(&path.display().to_string(), &text).map_err(invalid)?;
+        let block = document
+            .all_blocks()
+            .find(|block| block.name() == "manifest")
+            .ok_or_else(|| {
+                invalid(
+                    document
+                        .error_at(None, "no `manifest { ... }` block")
+                        .with_hint("see `pandora build --help` for the manifest's fields"),
+                )
+            })?;
+        Manifest::from_block(&document, block).map_err(invalid)
+    }
+
+    fn from_block(document: &Document, block: &Block) -> Result<Manifest, acl_parser::Error> {
+        for field in block.fields() {
+            if !FIELDS.contains(&field.name()) {
+                return Err(document
+                    .error_at(
+                        field.span(),
+                        format!("unknown field `{}` in the manifest", field.name()),
+                    )
+                    .with_hint(format!("known fields: {}", FIELDS.join(", "))));
+            }
+        }
+        for inner in block.all_blocks() {
+            if !BLOCKS.contains(&inner.name()) {
+                return Err(document
+                    .error_at(
+                        inner.span(),
+                        format!("unknown block `{}` in the manifest", inner.name()),
+                    )
+                    .with_hint(format!("known blocks: {}", BLOCKS.join(", "))));
+            }
+        }
+        let at = |field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
+        let text = |field: &str| -> Result<Option<String>, acl_parser::Error> {
+            match block.field(field).map(|f| f.value()) {
+                None => Ok(None),
+                Some(Value::String(text)) => Ok(Some(text.clone())),
+                Some(other) => Err(document.error_at(
+                    at(field),
+                    format!("`{field}` must be a string, not {}", other.describe()),
+                )),
+            }
+        };
+        let list = |field: &str| -> Result<Vec<String>, acl_parser::Error> {
+            match block.field(field).map(|f| f.value()) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::String(text) => Ok(text.clone()),
+                        other => Err(document.error_at(
+                            at(field),
+                            format!("`{field}` must hold strings, not {}", other.describe()),
+                        )),
+                    })
+                    .collect(),
+                Some(other) => Err(document.error_at(
+                    at(field),
+                    format!(
+                        "`{field}` must be an array of strings, not {}",
+                        other.describe()
+                    ),
+                )),
+            }
+        };
+        let required = |field: &str| -> Result<String, acl_parser::Error> {
+            text(field)?.ok_or_else(|| {
+                document
+                    .error_at(block.span(), format!("the manifest has no `{field}`"))
+                    .with_hint(format!("add `string {field} = \"...\";`"))
+            })
+        };
+        let name = required("name")?;
+        validate_name(&name).map_err(|reason| {
+            document.error_at(at("name"), format!("invalid package name {reason}"))
+        })?;
+        let version = required("version")?;
+        validate_version(&version).map_err(|reason| {
+            document.error_at(at("version"), format!("invalid version: {reason}"))
+        })?;
+        let dependencies = list("dependencies")?;
+        for pin in &dependencies {
+            validate_pin(pin).map_err(|reason| {
+                document
+                    .error_at(at("dependencies"), format!("invalid dependency {reason}"))
+                    .with_hint("dependencies are exact pins: `name@1.2.3`, not ranges")
+            })?;
+        }
+        let command = text("command")?;
+        if command
+            .as_deref()
+            .is_some_and(|command| command.trim().is_empty())
+        {
+            return Err(document.error_at(at("command"), "`command` is empty"));
+        }
+        let mut env = BTreeMap::new();
+        if let Some(env_block) = block.all_blocks().find(|inner| inner.name() == "env") {
+            for field in env_block.fields() {
+                match field.value() {
+                    Value::String(value) => {
+                        env.insert(field.name().to_string(), value.clone());
+                    }
+                    other => {
+                        return Err(document.error_at(
+                            field.span(),
+                            format!(
+                                "environment variable `{}` must be a string, not {}",
+                                field.name(),
+                                other.describe()
+                            ),
+                        ))
+                    }
+                }
+            }
+        }
+        Ok(Manifest {
+            name,
+            version,
+            description: text("description")?,
+            license: text("license")?,
+            authors: list("authors")?,
+            tags: list("tags")?,
+            dependencies,
+            command,
+            arch: text("arch")?,
+            env,
+        })
+    }
+
+    /// The command as the metadata records it: relative programs are anchored at `{workenv}`.
+    pub fn execution_command(&self) -> Option<String> {
+        self.command.as_ref().map(|command| {
+            let command = command.trim();
+            if command.starts_with('{') || command.starts_with('/') {
+                command.to_string()
+            } else {
+                format!("{{workenv}}/{}", command.trim_start_matches("./"))
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Manifest, BuildError> {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("manifest.acl");
+        std::fs::write(&path, text).unwrap();
+        Manifest::load(&path)
+    }
+
+    #[test]
+    fn full_manifest() {
+        let manifest = load(
+            "manifest { name = \"hello\"; version = \"1.0.0\"; dependencies = { \"libgreet@2.0.0\" };\n command = \"bin/hello --loud\"; env { GREETING = \"hi\"; } build_meta { builder = \"mpt\"; } }",
+        )
+        .unwrap();
+        assert_eq!(
+            manifest.execution_command().unwrap(),
+            "{workenv}/bin/hello --loud"
+        );
+        assert_eq!(manifest.env["GREETING"], "hi");
+        assert_eq!(manifest.dependencies, ["libgreet@2.0.0"]);
+    }
+
+    #[test]
+    fn versions_and_pins() {
+        for good in ["1.0.0", "2", "1.2.3-rc.1", "1.0.0+build.5"] {
+            validate_version(good).unwrap();
+        }
+        for bad in ["", "^1.0", ">=2", "1.*", "1..2", "v1.0", "1.0-"] {
+            assert!(validate_version(bad).is_err(), "{bad}");
+        }
+        validate_pin("libfoo@1.0.0").unwrap();
+        for bad in ["libfoo", "libfoo@^1.0", "Libfoo@1.0.0", "libfoo@"] {
+            assert!(validate_pin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_field() {
+        let cases = [
+            ("manifest { name = \"Hello\"; version = \"1.0.0\"; }", "invalid package name `Hello` must start with a lowercase letter or digit and be at most 64 characters"),
+            ("manifest { name = \"hello\"; version = \"latest\"; }", "invalid version: `latest` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"),
+            ("manifest { name = \"hello\"; version = \"1.0.0\"; dependencies = { \"libfoo@>=1\" }; }", "invalid dependency `libfoo@>=1`: `>=1` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"),
+            ("manifest { name = \"hello\"; }", "the manifest has no `version`"),
+            ("manifest { name = \"hello\"; version = \"1\"; colour = \"red\"; }", "unknown field `colour` in the manifest"),
+            ("package { }", "no `manifest { ... }` block"),
+        ];
+        for (text, message) in cases {
+            match load(text) {
+                Err(BuildError::Manifest { source, .. }) => {
+                    assert_eq!(source.kind().to_string(), message, "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            Manifest::load(Path::new("/nonexistent/manifest.acl")),
+            Err(BuildError::ManifestMissing { .. })
+        ));
+    }
+}

@@ -1,0 +1,100 @@
+//! `pandora inspect FILE`: what a package is, who signed it, what it holds.
+
+use std::io::Write;
+
+use crate::cli::InspectArgs;
+use crate::commands::build::human_bytes;
+use crate::commands::Context;
+use crate::error::UserError;
+use crate::exit::ExitStatus;
+use crate::format::metadata::encode_hex;
+use crate::format::package::{Package, Scope};
+use crate::trust::{describe, TrustStore};
+
+/// Prints the package's description on stdout (the signed JSON with `--metadata`).
+pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let package = Package::open(&args.file)?;
+    let (report, verified) = package.verify(Scope::Structure);
+    let Some(verified) = verified else {
+        let (check, reason) = report.first_failure().unwrap_or(("verify", "incomplete"));
+        return Err(UserError::new(format!(
+            "cannot inspect {}: check `{check}` failed: {reason}",
+            args.file.display()
+        ))
+        .hint(format!(
+            "run `pandora verify {}` for every check",
+            args.file.display()
+        ))
+        .into());
+    };
+    if args.metadata {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(&verified.metadata_json);
+        let _ = stdout.write_all(b"\n");
+        return Ok(ExitStatus::Success);
+    }
+    let metadata = &verified.metadata;
+    let store = TrustStore::load(&context.settings.trusted_key_dirs());
+    let printer = &context.printer;
+    let row = |label: &str, value: String| printer.data(format!("{label:<13}{value}"));
+    row("name", metadata.package.name.clone());
+    row("version", metadata.package.version.clone());
+    if let Some(description) = &metadata.package.description {
+        row("description", description.clone());
+    }
+    if let Some(build) = &metadata.build {
+        row(
+            "builder",
+            format!(
+                "{} {} ({})",
+                build.tool,
+                build.tool_version,
+                build.timestamp.clone().unwrap_or_default()
+            ),
+        );
+    }
+    row(
+        "launcher",
+        format!(
+            "{} ({})",
+            metadata
+                .launcher
+                .as_ref()
+                .map(|l| l.tool.clone())
+                .unwrap_or_default(),
+            human_bytes(package.index().launcher_size)
+        ),
+    );
+    row("size", human_bytes(package.size()));
+    row("signed by", describe(&store, &verified.public_key));
+    row("signature", "valid (Ed25519 over the metadata)".to_string());
+    if let Some(execution) = &metadata.execution {
+        row("command", execution.command.clone());
+    }
+    if let Some(pandora) = &metadata.pandora {
+        if !pandora.dependencies.is_empty() {
+            row("dependencies", pandora.dependencies.join(", "));
+        }
+        if let Some(license) = &pandora.license {
+            row("license", license.clone());
+        }
+    }
+    printer.data("slots");
+    printer.data(format!(
+        "  {:<3}{:<16}{:<11}{:>12}{:>12}  SHA-256",
+        "#", "ID", "OPERATIONS", "STORED", "ORIGINAL"
+    ));
+    for slot in &verified.slots {
+        printer.data(format!(
+            "  {:<3}{:<16}{:<11}{:>12}{:>12}  {}",
+            slot.index,
+            slot.id,
+            slot.operations.to_string(),
+            slot.descriptor.size,
+            slot.descriptor.original_size,
+            encode_hex(&slot.sha256)
+        ));
+    }
+    printer.detail("slot contents were not hashed; `pandora verify` does that");
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,372 @@
+//! Turning the metadata's command and environment rules into a process, FlavorPack's way:
+//! shell-style splitting, `{workenv}` / `{package_name}` / `{version}` / `{slot:N}`
+//! placeholders, `runtime.env` (unset, pass, map, set), `workenv.env`, `execution.env`, and
+//! `FLAVOR_WORKENV`, `FLAVOR_COMMAND_NAME`, `FLAVOR_ORIGINAL_COMMAND`, `PATH` for the child.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::format::metadata::{Metadata, RuntimeEnv};
+
+/// What the launcher needs to start a package, derived from its signed metadata (which a warm
+/// start reads from the work environment instead of the package).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaunchPlan {
+    /// Package name.
+    pub name: String,
+    /// Package version.
+    pub version: String,
+    /// The command line before substitution.
+    pub command: String,
+    /// `execution.env`.
+    pub execution_env: BTreeMap<String, String>,
+    /// `runtime.env`.
+    pub runtime_env: RuntimeEnv,
+    /// `workenv.env`.
+    pub workenv_env: BTreeMap<String, String>,
+    /// Single-file slot targets by slot index (tar slots are the work environment itself).
+    pub slot_paths: BTreeMap<usize, String>,
+    /// The signing key (hex), so trust policy applies on warm starts too.
+    pub public_key: String,
+}
+
+impl LaunchPlan {
+    /// The plan for a verified package.
+    pub fn from_metadata(metadata: &Metadata, public_key: &[u8; 32]) -> Option<LaunchPlan> {
+        let execution = metadata.execution.as_ref()?;
+        Some(LaunchPlan {
+            name: metadata.package.name.clone(),
+            version: metadata.package.version.clone(),
+            command: execution.command.clone(),
+            execution_env: execution.env.clone(),
+            runtime_env: metadata
+                .runtime
+                .as_ref()
+                .map(|runtime| runtime.env.clone())
+                .unwrap_or_default(),
+            workenv_env: metadata
+                .workenv
+                .as_ref()
+                .map(|workenv| workenv.env.clone())
+                .unwrap_or_default(),
+            slot_paths: metadata
+                .slots
+                .iter()
+                .enumerate()
+                .filter(|(_, slot)| {
+                    !crate::format::slot::Operations::parse(&slot.operations)
+                        .is_ok_and(|ops| ops.is_archive())
+                })
+                .map(|(index, slot)| {
+                    (
+                        index,
+                        slot.target.clone().unwrap_or_else(|| slot.id.clone()),
+                    )
+                })
+                .collect(),
+            public_key: crate::format::metadata::encode_hex(public_key),
+        })
+    }
+
+    /// Replaces the placeholders in `text`.
+    pub fn substitute(&self, text: &str, workenv: &Path) -> String {
+        let workenv_text = workenv.display().to_string();
+        let mut result = text
+            .replace("{workenv}", &workenv_text)
+            .replace("{package_name}", &self.name)
+            .replace("{version}", &self.version);
+        while let Some(start) = result.find("{slot:") {
+            let Some(length) = result[start..].find('}') else {
+                break;
+            };
+            let index: Option<usize> = result[start + 6..start + length].parse().ok();
+            let replacement = match index.and_then(|index| self.slot_paths.get(&index)) {
+                Some(target) => {
+                    let target = target.replace("{workenv}", &workenv_text);
+                    if Path::new(&target).is_absolute() {
+                        target
+                    } else {
+                        format!("{workenv_text}/{target}")
+                    }
+                }
+                None => workenv_text.clone(),
+            };
+            result.replace_range(start..start + length + 1, &replacement);
+        }
+        result
+    }
+
+    /// The program and its arguments (the package's own, then the caller's).
+    pub fn argv(&self, workenv: &Path, arguments: &[OsString]) -> Result<Vec<OsString>, String> {
+        let words = split_command(&self.command)?;
+        if words.is_empty() {
+            return Err("the package's command is empty".into());
+        }
+        let mut argv: Vec<OsString> = words
+            .iter()
+            .map(|word| OsString::from(self.substitute(word, workenv)))
+            .collect();
+        argv.extend(arguments.iter().cloned());
+        Ok(argv)
+    }
+
+    /// The child's environment, from the current one.
+    pub fn environment(
+        &self,
+        workenv: &Path,
+        inherited: impl Iterator<Item = (OsString, OsString)>,
+        package_path: &Path,
+        original_command: &str,
+    ) -> BTreeMap<OsString, OsString> {
+        let rules = &self.runtime_env;
+        let mut environment: BTreeMap<OsString, OsString> = inherited
+            .filter(|(name, _)| {
+                let name = name.to_string_lossy();
+                let unset = rules.unset.iter().any(|pattern| glob_match(pattern, &name));
+                !unset || rules.pass.iter().any(|pattern| glob_match(pattern, &name))
+            })
+            .collect();
+        for (from, to) in &rules.map {
+            if let Some(value) = environment.remove(&OsString::from(from)) {
+                environment.insert(OsString::from(to), value);
+            }
+        }
+        for (name, value) in rules
+            .set
+            .iter()
+            .chain(&self.workenv_env)
+            .chain(&self.execution_env)
+        {
+            environment.insert(name.into(), self.substitute(value, workenv).into());
+        }
+        let command_name = package_path
+            .file_name()
+            .map(|name| name.to_os_string())
+            .unwrap_or_default();
+        environment.insert("FLAVOR_WORKENV".into(), workenv.as_os_str().to_os_string());
+        environment.insert("FLAVOR_COMMAND_NAME".into(), command_name);
+        environment.insert("FLAVOR_ORIGINAL_COMMAND".into(), original_command.into());
+        let mut path = workenv.join("bin").into_os_string();
+        if let Some(existing) = environment.get(&OsString::from("PATH")) {
+            path.push(":");
+            path.push(existing);
+        }
+        environment.insert("PATH".into(), path);
+        environment
+    }
+}
+
+/// Splits a command line as a POSIX shell would split words: whitespace separates, single
+/// quotes are literal, double quotes allow `\"` and `\\`, a backslash escapes outside quotes.
+pub fn split_command(command: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut characters = command.chars();
+    while let Some(character) = characters.next() {
+        match character {
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match characters.next() {
+                        Some('\'') => break,
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated single quote in `{command}`")),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match characters.next() {
+                        Some('"') => break,
+                        Some('\\') => match characters.next() {
+                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
+                            Some(c) => {
+                                word.push('\\');
+                                word.push(c);
+                            }
+                            None => {
+                                return Err(format!("unterminated double quote in `{command}`"))
+                            }
+                        },
+                        Some(c) => word.push(c),
+                        None => return Err(format!("unterminated double quote in `{command}`")),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(c) = characters.next() {
+                    word.push(c);
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// `*` matches any run, `?` one character; everything else literally.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let pattern: Vec<char> = pattern.chars().collect();
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some(p);
+            mark = t;
+            p += 1;
+        } else if let Some(position) = star {
+            p = position + 1;
+            mark += 1;
+            t = mark;
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+/// Resolves a program name the way `execvp` would, but with the package's `bin/` first.
+pub fn resolve_program(program: &Path, path_variable: Option<&OsString>) -> PathBuf {
+    if program.components().count() > 1 || program.is_absolute() {
+        return program.to_path_buf();
+    }
+    if let Some(path_variable) = path_variable {
+        for directory in std::env::split_paths(path_variable) {
+            let candidate = directory.join(program);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    program.to_path_buf()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splitting() {
+        let cases: &[(&str, &[&str])] = &[
+            ("a b  c", &["a", "b", "c"]),
+            (
+                "'{workenv}/my tool' --x=\"a b\"",
+                &["{workenv}/my tool", "--x=a b"],
+            ),
+            (
+                r#"echo "say \"hi\"" it\'s"#,
+                &["echo", "say \"hi\"", "it's"],
+            ),
+            ("''", &[""]),
+            ("", &[]),
+        ];
+        for (command, words) in cases {
+            assert_eq!(split_command(command).unwrap(), *words, "{command}");
+        }
+        assert!(split_command("'open").is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("PYTHON*", "PYTHONPATH"));
+        assert!(glob_match("*_PROXY", "HTTP_PROXY"));
+        assert!(glob_match("A?C", "ABC"));
+        assert!(!glob_match("PYTHON*", "PATH"));
+        assert!(glob_match("*", ""));
+    }
+
+    fn plan() -> LaunchPlan {
+        LaunchPlan {
+            name: "hello".into(),
+            version: "1.0.0".into(),
+            command: "{workenv}/bin/hello --name {package_name}-{version} {slot:1}".into(),
+            execution_env: BTreeMap::from([("GREETING".into(), "hi from {workenv}".into())]),
+            runtime_env: RuntimeEnv {
+                unset: vec!["SECRET_*".into(), "PYTHONPATH".into()],
+                pass: vec!["SECRET_OK".into()],
+                map: BTreeMap::from([("OLD".into(), "NEW".into())]),
+                set: BTreeMap::from([("MODE".into(), "fast".into())]),
+            },
+            workenv_env: BTreeMap::from([("TMPDIR".into(), "{workenv}/tmp".into())]),
+            slot_paths: BTreeMap::from([(1, "data/raw.txt".into())]),
+            public_key: String::new(),
+        }
+    }
+
+    #[test]
+    fn argv_and_environment() {
+        let workenv = Path::new("/cache/w");
+        let argv = plan()
+            .argv(workenv, &["--version".into(), "a b".into()])
+            .unwrap();
+        assert_eq!(
+            argv,
+            [
+                "/cache/w/bin/hello",
+                "--name",
+                "hello-1.0.0",
+                "/cache/w/data/raw.txt",
+                "--version",
+                "a b"
+            ]
+            .map(OsString::from)
+        );
+        let inherited = [
+            ("SECRET_TOKEN", "x"),
+            ("SECRET_OK", "y"),
+            ("PYTHONPATH", "p"),
+            ("OLD", "o"),
+            ("PATH", "/usr/bin"),
+            ("KEEP", "k"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (OsString::from(name), OsString::from(value)));
+        let environment = plan().environment(
+            workenv,
+            inherited,
+            Path::new("/pkgs/hello.psp"),
+            "./hello.psp",
+        );
+        let get = |name: &str| {
+            environment
+                .get(&OsString::from(name))
+                .map(|value| value.to_string_lossy().into_owned())
+        };
+        assert_eq!(get("SECRET_TOKEN"), None);
+        assert_eq!(get("PYTHONPATH"), None);
+        assert_eq!(get("SECRET_OK").as_deref(), Some("y"));
+        assert_eq!(get("OLD"), None);
+        assert_eq!(get("NEW").as_deref(), Some("o"));
+        assert_eq!(get("MODE").as_deref(), Some("fast"));
+        assert_eq!(get("KEEP").as_deref(), Some("k"));
+        assert_eq!(get("TMPDIR").as_deref(), Some("/cache/w/tmp"));
+        assert_eq!(get("GREETING").as_deref(), Some("hi from /cache/w"));
+        assert_eq!(get("FLAVOR_WORKENV").as_deref(), Some("/cache/w"));
+        assert_eq!(get("FLAVOR_COMMAND_NAME").as_deref(), Some("hello.psp"));
+        assert_eq!(
+            get("FLAVOR_ORIGINAL_COMMAND").as_deref(),
+            Some("./hello.psp")
+        );
+        assert_eq!(get("PATH").as_deref(), Some("/cache/w/bin:/usr/bin"));
+    }
+}
