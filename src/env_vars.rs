@@ -18,3 +18,6 @@ pub const PANDORA_REQUIRE_TRUSTED: &str = "PANDORA_REQUIRE_TRUSTED";
 
 /// Reproducible builds: the timestamp recorded in packages (default 0).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+/// `1` makes the launcher say what it decided (warm start, verification, extraction).
+pub const PANDORA_LAUNCHER_DEBUG: &str = "PANDORA_LAUNCHER_DEBUG";

@@ -20,10 +20,10 @@ fn main() -> ExitCode {
         .map(|arg| arg.to_string_lossy().into_owned())
         .unwrap_or_default();
     let arguments: Vec<_> = arguments.collect();
-    if std::env::var_os("FLAVOR_LAUNCHER_CLI").is_some_and(|value| value == "1") {
-        return ExitCode::from(maintenance(&package, &arguments));
-    }
     let settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
+    if std::env::var_os("FLAVOR_LAUNCHER_CLI").is_some_and(|value| value == "1") {
+        return ExitCode::from(maintenance(&package, &arguments, &settings));
+    }
     match launch(&package, &arguments, &original, &settings) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {

@@ -24,7 +24,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::format::metadata::{
-    encode_hex, BuildInfo, Execution, LauncherInfo, Metadata, PackageInfo, PandoraInfo, SlotInfo,
+    encode_hex, BuildInfo, Execution, LauncherInfo, Metadata, PackageInfo, PandoraInfo,
+    PlatformInfo, SlotInfo,
 };
 use crate::format::signing::SigningKey;
 use crate::format::slot::{Operation, Operations};
@@ -265,6 +266,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             timestamp: Some(rfc3339(options.timestamp)),
             deterministic: true,
+            platform: Some(PlatformInfo::current()),
         }),
         launcher: Some(LauncherInfo {
             tool: options
@@ -272,6 +274,8 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            tool_version: String::new(),
+            capabilities: vec!["signed".to_string()],
             size: launcher_bytes.len() as u64,
             checksum: Some(format!(
                 "sha256:{}",

@@ -13,6 +13,8 @@ use crate::trust::{describe, TrustStore};
 pub fn run(args: &UnpackArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let package = Package::open(&args.file)?;
     let verified = package.verified(Scope::Structure)?;
+    // Slots are hashed while they stream; the stub is checked here.
+    package.verify_launcher(&verified)?;
     let store = TrustStore::load(&context.settings.trusted_key_dirs());
     if store.trusts(&verified.public_key).is_none() {
         context.printer.warn(format!(

@@ -85,46 +85,11 @@ impl Extraction {
             source,
         };
         let mut hashed = HashingReader::new(package.slot_reader(&slot.descriptor));
-        {
-            let decoded: Box<dyn Read + '_> = match slot.operations.compression() {
-                None => Box::new(&mut hashed),
-                Some(Operation::Gzip) => Box::new(GzDecoder::new(&mut hashed)),
-                Some(Operation::Zstd) => {
-                    Box::new(zstd::stream::read::Decoder::new(&mut hashed).map_err(read_error)?)
-                }
-                Some(other) => {
-                    return Err(FormatError::CheckFailed {
-                        path: package.path().to_path_buf(),
-                        check: "slot-table".into(),
-                        reason: format!("operation `{}` is not supported", other.name()),
-                    })
-                }
-            };
-            if slot.operations.is_archive() {
-                self.unpack_archive(decoded, root, &unsafe_entry, &read_error)?;
-            } else {
-                let target = slot.target.clone().unwrap_or_else(|| slot.id.clone());
-                let target = target
-                    .trim_start_matches("{workenv}")
-                    .trim_start_matches('/')
-                    .to_string();
-                let relative = safe_relative(Path::new(&target))
-                    .map_err(|reason| unsafe_entry(&target, reason))?;
-                self.claim(&relative, false)
-                    .map_err(|reason| unsafe_entry(&target, reason))?;
-                self.write_file(
-                    root,
-                    &relative,
-                    slot.mode,
-                    decoded,
-                    &|reason| unsafe_entry(&target, reason),
-                    &read_error,
-                )?;
-            }
-        }
-        // Whatever the decoder left unread (tar padding, trailing bytes) is hashed too: the
-        // signature covers every stored byte.
-        io::copy(&mut hashed, &mut io::sink()).map_err(read_error)?;
+        let outcome = self.decode_slot(&mut hashed, slot, root, &unsafe_entry, &read_error);
+        // Whatever the decoder left unread (tar padding, trailing bytes, or everything after a
+        // decoding error) is hashed too: the signature covers every stored byte, and a hash
+        // mismatch is the real cause when tampered bytes also broke the decoding.
+        let drained = io::copy(&mut hashed, &mut io::sink());
         let actual = hashed.finish();
         if actual != slot.sha256 {
             return Err(FormatError::CheckFailed {
@@ -137,7 +102,52 @@ impl Extraction {
                 ),
             });
         }
+        outcome?;
+        drained.map_err(read_error)?;
         Ok(())
+    }
+
+    fn decode_slot(
+        &mut self,
+        hashed: &mut HashingReader<super::package::RangeReader<'_>>,
+        slot: &VerifiedSlot,
+        root: &Path,
+        unsafe_entry: &dyn Fn(&str, String) -> FormatError,
+        read_error: &dyn Fn(io::Error) -> FormatError,
+    ) -> Result<(), FormatError> {
+        let decoded: Box<dyn Read + '_> = match slot.operations.compression() {
+            None => Box::new(hashed),
+            Some(Operation::Gzip) => Box::new(GzDecoder::new(hashed)),
+            Some(Operation::Zstd) => {
+                Box::new(zstd::stream::read::Decoder::new(hashed).map_err(read_error)?)
+            }
+            Some(other) => {
+                return Err(unsafe_entry(
+                    &slot.id,
+                    format!("operation `{}` is not supported", other.name()),
+                ));
+            }
+        };
+        if slot.operations.is_archive() {
+            return self.unpack_archive(decoded, root, unsafe_entry, read_error);
+        }
+        let target = slot.target.clone().unwrap_or_else(|| slot.id.clone());
+        let target = target
+            .trim_start_matches("{workenv}")
+            .trim_start_matches('/')
+            .to_string();
+        let relative =
+            safe_relative(Path::new(&target)).map_err(|reason| unsafe_entry(&target, reason))?;
+        self.claim(&relative, false)
+            .map_err(|reason| unsafe_entry(&target, reason))?;
+        self.write_file(
+            root,
+            &relative,
+            slot.mode,
+            decoded,
+            &|reason| unsafe_entry(&target, reason),
+            read_error,
+        )
     }
 
     /// Applies directory modes (last, so read-only directories could be filled first).

@@ -168,6 +168,34 @@ pub struct BuildInfo {
     /// Whether the builder claims byte-for-byte reproducibility.
     #[serde(default)]
     pub deterministic: bool,
+    /// The platform built on; FlavorPack's rs launcher requires it whenever `build` is present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformInfo>,
+}
+
+/// `build.platform`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+pub struct PlatformInfo {
+    /// `linux`.
+    #[serde(default)]
+    pub os: String,
+    /// `x86_64`.
+    #[serde(default)]
+    pub arch: String,
+    /// `linux/x86_64`.
+    #[serde(default)]
+    pub host: String,
+}
+
+impl PlatformInfo {
+    /// The platform this binary was compiled for.
+    pub fn current() -> PlatformInfo {
+        PlatformInfo {
+            os: std::env::consts::OS.to_string(),
+            arch: std::env::consts::ARCH.to_string(),
+            host: format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+        }
+    }
 }
 
 /// `launcher`.
@@ -176,12 +204,18 @@ pub struct LauncherInfo {
     /// The stub's file name.
     #[serde(default)]
     pub tool: String,
+    /// Its version, when known.
+    #[serde(default)]
+    pub tool_version: String,
     /// Its size.
     #[serde(default)]
     pub size: u64,
     /// `sha256:<hex>` of the stub.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+    /// What the stub can do (FlavorPack lists `mmap`, `signed`).
+    #[serde(default)]
+    pub capabilities: Vec<String>,
 }
 
 /// Pandora's own, signed fields.

@@ -55,7 +55,7 @@ pub enum FormatError {
         reason: String,
     },
     /// A slot's data cannot be read or decoded.
-    #[error("{path}: slot {slot} ({id}) cannot be decoded")]
+    #[error("{path}: slot {slot} ({id}) cannot be decoded: {source}")]
     SlotData {
         /// The file.
         path: PathBuf,

@@ -405,6 +405,8 @@ impl Package {
         };
         let mut all_slots_ok = true;
         if scope == Scope::Full {
+            let outcome = self.launcher_outcome(&metadata);
+            all_slots_ok &= report.push("launcher-sha256", outcome);
             for slot in &slots {
                 let outcome = match self.hash_slot(&slot.descriptor) {
                     Ok(actual) if actual == slot.sha256 => Outcome::Pass(encode_hex(&actual)),
@@ -427,6 +429,43 @@ impl Package {
             key_fingerprint: fingerprint,
             metadata_sha256,
         })
+    }
+
+    /// Whether the launcher stub is the one the signed metadata records (when it records one).
+    /// Running a package never executes these bytes, but `verify` and `unpack` vouch for the
+    /// whole file; FlavorPack's rs builder and Pandora both record the stub's SHA-256.
+    fn launcher_outcome(&self, metadata: &Metadata) -> Outcome {
+        let recorded = metadata
+            .launcher
+            .as_ref()
+            .and_then(|launcher| launcher.checksum.as_deref());
+        match recorded
+            .and_then(|text| text.strip_prefix("sha256:"))
+            .and_then(super::metadata::decode_hex::<32>)
+        {
+            None => Outcome::Pass("not recorded by the builder".into()),
+            Some(expected) => match self.hash_range(0, self.index.launcher_size) {
+                Ok(actual) if actual == expected => Outcome::Pass(encode_hex(&actual)),
+                Ok(actual) => Outcome::Fail(format!(
+                    "the launcher stub hashes to {}, the signed metadata says {}",
+                    encode_hex(&actual),
+                    encode_hex(&expected)
+                )),
+                Err(error) => Outcome::Fail(error.to_string()),
+            },
+        }
+    }
+
+    /// Checks the launcher stub against the signed metadata, as an error.
+    pub fn verify_launcher(&self, verified: &Verified) -> Result<(), FormatError> {
+        match self.launcher_outcome(&verified.metadata) {
+            Outcome::Fail(reason) => Err(FormatError::CheckFailed {
+                path: self.path.clone(),
+                check: "launcher-sha256".into(),
+                reason,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Checks every range the index and slot table name, and returns the descriptors.
@@ -500,8 +539,17 @@ impl Package {
 
     /// The SHA-256 of a slot's stored bytes, streamed.
     pub fn hash_slot(&self, descriptor: &SlotDescriptor) -> Result<[u8; 32], FormatError> {
+        self.hash_range(descriptor.offset, descriptor.size)
+    }
+
+    /// The SHA-256 of `length` bytes at `offset`, streamed.
+    pub fn hash_range(&self, offset: u64, length: u64) -> Result<[u8; 32], FormatError> {
         let mut hasher = Sha256::new();
-        let mut reader = self.slot_reader(descriptor);
+        let mut reader = RangeReader {
+            file: &self.file,
+            position: offset,
+            end: offset.saturating_add(length),
+        };
         std::io::copy(&mut reader, &mut hasher).map_err(|source| FormatError::Read {
             path: self.path.clone(),
             source,

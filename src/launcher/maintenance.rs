@@ -9,21 +9,50 @@ use crate::format::extract::{Extraction, Limits};
 use crate::format::metadata::encode_hex;
 use crate::format::package::{Outcome, Package, Scope};
 
-const USAGE: &str = "usage: FLAVOR_LAUNCHER_CLI=1 PACKAGE.psp info | verify | metadata | extract SLOT DIR | version";
+const USAGE: &str = "Pandora launcher, maintenance mode
 
-/// Runs a maintenance command; returns the exit code.
-pub fn maintenance(package_path: &Path, arguments: &[OsString]) -> u8 {
+Commands:
+  info              Show the package (default)
+  verify            Run every check, slot data included
+  metadata          Print the signed metadata JSON
+  extract SLOT DIR  Verify and extract one slot into DIR
+  run [ARGS...]     Run the package
+  version           Show the launcher's version
+  help              Show this help
+
+Usage: FLAVOR_LAUNCHER_CLI=1 ./package.psp <command>";
+
+/// Runs a maintenance command; returns the exit code. `run` hands over to `launch`.
+pub fn maintenance(
+    package_path: &Path,
+    arguments: &[OsString],
+    settings: &super::LaunchSettings,
+) -> u8 {
     let words: Vec<String> = arguments
         .iter()
         .map(|word| word.to_string_lossy().into_owned())
         .collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
     let result = match words.as_slice() {
+        ["run", ..] => {
+            let original = package_path.display().to_string();
+            return match super::launch(package_path, &arguments[1..], &original, settings) {
+                Ok(code) => code,
+                Err(error) => {
+                    eprintln!("pandora-launcher: {error}");
+                    error.exit_code()
+                }
+            };
+        }
+        ["help" | "--help" | "-h"] => {
+            println!("{USAGE}");
+            Ok(0)
+        }
         ["version"] => {
             println!("pandora-launcher {}", env!("CARGO_PKG_VERSION"));
             Ok(0)
         }
-        ["info"] => info(package_path),
+        [] | ["info"] => info(package_path),
         ["verify"] => verify(package_path),
         ["metadata"] => metadata(package_path),
         ["extract", slot, directory] => extract(package_path, slot, Path::new(directory)),

@@ -50,6 +50,9 @@ pub struct LaunchSettings {
     pub use_cache: bool,
     /// `FLAVOR_EXEC_MODE=spawn` runs a child and forwards its exit code instead of exec'ing.
     pub spawn: bool,
+    /// `PANDORA_LAUNCHER_DEBUG=1`: say on stderr what the launcher decided (warm, verify,
+    /// extract) and why.
+    pub debug: bool,
 }
 
 /// Why a package did not start. Each maps to a documented exit code.
@@ -137,6 +140,7 @@ impl LaunchSettings {
             use_cache: get("FLAVOR_WORKENV_CACHE")
                 .is_none_or(|value| !value.eq_ignore_ascii_case("false") && value != "0"),
             spawn: get("FLAVOR_EXEC_MODE").is_some_and(|value| value.eq_ignore_ascii_case("spawn")),
+            debug: get(env_vars::PANDORA_LAUNCHER_DEBUG).is_some_and(|value| value != "0"),
         }
     }
 }
@@ -156,7 +160,13 @@ pub fn launch(
         })
     })?;
     let (workenv, plan) = match warm(settings, &stat) {
-        Some(found) => found,
+        Some(found) => {
+            debug(
+                settings,
+                format_args!("warm start: {} unchanged since verified", package.display()),
+            );
+            found
+        }
         None => cold(package, &stat, settings)?,
     };
     check_trust(package, &plan, settings, true)?;
@@ -194,6 +204,12 @@ pub fn launch(
     }
     // exec replaces this process: same PID, the program's own exit code and signals.
     Err(exec_error(child.exec()))
+}
+
+fn debug(settings: &LaunchSettings, message: std::fmt::Arguments<'_>) {
+    if settings.debug {
+        eprintln!("pandora-launcher: {message}");
+    }
 }
 
 fn check_trust(
@@ -334,15 +350,49 @@ fn cold(
     let lock_path = root.join(format!("{key}.lock"));
     let _lock = FileLock::acquire(&lock_path)
         .map_err(|error| workenv_error(&lock_path, error.to_string()))?;
-    // Another process may have finished the same extraction while this one waited.
+    // Another process may have finished the same extraction while this one waited. The tree
+    // came from verified bytes, but this file may differ from the one it came from (same
+    // metadata, a slot swapped): reuse it only after every slot here hashes correctly.
     let ready = if settings.use_cache {
         usable(&workenv)
     } else {
         None
     };
     let (workenv, plan) = match ready {
-        Some(found) => found,
+        Some(found) => {
+            debug(
+                settings,
+                format_args!(
+                    "verifying {} in full before reusing {}",
+                    package_path.display(),
+                    found.0.display()
+                ),
+            );
+            for slot in &verified.slots {
+                let actual = package.hash_slot(&slot.descriptor)?;
+                if actual != slot.sha256 {
+                    return Err(LaunchError::Invalid(FormatError::CheckFailed {
+                        path: package_path.to_path_buf(),
+                        check: format!("slot {} ({}) sha256", slot.index, slot.id),
+                        reason: format!(
+                            "stored bytes hash to {}, the signed metadata says {}",
+                            encode_hex(&actual),
+                            encode_hex(&slot.sha256)
+                        ),
+                    }));
+                }
+            }
+            found
+        }
         None => {
+            debug(
+                settings,
+                format_args!(
+                    "extracting {} into {}",
+                    package_path.display(),
+                    workenv.display()
+                ),
+            );
             extract(&package, &verified, &plan, root, &key).map_err(|error| match error {
                 ExtractFailure::Format(error) => LaunchError::Invalid(error),
                 ExtractFailure::Io(path, detail) => workenv_error(&path, detail),

@@ -116,3 +116,141 @@ pub fn sample_key(seed: u8) -> String {
 pub fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|error| panic!("read {}: {error}", path.display()))
 }
+
+/// FlavorPack 0.5.4's real helper binaries.
+pub struct FlavorPack {
+    pub rs_builder: PathBuf,
+    pub rs_launcher: PathBuf,
+    pub go_builder: PathBuf,
+    pub go_launcher: PathBuf,
+}
+
+/// Installs `flavorpack==0.5.4` from PyPI into a virtualenv under `target/` the first time any
+/// test asks (serialized across test processes by a file lock), and returns its binaries.
+pub fn flavorpack() -> &'static FlavorPack {
+    static INSTALLED: std::sync::OnceLock<FlavorPack> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/flavorpack-0.5.4");
+        std::fs::create_dir_all(&root).unwrap();
+        let lock = std::fs::File::create(root.join(".lock")).unwrap();
+        lock.lock().unwrap();
+        let marker = root.join("helpers-bin");
+        if !marker.exists() {
+            let venv = root.join("venv");
+            let status = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv)
+                .status()
+                .expect("run python3 -m venv");
+            assert!(status.success(), "python3 -m venv failed");
+            let status = Command::new(venv.join("bin/pip"))
+                .args([
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                    "flavorpack==0.5.4",
+                ])
+                .status()
+                .expect("run pip");
+            assert!(status.success(), "pip install flavorpack==0.5.4 failed");
+            let bin = walk_for(&venv, "flavor-rs-launcher-0.5.4-linux_amd64")
+                .expect("flavorpack's helpers/bin")
+                .parent()
+                .unwrap()
+                .to_path_buf();
+            std::fs::write(&marker, bin.to_str().unwrap()).unwrap();
+        }
+        let bin = PathBuf::from(std::fs::read_to_string(&marker).unwrap());
+        let binary = |name: &str| {
+            let path = bin.join(format!("flavor-{name}-0.5.4-linux_amd64"));
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+            path
+        };
+        FlavorPack {
+            rs_builder: binary("rs-builder"),
+            rs_launcher: binary("rs-launcher"),
+            go_builder: binary("go-builder"),
+            go_launcher: binary("go-launcher"),
+        }
+    })
+}
+
+fn walk_for(directory: &Path, name: &str) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(directory).ok()?.flatten() {
+        let path = entry.path();
+        if path.file_name().is_some_and(|file| file == name) {
+            return Some(path);
+        }
+        if path.is_dir() && !path.is_symlink() {
+            if let Some(found) = walk_for(&path, name) {
+                return Some(found);
+            }
+        }
+    }
+    None
+}
+
+/// Writes a package source directory: `manifest.acl` and `files/`.
+pub fn package_source(
+    directory: &Path,
+    name: &str,
+    version: &str,
+    command: Option<&str>,
+    files: &[(&str, &str)],
+) {
+    std::fs::create_dir_all(directory.join("files")).unwrap();
+    let command = command
+        .map(|command| format!("    string command = \"{command}\";\n"))
+        .unwrap_or_default();
+    std::fs::write(
+        directory.join("manifest.acl"),
+        format!("manifest {{\n    string name = \"{name}\";\n    string version = \"{version}\";\n{command}}}\n"),
+    )
+    .unwrap();
+    for (path, content) in files {
+        let path = directory.join("files").join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        if content.starts_with("#!") {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+    }
+}
+
+/// A shell script package entry point that shows what it was given.
+pub const ECHO_SCRIPT: &str = "#!/bin/sh\necho \"args=$#\"\nfor arg in \"$@\"; do echo \"arg=[$arg]\"; done\necho \"greeting=$GREETING\"\nexit ${EXIT_WITH:-0}\n";
+
+/// Every file, directory and link under `root` with its content or target and mode.
+pub fn tree(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    collect(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn collect(root: &Path, directory: &Path, out: &mut Vec<String>) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(directory).unwrap().flatten() {
+        let path = entry.path();
+        let relative = path.strip_prefix(root).unwrap().display().to_string();
+        let metadata = std::fs::symlink_metadata(&path).unwrap();
+        if metadata.is_symlink() {
+            out.push(format!(
+                "{relative} -> {}",
+                std::fs::read_link(&path).unwrap().display()
+            ));
+        } else if metadata.is_dir() {
+            out.push(format!("{relative}/"));
+            collect(root, &path, out);
+        } else {
+            let executable = metadata.permissions().mode() & 0o111 != 0;
+            out.push(format!(
+                "{relative} {} exec={executable}",
+                String::from_utf8_lossy(&std::fs::read(&path).unwrap())
+            ));
+        }
+    }
+}
