@@ -17,7 +17,7 @@ pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             Err(error) => {
                 context
                     .printer
-                    .data(format!("  FAIL  open             {error}"));
+                    .data(format!("  FAIL  open                 {error}"));
                 failed += 1;
                 continue;
             }
@@ -31,7 +31,7 @@ pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             };
             context
                 .printer
-                .data(format!("  {status}  {:<16} {detail}", check.name));
+                .data(format!("  {status}  {:<20} {detail}", check.name));
         }
         let mut passed = report.passed();
         if let Some(verified) = verified {
@@ -43,7 +43,7 @@ pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             };
             passed &= status != "FAIL";
             context.printer.data(format!(
-                "  {status}  {:<16} signed by {}",
+                "  {status}  {:<20} signed by {}",
                 "trust",
                 describe(&store, &verified.public_key)
             ));

@@ -47,6 +47,10 @@ pub struct Extraction {
     symlinks: HashSet<PathBuf>,
     /// Directories whose mode is applied last, so read-only ones can still be filled.
     directory_modes: Vec<(PathBuf, u32)>,
+    /// Directories known to exist (made here), so each file costs no extra stat or mkdir.
+    made: HashSet<PathBuf>,
+    /// One copy buffer for every file.
+    buffer: Vec<u8>,
 }
 
 impl Extraction {
@@ -163,6 +167,23 @@ impl Extraction {
         Ok(self.bytes)
     }
 
+    /// Creates `path`'s parent directory unless this extraction already made it.
+    fn make_parent(&mut self, path: &Path) -> Result<(), FormatError> {
+        let Some(parent) = path.parent() else {
+            return Ok(());
+        };
+        if self.made.contains(parent) {
+            return Ok(());
+        }
+        create_directory(parent)?;
+        for ancestor in parent.ancestors() {
+            if !self.made.insert(ancestor.to_path_buf()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Records a path; refuses a second entry for it (or one differing only in case), except
     /// directories, which may be named again.
     fn claim(&mut self, relative: &Path, is_directory: bool) -> Result<(), String> {
@@ -227,7 +248,10 @@ impl Extraction {
                     self.claim(&relative, true)
                         .map_err(|reason| reject(&reason))?;
                     let path = root.join(&relative);
-                    create_directory(&path)?;
+                    if !self.made.contains(&path) {
+                        create_directory(&path)?;
+                        self.made.insert(path.clone());
+                    }
                     self.directory_modes.push((path, (mode & 0o777) | 0o700));
                 }
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
@@ -252,7 +276,7 @@ impl Extraction {
                     self.claim(&relative, false)
                         .map_err(|reason| reject(&reason))?;
                     let path = root.join(&relative);
-                    create_parent(&path)?;
+                    self.make_parent(&path)?;
                     std::os::unix::fs::symlink(&target, &path)
                         .map_err(|source| FormatError::Write { path, source })?;
                     self.symlinks.insert(relative);
@@ -282,9 +306,9 @@ impl Extraction {
         read_error: &dyn Fn(io::Error) -> FormatError,
     ) -> Result<(), FormatError> {
         let path = root.join(relative);
-        create_parent(&path)?;
+        self.make_parent(&path)?;
         // create_new: never follow or replace anything already there.
-        let file = OpenOptions::new()
+        let mut file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -295,8 +319,10 @@ impl Extraction {
             })?;
         let remaining = self.limits.max_bytes.saturating_sub(self.bytes);
         let mut limited = (&mut content).take(remaining.saturating_add(1));
-        let mut writer = io::BufWriter::with_capacity(256 << 10, file);
-        let written = copy(&mut limited, &mut writer, &path, read_error)?;
+        if self.buffer.is_empty() {
+            self.buffer = vec![0u8; 256 << 10];
+        }
+        let written = copy(&mut limited, &mut file, &mut self.buffer, &path, read_error)?;
         if written > remaining {
             return Err(reject(format!(
                 "the package expands past {} bytes (a decompression bomb?)",
@@ -304,10 +330,6 @@ impl Extraction {
             )));
         }
         self.bytes += written;
-        let file = writer.into_inner().map_err(|error| FormatError::Write {
-            path: path.clone(),
-            source: error.into_error(),
-        })?;
         file.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|source| FormatError::Write { path, source })?;
         Ok(())
@@ -318,13 +340,13 @@ impl Extraction {
 fn copy(
     reader: &mut impl Read,
     writer: &mut impl Write,
+    buffer: &mut [u8],
     path: &Path,
     read_error: &dyn Fn(io::Error) -> FormatError,
 ) -> Result<u64, FormatError> {
-    let mut buffer = vec![0u8; 128 << 10];
     let mut total = 0u64;
     loop {
-        let read = match reader.read(&mut buffer) {
+        let read = match reader.read(buffer) {
             Ok(0) => return Ok(total),
             Ok(read) => read,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -351,13 +373,6 @@ fn create_directory(path: &Path) -> Result<(), FormatError> {
             path: path.to_path_buf(),
             source,
         }),
-    }
-}
-
-fn create_parent(path: &Path) -> Result<(), FormatError> {
-    match path.parent() {
-        Some(parent) => create_directory(parent),
-        None => Ok(()),
     }
 }
 

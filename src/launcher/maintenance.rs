@@ -103,7 +103,7 @@ fn verify(path: &Path) -> Result<u8, String> {
             Outcome::Fail(reason) => ("FAIL", reason.as_str()),
             Outcome::Skip => ("skip", ""),
         };
-        println!("{status}  {:<16} {detail}", check.name);
+        println!("{status}  {:<20} {detail}", check.name);
     }
     Ok(if report.passed() {
         0
