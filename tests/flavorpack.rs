@@ -92,19 +92,10 @@ fn run_direct(
     args: &[&str],
     extra: &[(&str, &str)],
 ) -> (i32, String) {
-    let output = Command::new(package)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", sandbox.home())
-        .env("FLAVOR_LOG_LEVEL", "error")
-        .envs(extra.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    let run = sandbox.run_file(package, args, |command| {
+        command.envs(extra.iter().copied());
+    });
+    (run.code, run.stdout)
 }
 
 fn builders() -> Vec<(&'static str, PathBuf, PathBuf)> {
@@ -234,18 +225,17 @@ fn pandora_gzip_packages_run_and_verify_under_flavorpack_launchers() {
     for (name, launcher) in [("rs", &fp.rs_launcher), ("go", &fp.go_launcher)] {
         let package = sandbox.home().join(format!("pandora-{name}.psp"));
         sandbox
-            .run(&[
-                "build",
-                source.to_str().unwrap(),
-                "-o",
-                package.to_str().unwrap(),
-                "--key-seed",
+            .build(
+                &source,
+                &package,
                 "interop",
-                "--compression",
-                "gzip",
-                "--launcher-bin",
-                launcher.to_str().unwrap(),
-            ])
+                &[
+                    "--compression",
+                    "gzip",
+                    "--launcher-bin",
+                    launcher.to_str().unwrap(),
+                ],
+            )
             .success();
         let (code, stdout) = run_direct(
             &sandbox,
@@ -283,16 +273,7 @@ fn the_same_seed_gives_flavorpacks_public_key() {
         &[("bin/demo", ECHO_SCRIPT)],
     );
     let ours = sandbox.home().join("ours.psp");
-    sandbox
-        .run(&[
-            "build",
-            source.to_str().unwrap(),
-            "-o",
-            ours.to_str().unwrap(),
-            "--key-seed",
-            "interop",
-        ])
-        .success();
+    sandbox.build(&source, &ours, "interop", &[]).success();
     let key = |path: &Path| {
         pandora::format::package::Package::open(path)
             .unwrap()

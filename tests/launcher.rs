@@ -31,14 +31,7 @@ fn build(sandbox: &Sandbox, output: &Path, name: &str, script: &str, extra: &[(&
     .unwrap();
     std::fs::create_dir_all(output.parent().unwrap()).unwrap();
     sandbox
-        .run(&[
-            "build",
-            source.to_str().unwrap(),
-            "-o",
-            output.to_str().unwrap(),
-            "--key-seed",
-            "launcher-tests",
-        ])
+        .build(&source, output, "launcher-tests", &[])
         .success();
 }
 
@@ -49,22 +42,10 @@ fn run_package(
     args: &[&str],
     configure: impl FnOnce(&mut Command),
 ) -> support::Run {
-    let mut command = Command::new(package);
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", sandbox.home())
-        .env("PANDORA_HOME", sandbox.pandora_home())
-        .env("PANDORA_LAUNCHER_DEBUG", "1")
-        .stdin(Stdio::null());
-    configure(&mut command);
-    let output = command.output().unwrap();
-    support::Run {
-        code: output.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    sandbox.run_file(package, args, |command| {
+        command.env("PANDORA_LAUNCHER_DEBUG", "1");
+        configure(command);
+    })
 }
 
 fn cache_dirs(sandbox: &Sandbox) -> Vec<String> {
@@ -476,16 +457,7 @@ fn library_packages_have_nothing_to_run() {
         &[("lib/libdemo.txt", "lib")],
     );
     let package: PathBuf = sandbox.home().join("lib.psp");
-    sandbox
-        .run(&[
-            "build",
-            source.to_str().unwrap(),
-            "-o",
-            package.to_str().unwrap(),
-            "--key-seed",
-            "x",
-        ])
-        .success();
+    sandbox.build(&source, &package, "x", &[]).success();
     let run = sandbox.run(&["run", package.to_str().unwrap()]);
     assert_eq!(run.code, 114);
     assert!(

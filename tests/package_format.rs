@@ -32,16 +32,7 @@ fn source(sandbox: &Sandbox) -> PathBuf {
 }
 
 fn build(sandbox: &Sandbox, source: &Path, output: &Path, extra: &[&str]) -> support::Run {
-    let mut args = vec![
-        "build",
-        source.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--key-seed",
-        "format-tests",
-    ];
-    args.extend_from_slice(extra);
-    sandbox.run(&args)
+    sandbox.build(source, output, "format-tests", extra)
 }
 
 #[test]

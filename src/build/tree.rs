@@ -1,7 +1,7 @@
 //! Reading a package's `files/` tree: every entry checked before anything is archived, so a
 //! bad tree fails the build without writing output.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use super::BuildError;
 
@@ -127,25 +127,10 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
 }
 
 fn check_link(root: &Path, relative: &Path, target: &Path) -> Result<(), BuildError> {
-    let outside = || BuildError::LinkOutside {
+    crate::format::extract::check_link(relative, target).map_err(|_| BuildError::LinkOutside {
         path: root.join(relative),
         target: target.to_path_buf(),
-    };
-    if target.is_absolute() {
-        return Err(outside());
-    }
-    let mut depth = relative.components().count() as i64 - 1;
-    for component in target.components() {
-        match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return Err(outside());
-        }
-    }
-    Ok(())
+    })
 }
 
 #[cfg(test)]

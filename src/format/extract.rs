@@ -393,8 +393,9 @@ pub fn safe_relative(path: &Path) -> Result<PathBuf, String> {
     Ok(relative)
 }
 
-/// A symbolic link must be relative and resolve inside the tree.
-fn check_link(link: &Path, target: &Path) -> Result<(), String> {
+/// A symbolic link at `link` (relative to the tree's root) must be relative and resolve inside
+/// the tree. Used when extracting and when building, so both refuse the same links.
+pub fn check_link(link: &Path, target: &Path) -> Result<(), String> {
     if target.is_absolute() {
         return Err(format!(
             "a symbolic link to the absolute path `{}`",

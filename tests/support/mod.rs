@@ -39,15 +39,34 @@ impl Sandbox {
     /// A `pandora` command with a clean environment: only this sandbox's HOME and
     /// PANDORA_HOME, no colour variables, stdin closed.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pandora"));
+        self.command_for(Path::new(env!("CARGO_BIN_EXE_pandora")), args)
+    }
+
+    /// Any program (a package file, say) with the same clean environment; FlavorPack's
+    /// launchers are told to log errors only.
+    pub fn command_for(&self, program: &Path, args: &[&str]) -> Command {
+        let mut command = Command::new(program);
         command
             .args(args)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
             .env("PANDORA_HOME", self.pandora_home())
+            .env("FLAVOR_LOG_LEVEL", "error")
             .stdin(Stdio::null());
         command
+    }
+
+    /// Runs a program (usually a package file) in the sandbox's environment.
+    pub fn run_file(
+        &self,
+        program: &Path,
+        args: &[&str],
+        configure: impl FnOnce(&mut Command),
+    ) -> Run {
+        let mut command = self.command_for(program, args);
+        configure(&mut command);
+        finish(command.output().expect("run the program"))
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -58,6 +77,20 @@ impl Sandbox {
         let mut command = self.command(args);
         configure(&mut command);
         finish(command.output().expect("run pandora"))
+    }
+
+    /// `pandora build SOURCE -o OUTPUT --key-seed SEED EXTRA...`.
+    pub fn build(&self, source: &Path, output: &Path, seed: &str, extra: &[&str]) -> Run {
+        let mut args = vec![
+            "build",
+            source.to_str().unwrap(),
+            "-o",
+            output.to_str().unwrap(),
+            "--key-seed",
+            seed,
+        ];
+        args.extend_from_slice(extra);
+        self.run(&args)
     }
 
     /// Replaces this sandbox's paths with placeholders, for snapshots.
