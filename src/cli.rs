@@ -200,6 +200,30 @@ pub enum RegistryCommand {
     List,
     /// Remove a registry from registries.acl
     Remove(RegistryRemoveArgs),
+    /// Write a signed index.acl for a directory of .psp files, so any static host can serve it
+    Index(RegistryIndexArgs),
+}
+
+/// `pandora registry index`
+#[derive(Debug, Args)]
+pub struct RegistryIndexArgs {
+    /// The registry directory (its .psp files are found at any depth)
+    pub directory: PathBuf,
+    /// Key signing the index: a name under $PANDORA_HOME/keys, or a key file [default: the key named `default`]
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "key_seed")]
+    pub key: Option<String>,
+    /// Derive the signing key from a seed (secret = SHA-256(seed))
+    #[arg(long, value_name = "SEED")]
+    pub key_seed: Option<String>,
+    /// Days until clients refuse the index unless it is re-published
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    pub expires_in: u32,
+    /// The registry's name [default: the previous index's, else the directory's]
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Priority hint for clients [default: the previous index's, else 100]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub priority: Option<i64>,
 }
 
 /// `pandora registry add`

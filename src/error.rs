@@ -82,6 +82,9 @@ pub fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(build) = cause.downcast_ref::<crate::build::BuildError>() {
             return build.hint();
         }
+        if let Some(publish) = cause.downcast_ref::<crate::registry::publish::PublishError>() {
+            return publish.hint();
+        }
         cause
             .downcast_ref::<crate::format::FormatError>()
             .and_then(crate::format::FormatError::hint)

@@ -8,12 +8,17 @@
 //! |---|---|---|
 //! | language | the `acl-parser` crate | nothing: parses and writes ACL text |
 //! | primitives | [`fs`] (atomic replace, locks), [`keys`] (Ed25519 public keys), [`layout`] (every path) | lock files beside the state they guard |
+//! | format | [`format`]: PSPF/2025 read, verify, extract, write; signing keys | `.psp` files |
+//! | packages | [`build`] (`manifest.acl` + `files/` to `.psp`), [`trust`] (trusted keys) | `keys/`, `keys/trusted/` |
+//! | registries | [`registry`]: the signed index format, indexing a directory | `index.acl`, `index.acl.sig` of a registry |
+//! | launcher | [`launcher`]: verify, extract once, exec | `~/.cache/pandora/workenv/` |
 //! | configuration | [`config`] | `registries.acl` |
 //! | commands | [`commands`] (one file per subcommand) | through the layers above |
 //! | CLI | [`cli`] (clap definitions, man pages), [`settings`], [`printer`], [`error`], [`exit`], [`env_vars`] | nothing |
 //!
-//! The package format, store, registry client, resolver, profiles and launcher join the
-//! middle layer as they are built, each owning its directory of DESIGN.md section 2.
+//! The `pandora-launcher` binary (`src/bin/`) links only the format, trust and launcher layers.
+//! The registry client, store, resolver and profiles join as they are built, each owning its
+//! directory of DESIGN.md section 2.
 //!
 //! # How a command flows
 //!
@@ -39,5 +44,6 @@ pub mod keys;
 pub mod launcher;
 pub mod layout;
 pub mod printer;
+pub mod registry;
 pub mod settings;
 pub mod trust;

@@ -90,7 +90,8 @@ fn build_verify_unpack_round_trip() {
 fn builds_are_reproducible() {
     let sandbox = Sandbox::new();
     let source = source(&sandbox);
-    let first = sandbox.home().join("one.psp");
+    // The output's directory is created when missing.
+    let first = sandbox.home().join("nested/out/one.psp");
     let second = sandbox.home().join("two.psp");
     build(&sandbox, &source, &first, &[]).success();
     build(&sandbox, &source, &second, &[]).success();

@@ -209,6 +209,11 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     };
+    // Only now, with the input known to be good, does anything get created.
+    std::fs::create_dir_all(&output_directory).map_err(|source| BuildError::Io {
+        path: output_directory.clone(),
+        source,
+    })?;
     let mut groups: BTreeMap<String, Vec<&TreeEntry>> = BTreeMap::new();
     for entry in &entries {
         let top = entry

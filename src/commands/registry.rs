@@ -2,13 +2,15 @@
 
 use anyhow::Context as _;
 
-use crate::cli::{RegistryAddArgs, RegistryCommand, RegistryRemoveArgs};
+use crate::cli::{RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryRemoveArgs};
+use crate::commands::key::signing_key;
 use crate::commands::Context;
 use crate::config::{RegistriesFile, Registry};
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::fs::FileLock;
 use crate::keys::PublicKey;
+use crate::registry::publish::{index_directory, now, PublishOptions};
 
 /// Runs a `registry` subcommand.
 pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -16,7 +18,42 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
         RegistryCommand::Add(args) => add(&args, context),
         RegistryCommand::List => list(context),
         RegistryCommand::Remove(args) => remove(&args, context),
+        RegistryCommand::Index(args) => index(&args, context),
     }
+}
+
+fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let key = signing_key(
+        args.key.as_deref(),
+        args.key_seed.as_deref(),
+        &context.settings,
+    )?;
+    let published = index_directory(&PublishOptions {
+        directory: args.directory.clone(),
+        key,
+        expires_in_days: args.expires_in,
+        name: args.name.clone(),
+        priority: args.priority,
+        now: now(),
+    })?;
+    let index = &published.index;
+    let versions: usize = index
+        .packages
+        .iter()
+        .map(|package| package.versions.len())
+        .sum();
+    context.printer.status(
+        "Indexed",
+        format!(
+            "registry `{}`: {} package(s), {versions} version(s), serial {}, expires {}",
+            index.name,
+            index.packages.len(),
+            index.serial,
+            crate::build::rfc3339(u64::try_from(index.expires).unwrap_or(0))
+        ),
+    );
+    context.printer.data(published.path.display());
+    Ok(ExitStatus::Success)
 }
 
 fn lock(context: &Context) -> anyhow::Result<FileLock> {

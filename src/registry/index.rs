@@ -1,0 +1,486 @@
+//! `index.acl`: what a registry offers, and `index.acl.sig`, its Ed25519 signature.
+//!
+//! ```text
+//! Registry {
+//!     string name = "main";
+//!     int serial = 7;                 // only grows; clients refuse an older one (rollback)
+//!     int expires = 1900000000;       // unix time; clients refuse it after (freeze)
+//!     int priority = 100;             // a hint; registries.acl decides
+//!
+//!     Package "hello" {
+//!         string description = "Prints a greeting";
+//!         string[] tags = { "demo" };
+//!         string latest = "1.1.0";
+//!         string[] versions = { "1.0.0", "1.1.0" };
+//!
+//!         Version "1.1.0" {
+//!             string pkg_url = "hello/hello-1.1.0.psp";   // relative to the index, or absolute
+//!             string sha256 = "...";
+//!             int size = 31337;
+//!             string[] dependencies = { "libgreet@2.0.0" };
+//!             string license = "MIT";
+//!             bool deprecated = false;
+//!         }
+//!     }
+//! }
+//! ```
+
+use std::cmp::Ordering;
+
+use acl_parser::{Block, Document, Value};
+
+use crate::build::{validate_name, validate_pin, validate_version};
+use crate::format::metadata::{decode_hex, encode_hex};
+
+/// A registry's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryIndex {
+    /// The registry's name.
+    pub name: String,
+    /// Grows with every publication.
+    pub serial: i64,
+    /// Unix time after which clients refuse the index.
+    pub expires: i64,
+    /// Priority hint.
+    pub priority: i64,
+    /// Packages, sorted by name.
+    pub packages: Vec<IndexPackage>,
+}
+
+/// One package of an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexPackage {
+    /// Package name.
+    pub name: String,
+    /// One line.
+    pub description: Option<String>,
+    /// Search tags.
+    pub tags: Vec<String>,
+    /// The newest version that is not deprecated (else the newest).
+    pub latest: String,
+    /// Versions, oldest first.
+    pub versions: Vec<IndexVersion>,
+}
+
+/// One version of a package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexVersion {
+    /// Exact version.
+    pub version: String,
+    /// Where the `.psp` is: relative to the index's URL, or absolute.
+    pub pkg_url: String,
+    /// SHA-256 of the whole `.psp` file.
+    pub sha256: [u8; 32],
+    /// Its size in bytes.
+    pub size: u64,
+    /// Exact `name@version` pins.
+    pub dependencies: Vec<String>,
+    /// SPDX expression.
+    pub license: Option<String>,
+    /// Whether the publisher advises against it.
+    pub deprecated: bool,
+}
+
+/// Orders versions: numeric parts numerically, a pre-release (`-rc.1`) before its release,
+/// build metadata (`+...`) ignored.
+pub fn compare_versions(left: &str, right: &str) -> Ordering {
+    fn split(version: &str) -> (Vec<&str>, Option<&str>) {
+        let version = version.split('+').next().unwrap_or(version);
+        match version.split_once('-') {
+            Some((core, pre)) => (core.split('.').collect(), Some(pre)),
+            None => (version.split('.').collect(), None),
+        }
+    }
+    fn part(left: &str, right: &str) -> Ordering {
+        match (left.parse::<u64>(), right.parse::<u64>()) {
+            (Ok(a), Ok(b)) => a.cmp(&b),
+            (Ok(_), Err(_)) => Ordering::Less,
+            (Err(_), Ok(_)) => Ordering::Greater,
+            (Err(_), Err(_)) => left.cmp(right),
+        }
+    }
+    let ((left_core, left_pre), (right_core, right_pre)) = (split(left), split(right));
+    for index in 0..left_core.len().max(right_core.len()) {
+        let order = part(
+            left_core.get(index).unwrap_or(&"0"),
+            right_core.get(index).unwrap_or(&"0"),
+        );
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    match (left_pre, right_pre) {
+        (None, None) => Ordering::Equal,
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(a), Some(b)) => {
+            let (a, b): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
+            for index in 0..a.len().max(b.len()) {
+                let order = match (a.get(index), b.get(index)) {
+                    (Some(x), Some(y)) => part(x, y),
+                    (Some(_), None) => Ordering::Greater,
+                    (None, Some(_)) => Ordering::Less,
+                    (None, None) => Ordering::Equal,
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+            Ordering::Equal
+        }
+    }
+}
+
+impl RegistryIndex {
+    /// Reads and validates an index. `name` (a path or URL) appears in errors.
+    pub fn parse(name: &str, text: &str) -> Result<RegistryIndex, acl_parser::Error> {
+        let document = acl_parser::from_str(name, text)?;
+        let mut registries = document.blocks("Registry");
+        let registry = registries.next().ok_or_else(|| {
+            document
+                .error_at(None, "no `Registry { ... }` block")
+                .with_hint("an index holds one Registry block")
+        })?;
+        if let Some(second) = registries.next() {
+            return Err(document.error_at(
+                second.span(),
+                "a second `Registry` block: an index describes one registry",
+            ));
+        }
+        let at =
+            |block: &Block, field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
+        let text = |block: &Block,
+                    field: &str,
+                    required: bool|
+         -> Result<Option<String>, acl_parser::Error> {
+            match block.field(field).map(|f| f.value()) {
+                Some(Value::String(text)) => Ok(Some(text.clone())),
+                None if !required => Ok(None),
+                None => Err(document.error_at(block.span(), format!("missing `{field}`"))),
+                Some(other) => Err(document.error_at(
+                    at(block, field),
+                    format!("`{field}` must be a string, not {}", other.describe()),
+                )),
+            }
+        };
+        let int = |block: &Block, field: &str| -> Result<i64, acl_parser::Error> {
+            match block.field(field).map(|f| f.value()) {
+                Some(Value::Int(number)) => Ok(*number),
+                None => Err(document.error_at(block.span(), format!("missing `{field}`"))),
+                Some(other) => Err(document.error_at(
+                    at(block, field),
+                    format!("`{field}` must be an int, not {}", other.describe()),
+                )),
+            }
+        };
+        let list = |block: &Block, field: &str| -> Result<Vec<String>, acl_parser::Error> {
+            match block.field(field).map(|f| f.value()) {
+                None => Ok(Vec::new()),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|item| match item {
+                        Value::String(text) => Ok(text.clone()),
+                        other => Err(document.error_at(
+                            at(block, field),
+                            format!("`{field}` must hold strings, not {}", other.describe()),
+                        )),
+                    })
+                    .collect(),
+                Some(other) => Err(document.error_at(
+                    at(block, field),
+                    format!(
+                        "`{field}` must be an array of strings, not {}",
+                        other.describe()
+                    ),
+                )),
+            }
+        };
+        let mut packages = Vec::new();
+        for package in registry.blocks("Package") {
+            let name = package.label().ok_or_else(|| {
+                document.error_at(
+                    package.span(),
+                    "a Package block needs a name: `Package \"hello\" { ... }`",
+                )
+            })?;
+            validate_name(name).map_err(|reason| {
+                document.error_at(package.span(), format!("invalid package name {reason}"))
+            })?;
+            let mut versions = Vec::new();
+            for version in package.blocks("Version") {
+                let label = version.label().ok_or_else(|| {
+                    document.error_at(
+                        version.span(),
+                        "a Version block needs a version: `Version \"1.0.0\" { ... }`",
+                    )
+                })?;
+                validate_version(label).map_err(|reason| {
+                    document.error_at(version.span(), format!("invalid version: {reason}"))
+                })?;
+                let sha256 = text(version, "sha256", true)?
+                    .as_deref()
+                    .and_then(decode_hex::<32>)
+                    .ok_or_else(|| {
+                        document.error_at(at(version, "sha256"), "`sha256` must be 64 hex digits")
+                    })?;
+                let size = u64::try_from(int(version, "size")?).map_err(|_| {
+                    document.error_at(at(version, "size"), "`size` cannot be negative")
+                })?;
+                let dependencies = list(version, "dependencies")?;
+                for pin in &dependencies {
+                    validate_pin(pin).map_err(|reason| {
+                        document.error_at(
+                            at(version, "dependencies"),
+                            format!("invalid dependency {reason}"),
+                        )
+                    })?;
+                }
+                let pkg_url = text(version, "pkg_url", true)?.unwrap_or_default();
+                if pkg_url.is_empty() {
+                    return Err(document.error_at(at(version, "pkg_url"), "`pkg_url` is empty"));
+                }
+                let deprecated = match version.field("deprecated").map(|f| f.value()) {
+                    None => false,
+                    Some(Value::Bool(flag)) => *flag,
+                    Some(other) => {
+                        return Err(document.error_at(
+                            at(version, "deprecated"),
+                            format!("`deprecated` must be a bool, not {}", other.describe()),
+                        ))
+                    }
+                };
+                versions.push(IndexVersion {
+                    version: label.to_string(),
+                    pkg_url,
+                    sha256,
+                    size,
+                    dependencies,
+                    license: text(version, "license", false)?,
+                    deprecated,
+                });
+            }
+            versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
+            let listed = list(package, "versions")?;
+            let found: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+            let mut listed_sorted: Vec<&str> = listed.iter().map(String::as_str).collect();
+            listed_sorted.sort_by(|a, b| compare_versions(a, b));
+            if listed_sorted != found {
+                return Err(document
+                    .error_at(at(package, "versions"), format!("`versions` lists {listed:?} but the Version blocks are {found:?}"))
+                    .with_hint("every listed version needs a `Version \"x\" { ... }` block, and every block a listing"));
+            }
+            let latest = text(package, "latest", true)?.unwrap_or_default();
+            if !found.contains(&latest.as_str()) {
+                return Err(document.error_at(
+                    at(package, "latest"),
+                    format!("`latest` is `{latest}`, which is not one of the versions"),
+                ));
+            }
+            packages.push(IndexPackage {
+                name: name.to_string(),
+                description: text(package, "description", false)?,
+                tags: list(package, "tags")?,
+                latest,
+                versions,
+            });
+        }
+        packages.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(RegistryIndex {
+            name: text(registry, "name", true)?.unwrap_or_default(),
+            serial: int(registry, "serial")?,
+            expires: int(registry, "expires")?,
+            priority: match registry.field("priority") {
+                None => crate::config::DEFAULT_PRIORITY,
+                Some(_) => int(registry, "priority")?,
+            },
+            packages,
+        })
+    }
+
+    /// The index as canonical ACL (what `pandora registry index` writes and signs).
+    pub fn to_acl(&self) -> String {
+        let mut registry = Block::new("Registry")
+            .with("name", self.name.clone())
+            .with("serial", self.serial)
+            .with("expires", self.expires)
+            .with("priority", self.priority);
+        for package in &self.packages {
+            let mut block = Block::labelled("Package", package.name.clone());
+            if let Some(description) = &package.description {
+                block = block.with("description", description.clone());
+            }
+            block = block
+                .with("tags", package.tags.clone())
+                .with("latest", package.latest.clone())
+                .with(
+                    "versions",
+                    package
+                        .versions
+                        .iter()
+                        .map(|v| v.version.clone())
+                        .collect::<Vec<_>>(),
+                );
+            for version in &package.versions {
+                let mut entry = Block::labelled("Version", version.version.clone())
+                    .with("pkg_url", version.pkg_url.clone())
+                    .with("sha256", encode_hex(&version.sha256))
+                    .with("size", i64::try_from(version.size).unwrap_or(i64::MAX))
+                    .with("dependencies", version.dependencies.clone());
+                if let Some(license) = &version.license {
+                    entry = entry.with("license", license.clone());
+                }
+                block = block.with_block(entry.with("deprecated", version.deprecated));
+            }
+            registry = registry.with_block(block);
+        }
+        format!(
+            "// Pandora registry index. Written by `pandora registry index`; signed in index.acl.sig.\n{}",
+            Document::new().with_block(registry)
+        )
+    }
+
+    /// The package called `name`.
+    pub fn package(&self, name: &str) -> Option<&IndexPackage> {
+        self.packages.iter().find(|package| package.name == name)
+    }
+}
+
+/// `index.acl.sig`: which key signed the index, and the signature over its exact bytes.
+pub fn signature_file(public_key: &[u8; 32], signature: &[u8; 64]) -> String {
+    let block = Block::new("Signature")
+        .with("algorithm", "ed25519")
+        .with("key", format!("ed25519:{}", encode_hex(public_key)))
+        .with("signature", encode_hex(signature));
+    format!("// Ed25519 signature over the exact bytes of index.acl.\n{block}")
+}
+
+/// Reads `index.acl.sig`: the key and the signature.
+pub fn parse_signature_file(
+    name: &str,
+    text: &str,
+) -> Result<([u8; 32], [u8; 64]), acl_parser::Error> {
+    let document = acl_parser::from_str(name, text)?;
+    let block = document
+        .blocks("Signature")
+        .next()
+        .ok_or_else(|| document.error_at(None, "no `Signature { ... }` block"))?;
+    let key = block
+        .get_str("key")
+        .ok()
+        .and_then(|key| key.strip_prefix("ed25519:"))
+        .and_then(decode_hex::<32>)
+        .ok_or_else(|| {
+            document.error_at(block.span(), "`key` must be `ed25519:` and 64 hex digits")
+        })?;
+    let signature = block
+        .get_str("signature")
+        .ok()
+        .and_then(decode_hex::<64>)
+        .ok_or_else(|| document.error_at(block.span(), "`signature` must be 128 hex digits"))?;
+    Ok((key, signature))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RegistryIndex {
+        RegistryIndex {
+            name: "main".into(),
+            serial: 3,
+            expires: 1_900_000_000,
+            priority: 100,
+            packages: vec![IndexPackage {
+                name: "hello".into(),
+                description: Some("Greets".into()),
+                tags: vec!["demo".into()],
+                latest: "1.10.0".into(),
+                versions: vec![
+                    IndexVersion {
+                        version: "1.2.0".into(),
+                        pkg_url: "hello/hello-1.2.0.psp".into(),
+                        sha256: [1; 32],
+                        size: 10,
+                        dependencies: vec![],
+                        license: None,
+                        deprecated: true,
+                    },
+                    IndexVersion {
+                        version: "1.10.0".into(),
+                        pkg_url: "https://cdn.example/hello-1.10.0.psp".into(),
+                        sha256: [2; 32],
+                        size: 20,
+                        dependencies: vec!["libgreet@2.0.0".into()],
+                        license: Some("MIT".into()),
+                        deprecated: false,
+                    },
+                ],
+            }],
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let index = sample();
+        let text = index.to_acl();
+        assert_eq!(RegistryIndex::parse("index.acl", &text).unwrap(), index);
+        assert!(
+            text.contains("string[] versions = { \"1.2.0\", \"1.10.0\" };"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn version_order() {
+        let mut versions = vec![
+            "1.10.0",
+            "1.2.0",
+            "1.2.0-rc.1",
+            "1.2.0-rc.10",
+            "1.2.0-rc.2",
+            "0.9",
+            "2",
+        ];
+        versions.sort_by(|a, b| compare_versions(a, b));
+        assert_eq!(
+            versions,
+            [
+                "0.9",
+                "1.2.0-rc.1",
+                "1.2.0-rc.2",
+                "1.2.0-rc.10",
+                "1.2.0",
+                "1.10.0",
+                "2"
+            ]
+        );
+        assert_eq!(compare_versions("1.0", "1.0.0"), Ordering::Equal);
+    }
+
+    #[test]
+    fn invalid_indexes_are_refused_with_positions() {
+        let good = sample().to_acl();
+        let cases = [
+            (good.replace("string latest = \"1.10.0\";", "string latest = \"9.9.9\";"), "`latest` is `9.9.9`, which is not one of the versions"),
+            (good.replace("\"1.2.0\", \"1.10.0\"", "\"1.2.0\""), "`versions` lists [\"1.2.0\"] but the Version blocks are [\"1.2.0\", \"1.10.0\"]"),
+            (good.replace(&encode_hex(&[1; 32]), "abc"), "`sha256` must be 64 hex digits"),
+            (good.replace("int serial = 3;", ""), "missing `serial`"),
+            (good.replace("{ \"libgreet@2.0.0\" }", "{ \"libgreet@^2\" }"), "invalid dependency `libgreet@^2`: `^2` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"),
+            ("Package \"x\" {}".to_string(), "no `Registry { ... }` block"),
+        ];
+        for (text, message) in cases {
+            let error = RegistryIndex::parse("index.acl", &text).unwrap_err();
+            assert_eq!(error.kind().to_string(), message);
+        }
+    }
+
+    #[test]
+    fn signature_files_round_trip() {
+        let text = signature_file(&[7; 32], &[9; 64]);
+        assert_eq!(
+            parse_signature_file("sig", &text).unwrap(),
+            ([7; 32], [9; 64])
+        );
+        assert!(parse_signature_file("sig", "Signature { key = \"x\"; }").is_err());
+    }
+}

@@ -1,0 +1,5 @@
+//! Registries: the signed index format a registry serves (`index.acl` + `index.acl.sig`), and
+//! writing one for a directory of packages (`pandora registry index`).
+
+pub mod index;
+pub mod publish;
