@@ -35,6 +35,31 @@ impl Layout {
         self.keys_dir().join("trusted")
     }
 
+    /// `store/`: one read-only tree per installed `name@version`.
+    pub fn store_dir(&self) -> PathBuf {
+        self.root.join("store")
+    }
+
+    /// `blobs/`: the `.psp` files installed from, named by SHA-256.
+    pub fn blobs_dir(&self) -> PathBuf {
+        self.root.join("blobs")
+    }
+
+    /// `records/`: one install record per store entry, outside the package trees.
+    pub fn records_dir(&self) -> PathBuf {
+        self.root.join("records")
+    }
+
+    /// `tmp/`: staging on the same filesystem, so renames into place are atomic.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// The lock serializing changes to the store.
+    pub fn store_lock(&self) -> PathBuf {
+        self.root.join(".store.lock")
+    }
+
     /// The lock serializing changes to `registries.acl`.
     pub fn registries_lock(&self) -> PathBuf {
         self.root.join(".registries.acl.lock")

@@ -46,4 +46,5 @@ pub mod layout;
 pub mod printer;
 pub mod registry;
 pub mod settings;
+pub mod store;
 pub mod trust;

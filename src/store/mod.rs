@@ -1,0 +1,491 @@
+//! The store: `store/name@version/`, one verified, read-only tree per installed package, and
+//! `blobs/`, the `.psp` files they came from, by SHA-256.
+//!
+//! An entry exists only complete and verified (DESIGN.md invariant 1): the package is verified,
+//! extracted into `tmp/` with every slot hashed as it streams, made read-only, flushed with one
+//! `syncfs`, recorded, and renamed into place. A crash leaves at most garbage in `tmp/`, which
+//! the next operation sweeps under the store's lock.
+
+mod record;
+
+pub use record::{Record, RecordedEntry};
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::build::{validate_name, validate_version};
+use crate::format::extract::{Extraction, Limits};
+use crate::format::metadata::encode_hex;
+use crate::format::package::{Package, Scope};
+use crate::format::FormatError;
+use crate::fs::FileLock;
+use crate::layout::Layout;
+
+/// What can go wrong in the store. After any of them, the store is as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file or directory that cannot be read or written.
+    #[error("I/O error on {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The package fails verification.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A package whose name or version Pandora does not accept.
+    #[error("{path}: {reason}")]
+    Identity {
+        /// The package.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The same `name@version` is installed from different bytes.
+    #[error("{id} is installed from another package (sha256 {installed}); this one is {offered}")]
+    Conflict {
+        /// `name@version`.
+        id: String,
+        /// The installed blob's hash.
+        installed: String,
+        /// The offered blob's hash.
+        offered: String,
+    },
+    /// Nothing of that name and version is installed.
+    #[error("{id} is not installed")]
+    NotInstalled {
+        /// `name@version`.
+        id: String,
+    },
+    /// An install record that does not parse.
+    #[error("the install record {path} is damaged")]
+    Record {
+        /// The record.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: acl_parser::Error,
+    },
+}
+
+impl StoreError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::Conflict { .. } => Some("a version's contents never change; if you trust the new one, reinstall it explicitly".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Where a package came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The registry's name, if it came from one.
+    pub registry: Option<String>,
+    /// The URL or path it was read from.
+    pub source: String,
+}
+
+/// The outcome of an install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// Newly written.
+    New(Record),
+    /// Already there, from the same blob.
+    Already(Record),
+}
+
+/// The store of one Pandora home.
+#[derive(Debug, Clone)]
+pub struct Store {
+    layout: Layout,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Store {
+    /// The store under `layout`.
+    pub fn new(layout: &Layout) -> Store {
+        Store {
+            layout: layout.clone(),
+        }
+    }
+
+    fn lock(&self) -> Result<FileLock, StoreError> {
+        let path = self.layout.store_lock();
+        FileLock::acquire(&path).map_err(io(&path))
+    }
+
+    /// The directory of an installed `name@version`.
+    pub fn entry_path(&self, id: &str) -> PathBuf {
+        self.layout.store_dir().join(id)
+    }
+
+    /// Removes whatever crashed operations left in `tmp/`. Callers hold the store lock.
+    fn sweep(&self) -> Result<(), StoreError> {
+        let tmp = self.layout.tmp_dir();
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            remove_tree(&entry.path())?;
+        }
+        Ok(())
+    }
+
+    /// Copies a `.psp` into `blobs/` under its SHA-256 (hashing as it copies) and returns the
+    /// hash. A blob already there is not copied again.
+    pub fn add_blob(&self, source: &Path) -> Result<[u8; 32], StoreError> {
+        let blobs = self.layout.blobs_dir();
+        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
+        let mut input = std::fs::File::open(source).map_err(io(source))?;
+        let mut temporary = tempfile::Builder::new()
+            .prefix(".blob-")
+            .tempfile_in(&blobs)
+            .map_err(io(&blobs))?;
+        let mut hasher = Sha256::new();
+        let mut buffer = vec![0u8; 256 << 10];
+        loop {
+            let read = input.read(&mut buffer).map_err(io(source))?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+            std::io::Write::write_all(temporary.as_file_mut(), &buffer[..read])
+                .map_err(io(temporary.path()))?;
+        }
+        let sha256: [u8; 32] = hasher.finalize().into();
+        let target = blobs.join(encode_hex(&sha256));
+        if !target.exists() {
+            temporary.as_file().sync_all().map_err(io(&target))?;
+            temporary.persist(&target).map_err(|error| StoreError::Io {
+                path: target.clone(),
+                source: error.error,
+            })?;
+            crate::fs::sync_directory(&blobs).map_err(io(&blobs))?;
+        }
+        Ok(sha256)
+    }
+
+    /// The path of a blob.
+    pub fn blob_path(&self, sha256: &[u8; 32]) -> PathBuf {
+        self.layout.blobs_dir().join(encode_hex(sha256))
+    }
+
+    /// Installs the blob `sha256` as `store/name@version`. The same `name@version` from other
+    /// bytes is refused unless `reinstall`.
+    pub fn install(
+        &self,
+        sha256: &[u8; 32],
+        provenance: &Provenance,
+        reinstall: bool,
+    ) -> Result<Installed, StoreError> {
+        let _lock = self.lock()?;
+        self.sweep()?;
+        let blob = self.blob_path(sha256);
+        let package = Package::open(&blob)?;
+        let verified = package.verified(Scope::Structure)?;
+        let (name, version) = (
+            verified.metadata.package.name.clone(),
+            verified.metadata.package.version.clone(),
+        );
+        validate_name(&name)
+            .and_then(|()| validate_version(&version))
+            .map_err(|reason| StoreError::Identity {
+                path: provenance.source.clone().into(),
+                reason,
+            })?;
+        let id = format!("{name}@{version}");
+        let entry = self.entry_path(&id);
+        if let Some(existing) = self.record(&id)? {
+            if existing.blob == *sha256 && entry.is_dir() && !reinstall {
+                return Ok(Installed::Already(existing));
+            }
+            if existing.blob != *sha256 && !reinstall {
+                return Err(StoreError::Conflict {
+                    id,
+                    installed: encode_hex(&existing.blob),
+                    offered: encode_hex(sha256),
+                });
+            }
+        }
+        let tmp = self.layout.tmp_dir();
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let staging = tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&tmp)
+            .map_err(io(&tmp))?;
+        let tree = staging.path().join("tree");
+        std::fs::create_dir(&tree).map_err(io(&tree))?;
+        let mut extraction = Extraction::new(Limits::default());
+        for slot in &verified.slots {
+            extraction.extract_slot(&package, slot, &tree)?;
+        }
+        extraction.finish()?;
+        let entries = seal(&tree)?;
+        // One syncfs makes every extracted file durable before the entry can appear.
+        let directory = std::fs::File::open(&tree).map_err(io(&tree))?;
+        nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(|errno| {
+            StoreError::Io {
+                path: tree.clone(),
+                source: errno.into(),
+            }
+        })?;
+        let record = Record {
+            name,
+            version,
+            blob: *sha256,
+            registry: provenance.registry.clone(),
+            source: provenance.source.clone(),
+            public_key: verified.public_key,
+            installed_at: crate::registry::publish::now(),
+            dependencies: verified
+                .metadata
+                .pandora
+                .clone()
+                .unwrap_or_default()
+                .dependencies,
+            entries,
+        };
+        // The record first: a crash before the rename leaves a record without an entry, which
+        // the next install of it simply rewrites.
+        let record_path = self.record_path(&id);
+        let records = self.layout.records_dir();
+        std::fs::create_dir_all(&records).map_err(io(&records))?;
+        crate::fs::write_atomic(&record_path, record.to_acl().as_bytes())
+            .map_err(io(&record_path))?;
+        let store = self.layout.store_dir();
+        std::fs::create_dir_all(&store).map_err(io(&store))?;
+        if entry.symlink_metadata().is_ok() {
+            let trash = staging.path().join("replaced");
+            std::fs::rename(&entry, &trash).map_err(io(&entry))?;
+        }
+        std::fs::rename(&tree, &entry).map_err(io(&entry))?;
+        crate::fs::sync_directory(&store).map_err(io(&store))?;
+        remove_tree(&staging.keep())?;
+        Ok(Installed::New(record))
+    }
+
+    fn record_path(&self, id: &str) -> PathBuf {
+        self.layout.records_dir().join(format!("{id}.acl"))
+    }
+
+    /// The record of `name@version`, if installed.
+    pub fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let path = self.record_path(id);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Record::parse(&path.display().to_string(), &text)
+                .map(Some)
+                .map_err(|source| StoreError::Record { path, source }),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(StoreError::Io { path, source }),
+        }
+    }
+
+    /// Every installed package's record, sorted by `name@version`.
+    pub fn records(&self) -> Result<Vec<Record>, StoreError> {
+        let directory = self.layout.records_dir();
+        let mut ids: Vec<String> = match std::fs::read_dir(&directory) {
+            Ok(entries) => entries
+                .flatten()
+                .filter_map(|entry| {
+                    entry
+                        .file_name()
+                        .to_str()
+                        .and_then(|name| name.strip_suffix(".acl"))
+                        .map(str::to_string)
+                })
+                .collect(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    path: directory,
+                    source,
+                })
+            }
+        };
+        ids.sort();
+        let mut records = Vec::new();
+        for id in ids {
+            if let Some(record) = self.record(&id)? {
+                if self.entry_path(&id).is_dir() {
+                    records.push(record);
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    /// Re-hashes an installed tree against its record; returns every difference (none: intact).
+    pub fn verify(&self, record: &Record) -> Result<Vec<String>, StoreError> {
+        let root = self.entry_path(&record.id());
+        let actual = walk_tree(&root, false)?;
+        let mut differences = Vec::new();
+        let expected: std::collections::BTreeMap<&str, &RecordedEntry> = record
+            .entries
+            .iter()
+            .map(|entry| (entry.path(), entry))
+            .collect();
+        let found: std::collections::BTreeMap<&str, &RecordedEntry> =
+            actual.iter().map(|entry| (entry.path(), entry)).collect();
+        for (path, entry) in &expected {
+            match found.get(path) {
+                None => differences.push(format!("{path}: missing")),
+                Some(actual) if actual != entry => differences.push(match (entry, actual) {
+                    (
+                        RecordedEntry::File { sha256: a, .. },
+                        RecordedEntry::File { sha256: b, .. },
+                    ) if a != b => format!("{path}: content changed"),
+                    (RecordedEntry::File { mode: a, .. }, RecordedEntry::File { mode: b, .. }) => {
+                        format!("{path}: mode {b:04o}, recorded {a:04o}")
+                    }
+                    _ => format!("{path}: changed"),
+                }),
+                Some(_) => {}
+            }
+        }
+        for path in found.keys().filter(|path| !expected.contains_key(*path)) {
+            differences.push(format!("{path}: not part of the package"));
+        }
+        Ok(differences)
+    }
+
+    /// Removes an installed package: its tree leaves `store/` in one rename, then its record goes.
+    pub fn remove(&self, id: &str) -> Result<Record, StoreError> {
+        let _lock = self.lock()?;
+        let record = self
+            .record(id)?
+            .ok_or_else(|| StoreError::NotInstalled { id: id.to_string() })?;
+        let entry = self.entry_path(id);
+        let tmp = self.layout.tmp_dir();
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        let trash = tmp.join(format!("removed-{id}-{}", std::process::id()));
+        if entry.symlink_metadata().is_ok() {
+            std::fs::rename(&entry, &trash).map_err(io(&entry))?;
+        }
+        let record_path = self.record_path(id);
+        std::fs::remove_file(&record_path).map_err(io(&record_path))?;
+        remove_tree(&trash)?;
+        Ok(record)
+    }
+
+    /// Blobs no installed package was installed from.
+    pub fn unreferenced_blobs(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let referenced: std::collections::HashSet<String> = self
+            .records()?
+            .iter()
+            .map(|record| encode_hex(&record.blob))
+            .collect();
+        let blobs = self.layout.blobs_dir();
+        let Ok(entries) = std::fs::read_dir(&blobs) else {
+            return Ok(Vec::new());
+        };
+        let mut unreferenced: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|entry| !referenced.contains(&entry.file_name().to_string_lossy().into_owned()))
+            .map(|entry| entry.path())
+            .collect();
+        unreferenced.sort();
+        Ok(unreferenced)
+    }
+}
+
+/// Lists a tree (files hashed) and, when `seal` is set, makes it read-only: files lose their
+/// write bits, directories become 0555 (deepest first, so they can still be changed on the way).
+fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> {
+    let mut entries = Vec::new();
+    for item in walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .contents_first(true)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|error| StoreError::Io {
+            path: error.path().unwrap_or(root).to_path_buf(),
+            source: error
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+        })?;
+        let path = item.path();
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned();
+        let file_type = item.file_type();
+        if file_type.is_symlink() {
+            let target = std::fs::read_link(path).map_err(io(path))?;
+            entries.push(RecordedEntry::Link {
+                path: relative,
+                target: target.to_string_lossy().into_owned(),
+            });
+        } else if file_type.is_dir() {
+            if seal {
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555))
+                    .map_err(io(path))?;
+            }
+            entries.push(RecordedEntry::Directory { path: relative });
+        } else {
+            let mut mode = item
+                .metadata()
+                .map_err(|error| StoreError::Io {
+                    path: path.to_path_buf(),
+                    source: error.into(),
+                })?
+                .permissions()
+                .mode()
+                & 0o7777;
+            if seal {
+                mode &= !0o222;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                    .map_err(io(path))?;
+            }
+            let mut hasher = Sha256::new();
+            std::io::copy(
+                &mut std::fs::File::open(path).map_err(io(path))?,
+                &mut hasher,
+            )
+            .map_err(io(path))?;
+            entries.push(RecordedEntry::File {
+                path: relative,
+                sha256: hasher.finalize().into(),
+                mode,
+            });
+        }
+    }
+    entries.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(entries)
+}
+
+fn seal(root: &Path) -> Result<Vec<RecordedEntry>, StoreError> {
+    walk_tree(root, true)
+}
+
+/// Deletes a tree, read-only directories included.
+fn remove_tree(path: &Path) -> Result<(), StoreError> {
+    if path.symlink_metadata().is_err() {
+        return Ok(());
+    }
+    if path.is_dir() && !path.is_symlink() {
+        for item in walkdir::WalkDir::new(path).into_iter().flatten() {
+            if item.file_type().is_dir() {
+                let _ =
+                    std::fs::set_permissions(item.path(), std::fs::Permissions::from_mode(0o700));
+            }
+        }
+        std::fs::remove_dir_all(path).map_err(io(path))
+    } else {
+        std::fs::remove_file(path).map_err(io(path))
+    }
+}

@@ -1,0 +1,215 @@
+//! Install records: where a store entry came from (blob, registry, source, signing key, time)
+//! and the hash of every file it holds. They live in `records/`, outside the package tree, so a
+//! package cannot forge its own.
+
+use acl_parser::{Block, Document, Value};
+
+use crate::format::metadata::{decode_hex, encode_hex};
+
+/// One installed file, directory or link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordedEntry {
+    /// A regular file: its SHA-256 and mode.
+    File {
+        /// Path inside the entry.
+        path: String,
+        /// SHA-256 of its content.
+        sha256: [u8; 32],
+        /// Unix mode (read-only once installed).
+        mode: u32,
+    },
+    /// A directory.
+    Directory {
+        /// Path inside the entry.
+        path: String,
+    },
+    /// A symbolic link and its target.
+    Link {
+        /// Path inside the entry.
+        path: String,
+        /// Where it points.
+        target: String,
+    },
+}
+
+impl RecordedEntry {
+    /// Its path inside the entry.
+    pub fn path(&self) -> &str {
+        match self {
+            RecordedEntry::File { path, .. }
+            | RecordedEntry::Directory { path }
+            | RecordedEntry::Link { path, .. } => path,
+        }
+    }
+}
+
+/// Everything Pandora remembers about one installed `name@version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Package name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// SHA-256 of the `.psp` it was installed from (its name in `blobs/`).
+    pub blob: [u8; 32],
+    /// The registry it came from, if any.
+    pub registry: Option<String>,
+    /// The URL or path it was read from.
+    pub source: String,
+    /// The key that signed it.
+    pub public_key: [u8; 32],
+    /// Unix time of installation.
+    pub installed_at: i64,
+    /// Its `name@version` dependencies, from the signed metadata.
+    pub dependencies: Vec<String>,
+    /// Every entry, sorted by path.
+    pub entries: Vec<RecordedEntry>,
+}
+
+impl Record {
+    /// `name@version`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+
+    /// The record as ACL.
+    pub fn to_acl(&self) -> String {
+        let mut block = Block::labelled("Install", self.id())
+            .with("name", self.name.clone())
+            .with("version", self.version.clone())
+            .with("blob", encode_hex(&self.blob))
+            .with("registry", self.registry.clone().unwrap_or_default())
+            .with("source", self.source.clone())
+            .with("key", format!("ed25519:{}", encode_hex(&self.public_key)))
+            .with("installed_at", self.installed_at)
+            .with("dependencies", self.dependencies.clone());
+        for entry in &self.entries {
+            block = block.with_block(match entry {
+                RecordedEntry::File { path, sha256, mode } => Block::labelled("File", path.clone())
+                    .with("sha256", encode_hex(sha256))
+                    .with("mode", format!("{mode:04o}")),
+                RecordedEntry::Directory { path } => Block::labelled("Directory", path.clone()),
+                RecordedEntry::Link { path, target } => {
+                    Block::labelled("Link", path.clone()).with("target", target.clone())
+                }
+            });
+        }
+        format!(
+            "// Pandora install record: written by Pandora, not by the package.\n{}",
+            Document::new().with_block(block)
+        )
+    }
+
+    /// Reads a record.
+    pub fn parse(name: &str, text: &str) -> Result<Record, acl_parser::Error> {
+        let document = acl_parser::from_str(name, text)?;
+        let block = document
+            .blocks("Install")
+            .next()
+            .ok_or_else(|| document.error_at(None, "no `Install` block"))?;
+        let invalid =
+            |what: &str| document.error_at(block.span(), format!("invalid install record: {what}"));
+        let text = |field: &str| {
+            block
+                .get_str(field)
+                .map(str::to_string)
+                .map_err(|_| invalid(&format!("`{field}` must be a string")))
+        };
+        let mut entries = Vec::new();
+        for entry in block.all_blocks() {
+            let path = entry
+                .label()
+                .ok_or_else(|| invalid("an entry without a path"))?
+                .to_string();
+            entries.push(match entry.name() {
+                "File" => RecordedEntry::File {
+                    sha256: entry
+                        .get_str("sha256")
+                        .ok()
+                        .and_then(decode_hex::<32>)
+                        .ok_or_else(|| invalid("a file without a valid sha256"))?,
+                    mode: entry
+                        .get_str("mode")
+                        .ok()
+                        .and_then(|mode| u32::from_str_radix(mode, 8).ok())
+                        .ok_or_else(|| invalid("a file without a valid mode"))?,
+                    path,
+                },
+                "Directory" => RecordedEntry::Directory { path },
+                "Link" => RecordedEntry::Link {
+                    target: entry
+                        .get_str("target")
+                        .map_err(|_| invalid("a link without a target"))?
+                        .to_string(),
+                    path,
+                },
+                other => return Err(invalid(&format!("unknown entry `{other}`"))),
+            });
+        }
+        let dependencies = match block.field("dependencies").map(|field| field.value()) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(pin) => Ok(pin.clone()),
+                    _ => Err(invalid("dependencies must be strings")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => Vec::new(),
+        };
+        let registry = text("registry")?;
+        Ok(Record {
+            name: text("name")?,
+            version: text("version")?,
+            blob: decode_hex::<32>(&text("blob")?)
+                .ok_or_else(|| invalid("`blob` must be 64 hex digits"))?,
+            registry: (!registry.is_empty()).then_some(registry),
+            source: text("source")?,
+            public_key: text("key")?
+                .strip_prefix("ed25519:")
+                .and_then(decode_hex::<32>)
+                .ok_or_else(|| invalid("`key` must be `ed25519:` and 64 hex digits"))?,
+            installed_at: block
+                .get_int("installed_at")
+                .map_err(|_| invalid("`installed_at` must be an int"))?,
+            dependencies,
+            entries,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let record = Record {
+            name: "hello".into(),
+            version: "1.0.0".into(),
+            blob: [1; 32],
+            registry: Some("main".into()),
+            source: "https://example.org/hello.psp".into(),
+            public_key: [2; 32],
+            installed_at: 1_700_000_000,
+            dependencies: vec!["libgreet@2.0.0".into()],
+            entries: vec![
+                RecordedEntry::Directory { path: "bin".into() },
+                RecordedEntry::File {
+                    path: "bin/hello".into(),
+                    sha256: [3; 32],
+                    mode: 0o555,
+                },
+                RecordedEntry::Link {
+                    path: "bin/hi".into(),
+                    target: "hello".into(),
+                },
+            ],
+        };
+        assert_eq!(Record::parse("record", &record.to_acl()).unwrap(), record);
+        let local = Record {
+            registry: None,
+            ..record
+        };
+        assert_eq!(Record::parse("record", &local.to_acl()).unwrap(), local);
+    }
+}
