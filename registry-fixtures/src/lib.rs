@@ -1,5 +1,8 @@
 //! Fixtures for Pandora's tests and demos: example ACL files in the shapes Pandora reads and
-//! writes (a registry index, a package manifest, a `registries.acl`).
+//! writes (a registry index, a package manifest, a `registries.acl`), fixture packages, and a
+//! loopback HTTP server that can misbehave on demand ([`server`]).
+
+pub mod server;
 
 use std::path::PathBuf;
 
@@ -55,6 +58,41 @@ mod tests {
             manifest.get_str("manifest.build_meta.builder").unwrap(),
             "mpt"
         );
+    }
+
+    #[test]
+    fn server_serves_ranges_etags_and_misbehaviours() {
+        use server::{get, Behavior, FixtureServer};
+        let directory = std::env::temp_dir().join(format!("fixture-server-{}", std::process::id()));
+        std::fs::create_dir_all(directory.join("a b")).unwrap();
+        std::fs::write(directory.join("a b/file.bin"), b"0123456789").unwrap();
+        let server = FixtureServer::start(&directory).unwrap();
+        let url = format!("{}a%20b/file.bin", server.url());
+        let (code, headers, body) = get(&url, &[]).unwrap();
+        assert_eq!((code, body.as_slice()), (200, &b"0123456789"[..]));
+        let tag = headers["etag"].clone();
+        assert_eq!(get(&url, &[("If-None-Match", &tag)]).unwrap().0, 304);
+        let (code, headers, body) = get(&url, &[("Range", "bytes=4-")]).unwrap();
+        assert_eq!(
+            (code, body.as_slice(), headers["content-range"].as_str()),
+            (206, &b"456789"[..], "bytes 4-9/10")
+        );
+        server.set("/a%20b/file.bin", Behavior::FailFirst(1));
+        assert_eq!(get(&url, &[]).unwrap().0, 500);
+        assert_eq!(get(&url, &[]).unwrap().0, 200);
+        server.set("/a%20b/file.bin", Behavior::IgnoreRange);
+        assert_eq!(get(&url, &[("Range", "bytes=4-")]).unwrap().0, 200);
+        server.set("/a%20b/file.bin", Behavior::WrongRangeOffset);
+        assert_eq!(get(&url, &[("Range", "bytes=8-")]).unwrap().2, b"123456789");
+        server.set("/a%20b/file.bin", Behavior::TruncateFirst(3));
+        assert_eq!(get(&url, &[]).unwrap().2, b"012");
+        server.set("/a%20b/file.bin", Behavior::NotFound);
+        assert_eq!(get(&url, &[]).unwrap().0, 404);
+        assert!(server
+            .requests()
+            .iter()
+            .any(|request| request.range.as_deref() == Some("bytes=4-")));
+        std::fs::remove_dir_all(&directory).unwrap();
     }
 
     #[test]
