@@ -1,0 +1,383 @@
+//! Fetching a registry's index: conditional requests (ETag / Last-Modified), a per-registry
+//! cache under `cache/registries/NAME/` that is fresh for a TTL and usable `--offline`, and the
+//! trust checks: a registry with keys must sign its index with one of them; an index older than
+//! one already seen (rollback) or past its `expires` (freeze) is refused.
+//!
+//! The cache is verified again every time it is used: nothing on disk is trusted for having
+//! been checked once.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use acl_parser::{Block, Document};
+use ed25519_dalek::{Signature, VerifyingKey};
+use url::Url;
+
+use super::download::Downloader;
+use super::index::{parse_signature_file, RegistryIndex};
+use crate::format::signing::fingerprint;
+
+/// A configured registry, as the client needs it.
+#[derive(Debug, Clone)]
+pub struct RegistrySource {
+    /// Its name in `registries.acl`.
+    pub name: String,
+    /// Base URL (ends with `/`).
+    pub url: Url,
+    /// Keys allowed to sign its index (empty: unsigned indexes accepted).
+    pub keys: Vec<[u8; 32]>,
+    /// How long a fetched index is used without asking the server again.
+    pub ttl: Duration,
+}
+
+/// Why an index could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    /// The index could not be fetched.
+    #[error("registry `{registry}`: cannot fetch {url}: {detail}")]
+    Fetch {
+        /// The registry.
+        registry: String,
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        detail: String,
+    },
+    /// The registry has keys but serves no signature.
+    #[error(
+        "registry `{registry}`: {url} is not signed, but the registry is configured with keys"
+    )]
+    Unsigned {
+        /// The registry.
+        registry: String,
+        /// The index's URL.
+        url: String,
+    },
+    /// Signed by a key the registry is not configured to trust.
+    #[error("registry `{registry}`: the index is signed by key {fingerprint}, which is not one of the registry's keys")]
+    UnknownKey {
+        /// The registry.
+        registry: String,
+        /// Hex SHA-256 of the signing key.
+        fingerprint: String,
+    },
+    /// The signature does not match the index.
+    #[error("registry `{registry}`: the signature of {url} does not match its contents")]
+    BadSignature {
+        /// The registry.
+        registry: String,
+        /// The index's URL.
+        url: String,
+    },
+    /// An index older than one already seen.
+    #[error("registry `{registry}`: the index has serial {serial}, older than serial {seen} already seen (a rollback?)")]
+    Rollback {
+        /// The registry.
+        registry: String,
+        /// The served serial.
+        serial: i64,
+        /// The highest serial seen.
+        seen: i64,
+    },
+    /// An index past its expiry.
+    #[error("registry `{registry}`: the index expired at {expired} (a frozen mirror?)")]
+    Expired {
+        /// The registry.
+        registry: String,
+        /// When, RFC 3339.
+        expired: String,
+    },
+    /// The index does not parse.
+    #[error("registry `{registry}`: the index is not valid")]
+    Invalid {
+        /// The registry.
+        registry: String,
+        /// What is wrong, where.
+        #[source]
+        source: acl_parser::Error,
+    },
+    /// `--offline` with nothing cached.
+    #[error("registry `{registry}`: no cached index, and --offline forbids fetching one")]
+    NotCached {
+        /// The registry.
+        registry: String,
+    },
+    /// The cache cannot be written.
+    #[error("cannot write {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl IndexError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            IndexError::Unsigned { registry, .. } | IndexError::BadSignature { registry, .. } => {
+                format!("the index may have been tampered with; tell the registry's operator, or `pandora registry remove {registry}`")
+            }
+            IndexError::UnknownKey { registry, .. } => {
+                format!("if the registry changed its key, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} URL --key ed25519:NEW`")
+            }
+            IndexError::Rollback { .. } | IndexError::Expired { .. } => {
+                "the server is serving stale data; try again later or use another mirror".into()
+            }
+            IndexError::NotCached { .. } => "run once without --offline".into(),
+            _ => return None,
+        })
+    }
+}
+
+/// What the cache remembers about a registry besides its files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct CacheState {
+    etag: Option<String>,
+    last_modified: Option<String>,
+    fetched_at: i64,
+    max_serial: i64,
+}
+
+impl CacheState {
+    fn load(path: &Path) -> CacheState {
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return CacheState::default();
+        };
+        let Ok(document) = acl_parser::from_str(&path.display().to_string(), &text) else {
+            return CacheState::default();
+        };
+        let text = |field: &str| {
+            document
+                .get_str(&format!("Cache.{field}"))
+                .ok()
+                .filter(|value| !value.is_empty())
+                .map(str::to_string)
+        };
+        CacheState {
+            etag: text("etag"),
+            last_modified: text("last_modified"),
+            fetched_at: document.get_int("Cache.fetched_at").unwrap_or(0),
+            max_serial: document.get_int("Cache.max_serial").unwrap_or(0),
+        }
+    }
+
+    fn to_acl(&self) -> String {
+        let block = Block::new("Cache")
+            .with("etag", self.etag.clone().unwrap_or_default())
+            .with(
+                "last_modified",
+                self.last_modified.clone().unwrap_or_default(),
+            )
+            .with("fetched_at", self.fetched_at)
+            .with("max_serial", self.max_serial);
+        Document::new().with_block(block).to_string()
+    }
+}
+
+/// A fetched body, or the server's word that the cached copy is current.
+enum Fetched {
+    Body(String, Option<String>, Option<String>),
+    NotModified,
+}
+
+/// Loads a registry's index: from the cache while fresh (or `offline`), else from the network.
+pub fn load_index(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    cache_root: &Path,
+    offline: bool,
+    now: i64,
+) -> Result<RegistryIndex, IndexError> {
+    let directory = cache_root.join("registries").join(&source.name);
+    let (index_path, signature_path, state_path) = (
+        directory.join("index.acl"),
+        directory.join("index.acl.sig"),
+        directory.join("state.acl"),
+    );
+    let mut state = CacheState::load(&state_path);
+    let cached = std::fs::read_to_string(&index_path).ok();
+    let cached_signature = std::fs::read_to_string(&signature_path).ok();
+    let index_url = source
+        .url
+        .join("index.acl")
+        .map_err(|error| IndexError::Fetch {
+            registry: source.name.clone(),
+            url: source.url.to_string(),
+            detail: error.to_string(),
+        })?;
+    let fresh = cached.is_some()
+        && now.saturating_sub(state.fetched_at)
+            < i64::try_from(source.ttl.as_secs()).unwrap_or(i64::MAX);
+    let (text, signature, fetched) = match (&cached, offline || fresh) {
+        (Some(text), true) => (text.clone(), cached_signature, false),
+        (None, true) if offline => {
+            return Err(IndexError::NotCached {
+                registry: source.name.clone(),
+            })
+        }
+        _ => match fetch(
+            downloader,
+            source,
+            &index_url,
+            cached.as_ref().map(|_| &state),
+        )? {
+            Fetched::NotModified => (cached.clone().unwrap_or_default(), cached_signature, true),
+            Fetched::Body(text, etag, last_modified) => {
+                state.etag = etag;
+                state.last_modified = last_modified;
+                let signature_url =
+                    source
+                        .url
+                        .join("index.acl.sig")
+                        .map_err(|error| IndexError::Fetch {
+                            registry: source.name.clone(),
+                            url: source.url.to_string(),
+                            detail: error.to_string(),
+                        })?;
+                let signature = match fetch(downloader, source, &signature_url, None) {
+                    Ok(Fetched::Body(signature, ..)) => Some(signature),
+                    Ok(Fetched::NotModified) | Err(_) => None,
+                };
+                (text, signature, true)
+            }
+        },
+    };
+    check_signature(source, &index_url, &text, signature.as_deref())?;
+    let index = RegistryIndex::parse(index_url.as_str(), &text).map_err(|source_error| {
+        IndexError::Invalid {
+            registry: source.name.clone(),
+            source: source_error,
+        }
+    })?;
+    if index.expires <= now {
+        return Err(IndexError::Expired {
+            registry: source.name.clone(),
+            expired: crate::build::rfc3339(u64::try_from(index.expires).unwrap_or(0)),
+        });
+    }
+    if index.serial < state.max_serial {
+        return Err(IndexError::Rollback {
+            registry: source.name.clone(),
+            serial: index.serial,
+            seen: state.max_serial,
+        });
+    }
+    if fetched {
+        state.fetched_at = now;
+        state.max_serial = state.max_serial.max(index.serial);
+        std::fs::create_dir_all(&directory).map_err(|error| IndexError::Io {
+            path: directory.clone(),
+            source: error,
+        })?;
+        let write = |path: &Path, bytes: &[u8]| {
+            crate::fs::write_atomic(path, bytes).map_err(|error| IndexError::Io {
+                path: path.to_path_buf(),
+                source: error,
+            })
+        };
+        write(&index_path, text.as_bytes())?;
+        match &signature {
+            Some(signature) => write(&signature_path, signature.as_bytes())?,
+            None => {
+                let _ = std::fs::remove_file(&signature_path);
+            }
+        }
+        write(&state_path, state.to_acl().as_bytes())?;
+    }
+    Ok(index)
+}
+
+fn check_signature(
+    source: &RegistrySource,
+    url: &Url,
+    text: &str,
+    signature: Option<&str>,
+) -> Result<(), IndexError> {
+    if source.keys.is_empty() {
+        return Ok(());
+    }
+    let unsigned = || IndexError::Unsigned {
+        registry: source.name.clone(),
+        url: url.to_string(),
+    };
+    let bad = || IndexError::BadSignature {
+        registry: source.name.clone(),
+        url: url.to_string(),
+    };
+    let (key, signature) = parse_signature_file("index.acl.sig", signature.ok_or_else(unsigned)?)
+        .map_err(|_| bad())?;
+    if !source.keys.contains(&key) {
+        return Err(IndexError::UnknownKey {
+            registry: source.name.clone(),
+            fingerprint: fingerprint(&key),
+        });
+    }
+    let verifying = VerifyingKey::from_bytes(&key).map_err(|_| bad())?;
+    verifying
+        .verify_strict(text.as_bytes(), &Signature::from_bytes(&signature))
+        .map_err(|_| bad())
+}
+
+fn fetch(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    url: &Url,
+    cached: Option<&CacheState>,
+) -> Result<Fetched, IndexError> {
+    let failure = |detail: String| IndexError::Fetch {
+        registry: source.name.clone(),
+        url: url.to_string(),
+        detail,
+    };
+    if url.scheme() == "file" {
+        let path = url
+            .to_file_path()
+            .map_err(|()| failure("not a local path".into()))?;
+        return std::fs::read_to_string(&path)
+            .map(|text| Fetched::Body(text, None, None))
+            .map_err(|error| failure(error.to_string()));
+    }
+    downloader.block_on(async {
+        let mut request = downloader.client().get(url.clone());
+        if let Some(state) = cached {
+            if let Some(etag) = &state.etag {
+                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
+            }
+            if let Some(modified) = &state.last_modified {
+                request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified);
+            }
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|error| failure(error.to_string()))?;
+        if response.status() == reqwest::StatusCode::NOT_MODIFIED && cached.is_some() {
+            return Ok(Fetched::NotModified);
+        }
+        if !response.status().is_success() {
+            return Err(failure(format!(
+                "the server answered {}",
+                response.status().as_u16()
+            )));
+        }
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value: &reqwest::header::HeaderValue| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let (etag, modified) = (
+            header(reqwest::header::ETAG),
+            header(reqwest::header::LAST_MODIFIED),
+        );
+        let text = response
+            .text()
+            .await
+            .map_err(|error| failure(error.to_string()))?;
+        Ok(Fetched::Body(text, etag, modified))
+    })
+}
