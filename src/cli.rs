@@ -69,6 +69,18 @@ pub enum Command {
     Unpack(UnpackArgs),
     /// Run a package (Pandora's or FlavorPack's) through Pandora's launcher
     Run(RunArgs),
+    /// Install packages and their dependencies from the registries (or a local .psp) into the store
+    Install(InstallArgs),
+    /// Search the registries by name, description and tag
+    Search(SearchArgs),
+    /// Show a package's details, dependencies, provenance and whether it is installed
+    Info(InfoArgs),
+    /// List installed packages, or what the registries offer
+    List(ListArgs),
+    /// Remove installed packages from the store
+    Remove(RemoveArgs),
+    /// Delete what nothing uses: downloaded packages no installed one came from, leftovers of interrupted work
+    Prune(PruneArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -160,9 +172,76 @@ pub struct InspectArgs {
 /// `pandora verify`
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The packages
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
+    /// Package files (FILE.psp) to check, or installed packages (NAME@VERSION) to re-hash against their install records
+    #[arg(required_unless_present = "all", value_name = "FILE|NAME@VERSION")]
+    pub targets: Vec<String>,
+    /// Re-hash every installed package
+    #[arg(long, conflicts_with = "targets")]
+    pub all: bool,
+}
+
+/// `pandora install`
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// NAME, NAME@VERSION, or a path to a .psp file
+    #[arg(required = true, value_name = "PACKAGE")]
+    pub packages: Vec<String>,
+    /// Replace an installed version that came from different bytes
+    #[arg(long)]
+    pub reinstall: bool,
+    /// Use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora search`
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// Text to look for (case-insensitive)
+    pub term: String,
+    /// Use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora info`
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// NAME or NAME@VERSION
+    pub package: String,
+    /// Use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// What the configured registries offer, instead of what is installed
+    #[arg(long)]
+    pub remote: bool,
+    /// Use only cached registry indexes (with --remote)
+    #[arg(long, requires = "remote")]
+    pub offline: bool,
+}
+
+/// `pandora remove`
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// NAME@VERSION of each package to remove
+    #[arg(required = true, value_name = "NAME@VERSION")]
+    pub packages: Vec<String>,
+    /// Remove even when other installed packages depend on them
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `pandora prune`
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Show what would be deleted, delete nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// `pandora run`
@@ -242,6 +321,9 @@ pub struct RegistryAddArgs {
     /// Refuse anything from this registry that is not signed by one of its keys
     #[arg(long)]
     pub require_signatures: bool,
+    /// Seconds a fetched index is used before the registry is asked again
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::config::DEFAULT_CACHE_TTL, value_parser = clap::value_parser!(i64).range(0..))]
+    pub cache_ttl: i64,
 }
 
 /// `pandora registry remove`

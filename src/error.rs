@@ -85,6 +85,18 @@ pub fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(publish) = cause.downcast_ref::<crate::registry::publish::PublishError>() {
             return publish.hint();
         }
+        if let Some(index) = cause.downcast_ref::<crate::registry::client::IndexError>() {
+            return index.hint();
+        }
+        if let Some(resolve) = cause.downcast_ref::<crate::resolver::ResolveError>() {
+            return Some(resolve.hint());
+        }
+        if let Some(store) = cause.downcast_ref::<crate::store::StoreError>() {
+            return store.hint();
+        }
+        if cause.downcast_ref::<crate::registry::download::DownloadError>().is_some() {
+            return Some("nothing was installed; run the same command again to retry (finished downloads are kept)".into());
+        }
         cause
             .downcast_ref::<crate::format::FormatError>()
             .and_then(crate::format::FormatError::hint)

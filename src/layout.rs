@@ -55,6 +55,11 @@ impl Layout {
         self.root.join("tmp")
     }
 
+    /// `cache/`: registry indexes (and other things that can be fetched again).
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join("cache")
+    }
+
     /// The lock serializing changes to the store.
     pub fn store_lock(&self) -> PathBuf {
         self.root.join(".store.lock")

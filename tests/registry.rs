@@ -37,7 +37,7 @@ fn add_list_remove() {
     );
     assert_eq!(
         read(&sandbox.registries_file()),
-        format!("Registry \"main\" {{\n    string url = \"https://example.org/pandora/\";\n    int priority = 100;\n    keys = {{}};\n    bool require_signatures = false;\n}}\n\nRegistry \"local\" {{\n    string url = \"file:///srv/pandora/\";\n    int priority = 200;\n    string[] keys = {{ \"{key}\" }};\n    bool require_signatures = true;\n}}\n")
+        format!("Registry \"main\" {{\n    string url = \"https://example.org/pandora/\";\n    int priority = 100;\n    keys = {{}};\n    bool require_signatures = false;\n    int cache_ttl = 300;\n}}\n\nRegistry \"local\" {{\n    string url = \"file:///srv/pandora/\";\n    int priority = 200;\n    string[] keys = {{ \"{key}\" }};\n    bool require_signatures = true;\n    int cache_ttl = 300;\n}}\n")
     );
     sandbox
         .run(&["registry", "remove", "main", "--yes"])
@@ -45,6 +45,32 @@ fn add_list_remove() {
     let list = sandbox.run(&["registry", "list"]);
     assert!(!list.stdout.contains("main"), "{}", list.stdout);
     assert!(list.stdout.contains("local"));
+}
+
+#[test]
+fn cache_ttl_is_recorded() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .run(&[
+            "registry",
+            "add",
+            "quick",
+            "https://example.org/",
+            "--cache-ttl",
+            "0",
+        ])
+        .success();
+    assert!(read(&sandbox.registries_file()).contains("int cache_ttl = 0;"));
+    sandbox
+        .run(&[
+            "registry",
+            "add",
+            "bad",
+            "https://example.org/x/",
+            "--cache-ttl",
+            "-5",
+        ])
+        .failure(2);
 }
 
 #[test]

@@ -2,10 +2,16 @@
 
 mod build;
 mod completions;
+mod info;
 mod inspect;
+mod install;
 mod key;
+mod list;
+mod prune;
 mod registry;
+mod remove;
 mod run;
+mod search;
 mod unpack;
 mod verify;
 
@@ -33,6 +39,12 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Verify(args) => verify::run(&args, context),
         Command::Unpack(args) => unpack::run(&args, context),
         Command::Run(args) => run::run(&args, context),
+        Command::Install(args) => install::run(&args, context),
+        Command::Search(args) => search::run(&args, context),
+        Command::Info(args) => info::run(&args, context),
+        Command::List(args) => list::run(&args, context),
+        Command::Remove(args) => remove::run(&args, context),
+        Command::Prune(args) => prune::run(&args, context),
         Command::Completions(args) => completions::run(&args),
     }
 }

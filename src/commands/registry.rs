@@ -75,13 +75,14 @@ fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> 
                 .into(),
         );
     }
-    let registry = Registry::new(
+    let mut registry = Registry::new(
         &args.name,
         &args.url,
         args.priority,
         keys,
         args.require_signatures,
     )?;
+    registry.cache_ttl = args.cache_ttl;
     let _lock = lock(context)?;
     let mut file = RegistriesFile::load(&context.settings.layout.registries_file())?;
     if let Some(same) = file

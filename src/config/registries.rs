@@ -26,7 +26,10 @@ use crate::keys::PublicKey;
 /// Priority of a registry added without `--priority`.
 pub const DEFAULT_PRIORITY: i64 = 100;
 
-const FIELDS: &[&str] = &["url", "priority", "keys", "require_signatures"];
+const FIELDS: &[&str] = &["url", "priority", "keys", "require_signatures", "cache_ttl"];
+
+/// Seconds a fetched index is used before asking the registry again, unless configured.
+pub const DEFAULT_CACHE_TTL: i64 = 300;
 
 /// One configured registry.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +44,8 @@ pub struct Registry {
     pub keys: Vec<PublicKey>,
     /// Refuse anything from it that is not signed by one of `keys`.
     pub require_signatures: bool,
+    /// Seconds a fetched index stays fresh before the registry is asked again.
+    pub cache_ttl: i64,
     /// Where its block is in the file (absent for registries not read from a file).
     span: Option<Span>,
 }
@@ -61,6 +66,7 @@ impl Registry {
             priority,
             keys,
             require_signatures,
+            cache_ttl: DEFAULT_CACHE_TTL,
             span: None,
         })
     }
@@ -72,6 +78,7 @@ impl Registry {
             .with("priority", self.priority)
             .with("keys", keys)
             .with("require_signatures", self.require_signatures)
+            .with("cache_ttl", self.cache_ttl)
     }
 }
 
@@ -429,6 +436,17 @@ fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_pa
             .map_err(|error| field_error("keys", error.to_string()))
     })
     .collect::<Result<Vec<_>, _>>()?;
+    let cache_ttl = optional(
+        document,
+        block,
+        "cache_ttl",
+        "an int",
+        |value| match value {
+            Value::Int(seconds) if *seconds >= 0 => Some(*seconds),
+            _ => None,
+        },
+    )?
+    .unwrap_or(DEFAULT_CACHE_TTL);
     if require_signatures && keys.is_empty() {
         return Err(field_error(
             "require_signatures",
@@ -442,6 +460,7 @@ fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_pa
         priority,
         keys,
         require_signatures,
+        cache_ttl,
         span: block.span(),
     })
 }
@@ -518,7 +537,7 @@ mod tests {
         assert_eq!(
             registries.text(),
             format!(
-                "// My registries.\n\n// Public.\nRegistry \"public\" {{\n    url = \"https://example.org/\";\n    priority = 10;\n}}\n\nRegistry \"local\" {{\n    string url = \"file:///srv/pandora/\";\n    int priority = 200;\n    string[] keys = {{ \"{}\" }};\n    bool require_signatures = true;\n}}\n",
+                "// My registries.\n\n// Public.\nRegistry \"public\" {{\n    url = \"https://example.org/\";\n    priority = 10;\n}}\n\nRegistry \"local\" {{\n    string url = \"file:///srv/pandora/\";\n    int priority = 200;\n    string[] keys = {{ \"{}\" }};\n    bool require_signatures = true;\n    int cache_ttl = 300;\n}}\n",
                 key()
             )
         );

@@ -1,0 +1,273 @@
+//! Installing: configured registries' indexes, resolution, downloads into `blobs/`, full
+//! verification of every blob, then the store. Everything that can fail without touching the
+//! store (an index, a download, a signature) fails first, so a failed install leaves the store
+//! as it was.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{RegistriesFile, Registry as ConfiguredRegistry};
+use crate::format::package::{Package, Scope};
+use crate::layout::Layout;
+use crate::registry::client::{load_index, RegistrySource};
+use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
+use crate::resolver::{resolve, Registry, Request, Resolved};
+use crate::store::{Installed, Provenance, Store};
+
+/// One thing to install: a name (optionally pinned) from the registries, or a local file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `name` or `name@version`.
+    Named(Request),
+    /// A `.psp` on disk.
+    File(PathBuf),
+}
+
+impl Target {
+    /// A path when it names an existing file (or looks like one), else a package name.
+    pub fn parse(text: &str) -> Result<Target, String> {
+        if text.contains('/') || text.ends_with(".psp") || Path::new(text).is_file() {
+            return Ok(Target::File(PathBuf::from(text)));
+        }
+        Request::parse(text).map(Target::Named)
+    }
+}
+
+/// Everything an install needs to know.
+#[derive(Debug, Clone)]
+pub struct InstallOptions {
+    /// What to install.
+    pub targets: Vec<Target>,
+    /// Replace an installed version that came from other bytes.
+    pub reinstall: bool,
+    /// Use cached indexes only.
+    pub offline: bool,
+    /// The current time (Unix seconds).
+    pub now: i64,
+    /// Download behaviour.
+    pub policy: DownloadPolicy,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Default)]
+pub struct InstallReport {
+    /// Newly written store entries, in dependency order.
+    pub installed: Vec<String>,
+    /// Entries that were already there.
+    pub already: Vec<String>,
+    /// Bytes downloaded.
+    pub downloaded_bytes: u64,
+    /// How many blobs were downloaded.
+    pub downloads: usize,
+}
+
+/// Progress reporting for a caller with a terminal.
+pub trait Progress: Send + Sync {
+    /// Downloads are about to start: `(name@version, size)` each.
+    fn start(&self, downloads: &[(String, u64)]);
+    /// Download `index` has `bytes` so far.
+    fn advance(&self, index: usize, bytes: u64);
+    /// All downloads ended.
+    fn finish(&self);
+}
+
+/// Reports nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct Silent;
+
+impl Progress for Silent {
+    fn start(&self, _: &[(String, u64)]) {}
+    fn advance(&self, _: usize, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// A configured registry as the client sees it.
+pub fn registry_source(registry: &ConfiguredRegistry) -> RegistrySource {
+    RegistrySource {
+        name: registry.name.clone(),
+        url: registry.url.clone(),
+        keys: registry.keys.iter().map(|key| *key.bytes()).collect(),
+        ttl: Duration::from_secs(u64::try_from(registry.cache_ttl).unwrap_or(0)),
+    }
+}
+
+/// Every configured registry's index, highest priority first. Any registry that cannot be used
+/// stops everything: quietly falling through to a lower-priority registry would let it supply
+/// packages the user meant to get elsewhere.
+pub fn load_registries(
+    layout: &Layout,
+    downloader: &Downloader,
+    offline: bool,
+    now: i64,
+) -> anyhow::Result<Vec<(ConfiguredRegistry, Registry)>> {
+    let file = RegistriesFile::load(&layout.registries_file())?;
+    let mut registries = Vec::new();
+    for configured in file.by_priority() {
+        let source = registry_source(configured);
+        let index = load_index(downloader, &source, &layout.cache_dir(), offline, now)?;
+        let index_url = source.url.join("index.acl")?;
+        registries.push((
+            configured.clone(),
+            Registry {
+                name: configured.name.clone(),
+                index_url,
+                index,
+            },
+        ));
+    }
+    Ok(registries)
+}
+
+/// Installs the targets and their dependencies.
+pub fn install(
+    layout: &Layout,
+    options: &InstallOptions,
+    progress: &Arc<dyn Progress>,
+) -> anyhow::Result<InstallReport> {
+    let store = Store::new(layout);
+    let downloader = Downloader::new(options.policy)?;
+    let mut requests: Vec<Request> = Vec::new();
+    let mut files: Vec<(PathBuf, [u8; 32])> = Vec::new();
+    for target in &options.targets {
+        match target {
+            Target::Named(request) => requests.push(request.clone()),
+            Target::File(path) => {
+                let package = Package::open(path)?;
+                let verified = package.verified(Scope::Full)?;
+                for pin in verified.metadata.pandora.unwrap_or_default().dependencies {
+                    requests.push(Request::parse(&pin).map_err(|reason| {
+                        anyhow::anyhow!("{}: dependency {reason}", path.display())
+                    })?);
+                }
+                files.push((path.clone(), store.add_blob(path)?));
+            }
+        }
+    }
+    let registries = if requests.is_empty() {
+        Vec::new()
+    } else {
+        load_registries(layout, &downloader, options.offline, options.now)?
+    };
+    if !requests.is_empty() && registries.is_empty() {
+        return Err(crate::error::UserError::new(
+            "no registries are configured, so nothing can be installed by name",
+        )
+        .hint("add one with `pandora registry add NAME URL`")
+        .into());
+    }
+    let index_only: Vec<Registry> = registries
+        .iter()
+        .map(|(_, registry)| registry.clone())
+        .collect();
+    let plan = resolve(&requests, &index_only)?;
+    let needed: Vec<&Resolved> = plan
+        .iter()
+        .filter(|resolved| {
+            store
+                .record(&resolved.id())
+                .ok()
+                .flatten()
+                .is_none_or(|record| {
+                    record.blob != resolved.sha256 || !store.entry_path(&resolved.id()).is_dir()
+                })
+        })
+        .collect();
+    let downloads: Vec<&Resolved> = needed
+        .iter()
+        .copied()
+        .filter(|resolved| !store.blob_path(&resolved.sha256).is_file())
+        .collect();
+    let requests_to_fetch: Vec<DownloadRequest> = downloads
+        .iter()
+        .map(|resolved| DownloadRequest {
+            url: resolved.url.clone(),
+            sha256: resolved.sha256,
+            size: resolved.size,
+            registry: resolved.registry.clone(),
+        })
+        .collect();
+    progress.start(
+        &downloads
+            .iter()
+            .map(|resolved| (resolved.id(), resolved.size))
+            .collect::<Vec<_>>(),
+    );
+    let reporter = progress.clone();
+    let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
+        Arc::new(move |index, bytes| reporter.advance(index, bytes));
+    let results = downloader.fetch_all(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
+    progress.finish();
+    for result in results {
+        result?;
+    }
+    let mut report = InstallReport {
+        downloads: downloads.len(),
+        downloaded_bytes: downloads.iter().map(|resolved| resolved.size).sum(),
+        ..InstallReport::default()
+    };
+    // Every blob verified in full before the store changes at all.
+    for resolved in &needed {
+        let blob = store.blob_path(&resolved.sha256);
+        let package = Package::open(&blob)?;
+        let verified = package.verified(Scope::Full)?;
+        let identity = (
+            &verified.metadata.package.name,
+            &verified.metadata.package.version,
+        );
+        if identity != (&resolved.name, &resolved.version) {
+            anyhow::bail!(
+                "{} (registry `{}`) is {}@{}, not {} as the index says",
+                resolved.url,
+                resolved.registry,
+                identity.0,
+                identity.1,
+                resolved.id()
+            );
+        }
+        let configured = registries
+            .iter()
+            .find(|(configured, _)| configured.name == resolved.registry)
+            .map(|(configured, _)| configured);
+        if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
+            if !configured
+                .keys
+                .iter()
+                .any(|key| key.bytes() == &verified.public_key)
+            {
+                return Err(crate::error::UserError::new(format!(
+                    "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
+                    resolved.id(),
+                    verified.key_fingerprint,
+                    resolved.registry
+                ))
+                .hint(format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry))
+                .into());
+            }
+        }
+    }
+    let record = |outcome: Installed, report: &mut InstallReport| match outcome {
+        Installed::New(record) => report.installed.push(record.id()),
+        Installed::Already(record) => report.already.push(record.id()),
+    };
+    for resolved in &plan {
+        let provenance = Provenance {
+            registry: Some(resolved.registry.clone()),
+            source: resolved.url.to_string(),
+        };
+        let outcome = store.install(&resolved.sha256, &provenance, options.reinstall)?;
+        record(outcome, &mut report);
+    }
+    for (path, sha256) in &files {
+        let provenance = Provenance {
+            registry: None,
+            source: std::path::absolute(path)
+                .unwrap_or_else(|_| path.clone())
+                .display()
+                .to_string(),
+        };
+        let outcome = store.install(sha256, &provenance, options.reinstall)?;
+        record(outcome, &mut report);
+    }
+    Ok(report)
+}

@@ -1,0 +1,445 @@
+//! Resolution: the install set is the closure of the requested packages over their exact
+//! `name@version` pins, chosen greedily and deterministically (registries in priority order, a
+//! bare name meaning that registry's `latest`). A missing package or two versions of one name is
+//! an error that shows the chain that led there and the exact command that fixes it.
+
+use std::collections::BTreeMap;
+
+use url::Url;
+
+use crate::registry::index::{compare_versions, IndexVersion, RegistryIndex};
+
+/// What the user asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Package name.
+    pub name: String,
+    /// Exact version, or the registry's latest.
+    pub version: Option<String>,
+}
+
+impl Request {
+    /// Parses `name` or `name@version`.
+    pub fn parse(text: &str) -> Result<Request, String> {
+        let (name, version) = match text.split_once('@') {
+            Some((name, version)) => (name, Some(version)),
+            None => (text, None),
+        };
+        crate::build::validate_name(name)?;
+        if let Some(version) = version {
+            crate::build::validate_version(version)?;
+        }
+        Ok(Request {
+            name: name.to_string(),
+            version: version.map(str::to_string),
+        })
+    }
+}
+
+/// One registry's index, with where it is.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    /// Its configured name.
+    pub name: String,
+    /// The index's URL (package URLs are relative to it).
+    pub index_url: Url,
+    /// The index.
+    pub index: RegistryIndex,
+}
+
+/// A package chosen for installation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Name.
+    pub name: String,
+    /// Version.
+    pub version: String,
+    /// The registry it comes from.
+    pub registry: String,
+    /// Where to download it.
+    pub url: Url,
+    /// The SHA-256 the index promises.
+    pub sha256: [u8; 32],
+    /// The size the index promises.
+    pub size: u64,
+    /// Its pins.
+    pub dependencies: Vec<String>,
+    /// What asked for it: `["app@1.0.0", "libfoo@2.0.0"]` ends with this package.
+    pub chain: Vec<String>,
+}
+
+impl Resolved {
+    /// `name@version`.
+    pub fn id(&self) -> String {
+        format!("{}@{}", self.name, self.version)
+    }
+}
+
+/// Why nothing can be installed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// A package or version no registry has.
+    #[error("{wanted} is not in any configured registry (needed by {})", chain.join(" -> "))]
+    Missing {
+        /// `name` or `name@version`.
+        wanted: String,
+        /// The chain that asked for it.
+        chain: Vec<String>,
+        /// The command that would fix it.
+        fix: String,
+    },
+    /// Two versions of one name.
+    #[error("{name} is needed at two versions: {} and {}", first.join(" -> "), second.join(" -> "))]
+    Conflict {
+        /// The package.
+        name: String,
+        /// One chain, ending in `name@version`.
+        first: Vec<String>,
+        /// The other.
+        second: Vec<String>,
+        /// The command that would fix it.
+        fix: String,
+    },
+}
+
+impl ResolveError {
+    /// The command that fixes it.
+    pub fn hint(&self) -> String {
+        match self {
+            ResolveError::Missing { fix, .. } | ResolveError::Conflict { fix, .. } => fix.clone(),
+        }
+    }
+}
+
+fn lookup<'r>(
+    registries: &'r [Registry],
+    name: &str,
+    version: Option<&str>,
+) -> Option<(&'r Registry, &'r IndexVersion)> {
+    registries.iter().find_map(|registry| {
+        let package = registry.index.package(name)?;
+        let version = version.unwrap_or(&package.latest);
+        package
+            .versions
+            .iter()
+            .find(|candidate| candidate.version == version)
+            .map(|found| (registry, found))
+    })
+}
+
+/// Resolves `requests` against `registries` (highest priority first).
+pub fn resolve(
+    requests: &[Request],
+    registries: &[Registry],
+) -> Result<Vec<Resolved>, ResolveError> {
+    let mut chosen: BTreeMap<String, Resolved> = BTreeMap::new();
+    let mut order = Vec::new();
+    for request in requests {
+        visit(
+            &request.name,
+            request.version.as_deref(),
+            &[],
+            registries,
+            &mut chosen,
+            &mut order,
+        )
+        .map_err(|error| improve(error, requests, registries))?;
+    }
+    Ok(order
+        .into_iter()
+        .filter_map(|name| chosen.remove(&name))
+        .collect())
+}
+
+/// Depth first, dependencies before dependents; `order` gets each name once, after its pins.
+fn visit(
+    name: &str,
+    version: Option<&str>,
+    parents: &[String],
+    registries: &[Registry],
+    chosen: &mut BTreeMap<String, Resolved>,
+    order: &mut Vec<String>,
+) -> Result<(), ResolveError> {
+    if let Some(existing) = chosen.get(name) {
+        return match version {
+            Some(version) if version != existing.version => {
+                let mut second = parents.to_vec();
+                second.push(format!("{name}@{version}"));
+                Err(ResolveError::Conflict {
+                    name: name.to_string(),
+                    first: existing.chain.clone(),
+                    second,
+                    fix: String::new(),
+                })
+            }
+            _ => Ok(()),
+        };
+    }
+    let Some((registry, found)) = lookup(registries, name, version) else {
+        let wanted = version.map_or(name.to_string(), |version| format!("{name}@{version}"));
+        let available: Vec<String> = registries
+            .iter()
+            .filter_map(|registry| registry.index.package(name))
+            .flat_map(|package| package.versions.iter().map(|v| v.version.clone()))
+            .collect();
+        let fix = if available.is_empty() {
+            format!("no configured registry has `{name}`: add one that does with `pandora registry add NAME URL`, or look for it with `pandora search {name}`")
+        } else {
+            format!(
+                "available versions of {name}: {}; `pandora info {name}` shows them",
+                available.join(", ")
+            )
+        };
+        return Err(ResolveError::Missing {
+            wanted,
+            chain: parents.to_vec(),
+            fix,
+        });
+    };
+    let mut chain = parents.to_vec();
+    chain.push(format!("{name}@{}", found.version));
+    let url = registry
+        .index_url
+        .join(&found.pkg_url)
+        .unwrap_or_else(|_| registry.index_url.clone());
+    chosen.insert(
+        name.to_string(),
+        Resolved {
+            name: name.to_string(),
+            version: found.version.clone(),
+            registry: registry.name.clone(),
+            url,
+            sha256: found.sha256,
+            size: found.size,
+            dependencies: found.dependencies.clone(),
+            chain: chain.clone(),
+        },
+    );
+    let mut pins: Vec<&String> = found.dependencies.iter().collect();
+    pins.sort();
+    for pin in pins {
+        let (dependency, pinned) = pin.split_once('@').unwrap_or((pin.as_str(), ""));
+        visit(dependency, Some(pinned), &chain, registries, chosen, order)?;
+    }
+    order.push(name.to_string());
+    Ok(())
+}
+
+/// Fills in the fix for a conflict: another version of the second request that agrees with
+/// the first, if the registries have one.
+fn improve(error: ResolveError, requests: &[Request], registries: &[Registry]) -> ResolveError {
+    let ResolveError::Conflict {
+        name,
+        first,
+        second,
+        ..
+    } = error
+    else {
+        return error;
+    };
+    let root = second
+        .first()
+        .and_then(|id| id.split('@').next())
+        .unwrap_or_default()
+        .to_string();
+    let mut fix = format!(
+        "install them one at a time (`pandora install {}` and `pandora install {}`)",
+        first[0], second[0]
+    );
+    if let Some(package) = registries
+        .iter()
+        .find_map(|registry| registry.index.package(&root))
+    {
+        let mut versions: Vec<&IndexVersion> = package.versions.iter().collect();
+        versions.sort_by(|a, b| compare_versions(&b.version, &a.version));
+        for candidate in versions {
+            let mut trial: Vec<Request> = requests
+                .iter()
+                .filter(|request| request.name != root)
+                .cloned()
+                .collect();
+            trial.push(Request {
+                name: root.clone(),
+                version: Some(candidate.version.clone()),
+            });
+            let mut chosen = BTreeMap::new();
+            let mut order = Vec::new();
+            if trial.iter().all(|request| {
+                visit(
+                    &request.name,
+                    request.version.as_deref(),
+                    &[],
+                    registries,
+                    &mut chosen,
+                    &mut order,
+                )
+                .is_ok()
+            }) {
+                let others: Vec<String> = requests
+                    .iter()
+                    .filter(|request| request.name != root)
+                    .map(request_text)
+                    .collect();
+                fix = format!(
+                    "pandora install {} {root}@{}",
+                    others.join(" "),
+                    candidate.version
+                );
+                break;
+            }
+        }
+    }
+    ResolveError::Conflict {
+        name,
+        first,
+        second,
+        fix,
+    }
+}
+
+fn request_text(request: &Request) -> String {
+    match &request.version {
+        Some(version) => format!("{}@{version}", request.name),
+        None => request.name.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::index::IndexPackage;
+
+    fn version(version: &str, dependencies: &[&str]) -> IndexVersion {
+        IndexVersion {
+            version: version.into(),
+            pkg_url: format!("{version}.psp"),
+            sha256: [0; 32],
+            size: 1,
+            dependencies: dependencies.iter().map(|pin| pin.to_string()).collect(),
+            license: None,
+            deprecated: false,
+        }
+    }
+
+    fn registry(name: &str, packages: Vec<(&str, Vec<IndexVersion>)>) -> Registry {
+        Registry {
+            name: name.into(),
+            index_url: Url::parse(&format!("https://{name}.example/index.acl")).unwrap(),
+            index: RegistryIndex {
+                name: name.into(),
+                serial: 1,
+                expires: i64::MAX,
+                priority: 100,
+                packages: packages
+                    .into_iter()
+                    .map(|(package, versions)| IndexPackage {
+                        name: package.into(),
+                        description: None,
+                        tags: vec![],
+                        latest: versions.last().unwrap().version.clone(),
+                        versions,
+                    })
+                    .collect(),
+            },
+        }
+    }
+
+    fn requests(texts: &[&str]) -> Vec<Request> {
+        texts
+            .iter()
+            .map(|text| Request::parse(text).unwrap())
+            .collect()
+    }
+
+    fn ids(resolved: &[Resolved]) -> Vec<String> {
+        resolved.iter().map(Resolved::id).collect()
+    }
+
+    #[test]
+    fn closure_in_dependency_order_from_the_first_registry() {
+        let registries = [
+            registry(
+                "fast",
+                vec![("libfoo", vec![version("2.0.0", &["libbase@1.0.0"])])],
+            ),
+            registry(
+                "main",
+                vec![
+                    (
+                        "app",
+                        vec![
+                            version("1.0.0", &[]),
+                            version("1.1.0", &["libfoo@2.0.0", "libbar@1.0.0"]),
+                        ],
+                    ),
+                    ("libfoo", vec![version("2.0.0", &[])]),
+                    ("libbar", vec![version("1.0.0", &["libbase@1.0.0"])]),
+                    ("libbase", vec![version("1.0.0", &[])]),
+                ],
+            ),
+        ];
+        let resolved = resolve(&requests(&["app"]), &registries).unwrap();
+        assert_eq!(
+            ids(&resolved),
+            ["libbase@1.0.0", "libbar@1.0.0", "libfoo@2.0.0", "app@1.1.0"]
+        );
+        let libfoo = resolved.iter().find(|r| r.name == "libfoo").unwrap();
+        assert_eq!(libfoo.registry, "fast");
+        assert_eq!(libfoo.url.as_str(), "https://fast.example/2.0.0.psp");
+        assert_eq!(libfoo.chain, ["app@1.1.0", "libfoo@2.0.0"]);
+        assert_eq!(
+            ids(&resolve(&requests(&["app@1.0.0"]), &registries).unwrap()),
+            ["app@1.0.0"]
+        );
+        // Deterministic: the same answer every time.
+        assert_eq!(resolve(&requests(&["app"]), &registries).unwrap(), resolved);
+    }
+
+    #[test]
+    fn missing_packages_show_the_chain_and_the_fix() {
+        let registries = [registry(
+            "main",
+            vec![
+                ("app", vec![version("1.0.0", &["libfoo@2.0.0"])]),
+                ("libfoo", vec![version("1.0.0", &[])]),
+            ],
+        )];
+        let error = resolve(&requests(&["app"]), &registries).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "libfoo@2.0.0 is not in any configured registry (needed by app@1.0.0)"
+        );
+        assert_eq!(
+            error.hint(),
+            "available versions of libfoo: 1.0.0; `pandora info libfoo` shows them"
+        );
+        let error = resolve(&requests(&["nope"]), &registries).unwrap_err();
+        assert!(
+            error.hint().contains("pandora registry add NAME URL"),
+            "{}",
+            error.hint()
+        );
+    }
+
+    #[test]
+    fn conflicts_show_both_chains_and_a_version_that_agrees() {
+        let registries = [registry(
+            "main",
+            vec![
+                ("app", vec![version("1.0.0", &["libfoo@2.0.0"])]),
+                (
+                    "tool",
+                    vec![
+                        version("1.0.0", &["libfoo@2.0.0"]),
+                        version("2.0.0", &["libfoo@3.0.0"]),
+                    ],
+                ),
+                ("libfoo", vec![version("2.0.0", &[]), version("3.0.0", &[])]),
+            ],
+        )];
+        let error = resolve(&requests(&["app", "tool"]), &registries).unwrap_err();
+        assert_eq!(error.to_string(), "libfoo is needed at two versions: app@1.0.0 -> libfoo@2.0.0 and tool@2.0.0 -> libfoo@3.0.0");
+        assert_eq!(error.hint(), "pandora install app tool@1.0.0");
+        assert!(Request::parse("app@^1").is_err());
+    }
+}

@@ -1,0 +1,459 @@
+//! `pandora install` and friends against a real registry on 127.0.0.1 that misbehaves on demand.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use pandora::format::metadata::encode_hex;
+use pandora::format::signing::SigningKey;
+use registry_fixtures::server::{Behavior, FixtureServer};
+use support::{package_source, Sandbox, ECHO_SCRIPT};
+
+struct Fixture {
+    sandbox: Sandbox,
+    registry: PathBuf,
+    server: FixtureServer,
+}
+
+fn key(seed: &str) -> String {
+    format!(
+        "ed25519:{}",
+        encode_hex(&SigningKey::from_seed(seed).public_key())
+    )
+}
+
+fn publish(
+    sandbox: &Sandbox,
+    registry: &Path,
+    name: &str,
+    version: &str,
+    dependencies: &[&str],
+    script: &str,
+) {
+    let source = sandbox.home().join(format!("src-{name}-{version}"));
+    package_source(
+        &source,
+        name,
+        version,
+        Some("bin/run"),
+        &[("bin/run", script)],
+    );
+    let pins: Vec<String> = dependencies
+        .iter()
+        .map(|pin| format!("\"{pin}\""))
+        .collect();
+    std::fs::write(
+        source.join("manifest.acl"),
+        format!("manifest {{ name = \"{name}\"; version = \"{version}\"; description = \"{name} for tests\"; tags = {{ \"fixture\" }}; dependencies = {{ {} }}; command = \"bin/run\"; }}\n", pins.join(", ")),
+    )
+    .unwrap();
+    sandbox
+        .build(
+            &source,
+            &registry.join(format!("pkgs/{name}-{version}.psp")),
+            "publisher",
+            &[],
+        )
+        .success();
+}
+
+fn index(sandbox: &Sandbox, registry: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "registry",
+        "index",
+        registry.to_str().unwrap(),
+        "--key-seed",
+        "registry",
+        "--name",
+        "fixtures",
+    ];
+    args.extend_from_slice(extra);
+    sandbox.run(&args).success();
+}
+
+/// libgreet 2.0.0; hello 1.1.0 needing it; tool 1.0.0 needing a libgreet nobody publishes.
+fn fixture() -> Fixture {
+    let sandbox = Sandbox::new();
+    let registry = sandbox.home().join("registry");
+    publish(
+        &sandbox,
+        &registry,
+        "libgreet",
+        "2.0.0",
+        &[],
+        "#!/bin/sh\necho libgreet\n",
+    );
+    publish(
+        &sandbox,
+        &registry,
+        "hello",
+        "1.1.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
+    publish(
+        &sandbox,
+        &registry,
+        "tool",
+        "1.0.0",
+        &["libgreet@9.9.9"],
+        ECHO_SCRIPT,
+    );
+    index(&sandbox, &registry, &[]);
+    let server = FixtureServer::start(&registry).unwrap();
+    sandbox
+        .run(&[
+            "registry",
+            "add",
+            "fixtures",
+            &server.url(),
+            "--key",
+            &key("registry"),
+            "--key",
+            &key("publisher"),
+            "--require-signatures",
+            "--cache-ttl",
+            "0",
+        ])
+        .success();
+    Fixture {
+        sandbox,
+        registry,
+        server,
+    }
+}
+
+fn store_entries(sandbox: &Sandbox) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(sandbox.pandora_home().join("store"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn tmp_is_clean(sandbox: &Sandbox) -> bool {
+    std::fs::read_dir(sandbox.pandora_home().join("tmp"))
+        .map(|mut entries| entries.next().is_none())
+        .unwrap_or(true)
+}
+
+#[test]
+fn installs_by_name_with_dependencies_and_reports() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    let run = sandbox.run(&["install", "hello"]);
+    run.success();
+    assert_eq!(run.stdout, "libgreet@2.0.0\nhello@1.1.0\n");
+    assert!(
+        run.stderr
+            .contains("Installed 2 package(s), 0 already present; 2 downloaded"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(store_entries(sandbox), ["hello@1.1.0", "libgreet@2.0.0"]);
+    let program = sandbox.pandora_home().join("store/hello@1.1.0/bin/run");
+    let output = std::process::Command::new(&program)
+        .arg("x")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("arg=[x]"));
+
+    let again = sandbox.run(&["install", "hello@1.1.0"]);
+    again.success();
+    assert!(
+        again
+            .stderr
+            .contains("0 package(s), 2 already present; 0 downloaded"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(sandbox.run(&["list"]).stdout, "hello                    1.1.0        fixtures\nlibgreet                 2.0.0        fixtures\n");
+    let info = sandbox.run(&["info", "hello"]);
+    assert!(
+        info.stdout.contains("dependencies libgreet@2.0.0")
+            && info
+                .stdout
+                .contains("installed    hello@1.1.0 from fixtures"),
+        "{}",
+        info.stdout
+    );
+    let search = sandbox.run(&["search", "GREET"]);
+    assert!(
+        search.stdout.starts_with("libgreet") && !search.stdout.contains("tool"),
+        "{}",
+        search.stdout
+    );
+    assert!(sandbox
+        .run(&["list", "--remote"])
+        .stdout
+        .contains("tool                     fixtures     1.0.0"));
+    assert!(sandbox
+        .run(&["verify", "--all"])
+        .stdout
+        .contains("ok    every file matches its install record"));
+}
+
+#[test]
+fn misbehaving_servers_are_survived_or_leave_nothing() {
+    for (behavior, succeeds) in [
+        (Behavior::FailFirst(1), true),
+        (Behavior::TooManyFirst(1), true),
+        (Behavior::TruncateFirst(5000), true),
+        (Behavior::ResetFirst(5000), true),
+        (Behavior::IgnoreRange, true),
+        (Behavior::NotFound, false),
+        (Behavior::WrongBytes, false),
+        (Behavior::TooLong(100), false),
+    ] {
+        let fixture = fixture();
+        let sandbox = &fixture.sandbox;
+        fixture
+            .server
+            .set("/pkgs/libgreet-2.0.0.psp", behavior.clone());
+        let run = sandbox.run(&["install", "hello"]);
+        if succeeds {
+            run.success();
+            assert_eq!(
+                store_entries(sandbox),
+                ["hello@1.1.0", "libgreet@2.0.0"],
+                "{behavior:?}"
+            );
+        } else {
+            run.failure(1);
+            assert!(
+                run.stderr
+                    .contains("libgreet-2.0.0.psp (registry `fixtures`)"),
+                "{behavior:?}: {}",
+                run.stderr
+            );
+            assert!(
+                store_entries(sandbox).is_empty(),
+                "{behavior:?} left {:?}",
+                store_entries(sandbox)
+            );
+        }
+        assert!(tmp_is_clean(sandbox), "{behavior:?}");
+    }
+}
+
+#[test]
+fn untrusted_or_stale_indexes_install_nothing() {
+    // A tampered index.
+    let fixture = fixture();
+    let path = fixture.registry.join("index.acl");
+    std::fs::write(
+        &path,
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .replace("hello for tests", "hello, trust me"),
+    )
+    .unwrap();
+    let run = fixture.sandbox.run(&["install", "hello"]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("does not match its contents") && run.stderr.contains("hint:"),
+        "{}",
+        run.stderr
+    );
+    assert!(store_entries(&fixture.sandbox).is_empty());
+
+    // A registry configured with another key.
+    let fixture = self::fixture();
+    fixture
+        .sandbox
+        .run(&["registry", "remove", "fixtures", "--yes"])
+        .success();
+    fixture
+        .sandbox
+        .run(&[
+            "registry",
+            "add",
+            "fixtures",
+            &fixture.server.url(),
+            "--key",
+            &key("impostor"),
+        ])
+        .success();
+    let run = fixture.sandbox.run(&["install", "hello"]);
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("which is not one of the registry's keys"),
+        "{}",
+        run.stderr
+    );
+
+    // A rollback to an older, validly signed index.
+    let fixture = self::fixture();
+    for name in ["index.acl", "index.acl.sig"] {
+        std::fs::copy(
+            fixture.registry.join(name),
+            fixture.registry.join(format!("{name}.old")),
+        )
+        .unwrap();
+    }
+    index(&fixture.sandbox, &fixture.registry, &[]);
+    fixture.sandbox.run(&["search", "hello"]).success();
+    for name in ["index.acl", "index.acl.sig"] {
+        std::fs::copy(
+            fixture.registry.join(format!("{name}.old")),
+            fixture.registry.join(name),
+        )
+        .unwrap();
+    }
+    let state = std::fs::read_to_string(
+        fixture
+            .sandbox
+            .pandora_home()
+            .join("cache/registries/fixtures/state.acl"),
+    )
+    .unwrap_or_default();
+    let served = std::fs::read_to_string(fixture.registry.join("index.acl")).unwrap();
+    let run = fixture.sandbox.run(&["install", "hello"]);
+    assert_eq!(
+        run.code,
+        1,
+        "state:\n{state}\nserved serial: {:?}\n{}",
+        served.lines().find(|l| l.contains("serial")),
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("older than serial 2 already seen"),
+        "{}",
+        run.stderr
+    );
+
+    // An expired index.
+    let fixture = self::fixture();
+    index(&fixture.sandbox, &fixture.registry, &["--expires-in", "0"]);
+    let run = fixture.sandbox.run(&["install", "hello"]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("the index expired at"),
+        "{}",
+        run.stderr
+    );
+    assert!(store_entries(&fixture.sandbox).is_empty());
+}
+
+#[test]
+fn resolution_errors_say_what_to_run() {
+    let fixture = fixture();
+    let run = fixture.sandbox.run(&["install", "tool"]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains(
+            "error: libgreet@9.9.9 is not in any configured registry (needed by tool@1.0.0)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: available versions of libgreet: 2.0.0"),
+        "{}",
+        run.stderr
+    );
+    let run = fixture.sandbox.run(&["install", "nothing-like-it"]);
+    assert!(
+        run.stderr.contains("pandora registry add NAME URL"),
+        "{}",
+        run.stderr
+    );
+    assert!(store_entries(&fixture.sandbox).is_empty());
+}
+
+#[test]
+fn remove_prune_and_verify() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "hello"]).success();
+    let refused = sandbox.run(&["remove", "libgreet@2.0.0", "--yes"]);
+    refused.failure(1);
+    assert!(
+        refused
+            .stderr
+            .contains("libgreet@2.0.0 is needed by hello@1.1.0"),
+        "{}",
+        refused.stderr
+    );
+    sandbox
+        .run(&["remove", "hello@1.1.0", "libgreet@2.0.0"])
+        .failure(3);
+    sandbox
+        .run(&["remove", "hello@1.1.0", "libgreet@2.0.0", "--yes"])
+        .success();
+    assert!(store_entries(sandbox).is_empty());
+    let dry = sandbox.run(&["prune", "--dry-run"]);
+    assert_eq!(dry.stdout.lines().count(), 2, "{}", dry.stdout);
+    assert_eq!(
+        sandbox.run(&["prune", "--dry-run"]).stdout,
+        dry.stdout,
+        "a dry run deletes nothing"
+    );
+    sandbox.run(&["prune"]).success();
+    assert_eq!(sandbox.run(&["prune", "--dry-run"]).stdout, "");
+
+    sandbox.run(&["install", "hello"]).success();
+    let file = sandbox.pandora_home().join("store/hello@1.1.0/bin/run");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&file, "#!/bin/sh\necho pwned\n").unwrap();
+    let verify = sandbox.run(&["verify", "hello@1.1.0"]);
+    verify.failure(1);
+    assert!(
+        verify.stdout.contains("FAIL  bin/run: content changed"),
+        "{}",
+        verify.stdout
+    );
+}
+
+#[test]
+fn local_files_offline_and_require_signatures() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    // A local file's dependencies come from the registries.
+    let local = fixture.registry.join("pkgs/hello-1.1.0.psp");
+    let run = sandbox.run(&["install", local.to_str().unwrap()]);
+    run.success();
+    assert_eq!(store_entries(sandbox), ["hello@1.1.0", "libgreet@2.0.0"]);
+    // Offline, the cached index is enough.
+    sandbox.run(&["remove", "hello@1.1.0", "--yes"]).success();
+    drop(fixture.server);
+    sandbox.run(&["install", "--offline", "hello"]).success();
+
+    // A package signed by a key the registry does not list.
+    let fixture = self::fixture();
+    let sandbox = &fixture.sandbox;
+    let source = sandbox.home().join("rogue");
+    package_source(
+        &source,
+        "rogue",
+        "1.0.0",
+        Some("bin/run"),
+        &[("bin/run", ECHO_SCRIPT)],
+    );
+    sandbox
+        .build(
+            &source,
+            &fixture.registry.join("pkgs/rogue-1.0.0.psp"),
+            "someone-else",
+            &[],
+        )
+        .success();
+    index(sandbox, &fixture.registry, &[]);
+    let run = sandbox.run(&["install", "rogue"]);
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("which registry `fixtures` does not trust (require_signatures)"),
+        "{}",
+        run.stderr
+    );
+    assert!(store_entries(sandbox).is_empty());
+}
