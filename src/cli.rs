@@ -216,9 +216,16 @@ pub struct InfoArgs {
 
 /// `pandora list`
 #[derive(Debug, Args)]
+#[group(id = "which", multiple = false)]
 pub struct ListArgs {
-    /// What the configured registries offer, instead of what is installed
-    #[arg(long)]
+    /// Installed packages (the default; until profiles exist, everything in the store)
+    #[arg(long, group = "which")]
+    pub installed: bool,
+    /// Everything in the store
+    #[arg(long, group = "which")]
+    pub store: bool,
+    /// What the configured registries offer
+    #[arg(long, group = "which")]
     pub remote: bool,
     /// Use only cached registry indexes (with --remote)
     #[arg(long, requires = "remote")]

@@ -457,3 +457,43 @@ fn local_files_offline_and_require_signatures() {
     );
     assert!(store_entries(sandbox).is_empty());
 }
+
+#[test]
+fn the_bundled_fixture_registry_installs_and_runs() {
+    let sandbox = Sandbox::new();
+    let registry = sandbox.home().join("fixtures");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("registry-fixtures/build-registry.sh");
+    let status = std::process::Command::new("bash")
+        .arg(&script)
+        .arg(&registry)
+        .arg(env!("CARGO_BIN_EXE_pandora"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let signature = std::fs::read_to_string(registry.join("index.acl.sig")).unwrap();
+    let (key, _) = pandora::registry::index::parse_signature_file("sig", &signature).unwrap();
+    let server = FixtureServer::start(&registry).unwrap();
+    sandbox
+        .run(&[
+            "registry",
+            "add",
+            "fixtures",
+            &server.url(),
+            "--key",
+            &format!("ed25519:{}", encode_hex(&key)),
+            "--require-signatures",
+        ])
+        .success();
+    assert_eq!(
+        sandbox.run(&["install", "hello", "banner"]).stdout,
+        "libgreet@2.0.0\nhello@1.1.0\nbanner@1.0.0\n"
+    );
+    let output =
+        std::process::Command::new(sandbox.pandora_home().join("store/hello@1.1.0/bin/hello"))
+            .output()
+            .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "Hello from hello!\nThis package was verified and installed by Pandora.\n"
+    );
+}
