@@ -1,5 +1,5 @@
-//! `pandora prune`: deletes downloaded packages no installed package came from, and leftovers
-//! of interrupted downloads.
+//! `pandora prune`: deletes downloaded packages no installed package came from, store entries
+//! without an install record, and leftovers of interrupted downloads and installs.
 
 use crate::cli::PruneArgs;
 use crate::commands::build::human_bytes;
@@ -22,10 +22,28 @@ pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 .map_err(|error| anyhow::anyhow!("cannot delete {}: {error}", path.display()))?;
         }
     }
+    let orphans = store.orphans()?;
+    for path in &orphans {
+        bytes += walkdir::WalkDir::new(path)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.metadata().ok())
+            .filter(|metadata| metadata.is_file())
+            .map(|metadata| metadata.len())
+            .sum::<u64>();
+        context.printer.data(path.display());
+        if !args.dry_run {
+            store.remove_orphan(path)?;
+        }
+    }
     let verb = if args.dry_run { "Would free" } else { "Freed" };
     context.printer.status(
         verb,
-        format!("{} in {} file(s)", human_bytes(bytes), unreferenced.len()),
+        format!(
+            "{} in {} item(s)",
+            human_bytes(bytes),
+            unreferenced.len() + orphans.len()
+        ),
     );
     Ok(ExitStatus::Success)
 }

@@ -381,6 +381,31 @@ impl Store {
         Ok(record)
     }
 
+    /// What nothing references: directories in `store/` without an install record (a crash
+    /// between writing one and the other) and leftovers in `tmp/`.
+    pub fn orphans(&self) -> Result<Vec<PathBuf>, StoreError> {
+        let mut orphans = Vec::new();
+        if let Ok(entries) = std::fs::read_dir(self.layout.store_dir()) {
+            for entry in entries.flatten() {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                if self.record(&id)?.is_none() {
+                    orphans.push(entry.path());
+                }
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(self.layout.tmp_dir()) {
+            orphans.extend(entries.flatten().map(|entry| entry.path()));
+        }
+        orphans.sort();
+        Ok(orphans)
+    }
+
+    /// Deletes an orphan (see [`Store::orphans`]) under the store's lock.
+    pub fn remove_orphan(&self, path: &Path) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        remove_tree(path)
+    }
+
     /// Blobs no installed package was installed from.
     pub fn unreferenced_blobs(&self) -> Result<Vec<PathBuf>, StoreError> {
         let referenced: std::collections::HashSet<String> = self
