@@ -206,11 +206,12 @@ pub fn install(
         downloaded_bytes: downloads.iter().map(|resolved| resolved.size).sum(),
         ..InstallReport::default()
     };
-    // Every blob verified in full before the store changes at all.
+    // Identity and signer checked on every blob before anything is staged; staging hashes
+    // every slot as it extracts; the store changes only when everything has staged.
     for resolved in &needed {
         let blob = store.blob_path(&resolved.sha256);
         let package = Package::open(&blob)?;
-        let verified = package.verified(Scope::Full)?;
+        let verified = package.verified(Scope::Structure)?;
         let identity = (
             &verified.metadata.package.name,
             &verified.metadata.package.version,
@@ -246,17 +247,14 @@ pub fn install(
             }
         }
     }
-    let record = |outcome: Installed, report: &mut InstallReport| match outcome {
-        Installed::New(record) => report.installed.push(record.id()),
-        Installed::Already(record) => report.already.push(record.id()),
-    };
+    let mut transaction = store.begin()?;
+    let mut outcomes = Vec::new();
     for resolved in &plan {
         let provenance = Provenance {
             registry: Some(resolved.registry.clone()),
             source: resolved.url.to_string(),
         };
-        let outcome = store.install(&resolved.sha256, &provenance, options.reinstall)?;
-        record(outcome, &mut report);
+        outcomes.push(transaction.stage(&resolved.sha256, &provenance, options.reinstall)?);
     }
     for (path, sha256) in &files {
         let provenance = Provenance {
@@ -266,8 +264,14 @@ pub fn install(
                 .display()
                 .to_string(),
         };
-        let outcome = store.install(sha256, &provenance, options.reinstall)?;
-        record(outcome, &mut report);
+        outcomes.push(transaction.stage(sha256, &provenance, options.reinstall)?);
+    }
+    transaction.commit()?;
+    for outcome in outcomes {
+        match outcome {
+            Installed::New(record) => report.installed.push(record.id()),
+            Installed::Already(record) => report.already.push(record.id()),
+        }
     }
     Ok(report)
 }

@@ -514,3 +514,47 @@ fn the_bundled_fixture_registry_installs_and_runs() {
         "Hello from hello!\nThis package was verified and installed by Pandora.\n"
     );
 }
+
+#[test]
+fn an_install_lands_whole_or_not_at_all() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "hello"]).success();
+    sandbox
+        .run(&["remove", "hello@1.1.0", "libgreet@2.0.0", "--yes"])
+        .success();
+    // The cached blob of hello (staged after libgreet) is damaged: libgreet stages fine, hello
+    // fails while its slots are hashed, and neither may land.
+    let index = pandora::registry::index::RegistryIndex::parse(
+        "index.acl",
+        &std::fs::read_to_string(fixture.registry.join("index.acl")).unwrap(),
+    )
+    .unwrap();
+    let hello = &index.package("hello").unwrap().versions[0];
+    let blob = sandbox
+        .pandora_home()
+        .join("blobs")
+        .join(encode_hex(&hello.sha256));
+    let slot = {
+        let package = pandora::format::package::Package::open(&blob).unwrap();
+        package
+            .verified(pandora::format::package::Scope::Structure)
+            .unwrap()
+            .slots[0]
+            .descriptor
+            .offset as usize
+    };
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[slot + 10] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+    let run = sandbox.run(&["install", "hello"]);
+    run.failure(1);
+    assert!(run.stderr.contains("sha256"), "{}", run.stderr);
+    assert!(
+        store_entries(sandbox).is_empty(),
+        "{:?}",
+        store_entries(sandbox)
+    );
+    assert!(tmp_is_clean(sandbox));
+    assert!(sandbox.run(&["list"]).stdout.is_empty());
+}

@@ -184,98 +184,32 @@ impl Store {
         self.layout.blobs_dir().join(encode_hex(sha256))
     }
 
-    /// Installs the blob `sha256` as `store/name@version`. The same `name@version` from other
-    /// bytes is refused unless `reinstall`.
+    /// Installs the blob `sha256` as `store/name@version` (a transaction of one). The same
+    /// `name@version` from other bytes is refused unless `reinstall`.
     pub fn install(
         &self,
         sha256: &[u8; 32],
         provenance: &Provenance,
         reinstall: bool,
     ) -> Result<Installed, StoreError> {
-        let _lock = self.lock()?;
+        let mut transaction = self.begin()?;
+        let outcome = transaction.stage(sha256, provenance, reinstall)?;
+        transaction.commit()?;
+        Ok(outcome)
+    }
+
+    /// Starts a transaction: holds the store's lock, sweeps leftovers, and lets several packages
+    /// be staged and then committed together, so an install lands whole or not at all.
+    pub fn begin(&self) -> Result<Transaction<'_>, StoreError> {
+        let lock = self.lock()?;
         self.sweep()?;
-        let blob = self.blob_path(sha256);
-        let package = Package::open(&blob)?;
-        let verified = package.verified(Scope::Structure)?;
-        let (name, version) = (
-            verified.metadata.package.name.clone(),
-            verified.metadata.package.version.clone(),
-        );
-        validate_name(&name)
-            .and_then(|()| validate_version(&version))
-            .map_err(|reason| StoreError::Identity {
-                path: provenance.source.clone().into(),
-                reason,
-            })?;
-        let id = format!("{name}@{version}");
-        let entry = self.entry_path(&id);
-        if let Some(existing) = self.record(&id)? {
-            if existing.blob == *sha256 && entry.is_dir() && !reinstall {
-                return Ok(Installed::Already(existing));
-            }
-            if existing.blob != *sha256 && !reinstall {
-                return Err(StoreError::Conflict {
-                    id,
-                    installed: encode_hex(&existing.blob),
-                    offered: encode_hex(sha256),
-                });
-            }
-        }
         let tmp = self.layout.tmp_dir();
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        let staging = tempfile::Builder::new()
-            .prefix("install-")
-            .tempdir_in(&tmp)
-            .map_err(io(&tmp))?;
-        let tree = staging.path().join("tree");
-        std::fs::create_dir(&tree).map_err(io(&tree))?;
-        let mut extraction = Extraction::new(Limits::default());
-        for slot in &verified.slots {
-            extraction.extract_slot(&package, slot, &tree)?;
-        }
-        extraction.finish()?;
-        let entries = seal(&tree)?;
-        // One syncfs makes every extracted file durable before the entry can appear.
-        let directory = std::fs::File::open(&tree).map_err(io(&tree))?;
-        nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(|errno| {
-            StoreError::Io {
-                path: tree.clone(),
-                source: errno.into(),
-            }
-        })?;
-        let record = Record {
-            name,
-            version,
-            blob: *sha256,
-            registry: provenance.registry.clone(),
-            source: provenance.source.clone(),
-            public_key: verified.public_key,
-            installed_at: crate::registry::publish::now(),
-            dependencies: verified
-                .metadata
-                .pandora
-                .clone()
-                .unwrap_or_default()
-                .dependencies,
-            entries,
-        };
-        // The record first: a crash before the rename leaves a record without an entry, which
-        // the next install of it simply rewrites.
-        let record_path = self.record_path(&id);
-        let records = self.layout.records_dir();
-        std::fs::create_dir_all(&records).map_err(io(&records))?;
-        crate::fs::write_atomic(&record_path, record.to_acl().as_bytes())
-            .map_err(io(&record_path))?;
-        let store = self.layout.store_dir();
-        std::fs::create_dir_all(&store).map_err(io(&store))?;
-        if entry.symlink_metadata().is_ok() {
-            let trash = staging.path().join("replaced");
-            std::fs::rename(&entry, &trash).map_err(io(&entry))?;
-        }
-        std::fs::rename(&tree, &entry).map_err(io(&entry))?;
-        crate::fs::sync_directory(&store).map_err(io(&store))?;
-        remove_tree(&staging.keep())?;
-        Ok(Installed::New(record))
+        Ok(Transaction {
+            store: self,
+            _lock: lock,
+            staged: Vec::new(),
+        })
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -425,6 +359,152 @@ impl Store {
         unreferenced.sort();
         Ok(unreferenced)
     }
+}
+
+/// Packages verified, extracted and sealed in `tmp/`, waiting to be committed together. Dropped
+/// without a commit, it removes what it staged and the store is as it was.
+#[derive(Debug)]
+pub struct Transaction<'s> {
+    store: &'s Store,
+    _lock: FileLock,
+    staged: Vec<Staged>,
+}
+
+#[derive(Debug)]
+struct Staged {
+    staging: PathBuf,
+    record: Record,
+}
+
+impl Transaction<'_> {
+    /// Verifies the blob `sha256` and extracts it into `tmp/` (every slot hashed as it streams),
+    /// sealed read-only. Nothing in `store/` changes until [`Transaction::commit`].
+    pub fn stage(
+        &mut self,
+        sha256: &[u8; 32],
+        provenance: &Provenance,
+        reinstall: bool,
+    ) -> Result<Installed, StoreError> {
+        let store = self.store;
+        let blob = store.blob_path(sha256);
+        let package = Package::open(&blob)?;
+        let verified = package.verified(Scope::Structure)?;
+        let (name, version) = (
+            verified.metadata.package.name.clone(),
+            verified.metadata.package.version.clone(),
+        );
+        validate_name(&name)
+            .and_then(|()| validate_version(&version))
+            .map_err(|reason| StoreError::Identity {
+                path: provenance.source.clone().into(),
+                reason,
+            })?;
+        let id = format!("{name}@{version}");
+        if let Some(existing) = store.record(&id)? {
+            if existing.blob == *sha256 && store.entry_path(&id).is_dir() && !reinstall {
+                return Ok(Installed::Already(existing));
+            }
+            if existing.blob != *sha256 && !reinstall {
+                return Err(StoreError::Conflict {
+                    id,
+                    installed: encode_hex(&existing.blob),
+                    offered: encode_hex(sha256),
+                });
+            }
+        }
+        if let Some(already) = self.staged.iter().find(|staged| staged.record.id() == id) {
+            return Ok(Installed::New(already.record.clone()));
+        }
+        let tmp = store.layout.tmp_dir();
+        let staging = tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&tmp)
+            .map_err(io(&tmp))?
+            .keep();
+        // Registered before anything can fail, so a drop cleans it up.
+        self.staged.push(Staged {
+            staging: staging.clone(),
+            record: Record {
+                name,
+                version,
+                blob: *sha256,
+                registry: provenance.registry.clone(),
+                source: provenance.source.clone(),
+                public_key: verified.public_key,
+                installed_at: crate::registry::publish::now(),
+                dependencies: verified
+                    .metadata
+                    .pandora
+                    .clone()
+                    .unwrap_or_default()
+                    .dependencies,
+                entries: Vec::new(),
+            },
+        });
+        let tree = staging.join("tree");
+        std::fs::create_dir(&tree).map_err(io(&tree))?;
+        let mut extraction = Extraction::new(Limits::default());
+        for slot in &verified.slots {
+            extraction.extract_slot(&package, slot, &tree)?;
+        }
+        extraction.finish()?;
+        let entries = seal(&tree)?;
+        let staged = self
+            .staged
+            .last_mut()
+            .ok_or_else(|| StoreError::NotInstalled { id: id.clone() })?;
+        staged.record.entries = entries;
+        Ok(Installed::New(staged.record.clone()))
+    }
+
+    /// Makes every staged package durable with one `syncfs`, writes their records, renames them
+    /// into `store/`, and syncs again.
+    pub fn commit(mut self) -> Result<Vec<Record>, StoreError> {
+        let store = self.store;
+        let tmp = store.layout.tmp_dir();
+        syncfs(&tmp)?;
+        let records_dir = store.layout.records_dir();
+        let store_dir = store.layout.store_dir();
+        std::fs::create_dir_all(&records_dir).map_err(io(&records_dir))?;
+        std::fs::create_dir_all(&store_dir).map_err(io(&store_dir))?;
+        let mut committed = Vec::new();
+        for staged in std::mem::take(&mut self.staged) {
+            let id = staged.record.id();
+            // The record first: a crash before the rename leaves a record without an entry
+            // (ignored, rewritten by the next install) or an entry without one (`prune` frees it).
+            let record_path = store.record_path(&id);
+            crate::fs::write_atomic(&record_path, staged.record.to_acl().as_bytes())
+                .map_err(io(&record_path))?;
+            let entry = store.entry_path(&id);
+            if entry.symlink_metadata().is_ok() {
+                std::fs::rename(&entry, staged.staging.join("replaced")).map_err(io(&entry))?;
+            }
+            std::fs::rename(staged.staging.join("tree"), &entry).map_err(io(&entry))?;
+            remove_tree(&staged.staging)?;
+            committed.push(staged.record);
+        }
+        syncfs(&store_dir)?;
+        Ok(committed)
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        for staged in &self.staged {
+            let _ = remove_tree(&staged.staging);
+        }
+    }
+}
+
+/// Flushes every dirty page of the filesystem holding `path`: one call for many files.
+fn syncfs(path: &Path) -> Result<(), StoreError> {
+    let directory = std::fs::File::open(path).map_err(io(path))?;
+    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(|errno| {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source: errno.into(),
+        }
+    })
 }
 
 /// Lists a tree (files hashed) and, when `seal` is set, makes it read-only: files lose their

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""Install benchmarks against a loopback registry, with baselines measured in the same run.
+
+    python3 benches/install.py small    # 20 small packages into an empty home vs curl of the same files
+    python3 benches/install.py big      # ~700 MB in 10,000 files vs curl | zstd -d | tar -x, and peak RSS
+
+Release binaries are built here; the registry is served by `fixture-registry serve` on
+127.0.0.1; everything lives under target/ on one filesystem.
+"""
+
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pspf import ROOT, RELEASE, peak_rss_mib, timed  # noqa: E402
+
+
+def binaries():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--workspace", "--bins"], cwd=ROOT, check=True)
+    return RELEASE / "pandora", RELEASE / "pandora-launcher", RELEASE / "fixture-registry", RELEASE / "acl"
+
+
+class Registry:
+    """A registry directory served over loopback until closed."""
+
+    def __init__(self, server_binary: Path, directory: Path):
+        self.process = subprocess.Popen([str(server_binary), "serve", str(directory)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.url = self.process.stdout.readline().strip()
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait(timeout=10)
+
+
+def configured_home(pandora: Path, acl: Path, work: Path, registry: Path, url: str) -> dict:
+    key = subprocess.run([str(acl), "get", str(registry / "index.acl.sig"), "Signature.key"], capture_output=True, text=True, check=True).stdout.strip()
+    template = work / "template-home"
+    env = {"PANDORA_HOME": str(template)}
+    subprocess.run([str(pandora), "--quiet", "registry", "add", "bench", url, "--key", key, "--require-signatures"], env=dict(os.environ, **env), check=True)
+    return env
+
+
+def fresh_home(work: Path, name: str) -> dict:
+    home = work / name
+    shutil.rmtree(home, ignore_errors=True)
+    shutil.copytree(work / "template-home", home)
+    return {"PANDORA_HOME": str(home)}
+
+
+def publish(pandora: Path, launcher: Path, source: Path, registry: Path, name: str):
+    subprocess.run([str(pandora), "--quiet", "build", str(source), "-o", str(registry / "pkgs" / f"{name}.psp"), "--key-seed", "bench", "--launcher-bin", str(launcher)], check=True, stdout=subprocess.DEVNULL)
+
+
+def bench_small():
+    pandora, launcher, server_binary, acl = binaries()
+    with tempfile.TemporaryDirectory(dir=ROOT / "target") as scratch:
+        work = Path(scratch)
+        registry = work / "registry"
+        names = [f"small{n:02d}" for n in range(20)]
+        for name in names:
+            source = work / "src" / name
+            (source / "files" / "bin").mkdir(parents=True)
+            (source / "files" / "bin" / name).write_text(f"#!/bin/sh\necho {name}\n")
+            (source / "files" / "bin" / name).chmod(0o755)
+            (source / "files" / "share" / name).mkdir(parents=True)
+            (source / "files" / "share" / name / "README").write_text(f"{name} documentation\n" * 50)
+            (source / "manifest.acl").write_text(f'manifest {{ name = "{name}"; version = "1.0.0"; command = "bin/{name}"; }}\n')
+            publish(pandora, launcher, source, registry, name)
+        subprocess.run([str(pandora), "--quiet", "registry", "index", str(registry), "--key-seed", "bench"], check=True, stdout=subprocess.DEVNULL)
+        server = Registry(server_binary, registry)
+        try:
+            configured_home(pandora, acl, work, registry, server.url)
+            runs = 15
+            counter = iter(range(10_000))
+            homes = {}
+
+            def reset():
+                homes["env"] = fresh_home(work, f"home-{next(counter)}")
+
+            curl_target = work / "curl"
+            urls = [f"{server.url}pkgs/{name}.psp" for name in names]
+
+            def clear_curl():
+                shutil.rmtree(curl_target, ignore_errors=True)
+                curl_target.mkdir()
+
+            base, _ = timed(["curl", "-s", "--parallel", "--output-dir", str(curl_target), *sum((["-O", url] for url in urls), [])], runs, before=clear_curl)
+            times = []
+            for _ in range(runs):
+                reset()
+                start = time.perf_counter()
+                subprocess.run([str(pandora), "--quiet", "install", *names], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            ours = times[len(times) // 2]
+            size = sum((registry / "pkgs" / f"{name}.psp").stat().st_size for name in names) / 1e6
+            print(f"20 small packages ({size:.1f} MB with their launcher stubs) into an empty home, median of {runs}:")
+            print(f"  curl --parallel of the same 20 files   {base:7.1f} ms   (baseline: transfer only)")
+            print(f"  pandora install (index, resolve, download, verify, store)   {ours:7.1f} ms   ratio {ours / base:.2f}x")
+        finally:
+            server.close()
+
+
+def big_tree(files: Path, files_count: int = 10_000, megabytes: int = 700):
+    rng = random.Random(7)
+    per_file = megabytes * 1_000_000 // files_count
+    words = b"pandora package store verify install registry index signature slot ".split()
+    for index in range(files_count):
+        directory = files / ("lib" if index % 2 else "share") / f"d{index % 100:02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        if index % 2:
+            data = rng.randbytes(per_file)
+        else:
+            data = b" ".join(rng.choice(words) for _ in range(per_file // 8))[:per_file]
+        (directory / f"f{index:05d}").write_bytes(data)
+    (files / "bin").mkdir(exist_ok=True)
+    shutil.copy("/bin/true", files / "bin" / "big")
+
+
+def bench_big():
+    pandora, launcher, server_binary, acl = binaries()
+    with tempfile.TemporaryDirectory(dir=ROOT / "target") as scratch:
+        work = Path(scratch)
+        source = work / "src"
+        big_tree(source / "files")
+        (source / "manifest.acl").write_text('manifest { name = "big"; version = "1.0.0"; command = "bin/big"; }\n')
+        registry = work / "registry"
+        publish(pandora, launcher, source, registry, "big")
+        subprocess.run([str(pandora), "--quiet", "registry", "index", str(registry), "--key-seed", "bench"], check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["sh", "-c", f"tar cf - -C {source / 'files'} . | zstd -q -3 -T2 -o {registry / 'tree.tar.zst'}"], check=True)
+        tree_mb = sum(f.stat().st_size for f in (source / "files").rglob("*") if f.is_file()) / 1e6
+        server = Registry(server_binary, registry)
+        try:
+            configured_home(pandora, acl, work, registry, server.url)
+            target = work / "reference"
+            counter = iter(range(100))
+            homes = {}
+
+            def clear_reference():
+                shutil.rmtree(target, ignore_errors=True)
+                target.mkdir()
+
+            def reset():
+                for old in work.glob("home-*"):
+                    shutil.rmtree(old, ignore_errors=True)
+                homes["env"] = fresh_home(work, f"home-{next(counter)}")
+
+            runs = 3
+            base, _ = timed(["sh", "-c", f"curl -s {server.url}tree.tar.zst | zstd -q -d | tar -x -C {target}"], runs, before=clear_reference)
+            times = []
+            for _ in range(runs):
+                reset()
+                start = time.perf_counter()
+                subprocess.run([str(pandora), "--quiet", "install", "big"], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            ours = times[len(times) // 2]
+            reset()
+            rss = peak_rss_mib([str(pandora), "--quiet", "install", "big"], homes["env"])
+            print(f"one package, {tree_mb:.0f} MB in 10,000 files, median of {runs}:")
+            print(f"  curl | zstd -d | tar -x   {base:8.0f} ms   (baseline)")
+            print(f"  pandora install           {ours:8.0f} ms   ratio {ours / base:.2f}x   peak RSS {rss:.1f} MiB")
+        finally:
+            server.close()
+
+
+if __name__ == "__main__":
+    {"small": bench_small, "big": bench_big}.get(sys.argv[1] if len(sys.argv) > 1 else "", lambda: sys.exit(__doc__))()
