@@ -10,15 +10,18 @@
 //! | primitives | [`fs`] (atomic replace, locks), [`keys`] (Ed25519 public keys), [`layout`] (every path) | lock files beside the state they guard |
 //! | format | [`format`]: PSPF/2025 read, verify, extract, write; signing keys | `.psp` files |
 //! | packages | [`build`] (`manifest.acl` + `files/` to `.psp`), [`trust`] (trusted keys) | `keys/`, `keys/trusted/` |
-//! | registries | [`registry`]: the signed index format, indexing a directory | `index.acl`, `index.acl.sig` of a registry |
+//! | registries | [`registry`]: the signed index format, indexing a directory, fetching indexes (cache, trust checks), downloading blobs | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig` |
+//! | store | [`store`]: verified, read-only `store/name@version` trees, installed in transactions | `store/`, `records/`, `tmp/` |
+//! | resolution | [`resolver`]: the closure of exact pins, with the fix when it fails | nothing |
+//! | installing | [`install`]: registries, resolution, downloads, checks, one store transaction | through the layers above |
 //! | launcher | [`launcher`]: verify, extract once, exec | `~/.cache/pandora/workenv/` |
 //! | configuration | [`config`] | `registries.acl` |
 //! | commands | [`commands`] (one file per subcommand) | through the layers above |
 //! | CLI | [`cli`] (clap definitions, man pages), [`settings`], [`printer`], [`error`], [`exit`], [`env_vars`] | nothing |
 //!
-//! The `pandora-launcher` binary (`src/bin/`) links only the format, trust and launcher layers.
-//! The registry client, store, resolver and profiles join as they are built, each owning its
-//! directory of DESIGN.md section 2.
+//! The `pandora-launcher` binary (`src/bin/`) links only the format, trust and launcher layers
+//! (no network stack). Profiles join as they are built, owning `profiles/`, `vir` and
+//! `manifests/` of DESIGN.md section 2.
 //!
 //! # How a command flows
 //!
