@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | language | the `acl-parser` crate | nothing: parses and writes ACL text |
 //! | primitives | [`fs`] (atomic replace, locks), [`keys`] (Ed25519 public keys), [`layout`] (every path) | lock files beside the state they guard |
-//! | format | [`format`]: PSPF/2025 read, verify, extract, write; signing keys | `.psp` files |
+//! | format | [`format`](mod@format): PSPF/2025 read, verify, extract, write; signing keys | `.psp` files |
 //! | packages | [`build`] (`manifest.acl` + `files/` to `.psp`), [`trust`] (trusted keys) | `keys/`, `keys/trusted/` |
 //! | registries | [`registry`]: the signed index format, indexing a directory, fetching indexes (cache, trust checks), downloading blobs | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig` |
 //! | store | [`store`]: verified, read-only `store/name@version` trees, installed in transactions | `store/`, `records/`, `tmp/` |
