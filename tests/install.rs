@@ -30,31 +30,15 @@ fn publish(
     dependencies: &[&str],
     script: &str,
 ) {
-    let source = sandbox.home().join(format!("src-{name}-{version}"));
-    package_source(
-        &source,
+    support::publish(
+        sandbox,
+        &registry.join(format!("pkgs/{name}-{version}.psp")),
         name,
         version,
-        Some("bin/run"),
-        &[("bin/run", script)],
+        dependencies,
+        script,
+        "publisher",
     );
-    let pins: Vec<String> = dependencies
-        .iter()
-        .map(|pin| format!("\"{pin}\""))
-        .collect();
-    std::fs::write(
-        source.join("manifest.acl"),
-        format!("manifest {{ name = \"{name}\"; version = \"{version}\"; description = \"{name} for tests\"; tags = {{ \"fixture\" }}; dependencies = {{ {} }}; command = \"bin/run\"; }}\n", pins.join(", ")),
-    )
-    .unwrap();
-    sandbox
-        .build(
-            &source,
-            &registry.join(format!("pkgs/{name}-{version}.psp")),
-            "publisher",
-            &[],
-        )
-        .success();
 }
 
 fn index(sandbox: &Sandbox, registry: &Path, extra: &[&str]) {
@@ -250,7 +234,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
         &path,
         std::fs::read_to_string(&path)
             .unwrap()
-            .replace("hello for tests", "hello, trust me"),
+            .replace("The hello package", "hello, trust me"),
     )
     .unwrap();
     let run = fixture.sandbox.run(&["install", "hello"]);

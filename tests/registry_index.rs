@@ -18,29 +18,15 @@ fn build_into(
     dependencies: &[&str],
     relative: &str,
 ) {
-    let source = sandbox.home().join(format!("src-{name}-{version}"));
-    package_source(
-        &source,
+    support::publish(
+        sandbox,
+        &registry.join(relative),
         name,
         version,
-        Some("bin/run"),
-        &[("bin/run", ECHO_SCRIPT)],
+        dependencies,
+        ECHO_SCRIPT,
+        "fixtures",
     );
-    let pins: Vec<String> = dependencies
-        .iter()
-        .map(|pin| format!("\"{pin}\""))
-        .collect();
-    std::fs::write(
-        source.join("manifest.acl"),
-        format!(
-            "manifest {{ name = \"{name}\"; version = \"{version}\"; description = \"The {name} package\"; license = \"MIT\"; tags = {{ \"fixture\" }}; dependencies = {{ {} }}; command = \"bin/run\"; }}\n",
-            pins.join(", ")
-        ),
-    )
-    .unwrap();
-    let output = registry.join(relative);
-    std::fs::create_dir_all(output.parent().unwrap()).unwrap();
-    sandbox.build(&source, &output, "fixtures", &[]).success();
 }
 
 fn index(sandbox: &Sandbox, registry: &Path, extra: &[&str]) -> support::Run {

@@ -287,3 +287,37 @@ fn collect(root: &Path, directory: &Path, out: &mut Vec<String>) {
         }
     }
 }
+
+/// Builds `name@version` (entry point `script`, exact `dependencies`, description
+/// "The NAME package", license MIT, tag "fixture") into `output`, signed with the key seed `seed`.
+pub fn publish(
+    sandbox: &Sandbox,
+    output: &Path,
+    name: &str,
+    version: &str,
+    dependencies: &[&str],
+    script: &str,
+    seed: &str,
+) {
+    let source = sandbox.home().join(format!("src-{name}-{version}-{seed}"));
+    package_source(
+        &source,
+        name,
+        version,
+        Some("bin/run"),
+        &[("bin/run", script)],
+    );
+    let pins: Vec<String> = dependencies
+        .iter()
+        .map(|pin| format!("\"{pin}\""))
+        .collect();
+    std::fs::write(
+        source.join("manifest.acl"),
+        format!(
+            "manifest {{ name = \"{name}\"; version = \"{version}\"; description = \"The {name} package\"; license = \"MIT\"; tags = {{ \"fixture\" }}; dependencies = {{ {} }}; command = \"bin/run\"; }}\n",
+            pins.join(", ")
+        ),
+    )
+    .unwrap();
+    sandbox.build(&source, output, seed, &[]).success();
+}
