@@ -79,6 +79,13 @@ pub enum Command {
     List(ListArgs),
     /// Remove installed packages from the store
     Remove(RemoveArgs),
+    /// Make a store package (one version of it) part of the active profile
+    Activate(ActivateArgs),
+    /// Return the active profile to its previous generation
+    Rollback,
+    /// Create, switch, delete and list profiles, and show their history
+    #[command(subcommand)]
+    Profile(ProfileCommand),
     /// Delete what nothing uses: downloaded packages no installed one came from, leftovers of interrupted work
     Prune(PruneArgs),
     /// Print a shell completion script
@@ -241,6 +248,56 @@ pub struct RemoveArgs {
     /// Remove even when other installed packages depend on them
     #[arg(long)]
     pub force: bool,
+}
+
+/// `pandora activate`
+#[derive(Debug, Args)]
+pub struct ActivateArgs {
+    /// NAME@VERSION of each installed package to activate (another version of it leaves the profile)
+    #[arg(required = true, value_name = "NAME@VERSION")]
+    pub packages: Vec<String>,
+    /// Who keeps a path two packages provide [default: refuse and list the paths]
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub prefer: Option<PreferChoice>,
+}
+
+/// Who wins a path two active packages provide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PreferChoice {
+    /// The package being activated
+    New,
+    /// The package already in the profile
+    Existing,
+}
+
+/// `pandora profile`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// List the profiles, marking the active one
+    List,
+    /// Create a profile, empty or as a copy of another's current generation
+    Create {
+        /// The new profile's name
+        name: String,
+        /// Start from this profile's packages
+        #[arg(long, value_name = "PROFILE")]
+        from: Option<String>,
+    },
+    /// Make a profile the active one (one atomic rename of `vir`)
+    Switch {
+        /// The profile
+        name: String,
+    },
+    /// Delete a profile that is not active, with all its generations
+    Delete {
+        /// The profile
+        name: String,
+    },
+    /// List a profile's generations and what each changed
+    History {
+        /// The profile [default: the active one]
+        name: Option<String>,
+    },
 }
 
 /// `pandora prune`

@@ -91,6 +91,9 @@ pub fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(resolve) = cause.downcast_ref::<crate::resolver::ResolveError>() {
             return Some(resolve.hint());
         }
+        if let Some(profile) = cause.downcast_ref::<crate::profile::ProfileError>() {
+            return profile.hint();
+        }
         if let Some(store) = cause.downcast_ref::<crate::store::StoreError>() {
             return store.hint();
         }

@@ -31,6 +31,33 @@ pub fn sync_directory(directory: &Path) -> std::io::Result<()> {
     fs::File::open(directory)?.sync_all()
 }
 
+/// Flushes every dirty page of the filesystem holding `path`: one call makes a whole staged
+/// tree durable, far cheaper than an fsync per file.
+pub fn syncfs(path: &Path) -> std::io::Result<()> {
+    let directory = std::fs::File::open(path)?;
+    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(Into::into)
+}
+
+/// Removes a file, link or whole tree if it exists, first making directories writable again:
+/// store trees are sealed read-only, and a crash can leave one half-sealed in `tmp/`.
+pub fn remove_tree(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = path.symlink_metadata() else {
+        return Ok(());
+    };
+    if meta.is_dir() {
+        for item in walkdir::WalkDir::new(path).into_iter().flatten() {
+            if item.file_type().is_dir() {
+                let _ =
+                    std::fs::set_permissions(item.path(), std::fs::Permissions::from_mode(0o700));
+            }
+        }
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
+}
+
 fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),

@@ -50,6 +50,16 @@ impl Layout {
         self.root.join("records")
     }
 
+    /// `profiles/`: one directory of generations per profile.
+    pub fn profiles_dir(&self) -> PathBuf {
+        self.root.join("profiles")
+    }
+
+    /// `vir`: the link to the active profile's current forest.
+    pub fn vir(&self) -> PathBuf {
+        self.root.join("vir")
+    }
+
     /// `tmp/`: staging on the same filesystem, so renames into place are atomic.
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")

@@ -48,6 +48,7 @@ pub mod keys;
 pub mod launcher;
 pub mod layout;
 pub mod printer;
+pub mod profile;
 pub mod registry;
 pub mod resolver;
 pub mod settings;

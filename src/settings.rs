@@ -22,6 +22,8 @@ pub struct Settings {
     pub verbose: u8,
     /// `--yes`: answer yes to every confirmation.
     pub assume_yes: bool,
+    /// The user's `$HOME`, where `bin`, `lib`, ... are linked into the active profile.
+    pub user_home: Option<PathBuf>,
     /// Whether standard input is a terminal (prompts are only possible when it is).
     pub interactive: bool,
     /// FlavorPack's trusted-keys directory, if set.
@@ -45,6 +47,7 @@ impl Settings {
             quiet: global.quiet,
             verbose: global.verbose,
             assume_yes: global.yes,
+            user_home: non_empty(environment("HOME")).map(PathBuf::from),
             interactive: std::io::stdin().is_terminal(),
             flavor_trusted_keys_dir: non_empty(environment(env_vars::FLAVOR_TRUSTED_KEYS_DIR))
                 .map(PathBuf::from),

@@ -1,5 +1,6 @@
 //! One module per subcommand, each a thin `run` that calls into the library and prints.
 
+mod activate;
 mod build;
 mod completions;
 mod info;
@@ -7,6 +8,7 @@ mod inspect;
 mod install;
 mod key;
 mod list;
+mod profile;
 mod prune;
 mod registry;
 mod remove;
@@ -44,6 +46,9 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Info(args) => info::run(&args, context),
         Command::List(args) => list::run(&args, context),
         Command::Remove(args) => remove::run(&args, context),
+        Command::Activate(args) => activate::run(&args, context),
+        Command::Rollback => profile::rollback(context),
+        Command::Profile(command) => profile::run(command, context),
         Command::Prune(args) => prune::run(&args, context),
         Command::Completions(args) => completions::run(&args),
     }

@@ -1,9 +1,11 @@
 //! `pandora remove NAME@VERSION...`: out of the store, unless something installed needs it.
 
 use crate::cli::RemoveArgs;
+use crate::commands::activate::current_members;
 use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
+use crate::profile::{Prefer, Profiles};
 use crate::store::Store;
 
 /// Removes after confirmation (or `--yes`); refuses while a dependent is installed unless `--force`.
@@ -40,9 +42,37 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     {
         return Ok(ExitStatus::NotConfirmed);
     }
+    unlink_from_profiles(&args.packages, context)?;
     for id in &args.packages {
         store.remove(id)?;
         context.printer.status("Removed", id);
     }
     Ok(ExitStatus::Success)
+}
+
+/// Every profile whose current generation holds one of `ids` gets a new generation without
+/// them, so no active link ever points at a store entry that is gone.
+fn unlink_from_profiles(ids: &[String], context: &Context) -> anyhow::Result<()> {
+    let layout = &context.settings.layout;
+    let (profiles, store) = (Profiles::new(layout), Store::new(layout));
+    for profile in profiles.list()? {
+        let members = current_members(&profiles, &store, &profile)?;
+        if !members.iter().any(|member| ids.contains(&member.id())) {
+            continue;
+        }
+        let remaining: Vec<_> = members
+            .into_iter()
+            .filter(|member| !ids.contains(&member.id()))
+            .collect();
+        let description = format!("removed {}", ids.join(", "));
+        let number = profiles.commit(&profile, &remaining, Prefer::Neither, &description)?;
+        context.printer.status(
+            "Unlinked",
+            format!(
+                "{} from profile {profile} (generation {number})",
+                ids.join(", ")
+            ),
+        );
+    }
+    Ok(())
 }

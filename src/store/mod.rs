@@ -496,15 +496,8 @@ impl Drop for Transaction<'_> {
     }
 }
 
-/// Flushes every dirty page of the filesystem holding `path`: one call for many files.
 fn syncfs(path: &Path) -> Result<(), StoreError> {
-    let directory = std::fs::File::open(path).map_err(io(path))?;
-    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(|errno| {
-        StoreError::Io {
-            path: path.to_path_buf(),
-            source: errno.into(),
-        }
-    })
+    crate::fs::syncfs(path).map_err(io(path))
 }
 
 /// Lists a tree (files hashed) and, when `seal` is set, makes it read-only: files lose their
@@ -579,18 +572,5 @@ fn seal(root: &Path) -> Result<Vec<RecordedEntry>, StoreError> {
 
 /// Deletes a tree, read-only directories included.
 fn remove_tree(path: &Path) -> Result<(), StoreError> {
-    if path.symlink_metadata().is_err() {
-        return Ok(());
-    }
-    if path.is_dir() && !path.is_symlink() {
-        for item in walkdir::WalkDir::new(path).into_iter().flatten() {
-            if item.file_type().is_dir() {
-                let _ =
-                    std::fs::set_permissions(item.path(), std::fs::Permissions::from_mode(0o700));
-            }
-        }
-        std::fs::remove_dir_all(path).map_err(io(path))
-    } else {
-        std::fs::remove_file(path).map_err(io(path))
-    }
+    crate::fs::remove_tree(path).map_err(io(path))
 }

@@ -1,0 +1,117 @@
+//! A generation's manifest, `profiles/NAME/N/generation.acl`: which packages its forest holds
+//! (in precedence order) and what changed, for `pandora profile history` and for pruning.
+
+use std::path::Path;
+
+use acl_parser::{Block, Document, Value};
+
+use super::ProfileError;
+
+/// One generation of a profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    /// Its number, counting from 1.
+    pub number: u64,
+    /// Unix time it was made.
+    pub created_at: i64,
+    /// What changed, in words.
+    pub description: String,
+    /// The `name@version` of every package it holds, in precedence order.
+    pub members: Vec<String>,
+}
+
+impl Generation {
+    /// The manifest as ACL.
+    pub fn to_acl(&self) -> String {
+        let block = Block::labelled("Generation", self.number.to_string())
+            .with("created_at", self.created_at)
+            .with("description", self.description.clone())
+            .with("members", self.members.clone());
+        format!(
+            "// Pandora profile generation: written by Pandora.\n{}",
+            Document::new().with_block(block)
+        )
+    }
+
+    /// Reads the manifest of the generation directory `dir`.
+    pub fn load(dir: &Path) -> Result<Generation, ProfileError> {
+        let path = dir.join("generation.acl");
+        let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Generation::parse(&path.display().to_string(), &text).map_err(|source| {
+            ProfileError::Manifest {
+                path: path.clone(),
+                source,
+            }
+        })
+    }
+
+    fn parse(name: &str, text: &str) -> Result<Generation, acl_parser::Error> {
+        let document = acl_parser::from_str(name, text)?;
+        let block = document
+            .blocks("Generation")
+            .next()
+            .ok_or_else(|| document.error_at(None, "no `Generation` block"))?;
+        let invalid =
+            |what: &str| document.error_at(block.span(), format!("invalid generation: {what}"));
+        let number = block
+            .label()
+            .and_then(|label| label.parse().ok())
+            .ok_or_else(|| invalid("the label must be its number"))?;
+        let members = match block.field("members").map(|field| field.value()) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(id) => Ok(id.clone()),
+                    _ => Err(invalid("members must be strings")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(invalid("`members` must be an array")),
+        };
+        Ok(Generation {
+            number,
+            created_at: block
+                .get_int("created_at")
+                .map_err(|_| invalid("`created_at` must be an int"))?,
+            description: block
+                .get_str("description")
+                .map_err(|_| invalid("`description` must be a string"))?
+                .to_string(),
+            members,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_manifest_round_trips() {
+        let generation = Generation {
+            number: 7,
+            created_at: 1_790_000_000,
+            description: "installed hello@1.1.0 \"quoted\"".into(),
+            members: vec!["hello@1.1.0".into(), "libgreet@2.0.0".into()],
+        };
+        let parsed = Generation::parse("test", &generation.to_acl()).unwrap();
+        assert_eq!(parsed, generation);
+    }
+
+    #[test]
+    fn a_manifest_without_a_numbered_label_is_refused() {
+        let generation = Generation {
+            number: 3,
+            created_at: 0,
+            description: String::new(),
+            members: Vec::new(),
+        };
+        let text = generation.to_acl();
+        let damaged = text.replace("\"3\"", "\"three\"");
+        assert_ne!(text, damaged);
+        let error = Generation::parse("test", &damaged).unwrap_err();
+        assert!(error.to_string().contains("number"), "{error}");
+    }
+}

@@ -1,0 +1,648 @@
+//! Profiles: named symlink forests over store entries, each change a new numbered generation.
+//!
+//! ```text
+//! profiles/NAME/N/forest/          generation N's forest (links into store/)
+//! profiles/NAME/N/generation.acl   its members and what changed
+//! profiles/NAME/current -> N       the profile's generation, switched by one rename
+//! vir -> profiles/NAME/current/forest
+//! ```
+//!
+//! A generation is built complete in `tmp/` and renamed into place, then `current` is replaced
+//! by renaming a fresh symlink over it; switching profiles renames a fresh `vir` over the old.
+//! Each visible change is therefore one `rename(2)`, and a crash at any step leaves the previous
+//! state intact plus at most garbage in `tmp/`, swept by the next operation. Every operation
+//! holds the store's lock, so a store entry cannot vanish while a forest links to it.
+
+pub mod forest;
+mod generation;
+
+pub use forest::{Conflict, Forest, Member, Prefer};
+pub use generation::Generation;
+
+use std::path::{Path, PathBuf};
+
+use crate::fs::{sync_directory, FileLock};
+use crate::layout::Layout;
+use crate::store::Record;
+
+/// The profile a fresh home starts with.
+pub const DEFAULT_PROFILE: &str = "default";
+
+/// What can go wrong with profiles. After any of them, every profile is as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// A file or directory that cannot be read or written.
+    #[error("I/O error on {path}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Paths two packages both provide.
+    #[error("{} path(s) are provided by two packages: {}", .0.len(), describe(.0))]
+    Conflicts(Vec<Conflict>),
+    /// No profile of that name.
+    #[error("there is no profile named `{0}`")]
+    Missing(String),
+    /// A profile of that name already exists.
+    #[error("a profile named `{0}` already exists")]
+    Exists(String),
+    /// A name that cannot be a profile's directory.
+    #[error(
+        "`{0}` is not a valid profile name (letters, digits, `-`, `_`, `.`; not starting with `.`)"
+    )]
+    InvalidName(String),
+    /// The active profile cannot be deleted.
+    #[error("`{0}` is the active profile")]
+    Active(String),
+    /// Nothing to roll back to.
+    #[error("profile `{0}` has no generation before the current one")]
+    NoPrevious(String),
+    /// A generation to return to needs a package no longer in the store.
+    #[error("generation {generation} holds {id}, which has since been removed from the store")]
+    MemberGone {
+        /// The generation.
+        generation: u64,
+        /// `name@version`.
+        id: String,
+    },
+    /// A generation manifest that does not parse.
+    #[error("the generation manifest {path} is damaged")]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: acl_parser::Error,
+    },
+}
+
+fn describe(conflicts: &[Conflict]) -> String {
+    conflicts
+        .iter()
+        .map(|c| format!("{} ({} and {})", c.path, c.existing, c.new))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ProfileError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ProfileError::Conflicts(_) => Some(
+                "choose a winner with `--prefer new` or `--prefer existing`, or remove one of the packages".into(),
+            ),
+            ProfileError::Missing(_) => Some("`pandora profile list` shows the profiles".into()),
+            ProfileError::MemberGone { id, .. } => {
+                Some(format!("reinstall it with `pandora install {id}`, then roll back again"))
+            }
+            ProfileError::Active(_) => {
+                Some("switch to another profile first with `pandora profile switch NAME`".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> ProfileError + '_ {
+    move |source| ProfileError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The profiles of one Pandora home.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    layout: Layout,
+}
+
+/// Holds the home's lock and has swept `tmp/`.
+struct Locked {
+    _lock: FileLock,
+}
+
+impl Profiles {
+    /// The profiles under `layout`.
+    pub fn new(layout: &Layout) -> Profiles {
+        Profiles {
+            layout: layout.clone(),
+        }
+    }
+
+    fn dir(&self, name: &str) -> PathBuf {
+        self.layout.profiles_dir().join(name)
+    }
+
+    fn lock(&self) -> Result<Locked, ProfileError> {
+        let path = self.layout.store_lock();
+        let lock = FileLock::acquire(&path).map_err(io(&path))?;
+        let tmp = self.layout.tmp_dir();
+        if let Ok(entries) = std::fs::read_dir(&tmp) {
+            for entry in entries.flatten() {
+                remove_tree(&entry.path())?;
+            }
+        }
+        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        Ok(Locked { _lock: lock })
+    }
+
+    /// Every profile's name, sorted.
+    pub fn list(&self) -> Result<Vec<String>, ProfileError> {
+        let dir = self.layout.profiles_dir();
+        let mut names = Vec::new();
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for entry in entries {
+                    let entry = entry.map_err(io(&dir))?;
+                    if entry.path().is_dir() {
+                        names.push(entry.file_name().to_string_lossy().into_owned());
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(&dir)(e)),
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The profile `vir` points at ([`DEFAULT_PROFILE`] before anything was activated).
+    pub fn active(&self) -> Result<String, ProfileError> {
+        let vir = self.layout.vir();
+        match std::fs::read_link(&vir) {
+            Ok(target) => Ok(target
+                .components()
+                .nth(1)
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .unwrap_or_else(|| DEFAULT_PROFILE.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_PROFILE.to_string()),
+            Err(e) => Err(io(&vir)(e)),
+        }
+    }
+
+    /// Creates an empty profile, or one starting from `from`'s current members.
+    pub fn create(&self, name: &str, from: Option<&str>) -> Result<(), ProfileError> {
+        validate_name(name)?;
+        let _locked = self.lock()?;
+        let dir = self.dir(name);
+        if dir.exists() {
+            return Err(ProfileError::Exists(name.to_string()));
+        }
+        let source = match from {
+            Some(other) => {
+                let current = self
+                    .current(other)?
+                    .ok_or_else(|| ProfileError::Missing(other.to_string()))?;
+                Some((other, current))
+            }
+            None => None,
+        };
+        let description = match &source {
+            Some((other, current)) => {
+                format!("created from profile {other} generation {}", current.number)
+            }
+            None => "created".to_string(),
+        };
+        // Links are relative and every generation sits at the same depth, so a copy of the
+        // source forest is valid as it is; its store entries stay referenced by the source.
+        let members = source
+            .as_ref()
+            .map(|(_, g)| g.members.clone())
+            .unwrap_or_default();
+        let copy_from =
+            source.map(|(other, g)| self.dir(other).join(g.number.to_string()).join("forest"));
+        self.stage_generation(name, &description, members, |forest| match &copy_from {
+            Some(from) => copy_links(from, forest),
+            None => Ok(()),
+        })?;
+        Ok(())
+    }
+
+    /// Points `vir` at `name`'s current generation.
+    pub fn switch(&self, name: &str) -> Result<(), ProfileError> {
+        let _locked = self.lock()?;
+        if !self.dir(name).join("current").exists() {
+            return Err(ProfileError::Missing(name.to_string()));
+        }
+        self.point_vir(name)
+    }
+
+    /// Deletes a profile that is not the active one.
+    pub fn delete(&self, name: &str) -> Result<(), ProfileError> {
+        let _locked = self.lock()?;
+        let dir = self.dir(name);
+        if !dir.is_dir() {
+            return Err(ProfileError::Missing(name.to_string()));
+        }
+        if self.active()? == name {
+            return Err(ProfileError::Active(name.to_string()));
+        }
+        let trash = self
+            .layout
+            .tmp_dir()
+            .join(format!("deleted-profile-{name}"));
+        std::fs::rename(&dir, &trash).map_err(io(&dir))?;
+        sync_directory(&self.layout.profiles_dir()).map_err(io(&self.layout.profiles_dir()))?;
+        remove_tree(&trash)
+    }
+
+    /// Every generation of `name`, oldest first.
+    pub fn generations(&self, name: &str) -> Result<Vec<Generation>, ProfileError> {
+        let dir = self.dir(name);
+        if !dir.is_dir() {
+            return Err(ProfileError::Missing(name.to_string()));
+        }
+        let mut numbers = generation_numbers(&dir)?;
+        numbers.sort_unstable();
+        numbers
+            .into_iter()
+            .map(|n| Generation::load(&dir.join(n.to_string())))
+            .collect()
+    }
+
+    /// The generation `name` currently uses, if it has one.
+    pub fn current(&self, name: &str) -> Result<Option<Generation>, ProfileError> {
+        let current = self.dir(name).join("current");
+        match std::fs::read_link(&current) {
+            Ok(target) => Generation::load(&self.dir(name).join(target)).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&current)(e)),
+        }
+    }
+
+    /// Builds a new generation of `name` from `members` (in precedence order) and makes it the
+    /// profile's current one; `vir` follows if `name` is active or nothing was ever active.
+    /// Returns its number.
+    pub fn commit(
+        &self,
+        name: &str,
+        members: &[Record],
+        prefer: Prefer,
+        description: &str,
+    ) -> Result<u64, ProfileError> {
+        validate_name(name)?;
+        let _locked = self.lock()?;
+        let planned: Vec<Member<'_>> = members
+            .iter()
+            .map(|r| Member {
+                id: r.id(),
+                entries: &r.entries,
+            })
+            .collect();
+        let forest = forest::plan(&planned, prefer).map_err(ProfileError::Conflicts)?;
+        let members = planned.iter().map(|m| m.id.clone()).collect();
+        // profiles/NAME/N/forest is four levels below the home.
+        self.stage_generation(name, description, members, |dir| {
+            forest
+                .write(dir, 4)
+                .map_err(|(path, source)| ProfileError::Io { path, source })
+        })
+    }
+
+    /// Makes the generation before the current one current again. Returns its number.
+    pub fn rollback(&self, name: &str) -> Result<u64, ProfileError> {
+        let _locked = self.lock()?;
+        let current = self
+            .current(name)?
+            .ok_or_else(|| ProfileError::Missing(name.to_string()))?;
+        let previous = generation_numbers(&self.dir(name))?
+            .into_iter()
+            .filter(|n| *n < current.number)
+            .max()
+            .ok_or_else(|| ProfileError::NoPrevious(name.to_string()))?;
+        let generation = Generation::load(&self.dir(name).join(previous.to_string()))?;
+        let store = self.layout.store_dir();
+        if let Some(gone) = generation
+            .members
+            .iter()
+            .find(|id| !store.join(id).is_dir())
+        {
+            return Err(ProfileError::MemberGone {
+                generation: previous,
+                id: gone.clone(),
+            });
+        }
+        self.point_current(name, previous)?;
+        Ok(previous)
+    }
+
+    /// Builds generation N+1 of `name` in `tmp/` with `fill`, renames it into place, makes it
+    /// current, and moves `vir` to it if `name` is active (or nothing is yet).
+    fn stage_generation(
+        &self,
+        name: &str,
+        description: &str,
+        members: Vec<String>,
+        fill: impl FnOnce(&Path) -> Result<(), ProfileError>,
+    ) -> Result<u64, ProfileError> {
+        let dir = self.dir(name);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let number = generation_numbers(&dir)?.into_iter().max().unwrap_or(0) + 1;
+
+        let staging = self
+            .layout
+            .tmp_dir()
+            .join(format!("generation-{name}-{number}"));
+        let staged_forest = staging.join("forest");
+        std::fs::create_dir_all(&staged_forest).map_err(io(&staged_forest))?;
+        fill(&staged_forest)?;
+        let generation = Generation {
+            number,
+            created_at: now(),
+            description: description.to_string(),
+            members,
+        };
+        let manifest = staging.join("generation.acl");
+        std::fs::write(&manifest, generation.to_acl()).map_err(io(&manifest))?;
+        // One syncfs makes the whole forest durable before it becomes visible.
+        sync_filesystem(&staging)?;
+
+        let target = dir.join(number.to_string());
+        std::fs::rename(&staging, &target).map_err(io(&target))?;
+        sync_directory(&dir).map_err(io(&dir))?;
+        self.point_current(name, number)?;
+        let vir_exists = self.layout.vir().symlink_metadata().is_ok();
+        if !vir_exists || self.active()? == name {
+            self.point_vir(name)?;
+        }
+        Ok(number)
+    }
+
+    fn point_current(&self, name: &str, number: u64) -> Result<(), ProfileError> {
+        let dir = self.dir(name);
+        replace_symlink(
+            &self.layout,
+            &dir.join("current"),
+            Path::new(&number.to_string()),
+        )
+    }
+
+    fn point_vir(&self, name: &str) -> Result<(), ProfileError> {
+        let target = Path::new("profiles")
+            .join(name)
+            .join("current")
+            .join("forest");
+        replace_symlink(&self.layout, &self.layout.vir(), &target)
+    }
+}
+
+/// Atomically makes `link` a symlink to `target`: a new link made in `tmp/` is renamed over it.
+fn replace_symlink(layout: &Layout, link: &Path, target: &Path) -> Result<(), ProfileError> {
+    let staged = layout.tmp_dir().join(format!(
+        "link-{}-{}",
+        std::process::id(),
+        link.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let _ = std::fs::remove_file(&staged);
+    std::os::unix::fs::symlink(target, &staged).map_err(io(&staged))?;
+    std::fs::rename(&staged, link).map_err(io(link))?;
+    let parent = link.parent().unwrap_or(Path::new("."));
+    sync_directory(parent).map_err(io(parent))
+}
+
+/// Recreates the directories and links of the forest `from` under `to`.
+fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
+    for item in walkdir::WalkDir::new(from).min_depth(1) {
+        let item = item.map_err(|e| {
+            let path = e.path().unwrap_or(from).to_path_buf();
+            ProfileError::Io {
+                path,
+                source: e.into(),
+            }
+        })?;
+        let relative = item.path().strip_prefix(from).unwrap_or(item.path());
+        let destination = to.join(relative);
+        if item.file_type().is_dir() {
+            std::fs::create_dir(&destination).map_err(io(&destination))?;
+        } else {
+            let target = std::fs::read_link(item.path()).map_err(io(item.path()))?;
+            std::os::unix::fs::symlink(target, &destination).map_err(io(&destination))?;
+        }
+    }
+    Ok(())
+}
+
+fn generation_numbers(dir: &Path) -> Result<Vec<u64>, ProfileError> {
+    let mut numbers = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        if let Some(n) = entry.file_name().to_str().and_then(|s| s.parse().ok()) {
+            numbers.push(n);
+        }
+    }
+    Ok(numbers)
+}
+
+fn validate_name(name: &str) -> Result<(), ProfileError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ProfileError::InvalidName(name.to_string()))
+    }
+}
+
+fn remove_tree(path: &Path) -> Result<(), ProfileError> {
+    crate::fs::remove_tree(path).map_err(io(path))
+}
+
+fn sync_filesystem(path: &Path) -> Result<(), ProfileError> {
+    crate::fs::syncfs(path).map_err(io(path))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RecordedEntry;
+
+    fn package(home: &Path, name: &str, files: &[&str]) -> Record {
+        let mut entries = Vec::new();
+        let root = home.join("store").join(format!("{name}@1.0.0"));
+        for file in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, format!("{name}:{file}")).unwrap();
+            let parent = Path::new(file).parent().unwrap().to_str().unwrap();
+            if !parent.is_empty() && !entries.iter().any(|e: &RecordedEntry| e.path() == parent) {
+                entries.push(RecordedEntry::Directory {
+                    path: parent.into(),
+                });
+            }
+            entries.push(RecordedEntry::File {
+                path: (*file).into(),
+                sha256: [0; 32],
+                mode: 0o444,
+            });
+        }
+        entries.sort_by(|a, b| a.path().cmp(b.path()));
+        Record {
+            name: name.into(),
+            version: "1.0.0".into(),
+            blob: [0; 32],
+            registry: None,
+            source: String::new(),
+            public_key: [0; 32],
+            installed_at: 0,
+            dependencies: Vec::new(),
+            entries,
+        }
+    }
+
+    fn read(home: &Path, path: &str) -> String {
+        std::fs::read_to_string(home.join("vir").join(path)).unwrap()
+    }
+
+    #[test]
+    fn each_change_is_a_generation_and_vir_follows_the_active_profile() {
+        let home = tempfile::tempdir().unwrap();
+        let profiles = Profiles::new(&Layout::new(home.path()));
+        let a = package(home.path(), "a", &["bin/a"]);
+        let b = package(home.path(), "b", &["bin/b", "share/b/doc"]);
+        assert_eq!(
+            profiles
+                .commit(
+                    "default",
+                    std::slice::from_ref(&a),
+                    Prefer::Neither,
+                    "add a"
+                )
+                .unwrap(),
+            1
+        );
+        assert_eq!(read(home.path(), "bin/a"), "a:bin/a");
+        assert_eq!(
+            profiles
+                .commit("default", &[a, b], Prefer::Neither, "add b")
+                .unwrap(),
+            2
+        );
+        assert_eq!(read(home.path(), "bin/b"), "b:bin/b");
+        assert_eq!(read(home.path(), "share/b/doc"), "b:share/b/doc");
+
+        assert_eq!(profiles.rollback("default").unwrap(), 1);
+        assert!(!home.path().join("vir/bin/b").exists());
+        let history: Vec<_> = profiles
+            .generations("default")
+            .unwrap()
+            .into_iter()
+            .map(|g| (g.number, g.description))
+            .collect();
+        assert_eq!(
+            history,
+            [(1, "add a".to_string()), (2, "add b".to_string())]
+        );
+        assert_eq!(
+            profiles.rollback("default").unwrap_err().to_string(),
+            "profile `default` has no generation before the current one"
+        );
+    }
+
+    #[test]
+    fn profiles_are_created_switched_and_deleted() {
+        let home = tempfile::tempdir().unwrap();
+        let profiles = Profiles::new(&Layout::new(home.path()));
+        let a = package(home.path(), "a", &["bin/a"]);
+        profiles
+            .commit("default", &[a], Prefer::Neither, "add a")
+            .unwrap();
+        profiles.create("work", Some("default")).unwrap();
+        profiles.create("empty", None).unwrap();
+        assert_eq!(profiles.list().unwrap(), ["default", "empty", "work"]);
+        assert_eq!(profiles.active().unwrap(), "default");
+
+        profiles.switch("empty").unwrap();
+        assert_eq!(profiles.active().unwrap(), "empty");
+        assert!(!home.path().join("vir/bin/a").exists());
+        profiles.switch("work").unwrap();
+        assert_eq!(read(home.path(), "bin/a"), "a:bin/a");
+
+        assert!(matches!(
+            profiles.delete("work"),
+            Err(ProfileError::Active(_))
+        ));
+        profiles.delete("default").unwrap();
+        assert_eq!(profiles.list().unwrap(), ["empty", "work"]);
+        assert!(matches!(
+            profiles.switch("default"),
+            Err(ProfileError::Missing(_))
+        ));
+        assert!(matches!(
+            profiles.create("work", None),
+            Err(ProfileError::Exists(_))
+        ));
+        assert!(matches!(
+            profiles.create("../x", None),
+            Err(ProfileError::InvalidName(_))
+        ));
+    }
+
+    #[test]
+    fn a_conflict_changes_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        let profiles = Profiles::new(&Layout::new(home.path()));
+        let a = package(home.path(), "a", &["bin/tool"]);
+        let b = package(home.path(), "b", &["bin/tool"]);
+        profiles
+            .commit(
+                "default",
+                std::slice::from_ref(&a),
+                Prefer::Neither,
+                "add a",
+            )
+            .unwrap();
+        let error = profiles
+            .commit("default", &[a.clone(), b.clone()], Prefer::Neither, "add b")
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "1 path(s) are provided by two packages: bin/tool (a@1.0.0 and b@1.0.0)"
+        );
+        assert_eq!(profiles.current("default").unwrap().unwrap().number, 1);
+        assert_eq!(read(home.path(), "bin/tool"), "a:bin/tool");
+        profiles
+            .commit("default", &[a, b], Prefer::New, "add b")
+            .unwrap();
+        assert_eq!(read(home.path(), "bin/tool"), "b:bin/tool");
+    }
+
+    #[test]
+    fn concurrent_commits_serialize_and_neither_is_lost() {
+        let home = tempfile::tempdir().unwrap();
+        let layout = Layout::new(home.path());
+        let a = package(home.path(), "a", &["bin/a"]);
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let (layout, a) = (layout.clone(), a.clone());
+                std::thread::spawn(move || {
+                    Profiles::new(&layout)
+                        .commit("default", &[a], Prefer::Neither, &format!("writer {i}"))
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut numbers: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        numbers.sort_unstable();
+        assert_eq!(numbers, [1, 2]);
+        assert_eq!(
+            Profiles::new(&layout).generations("default").unwrap().len(),
+            2
+        );
+    }
+}
