@@ -58,6 +58,18 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Removes everything inside `directory` (which may be missing), as [`remove_tree`] does.
+pub fn clear_directory(directory: &Path) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        remove_tree(&path).map_err(|error| with_path(&error, &path, "remove"))?;
+    }
+    Ok(())
+}
+
 fn parent_of(path: &Path) -> PathBuf {
     match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),

@@ -505,6 +505,34 @@ impl Document {
             _ => Error::new(kind),
         }
     }
+
+    /// The strings of `block`'s array field `field`, empty when the field is absent. Anything
+    /// but an array of strings is an error located at the field.
+    pub fn string_array(&self, block: &Block, field: &str) -> Result<Vec<String>> {
+        let Some(found) = block.field(field) else {
+            return Ok(Vec::new());
+        };
+        let at = found.span().or(block.span());
+        match found.value() {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => Ok(text.clone()),
+                    other => Err(self.error_at(
+                        at,
+                        format!("`{field}` must hold strings, not {}", other.describe()),
+                    )),
+                })
+                .collect(),
+            other => Err(self.error_at(
+                at,
+                format!(
+                    "`{field}` must be an array of strings, not {}",
+                    other.describe()
+                ),
+            )),
+        }
+    }
 }
 
 /// Whether `text` is a valid ACL identifier (`[A-Za-z_][A-Za-z0-9_]*`).

@@ -188,28 +188,7 @@ impl Manifest {
                 )),
             }
         };
-        let list = |field: &str| -> Result<Vec<String>, acl_parser::Error> {
-            match block.field(field).map(|f| f.value()) {
-                None => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|item| match item {
-                        Value::String(text) => Ok(text.clone()),
-                        other => Err(document.error_at(
-                            at(field),
-                            format!("`{field}` must hold strings, not {}", other.describe()),
-                        )),
-                    })
-                    .collect(),
-                Some(other) => Err(document.error_at(
-                    at(field),
-                    format!(
-                        "`{field}` must be an array of strings, not {}",
-                        other.describe()
-                    ),
-                )),
-            }
-        };
+        let list = |field: &str| document.string_array(block, field);
         let required = |field: &str| -> Result<String, acl_parser::Error> {
             text(field)?.ok_or_else(|| {
                 document

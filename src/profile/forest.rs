@@ -202,25 +202,6 @@ fn join(prefix: &str, name: &str) -> String {
 }
 
 impl Forest {
-    /// The top-level names the forest provides (`bin`, `lib`, ...).
-    pub fn top_level(&self) -> impl Iterator<Item = &str> {
-        self.root.keys().map(String::as_str)
-    }
-
-    /// How many links the forest holds.
-    pub fn link_count(&self) -> usize {
-        fn count(nodes: &BTreeMap<String, Node>) -> usize {
-            nodes
-                .values()
-                .map(|node| match node {
-                    Node::Link { .. } => 1,
-                    Node::Dir(children) => count(children),
-                })
-                .sum()
-        }
-        count(&self.root)
-    }
-
     /// Every link as (path in the profile, `name@version` it points into).
     pub fn links(&self) -> Vec<(String, &str)> {
         let mut out = Vec::new();
@@ -341,7 +322,7 @@ mod tests {
                 ("share/hello".to_string(), "hello@1.0.0"),
             ]
         );
-        assert_eq!(forest.link_count(), 4);
+        assert_eq!(forest.links().len(), 4);
     }
 
     #[test]

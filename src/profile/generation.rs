@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use acl_parser::{Block, Document, Value};
+use acl_parser::{Block, Document};
 
 use super::ProfileError;
 
@@ -60,16 +60,10 @@ impl Generation {
             .label()
             .and_then(|label| label.parse().ok())
             .ok_or_else(|| invalid("the label must be its number"))?;
-        let members = match block.field("members").map(|field| field.value()) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(id) => Ok(id.clone()),
-                    _ => Err(invalid("members must be strings")),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => return Err(invalid("`members` must be an array")),
-        };
+        if block.field("members").is_none() {
+            return Err(invalid("`members` is missing"));
+        }
+        let members = document.string_array(block, "members")?;
         Ok(Generation {
             number,
             created_at: block

@@ -119,11 +119,6 @@ pub struct Profiles {
     layout: Layout,
 }
 
-/// Holds the home's lock and has swept `tmp/`.
-struct Locked {
-    _lock: FileLock,
-}
-
 impl Profiles {
     /// The profiles under `layout`.
     pub fn new(layout: &Layout) -> Profiles {
@@ -136,17 +131,14 @@ impl Profiles {
         self.layout.profiles_dir().join(name)
     }
 
-    fn lock(&self) -> Result<Locked, ProfileError> {
+    /// Takes the store's lock and sweeps what crashed operations left in `tmp/`.
+    fn lock(&self) -> Result<FileLock, ProfileError> {
         let path = self.layout.store_lock();
         let lock = FileLock::acquire(&path).map_err(io(&path))?;
         let tmp = self.layout.tmp_dir();
-        if let Ok(entries) = std::fs::read_dir(&tmp) {
-            for entry in entries.flatten() {
-                remove_tree(&entry.path())?;
-            }
-        }
+        crate::fs::clear_directory(&tmp).map_err(io(&tmp))?;
         std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-        Ok(Locked { _lock: lock })
+        Ok(lock)
     }
 
     /// Every profile's name, sorted.

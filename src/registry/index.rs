@@ -173,28 +173,7 @@ impl RegistryIndex {
                 )),
             }
         };
-        let list = |block: &Block, field: &str| -> Result<Vec<String>, acl_parser::Error> {
-            match block.field(field).map(|f| f.value()) {
-                None => Ok(Vec::new()),
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .map(|item| match item {
-                        Value::String(text) => Ok(text.clone()),
-                        other => Err(document.error_at(
-                            at(block, field),
-                            format!("`{field}` must hold strings, not {}", other.describe()),
-                        )),
-                    })
-                    .collect(),
-                Some(other) => Err(document.error_at(
-                    at(block, field),
-                    format!(
-                        "`{field}` must be an array of strings, not {}",
-                        other.describe()
-                    ),
-                )),
-            }
-        };
+        let list = |block: &Block, field: &str| document.string_array(block, field);
         let mut packages = Vec::new();
         for package in registry.blocks("Package") {
             let name = package.label().ok_or_else(|| {

@@ -136,13 +136,7 @@ impl Store {
     /// Removes whatever crashed operations left in `tmp/`. Callers hold the store lock.
     fn sweep(&self) -> Result<(), StoreError> {
         let tmp = self.layout.tmp_dir();
-        let Ok(entries) = std::fs::read_dir(&tmp) else {
-            return Ok(());
-        };
-        for entry in entries.flatten() {
-            remove_tree(&entry.path())?;
-        }
-        Ok(())
+        crate::fs::clear_directory(&tmp).map_err(io(&tmp))
     }
 
     /// Copies a `.psp` into `blobs/` under its SHA-256 (hashing as it copies) and returns the
