@@ -2,7 +2,7 @@
 //! and the hash of every file it holds. They live in `records/`, outside the package tree, so a
 //! package cannot forge its own.
 
-use acl_parser::{Block, Document, Value};
+use acl_parser::{Block, Document};
 
 use crate::format::metadata::{decode_hex, encode_hex};
 
@@ -146,16 +146,7 @@ impl Record {
                 other => return Err(invalid(&format!("unknown entry `{other}`"))),
             });
         }
-        let dependencies = match block.field("dependencies").map(|field| field.value()) {
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|item| match item {
-                    Value::String(pin) => Ok(pin.clone()),
-                    _ => Err(invalid("dependencies must be strings")),
-                })
-                .collect::<Result<_, _>>()?,
-            _ => Vec::new(),
-        };
+        let dependencies = document.string_array(block, "dependencies")?;
         let registry = text("registry")?;
         Ok(Record {
             name: text("name")?,
@@ -211,5 +202,28 @@ mod tests {
             ..record
         };
         assert_eq!(Record::parse("record", &local.to_acl()).unwrap(), local);
+    }
+
+    #[test]
+    fn damaged_dependencies_are_an_error_not_an_empty_list() {
+        let record = Record {
+            name: "hello".into(),
+            version: "1.0.0".into(),
+            blob: [1; 32],
+            registry: None,
+            source: "hello.psp".into(),
+            public_key: [2; 32],
+            installed_at: 0,
+            dependencies: vec!["libgreet@2.0.0".into()],
+            entries: Vec::new(),
+        };
+        let text = record.to_acl();
+        let damaged = text.replace(
+            "string[] dependencies = { \"libgreet@2.0.0\" };",
+            "string dependencies = \"libgreet@2.0.0\";",
+        );
+        assert_ne!(text, damaged);
+        let error = Record::parse("record", &damaged).unwrap_err();
+        assert!(error.to_string().contains("dependencies"), "{error}");
     }
 }
