@@ -95,7 +95,7 @@ def bench_small():
             for _ in range(runs):
                 reset()
                 start = time.perf_counter()
-                subprocess.run([str(pandora), "--quiet", "install", *names], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([str(pandora), "--quiet", "install", "--no-activate", *names], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
                 times.append((time.perf_counter() - start) * 1000)
             times.sort()
             ours = times[len(times) // 2]
@@ -157,12 +157,12 @@ def bench_big():
             for _ in range(runs):
                 reset()
                 start = time.perf_counter()
-                subprocess.run([str(pandora), "--quiet", "install", "big"], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
+                subprocess.run([str(pandora), "--quiet", "install", "--no-activate", "big"], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
                 times.append((time.perf_counter() - start) * 1000)
             times.sort()
             ours = times[len(times) // 2]
             reset()
-            rss = peak_rss_mib([str(pandora), "--quiet", "install", "big"], homes["env"])
+            rss = peak_rss_mib([str(pandora), "--quiet", "install", "--no-activate", "big"], homes["env"])
             print(f"one package, {tree_mb:.0f} MB in 10,000 files, median of {runs}:")
             print(f"  curl | zstd -d | tar -x   {base:8.0f} ms   (baseline)")
             print(f"  pandora install           {ours:8.0f} ms   ratio {ours / base:.2f}x   peak RSS {rss:.1f} MiB")

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Pandora's main job end to end, in a throwaway home: build the fixture packages into a signed
-# registry, serve it on 127.0.0.1, configure it, install a package and its dependency from it,
-# run it, and run a freshly built package directly.
+# registry, serve it on 127.0.0.1, configure it, install a package and its dependency from it
+# into the active profile, run it from ~/bin, and run a freshly built package directly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --workspace --bins
 bin=target/debug
 home=$(mktemp -d)
-export PANDORA_HOME="$home/pandora" XDG_CACHE_HOME="$home/cache"
+export HOME="$home" PANDORA_HOME="$home/pandora" XDG_CACHE_HOME="$home/cache"
 server=""
 cleanup() {
     exec 3>&- 2>/dev/null || true
@@ -33,11 +33,13 @@ key=$("$bin/acl" get "$home/registry/index.acl.sig" Signature.key)
 
 step "$bin/pandora" registry add fixtures "$url" --key "$key" --require-signatures
 step "$bin/pandora" search greet
-step "$bin/pandora" install hello
+step "$bin/pandora" install --yes hello
 step "$bin/pandora" list
 step "$bin/pandora" info hello
-step "$PANDORA_HOME/store/hello@1.1.0/bin/hello" "installed from a signed registry"
+step "$bin/pandora" graph hello
+step "$HOME/bin/hello" "installed from a signed registry, active in profile default"
 step "$bin/pandora" verify --all
+step cat "$PANDORA_HOME/manifests/default.lock"
 step "$bin/pandora" build registry-fixtures/packages/banner --key-seed demo -o "$home/banner.psp"
 step "$home/banner.psp" a package runs directly
 printf '\ndemo finished\n'

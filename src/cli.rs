@@ -79,14 +79,22 @@ pub enum Command {
     List(ListArgs),
     /// Remove installed packages from the store
     Remove(RemoveArgs),
-    /// Make a store package (one version of it) part of the active profile
+    /// Make installed packages (one version each, with their dependencies) part of the active profile
     Activate(ActivateArgs),
+    /// Take packages out of the active profile (they stay in the store)
+    Deactivate(DeactivateArgs),
+    /// Make a profile hold exactly what a lockfile lists, installing what is missing
+    Sync(SyncArgs),
+    /// Show a package's dependency tree: what is installed, active, missing
+    Graph(GraphArgs),
+    /// Print the shell lines that put the active profile on PATH (and MANPATH, ...)
+    Env(EnvArgs),
     /// Return the active profile to its previous generation
     Rollback,
     /// Create, switch, delete and list profiles, and show their history
     #[command(subcommand)]
     Profile(ProfileCommand),
-    /// Delete what nothing uses: downloaded packages no installed one came from, leftovers of interrupted work
+    /// Delete what nothing uses: old generations (with --generations), store entries no generation holds, unused downloads, leftovers
     Prune(PruneArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
@@ -199,6 +207,23 @@ pub struct InstallArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Only install into the store; leave the profile as it is
+    #[arg(long)]
+    pub no_activate: bool,
+    /// How the new packages join the profile
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// How packages joining a profile are laid out.
+#[derive(Debug, Clone, Args)]
+pub struct LayoutArgs {
+    /// Who keeps a path two packages provide (the choice is recorded in the profile) [default: refuse and list the paths]
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub prefer: Option<PreferChoice>,
+    /// Link the packages as TOP/NAME-VERSION/... (bin/hello-1.1.0/hello), beside any other version
+    #[arg(long)]
+    pub namespace: bool,
 }
 
 /// `pandora search`
@@ -225,7 +250,7 @@ pub struct InfoArgs {
 #[derive(Debug, Args)]
 #[group(id = "which", multiple = false)]
 pub struct ListArgs {
-    /// Installed packages (the default; until profiles exist, everything in the store)
+    /// The active profile's packages (the default)
     #[arg(long, group = "which")]
     pub installed: bool,
     /// Everything in the store
@@ -256,9 +281,58 @@ pub struct ActivateArgs {
     /// NAME@VERSION of each installed package to activate (another version of it leaves the profile)
     #[arg(required = true, value_name = "NAME@VERSION")]
     pub packages: Vec<String>,
-    /// Who keeps a path two packages provide [default: refuse and list the paths]
-    #[arg(long, value_enum, value_name = "WHICH")]
-    pub prefer: Option<PreferChoice>,
+    /// How the packages join the profile
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+/// `pandora deactivate`
+#[derive(Debug, Args)]
+pub struct DeactivateArgs {
+    /// NAME of each package to take out of the active profile
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<String>,
+}
+
+/// `pandora sync`
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The profile to rebuild (created if missing) [default: the active one]
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The lockfile to follow [default: $PANDORA_HOME/manifests/PROFILE.lock]
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<PathBuf>,
+    /// Use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora graph`
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// NAME@VERSION (or NAME: the active version, else the newest installed)
+    pub package: String,
+    /// Use only cached registry indexes (for packages not installed)
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora env`
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    /// The shell to print for [default: from $SHELL, else sh]
+    #[arg(long, value_enum)]
+    pub shell: Option<ShellChoice>,
+}
+
+/// Shells `pandora env` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShellChoice {
+    /// sh, bash, zsh, dash, ksh
+    Sh,
+    /// fish
+    Fish,
 }
 
 /// Who wins a path two active packages provide.
@@ -306,6 +380,9 @@ pub struct PruneArgs {
     /// Show what would be deleted, delete nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Keep each profile's N newest generations (and its current one), delete older ones, then every store entry no remaining generation holds
+    #[arg(long, value_name = "N")]
+    pub generations: Option<usize>,
 }
 
 /// `pandora run`

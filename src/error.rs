@@ -91,6 +91,9 @@ pub fn find_hint(error: &anyhow::Error) -> Option<String> {
         if let Some(resolve) = cause.downcast_ref::<crate::resolver::ResolveError>() {
             return Some(resolve.hint());
         }
+        if let Some(activation) = cause.downcast_ref::<crate::activation::ActivationError>() {
+            return activation.hint();
+        }
         if let Some(profile) = cause.downcast_ref::<crate::profile::ProfileError>() {
             return profile.hint();
         }

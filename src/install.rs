@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::{RegistriesFile, Registry as ConfiguredRegistry};
+use crate::format::metadata::encode_hex;
 use crate::format::package::{Package, Scope};
 use crate::layout::Layout;
+use crate::profile::Locked;
 use crate::registry::client::{load_index, RegistrySource};
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use crate::resolver::{resolve, Registry, Request, Resolved};
@@ -47,6 +49,9 @@ pub struct InstallOptions {
     pub now: i64,
     /// Download behaviour.
     pub policy: DownloadPolicy,
+    /// Packages a lockfile pins: anything resolved to one of these `name@version`s must come
+    /// from the same registry with the same SHA-256, or nothing is installed.
+    pub locked: Vec<Locked>,
 }
 
 /// What happened.
@@ -56,6 +61,8 @@ pub struct InstallReport {
     pub installed: Vec<String>,
     /// Entries that were already there.
     pub already: Vec<String>,
+    /// What the targets resolved to (without dependencies), in the order given.
+    pub requested: Vec<String>,
     /// Bytes downloaded.
     pub downloaded_bytes: u64,
     /// How many blobs were downloaded.
@@ -119,6 +126,30 @@ pub fn load_registries(
     Ok(registries)
 }
 
+/// Refuses a plan that disagrees with a lockfile about where a package comes from or its bytes.
+fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<(), crate::error::UserError> {
+    for resolved in plan {
+        let Some(pin) = locked.iter().find(|pin| pin.id() == resolved.id()) else {
+            continue;
+        };
+        if pin.sha256 != resolved.sha256 || pin.registry.as_deref() != Some(&resolved.registry) {
+            return Err(crate::error::UserError::new(format!(
+                "the lockfile pins {} to SHA-256 {} from registry `{}`, but registry `{}` now offers SHA-256 {}",
+                resolved.id(),
+                encode_hex(&pin.sha256),
+                pin.registry.as_deref().unwrap_or("(a local file)"),
+                resolved.registry,
+                encode_hex(&resolved.sha256),
+            ))
+            .hint(format!(
+                "nothing was installed. If you trust the new package, install and activate it (`pandora install {}`): that writes a new lockfile",
+                resolved.id()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Installs the targets and their dependencies.
 pub fn install(
     layout: &Layout,
@@ -161,6 +192,7 @@ pub fn install(
         .map(|(_, registry)| registry.clone())
         .collect();
     let plan = resolve(&requests, &index_only)?;
+    check_locked(&plan, &options.locked)?;
     let needed: Vec<&Resolved> = plan
         .iter()
         .filter(|resolved| {
@@ -267,6 +299,19 @@ pub fn install(
         outcomes.push(transaction.stage(sha256, &provenance, options.reinstall)?);
     }
     transaction.commit()?;
+    let named = options.targets.iter().filter_map(|target| match target {
+        Target::Named(request) => Some(request),
+        Target::File(_) => None,
+    });
+    for request in named {
+        if let Some(resolved) = plan.iter().find(|resolved| resolved.name == request.name) {
+            report.requested.push(resolved.id());
+        }
+    }
+    for outcome in &outcomes[plan.len()..] {
+        let (Installed::New(record) | Installed::Already(record)) = outcome;
+        report.requested.push(record.id());
+    }
     for outcome in outcomes {
         match outcome {
             Installed::New(record) => report.installed.push(record.id()),

@@ -55,6 +55,11 @@ impl Layout {
         self.root.join("profiles")
     }
 
+    /// `manifests/`: each profile's lockfile, `NAME.lock`.
+    pub fn manifests_dir(&self) -> PathBuf {
+        self.root.join("manifests")
+    }
+
     /// `vir`: the link to the active profile's current forest.
     pub fn vir(&self) -> PathBuf {
         self.root.join("vir")

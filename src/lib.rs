@@ -34,6 +34,7 @@
 //! exits with an [`exit::ExitStatus`].
 #![deny(missing_docs)]
 
+pub mod activation;
 pub mod build;
 pub mod cli;
 pub mod commands;
@@ -43,6 +44,7 @@ pub mod error;
 pub mod exit;
 pub mod format;
 pub mod fs;
+pub mod graph;
 pub mod install;
 pub mod keys;
 pub mod launcher;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use url::Url;
 
+use crate::graph::explain;
 use crate::registry::index::{compare_versions, IndexVersion, RegistryIndex};
 
 /// What the user asked for.
@@ -79,7 +80,7 @@ impl Resolved {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// A package or version no registry has.
-    #[error("{wanted} is not in any configured registry (needed by {})", chain.join(" -> "))]
+    #[error("{wanted} is not in any configured registry (needed by {}){}", chain.join(" -> "), explain(&marked(chain, wanted, "not in any registry")))]
     Missing {
         /// `name` or `name@version`.
         wanted: String,
@@ -89,7 +90,7 @@ pub enum ResolveError {
         fix: String,
     },
     /// Two versions of one name.
-    #[error("{name} is needed at two versions: {} and {}", first.join(" -> "), second.join(" -> "))]
+    #[error("{name} is needed at two versions: {} and {}{}", first.join(" -> "), second.join(" -> "), explain(&[marked_path(first, "conflicts"), marked_path(second, "conflicts")]))]
     Conflict {
         /// The package.
         name: String,
@@ -100,6 +101,28 @@ pub enum ResolveError {
         /// The command that would fix it.
         fix: String,
     },
+    /// A package that needs itself, through its dependencies.
+    #[error("dependency cycle: {}{}", cycle.join(" -> "), explain(&[marked_path(cycle, "cycle")]))]
+    Cycle {
+        /// From the package round to itself.
+        cycle: Vec<String>,
+    },
+}
+
+/// The chain that asked for `wanted`, then `wanted` marked with `why`.
+fn marked(chain: &[String], wanted: &str, why: &str) -> Vec<Vec<String>> {
+    let mut path = chain.to_vec();
+    path.push(format!("{wanted} ✗ {why}"));
+    vec![path]
+}
+
+/// `path` with its last element marked with `why`.
+fn marked_path(path: &[String], why: &str) -> Vec<String> {
+    let mut path = path.to_vec();
+    if let Some(last) = path.last_mut() {
+        last.push_str(&format!(" ✗ {why}"));
+    }
+    path
 }
 
 impl ResolveError {
@@ -107,6 +130,10 @@ impl ResolveError {
     pub fn hint(&self) -> String {
         match self {
             ResolveError::Missing { fix, .. } | ResolveError::Conflict { fix, .. } => fix.clone(),
+            ResolveError::Cycle { cycle } => format!(
+                "a package cannot need itself, even indirectly; ask the publisher of {} to break the cycle",
+                cycle.first().map_or("it", String::as_str)
+            ),
         }
     }
 }
@@ -161,6 +188,12 @@ fn visit(
     order: &mut Vec<String>,
 ) -> Result<(), ResolveError> {
     if let Some(existing) = chosen.get(name) {
+        let id = existing.id();
+        if let Some(start) = parents.iter().position(|parent| *parent == id) {
+            let mut cycle = parents[start..].to_vec();
+            cycle.push(id);
+            return Err(ResolveError::Cycle { cycle });
+        }
         return match version {
             Some(version) if version != existing.version => {
                 let mut second = parents.to_vec();
@@ -396,6 +429,24 @@ mod tests {
     }
 
     #[test]
+    fn cycles_are_reported_with_their_path() {
+        let registries = [registry(
+            "main",
+            vec![
+                ("app", vec![version("1.0.0", &["liba@1.0.0"])]),
+                ("liba", vec![version("1.0.0", &["libb@1.0.0"])]),
+                ("libb", vec![version("1.0.0", &["liba@1.0.0"])]),
+            ],
+        )];
+        let error = resolve(&requests(&["app"]), &registries).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "dependency cycle: liba@1.0.0 -> libb@1.0.0 -> liba@1.0.0\n    liba@1.0.0\n    └── libb@1.0.0\n        └── liba@1.0.0 ✗ cycle"
+        );
+        assert!(error.hint().contains("break the cycle"), "{}", error.hint());
+    }
+
+    #[test]
     fn missing_packages_show_the_chain_and_the_fix() {
         let registries = [registry(
             "main",
@@ -407,7 +458,7 @@ mod tests {
         let error = resolve(&requests(&["app"]), &registries).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "libfoo@2.0.0 is not in any configured registry (needed by app@1.0.0)"
+            "libfoo@2.0.0 is not in any configured registry (needed by app@1.0.0)\n    app@1.0.0\n    └── libfoo@2.0.0 ✗ not in any registry"
         );
         assert_eq!(
             error.hint(),
@@ -438,7 +489,7 @@ mod tests {
             ],
         )];
         let error = resolve(&requests(&["app", "tool"]), &registries).unwrap_err();
-        assert_eq!(error.to_string(), "libfoo is needed at two versions: app@1.0.0 -> libfoo@2.0.0 and tool@2.0.0 -> libfoo@3.0.0");
+        assert_eq!(error.to_string(), "libfoo is needed at two versions: app@1.0.0 -> libfoo@2.0.0 and tool@2.0.0 -> libfoo@3.0.0\n    app@1.0.0\n    └── libfoo@2.0.0 ✗ conflicts\n    tool@2.0.0\n    └── libfoo@3.0.0 ✗ conflicts");
         assert_eq!(error.hint(), "pandora install app tool@1.0.0");
         assert!(Request::parse("app@^1").is_err());
     }

@@ -16,6 +16,9 @@ pub struct Settings {
     pub layout: Layout,
     /// Whether diagnostics on stderr are coloured.
     pub color: bool,
+    /// Whether data on stdout may be coloured (`pandora graph`): `always`, or `auto` with
+    /// stdout a terminal too.
+    pub color_data: bool,
     /// `-q`: only errors and data.
     pub quiet: bool,
     /// `-v` count: more detail on stderr.
@@ -44,6 +47,8 @@ impl Settings {
         Ok(Settings {
             layout: Layout::new(home),
             color: color_enabled(global.color, &environment),
+            color_data: color_enabled(global.color, &environment)
+                && (global.color == ColorChoice::Always || std::io::stdout().is_terminal()),
             quiet: global.quiet,
             verbose: global.verbose,
             assume_yes: global.yes,

@@ -2,110 +2,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use pandora::format::metadata::encode_hex;
-use pandora::format::signing::SigningKey;
 use registry_fixtures::server::{Behavior, FixtureServer};
+use support::registry::{fixture, index, key};
 use support::{package_source, Sandbox, ECHO_SCRIPT};
-
-struct Fixture {
-    sandbox: Sandbox,
-    registry: PathBuf,
-    server: FixtureServer,
-}
-
-fn key(seed: &str) -> String {
-    format!(
-        "ed25519:{}",
-        encode_hex(&SigningKey::from_seed(seed).public_key())
-    )
-}
-
-fn publish(
-    sandbox: &Sandbox,
-    registry: &Path,
-    name: &str,
-    version: &str,
-    dependencies: &[&str],
-    script: &str,
-) {
-    support::publish(
-        sandbox,
-        &registry.join(format!("pkgs/{name}-{version}.psp")),
-        name,
-        version,
-        dependencies,
-        script,
-        "publisher",
-    );
-}
-
-fn index(sandbox: &Sandbox, registry: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "registry",
-        "index",
-        registry.to_str().unwrap(),
-        "--key-seed",
-        "registry",
-        "--name",
-        "fixtures",
-    ];
-    args.extend_from_slice(extra);
-    sandbox.run(&args).success();
-}
-
-/// libgreet 2.0.0; hello 1.1.0 needing it; tool 1.0.0 needing a libgreet nobody publishes.
-fn fixture() -> Fixture {
-    let sandbox = Sandbox::new();
-    let registry = sandbox.home().join("registry");
-    publish(
-        &sandbox,
-        &registry,
-        "libgreet",
-        "2.0.0",
-        &[],
-        "#!/bin/sh\necho libgreet\n",
-    );
-    publish(
-        &sandbox,
-        &registry,
-        "hello",
-        "1.1.0",
-        &["libgreet@2.0.0"],
-        ECHO_SCRIPT,
-    );
-    publish(
-        &sandbox,
-        &registry,
-        "tool",
-        "1.0.0",
-        &["libgreet@9.9.9"],
-        ECHO_SCRIPT,
-    );
-    index(&sandbox, &registry, &[]);
-    let server = FixtureServer::start(&registry).unwrap();
-    sandbox
-        .run(&[
-            "registry",
-            "add",
-            "fixtures",
-            &server.url(),
-            "--key",
-            &key("registry"),
-            "--key",
-            &key("publisher"),
-            "--require-signatures",
-            "--cache-ttl",
-            "0",
-        ])
-        .success();
-    Fixture {
-        sandbox,
-        registry,
-        server,
-    }
-}
 
 fn store_entries(sandbox: &Sandbox) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(sandbox.pandora_home().join("store"))
@@ -130,7 +32,7 @@ fn tmp_is_clean(sandbox: &Sandbox) -> bool {
 fn installs_by_name_with_dependencies_and_reports() {
     let fixture = fixture();
     let sandbox = &fixture.sandbox;
-    let run = sandbox.run(&["install", "hello"]);
+    let run = sandbox.run(&["install", "--yes", "hello"]);
     run.success();
     assert_eq!(run.stdout, "libgreet@2.0.0\nhello@1.1.0\n");
     assert!(
@@ -140,14 +42,14 @@ fn installs_by_name_with_dependencies_and_reports() {
         run.stderr
     );
     assert_eq!(store_entries(sandbox), ["hello@1.1.0", "libgreet@2.0.0"]);
-    let program = sandbox.pandora_home().join("store/hello@1.1.0/bin/run");
+    let program = sandbox.pandora_home().join("store/hello@1.1.0/bin/hello");
     let output = std::process::Command::new(&program)
         .arg("x")
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&output.stdout).contains("arg=[x]"));
 
-    let again = sandbox.run(&["install", "hello@1.1.0"]);
+    let again = sandbox.run(&["install", "--yes", "hello@1.1.0"]);
     again.success();
     assert!(
         again
@@ -199,7 +101,7 @@ fn misbehaving_servers_are_survived_or_leave_nothing() {
         fixture
             .server
             .set("/pkgs/libgreet-2.0.0.psp", behavior.clone());
-        let run = sandbox.run(&["install", "hello"]);
+        let run = sandbox.run(&["install", "--yes", "hello"]);
         if succeeds {
             run.success();
             assert_eq!(
@@ -237,7 +139,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
             .replace("The hello package", "hello, trust me"),
     )
     .unwrap();
-    let run = fixture.sandbox.run(&["install", "hello"]);
+    let run = fixture.sandbox.run(&["install", "--yes", "hello"]);
     run.failure(1);
     assert!(
         run.stderr.contains("does not match its contents") && run.stderr.contains("hint:"),
@@ -263,7 +165,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
             &key("impostor"),
         ])
         .success();
-    let run = fixture.sandbox.run(&["install", "hello"]);
+    let run = fixture.sandbox.run(&["install", "--yes", "hello"]);
     run.failure(1);
     assert!(
         run.stderr
@@ -298,7 +200,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
     )
     .unwrap_or_default();
     let served = std::fs::read_to_string(fixture.registry.join("index.acl")).unwrap();
-    let run = fixture.sandbox.run(&["install", "hello"]);
+    let run = fixture.sandbox.run(&["install", "--yes", "hello"]);
     assert_eq!(
         run.code,
         1,
@@ -315,7 +217,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
     // An expired index.
     let fixture = self::fixture();
     index(&fixture.sandbox, &fixture.registry, &["--expires-in", "0"]);
-    let run = fixture.sandbox.run(&["install", "hello"]);
+    let run = fixture.sandbox.run(&["install", "--yes", "hello"]);
     run.failure(1);
     assert!(
         run.stderr.contains("the index expired at"),
@@ -328,7 +230,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
 #[test]
 fn resolution_errors_say_what_to_run() {
     let fixture = fixture();
-    let run = fixture.sandbox.run(&["install", "tool"]);
+    let run = fixture.sandbox.run(&["install", "--yes", "tool"]);
     run.failure(1);
     assert!(
         run.stderr.contains(
@@ -343,7 +245,9 @@ fn resolution_errors_say_what_to_run() {
         "{}",
         run.stderr
     );
-    let run = fixture.sandbox.run(&["install", "nothing-like-it"]);
+    let run = fixture
+        .sandbox
+        .run(&["install", "--yes", "nothing-like-it"]);
     assert!(
         run.stderr.contains("pandora registry add NAME URL"),
         "{}",
@@ -356,7 +260,7 @@ fn resolution_errors_say_what_to_run() {
 fn remove_prune_and_verify() {
     let fixture = fixture();
     let sandbox = &fixture.sandbox;
-    sandbox.run(&["install", "hello"]).success();
+    sandbox.run(&["install", "--yes", "hello"]).success();
     let refused = sandbox.run(&["remove", "libgreet@2.0.0", "--yes"]);
     refused.failure(1);
     assert!(
@@ -400,15 +304,15 @@ fn remove_prune_and_verify() {
     assert_eq!(sandbox.run(&["prune", "--dry-run"]).stdout, "");
     assert!(!sandbox.pandora_home().join("store/ghost@1.0.0").exists());
 
-    sandbox.run(&["install", "hello"]).success();
-    let file = sandbox.pandora_home().join("store/hello@1.1.0/bin/run");
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    let file = sandbox.pandora_home().join("store/hello@1.1.0/bin/hello");
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(&file, "#!/bin/sh\necho pwned\n").unwrap();
     let verify = sandbox.run(&["verify", "hello@1.1.0"]);
     verify.failure(1);
     assert!(
-        verify.stdout.contains("FAIL  bin/run: content changed"),
+        verify.stdout.contains("FAIL  bin/hello: content changed"),
         "{}",
         verify.stdout
     );
@@ -420,13 +324,15 @@ fn local_files_offline_and_require_signatures() {
     let sandbox = &fixture.sandbox;
     // A local file's dependencies come from the registries.
     let local = fixture.registry.join("pkgs/hello-1.1.0.psp");
-    let run = sandbox.run(&["install", local.to_str().unwrap()]);
+    let run = sandbox.run(&["install", "--yes", local.to_str().unwrap()]);
     run.success();
     assert_eq!(store_entries(sandbox), ["hello@1.1.0", "libgreet@2.0.0"]);
     // Offline, the cached index is enough.
     sandbox.run(&["remove", "hello@1.1.0", "--yes"]).success();
     drop(fixture.server);
-    sandbox.run(&["install", "--offline", "hello"]).success();
+    sandbox
+        .run(&["install", "--yes", "--offline", "hello"])
+        .success();
 
     // A package signed by a key the registry does not list.
     let fixture = self::fixture();
@@ -448,7 +354,7 @@ fn local_files_offline_and_require_signatures() {
         )
         .success();
     index(sandbox, &fixture.registry, &[]);
-    let run = sandbox.run(&["install", "rogue"]);
+    let run = sandbox.run(&["install", "--yes", "rogue"]);
     run.failure(1);
     assert!(
         run.stderr
@@ -486,7 +392,7 @@ fn the_bundled_fixture_registry_installs_and_runs() {
         ])
         .success();
     assert_eq!(
-        sandbox.run(&["install", "hello", "banner"]).stdout,
+        sandbox.run(&["install", "--yes", "hello", "banner"]).stdout,
         "libgreet@2.0.0\nhello@1.1.0\nbanner@1.0.0\n"
     );
     let output =
@@ -503,7 +409,7 @@ fn the_bundled_fixture_registry_installs_and_runs() {
 fn an_install_lands_whole_or_not_at_all() {
     let fixture = fixture();
     let sandbox = &fixture.sandbox;
-    sandbox.run(&["install", "hello"]).success();
+    sandbox.run(&["install", "--yes", "hello"]).success();
     sandbox
         .run(&["remove", "hello@1.1.0", "libgreet@2.0.0", "--yes"])
         .success();
@@ -531,7 +437,7 @@ fn an_install_lands_whole_or_not_at_all() {
     let mut bytes = std::fs::read(&blob).unwrap();
     bytes[slot + 10] ^= 1;
     std::fs::write(&blob, bytes).unwrap();
-    let run = sandbox.run(&["install", "hello"]);
+    let run = sandbox.run(&["install", "--yes", "hello"]);
     run.failure(1);
     assert!(run.stderr.contains("sha256"), "{}", run.stderr);
     assert!(

@@ -14,7 +14,7 @@ fn install(sandbox: &Sandbox, name: &str, version: &str, files: &[(&str, &str)])
     let output: PathBuf = sandbox.home().join(format!("{name}-{version}.psp"));
     sandbox.build(&source, &output, "publisher", &[]).success();
     sandbox
-        .run(&["install", output.to_str().unwrap()])
+        .run(&["install", "--no-activate", output.to_str().unwrap()])
         .success();
 }
 
@@ -189,7 +189,11 @@ fn profiles_switch_atomically_and_removal_unlinks_first() {
 
     let run = sandbox.run(&["remove", "alpha@1.0.0", "--yes"]);
     run.success();
-    assert!(run.stderr.contains("from profile copy"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("copy generation 2: - alpha@1.0.0"),
+        "{}",
+        run.stderr
+    );
     assert!(!sandbox.pandora_home().join("vir/bin/alpha").exists());
     // Rolling back to a generation whose package is gone is refused with the fix.
     let run = sandbox.run(&["rollback"]);
@@ -198,5 +202,161 @@ fn profiles_switch_atomically_and_removal_unlinks_first() {
         run.stderr.contains("pandora install alpha@1.0.0"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn recorded_winners_and_namespaces_settle_conflicts_for_good() {
+    let sandbox = Sandbox::new();
+    install(&sandbox, "one", "1.0.0", &[("bin/tool", &script("one"))]);
+    install(&sandbox, "two", "1.0.0", &[("bin/tool", &script("two"))]);
+    install(&sandbox, "three", "1.0.0", &[("bin/three", &script("3"))]);
+    install(&sandbox, "four", "1.0.0", &[("bin/tool", &script("four"))]);
+    sandbox.run(&["activate", "one@1.0.0"]).success();
+    sandbox
+        .run(&["activate", "two@1.0.0", "--prefer", "new"])
+        .success();
+    // The choice is recorded in the profile: the next change needs no --prefer and keeps it.
+    sandbox.run(&["activate", "three@1.0.0"]).success();
+    let tool = sandbox.home().join("bin/tool");
+    assert_eq!(run_tool(&sandbox, &tool), "two\n");
+    let lock = support::read(&sandbox.pandora_home().join("manifests/default.lock"));
+    assert!(lock.contains("Override \"bin/tool\""), "{lock}");
+
+    // A namespaced package sits beside the others instead of fighting for bin/tool.
+    sandbox
+        .run(&["activate", "four@1.0.0", "--namespace"])
+        .success();
+    assert_eq!(run_tool(&sandbox, &tool), "two\n");
+    assert_eq!(
+        run_tool(&sandbox, &sandbox.home().join("bin/four-1.0.0/tool")),
+        "four\n"
+    );
+    let verify = sandbox.run(&["verify", "--all"]);
+    verify.success();
+    assert!(
+        verify
+            .stdout
+            .contains("every link leads into one of its packages"),
+        "{}",
+        verify.stdout
+    );
+}
+
+#[test]
+fn old_generations_are_pruned_with_what_only_they_held() {
+    let sandbox = Sandbox::new();
+    install(&sandbox, "alpha", "1.0.0", &[("bin/alpha", &script("one"))]);
+    sandbox.run(&["activate", "alpha@1.0.0"]).success();
+    install(&sandbox, "alpha", "2.0.0", &[("bin/alpha", &script("two"))]);
+    sandbox.run(&["activate", "alpha@2.0.0"]).success();
+    let store = sandbox.pandora_home().join("store");
+
+    let dry = sandbox.run(&["prune", "--generations", "1", "--dry-run"]);
+    assert_eq!(
+        dry.success().stdout.lines().take(2).collect::<Vec<_>>(),
+        ["profile default generation 1", "alpha@1.0.0"]
+    );
+    assert!(store.join("alpha@1.0.0").is_dir());
+    assert!(sandbox.pandora_home().join("profiles/default/1").is_dir());
+
+    sandbox.run(&["prune", "--generations", "1"]).success();
+    assert!(!store.join("alpha@1.0.0").exists());
+    assert!(store.join("alpha@2.0.0").is_dir());
+    assert!(!sandbox.pandora_home().join("profiles/default/1").exists());
+    let run = sandbox.run(&["rollback"]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("no generation before"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run_tool(&sandbox, &sandbox.home().join("bin/alpha")),
+        "two\n"
+    );
+}
+
+#[test]
+fn a_running_program_survives_a_profile_switch() {
+    let sandbox = Sandbox::new();
+    let slow = "#!/bin/sh\nhere=$(dirname \"$(readlink -f \"$0\")\")\nsleep 1\ncat \"$here/../share/slow/data\"\n";
+    install(
+        &sandbox,
+        "slow",
+        "1.0.0",
+        &[("bin/slow", slow), ("share/slow/data", "old profile\n")],
+    );
+    sandbox.run(&["activate", "slow@1.0.0"]).success();
+    sandbox.run(&["profile", "create", "other"]).success();
+    let child = sandbox
+        .command_for(&sandbox.home().join("bin/slow"), &[])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the program is past its start (its path resolved) before switching.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    sandbox.run(&["profile", "switch", "other"]).success();
+    assert!(!sandbox.pandora_home().join("vir/bin/slow").exists());
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "old profile\n");
+}
+
+#[test]
+fn concurrent_activations_serialize_and_neither_is_lost() {
+    let sandbox = Sandbox::new();
+    let names = ["p0", "p1", "p2", "p3"];
+    for name in names {
+        install(
+            &sandbox,
+            name,
+            "1.0.0",
+            &[(&format!("bin/{name}"), &script(name))],
+        );
+    }
+    let children: Vec<_> = names
+        .iter()
+        .map(|name| {
+            sandbox
+                .command(&["activate", &format!("{name}@1.0.0")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    for name in names {
+        assert_eq!(
+            run_tool(&sandbox, &sandbox.home().join(format!("bin/{name}"))),
+            format!("{name}\n")
+        );
+    }
+    let history = sandbox.run(&["profile", "history"]);
+    assert_eq!(history.success().stdout.lines().count(), 4);
+}
+
+#[test]
+fn env_prints_the_search_path_lines() {
+    let sandbox = Sandbox::new();
+    let vir = sandbox.pandora_home().join("vir");
+    let sh = sandbox.run(&["env", "--shell", "sh"]);
+    assert!(
+        sh.success()
+            .stdout
+            .contains(&format!("export PATH=\"{}/bin:$PATH\"", vir.display())),
+        "{}",
+        sh.stdout
+    );
+    let fish = sandbox.run(&["env", "--shell", "fish"]);
+    assert!(
+        fish.success()
+            .stdout
+            .contains(&format!("set -gx --prepend PATH \"{}/bin\"", vir.display())),
+        "{}",
+        fish.stdout
     );
 }

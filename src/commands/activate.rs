@@ -1,73 +1,117 @@
-//! `pandora activate NAME@VERSION...`: a new generation of the active profile holding these
-//! versions (and no other version of the same packages), then `$HOME/bin` and friends linked
-//! into `vir` where the user has nothing of their own.
+//! `pandora activate NAME@VERSION...` and `pandora deactivate NAME...`: a new generation of the
+//! active profile, then `$HOME/bin` and friends linked into `vir` where the user has nothing
+//! of their own.
 
 use std::path::Path;
 
-use crate::cli::{ActivateArgs, PreferChoice};
+use crate::activation::{apply, Applied, Change};
+use crate::cli::{ActivateArgs, DeactivateArgs, LayoutArgs, PreferChoice};
 use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::profile::{Prefer, Profiles};
-use crate::store::{Record, Store};
+use crate::registry::index::compare_versions;
+use crate::store::Store;
 
 /// Activates installed packages in the active profile.
 pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let layout = &context.settings.layout;
-    let store = Store::new(layout);
-    let profiles = Profiles::new(layout);
-    let profile = profiles.active()?;
-    let mut members = current_members(&profiles, &store, &profile)?;
-    let mut activated = Vec::new();
-    for id in &args.packages {
-        let record = store.record(id)?.ok_or_else(|| {
-            UserError::new(format!("{id} is not installed"))
-                .hint(format!("install it first: `pandora install {id}`"))
-        })?;
-        members.retain(|member| member.name != record.name);
-        activated.push(record.id());
-        members.push(record);
-    }
-    let prefer = match args.prefer {
-        None => Prefer::Neither,
-        Some(PreferChoice::New) => Prefer::New,
-        Some(PreferChoice::Existing) => Prefer::Existing,
+    let store = Store::new(&context.settings.layout);
+    let ids = args
+        .packages
+        .iter()
+        .map(|text| installed_id(&store, text))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    activate(&ids, &args.layout, context)
+}
+
+/// Makes `ids` (installed `name@version`s) part of the active profile and reports it.
+pub fn activate(
+    ids: &[String],
+    layout: &LayoutArgs,
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
+    let profile = Profiles::new(&context.settings.layout).active()?;
+    let change = Change::Activate {
+        ids,
+        namespace: layout.namespace,
     };
-    let description = format!("activated {}", activated.join(", "));
-    let number = profiles.commit(&profile, &members, prefer, &description)?;
-    context.printer.status(
-        "Activated",
-        format!(
-            "{} in profile {profile} (generation {number})",
-            activated.join(", ")
-        ),
-    );
+    let description = format!("activated {}", ids.join(", "));
+    let applied = apply(
+        &context.settings.layout,
+        &profile,
+        change,
+        prefer(layout.prefer),
+        &description,
+    )?;
+    report(context, &profile, &applied);
     link_user_dirs(context)?;
     Ok(ExitStatus::Success)
 }
 
-/// The records of what `profile`'s current generation holds, in precedence order.
-pub fn current_members(
-    profiles: &Profiles,
-    store: &Store,
-    profile: &str,
-) -> anyhow::Result<Vec<Record>> {
-    let Some(generation) = profiles.current(profile)? else {
-        return Ok(Vec::new());
-    };
-    generation
-        .members
-        .iter()
-        .map(|id| {
-            store.record(id)?.ok_or_else(|| {
-                UserError::new(format!(
-                    "profile {profile} holds {id}, which is no longer in the store"
-                ))
-                .hint(format!("reinstall it with `pandora install {id}`"))
-                .into()
-            })
-        })
-        .collect()
+/// Takes packages out of the active profile.
+pub fn deactivate(args: &DeactivateArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let profile = Profiles::new(&context.settings.layout).active()?;
+    let description = format!("deactivated {}", args.names.join(", "));
+    let applied = apply(
+        &context.settings.layout,
+        &profile,
+        Change::Deactivate(&args.names),
+        Prefer::Neither,
+        &description,
+    )?;
+    report(context, &profile, &applied);
+    Ok(ExitStatus::Success)
+}
+
+/// `NAME@VERSION` as given, or for a bare `NAME` its newest installed version.
+fn installed_id(store: &Store, text: &str) -> anyhow::Result<String> {
+    if text.contains('@') {
+        return Ok(text.to_string());
+    }
+    let mut versions: Vec<String> = store
+        .records()?
+        .into_iter()
+        .filter(|record| record.name == text)
+        .map(|record| record.version)
+        .collect();
+    versions.sort_by(|a, b| compare_versions(a, b));
+    match versions.last() {
+        Some(version) => Ok(format!("{text}@{version}")),
+        None => Err(UserError::new(format!("no version of {text} is installed"))
+            .hint(format!("pandora install {text}"))
+            .into()),
+    }
+}
+
+/// The `--prefer` choice as the planner's rule.
+pub fn prefer(choice: Option<PreferChoice>) -> Prefer {
+    match choice {
+        None => Prefer::Neither,
+        Some(PreferChoice::New) => Prefer::New,
+        Some(PreferChoice::Existing) => Prefer::Existing,
+    }
+}
+
+/// One status line for what joined and what left.
+pub fn report(context: &Context, profile: &str, applied: &Applied) {
+    let mut parts = Vec::new();
+    if !applied.added.is_empty() {
+        parts.push(format!("+ {}", applied.added.join(", ")));
+    }
+    if !applied.removed.is_empty() {
+        parts.push(format!("- {}", applied.removed.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("no package changed".into());
+    }
+    context.printer.status(
+        "Profile",
+        format!(
+            "{profile} generation {}: {}",
+            applied.generation,
+            parts.join("; ")
+        ),
+    );
 }
 
 /// Links `$HOME/NAME -> $PANDORA_HOME/vir/NAME` for each top-level directory of the active
@@ -108,9 +152,8 @@ fn explain_user_owned(context: &Context, link: &Path, target: &Path) {
         target.display()
     ));
     if link.file_name().is_some_and(|name| name == "bin") {
-        context.printer.hint(format!(
-            "add it to your PATH: export PATH=\"{}:$PATH\"",
-            target.display()
-        ));
+        context.printer.hint(
+            "`pandora env` prints the lines that put them on your PATH: eval \"$(pandora env)\"",
+        );
     }
 }

@@ -7,11 +7,13 @@ use std::time::Instant;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::cli::InstallArgs;
+use crate::commands::activate::activate;
 use crate::commands::build::human_bytes;
 use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::install::{install, InstallOptions, Progress, Silent, Target};
+use crate::profile::Profiles;
 use crate::registry::download::DownloadPolicy;
 
 /// Progress bars on a terminal: one per download and one overall.
@@ -66,9 +68,19 @@ impl Progress for Bars {
     }
 }
 
-/// Installs, then prints each newly installed `name@version` on stdout and a summary on stderr.
+/// Installs, then prints each newly installed `name@version` on stdout and a summary on stderr,
+/// then activates what was asked for in the active profile (after asking, or with `--yes`).
 pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
+    if !args.no_activate && !context.settings.assume_yes && !context.settings.interactive {
+        // Asked before anything is downloaded, so a script learns it at once.
+        return Err(UserError::new(
+            "install activates what it installs after asking, and standard input is not a terminal",
+        )
+        .hint("pass --yes to activate, or --no-activate to only install into the store")
+        .status(ExitStatus::NotConfirmed)
+        .into());
+    }
     let targets = args
         .packages
         .iter()
@@ -85,6 +97,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         offline: args.offline,
         now: crate::registry::publish::now(),
         policy: DownloadPolicy::default(),
+        locked: Vec::new(),
     };
     let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() && !context.settings.quiet
     {
@@ -121,5 +134,29 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             started.elapsed().as_secs_f64()
         ),
     );
-    Ok(ExitStatus::Success)
+    if args.no_activate {
+        return Ok(ExitStatus::Success);
+    }
+    let layout = &context.settings.layout;
+    let profiles = Profiles::new(layout);
+    let profile = profiles.active()?;
+    let active = profiles
+        .current(&profile)?
+        .map(|generation| generation.members)
+        .unwrap_or_default();
+    if report.requested.iter().all(|id| active.contains(id)) && !args.layout.namespace {
+        return Ok(ExitStatus::Success);
+    }
+    let question = format!(
+        "Activate {} in profile {profile}?",
+        report.requested.join(", ")
+    );
+    if !context.printer.confirm(&question)? {
+        context.printer.hint(format!(
+            "installed but not active; later: `pandora activate {}`",
+            report.requested.join(" ")
+        ));
+        return Ok(ExitStatus::Success);
+    }
+    activate(&report.requested, &args.layout, context)
 }

@@ -1,9 +1,11 @@
-//! `pandora list`: installed packages, or with `--remote` what the registries offer.
+//! `pandora list`: the active profile's packages, everything in the store (`--store`), or what
+//! the registries offer (`--remote`).
 
 use crate::cli::ListArgs;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
 use crate::install::load_registries;
+use crate::profile::Profiles;
 use crate::registry::download::{DownloadPolicy, Downloader};
 use crate::store::Store;
 
@@ -33,19 +35,41 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let records = Store::new(&context.settings.layout).records()?;
-    if records.is_empty() {
-        context.printer.status("Empty", "nothing is installed");
+    let layout = &context.settings.layout;
+    let records = Store::new(layout).records()?;
+    let profiles = Profiles::new(layout);
+    let profile = profiles.active()?;
+    let active: Vec<String> = profiles
+        .current(&profile)?
+        .map(|generation| generation.members)
+        .unwrap_or_default();
+    let shown: Vec<_> = records
+        .into_iter()
+        .filter(|record| args.store || active.contains(&record.id()))
+        .collect();
+    if shown.is_empty() {
+        if args.store {
+            context.printer.status("Empty", "nothing is installed");
+        } else {
+            context
+                .printer
+                .status("Empty", format!("profile {profile} holds nothing"));
+        }
         context
             .printer
             .hint("install something with `pandora install NAME`");
     }
-    for record in records {
+    for record in shown {
+        let marker = if args.store && active.contains(&record.id()) {
+            "  (active)"
+        } else {
+            ""
+        };
         context.printer.data(format!(
-            "{:<24} {:<12} {}",
+            "{:<24} {:<12} {}{marker}",
             record.name,
             record.version,
-            record.registry.unwrap_or_else(|| "local".into())
+            record.registry.as_deref().unwrap_or("local")
         ));
     }
     Ok(ExitStatus::Success)

@@ -3,6 +3,8 @@
 mod activate;
 mod build;
 mod completions;
+mod env;
+mod graph;
 mod info;
 mod inspect;
 mod install;
@@ -14,6 +16,7 @@ mod registry;
 mod remove;
 mod run;
 mod search;
+mod sync;
 mod unpack;
 mod verify;
 
@@ -47,6 +50,10 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::List(args) => list::run(&args, context),
         Command::Remove(args) => remove::run(&args, context),
         Command::Activate(args) => activate::run(&args, context),
+        Command::Deactivate(args) => activate::deactivate(&args, context),
+        Command::Sync(args) => sync::run(&args, context),
+        Command::Graph(args) => graph::run(&args, context),
+        Command::Env(args) => env::run(&args, context),
         Command::Rollback => profile::rollback(context),
         Command::Profile(command) => profile::run(command, context),
         Command::Prune(args) => prune::run(&args, context),

@@ -1,49 +1,86 @@
-//! `pandora prune`: deletes downloaded packages no installed package came from, store entries
-//! without an install record, and leftovers of interrupted downloads and installs.
+//! `pandora prune`: deletes what nothing uses. With `--generations N`, old generations first,
+//! then every store entry no remaining generation of any profile holds (the GC roots); always
+//! downloaded packages no installed package came from, store entries without an install
+//! record, and leftovers of interrupted downloads and installs.
+
+use std::path::Path;
 
 use crate::cli::PruneArgs;
 use crate::commands::build::human_bytes;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
+use crate::profile::Profiles;
 use crate::store::Store;
 
 /// Lists (on stdout) and deletes what nothing uses.
 pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = Store::new(&context.settings.layout);
+    let layout = &context.settings.layout;
+    let store = Store::new(layout);
     let mut bytes = 0;
-    let unreferenced = store.unreferenced_blobs()?;
-    for path in &unreferenced {
-        bytes += std::fs::metadata(path)
-            .map(|metadata| metadata.len())
-            .unwrap_or(0);
+    let mut items = 0;
+    if let Some(keep) = args.generations {
+        let profiles = Profiles::new(layout);
+        let pruned = profiles.prune_generations(keep, args.dry_run)?;
+        for (profile, number) in &pruned {
+            context
+                .printer
+                .data(format!("profile {profile} generation {number}"));
+        }
+        items += pruned.len();
+        // A dry run's generations are still there: leave them out as a real run would have.
+        let roots = || -> anyhow::Result<_> { Ok(profiles.roots(&pruned)?) };
+        let sizes: Vec<(String, u64)> = store
+            .collect(roots, true)?
+            .into_iter()
+            .map(|id| {
+                let size = tree_size(&store.entry_path(&id));
+                (id, size)
+            })
+            .collect();
+        let collected = if args.dry_run {
+            sizes.iter().map(|(id, _)| id.clone()).collect()
+        } else {
+            store.collect(roots, false)?
+        };
+        for id in collected {
+            bytes += sizes
+                .iter()
+                .find(|(sized, _)| *sized == id)
+                .map_or(0, |(_, size)| *size);
+            context.printer.data(&id);
+            items += 1;
+        }
+    }
+    for path in store.unreferenced_blobs()? {
+        bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         context.printer.data(path.display());
+        items += 1;
         if !args.dry_run {
-            std::fs::remove_file(path)
+            std::fs::remove_file(&path)
                 .map_err(|error| anyhow::anyhow!("cannot delete {}: {error}", path.display()))?;
         }
     }
-    let orphans = store.orphans()?;
-    for path in &orphans {
-        bytes += walkdir::WalkDir::new(path)
-            .into_iter()
-            .flatten()
-            .filter_map(|entry| entry.metadata().ok())
-            .filter(|metadata| metadata.is_file())
-            .map(|metadata| metadata.len())
-            .sum::<u64>();
+    for path in store.orphans()? {
+        bytes += tree_size(&path);
         context.printer.data(path.display());
+        items += 1;
         if !args.dry_run {
-            store.remove_orphan(path)?;
+            store.remove_orphan(&path)?;
         }
     }
     let verb = if args.dry_run { "Would free" } else { "Freed" };
-    context.printer.status(
-        verb,
-        format!(
-            "{} in {} item(s)",
-            human_bytes(bytes),
-            unreferenced.len() + orphans.len()
-        ),
-    );
+    context
+        .printer
+        .status(verb, format!("{} in {items} item(s)", human_bytes(bytes)));
     Ok(ExitStatus::Success)
+}
+
+fn tree_size(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| metadata.len())
+        .sum()
 }

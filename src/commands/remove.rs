@@ -1,7 +1,8 @@
 //! `pandora remove NAME@VERSION...`: out of the store, unless something installed needs it.
 
+use crate::activation::{apply, Change};
 use crate::cli::RemoveArgs;
-use crate::commands::activate::current_members;
+use crate::commands::activate::report;
 use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
@@ -54,25 +55,23 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
 /// them, so no active link ever points at a store entry that is gone.
 fn unlink_from_profiles(ids: &[String], context: &Context) -> anyhow::Result<()> {
     let layout = &context.settings.layout;
-    let (profiles, store) = (Profiles::new(layout), Store::new(layout));
+    let profiles = Profiles::new(layout);
     for profile in profiles.list()? {
-        let members = current_members(&profiles, &store, &profile)?;
-        if !members.iter().any(|member| ids.contains(&member.id())) {
+        let holds = profiles
+            .current(&profile)?
+            .is_some_and(|generation| generation.members.iter().any(|id| ids.contains(id)));
+        if !holds {
             continue;
         }
-        let remaining: Vec<_> = members
-            .into_iter()
-            .filter(|member| !ids.contains(&member.id()))
-            .collect();
         let description = format!("removed {}", ids.join(", "));
-        let number = profiles.commit(&profile, &remaining, Prefer::Neither, &description)?;
-        context.printer.status(
-            "Unlinked",
-            format!(
-                "{} from profile {profile} (generation {number})",
-                ids.join(", ")
-            ),
-        );
+        let applied = apply(
+            layout,
+            &profile,
+            Change::Forget(ids),
+            Prefer::Neither,
+            &description,
+        )?;
+        report(context, &profile, &applied);
     }
     Ok(())
 }

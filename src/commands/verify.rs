@@ -8,6 +8,7 @@ use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::format::package::{Outcome, Package, Scope};
+use crate::profile::Profiles;
 use crate::store::Store;
 use crate::trust::{describe, TrustStore};
 
@@ -47,6 +48,9 @@ pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             failed += 1;
         }
     }
+    if args.all && !verify_active_profile(context)? {
+        failed += 1;
+    }
     if failed > 0 {
         context
             .printer
@@ -58,6 +62,29 @@ pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             .status("Verified", format!("{} package(s)", targets.len()));
         Ok(ExitStatus::Success)
     }
+}
+
+/// `--all` also checks what `vir` shows: a complete generation linking only into the store.
+fn verify_active_profile(context: &Context) -> anyhow::Result<bool> {
+    let profiles = Profiles::new(&context.settings.layout);
+    let (generation, problems) = profiles.check_active()?;
+    if let Some(generation) = &generation {
+        context.printer.data(format!(
+            "profile {} (generation {}, {} package(s))",
+            profiles.active()?,
+            generation.number,
+            generation.members.len()
+        ));
+        if problems.is_empty() {
+            context
+                .printer
+                .data("  ok    every link leads into one of its packages");
+        }
+    }
+    for problem in &problems {
+        context.printer.data(format!("  FAIL  {problem}"));
+    }
+    Ok(problems.is_empty())
 }
 
 fn verify_installed(store: &Store, id: &str, context: &Context) -> anyhow::Result<bool> {

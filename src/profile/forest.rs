@@ -17,6 +17,15 @@ pub struct Member<'r> {
     pub id: String,
     /// Its recorded entries, sorted by path.
     pub entries: &'r [RecordedEntry],
+    /// Set for `--namespace`: its files appear as `TOP/NAMESPACE/...` instead of `TOP/...`.
+    pub namespace: Option<String>,
+}
+
+impl Member<'_> {
+    /// The package name.
+    pub fn name(&self) -> &str {
+        self.id.split('@').next().unwrap_or(&self.id)
+    }
 }
 
 /// A path two packages both provide.
@@ -34,21 +43,33 @@ pub struct Conflict {
 #[derive(Debug, Default)]
 struct Tree {
     children: BTreeMap<String, Option<Tree>>,
+    /// A directory namespacing adds, which has no counterpart in the store: never folded.
+    synthetic: bool,
 }
 
 impl Tree {
-    fn from_entries(entries: &[RecordedEntry]) -> Tree {
+    fn from_entries(entries: &[RecordedEntry], namespace: Option<&str>) -> Tree {
         let mut root = Tree::default();
         for entry in entries {
             let is_dir = matches!(entry, RecordedEntry::Directory { .. });
+            let mut parts: Vec<&str> = entry.path().split('/').filter(|p| !p.is_empty()).collect();
+            if let Some(namespace) = namespace {
+                // `bin/x` becomes `bin/NS/x`; a top-level file `f` becomes `NS/f`. Either way
+                // the first component is a directory made up for the profile.
+                let at = if parts.len() == 1 && !is_dir { 0 } else { 1 };
+                parts.insert(at, namespace);
+            }
             let mut node = &mut root;
-            let mut parts = entry.path().split('/').filter(|p| !p.is_empty()).peekable();
-            while let Some(part) = parts.next() {
-                let last = parts.peek().is_none();
-                let slot = node
-                    .children
-                    .entry(part.to_string())
-                    .or_insert_with(|| (!last || is_dir).then(Tree::default));
+            let count = parts.len();
+            for (depth, part) in parts.into_iter().enumerate() {
+                let last = depth + 1 == count;
+                let synthetic = namespace.is_some() && depth == 0;
+                let slot = node.children.entry(part.to_string()).or_insert_with(|| {
+                    (!last || is_dir).then(|| Tree {
+                        synthetic,
+                        ..Tree::default()
+                    })
+                });
                 match slot {
                     Some(dir) => node = dir,
                     None => break,
@@ -81,6 +102,7 @@ pub enum Node {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forest {
     ids: Vec<String>,
+    namespaces: Vec<Option<String>>,
     root: BTreeMap<String, Node>,
 }
 
@@ -95,17 +117,39 @@ pub enum Prefer {
     Existing,
 }
 
-/// Plans the forest of `members`, in order. With [`Prefer::Neither`], any path two members
-/// provide makes the plan fail with every such path listed.
-pub fn plan(members: &[Member<'_>], prefer: Prefer) -> Result<Forest, Vec<Conflict>> {
+/// How conflicts are settled: a recorded winner per path first, then the preference.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'o> {
+    /// The fallback for paths without a recorded winner.
+    pub prefer: Prefer,
+    /// Path in the profile -> the package name that owns it.
+    pub overrides: &'o BTreeMap<String, String>,
+}
+
+/// A planned forest and how each of its conflicts was settled (path -> winning package name),
+/// to be recorded so the next generation settles them the same way.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The forest.
+    pub forest: Forest,
+    /// The conflicts settled.
+    pub settled: BTreeMap<String, String>,
+}
+
+/// Plans the forest of `members`, in order. Any path two members provide that neither an
+/// override nor the preference settles makes the plan fail with every such path listed.
+pub fn plan(members: &[Member<'_>], rules: Rules<'_>) -> Result<Plan, Vec<Conflict>> {
     let trees: Vec<Tree> = members
         .iter()
-        .map(|m| Tree::from_entries(m.entries))
+        .map(|m| Tree::from_entries(m.entries, m.namespace.as_deref()))
         .collect();
+    let names: Vec<&str> = members.iter().map(Member::name).collect();
     let mut planner = Planner {
         trees: &trees,
-        prefer,
+        names: &names,
+        rules,
         conflicts: Vec::new(),
+        settled: BTreeMap::new(),
     };
     let mut root = BTreeMap::new();
     for (index, tree) in trees.iter().enumerate() {
@@ -123,16 +167,22 @@ pub fn plan(members: &[Member<'_>], prefer: Prefer) -> Result<Forest, Vec<Confli
             .collect();
         return Err(conflicts);
     }
-    Ok(Forest {
-        ids: members.iter().map(|m| m.id.clone()).collect(),
-        root,
+    Ok(Plan {
+        forest: Forest {
+            ids: members.iter().map(|m| m.id.clone()).collect(),
+            namespaces: members.iter().map(|m| m.namespace.clone()).collect(),
+            root,
+        },
+        settled: planner.settled,
     })
 }
 
 struct Planner<'t> {
     trees: &'t [Tree],
-    prefer: Prefer,
+    names: &'t [&'t str],
+    rules: Rules<'t>,
     conflicts: Vec<(String, usize, usize)>,
+    settled: BTreeMap<String, String>,
 }
 
 impl Planner<'_> {
@@ -147,21 +197,34 @@ impl Planner<'_> {
             let path = join(prefix, name);
             match into.get_mut(name) {
                 None => {
-                    into.insert(name.clone(), Node::Link { member });
+                    let node = self.fresh(&path, child.as_ref(), member);
+                    into.insert(name.clone(), node);
                 }
                 Some(existing) => self.merge(existing, &path, child.as_ref(), member),
             }
         }
     }
 
+    /// What a path only `member` provides becomes: one link, unless it is a made-up directory.
+    fn fresh(&mut self, path: &str, tree: Option<&Tree>, member: usize) -> Node {
+        match tree {
+            Some(tree) if tree.synthetic => {
+                let mut children = BTreeMap::new();
+                self.merge_children(&mut children, path, tree, member);
+                Node::Dir(children)
+            }
+            _ => Node::Link { member },
+        }
+    }
+
     fn merge(&mut self, existing: &mut Node, path: &str, new: Option<&Tree>, member: usize) {
         let Some(new_dir) = new else {
-            return self.collide(existing, path, member);
+            return self.collide(existing, path, new, member);
         };
         if let Node::Link { member: owner } = *existing {
             match self.trees[owner].at(path) {
                 Some(owned) => *existing = Node::Dir(self.unfold(owned, owner)),
-                None => return self.collide(existing, path, member),
+                None => return self.collide(existing, path, new, member),
             }
         }
         if let Node::Dir(children) = existing {
@@ -176,12 +239,25 @@ impl Planner<'_> {
             .collect()
     }
 
-    fn collide(&mut self, existing: &mut Node, path: &str, member: usize) {
+    fn collide(&mut self, existing: &mut Node, path: &str, new: Option<&Tree>, member: usize) {
         let owner = first_member(existing);
-        match self.prefer {
-            Prefer::Neither => self.conflicts.push((path.to_string(), owner, member)),
-            Prefer::Existing => {}
-            Prefer::New => *existing = Node::Link { member },
+        let new_wins = match self.rules.overrides.get(path) {
+            Some(winner) if winner == self.names[member] => Some(true),
+            Some(winner) if winner == self.names[owner] => Some(false),
+            _ => match self.rules.prefer {
+                Prefer::Neither => None,
+                Prefer::Existing => Some(false),
+                Prefer::New => Some(true),
+            },
+        };
+        let Some(new_wins) = new_wins else {
+            return self.conflicts.push((path.to_string(), owner, member));
+        };
+        let winner = if new_wins { member } else { owner };
+        self.settled
+            .insert(path.to_string(), self.names[winner].to_string());
+        if new_wins {
+            *existing = self.fresh(path, new, member);
         }
     }
 }
@@ -204,24 +280,40 @@ fn join(prefix: &str, name: &str) -> String {
 impl Forest {
     /// Every link as (path in the profile, `name@version` it points into).
     pub fn links(&self) -> Vec<(String, &str)> {
+        self.indexed_links()
+            .into_iter()
+            .map(|(path, member)| (path, self.ids[member].as_str()))
+            .collect()
+    }
+
+    fn indexed_links(&self) -> Vec<(String, usize)> {
+        fn collect(prefix: &str, nodes: &BTreeMap<String, Node>, out: &mut Vec<(String, usize)>) {
+            for (name, node) in nodes {
+                let path = join(prefix, name);
+                match node {
+                    Node::Link { member } => out.push((path, *member)),
+                    Node::Dir(children) => collect(&path, children, out),
+                }
+            }
+        }
         let mut out = Vec::new();
-        self.collect("", &self.root, &mut out);
+        collect("", &self.root, &mut out);
         out
     }
 
-    fn collect<'f>(
-        &'f self,
-        prefix: &str,
-        nodes: &'f BTreeMap<String, Node>,
-        out: &mut Vec<(String, &'f str)>,
-    ) {
-        for (name, node) in nodes {
-            let path = join(prefix, name);
-            match node {
-                Node::Link { member } => out.push((path, self.ids[*member].as_str())),
-                Node::Dir(children) => self.collect(&path, children, out),
-            }
-        }
+    /// Where `path`, a link of `member`, is inside that member's store entry.
+    fn source_path(&self, path: &str, member: usize) -> String {
+        let Some(namespace) = self.namespaces[member].as_deref() else {
+            return path.to_string();
+        };
+        let mut parts: Vec<&str> = path.split('/').collect();
+        let at = if parts.get(1) == Some(&namespace) {
+            1
+        } else {
+            0
+        };
+        parts.remove(at);
+        parts.join("/")
     }
 
     /// Writes the forest into the empty directory `dir`. Links are relative, climbing
@@ -231,16 +323,17 @@ impl Forest {
         dir: &Path,
         depth_below_home: usize,
     ) -> Result<(), (PathBuf, std::io::Error)> {
-        for (path, id) in self.links() {
+        for (path, member) in self.indexed_links() {
             let link = dir.join(&path);
             let climb = depth_below_home + path.matches('/').count();
+            let source = self.source_path(&path, member);
             let mut target = PathBuf::new();
             for _ in 0..climb {
                 target.push("..");
             }
             target.push("store");
-            target.push(id);
-            target.push(&path);
+            target.push(&self.ids[member]);
+            target.push(source);
             if let Some(parent) = link.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| (parent.to_path_buf(), e))?;
             }
@@ -270,6 +363,15 @@ mod tests {
         Member {
             id: id.into(),
             entries,
+            namespace: None,
+        }
+    }
+
+    fn rules(prefer: Prefer) -> Rules<'static> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        Rules {
+            prefer,
+            overrides: &NONE,
         }
     }
 
@@ -282,7 +384,9 @@ mod tests {
             dir("share/doc"),
             file("share/doc/README"),
         ];
-        let forest = plan(&[member("hello@1.0.0", &hello)], Prefer::Neither).unwrap();
+        let forest = plan(&[member("hello@1.0.0", &hello)], rules(Prefer::Neither))
+            .unwrap()
+            .forest;
         assert_eq!(
             forest.links(),
             vec![
@@ -310,9 +414,10 @@ mod tests {
         ];
         let forest = plan(
             &[member("hello@1.0.0", &hello), member("greet@2.0.0", &greet)],
-            Prefer::Neither,
+            rules(Prefer::Neither),
         )
-        .unwrap();
+        .unwrap()
+        .forest;
         assert_eq!(
             forest.links(),
             vec![
@@ -339,7 +444,11 @@ mod tests {
             file("bin/other"),
             dir("README"),
         ];
-        let conflicts = plan(&[member("a@1", &a), member("b@1", &b)], Prefer::Neither).unwrap_err();
+        let conflicts = plan(
+            &[member("a@1", &a), member("b@1", &b)],
+            rules(Prefer::Neither),
+        )
+        .unwrap_err();
         let paths: Vec<&str> = conflicts.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["README", "bin/other", "bin/tool"]);
         assert!(conflicts
@@ -360,13 +469,76 @@ mod tests {
                 .map(|(_, id)| id.to_string())
         };
         assert_eq!(
-            owner(&plan(&members, Prefer::New).unwrap()).as_deref(),
+            owner(&plan(&members, rules(Prefer::New)).unwrap().forest).as_deref(),
             Some("b@1")
         );
         assert_eq!(
-            owner(&plan(&members, Prefer::Existing).unwrap()).as_deref(),
+            owner(&plan(&members, rules(Prefer::Existing)).unwrap().forest).as_deref(),
             Some("a@1")
         );
+    }
+
+    #[test]
+    fn a_recorded_override_settles_a_conflict_and_is_settled_again() {
+        let a = [dir("bin"), file("bin/tool")];
+        let b = [dir("bin"), file("bin/tool")];
+        let overrides = BTreeMap::from([("bin/tool".to_string(), "b".to_string())]);
+        let recorded = Rules {
+            prefer: Prefer::Neither,
+            overrides: &overrides,
+        };
+        let planned = plan(&[member("a@1", &a), member("b@2", &b)], recorded).unwrap();
+        assert_eq!(
+            planned.forest.links(),
+            vec![("bin/tool".to_string(), "b@2")]
+        );
+        assert_eq!(planned.settled, overrides);
+        let settled_by_preference = plan(
+            &[member("a@1", &a), member("b@2", &b)],
+            rules(Prefer::Existing),
+        )
+        .unwrap()
+        .settled;
+        assert_eq!(
+            settled_by_preference.get("bin/tool").map(String::as_str),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn a_namespaced_package_sits_beside_the_other_and_links_into_its_own_tree() {
+        let home = tempfile::tempdir().unwrap();
+        for (id, content) in [("tool@1", "one"), ("tool@2", "two")] {
+            let bin = home.path().join("store").join(id).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("tool"), content).unwrap();
+            std::fs::write(home.path().join("store").join(id).join("README"), id).unwrap();
+        }
+        let entries = [dir("bin"), file("bin/tool"), file("README")];
+        let mut second = member("tool@2", &entries);
+        second.namespace = Some("tool-2".into());
+        let forest = plan(
+            &[member("tool@1", &entries), second],
+            rules(Prefer::Neither),
+        )
+        .unwrap()
+        .forest;
+        assert_eq!(
+            forest.links(),
+            vec![
+                ("README".to_string(), "tool@1"),
+                ("bin/tool".to_string(), "tool@1"),
+                ("bin/tool-2".to_string(), "tool@2"),
+                ("tool-2/README".to_string(), "tool@2"),
+            ]
+        );
+        let generation = home.path().join("profiles/default/1");
+        std::fs::create_dir_all(&generation).unwrap();
+        forest.write(&generation, 3).unwrap();
+        let read = |path: &str| std::fs::read_to_string(generation.join(path)).unwrap();
+        assert_eq!(read("bin/tool"), "one");
+        assert_eq!(read("bin/tool-2/tool"), "two");
+        assert_eq!(read("tool-2/README"), "tool@2");
     }
 
     #[test]
@@ -379,7 +551,12 @@ mod tests {
         }
         let a = [dir("bin"), file("bin/a")];
         let b = [dir("bin"), file("bin/b")];
-        let forest = plan(&[member("a@1", &a), member("b@1", &b)], Prefer::Neither).unwrap();
+        let forest = plan(
+            &[member("a@1", &a), member("b@1", &b)],
+            rules(Prefer::Neither),
+        )
+        .unwrap()
+        .forest;
         let generation = home.path().join("profiles/default/1");
         std::fs::create_dir_all(&generation).unwrap();
         forest.write(&generation, 3).unwrap();

@@ -1,6 +1,8 @@
 //! A generation's manifest, `profiles/NAME/N/generation.acl`: which packages its forest holds
-//! (in precedence order) and what changed, for `pandora profile history` and for pruning.
+//! (in precedence order), how they are laid out (namespaces, recorded conflict winners) and
+//! what changed, for `pandora profile history`, for the next generation and for pruning.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use acl_parser::{Block, Document};
@@ -8,7 +10,7 @@ use acl_parser::{Block, Document};
 use super::ProfileError;
 
 /// One generation of a profile.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Generation {
     /// Its number, counting from 1.
     pub number: u64,
@@ -18,15 +20,28 @@ pub struct Generation {
     pub description: String,
     /// The `name@version` of every package it holds, in precedence order.
     pub members: Vec<String>,
+    /// Names of the packages installed as `TOP/NAME-VERSION/...`.
+    pub namespaced: BTreeSet<String>,
+    /// Path in the profile -> the package name that wins it over another that provides it too.
+    pub overrides: BTreeMap<String, String>,
 }
 
 impl Generation {
     /// The manifest as ACL.
     pub fn to_acl(&self) -> String {
-        let block = Block::labelled("Generation", self.number.to_string())
+        let mut block = Block::labelled("Generation", self.number.to_string())
             .with("created_at", self.created_at)
             .with("description", self.description.clone())
-            .with("members", self.members.clone());
+            .with("members", self.members.clone())
+            .with(
+                "namespaced",
+                self.namespaced.iter().cloned().collect::<Vec<_>>(),
+            );
+        for (path, winner) in &self.overrides {
+            block = block.with_block(
+                Block::labelled("Override", path.clone()).with("package", winner.clone()),
+            );
+        }
         format!(
             "// Pandora profile generation: written by Pandora.\n{}",
             Document::new().with_block(block)
@@ -64,6 +79,20 @@ impl Generation {
             return Err(invalid("`members` is missing"));
         }
         let members = document.string_array(block, "members")?;
+        let namespaced = document
+            .string_array(block, "namespaced")?
+            .into_iter()
+            .collect();
+        let mut overrides = BTreeMap::new();
+        for rule in block.blocks("Override") {
+            let path = rule
+                .label()
+                .ok_or_else(|| invalid("an `Override` needs its path as label"))?;
+            let winner = rule
+                .get_str("package")
+                .map_err(|_| invalid("an `Override` needs `package`, a string"))?;
+            overrides.insert(path.to_string(), winner.to_string());
+        }
         Ok(Generation {
             number,
             created_at: block
@@ -74,6 +103,8 @@ impl Generation {
                 .map_err(|_| invalid("`description` must be a string"))?
                 .to_string(),
             members,
+            namespaced,
+            overrides,
         })
     }
 }
@@ -89,6 +120,8 @@ mod tests {
             created_at: 1_790_000_000,
             description: "installed hello@1.1.0 \"quoted\"".into(),
             members: vec!["hello@1.1.0".into(), "libgreet@2.0.0".into()],
+            namespaced: BTreeSet::from(["libgreet".to_string()]),
+            overrides: BTreeMap::from([("bin/a \"b\"".to_string(), "hello".to_string())]),
         };
         let parsed = Generation::parse("test", &generation.to_acl()).unwrap();
         assert_eq!(parsed, generation);
@@ -101,6 +134,8 @@ mod tests {
             created_at: 0,
             description: String::new(),
             members: Vec::new(),
+            namespaced: BTreeSet::new(),
+            overrides: BTreeMap::new(),
         };
         let text = generation.to_acl();
         let damaged = text.replace("\"3\"", "\"three\"");

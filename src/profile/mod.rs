@@ -2,10 +2,15 @@
 //!
 //! ```text
 //! profiles/NAME/N/forest/          generation N's forest (links into store/)
-//! profiles/NAME/N/generation.acl   its members and what changed
+//! profiles/NAME/N/generation.acl   its members, layout rules and what changed
+//! profiles/NAME/N/profile.lock     its lockfile: every member's SHA-256 and registry
 //! profiles/NAME/current -> N       the profile's generation, switched by one rename
 //! vir -> profiles/NAME/current/forest
+//! manifests/NAME.lock -> ../profiles/NAME/current/profile.lock
 //! ```
+//!
+//! The lockfile lives inside its generation, so it can never disagree with the generation in
+//! use: the rename that switches `current` switches both.
 //!
 //! A generation is built complete in `tmp/` and renamed into place, then `current` is replaced
 //! by renaming a fresh symlink over it; switching profiles renames a fresh `vir` over the old.
@@ -15,10 +20,13 @@
 
 pub mod forest;
 mod generation;
+pub mod lockfile;
 
 pub use forest::{Conflict, Forest, Member, Prefer};
 pub use generation::Generation;
+pub use lockfile::{Locked, Lockfile};
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::fs::{sync_directory, FileLock};
@@ -68,8 +76,8 @@ pub enum ProfileError {
         /// `name@version`.
         id: String,
     },
-    /// A generation manifest that does not parse.
-    #[error("the generation manifest {path} is damaged")]
+    /// A generation manifest or lockfile that does not parse.
+    #[error("{path} is damaged")]
     Manifest {
         /// The manifest.
         path: PathBuf,
@@ -110,6 +118,31 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> ProfileError + '_ {
     move |source| ProfileError::Io {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+/// What a new generation is to hold.
+#[derive(Debug, Clone, Default)]
+pub struct Contents {
+    /// The packages, in precedence order.
+    pub members: Vec<Record>,
+    /// Names of the packages to install as `TOP/NAME-VERSION/...`.
+    pub namespaced: BTreeSet<String>,
+    /// Recorded conflict winners: path -> package name.
+    pub overrides: BTreeMap<String, String>,
+    /// What changed, in words.
+    pub description: String,
+}
+
+impl Contents {
+    /// The contents of `generation`, with `records` its members' install records.
+    pub fn of(generation: &Generation, records: Vec<Record>) -> Contents {
+        Contents {
+            members: records,
+            namespaced: generation.namespaced.clone(),
+            overrides: generation.overrides.clone(),
+            description: String::new(),
+        }
     }
 }
 
@@ -200,13 +233,22 @@ impl Profiles {
         };
         // Links are relative and every generation sits at the same depth, so a copy of the
         // source forest is valid as it is; its store entries stay referenced by the source.
-        let members = source
-            .as_ref()
-            .map(|(_, g)| g.members.clone())
-            .unwrap_or_default();
-        let copy_from =
-            source.map(|(other, g)| self.dir(other).join(g.number.to_string()).join("forest"));
-        self.stage_generation(name, &description, members, |forest| match &copy_from {
+        let (generation, lock, copy_from) = match source {
+            Some((other, current)) => {
+                let dir = self.dir(other).join(current.number.to_string());
+                let lock = Lockfile::load(&dir.join(LOCKFILE))?;
+                (current, lock, Some(dir.join("forest")))
+            }
+            None => (Generation::default(), Lockfile::default(), None),
+        };
+        let staged = Staged {
+            description,
+            members: generation.members,
+            namespaced: generation.namespaced,
+            overrides: generation.overrides,
+            lock,
+        };
+        self.stage_generation(name, staged, |forest| match &copy_from {
             Some(from) => copy_links(from, forest),
             None => Ok(()),
         })?;
@@ -265,30 +307,60 @@ impl Profiles {
         }
     }
 
-    /// Builds a new generation of `name` from `members` (in precedence order) and makes it the
-    /// profile's current one; `vir` follows if `name` is active or nothing was ever active.
-    /// Returns its number.
-    pub fn commit(
+    /// Makes a new generation of `name` from what `change` decides, given the current one
+    /// (`None` for a new profile), and makes it the profile's current generation; `vir` follows
+    /// if `name` is active or nothing was ever active. `change` runs under the lock, so two
+    /// concurrent updates serialize and neither is lost. Conflicts that no recorded override
+    /// settles are settled by `prefer`, and the winners are recorded. Returns the new number.
+    pub fn update<E: From<ProfileError>>(
         &self,
         name: &str,
-        members: &[Record],
         prefer: Prefer,
-        description: &str,
-    ) -> Result<u64, ProfileError> {
+        change: impl FnOnce(Option<&Generation>) -> Result<Contents, E>,
+    ) -> Result<u64, E> {
         validate_name(name)?;
         let _locked = self.lock()?;
-        let planned: Vec<Member<'_>> = members
+        let contents = change(self.current(name)?.as_ref())?;
+        Ok(self.commit_locked(name, &contents, prefer)?)
+    }
+
+    fn commit_locked(
+        &self,
+        name: &str,
+        contents: &Contents,
+        prefer: Prefer,
+    ) -> Result<u64, ProfileError> {
+        let planned: Vec<Member<'_>> = contents
+            .members
             .iter()
             .map(|r| Member {
                 id: r.id(),
                 entries: &r.entries,
+                namespace: contents
+                    .namespaced
+                    .contains(&r.name)
+                    .then(|| format!("{}-{}", r.name, r.version)),
             })
             .collect();
-        let forest = forest::plan(&planned, prefer).map_err(ProfileError::Conflicts)?;
-        let members = planned.iter().map(|m| m.id.clone()).collect();
+        let rules = forest::Rules {
+            prefer,
+            overrides: &contents.overrides,
+        };
+        let plan = forest::plan(&planned, rules).map_err(ProfileError::Conflicts)?;
+        let names: BTreeSet<&String> = contents.members.iter().map(|r| &r.name).collect();
+        let mut namespaced = contents.namespaced.clone();
+        namespaced.retain(|n| names.contains(n));
+        let lock = Lockfile::of(&contents.members, &namespaced, &plan.settled);
+        let staged = Staged {
+            description: contents.description.clone(),
+            members: planned.iter().map(|m| m.id.clone()).collect(),
+            namespaced,
+            overrides: plan.settled,
+            lock,
+        };
         // profiles/NAME/N/forest is four levels below the home.
-        self.stage_generation(name, description, members, |dir| {
-            forest
+        self.stage_generation(name, staged, |dir| {
+            plan.forest
                 .write(dir, 4)
                 .map_err(|(path, source)| ProfileError::Io { path, source })
         })
@@ -326,8 +398,7 @@ impl Profiles {
     fn stage_generation(
         &self,
         name: &str,
-        description: &str,
-        members: Vec<String>,
+        staged: Staged,
         fill: impl FnOnce(&Path) -> Result<(), ProfileError>,
     ) -> Result<u64, ProfileError> {
         let dir = self.dir(name);
@@ -344,11 +415,15 @@ impl Profiles {
         let generation = Generation {
             number,
             created_at: now(),
-            description: description.to_string(),
-            members,
+            description: staged.description,
+            members: staged.members,
+            namespaced: staged.namespaced,
+            overrides: staged.overrides,
         };
         let manifest = staging.join("generation.acl");
         std::fs::write(&manifest, generation.to_acl()).map_err(io(&manifest))?;
+        let lock = staging.join(LOCKFILE);
+        std::fs::write(&lock, staged.lock.to_acl()).map_err(io(&lock))?;
         // One syncfs makes the whole forest durable before it becomes visible.
         sync_filesystem(&staging)?;
 
@@ -356,11 +431,153 @@ impl Profiles {
         std::fs::rename(&staging, &target).map_err(io(&target))?;
         sync_directory(&dir).map_err(io(&dir))?;
         self.point_current(name, number)?;
+        self.link_lockfile(name)?;
         let vir_exists = self.layout.vir().symlink_metadata().is_ok();
         if !vir_exists || self.active()? == name {
             self.point_vir(name)?;
         }
         Ok(number)
+    }
+
+    /// `manifests/NAME.lock`, pointing into the current generation (made once, never changed).
+    fn link_lockfile(&self, name: &str) -> Result<(), ProfileError> {
+        let link = self.lockfile_path(name);
+        if link.symlink_metadata().is_ok() {
+            return Ok(());
+        }
+        let manifests = self.layout.manifests_dir();
+        std::fs::create_dir_all(&manifests).map_err(io(&manifests))?;
+        let target = Path::new("../profiles")
+            .join(name)
+            .join("current")
+            .join(LOCKFILE);
+        replace_symlink(&self.layout, &link, &target)
+    }
+
+    /// Where `name`'s lockfile is published.
+    pub fn lockfile_path(&self, name: &str) -> PathBuf {
+        self.layout.manifests_dir().join(format!("{name}.lock"))
+    }
+
+    /// The lockfile of `name`'s current generation.
+    pub fn lockfile(&self, name: &str) -> Result<Lockfile, ProfileError> {
+        let current = self.dir(name).join("current");
+        if current.symlink_metadata().is_err() {
+            return Err(ProfileError::Missing(name.to_string()));
+        }
+        Lockfile::load(&current.join(LOCKFILE))
+    }
+
+    /// Deletes every generation of every profile except the current one and the `keep` newest.
+    /// Returns `(profile, generation)` for each one deleted (or that would be, with `dry_run`).
+    pub fn prune_generations(
+        &self,
+        keep: usize,
+        dry_run: bool,
+    ) -> Result<Vec<(String, u64)>, ProfileError> {
+        let _locked = self.lock()?;
+        let mut deleted = Vec::new();
+        for name in self.list()? {
+            let dir = self.dir(name.as_str());
+            let current = self.current(&name)?.map(|g| g.number);
+            let mut numbers = generation_numbers(&dir)?;
+            numbers.sort_unstable_by(|a, b| b.cmp(a));
+            for number in numbers.into_iter().skip(keep) {
+                if Some(number) == current {
+                    continue;
+                }
+                if !dry_run {
+                    let path = dir.join(number.to_string());
+                    let trash = self
+                        .layout
+                        .tmp_dir()
+                        .join(format!("pruned-{name}-{number}"));
+                    std::fs::rename(&path, &trash).map_err(io(&path))?;
+                    sync_directory(&dir).map_err(io(&dir))?;
+                    remove_tree(&trash)?;
+                }
+                deleted.push((name.clone(), number));
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Every `name@version` any generation of any profile (but those in `excluding`) holds:
+    /// the roots that keep store entries alive. The caller holds the store's lock, so no
+    /// generation appears meanwhile.
+    pub fn roots(&self, excluding: &[(String, u64)]) -> Result<BTreeSet<String>, ProfileError> {
+        let mut roots = BTreeSet::new();
+        for name in self.list()? {
+            for generation in self.generations(&name)? {
+                if !excluding.contains(&(name.clone(), generation.number)) {
+                    roots.extend(generation.members);
+                }
+            }
+        }
+        Ok(roots)
+    }
+
+    /// Checks what `vir` shows: it leads to a complete generation whose every link resolves
+    /// to an entry of a member's store tree. Returns the generation checked (if any) and one
+    /// line per problem.
+    pub fn check_active(&self) -> Result<(Option<Generation>, Vec<String>), ProfileError> {
+        let vir = self.layout.vir();
+        if vir.symlink_metadata().is_err() {
+            return Ok((None, Vec::new()));
+        }
+        let mut problems = Vec::new();
+        let name = self.active()?;
+        let Some(generation) = self.current(&name)? else {
+            problems.push(format!(
+                "{} leads to profile {name}, which has no generation",
+                vir.display()
+            ));
+            return Ok((None, problems));
+        };
+        let store = self.layout.store_dir();
+        let store = store.canonicalize().unwrap_or(store);
+        for id in &generation.members {
+            if !store.join(id).is_dir() {
+                problems.push(format!("member {id} is not in the store"));
+            }
+        }
+        for item in walkdir::WalkDir::new(&vir)
+            .follow_root_links(true)
+            .min_depth(1)
+        {
+            let item = match item {
+                Ok(item) => item,
+                Err(error) => {
+                    problems.push(error.to_string());
+                    continue;
+                }
+            };
+            if !item.path_is_symlink() {
+                continue;
+            }
+            let relative = item.path().strip_prefix(&vir).unwrap_or(item.path());
+            match item.path().canonicalize() {
+                Ok(target) => {
+                    let owner = target
+                        .strip_prefix(&store)
+                        .ok()
+                        .and_then(|inside| inside.components().next())
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+                    if !owner.is_some_and(|owner| generation.members.contains(&owner)) {
+                        problems.push(format!(
+                            "{} leads to {}, outside the generation's packages",
+                            relative.display(),
+                            target.display()
+                        ));
+                    }
+                }
+                Err(error) => problems.push(format!(
+                    "{} is a dangling link ({error})",
+                    relative.display()
+                )),
+            }
+        }
+        Ok((Some(generation), problems))
     }
 
     fn point_current(&self, name: &str, number: u64) -> Result<(), ProfileError> {
@@ -379,6 +596,18 @@ impl Profiles {
             .join("forest");
         replace_symlink(&self.layout, &self.layout.vir(), &target)
     }
+}
+
+/// The lockfile's name inside a generation.
+const LOCKFILE: &str = "profile.lock";
+
+/// A generation as it is about to be written.
+struct Staged {
+    description: String,
+    members: Vec<String>,
+    namespaced: BTreeSet<String>,
+    overrides: BTreeMap<String, String>,
+    lock: Lockfile,
 }
 
 /// Atomically makes `link` a symlink to `target`: a new link made in `tmp/` is renamed over it.
@@ -497,6 +726,22 @@ mod tests {
         }
     }
 
+    fn commit(
+        profiles: &Profiles,
+        name: &str,
+        members: &[Record],
+        prefer: Prefer,
+        description: &str,
+    ) -> Result<u64, ProfileError> {
+        profiles.update(name, prefer, |_| {
+            Ok::<_, ProfileError>(Contents {
+                members: members.to_vec(),
+                description: description.into(),
+                ..Contents::default()
+            })
+        })
+    }
+
     fn read(home: &Path, path: &str) -> String {
         std::fs::read_to_string(home.join("vir").join(path)).unwrap()
     }
@@ -508,21 +753,19 @@ mod tests {
         let a = package(home.path(), "a", &["bin/a"]);
         let b = package(home.path(), "b", &["bin/b", "share/b/doc"]);
         assert_eq!(
-            profiles
-                .commit(
-                    "default",
-                    std::slice::from_ref(&a),
-                    Prefer::Neither,
-                    "add a"
-                )
-                .unwrap(),
+            commit(
+                &profiles,
+                "default",
+                std::slice::from_ref(&a),
+                Prefer::Neither,
+                "add a"
+            )
+            .unwrap(),
             1
         );
         assert_eq!(read(home.path(), "bin/a"), "a:bin/a");
         assert_eq!(
-            profiles
-                .commit("default", &[a, b], Prefer::Neither, "add b")
-                .unwrap(),
+            commit(&profiles, "default", &[a, b], Prefer::Neither, "add b").unwrap(),
             2
         );
         assert_eq!(read(home.path(), "bin/b"), "b:bin/b");
@@ -551,9 +794,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let profiles = Profiles::new(&Layout::new(home.path()));
         let a = package(home.path(), "a", &["bin/a"]);
-        profiles
-            .commit("default", &[a], Prefer::Neither, "add a")
-            .unwrap();
+        commit(&profiles, "default", &[a], Prefer::Neither, "add a").unwrap();
         profiles.create("work", Some("default")).unwrap();
         profiles.create("empty", None).unwrap();
         assert_eq!(profiles.list().unwrap(), ["default", "empty", "work"]);
@@ -591,40 +832,59 @@ mod tests {
         let profiles = Profiles::new(&Layout::new(home.path()));
         let a = package(home.path(), "a", &["bin/tool"]);
         let b = package(home.path(), "b", &["bin/tool"]);
-        profiles
-            .commit(
-                "default",
-                std::slice::from_ref(&a),
-                Prefer::Neither,
-                "add a",
-            )
-            .unwrap();
-        let error = profiles
-            .commit("default", &[a.clone(), b.clone()], Prefer::Neither, "add b")
-            .unwrap_err();
+        commit(
+            &profiles,
+            "default",
+            std::slice::from_ref(&a),
+            Prefer::Neither,
+            "add a",
+        )
+        .unwrap();
+        let error = commit(
+            &profiles,
+            "default",
+            &[a.clone(), b.clone()],
+            Prefer::Neither,
+            "add b",
+        )
+        .unwrap_err();
         assert_eq!(
             error.to_string(),
             "1 path(s) are provided by two packages: bin/tool (a@1.0.0 and b@1.0.0)"
         );
         assert_eq!(profiles.current("default").unwrap().unwrap().number, 1);
         assert_eq!(read(home.path(), "bin/tool"), "a:bin/tool");
-        profiles
-            .commit("default", &[a, b], Prefer::New, "add b")
-            .unwrap();
+        commit(&profiles, "default", &[a, b], Prefer::New, "add b").unwrap();
         assert_eq!(read(home.path(), "bin/tool"), "b:bin/tool");
     }
 
     #[test]
-    fn concurrent_commits_serialize_and_neither_is_lost() {
+    fn concurrent_updates_serialize_and_neither_is_lost() {
         let home = tempfile::tempdir().unwrap();
         let layout = Layout::new(home.path());
-        let a = package(home.path(), "a", &["bin/a"]);
+        let packages = [
+            package(home.path(), "a", &["bin/a"]),
+            package(home.path(), "b", &["bin/b"]),
+        ];
         let handles: Vec<_> = (0..2)
             .map(|i| {
-                let (layout, a) = (layout.clone(), a.clone());
+                let (layout, packages) = (layout.clone(), packages.clone());
                 std::thread::spawn(move || {
                     Profiles::new(&layout)
-                        .commit("default", &[a], Prefer::Neither, &format!("writer {i}"))
+                        .update("default", Prefer::Neither, |current| {
+                            // Read, pause so the other writer would interleave, then add.
+                            let mut members: Vec<Record> = packages
+                                .iter()
+                                .filter(|p| current.is_some_and(|g| g.members.contains(&p.id())))
+                                .cloned()
+                                .collect();
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                            members.push(packages[i].clone());
+                            Ok::<_, ProfileError>(Contents {
+                                members,
+                                ..Contents::default()
+                            })
+                        })
                         .unwrap()
                 })
             })
@@ -632,9 +892,9 @@ mod tests {
         let mut numbers: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         numbers.sort_unstable();
         assert_eq!(numbers, [1, 2]);
-        assert_eq!(
-            Profiles::new(&layout).generations("default").unwrap().len(),
-            2
-        );
+        let last = Profiles::new(&layout).current("default").unwrap().unwrap();
+        assert_eq!(last.members.len(), 2, "{:?}", last.members);
+        assert_eq!(read(home.path(), "bin/a"), "a:bin/a");
+        assert_eq!(read(home.path(), "bin/b"), "b:bin/b");
     }
 }

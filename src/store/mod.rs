@@ -293,6 +293,10 @@ impl Store {
     /// Removes an installed package: its tree leaves `store/` in one rename, then its record goes.
     pub fn remove(&self, id: &str) -> Result<Record, StoreError> {
         let _lock = self.lock()?;
+        self.remove_locked(id)
+    }
+
+    fn remove_locked(&self, id: &str) -> Result<Record, StoreError> {
         let record = self
             .record(id)?
             .ok_or_else(|| StoreError::NotInstalled { id: id.to_string() })?;
@@ -307,6 +311,41 @@ impl Store {
         std::fs::remove_file(&record_path).map_err(io(&record_path))?;
         remove_tree(&trash)?;
         Ok(record)
+    }
+
+    /// Removes every installed package that is not in `roots()` nor a dependency of one
+    /// (all of them with `dry_run` false; none otherwise), and returns their ids. `roots` is
+    /// evaluated under the store's lock, which profile changes also take, so no package can
+    /// become a root between the decision and the removal.
+    pub fn collect<E: From<StoreError>>(
+        &self,
+        roots: impl FnOnce() -> Result<std::collections::BTreeSet<String>, E>,
+        dry_run: bool,
+    ) -> Result<Vec<String>, E> {
+        let _lock = self.lock()?;
+        let records = self.records()?;
+        let mut live = roots()?;
+        let mut pending: Vec<String> = live.iter().cloned().collect();
+        while let Some(id) = pending.pop() {
+            if let Some(record) = records.iter().find(|record| record.id() == id) {
+                for pin in &record.dependencies {
+                    if live.insert(pin.clone()) {
+                        pending.push(pin.clone());
+                    }
+                }
+            }
+        }
+        let dead: Vec<String> = records
+            .iter()
+            .map(Record::id)
+            .filter(|id| !live.contains(id))
+            .collect();
+        if !dry_run {
+            for id in &dead {
+                self.remove_locked(id)?;
+            }
+        }
+        Ok(dead)
     }
 
     /// What nothing references: directories in `store/` without an install record (a crash

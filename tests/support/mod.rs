@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -288,7 +290,7 @@ fn collect(root: &Path, directory: &Path, out: &mut Vec<String>) {
     }
 }
 
-/// Builds `name@version` (entry point `script`, exact `dependencies`, description
+/// Builds `name@version` (entry point `bin/NAME` running `script`, exact `dependencies`, description
 /// "The NAME package", license MIT, tag "fixture") into `output`, signed with the key seed `seed`.
 pub fn publish(
     sandbox: &Sandbox,
@@ -300,12 +302,13 @@ pub fn publish(
     seed: &str,
 ) {
     let source = sandbox.home().join(format!("src-{name}-{version}-{seed}"));
+    let command = format!("bin/{name}");
     package_source(
         &source,
         name,
         version,
-        Some("bin/run"),
-        &[("bin/run", script)],
+        Some(&command),
+        &[(&command, script)],
     );
     let pins: Vec<String> = dependencies
         .iter()
@@ -314,7 +317,7 @@ pub fn publish(
     std::fs::write(
         source.join("manifest.acl"),
         format!(
-            "manifest {{ name = \"{name}\"; version = \"{version}\"; description = \"The {name} package\"; license = \"MIT\"; tags = {{ \"fixture\" }}; dependencies = {{ {} }}; command = \"bin/run\"; }}\n",
+            "manifest {{ name = \"{name}\"; version = \"{version}\"; description = \"The {name} package\"; license = \"MIT\"; tags = {{ \"fixture\" }}; dependencies = {{ {} }}; command = \"{command}\"; }}\n",
             pins.join(", ")
         ),
     )

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Profile benchmarks, with baselines measured in the same run on the same filesystem.
+
+    python3 benches/profiles.py
+
+- generation: `pandora activate` of 100 packages holding 10,000 files into an empty profile
+  (a whole new generation: records read, forest planned, links written, one syncfs, renames),
+  against `cp -rs` building the unfolded symlink farm of the same files (what GNU stow does).
+- switch: `pandora profile switch` between two profiles of those 100 packages, against the
+  bare start of the same binary (`pandora --version`), which no command can beat.
+
+Release binaries are built here; everything lives under target/bench-profiles.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pspf import ROOT, RELEASE, timed  # noqa: E402
+
+PACKAGES = 100
+FILES_PER_PACKAGE = 100
+RUNS = 21
+
+
+def pandora(env, *args):
+    subprocess.run([str(RELEASE / "pandora"), "--quiet", *args], env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL)
+
+
+def main():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True)
+    work = ROOT / "target" / "bench-profiles"
+    shutil.rmtree(work, ignore_errors=True)
+    sources, packages = work / "sources", work / "packages"
+    packages.mkdir(parents=True)
+    env = {"PANDORA_HOME": str(work / "home"), "HOME": str(work / "user")}
+    (work / "user").mkdir()
+    # A tiny stub keeps 100 packages small; the launcher is irrelevant to profiles.
+    stub = work / "stub"
+    stub.write_bytes(b"#!/bin/sh\nexit 0\n")
+    for index in range(PACKAGES):
+        name = f"pkg{index:03}"
+        files = sources / name / "files"
+        (files / "bin").mkdir(parents=True)
+        (files / "bin" / name).write_text("#!/bin/sh\necho hi\n")
+        (files / "share" / name).mkdir(parents=True)
+        for number in range(FILES_PER_PACKAGE - 1):
+            (files / "share" / name / f"f{number:03}").write_text(f"{name} {number}\n")
+        (sources / name / "manifest.acl").write_text(f'manifest {{ name = "{name}"; version = "1.0.0"; command = "bin/{name}"; }}\n')
+        subprocess.run([str(RELEASE / "pandora"), "--quiet", "build", str(sources / name), "-o", str(packages / f"{name}.psp"), "--key-seed", "bench", "--launcher-bin", str(stub)], check=True, stdout=subprocess.DEVNULL)
+    pandora(env, "install", "--no-activate", *[str(p) for p in sorted(packages.glob("*.psp"))])
+    ids = [f"pkg{index:03}@1.0.0" for index in range(PACKAGES)]
+    store = work / "home" / "store"
+    files = sum(1 for _ in store.rglob("*") if _.is_file())
+
+    counter = iter(range(10_000))
+
+    def fresh_profile():
+        name = f"g{next(counter)}"
+        pandora(env, "profile", "create", name)
+        pandora(env, "profile", "switch", name)
+
+    activate, _ = timed([str(RELEASE / "pandora"), "--quiet", "activate", *ids], RUNS, env, before=fresh_profile)
+    links = sum(1 for p in (work / "home" / "vir").rglob("*") if p.is_symlink())
+
+    farm = work / "farm"
+
+    def empty_farm():
+        shutil.rmtree(farm, ignore_errors=True)
+        farm.mkdir()
+
+    stow, _ = timed(["cp", "-rs", *[str(store / i) + "/." for i in ids], str(farm)], RUNS, None, before=empty_farm)
+
+    pandora(env, "profile", "create", "a", "--from", "g0")
+    pandora(env, "profile", "create", "b", "--from", "g0")
+    targets = iter(["a", "b"] * RUNS * 2)
+
+    def nothing():
+        pass
+
+    switch, _ = timed_switch(env, targets)
+    start, _ = timed([str(RELEASE / "pandora"), "--version"], RUNS, env, before=nothing)
+
+    print(f"store: {PACKAGES} packages, {files} files; a generation holds {links} links (folded)")
+    print(f"new generation (activate {PACKAGES} packages): {activate:7.2f} ms   cp -rs symlink farm: {stow:7.2f} ms   ratio {activate / stow:.2f}x")
+    print(f"profile switch:                          {switch:7.2f} ms   pandora --version:   {start:7.2f} ms   ratio {switch / start:.2f}x")
+
+
+def timed_switch(env, targets):
+    """`pandora profile switch` alternating between the two profiles, median of RUNS."""
+    command = [str(RELEASE / "pandora"), "--quiet", "profile", "switch"]
+    times = []
+    for _ in range(RUNS):
+        target = next(targets)
+        median, peak = timed([*command, target], 1, env)
+        times.append(median)
+    times.sort()
+    return times[len(times) // 2], None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,347 @@
+//! What a profile holds, decided from install records: activating a package brings its exact
+//! dependencies along, and no change may leave an active package without the version of a
+//! dependency it pins. A refusal shows the minimal dependency graph with the offending package
+//! marked, and the command that fixes it. The change itself is one new generation.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::graph::explain;
+use crate::layout::Layout;
+use crate::profile::{Contents, Generation, Lockfile, Prefer, ProfileError, Profiles};
+use crate::store::{Record, Store, StoreError};
+
+/// Why a profile was left as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum ActivationError {
+    /// A package (or a dependency of one) that is not in the store.
+    #[error("{id} is not installed{}", explain(.paths))]
+    NotInstalled {
+        /// `name@version`.
+        id: String,
+        /// How it was reached, from the profile down, the last element marked.
+        paths: Vec<Vec<String>>,
+    },
+    /// An active package would lose the version of a dependency it pins.
+    #[error("{}", .0)]
+    Broken(Box<Broken>),
+    /// `deactivate` of a package the profile does not hold.
+    #[error("profile {profile} does not hold {name}")]
+    NotActive {
+        /// The profile.
+        profile: String,
+        /// The package name.
+        name: String,
+    },
+    /// A profile that names a package the store no longer has.
+    #[error("profile {profile} holds {id}, which is no longer in the store")]
+    MemberGone {
+        /// The profile.
+        profile: String,
+        /// `name@version`.
+        id: String,
+    },
+    /// The profile refused.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A package left without the exact version of a dependency it pins.
+#[derive(Debug, thiserror::Error)]
+#[error("{dependent} needs {needs}, but profile {profile} would have {}{}", .found.as_deref().unwrap_or("no version of it"), explain(.paths))]
+pub struct Broken {
+    /// The profile.
+    pub profile: String,
+    /// `name@version` of the package that would break.
+    pub dependent: String,
+    /// The pin it has.
+    pub needs: String,
+    /// What the profile would hold instead.
+    pub found: Option<String>,
+    /// The paths to both, from the profile down.
+    pub paths: Vec<Vec<String>>,
+    /// The command that fixes it.
+    pub fix: String,
+}
+
+impl ActivationError {
+    /// What the user can do about it.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            ActivationError::NotInstalled { id, .. } => Some(format!("pandora install {id}")),
+            ActivationError::Broken(broken) => Some(broken.fix.clone()),
+            ActivationError::NotActive { .. } => {
+                Some("`pandora list --installed` shows what is active".into())
+            }
+            ActivationError::MemberGone { id, .. } => Some(format!("pandora install {id}")),
+            ActivationError::Profile(error) => error.hint(),
+            ActivationError::Store(error) => error.hint(),
+        }
+    }
+}
+
+/// A change to a profile.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    /// Make these `name@version`s (and their dependencies) part of it, replacing other versions
+    /// of the same names; `namespace` installs them as `TOP/NAME-VERSION/...`.
+    Activate {
+        /// The packages.
+        ids: &'a [String],
+        /// Whether to namespace them.
+        namespace: bool,
+    },
+    /// Take these package names out of it.
+    Deactivate(&'a [String]),
+    /// Take these `name@version`s out because they are leaving the store; dependents that
+    /// pinned them are left (`remove --force` was asked for).
+    Forget(&'a [String]),
+    /// Hold exactly what a lockfile lists, laid out as it says.
+    Lock(&'a Lockfile),
+}
+
+/// What a change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The profile's new generation.
+    pub generation: u64,
+    /// `name@version`s that joined.
+    pub added: Vec<String>,
+    /// `name@version`s that left.
+    pub removed: Vec<String>,
+}
+
+/// Applies `change` to `profile` as one new generation (under the profile lock, so a concurrent
+/// change is neither lost nor interleaved).
+pub fn apply(
+    layout: &Layout,
+    profile: &str,
+    change: Change<'_>,
+    prefer: Prefer,
+    description: &str,
+) -> Result<Applied, ActivationError> {
+    let store = Store::new(layout);
+    let mut before = Vec::new();
+    let mut after = Vec::new();
+    let generation = Profiles::new(layout).update(profile, prefer, |current| {
+        let mut contents = match current {
+            Some(generation) => Contents::of(generation, members(&store, profile, generation)?),
+            None => Contents::default(),
+        };
+        before = contents.members.iter().map(Record::id).collect();
+        change_contents(&store, profile, change, &mut contents)?;
+        contents.description = description.to_string();
+        after = contents.members.iter().map(Record::id).collect();
+        Ok::<_, ActivationError>(contents)
+    })?;
+    Ok(Applied {
+        generation,
+        added: after
+            .iter()
+            .filter(|id| !before.contains(id))
+            .cloned()
+            .collect(),
+        removed: before
+            .iter()
+            .filter(|id| !after.contains(id))
+            .cloned()
+            .collect(),
+    })
+}
+
+/// The install records of `generation`'s members, in precedence order.
+pub fn members(
+    store: &Store,
+    profile: &str,
+    generation: &Generation,
+) -> Result<Vec<Record>, ActivationError> {
+    generation
+        .members
+        .iter()
+        .map(|id| {
+            store
+                .record(id)?
+                .ok_or_else(|| ActivationError::MemberGone {
+                    profile: profile.to_string(),
+                    id: id.clone(),
+                })
+        })
+        .collect()
+}
+
+fn change_contents(
+    store: &Store,
+    profile: &str,
+    change: Change<'_>,
+    contents: &mut Contents,
+) -> Result<(), ActivationError> {
+    let root = format!("profile {profile}");
+    match change {
+        Change::Activate { ids, namespace } => {
+            let mut closure = Vec::new();
+            for id in ids {
+                collect(store, id, &mut vec![root.clone()], &mut closure)?;
+            }
+            let names: BTreeSet<&str> = closure.iter().map(|r| r.name.as_str()).collect();
+            contents
+                .members
+                .retain(|m| !names.contains(m.name.as_str()));
+            for id in ids {
+                let name = id.split('@').next().unwrap_or(id).to_string();
+                if namespace {
+                    contents.namespaced.insert(name);
+                } else {
+                    contents.namespaced.remove(&name);
+                }
+            }
+            contents.members.extend(closure);
+            check(store, &contents.members, profile, ids, &[])
+        }
+        Change::Deactivate(names) => {
+            for name in names {
+                if !contents.members.iter().any(|m| &m.name == name) {
+                    return Err(ActivationError::NotActive {
+                        profile: profile.to_string(),
+                        name: name.clone(),
+                    });
+                }
+            }
+            contents.members.retain(|m| !names.contains(&m.name));
+            check(store, &contents.members, profile, &[], names)
+        }
+        Change::Forget(ids) => {
+            contents.members.retain(|m| !ids.contains(&m.id()));
+            Ok(())
+        }
+        Change::Lock(lockfile) => {
+            contents.members = lockfile
+                .packages
+                .iter()
+                .map(|locked| {
+                    store
+                        .record(&locked.id())?
+                        .ok_or_else(|| ActivationError::NotInstalled {
+                            id: locked.id(),
+                            paths: vec![vec![
+                                root.clone(),
+                                format!("{} ✗ not installed", locked.id()),
+                            ]],
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+            contents.namespaced = lockfile.namespaced.clone();
+            contents.overrides = lockfile.overrides.clone();
+            check(store, &contents.members, profile, &[], &[])
+        }
+    }
+}
+
+/// Adds `id` and, before it, everything it pins (depth first, pins in sorted order), once each.
+fn collect(
+    store: &Store,
+    id: &str,
+    path: &mut Vec<String>,
+    closure: &mut Vec<Record>,
+) -> Result<(), ActivationError> {
+    if closure.iter().any(|r| r.id() == id) {
+        return Ok(());
+    }
+    let Some(record) = store.record(id)? else {
+        let mut shown = path.clone();
+        shown.push(format!("{id} ✗ not installed"));
+        return Err(ActivationError::NotInstalled {
+            id: id.to_string(),
+            paths: vec![shown],
+        });
+    };
+    let mut pins = record.dependencies.clone();
+    pins.sort();
+    path.push(id.to_string());
+    for pin in &pins {
+        // A dependency cycle ends here: the package is already on the way down.
+        if !path.contains(pin) {
+            collect(store, pin, path, closure)?;
+        }
+    }
+    path.pop();
+    if !closure.iter().any(|r| r.id() == id) {
+        closure.push(record);
+    }
+    Ok(())
+}
+
+/// Every member's pins must be members at exactly that version. `requested` are the ids being
+/// activated and `leaving` the names being deactivated, for the fix command.
+fn check(
+    store: &Store,
+    members: &[Record],
+    profile: &str,
+    requested: &[String],
+    leaving: &[String],
+) -> Result<(), ActivationError> {
+    let by_name: BTreeMap<&str, &Record> = members.iter().map(|r| (r.name.as_str(), r)).collect();
+    let root = format!("profile {profile}");
+    for member in members {
+        for pin in &member.dependencies {
+            let name = pin.split('@').next().unwrap_or(pin);
+            let found = by_name.get(name).map(|r| r.id());
+            if found.as_deref() == Some(pin.as_str()) {
+                continue;
+            }
+            let note = match &found {
+                Some(other) => format!("{pin} ✗ the profile would have {other}"),
+                None => format!("{pin} ✗ not in the profile"),
+            };
+            let mut paths = vec![vec![root.clone(), member.id(), note]];
+            if let Some(other) = &found {
+                let why = if requested.contains(other) {
+                    "activating"
+                } else {
+                    "active"
+                };
+                paths.push(vec![root, format!("{other} ({why})")]);
+            }
+            let fix = match &found {
+                None if leaving.iter().any(|n| n == name) => {
+                    format!("pandora deactivate {} {}", leaving.join(" "), member.name)
+                }
+                None => format!("pandora activate {pin}"),
+                Some(other) => match compatible_version(store, member, other)? {
+                    Some(id) => format!("pandora activate {} {id}", requested.join(" ")),
+                    None if requested.is_empty() => format!("pandora activate {pin}"),
+                    None => format!(
+                        "pandora deactivate {} && pandora activate {}",
+                        member.name,
+                        requested.join(" ")
+                    ),
+                },
+            };
+            return Err(ActivationError::Broken(Box::new(Broken {
+                profile: profile.to_string(),
+                dependent: member.id(),
+                needs: pin.clone(),
+                found,
+                paths,
+                fix,
+            })));
+        }
+    }
+    Ok(())
+}
+
+/// The newest installed version of `member`'s package that pins `dependency` exactly.
+fn compatible_version(
+    store: &Store,
+    member: &Record,
+    dependency: &str,
+) -> Result<Option<String>, StoreError> {
+    let mut candidates: Vec<Record> = store
+        .records()?
+        .into_iter()
+        .filter(|r| r.name == member.name && r.dependencies.iter().any(|d| d == dependency))
+        .collect();
+    candidates.sort_by(|a, b| crate::registry::index::compare_versions(&a.version, &b.version));
+    Ok(candidates.last().map(Record::id))
+}

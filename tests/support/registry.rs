@@ -1,0 +1,115 @@
+//! A signed registry of fixture packages served on 127.0.0.1, configured in a sandbox.
+
+use std::path::{Path, PathBuf};
+
+use pandora::format::metadata::encode_hex;
+use pandora::format::signing::SigningKey;
+use registry_fixtures::server::FixtureServer;
+
+use super::{Sandbox, ECHO_SCRIPT};
+
+pub struct Fixture {
+    pub sandbox: Sandbox,
+    pub registry: PathBuf,
+    pub server: FixtureServer,
+}
+
+/// The public key derived from `seed`, as `registry add --key` takes it.
+pub fn key(seed: &str) -> String {
+    format!(
+        "ed25519:{}",
+        encode_hex(&SigningKey::from_seed(seed).public_key())
+    )
+}
+
+/// Builds a fixture package into the registry directory, signed by the `publisher` seed.
+pub fn publish(
+    sandbox: &Sandbox,
+    registry: &Path,
+    name: &str,
+    version: &str,
+    dependencies: &[&str],
+    script: &str,
+) {
+    super::publish(
+        sandbox,
+        &registry.join(format!("pkgs/{name}-{version}.psp")),
+        name,
+        version,
+        dependencies,
+        script,
+        "publisher",
+    );
+}
+
+/// Writes the registry's signed index.
+pub fn index(sandbox: &Sandbox, registry: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "registry",
+        "index",
+        registry.to_str().unwrap(),
+        "--key-seed",
+        "registry",
+        "--name",
+        "fixtures",
+    ];
+    args.extend_from_slice(extra);
+    sandbox.run(&args).success();
+}
+
+/// libgreet 2.0.0; hello 1.1.0 needing it; tool 1.0.0 needing a libgreet nobody publishes.
+pub fn fixture() -> Fixture {
+    let sandbox = Sandbox::new();
+    let registry = sandbox.home().join("registry");
+    publish(
+        &sandbox,
+        &registry,
+        "libgreet",
+        "2.0.0",
+        &[],
+        "#!/bin/sh\necho libgreet\n",
+    );
+    publish(
+        &sandbox,
+        &registry,
+        "hello",
+        "1.1.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
+    publish(
+        &sandbox,
+        &registry,
+        "tool",
+        "1.0.0",
+        &["libgreet@9.9.9"],
+        ECHO_SCRIPT,
+    );
+    index(&sandbox, &registry, &[]);
+    let server = FixtureServer::start(&registry).unwrap();
+    configure(&sandbox, &server);
+    Fixture {
+        sandbox,
+        registry,
+        server,
+    }
+}
+
+/// Configures `sandbox` to use the fixture registry `server` (keys required, no index caching).
+pub fn configure(sandbox: &Sandbox, server: &FixtureServer) {
+    sandbox
+        .run(&[
+            "registry",
+            "add",
+            "fixtures",
+            &server.url(),
+            "--key",
+            &key("registry"),
+            "--key",
+            &key("publisher"),
+            "--require-signatures",
+            "--cache-ttl",
+            "0",
+        ])
+        .success();
+}
