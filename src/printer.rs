@@ -96,7 +96,26 @@ impl Printer {
     pub fn error(&self, error: &anyhow::Error) {
         let mut chain = error.chain();
         if let Some(top) = chain.next() {
-            eprintln!("{} {top}", self.paint("error:", Style::new().red().bold()));
+            // Dependency graphs in a message mark the offending package with ✗: highlight it.
+            let text: Vec<String> = top
+                .to_string()
+                .lines()
+                .map(|line| {
+                    if !self.color || !line.contains('✗') {
+                        return line.to_string();
+                    }
+                    let start = line
+                        .rfind("── ")
+                        .map_or(line.len() - line.trim_start().len(), |at| at + "── ".len());
+                    let (guide, label) = line.split_at(start);
+                    format!("{guide}{}", self.paint(label, Style::new().red().bold()))
+                })
+                .collect();
+            eprintln!(
+                "{} {}",
+                self.paint("error:", Style::new().red().bold()),
+                text.join("\n")
+            );
         }
         for cause in chain {
             eprintln!("{} {cause}", self.paint("caused by:", Style::new().bold()));

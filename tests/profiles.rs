@@ -186,6 +186,9 @@ fn profiles_switch_atomically_and_removal_unlinks_first() {
     sandbox
         .run(&["profile", "delete", "default", "--yes"])
         .success();
+    let manifests = sandbox.pandora_home().join("manifests");
+    assert!(!manifests.join("default.lock").exists());
+    assert!(manifests.join("copy.lock").is_file());
 
     let run = sandbox.run(&["remove", "alpha@1.0.0", "--yes"]);
     run.success();

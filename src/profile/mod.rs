@@ -100,7 +100,7 @@ impl ProfileError {
     pub fn hint(&self) -> Option<String> {
         match self {
             ProfileError::Conflicts(_) => Some(
-                "choose a winner with `--prefer new` or `--prefer existing`, or remove one of the packages".into(),
+                "choose a winner with `--prefer new` or `--prefer existing` (recorded in the profile), keep both with `--namespace`, or leave one out".into(),
             ),
             ProfileError::Missing(_) => Some("`pandora profile list` shows the profiles".into()),
             ProfileError::MemberGone { id, .. } => {
@@ -280,6 +280,11 @@ impl Profiles {
             .join(format!("deleted-profile-{name}"));
         std::fs::rename(&dir, &trash).map_err(io(&dir))?;
         sync_directory(&self.layout.profiles_dir()).map_err(io(&self.layout.profiles_dir()))?;
+        let lockfile = self.lockfile_path(name);
+        match std::fs::remove_file(&lockfile) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&lockfile)(e)),
+            _ => {}
+        }
         remove_tree(&trash)
     }
 
