@@ -55,6 +55,9 @@ def main():
     ids = [f"pkg{index:03}@1.0.0" for index in range(PACKAGES)]
     store = work / "home" / "store"
     files = sum(1 for _ in store.rglob("*") if _.is_file())
+    # Let the writeback of building and installing 100 packages finish first: it is not part of
+    # what is measured, and a syncfs during it waits for all of it.
+    subprocess.run(["sync"], check=True)
 
     counter = iter(range(10_000))
 
@@ -63,7 +66,8 @@ def main():
         pandora(env, "profile", "create", name)
         pandora(env, "profile", "switch", name)
 
-    activate, _ = timed([str(RELEASE / "pandora"), "--quiet", "activate", *ids], RUNS, env, before=fresh_profile)
+    activations = series([str(RELEASE / "pandora"), "--quiet", "activate", *ids], env, fresh_profile)
+    activate = median(activations)
     links = sum(1 for p in (work / "home" / "vir").rglob("*") if p.is_symlink())
 
     farm = work / "farm"
@@ -81,24 +85,29 @@ def main():
     def nothing():
         pass
 
-    switch, _ = timed_switch(env, targets)
+    switches = series([str(RELEASE / "pandora"), "--quiet", "profile", "switch"], env, nothing, lambda: [next(targets)])
+    switch = median(switches)
     start, _ = timed([str(RELEASE / "pandora"), "--version"], RUNS, env, before=nothing)
 
     print(f"store: {PACKAGES} packages, {files} files; a generation holds {links} links (folded)")
-    print(f"new generation (activate {PACKAGES} packages): {activate:7.2f} ms   cp -rs symlink farm: {stow:7.2f} ms   ratio {activate / stow:.2f}x")
-    print(f"profile switch:                          {switch:7.2f} ms   pandora --version:   {start:7.2f} ms   ratio {switch / start:.2f}x")
+    print(f"new generation (activate {PACKAGES} packages): median {activate:6.2f} ms (best {min(activations):6.2f})   cp -rs symlink farm: {stow:7.2f} ms   ratio {activate / stow:.3f}x")
+    print(f"profile switch:                          median {switch:6.2f} ms (best {min(switches):6.2f})   pandora --version:   {start:7.2f} ms   ratio {switch / start:.2f}x")
 
 
-def timed_switch(env, targets):
-    """`pandora profile switch` alternating between the two profiles, median of RUNS."""
-    command = [str(RELEASE / "pandora"), "--quiet", "profile", "switch"]
+def series(command, env, before, extra=lambda: []):
+    """Wall times (ms) of RUNS runs of `command` (plus `extra()` arguments), `before` untimed."""
     times = []
     for _ in range(RUNS):
-        target = next(targets)
-        median, peak = timed([*command, target], 1, env)
-        times.append(median)
-    times.sort()
-    return times[len(times) // 2], None
+        before()
+        arguments = [*command, *extra()]
+        median_ms, _ = timed(arguments, 1, env)
+        times.append(median_ms)
+    return times
+
+
+def median(values):
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
 
 
 if __name__ == "__main__":

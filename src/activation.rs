@@ -181,8 +181,9 @@ fn change_contents(
     match change {
         Change::Activate { ids, namespace } => {
             let mut closure = Vec::new();
+            let mut seen = BTreeSet::new();
             for id in ids {
-                collect(store, id, &mut vec![root.clone()], &mut closure)?;
+                collect(store, id, &mut vec![root.clone()], &mut seen, &mut closure)?;
             }
             let names: BTreeSet<&str> = closure.iter().map(|r| r.name.as_str()).collect();
             contents
@@ -243,9 +244,10 @@ fn collect(
     store: &Store,
     id: &str,
     path: &mut Vec<String>,
+    seen: &mut BTreeSet<String>,
     closure: &mut Vec<Record>,
 ) -> Result<(), ActivationError> {
-    if closure.iter().any(|r| r.id() == id) {
+    if !seen.insert(id.to_string()) {
         return Ok(());
     }
     let Some(record) = store.record(id)? else {
@@ -262,13 +264,11 @@ fn collect(
     for pin in &pins {
         // A dependency cycle ends here: the package is already on the way down.
         if !path.contains(pin) {
-            collect(store, pin, path, closure)?;
+            collect(store, pin, path, seen, closure)?;
         }
     }
     path.pop();
-    if !closure.iter().any(|r| r.id() == id) {
-        closure.push(record);
-    }
+    closure.push(record);
     Ok(())
 }
 

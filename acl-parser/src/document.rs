@@ -296,6 +296,10 @@ impl Body {
     /// The value at `path`, for example `Registry.Package["jq"].Version["1.7.1"].sha256` or
     /// `modules[0]`, relative to this body.
     pub fn get(&self, path: &str) -> Result<&Value> {
+        // Most lookups name a field of this body: they need no path parsing.
+        if let Some(field) = self.field(path) {
+            return Ok(field.value());
+        }
         let segments = path::parse_path(path)?;
         self.get_segments(path, &segments)
     }

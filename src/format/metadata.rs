@@ -243,9 +243,17 @@ pub fn decode_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
     if hex.len() != N * 2 || !hex.is_ascii() {
         return None;
     }
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            b'A'..=b'F' => Some(digit - b'A' + 10),
+            _ => None,
+        }
+    }
     let mut bytes = [0u8; N];
-    for (index, byte) in bytes.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[index * 2..index * 2 + 2], 16).ok()?;
+    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
+        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
     }
     Some(bytes)
 }
@@ -284,6 +292,8 @@ mod tests {
         assert_eq!(decode_hex::<2>("0aff"), Some([0x0a, 0xff]));
         assert_eq!(decode_hex::<2>("0af"), None);
         assert_eq!(decode_hex::<1>("zz"), None);
+        assert_eq!(decode_hex::<1>("+f"), None);
+        assert_eq!(decode_hex::<1>("Af"), Some([0xaf]));
         assert_eq!(encode_hex(&[0, 255]), "00ff");
     }
 }
