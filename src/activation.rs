@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::graph::explain;
 use crate::layout::Layout;
 use crate::profile::{Contents, Generation, Lockfile, Prefer, ProfileError, Profiles};
-use crate::store::{Record, Store, StoreError};
+use crate::store::{newest, Record, Store, StoreError};
 
 /// Why a profile was left as it was.
 #[derive(Debug, thiserror::Error)]
@@ -337,11 +337,9 @@ fn compatible_version(
     member: &Record,
     dependency: &str,
 ) -> Result<Option<String>, StoreError> {
-    let mut candidates: Vec<Record> = store
-        .records()?
-        .into_iter()
-        .filter(|r| r.name == member.name && r.dependencies.iter().any(|d| d == dependency))
-        .collect();
-    candidates.sort_by(|a, b| crate::registry::index::compare_versions(&a.version, &b.version));
-    Ok(candidates.last().map(Record::id))
+    let records = store.records()?;
+    Ok(newest(&records, |r| {
+        r.name == member.name && r.dependencies.iter().any(|d| d == dependency)
+    })
+    .map(Record::id))
 }

@@ -150,6 +150,20 @@ fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<(), crate::error
     Ok(())
 }
 
+/// Every configured registry's index, for the commands that only read them.
+pub fn read_registries(
+    layout: &Layout,
+    offline: bool,
+) -> anyhow::Result<Vec<(ConfiguredRegistry, Registry)>> {
+    let downloader = Downloader::new(DownloadPolicy::default())?;
+    load_registries(
+        layout,
+        &downloader,
+        offline,
+        crate::registry::publish::now(),
+    )
+}
+
 /// Installs the targets and their dependencies.
 pub fn install(
     layout: &Layout,

@@ -44,10 +44,11 @@ impl Settings {
         environment: impl Fn(&str) -> Option<String>,
     ) -> Result<Settings, UserError> {
         let home = resolve_home(global.home.clone(), &environment)?;
+        let color = color_enabled(global.color, &environment);
         Ok(Settings {
             layout: Layout::new(home),
-            color: color_enabled(global.color, &environment),
-            color_data: color_enabled(global.color, &environment)
+            color,
+            color_data: color
                 && (global.color == ColorChoice::Always || std::io::stdout().is_terminal()),
             quiet: global.quiet,
             verbose: global.verbose,

@@ -10,16 +10,15 @@ use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::profile::{Prefer, Profiles};
-use crate::registry::index::compare_versions;
-use crate::store::Store;
+use crate::store::{newest, Record, Store};
 
 /// Activates installed packages in the active profile.
 pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = Store::new(&context.settings.layout);
+    let records = Store::new(&context.settings.layout).records()?;
     let ids = args
         .packages
         .iter()
-        .map(|text| installed_id(&store, text))
+        .map(|text| installed_id(&records, text))
         .collect::<anyhow::Result<Vec<_>>>()?;
     activate(&ids, &args.layout, context)
 }
@@ -64,19 +63,12 @@ pub fn deactivate(args: &DeactivateArgs, context: &Context) -> anyhow::Result<Ex
 }
 
 /// `NAME@VERSION` as given, or for a bare `NAME` its newest installed version.
-fn installed_id(store: &Store, text: &str) -> anyhow::Result<String> {
+fn installed_id(records: &[Record], text: &str) -> anyhow::Result<String> {
     if text.contains('@') {
         return Ok(text.to_string());
     }
-    let mut versions: Vec<String> = store
-        .records()?
-        .into_iter()
-        .filter(|record| record.name == text)
-        .map(|record| record.version)
-        .collect();
-    versions.sort_by(|a, b| compare_versions(a, b));
-    match versions.last() {
-        Some(version) => Ok(format!("{text}@{version}")),
+    match newest(records, |record| record.name == text) {
+        Some(record) => Ok(record.id()),
         None => Err(UserError::new(format!("no version of {text} is installed"))
             .hint(format!("pandora install {text}"))
             .into()),

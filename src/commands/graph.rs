@@ -11,11 +11,9 @@ use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::graph::{render, Node};
-use crate::install::load_registries;
-use crate::registry::download::{DownloadPolicy, Downloader};
-use crate::registry::index::compare_versions;
+use crate::install::read_registries;
 use crate::resolver::Registry;
-use crate::store::{Record, Store};
+use crate::store::{newest, Record, Store};
 
 struct Sources {
     records: BTreeMap<String, Record>,
@@ -77,10 +75,7 @@ pub fn run(args: &GraphArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         .map(|record| (record.id(), record))
         .collect();
     let profiles = crate::profile::Profiles::new(layout);
-    let active: BTreeSet<String> = profiles
-        .current(&profiles.active()?)?
-        .map(|generation| generation.members.into_iter().collect())
-        .unwrap_or_default();
+    let active: BTreeSet<String> = profiles.members(&profiles.active()?)?.into_iter().collect();
     let mut sources = Sources {
         records,
         active,
@@ -148,13 +143,7 @@ fn root_id(sources: &Sources, text: &str) -> Option<String> {
     if let Some(id) = sources.active.iter().find(|id| id.starts_with(&prefix)) {
         return Some(id.clone());
     }
-    let mut installed: Vec<&Record> = sources
-        .records
-        .values()
-        .filter(|r| r.name == text)
-        .collect();
-    installed.sort_by(|a, b| compare_versions(&a.version, &b.version));
-    if let Some(record) = installed.last() {
+    if let Some(record) = newest(sources.records.values(), |r| r.name == text) {
         return Some(record.id());
     }
     sources.registries.as_ref()?.iter().find_map(|registry| {
@@ -166,17 +155,7 @@ fn root_id(sources: &Sources, text: &str) -> Option<String> {
 /// The registries' indexes, or `None` with a warning: the tree of what is installed is still
 /// worth showing without them.
 fn registries(args: &GraphArgs, context: &Context) -> Option<Vec<Registry>> {
-    let loaded = Downloader::new(DownloadPolicy::default())
-        .map_err(anyhow::Error::from)
-        .and_then(|downloader| {
-            load_registries(
-                &context.settings.layout,
-                &downloader,
-                args.offline,
-                crate::registry::publish::now(),
-            )
-        });
-    match loaded {
+    match read_registries(&context.settings.layout, args.offline) {
         Ok(registries) => Some(
             registries
                 .into_iter()

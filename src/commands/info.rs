@@ -6,8 +6,7 @@ use crate::commands::Context;
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::format::metadata::encode_hex;
-use crate::install::load_registries;
-use crate::registry::download::{DownloadPolicy, Downloader};
+use crate::install::read_registries;
 use crate::resolver::Request;
 use crate::store::Store;
 
@@ -21,13 +20,7 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         .into_iter()
         .filter(|record| record.name == request.name)
         .collect();
-    let downloader = Downloader::new(DownloadPolicy::default())?;
-    let registries = load_registries(
-        &context.settings.layout,
-        &downloader,
-        args.offline,
-        crate::registry::publish::now(),
-    )?;
+    let registries = read_registries(&context.settings.layout, args.offline)?;
     let row = |label: &str, value: String| context.printer.data(format!("{label:<13}{value}"));
     let mut shown = false;
     for (_, registry) in &registries {

@@ -140,10 +140,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     let layout = &context.settings.layout;
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
-    let active = profiles
-        .current(&profile)?
-        .map(|generation| generation.members)
-        .unwrap_or_default();
+    let active = profiles.members(&profile)?;
     if report.requested.iter().all(|id| active.contains(id)) && !args.layout.namespace {
         return Ok(ExitStatus::Success);
     }

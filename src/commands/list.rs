@@ -4,21 +4,14 @@
 use crate::cli::ListArgs;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
-use crate::install::load_registries;
+use crate::install::read_registries;
 use crate::profile::Profiles;
-use crate::registry::download::{DownloadPolicy, Downloader};
 use crate::store::Store;
 
 /// One line per package on stdout.
 pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if args.remote {
-        let downloader = Downloader::new(DownloadPolicy::default())?;
-        for (_, registry) in load_registries(
-            &context.settings.layout,
-            &downloader,
-            args.offline,
-            crate::registry::publish::now(),
-        )? {
+        for (_, registry) in read_registries(&context.settings.layout, args.offline)? {
             for package in &registry.index.packages {
                 let versions: Vec<&str> = package
                     .versions
@@ -39,10 +32,7 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let records = Store::new(layout).records()?;
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
-    let active: Vec<String> = profiles
-        .current(&profile)?
-        .map(|generation| generation.members)
-        .unwrap_or_default();
+    let active = profiles.members(&profile)?;
     let shown: Vec<_> = records
         .into_iter()
         .filter(|record| args.store || active.contains(&record.id()))

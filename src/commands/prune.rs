@@ -29,27 +29,11 @@ pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         items += pruned.len();
         // A dry run's generations are still there: leave them out as a real run would have.
         let roots = || -> anyhow::Result<_> { Ok(profiles.roots(&pruned)?) };
-        let sizes: Vec<(String, u64)> = store
-            .collect(roots, true)?
-            .into_iter()
-            .map(|id| {
-                let size = tree_size(&store.entry_path(&id));
-                (id, size)
-            })
-            .collect();
-        let collected = if args.dry_run {
-            sizes.iter().map(|(id, _)| id.clone()).collect()
-        } else {
-            store.collect(roots, false)?
-        };
-        for id in collected {
-            bytes += sizes
-                .iter()
-                .find(|(sized, _)| *sized == id)
-                .map_or(0, |(_, size)| *size);
-            context.printer.data(&id);
+        store.collect(roots, args.dry_run, |id, entry| {
+            bytes += tree_size(entry);
+            context.printer.data(id);
             items += 1;
-        }
+        })?;
     }
     for path in store.unreferenced_blobs()? {
         bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);

@@ -3,18 +3,11 @@
 use crate::cli::SearchArgs;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
-use crate::install::load_registries;
-use crate::registry::download::{DownloadPolicy, Downloader};
+use crate::install::read_registries;
 
 /// Prints matches as `NAME  VERSION  REGISTRY  DESCRIPTION` (deprecated ones marked).
 pub fn run(args: &SearchArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let downloader = Downloader::new(DownloadPolicy::default())?;
-    let registries = load_registries(
-        &context.settings.layout,
-        &downloader,
-        args.offline,
-        crate::registry::publish::now(),
-    )?;
+    let registries = read_registries(&context.settings.layout, args.offline)?;
     let term = args.term.to_lowercase();
     let mut found = 0;
     for (_, registry) in &registries {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use acl_parser::{Block, Document};
+use acl_parser::{Block, Body, Document};
 
 use super::ProfileError;
 
@@ -37,10 +37,8 @@ impl Generation {
                 "namespaced",
                 self.namespaced.iter().cloned().collect::<Vec<_>>(),
             );
-        for (path, winner) in &self.overrides {
-            block = block.with_block(
-                Block::labelled("Override", path.clone()).with("package", winner.clone()),
-            );
+        for rule in override_blocks(&self.overrides) {
+            block = block.with_block(rule);
         }
         format!(
             "// Pandora profile generation: written by Pandora.\n{}",
@@ -83,16 +81,7 @@ impl Generation {
             .string_array(block, "namespaced")?
             .into_iter()
             .collect();
-        let mut overrides = BTreeMap::new();
-        for rule in block.blocks("Override") {
-            let path = rule
-                .label()
-                .ok_or_else(|| invalid("an `Override` needs its path as label"))?;
-            let winner = rule
-                .get_str("package")
-                .map_err(|_| invalid("an `Override` needs `package`, a string"))?;
-            overrides.insert(path.to_string(), winner.to_string());
-        }
+        let overrides = read_overrides(&document, block)?;
         Ok(Generation {
             number,
             created_at: block
@@ -107,6 +96,37 @@ impl Generation {
             overrides,
         })
     }
+}
+
+/// Recorded conflict winners as blocks: `Override "PATH" { package = "NAME"; }`.
+pub(super) fn override_blocks(
+    overrides: &BTreeMap<String, String>,
+) -> impl Iterator<Item = Block> + '_ {
+    overrides.iter().map(|(path, winner)| {
+        Block::labelled("Override", path.clone()).with("package", winner.clone())
+    })
+}
+
+/// The `Override` blocks directly in `body`, as path -> package name.
+pub(super) fn read_overrides(
+    document: &Document,
+    body: &Body,
+) -> Result<BTreeMap<String, String>, acl_parser::Error> {
+    let mut overrides = BTreeMap::new();
+    for rule in body.blocks("Override") {
+        match (rule.label(), rule.get_str("package")) {
+            (Some(path), Ok(winner)) => {
+                overrides.insert(path.to_string(), winner.to_string());
+            }
+            _ => {
+                return Err(document.error_at(
+                    rule.span(),
+                    "an `Override` needs its path as label and `package`, a string",
+                ))
+            }
+        }
+    }
+    Ok(overrides)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use acl_parser::{Block, Document};
 
+use super::generation::{override_blocks, read_overrides};
 use super::ProfileError;
 use crate::format::metadata::{decode_hex, encode_hex};
 use crate::store::Record;
@@ -89,10 +90,8 @@ impl Lockfile {
             }
             document = document.with_block(block.with("source", locked.source.clone()));
         }
-        for (path, winner) in &self.overrides {
-            document = document.with_block(
-                Block::labelled("Override", path.clone()).with("package", winner.clone()),
-            );
+        for rule in override_blocks(&self.overrides) {
+            document = document.with_block(rule);
         }
         format!(
             "// Pandora lockfile: written by Pandora. `pandora sync --lockfile FILE` rebuilds the profile.\n{document}"
@@ -170,20 +169,7 @@ impl Lockfile {
                 source: block.get_str("source").unwrap_or_default().to_string(),
             });
         }
-        for block in document.blocks("Override") {
-            let invalid = document.error_at(
-                block.span(),
-                "an `Override` needs its path as label and `package`, a string",
-            );
-            match (block.label(), block.get_str("package")) {
-                (Some(path), Ok(winner)) => {
-                    lockfile
-                        .overrides
-                        .insert(path.to_string(), winner.to_string());
-                }
-                _ => return Err(invalid),
-            }
-        }
+        lockfile.overrides = read_overrides(&document, &document)?;
         lockfile.packages.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(lockfile)
     }

@@ -312,6 +312,11 @@ impl Profiles {
         }
     }
 
+    /// The `name@version`s `name`'s current generation holds (none before its first).
+    pub fn members(&self, name: &str) -> Result<Vec<String>, ProfileError> {
+        Ok(self.current(name)?.map(|g| g.members).unwrap_or_default())
+    }
+
     /// Makes a new generation of `name` from what `change` decides, given the current one
     /// (`None` for a new profile), and makes it the profile's current generation; `vir` follows
     /// if `name` is active or nothing was ever active. `change` runs under the lock, so two

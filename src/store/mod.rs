@@ -8,7 +8,7 @@
 
 mod record;
 
-pub use record::{Record, RecordedEntry};
+pub use record::{newest, Record, RecordedEntry};
 
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
@@ -313,39 +313,38 @@ impl Store {
         Ok(record)
     }
 
-    /// Removes every installed package that is not in `roots()` nor a dependency of one
-    /// (all of them with `dry_run` false; none otherwise), and returns their ids. `roots` is
+    /// Finds every installed package that is not in `roots()` nor a dependency of one, shows
+    /// each (id and store entry) to `each`, then removes it unless `dry_run`. `roots` is
     /// evaluated under the store's lock, which profile changes also take, so no package can
     /// become a root between the decision and the removal.
     pub fn collect<E: From<StoreError>>(
         &self,
         roots: impl FnOnce() -> Result<std::collections::BTreeSet<String>, E>,
         dry_run: bool,
-    ) -> Result<Vec<String>, E> {
+        mut each: impl FnMut(&str, &Path),
+    ) -> Result<(), E> {
         let _lock = self.lock()?;
-        let records = self.records()?;
+        let records: std::collections::BTreeMap<String, Record> = self
+            .records()?
+            .into_iter()
+            .map(|record| (record.id(), record))
+            .collect();
         let mut live = roots()?;
         let mut pending: Vec<String> = live.iter().cloned().collect();
         while let Some(id) = pending.pop() {
-            if let Some(record) = records.iter().find(|record| record.id() == id) {
-                for pin in &record.dependencies {
-                    if live.insert(pin.clone()) {
-                        pending.push(pin.clone());
-                    }
+            for pin in records.get(&id).map_or(&[][..], |r| &r.dependencies) {
+                if live.insert(pin.clone()) {
+                    pending.push(pin.clone());
                 }
             }
         }
-        let dead: Vec<String> = records
-            .iter()
-            .map(Record::id)
-            .filter(|id| !live.contains(id))
-            .collect();
-        if !dry_run {
-            for id in &dead {
+        for id in records.keys().filter(|id| !live.contains(*id)) {
+            each(id, &self.entry_path(id));
+            if !dry_run {
                 self.remove_locked(id)?;
             }
         }
-        Ok(dead)
+        Ok(())
     }
 
     /// What nothing references: directories in `store/` without an install record (a crash

@@ -168,6 +168,17 @@ impl Record {
     }
 }
 
+/// The record with the highest version among those `keep` accepts.
+pub fn newest<'r>(
+    records: impl IntoIterator<Item = &'r Record>,
+    keep: impl Fn(&Record) -> bool,
+) -> Option<&'r Record> {
+    records
+        .into_iter()
+        .filter(|record| keep(record))
+        .max_by(|a, b| crate::registry::index::compare_versions(&a.version, &b.version))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
