@@ -66,9 +66,8 @@ pub struct Broken {
     pub fix: String,
 }
 
-impl ActivationError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for ActivationError {
+    fn hint(&self) -> Option<String> {
         match self {
             ActivationError::NotInstalled { id, .. } => Some(format!("pandora install {id}")),
             ActivationError::Broken(broken) => Some(broken.fix.clone()),

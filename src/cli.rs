@@ -226,6 +226,20 @@ pub struct LayoutArgs {
     pub namespace: bool,
 }
 
+impl LayoutArgs {
+    /// The choices as the operations layer takes them.
+    pub fn placement(&self) -> crate::ops::activate::Placement {
+        crate::ops::activate::Placement {
+            namespace: self.namespace,
+            prefer: match self.prefer {
+                None => crate::profile::Prefer::Neither,
+                Some(PreferChoice::New) => crate::profile::Prefer::New,
+                Some(PreferChoice::Existing) => crate::profile::Prefer::Existing,
+            },
+        }
+    }
+}
+
 /// `pandora search`
 #[derive(Debug, Args)]
 pub struct SearchArgs {
@@ -465,6 +479,29 @@ pub struct RegistryAddArgs {
     /// Seconds a fetched index is used before the registry is asked again
     #[arg(long, value_name = "SECONDS", default_value_t = crate::config::DEFAULT_CACHE_TTL, value_parser = clap::value_parser!(i64).range(0..))]
     pub cache_ttl: i64,
+}
+
+impl BuildArgs {
+    /// Where the signing key comes from.
+    pub fn key_source(&self) -> crate::ops::keys::KeySource<'_> {
+        key_source(self.key.as_deref(), self.key_seed.as_deref())
+    }
+}
+
+impl RegistryIndexArgs {
+    /// Where the signing key comes from.
+    pub fn key_source(&self) -> crate::ops::keys::KeySource<'_> {
+        key_source(self.key.as_deref(), self.key_seed.as_deref())
+    }
+}
+
+fn key_source<'a>(key: Option<&'a str>, seed: Option<&'a str>) -> crate::ops::keys::KeySource<'a> {
+    use crate::ops::keys::KeySource;
+    match (seed, key) {
+        (Some(seed), _) => KeySource::Seed(seed),
+        (None, Some(key)) => KeySource::Named(key),
+        (None, None) => KeySource::Default,
+    }
 }
 
 /// `pandora registry remove`

@@ -1,11 +1,15 @@
 //! Errors the command layer shows to people: a message, an exit status and, where it helps, a
-//! hint saying what to run next. Library errors carry their own hints; `render` collects them.
+//! hint saying what to run next. Library errors all arrive as [`ops::Error`](crate::ops::Error),
+//! which carries every layer's hint through the one [`Hint`] trait.
 
 use std::fmt;
 
+use pandora_core::Hint;
+
 use crate::exit::ExitStatus;
 
-/// An error meant for the user, with what to do about it.
+/// An error decided by the command layer itself (a question nobody can answer, an argument
+/// that cannot be used), with what to do about it.
 #[derive(Debug)]
 pub struct UserError {
     message: String,
@@ -44,21 +48,9 @@ impl fmt::Display for UserError {
 
 impl std::error::Error for UserError {}
 
-/// Errors that know what the user should do next.
-pub trait Hinted {
-    /// The hint, if there is one.
-    fn hint(&self) -> Option<String>;
-}
-
-impl Hinted for UserError {
+impl Hint for UserError {
     fn hint(&self) -> Option<String> {
         self.hint.clone()
-    }
-}
-
-impl Hinted for crate::config::ConfigError {
-    fn hint(&self) -> Option<String> {
-        crate::config::ConfigError::hint(self)
     }
 }
 
@@ -73,38 +65,14 @@ pub fn exit_status(error: &anyhow::Error) -> ExitStatus {
 /// The first hint anywhere in the error's chain.
 pub fn find_hint(error: &anyhow::Error) -> Option<String> {
     error.chain().find_map(|cause| {
-        if let Some(user) = cause.downcast_ref::<UserError>() {
-            return user.hint();
-        }
-        if let Some(config) = cause.downcast_ref::<crate::config::ConfigError>() {
-            return config.hint();
-        }
-        if let Some(build) = cause.downcast_ref::<crate::build::BuildError>() {
-            return build.hint();
-        }
-        if let Some(publish) = cause.downcast_ref::<crate::registry::publish::PublishError>() {
-            return publish.hint();
-        }
-        if let Some(index) = cause.downcast_ref::<crate::registry::client::IndexError>() {
-            return index.hint();
-        }
-        if let Some(resolve) = cause.downcast_ref::<crate::resolver::ResolveError>() {
-            return Some(resolve.hint());
-        }
-        if let Some(activation) = cause.downcast_ref::<crate::activation::ActivationError>() {
-            return activation.hint();
-        }
-        if let Some(profile) = cause.downcast_ref::<crate::profile::ProfileError>() {
-            return profile.hint();
-        }
-        if let Some(store) = cause.downcast_ref::<crate::store::StoreError>() {
-            return store.hint();
-        }
-        if cause.downcast_ref::<crate::registry::download::DownloadError>().is_some() {
-            return Some("nothing was installed; run the same command again to retry (finished downloads are kept)".into());
-        }
         cause
-            .downcast_ref::<crate::format::FormatError>()
-            .and_then(crate::format::FormatError::hint)
+            .downcast_ref::<UserError>()
+            .map(|error| error as &dyn Hint)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<crate::ops::Error>()
+                    .map(|error| error as &dyn Hint)
+            })
+            .and_then(Hint::hint)
     })
 }

@@ -3,12 +3,15 @@
 //! the same without it.
 
 use std::fmt::Display;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use owo_colors::{OwoColorize, Style};
 
 use crate::error::{find_hint, UserError};
 use crate::exit::ExitStatus;
+use crate::ops::install::{Progress, Silent};
 use crate::settings::Settings;
 
 /// Writes what the user sees.
@@ -19,6 +22,7 @@ pub struct Printer {
     verbose: u8,
     assume_yes: bool,
     interactive: bool,
+    bars: bool,
 }
 
 impl Printer {
@@ -30,6 +34,7 @@ impl Printer {
             verbose: settings.verbose,
             assume_yes: settings.assume_yes,
             interactive: settings.interactive,
+            bars: !settings.quiet && std::io::stderr().is_terminal(),
         }
     }
 
@@ -41,6 +46,7 @@ impl Printer {
             verbose: 0,
             assume_yes: false,
             interactive: false,
+            bars: false,
         }
     }
 
@@ -125,6 +131,29 @@ impl Printer {
         }
     }
 
+    /// Download progress: a bar per download and one overall on a terminal, nothing otherwise
+    /// (and nothing with `-q`).
+    pub fn download_progress(&self) -> Arc<dyn Progress> {
+        if !self.bars {
+            return Arc::new(Silent);
+        }
+        let multi = MultiProgress::new();
+        let total = multi.add(
+            ProgressBar::new(0).with_style(
+                ProgressStyle::with_template(
+                    "{prefix:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        );
+        total.set_prefix("total");
+        Arc::new(Bars {
+            multi,
+            bars: Mutex::new(Vec::new()),
+            total,
+        })
+    }
+
     /// Asks a yes/no question on stderr; `--yes` answers yes without asking. Without a terminal
     /// on stdin there is nobody to ask, so that is an error telling the user about `--yes`.
     pub fn confirm(&self, question: &str) -> Result<bool, UserError> {
@@ -152,5 +181,70 @@ impl Printer {
             answer.trim().to_ascii_lowercase().as_str(),
             "y" | "yes"
         ))
+    }
+}
+
+/// Progress bars on a terminal: one per download and one overall.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<Vec<ProgressBar>>,
+    total: ProgressBar,
+}
+
+impl Bars {
+    fn bars(&self) -> std::sync::MutexGuard<'_, Vec<ProgressBar>> {
+        // A panic elsewhere cannot leave the bar list inconsistent: it is only appended to.
+        self.bars
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+}
+
+impl Progress for Bars {
+    fn start(&self, downloads: &[(String, u64)]) {
+        let style = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {bytes}/{total_bytes}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+        self.total
+            .set_length(downloads.iter().map(|(_, size)| size).sum());
+        let mut bars = self.bars();
+        for (id, size) in downloads {
+            let bar = self.multi.add(
+                ProgressBar::new(*size)
+                    .with_style(style.clone())
+                    .with_prefix(id.clone()),
+            );
+            bars.push(bar);
+        }
+    }
+
+    fn advance(&self, index: usize, bytes: u64) {
+        if let Some(bar) = self.bars().get(index) {
+            let before = bar.position();
+            bar.set_position(bytes);
+            self.total.inc(bytes.saturating_sub(before));
+        }
+    }
+
+    fn finish(&self) {
+        for bar in self.bars().iter() {
+            bar.finish_and_clear();
+        }
+        self.total.finish_and_clear();
+    }
+}
+
+/// Bytes for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
     }
 }

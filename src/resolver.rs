@@ -125,9 +125,15 @@ fn marked_path(path: &[String], why: &str) -> Vec<String> {
     path
 }
 
+impl pandora_core::Hint for ResolveError {
+    fn hint(&self) -> Option<String> {
+        Some(self.fix())
+    }
+}
+
 impl ResolveError {
     /// The command that fixes it.
-    pub fn hint(&self) -> String {
+    pub fn fix(&self) -> String {
         match self {
             ResolveError::Missing { fix, .. } | ResolveError::Conflict { fix, .. } => fix.clone(),
             ResolveError::Cycle { cycle } => format!(
@@ -443,7 +449,7 @@ mod tests {
             error.to_string(),
             "dependency cycle: liba@1.0.0 -> libb@1.0.0 -> liba@1.0.0\n    liba@1.0.0\n    └── libb@1.0.0\n        └── liba@1.0.0 ✗ cycle"
         );
-        assert!(error.hint().contains("break the cycle"), "{}", error.hint());
+        assert!(error.fix().contains("break the cycle"), "{}", error.fix());
     }
 
     #[test]
@@ -461,14 +467,14 @@ mod tests {
             "libfoo@2.0.0 is not in any configured registry (needed by app@1.0.0)\n    app@1.0.0\n    └── libfoo@2.0.0 ✗ not in any registry"
         );
         assert_eq!(
-            error.hint(),
+            error.fix(),
             "available versions of libfoo: 1.0.0; `pandora info libfoo` shows them"
         );
         let error = resolve(&requests(&["nope"]), &registries).unwrap_err();
         assert!(
-            error.hint().contains("pandora registry add NAME URL"),
+            error.fix().contains("pandora registry add NAME URL"),
             "{}",
-            error.hint()
+            error.fix()
         );
     }
 
@@ -490,7 +496,7 @@ mod tests {
         )];
         let error = resolve(&requests(&["app", "tool"]), &registries).unwrap_err();
         assert_eq!(error.to_string(), "libfoo is needed at two versions: app@1.0.0 -> libfoo@2.0.0 and tool@2.0.0 -> libfoo@3.0.0\n    app@1.0.0\n    └── libfoo@2.0.0 ✗ conflicts\n    tool@2.0.0\n    └── libfoo@3.0.0 ✗ conflicts");
-        assert_eq!(error.hint(), "pandora install app tool@1.0.0");
+        assert_eq!(error.fix(), "pandora install app tool@1.0.0");
         assert!(Request::parse("app@^1").is_err());
     }
 }

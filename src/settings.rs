@@ -53,7 +53,7 @@ impl Settings {
             quiet: global.quiet,
             verbose: global.verbose,
             assume_yes: global.yes,
-            user_home: non_empty(environment("HOME")).map(PathBuf::from),
+            user_home: non_empty(environment(env_vars::HOME)).map(PathBuf::from),
             interactive: std::io::stdin().is_terminal(),
             flavor_trusted_keys_dir: non_empty(environment(env_vars::FLAVOR_TRUSTED_KEYS_DIR))
                 .map(PathBuf::from),

@@ -119,9 +119,8 @@ pub enum BuildError {
     Format(#[from] FormatError),
 }
 
-impl BuildError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for BuildError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             BuildError::ManifestMissing { .. } => {
                 "a package directory holds `manifest.acl` and `files/`".into()

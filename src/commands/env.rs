@@ -15,7 +15,7 @@ const PATHS: [(&str, &str, &str); 3] = [
 /// Prints the lines on stdout.
 pub fn run(args: &EnvArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let shell = args.shell.unwrap_or_else(|| {
-        let login = std::env::var("SHELL").unwrap_or_default();
+        let login = std::env::var(crate::env_vars::SHELL).unwrap_or_default();
         if login.ends_with("/fish") {
             ShellChoice::Fish
         } else {

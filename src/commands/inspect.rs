@@ -3,30 +3,15 @@
 use std::io::Write;
 
 use crate::cli::InspectArgs;
-use crate::commands::build::human_bytes;
 use crate::commands::Context;
-use crate::error::UserError;
 use crate::exit::ExitStatus;
-use crate::format::metadata::encode_hex;
-use crate::format::package::{Package, Scope};
-use crate::trust::{describe, TrustStore};
+use crate::ops::inspect::inspect;
+use crate::printer::human_bytes;
 
 /// Prints the package's description on stdout (the signed JSON with `--metadata`).
 pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let package = Package::open(&args.file)?;
-    let (report, verified) = package.verify(Scope::Structure);
-    let Some(verified) = verified else {
-        let (check, reason) = report.first_failure().unwrap_or(("verify", "incomplete"));
-        return Err(UserError::new(format!(
-            "cannot inspect {}: check `{check}` failed: {reason}",
-            args.file.display()
-        ))
-        .hint(format!(
-            "run `pandora verify {}` for every check",
-            args.file.display()
-        ))
-        .into());
-    };
+    let inspected = inspect(&args.file, &context.settings.trusted_key_dirs())?;
+    let (package, verified) = (&inspected.package, &inspected.verified);
     if args.metadata {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(&verified.metadata_json);
@@ -34,7 +19,6 @@ pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         return Ok(ExitStatus::Success);
     }
     let metadata = &verified.metadata;
-    let store = TrustStore::load(&context.settings.trusted_key_dirs());
     let printer = &context.printer;
     let row = |label: &str, value: String| printer.data(format!("{label:<13}{value}"));
     row("name", metadata.package.name.clone());
@@ -66,7 +50,7 @@ pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         ),
     );
     row("size", human_bytes(package.size()));
-    row("signed by", describe(&store, &verified.public_key));
+    row("signed by", inspected.signer.clone());
     row("signature", "valid (Ed25519 over the metadata)".to_string());
     if let Some(execution) = &metadata.execution {
         row("command", execution.command.clone());
@@ -92,7 +76,7 @@ pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             slot.operations.to_string(),
             slot.descriptor.size,
             slot.descriptor.original_size,
-            encode_hex(&slot.sha256)
+            pandora_core::hex::encode(slot.sha256)
         ));
     }
     printer.detail("slot contents were not hashed; `pandora verify` does that");

@@ -4,14 +4,13 @@
 use crate::cli::ListArgs;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
-use crate::install::read_registries;
-use crate::profile::Profiles;
-use crate::store::Store;
+use crate::ops::query::{installed, remote};
 
 /// One line per package on stdout.
 pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if args.remote {
-        for (_, registry) in read_registries(&context.settings.layout, args.offline)? {
+        for loaded in remote(&context.settings.layout, args.offline)? {
+            let registry = &loaded.index;
             for package in &registry.index.packages {
                 let versions: Vec<&str> = package
                     .versions
@@ -28,16 +27,9 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         }
         return Ok(ExitStatus::Success);
     }
-    let layout = &context.settings.layout;
-    let records = Store::new(layout).records()?;
-    let profiles = Profiles::new(layout);
-    let profile = profiles.active()?;
-    let active = profiles.members(&profile)?;
-    let shown: Vec<_> = records
-        .into_iter()
-        .filter(|record| args.store || active.contains(&record.id()))
-        .collect();
-    if shown.is_empty() {
+    let listing = installed(&context.settings.layout, args.store)?;
+    let profile = &listing.profile;
+    if listing.packages.is_empty() {
         if args.store {
             context.printer.status("Empty", "nothing is installed");
         } else {
@@ -49,8 +41,8 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             .printer
             .hint("install something with `pandora install NAME`");
     }
-    for record in shown {
-        let marker = if args.store && active.contains(&record.id()) {
+    for (record, active) in &listing.packages {
+        let marker = if args.store && *active {
             "  (active)"
         } else {
             ""

@@ -1,4 +1,6 @@
-//! One module per subcommand, each a thin `run` that calls into the library and prints.
+//! One module per subcommand, each a thin `run`: arguments in, a question where one is due,
+//! one call into [`ops`](crate::ops), the report rendered through the [`Printer`]. No command
+//! module imports another; what they share to render is in `render`.
 
 mod activate;
 mod build;
@@ -14,6 +16,7 @@ mod profile;
 mod prune;
 mod registry;
 mod remove;
+mod render;
 mod run;
 mod search;
 mod sync;
@@ -34,6 +37,13 @@ pub struct Context {
     pub printer: Printer,
 }
 
+impl Context {
+    /// The user's home, where `bin`, `share`, ... are linked into the active profile.
+    pub fn home(&self) -> Option<&std::path::Path> {
+        self.settings.user_home.as_deref()
+    }
+}
+
 /// Runs the parsed command line.
 pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
@@ -50,7 +60,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::List(args) => list::run(&args, context),
         Command::Remove(args) => remove::run(&args, context),
         Command::Activate(args) => activate::run(&args, context),
-        Command::Deactivate(args) => activate::deactivate(&args, context),
+        Command::Deactivate(args) => activate::deactivate_run(&args, context),
         Command::Sync(args) => sync::run(&args, context),
         Command::Graph(args) => graph::run(&args, context),
         Command::Env(args) => env::run(&args, context),

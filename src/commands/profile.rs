@@ -1,21 +1,19 @@
-//! `pandora profile ...` and `pandora rollback`.
+//! `pandora profile list | create | switch | delete | history` and `pandora rollback`.
 
 use crate::cli::ProfileCommand;
-use crate::commands::activate::link_user_dirs;
-use crate::commands::Context;
+use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
-use crate::profile::Profiles;
+use crate::ops::profile;
 
 /// Runs a `pandora profile` subcommand.
 pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitStatus> {
-    let profiles = Profiles::new(&context.settings.layout);
+    let layout = &context.settings.layout;
     match command {
         ProfileCommand::List => {
-            let active = profiles.active()?;
-            for name in profiles.list()? {
+            let (active, profiles) = profile::list(layout)?;
+            for (name, current) in profiles {
                 let marker = if name == active { "*" } else { " " };
-                let generation = profiles
-                    .current(&name)?
+                let generation = current
                     .map(|g| format!("generation {}, {} package(s)", g.number, g.members.len()))
                     .unwrap_or_default();
                 context
@@ -24,15 +22,15 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             }
         }
         ProfileCommand::Create { name, from } => {
-            profiles.create(&name, from.as_deref())?;
+            profile::create(layout, &name, from.as_deref())?;
             context.printer.status("Created", format!("profile {name}"));
         }
         ProfileCommand::Switch { name } => {
-            profiles.switch(&name)?;
+            let links = profile::switch(layout, context.home(), &name)?;
             context
                 .printer
                 .status("Switched", format!("to profile {name}"));
-            link_user_dirs(context)?;
+            render::home_links(&context.printer, &links);
         }
         ProfileCommand::Delete { name } => {
             if !context
@@ -41,16 +39,12 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             {
                 return Ok(ExitStatus::NotConfirmed);
             }
-            profiles.delete(&name)?;
+            profile::delete(layout, &name)?;
             context.printer.status("Deleted", format!("profile {name}"));
         }
         ProfileCommand::History { name } => {
-            let name = match name {
-                Some(name) => name,
-                None => profiles.active()?,
-            };
-            let current = profiles.current(&name)?.map(|g| g.number);
-            for generation in profiles.generations(&name)? {
+            let (current, generations) = profile::history(layout, name.as_deref())?;
+            for generation in generations {
                 let marker = if Some(generation.number) == current {
                     "*"
                 } else {
@@ -59,7 +53,7 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
                 context.printer.data(format!(
                     "{marker} {:>4}  {}  {}",
                     generation.number,
-                    crate::build::rfc3339(u64::try_from(generation.created_at).unwrap_or(0)),
+                    pandora_core::time::rfc3339(u64::try_from(generation.created_at).unwrap_or(0)),
                     generation.description
                 ));
             }
@@ -70,13 +64,14 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
 
 /// `pandora rollback`: the active profile's previous generation becomes current.
 pub fn rollback(context: &Context) -> anyhow::Result<ExitStatus> {
-    let profiles = Profiles::new(&context.settings.layout);
-    let name = profiles.active()?;
-    let number = profiles.rollback(&name)?;
+    let rolled = profile::rollback(&context.settings.layout, context.home())?;
     context.printer.status(
         "Rolled back",
-        format!("profile {name} to generation {number}"),
+        format!(
+            "profile {} to generation {}",
+            rolled.profile, rolled.generation
+        ),
     );
-    link_user_dirs(context)?;
+    render::home_links(&context.printer, &rolled.home);
     Ok(ExitStatus::Success)
 }

@@ -1,18 +1,11 @@
-//! `pandora registry add | list | remove`: edits `registries.acl` under a lock, atomically.
-
-use anyhow::Context as _;
+//! `pandora registry add | list | remove | index`.
 
 use crate::cli::{RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryRemoveArgs};
-use crate::commands::key::signing_key;
 use crate::commands::Context;
-use crate::config::{RegistriesFile, Registry};
-use crate::error::UserError;
 use crate::exit::ExitStatus;
-use crate::fs::FileLock;
-use crate::keys::PublicKey;
-use crate::registry::publish::{index_directory, now, PublishOptions};
+use crate::ops::registry::{self, IndexRequest, NewRegistry};
 
-/// Runs a `registry` subcommand.
+/// Runs a `pandora registry` subcommand.
 pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitStatus> {
     match command {
         RegistryCommand::Add(args) => add(&args, context),
@@ -23,19 +16,16 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
 }
 
 fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let key = signing_key(
-        args.key.as_deref(),
-        args.key_seed.as_deref(),
-        &context.settings,
+    let published = registry::index(
+        &context.settings.layout,
+        IndexRequest {
+            directory: args.directory.clone(),
+            key: args.key_source(),
+            expires_in_days: args.expires_in,
+            name: args.name.clone(),
+            priority: args.priority,
+        },
     )?;
-    let published = index_directory(&PublishOptions {
-        directory: args.directory.clone(),
-        key,
-        expires_in_days: args.expires_in,
-        name: args.name.clone(),
-        priority: args.priority,
-        now: now(),
-    })?;
     let index = &published.index;
     let versions: usize = index
         .packages
@@ -49,74 +39,49 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
             index.name,
             index.packages.len(),
             index.serial,
-            crate::build::rfc3339(u64::try_from(index.expires).unwrap_or(0))
+            pandora_core::time::rfc3339(u64::try_from(index.expires).unwrap_or(0))
         ),
     );
     context.printer.data(published.path.display());
     Ok(ExitStatus::Success)
 }
 
-fn lock(context: &Context) -> anyhow::Result<FileLock> {
-    let path = context.settings.layout.registries_lock();
-    FileLock::acquire(&path).with_context(|| format!("cannot lock {}", path.display()))
-}
-
 fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let keys = args
-        .keys
-        .iter()
-        .map(|key| key.parse::<PublicKey>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(crate::config::ConfigError::from)?;
-    if args.require_signatures && keys.is_empty() {
-        return Err(
-            UserError::new("--require-signatures needs at least one --key")
-                .hint("pass the registry's signing key with --key ed25519:HEX")
-                .into(),
-        );
-    }
-    let mut registry = Registry::new(
-        &args.name,
-        &args.url,
-        args.priority,
-        keys,
-        args.require_signatures,
+    let added = registry::add(
+        &context.settings.layout,
+        NewRegistry {
+            name: args.name.clone(),
+            url: args.url.clone(),
+            priority: args.priority,
+            keys: args.keys.clone(),
+            require_signatures: args.require_signatures,
+            cache_ttl: args.cache_ttl,
+        },
     )?;
-    registry.cache_ttl = args.cache_ttl;
-    let _lock = lock(context)?;
-    let mut file = RegistriesFile::load(&context.settings.layout.registries_file())?;
-    if let Some(same) = file
-        .registries()
-        .iter()
-        .find(|existing| existing.url == registry.url)
-    {
+    if let Some(same) = &added.same_url {
         context.printer.warn(format!(
-            "registry `{}` already uses {}",
-            same.name, registry.url
+            "registry `{same}` already uses {}",
+            added.registry.url
         ));
     }
-    let url = registry.url.clone();
-    file.add(registry)?;
-    file.save()?;
     context.printer.status(
         "Added",
         format!(
-            "registry `{}` ({url}) to {}",
+            "registry `{}` ({}) to {}",
             args.name,
-            file.path().display()
+            added.registry.url,
+            added.file.display()
         ),
     );
     Ok(ExitStatus::Success)
 }
 
 fn list(context: &Context) -> anyhow::Result<ExitStatus> {
-    let file = RegistriesFile::load(&context.settings.layout.registries_file())?;
-    let registries = file.by_priority();
+    let (registries, file) = registry::list(&context.settings.layout)?;
     if registries.is_empty() {
-        context.printer.status(
-            "Empty",
-            format!("no registries in {}", file.path().display()),
-        );
+        context
+            .printer
+            .status("Empty", format!("no registries in {}", file.display()));
         context
             .printer
             .hint("add one with `pandora registry add NAME URL`");
@@ -177,18 +142,16 @@ fn list(context: &Context) -> anyhow::Result<ExitStatus> {
 }
 
 fn remove(args: &RegistryRemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let _lock = lock(context)?;
-    let mut file = RegistriesFile::load(&context.settings.layout.registries_file())?;
-    let registry = file.find(&args.name)?;
-    let question = format!("Remove registry `{}` ({})?", registry.name, registry.url);
+    let layout = &context.settings.layout;
+    let found = registry::find(layout, &args.name)?;
+    let question = format!("Remove registry `{}` ({})?", found.name, found.url);
     if !context.printer.confirm(&question)? {
         context
             .printer
             .status("Kept", format!("registry `{}`", args.name));
         return Ok(ExitStatus::NotConfirmed);
     }
-    let removed = file.remove(&args.name)?;
-    file.save()?;
+    let removed = registry::remove(layout, &args.name)?;
     context.printer.status(
         "Removed",
         format!("registry `{}` ({})", removed.name, removed.url),

@@ -1,147 +1,60 @@
 //! `pandora verify FILE.psp... | NAME@VERSION... | --all`: every check on package files, one
 //! line each; installed packages re-hashed against their install records. Exit 0 only if all pass.
 
-use std::path::Path;
-
 use crate::cli::VerifyArgs;
 use crate::commands::Context;
-use crate::error::UserError;
 use crate::exit::ExitStatus;
-use crate::format::package::{Outcome, Package, Scope};
-use crate::profile::Profiles;
-use crate::store::Store;
-use crate::trust::{describe, TrustStore};
+use crate::ops::verify::{verify, Status, Subject, VerifyOptions};
 
-/// Verifies each target; returns failure if any check failed.
+/// Verifies, printing every check on stdout.
 pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let store = Store::new(&context.settings.layout);
-    let installed: Vec<String> = if args.all {
-        let records = store.records()?;
-        if records.is_empty() {
-            context.printer.status("Empty", "nothing is installed");
-        }
-        records.iter().map(|record| record.id()).collect()
-    } else {
-        Vec::new()
+    let options = VerifyOptions {
+        targets: args.targets.clone(),
+        all: args.all,
+        trusted_key_dirs: context.settings.trusted_key_dirs(),
+        require_trusted: context.settings.require_trusted,
     };
-    let targets: Vec<&str> = args
-        .targets
-        .iter()
-        .map(String::as_str)
-        .chain(installed.iter().map(String::as_str))
-        .collect();
-    let trust = TrustStore::load(&context.settings.trusted_key_dirs());
-    let mut failed = 0;
-    for target in &targets {
-        let passed = if Path::new(target).is_file() {
-            verify_file(Path::new(target), &trust, context)
-        } else if target.contains('@') {
-            verify_installed(&store, target, context)?
-        } else {
-            return Err(UserError::new(format!(
-                "`{target}` is neither a file nor an installed NAME@VERSION"
-            ))
-            .hint("`pandora list` shows what is installed")
-            .into());
-        };
-        if !passed {
-            failed += 1;
-        }
+    let report = verify(&context.settings.layout, &options)?;
+    if args.all && report.packages.len() == args.targets.len() {
+        context.printer.status("Empty", "nothing is installed");
     }
-    if args.all && !verify_active_profile(context)? {
-        failed += 1;
+    for subject in report.packages.iter().chain(&report.profile) {
+        show(context, subject);
     }
+    let failed = report.failed();
+    let count = report.packages.len();
     if failed > 0 {
         context
             .printer
-            .warn(format!("{failed} of {} failed verification", targets.len()));
+            .warn(format!("{failed} of {count} failed verification"));
         Ok(ExitStatus::Failure)
     } else {
         context
             .printer
-            .status("Verified", format!("{} package(s)", targets.len()));
+            .status("Verified", format!("{count} package(s)"));
         Ok(ExitStatus::Success)
     }
 }
 
-/// `--all` also checks what `vir` shows: a complete generation linking only into the store.
-fn verify_active_profile(context: &Context) -> anyhow::Result<bool> {
-    let profiles = Profiles::new(&context.settings.layout);
-    let (generation, problems) = profiles.check_active()?;
-    if let Some(generation) = &generation {
-        context.printer.data(format!(
-            "profile {} (generation {}, {} package(s))",
-            profiles.active()?,
-            generation.number,
-            generation.members.len()
-        ));
-        if problems.is_empty() {
+fn show(context: &Context, subject: &Subject) {
+    if !subject.title.is_empty() {
+        context.printer.data(&subject.title);
+    }
+    for check in &subject.checks {
+        let status = match check.status {
+            Status::Ok => "ok  ",
+            Status::Fail => "FAIL",
+            Status::Skip => "skip",
+            Status::Note => "note",
+        };
+        if check.name.is_empty() {
             context
                 .printer
-                .data("  ok    every link leads into one of its packages");
-        }
-    }
-    for problem in &problems {
-        context.printer.data(format!("  FAIL  {problem}"));
-    }
-    Ok(problems.is_empty())
-}
-
-fn verify_installed(store: &Store, id: &str, context: &Context) -> anyhow::Result<bool> {
-    let record = store.record(id)?.ok_or_else(|| {
-        UserError::new(format!("{id} is not installed")).hint("`pandora list` shows what is")
-    })?;
-    let differences = store.verify(&record)?;
-    context
-        .printer
-        .data(format!("{id} ({} entries)", record.entries.len()));
-    if differences.is_empty() {
-        context
-            .printer
-            .data("  ok    every file matches its install record");
-    }
-    for difference in &differences {
-        context.printer.data(format!("  FAIL  {difference}"));
-    }
-    Ok(differences.is_empty())
-}
-
-fn verify_file(file: &Path, trust: &TrustStore, context: &Context) -> bool {
-    context.printer.data(file.display());
-    let package = match Package::open(file) {
-        Ok(package) => package,
-        Err(error) => {
+                .data(format!("  {status}  {}", check.detail));
+        } else {
             context
                 .printer
-                .data(format!("  FAIL  {:<20} {error}", "open"));
-            return false;
+                .data(format!("  {status}  {:<20} {}", check.name, check.detail));
         }
-    };
-    let (report, verified) = package.verify(Scope::Full);
-    for check in &report.checks {
-        let (status, detail) = match &check.outcome {
-            Outcome::Pass(detail) => ("ok  ", detail.as_str()),
-            Outcome::Fail(reason) => ("FAIL", reason.as_str()),
-            Outcome::Skip => ("skip", "an earlier check failed"),
-        };
-        context
-            .printer
-            .data(format!("  {status}  {:<20} {detail}", check.name));
     }
-    let mut passed = report.passed();
-    if let Some(verified) = verified {
-        let trusted = trust.trusts(&verified.public_key).is_some();
-        let status = match (trusted, context.settings.require_trusted) {
-            (true, _) => "ok  ",
-            (false, true) => "FAIL",
-            (false, false) => "note",
-        };
-        passed &= status != "FAIL";
-        context.printer.data(format!(
-            "  {status}  {:<20} signed by {}",
-            "trust",
-            describe(trust, &verified.public_key)
-        ));
-    }
-    passed
 }

@@ -70,12 +70,11 @@ pub enum ConfigError {
     },
     /// A trusted key that does not parse.
     #[error("invalid key")]
-    InvalidKey(#[from] crate::keys::KeyError),
+    InvalidKey(#[from] pandora_core::key::KeyError),
 }
 
-impl ConfigError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for ConfigError {
+    fn hint(&self) -> Option<String> {
         match self {
             ConfigError::DuplicateRegistry { name, .. } => Some(format!(
                 "choose another name, or run `pandora registry remove {name}` first"
@@ -93,7 +92,7 @@ impl ConfigError {
             ConfigError::InvalidUrl { .. } => Some(
                 "use an http://, https:// or file:// URL, or an absolute directory path".to_string(),
             ),
-            ConfigError::InvalidKey(crate::keys::KeyError::NotOnCurve(_)) => Some(
+            ConfigError::InvalidKey(pandora_core::key::KeyError::NotOnCurve(_)) => Some(
                 "check that the whole key was copied: these bytes are not a point on Ed25519's curve".to_string(),
             ),
             ConfigError::InvalidKey(_) => {

@@ -21,7 +21,7 @@ use acl_parser::{Block, Document, Entry, Span, Value};
 use url::Url;
 
 use super::ConfigError;
-use crate::keys::PublicKey;
+use pandora_core::key::PublicKey;
 
 /// Priority of a registry added without `--priority`.
 pub const DEFAULT_PRIORITY: i64 = 100;
@@ -557,7 +557,10 @@ mod tests {
             "a registry named `main` already exists (https://a.example/)"
         );
         let error = registries.remove("nope").unwrap_err();
-        assert_eq!(error.hint().unwrap(), "configured registries: main");
+        assert_eq!(
+            pandora_core::Hint::hint(&error).unwrap(),
+            "configured registries: main"
+        );
     }
 
     #[test]

@@ -20,10 +20,12 @@
 
 pub mod forest;
 mod generation;
+mod home;
 pub mod lockfile;
 
 pub use forest::{Conflict, Forest, Member, Prefer};
 pub use generation::Generation;
+pub use home::{link_user_dirs, HomeLinks};
 pub use lockfile::{Locked, Lockfile};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,9 +97,8 @@ fn describe(conflicts: &[Conflict]) -> String {
         .join(", ")
 }
 
-impl ProfileError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for ProfileError {
+    fn hint(&self) -> Option<String> {
         match self {
             ProfileError::Conflicts(_) => Some(
                 "choose a winner with `--prefer new` or `--prefer existing` (recorded in the profile), keep both with `--namespace`, or leave one out".into(),
@@ -729,7 +730,7 @@ mod tests {
             blob: [0; 32],
             registry: None,
             source: String::new(),
-            public_key: [0; 32],
+            public_key: crate::format::signing::SigningKey::from_seed("profile").public_key(),
             installed_at: 0,
             dependencies: Vec::new(),
             entries,

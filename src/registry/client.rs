@@ -10,12 +10,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use acl_parser::{Block, Document};
-use ed25519_dalek::{Signature, VerifyingKey};
+use pandora_core::PublicKey;
 use url::Url;
 
 use super::download::Downloader;
 use super::index::{parse_signature_file, RegistryIndex};
-use crate::format::signing::fingerprint;
+use super::transport::{GetRequest, Served, TransportError};
 
 /// A configured registry, as the client needs it.
 #[derive(Debug, Clone)]
@@ -25,10 +25,38 @@ pub struct RegistrySource {
     /// Base URL (ends with `/`).
     pub url: Url,
     /// Keys allowed to sign its index (empty: unsigned indexes accepted).
-    pub keys: Vec<[u8; 32]>,
+    pub keys: Vec<PublicKey>,
     /// How long a fetched index is used without asking the server again.
     pub ttl: Duration,
 }
+
+impl RegistrySource {
+    /// `index.acl` under the registry's URL.
+    pub fn index_url(&self) -> Url {
+        self.file_url("index.acl")
+    }
+
+    fn file_url(&self, name: &str) -> Url {
+        let mut url = self.url.clone();
+        // A registry URL names a directory; without the trailing slash `join` would replace
+        // its last segment instead of descending into it.
+        if !url.path().ends_with('/') {
+            let path = format!("{}/", url.path());
+            url.set_path(&path);
+        }
+        url.join(name).unwrap_or(url)
+    }
+}
+
+/// The largest index accepted: far beyond 100,000 packages' worth, and a stop to a server
+/// that streams forever.
+pub const MAX_INDEX_BYTES: u64 = 256 << 20;
+
+/// The largest signature file accepted (a real one is about 300 bytes).
+pub const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
+
+/// How long one index or signature fetch may take in all, however the bytes trickle in.
+pub const INDEX_DEADLINE: Duration = Duration::from_secs(120);
 
 /// Why an index could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -54,12 +82,12 @@ pub enum IndexError {
         url: String,
     },
     /// Signed by a key the registry is not configured to trust.
-    #[error("registry `{registry}`: the index is signed by key {fingerprint}, which is not one of the registry's keys")]
+    #[error("registry `{registry}`: the index is signed by key {key}, which is not one of the registry's keys")]
     UnknownKey {
         /// The registry.
         registry: String,
-        /// Hex SHA-256 of the signing key.
-        fingerprint: String,
+        /// The signing key.
+        key: PublicKey,
     },
     /// The signature does not match the index.
     #[error("registry `{registry}`: the signature of {url} does not match its contents")]
@@ -113,9 +141,8 @@ pub enum IndexError {
     },
 }
 
-impl IndexError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for IndexError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             IndexError::Unsigned { registry, .. } | IndexError::BadSignature { registry, .. } => {
                 format!("the index may have been tampered with; tell the registry's operator, or `pandora registry remove {registry}`")
@@ -200,14 +227,7 @@ pub fn load_index(
     let mut state = CacheState::load(&state_path);
     let cached = std::fs::read_to_string(&index_path).ok();
     let cached_signature = std::fs::read_to_string(&signature_path).ok();
-    let index_url = source
-        .url
-        .join("index.acl")
-        .map_err(|error| IndexError::Fetch {
-            registry: source.name.clone(),
-            url: source.url.to_string(),
-            detail: error.to_string(),
-        })?;
+    let index_url = source.index_url();
     let fresh = cached.is_some()
         && now.saturating_sub(state.fetched_at)
             < i64::try_from(source.ttl.as_secs()).unwrap_or(i64::MAX);
@@ -223,21 +243,20 @@ pub fn load_index(
             source,
             &index_url,
             cached.as_ref().map(|_| &state),
+            MAX_INDEX_BYTES,
         )? {
             Fetched::NotModified => (cached.clone().unwrap_or_default(), cached_signature, true),
             Fetched::Body(text, etag, last_modified) => {
                 state.etag = etag;
                 state.last_modified = last_modified;
-                let signature_url =
-                    source
-                        .url
-                        .join("index.acl.sig")
-                        .map_err(|error| IndexError::Fetch {
-                            registry: source.name.clone(),
-                            url: source.url.to_string(),
-                            detail: error.to_string(),
-                        })?;
-                let signature = match fetch(downloader, source, &signature_url, None) {
+                let signature_url = source.file_url("index.acl.sig");
+                let signature = match fetch(
+                    downloader,
+                    source,
+                    &signature_url,
+                    None,
+                    MAX_SIGNATURE_BYTES,
+                ) {
                     Ok(Fetched::Body(signature, ..)) => Some(signature),
                     Ok(Fetched::NotModified) | Err(_) => None,
                 };
@@ -312,72 +331,101 @@ fn check_signature(
     if !source.keys.contains(&key) {
         return Err(IndexError::UnknownKey {
             registry: source.name.clone(),
-            fingerprint: fingerprint(&key),
+            key,
         });
     }
-    let verifying = VerifyingKey::from_bytes(&key).map_err(|_| bad())?;
-    verifying
-        .verify_strict(text.as_bytes(), &Signature::from_bytes(&signature))
-        .map_err(|_| bad())
+    if key.verify(text.as_bytes(), &signature) {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
+/// Fetches a small text file (an index or its signature) over the registry's transport:
+/// conditional on the cached validators, at most `limit` bytes, no stall longer than the
+/// policy allows and no longer than [`INDEX_DEADLINE`] in all; transient failures are retried
+/// with backoff as blob downloads are.
 fn fetch(
     downloader: &Downloader,
     source: &RegistrySource,
     url: &Url,
     cached: Option<&CacheState>,
+    limit: u64,
 ) -> Result<Fetched, IndexError> {
     let failure = |detail: String| IndexError::Fetch {
         registry: source.name.clone(),
         url: url.to_string(),
         detail,
     };
-    if url.scheme() == "file" {
-        let path = url
-            .to_file_path()
-            .map_err(|()| failure("not a local path".into()))?;
-        return std::fs::read_to_string(&path)
-            .map(|text| Fetched::Body(text, None, None))
-            .map_err(|error| failure(error.to_string()));
-    }
-    downloader.block_on(async {
-        let mut request = downloader.client().get(url.clone());
-        if let Some(state) = cached {
-            if let Some(etag) = &state.etag {
-                request = request.header(reqwest::header::IF_NONE_MATCH, etag);
-            }
-            if let Some(modified) = &state.last_modified {
-                request = request.header(reqwest::header::IF_MODIFIED_SINCE, modified);
-            }
-        }
-        let response = request
-            .send()
+    let transport = downloader
+        .transports()
+        .for_url(url)
+        .map_err(|error| failure(error.to_string()))?;
+    let request = GetRequest {
+        if_none_match: cached.and_then(|state| state.etag.clone()),
+        if_modified_since: cached.and_then(|state| state.last_modified.clone()),
+        resume: None,
+    };
+    let policy = *downloader.policy();
+    let once = || async {
+        let mut response = tokio::time::timeout(policy.stall_timeout, transport.get(url, &request))
             .await
-            .map_err(|error| failure(error.to_string()))?;
-        if response.status() == reqwest::StatusCode::NOT_MODIFIED && cached.is_some() {
+            .map_err(|_| TransportError::Network("no response before the timeout".into()))??;
+        if response.served == Served::NotModified {
             return Ok(Fetched::NotModified);
         }
-        if !response.status().is_success() {
-            return Err(failure(format!(
-                "the server answered {}",
-                response.status().as_u16()
+        if response.length.is_some_and(|length| length > limit) {
+            return Err(TransportError::Unsupported(format!(
+                "it is larger than the {limit}-byte limit"
             )));
         }
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|value: &reqwest::header::HeaderValue| value.to_str().ok())
-                .map(str::to_string)
-        };
-        let (etag, modified) = (
-            header(reqwest::header::ETAG),
-            header(reqwest::header::LAST_MODIFIED),
-        );
-        let text = response
-            .text()
-            .await
-            .map_err(|error| failure(error.to_string()))?;
-        Ok(Fetched::Body(text, etag, modified))
+        let mut body = Vec::new();
+        loop {
+            let chunk = tokio::time::timeout(policy.stall_timeout, response.chunk())
+                .await
+                .map_err(|_| {
+                    TransportError::Network(format!(
+                        "no data for {:?} after {} bytes",
+                        policy.stall_timeout,
+                        body.len()
+                    ))
+                })??;
+            let Some(chunk) = chunk else { break };
+            if body.len() as u64 + chunk.len() as u64 > limit {
+                return Err(TransportError::Unsupported(format!(
+                    "it is larger than the {limit}-byte limit"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8(body)
+            .map_err(|_| TransportError::Unsupported("it is not UTF-8 text".into()))?;
+        Ok(Fetched::Body(text, response.etag, response.last_modified))
+    };
+    downloader.block_on(async {
+        let mut attempt = 0;
+        loop {
+            let result = match tokio::time::timeout(INDEX_DEADLINE, once()).await {
+                Ok(result) => result,
+                Err(_) => Err(TransportError::Network(format!(
+                    "not complete after {INDEX_DEADLINE:?}"
+                ))),
+            };
+            match result {
+                Ok(fetched) => return Ok(fetched),
+                Err(error) if error.is_transient() && attempt + 1 < policy.attempts => {
+                    let wait = match &error {
+                        TransportError::Status {
+                            retry_after: Some(wait),
+                            ..
+                        } => *wait,
+                        _ => policy.backoff * 2u32.saturating_pow(attempt),
+                    };
+                    tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
+                    attempt += 1;
+                }
+                Err(error) => return Err(failure(error.to_string())),
+            }
+        }
     })
 }

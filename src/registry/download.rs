@@ -1,7 +1,8 @@
 //! Downloading `.psp` blobs: several at once under a cap, each streamed to `blobs/<sha>.partial`
 //! while hashed and counted, refused the moment it exceeds the indexed size, retried with
 //! backoff when the network or server fails (never when the hash is wrong), and resumed with
-//! `Range` + `If-Range` when interrupted (restarted when the server ignores the range).
+//! `Range` + `If-Range` when interrupted (restarted when the server ignores the range). Every
+//! URL scheme goes through the same path, over its [`Transport`].
 
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -11,6 +12,9 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::transport::{
+    GetRequest, Response, Resume, Served, Transport, TransportError, Transports,
+};
 use crate::format::metadata::encode_hex;
 
 /// One blob to fetch.
@@ -84,6 +88,12 @@ pub enum DownloadError {
     },
 }
 
+impl pandora_core::Hint for DownloadError {
+    fn hint(&self) -> Option<String> {
+        Some("nothing was installed; run the same command again to retry (finished downloads are kept)".into())
+    }
+}
+
 /// How hard to try.
 #[derive(Debug, Clone, Copy)]
 pub struct DownloadPolicy {
@@ -115,14 +125,14 @@ impl Default for DownloadPolicy {
 #[derive(Debug)]
 pub struct Downloader {
     runtime: tokio::runtime::Runtime,
-    client: reqwest::Client,
+    transports: Transports,
     policy: DownloadPolicy,
 }
 
 enum Attempt {
     Done,
     /// Worth another try (after the delay, if the server asked for one).
-    Retry(String, Option<Duration>),
+    Retry(TransportError, Option<Duration>),
     Fail(DownloadError),
 }
 
@@ -139,14 +149,19 @@ impl Downloader {
             .map_err(std::io::Error::other)?;
         Ok(Downloader {
             runtime,
-            client,
+            transports: Transports::new(client),
             policy,
         })
     }
 
-    /// The HTTP client (shared with index fetches).
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// The transports, one per URL scheme (shared with index fetches).
+    pub fn transports(&self) -> &Transports {
+        &self.transports
+    }
+
+    /// How hard to try.
+    pub fn policy(&self) -> &DownloadPolicy {
+        &self.policy
     }
 
     /// Runs a future on the downloader's runtime.
@@ -166,8 +181,8 @@ impl Downloader {
         self.runtime.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
             for (index, request) in requests.iter().cloned().enumerate() {
-                let (client, policy, blobs, semaphore, progress) = (
-                    self.client.clone(),
+                let (transports, policy, blobs, semaphore, progress) = (
+                    self.transports.clone(),
                     self.policy,
                     blobs.to_path_buf(),
                     semaphore.clone(),
@@ -178,7 +193,7 @@ impl Downloader {
                     let report = move |bytes| progress(index, bytes);
                     (
                         index,
-                        fetch(&client, &policy, &request, &blobs, &report).await,
+                        fetch(&transports, &policy, &request, &blobs, &report).await,
                     )
                 });
             }
@@ -215,40 +230,51 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
 
 /// Fetches one blob, retrying and resuming as the policy allows.
 async fn fetch(
-    client: &reqwest::Client,
+    transports: &Transports,
     policy: &DownloadPolicy,
     request: &DownloadRequest,
     blobs: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<PathBuf, DownloadError> {
-    let name = encode_hex(&request.sha256);
+    let name = encode_hex(request.sha256);
     let target = blobs.join(&name);
     if target.is_file() {
         // Content-addressed: it was hashed when it was written.
         return Ok(target);
     }
-    std::fs::create_dir_all(blobs).map_err(io_error(blobs))?;
-    if request.url.scheme() == "file" {
-        return copy_local(request, blobs, &target);
-    }
+    fs_err::create_dir_all(blobs).map_err(io_error(blobs))?;
+    let transport = transports
+        .for_url(&request.url)
+        .map_err(|error| DownloadError::Transport {
+            url: request.url.to_string(),
+            registry: request.registry.clone(),
+            detail: error.to_string(),
+        })?;
     let partial = blobs.join(format!("{name}.partial"));
     let validator_path = blobs.join(format!("{name}.partial.validator"));
-    let mut last = String::new();
+    let mut last = None;
     for attempt in 0..policy.attempts.max(1) {
-        match try_once(client, policy, request, &partial, &validator_path, progress).await {
+        let once = Once {
+            transport: transport.as_ref(),
+            policy,
+            request,
+            partial: &partial,
+            validator_path: &validator_path,
+        };
+        match once.attempt(progress).await {
             Attempt::Done => {
-                std::fs::rename(&partial, &target).map_err(io_error(&target))?;
-                let _ = std::fs::remove_file(&validator_path);
+                fs_err::rename(&partial, &target).map_err(io_error(&target))?;
+                let _ = fs_err::remove_file(&validator_path);
                 crate::fs::sync_directory(blobs).map_err(io_error(blobs))?;
                 return Ok(target);
             }
             Attempt::Fail(error) => {
-                let _ = std::fs::remove_file(&partial);
-                let _ = std::fs::remove_file(&validator_path);
+                let _ = fs_err::remove_file(&partial);
+                let _ = fs_err::remove_file(&validator_path);
                 return Err(error);
             }
-            Attempt::Retry(detail, wait) => {
-                last = detail;
+            Attempt::Retry(error, wait) => {
+                last = Some(error);
                 if attempt + 1 < policy.attempts {
                     let backoff = policy.backoff * 2u32.saturating_pow(attempt);
                     tokio::time::sleep(wait.unwrap_or(backoff).min(Duration::from_secs(30))).await;
@@ -256,301 +282,215 @@ async fn fetch(
             }
         }
     }
-    Err(
-        match last
-            .strip_prefix("status ")
-            .and_then(|code| code.parse().ok())
-        {
-            Some(status) => DownloadError::Status {
-                url: request.url.to_string(),
-                registry: request.registry.clone(),
-                status,
-            },
-            None => DownloadError::Transport {
-                url: request.url.to_string(),
-                registry: request.registry.clone(),
-                detail: last,
-            },
-        },
-    )
-}
-
-async fn try_once(
-    client: &reqwest::Client,
-    policy: &DownloadPolicy,
-    request: &DownloadRequest,
-    partial: &Path,
-    validator_path: &Path,
-    progress: &(dyn Fn(u64) + Send + Sync),
-) -> Attempt {
-    let have = std::fs::metadata(partial)
-        .map(|metadata| metadata.len())
-        .unwrap_or(0);
-    let validator = std::fs::read_to_string(validator_path).ok();
-    let resume = have > 0 && have < request.size && validator.is_some();
-    let mut builder = client.get(request.url.clone());
-    if resume {
-        builder = builder
-            .header(reqwest::header::RANGE, format!("bytes={have}-"))
-            .header(
-                reqwest::header::IF_RANGE,
-                validator.clone().unwrap_or_default(),
-            );
-    }
-    let response = match tokio::time::timeout(policy.stall_timeout, builder.send()).await {
-        Err(_) => return Attempt::Retry("no response before the timeout".into(), None),
-        Ok(Err(error)) => return Attempt::Retry(describe(&error), None),
-        Ok(Ok(response)) => response,
-    };
-    let status = response.status();
-    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        let wait = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        return Attempt::Retry("status 429".into(), wait);
-    }
-    if status.is_server_error() {
-        return Attempt::Retry(format!("status {}", status.as_u16()), None);
-    }
-    if !status.is_success() {
-        return Attempt::Fail(DownloadError::Status {
+    Err(match last {
+        Some(TransportError::Status { status, .. }) => DownloadError::Status {
             url: request.url.to_string(),
             registry: request.registry.clone(),
-            status: status.as_u16(),
-        });
+            status,
+        },
+        other => DownloadError::Transport {
+            url: request.url.to_string(),
+            registry: request.registry.clone(),
+            detail: other.map(|error| error.to_string()).unwrap_or_default(),
+        },
+    })
+}
+
+/// One attempt at one blob, continuing a partial download when the server allows it.
+struct Once<'a> {
+    transport: &'a dyn Transport,
+    policy: &'a DownloadPolicy,
+    request: &'a DownloadRequest,
+    partial: &'a Path,
+    validator_path: &'a Path,
+}
+
+impl Once<'_> {
+    fn retry(detail: impl Into<String>) -> Attempt {
+        Attempt::Retry(TransportError::Network(detail.into()), None)
     }
-    // A 206 must start where we asked; anything else starts over from byte 0.
-    let continuing = resume
-        && status == reqwest::StatusCode::PARTIAL_CONTENT
-        && response
-            .headers()
-            .get(reqwest::header::CONTENT_RANGE)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("bytes "))
-            .and_then(|value| value.split('-').next())
-            .and_then(|start| start.parse::<u64>().ok())
-            == Some(have);
-    // ...and carry exactly the missing bytes.
-    let continuing = continuing
-        && response
-            .content_length()
-            .is_none_or(|length| length == request.size - have);
-    if resume && status == reqwest::StatusCode::PARTIAL_CONTENT && !continuing {
-        let _ = std::fs::remove_file(partial);
-        let _ = std::fs::remove_file(validator_path);
-        return Attempt::Retry(
-            "the server answered the range from the wrong offset".into(),
-            None,
-        );
+
+    fn io_failure(&self, source: std::io::Error) -> Attempt {
+        Attempt::Fail(DownloadError::Io {
+            path: self.partial.to_path_buf(),
+            source,
+        })
     }
-    let validator = response
-        .headers()
-        .get(reqwest::header::ETAG)
-        .or_else(|| response.headers().get(reqwest::header::LAST_MODIFIED))
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_string);
-    let mut file = match std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(partial)
-    {
-        Ok(file) => file,
-        Err(source) => {
-            return Attempt::Fail(DownloadError::Io {
-                path: partial.to_path_buf(),
-                source,
-            })
-        }
-    };
-    let mut hasher = Sha256::new();
-    let mut received = if continuing {
-        // Hash what is already there, then continue after it.
-        let mut buffer = vec![0u8; 256 << 10];
-        let mut done = 0u64;
-        let _ = file.seek(SeekFrom::Start(0));
-        while done < have {
-            match file.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(read) => {
-                    let read = read.min((have - done) as usize);
-                    hasher.update(&buffer[..read]);
-                    done += read as u64;
+
+    /// Drops the partial download so the next attempt starts from byte 0 without a range.
+    fn restart(&self, reason: &str) -> Attempt {
+        let _ = fs_err::remove_file(self.partial);
+        let _ = fs_err::remove_file(self.validator_path);
+        Once::retry(reason)
+    }
+
+    async fn attempt(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Attempt {
+        let request = self.request;
+        let have = fs_err::metadata(self.partial)
+            .map(|metadata| metadata.len())
+            .unwrap_or(0);
+        let validator = fs_err::read_to_string(self.validator_path).ok();
+        let resume = match validator {
+            Some(validator) if have > 0 && have < request.size => Some(Resume {
+                from: have,
+                validator,
+            }),
+            _ => None,
+        };
+        let get = GetRequest {
+            resume,
+            ..GetRequest::default()
+        };
+        let response = match tokio::time::timeout(
+            self.policy.stall_timeout,
+            self.transport.get(&request.url, &get),
+        )
+        .await
+        {
+            Err(_) => return Once::retry("no response before the timeout"),
+            Ok(Err(error)) if error.is_transient() => {
+                let wait = match &error {
+                    TransportError::Status { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                return Attempt::Retry(error, wait);
+            }
+            Ok(Err(TransportError::Status { status, .. })) => {
+                return Attempt::Fail(DownloadError::Status {
+                    url: request.url.to_string(),
+                    registry: request.registry.clone(),
+                    status,
+                })
+            }
+            Ok(Err(error)) => {
+                return Attempt::Fail(DownloadError::Transport {
+                    url: request.url.to_string(),
+                    registry: request.registry.clone(),
+                    detail: error.to_string(),
+                })
+            }
+            Ok(Ok(response)) => response,
+        };
+        // A continuation must start where we asked and carry exactly the missing bytes;
+        // anything else starts over from byte 0.
+        let continuing = match response.served {
+            Served::Partial { start } => {
+                if start != have
+                    || response
+                        .length
+                        .is_some_and(|length| length != request.size - have)
+                {
+                    return self.restart("the server answered the range from the wrong offset");
+                }
+                true
+            }
+            Served::Full | Served::NotModified => false,
+        };
+        self.receive(response, have, continuing, progress).await
+    }
+
+    async fn receive(
+        &self,
+        mut response: Response,
+        have: u64,
+        continuing: bool,
+        progress: &(dyn Fn(u64) + Send + Sync),
+    ) -> Attempt {
+        let request = self.request;
+        let mut file = match fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(self.partial)
+        {
+            Ok(file) => file,
+            Err(source) => return self.io_failure(source),
+        };
+        let mut hasher = Sha256::new();
+        let mut received = if continuing {
+            // Hash what is already there, then continue after it.
+            let mut buffer = vec![0u8; 256 << 10];
+            let mut done = 0u64;
+            let _ = file.seek(SeekFrom::Start(0));
+            while done < have {
+                match file.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => {
+                        let read = read.min((have - done) as usize);
+                        hasher.update(&buffer[..read]);
+                        done += read as u64;
+                    }
                 }
             }
-        }
-        have
-    } else {
-        if let Err(source) = file.set_len(0) {
-            return Attempt::Fail(DownloadError::Io {
-                path: partial.to_path_buf(),
-                source,
-            });
-        }
-        match &validator {
-            Some(validator) => {
-                let _ = crate::fs::write_atomic(validator_path, validator.as_bytes());
+            have
+        } else {
+            if let Err(source) = file.set_len(0) {
+                return self.io_failure(source);
             }
-            None => {
-                let _ = std::fs::remove_file(validator_path);
+            match response.etag.as_ref().or(response.last_modified.as_ref()) {
+                Some(validator) => {
+                    let _ = crate::fs::write_atomic(self.validator_path, validator.as_bytes());
+                }
+                None => {
+                    let _ = fs_err::remove_file(self.validator_path);
+                }
             }
-        }
-        0
-    };
-    let _ = file.seek(SeekFrom::Start(received));
-    let mut response = response;
-    loop {
-        let chunk = match tokio::time::timeout(policy.stall_timeout, response.chunk()).await {
-            Err(_) => {
-                return Attempt::Retry(
-                    format!(
-                        "no data for {:?} after {received} bytes",
-                        policy.stall_timeout
-                    ),
-                    None,
-                )
-            }
-            Ok(Err(error)) => return Attempt::Retry(describe(&error), None),
-            Ok(Ok(None)) => break,
-            Ok(Ok(Some(chunk))) => chunk,
+            0
         };
-        received += chunk.len() as u64;
-        if received > request.size {
-            if continuing {
-                return restart(
-                    partial,
-                    validator_path,
-                    "the resumed body ran past the promised size",
-                );
+        let _ = file.seek(SeekFrom::Start(received));
+        loop {
+            let chunk =
+                match tokio::time::timeout(self.policy.stall_timeout, response.chunk()).await {
+                    Err(_) => {
+                        return Once::retry(format!(
+                            "no data for {:?} after {received} bytes",
+                            self.policy.stall_timeout
+                        ))
+                    }
+                    Ok(Err(error)) => return Attempt::Retry(error, None),
+                    Ok(Ok(None)) => break,
+                    Ok(Ok(Some(chunk))) => chunk,
+                };
+            received += chunk.len() as u64;
+            if received > request.size {
+                if continuing {
+                    return self.restart("the resumed body ran past the promised size");
+                }
+                return Attempt::Fail(DownloadError::TooLong {
+                    url: request.url.to_string(),
+                    registry: request.registry.clone(),
+                    size: request.size,
+                });
             }
-            return Attempt::Fail(DownloadError::TooLong {
+            hasher.update(&chunk);
+            if let Err(source) = file.write_all(&chunk) {
+                return self.io_failure(source);
+            }
+            progress(received);
+        }
+        if received < request.size {
+            return Once::retry(format!(
+                "the body ended after {received} of {} bytes",
+                request.size
+            ));
+        }
+        let actual: [u8; 32] = hasher.finalize().into();
+        if actual != request.sha256 && continuing {
+            // The resume may be what went wrong: one more try, from scratch, decides.
+            return self.restart("the resumed download did not match its hash");
+        }
+        if actual != request.sha256 {
+            return Attempt::Fail(DownloadError::HashMismatch {
                 url: request.url.to_string(),
                 registry: request.registry.clone(),
-                size: request.size,
+                expected: encode_hex(request.sha256),
+                actual: encode_hex(actual),
             });
         }
-        hasher.update(&chunk);
-        if let Err(source) = file.write_all(&chunk) {
-            return Attempt::Fail(DownloadError::Io {
-                path: partial.to_path_buf(),
-                source,
-            });
+        if let Err(source) = file.sync_all() {
+            return self.io_failure(source);
         }
-        progress(received);
+        Attempt::Done
     }
-    if received < request.size {
-        return Attempt::Retry(
-            format!("the body ended after {received} of {} bytes", request.size),
-            None,
-        );
-    }
-    let actual: [u8; 32] = hasher.finalize().into();
-    if actual != request.sha256 && continuing {
-        // The resume may be what went wrong: one more try, from scratch, decides.
-        return restart(
-            partial,
-            validator_path,
-            "the resumed download did not match its hash",
-        );
-    }
-    if actual != request.sha256 {
-        return Attempt::Fail(DownloadError::HashMismatch {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            expected: encode_hex(&request.sha256),
-            actual: encode_hex(&actual),
-        });
-    }
-    if let Err(source) = file.sync_all() {
-        return Attempt::Fail(DownloadError::Io {
-            path: partial.to_path_buf(),
-            source,
-        });
-    }
-    Attempt::Done
-}
-
-/// Drops a partial download so the next attempt starts from byte 0 without a range.
-fn restart(partial: &Path, validator_path: &Path, reason: &str) -> Attempt {
-    let _ = std::fs::remove_file(partial);
-    let _ = std::fs::remove_file(validator_path);
-    Attempt::Retry(reason.to_string(), None)
-}
-
-/// `file://` blobs: copied, hashed and size-checked the same way.
-fn copy_local(
-    request: &DownloadRequest,
-    blobs: &Path,
-    target: &Path,
-) -> Result<PathBuf, DownloadError> {
-    let source = request
-        .url
-        .to_file_path()
-        .map_err(|()| DownloadError::Transport {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            detail: "not a local path".into(),
-        })?;
-    let mut input = std::fs::File::open(&source).map_err(|error| DownloadError::Transport {
-        url: request.url.to_string(),
-        registry: request.registry.clone(),
-        detail: error.to_string(),
-    })?;
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".blob-")
-        .tempfile_in(blobs)
-        .map_err(io_error(blobs))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 << 10];
-    let mut received = 0u64;
-    loop {
-        let read = input.read(&mut buffer).map_err(io_error(&source))?;
-        if read == 0 {
-            break;
-        }
-        received += read as u64;
-        if received > request.size {
-            return Err(DownloadError::TooLong {
-                url: request.url.to_string(),
-                registry: request.registry.clone(),
-                size: request.size,
-            });
-        }
-        hasher.update(&buffer[..read]);
-        temporary
-            .write_all(&buffer[..read])
-            .map_err(io_error(temporary.path()))?;
-    }
-    let actual: [u8; 32] = hasher.finalize().into();
-    if actual != request.sha256 || received != request.size {
-        return Err(DownloadError::HashMismatch {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            expected: encode_hex(&request.sha256),
-            actual: encode_hex(&actual),
-        });
-    }
-    temporary.as_file().sync_all().map_err(io_error(target))?;
-    temporary
-        .persist(target)
-        .map_err(|error| DownloadError::Io {
-            path: target.to_path_buf(),
-            source: error.error,
-        })?;
-    Ok(target.to_path_buf())
-}
-
-fn describe(error: &reqwest::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

@@ -28,6 +28,7 @@
 use std::cmp::Ordering;
 
 use acl_parser::{Block, Document, Value};
+use pandora_core::PublicKey;
 
 use crate::build::{validate_name, validate_pin, validate_version};
 use crate::format::metadata::{decode_hex, encode_hex};
@@ -325,10 +326,10 @@ impl RegistryIndex {
 }
 
 /// `index.acl.sig`: which key signed the index, and the signature over its exact bytes.
-pub fn signature_file(public_key: &[u8; 32], signature: &[u8; 64]) -> String {
+pub fn signature_file(public_key: &PublicKey, signature: &[u8; 64]) -> String {
     let block = Block::new("Signature")
         .with("algorithm", "ed25519")
-        .with("key", format!("ed25519:{}", encode_hex(public_key)))
+        .with("key", public_key.to_string())
         .with("signature", encode_hex(signature));
     format!("// Ed25519 signature over the exact bytes of index.acl.\n{block}")
 }
@@ -337,7 +338,7 @@ pub fn signature_file(public_key: &[u8; 32], signature: &[u8; 64]) -> String {
 pub fn parse_signature_file(
     name: &str,
     text: &str,
-) -> Result<([u8; 32], [u8; 64]), acl_parser::Error> {
+) -> Result<(PublicKey, [u8; 64]), acl_parser::Error> {
     let document = acl_parser::from_str(name, text)?;
     let block = document
         .blocks("Signature")
@@ -346,8 +347,7 @@ pub fn parse_signature_file(
     let key = block
         .get_str("key")
         .ok()
-        .and_then(|key| key.strip_prefix("ed25519:"))
-        .and_then(decode_hex::<32>)
+        .and_then(|key| key.parse::<PublicKey>().ok())
         .ok_or_else(|| {
             document.error_at(block.span(), "`key` must be `ed25519:` and 64 hex digits")
         })?;
@@ -455,11 +455,9 @@ mod tests {
 
     #[test]
     fn signature_files_round_trip() {
-        let text = signature_file(&[7; 32], &[9; 64]);
-        assert_eq!(
-            parse_signature_file("sig", &text).unwrap(),
-            ([7; 32], [9; 64])
-        );
+        let key = crate::format::signing::SigningKey::from_seed("index").public_key();
+        let text = signature_file(&key, &[9; 64]);
+        assert_eq!(parse_signature_file("sig", &text).unwrap(), (key, [9; 64]));
         assert!(parse_signature_file("sig", "Signature { key = \"x\"; }").is_err());
     }
 }

@@ -5,3 +5,4 @@ pub mod client;
 pub mod download;
 pub mod index;
 pub mod publish;
+pub mod transport;

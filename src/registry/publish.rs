@@ -68,9 +68,8 @@ pub enum PublishError {
     },
 }
 
-impl PublishError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for PublishError {
+    fn hint(&self) -> Option<String> {
         Some(match self {
             PublishError::InvalidPackage { path, .. } => format!("remove it, or rebuild it; `pandora verify {}` lists every check", path.display()),
             PublishError::Conflict { .. } => "a name and version is published once: bump the version of one of them".into(),

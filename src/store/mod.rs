@@ -74,9 +74,8 @@ pub enum StoreError {
     },
 }
 
-impl StoreError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for StoreError {
+    fn hint(&self) -> Option<String> {
         match self {
             StoreError::Conflict { .. } => Some("a version's contents never change; if you trust the new one, reinstall it explicitly".into()),
             _ => None,
@@ -370,6 +369,28 @@ impl Store {
     pub fn remove_orphan(&self, path: &Path) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         remove_tree(path)
+    }
+
+    /// Shows each blob no installed package was installed from to `each` (path and size),
+    /// then deletes it unless `dry_run`. Decided and done under the store's lock, so a blob an
+    /// install is about to stage is never taken from under it.
+    pub fn remove_unreferenced_blobs(
+        &self,
+        dry_run: bool,
+        mut each: impl FnMut(&Path, u64),
+    ) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        let unreferenced = self.unreferenced_blobs()?;
+        for path in unreferenced {
+            each(
+                &path,
+                std::fs::symlink_metadata(&path).map_or(0, |m| m.len()),
+            );
+            if !dry_run {
+                remove_tree(&path)?;
+            }
+        }
+        Ok(())
     }
 
     /// Blobs no installed package was installed from.

@@ -3,6 +3,7 @@
 //! package cannot forge its own.
 
 use acl_parser::{Block, Document};
+use pandora_core::PublicKey;
 
 use crate::format::metadata::{decode_hex, encode_hex};
 
@@ -57,7 +58,7 @@ pub struct Record {
     /// The URL or path it was read from.
     pub source: String,
     /// The key that signed it.
-    pub public_key: [u8; 32],
+    pub public_key: PublicKey,
     /// Unix time of installation.
     pub installed_at: i64,
     /// Its `name@version` dependencies, from the signed metadata.
@@ -80,7 +81,7 @@ impl Record {
             .with("blob", encode_hex(&self.blob))
             .with("registry", self.registry.clone().unwrap_or_default())
             .with("source", self.source.clone())
-            .with("key", format!("ed25519:{}", encode_hex(&self.public_key)))
+            .with("key", self.public_key.to_string())
             .with("installed_at", self.installed_at)
             .with("dependencies", self.dependencies.clone());
         for entry in &self.entries {
@@ -156,9 +157,8 @@ impl Record {
             registry: (!registry.is_empty()).then_some(registry),
             source: text("source")?,
             public_key: text("key")?
-                .strip_prefix("ed25519:")
-                .and_then(decode_hex::<32>)
-                .ok_or_else(|| invalid("`key` must be `ed25519:` and 64 hex digits"))?,
+                .parse::<PublicKey>()
+                .map_err(|_| invalid("`key` must be `ed25519:` and 64 hex digits"))?,
             installed_at: block
                 .get_int("installed_at")
                 .map_err(|_| invalid("`installed_at` must be an int"))?,
@@ -191,7 +191,7 @@ mod tests {
             blob: [1; 32],
             registry: Some("main".into()),
             source: "https://example.org/hello.psp".into(),
-            public_key: [2; 32],
+            public_key: crate::format::signing::SigningKey::from_seed("record").public_key(),
             installed_at: 1_700_000_000,
             dependencies: vec!["libgreet@2.0.0".into()],
             entries: vec![
@@ -223,7 +223,7 @@ mod tests {
             blob: [1; 32],
             registry: None,
             source: "hello.psp".into(),
-            public_key: [2; 32],
+            public_key: crate::format::signing::SigningKey::from_seed("record").public_key(),
             installed_at: 0,
             dependencies: vec!["libgreet@2.0.0".into()],
             entries: Vec::new(),

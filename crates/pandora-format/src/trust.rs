@@ -4,12 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::format::signing::{fingerprint, parse_public_key};
+use pandora_core::PublicKey;
+
+use crate::signing::parse_public_key;
 
 /// The trusted keys, with the file each came from.
 #[derive(Debug, Clone, Default)]
 pub struct TrustStore {
-    keys: Vec<([u8; 32], PathBuf)>,
+    keys: Vec<(PublicKey, PathBuf)>,
     /// Files that were not readable keys: reported, never trusted.
     pub rejected: Vec<PathBuf>,
 }
@@ -43,7 +45,7 @@ impl TrustStore {
     }
 
     /// The file trusting `public_key`, if any.
-    pub fn trusts(&self, public_key: &[u8; 32]) -> Option<&Path> {
+    pub fn trusts(&self, public_key: &PublicKey) -> Option<&Path> {
         self.keys
             .iter()
             .find(|(key, _)| key == public_key)
@@ -62,21 +64,21 @@ impl TrustStore {
 }
 
 /// Describes a key for messages: its fingerprint and whether (and by which file) it is trusted.
-pub fn describe(store: &TrustStore, public_key: &[u8; 32]) -> String {
+pub fn describe(store: &TrustStore, public_key: &PublicKey) -> String {
     match store.trusts(public_key) {
         Some(path) => format!(
             "{} (trusted by {})",
-            fingerprint(public_key),
+            public_key.fingerprint(),
             path.display()
         ),
-        None => format!("{} (not trusted)", fingerprint(public_key)),
+        None => format!("{} (not trusted)", public_key.fingerprint()),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::signing::{public_key_pem, SigningKey};
+    use crate::signing::{public_key_pem, SigningKey};
 
     #[test]
     fn loads_pem_and_hex_and_reports_junk() {
@@ -86,7 +88,7 @@ mod tests {
         std::fs::write(directory.path().join("a.pub"), public_key_pem(&first)).unwrap();
         std::fs::write(
             directory.path().join("b.pub"),
-            format!("ed25519:{}\n", crate::format::metadata::encode_hex(&second)),
+            format!("ed25519:{}\n", crate::metadata::encode_hex(&second)),
         )
         .unwrap();
         std::fs::write(directory.path().join("junk.pub"), "not a key").unwrap();

@@ -1,7 +1,11 @@
-//! Ed25519 public keys as users write them: `ed25519:` followed by 64 hex digits.
+//! Ed25519 public keys and their fingerprints, each with its own spelling so nobody can paste
+//! one where the other belongs: a key is `ed25519:` + 64 hex digits, a fingerprint (SHA-256 of
+//! the key) is `sha256:` + 64 hex digits.
 
 use std::fmt;
 use std::str::FromStr;
+
+use crate::digest::Sha256;
 
 /// A validated Ed25519 public key (the bytes are a point on the curve).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,6 +50,77 @@ impl PublicKey {
             .ok()
             .map(|_| PublicKey(bytes))
     }
+
+    /// The key's fingerprint: SHA-256 of its 32 bytes.
+    pub fn fingerprint(&self) -> KeyFingerprint {
+        KeyFingerprint(Sha256::of(self.0))
+    }
+
+    /// Checks an Ed25519 signature (strictly: no malleable or small-order forms) over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        ed25519_dalek::VerifyingKey::from_bytes(&self.0).is_ok_and(|key| {
+            key.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+                .is_ok()
+        })
+    }
+}
+
+impl From<ed25519_dalek::VerifyingKey> for PublicKey {
+    /// A verifying key is a valid point by construction.
+    fn from(key: ed25519_dalek::VerifyingKey) -> Self {
+        PublicKey(key.to_bytes())
+    }
+}
+
+impl std::ops::Deref for PublicKey {
+    type Target = [u8; 32];
+
+    /// The raw bytes, for the Ed25519 and PSPF code that needs them.
+    fn deref(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl AsRef<[u8]> for PublicKey {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl PartialEq<[u8; 32]> for PublicKey {
+    fn eq(&self, other: &[u8; 32]) -> bool {
+        &self.0 == other
+    }
+}
+
+/// The SHA-256 of a public key, shown as `sha256:HEX`: what PSPF packages record and what
+/// messages use to name a signer briefly. Never accepted where a key is needed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyFingerprint(Sha256);
+
+impl KeyFingerprint {
+    /// From the lowercase hex a PSPF index stores (no prefix); `sha256:HEX` is accepted too.
+    pub fn parse_hex(text: &str) -> Option<KeyFingerprint> {
+        Sha256::parse_hex(text).map(KeyFingerprint)
+    }
+
+    /// The bare hex, as the PSPF index stores it.
+    pub fn hex(&self) -> String {
+        self.0.hex()
+    }
+}
+
+impl fmt::Display for KeyFingerprint {
+    /// `sha256:` and lowercase hex.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "sha256:{}", self.0)
+    }
+}
+
+impl fmt::Debug for KeyFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyFingerprint({self})")
+    }
 }
 
 impl FromStr for PublicKey {
@@ -61,19 +136,16 @@ impl FromStr for PublicKey {
                 found: hex.chars().count(),
             });
         }
-        let mut bytes = [0u8; 32];
-        let digits: Vec<char> = hex.chars().collect();
-        for (index, pair) in digits.chunks(2).enumerate() {
-            let mut byte = 0u8;
-            for character in pair {
-                let digit = character.to_digit(16).ok_or(KeyError::NotHex {
-                    key: text.to_string(),
-                    character: *character,
-                })?;
-                byte = byte * 16 + digit as u8;
-            }
-            bytes[index] = byte;
+        if let Some(character) = hex.chars().find(|character| !character.is_ascii_hexdigit()) {
+            return Err(KeyError::NotHex {
+                key: text.to_string(),
+                character,
+            });
         }
+        let bytes = crate::hex::decode::<32>(hex).ok_or_else(|| KeyError::NotHex {
+            key: text.to_string(),
+            character: '?',
+        })?;
         PublicKey::from_bytes(bytes).ok_or_else(|| KeyError::NotOnCurve(text.to_string()))
     }
 }
@@ -81,11 +153,7 @@ impl FromStr for PublicKey {
 impl fmt::Display for PublicKey {
     /// `ed25519:` and lowercase hex, the form `FromStr` reads.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ed25519:")?;
-        for byte in self.0 {
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
+        write!(f, "ed25519:{}", crate::hex::encode(self.0))
     }
 }
 

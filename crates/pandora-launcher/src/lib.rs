@@ -17,6 +17,7 @@
 //! A warm start stats the package, finds its record, checks the times and sizes still match
 //! and the entry point exists, and execs: the package is not even opened. Any change to the
 //! file changes its ctime, so a modified package is re-verified in full before it runs.
+#![deny(missing_docs)]
 
 mod command;
 mod maintenance;
@@ -29,13 +30,44 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
-use crate::env_vars;
-use crate::format::extract::{Extraction, Limits};
-use crate::format::metadata::encode_hex;
-use crate::format::package::{Package, Scope, Verified};
-use crate::format::FormatError;
-use crate::fs::FileLock;
-use crate::trust::TrustStore;
+use pandora_core::env_vars;
+use pandora_core::fs::FileLock;
+use pandora_core::PublicKey;
+use pandora_format::extract::{Extraction, Limits};
+use pandora_format::metadata::encode_hex;
+use pandora_format::package::{Package, Scope, Verified};
+use pandora_format::trust::TrustStore;
+use pandora_format::FormatError;
+
+/// The stub's whole program: find the package being run (this executable), then either run
+/// FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or launch it.
+pub fn main() -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let package = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(error) => {
+            eprintln!("pandora-launcher: cannot find the package being run: {error}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let mut arguments = std::env::args_os();
+    let original = arguments
+        .next()
+        .map(|arg| arg.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let arguments: Vec<_> = arguments.collect();
+    let settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
+    if std::env::var_os(env_vars::FLAVOR_LAUNCHER_CLI).is_some_and(|value| value == "1") {
+        return ExitCode::from(maintenance(&package, &arguments, &settings));
+    }
+    match launch(&package, &arguments, &original, &settings) {
+        Ok(code) => ExitCode::from(code),
+        Err(error) => {
+            eprintln!("pandora-launcher: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
 
 /// How the launcher was asked to behave (from the environment).
 #[derive(Debug, Clone)]
@@ -121,7 +153,10 @@ impl LaunchSettings {
         let home = get(env_vars::HOME)
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("/"));
-        let cache_root = match (get("FLAVOR_CACHE_DIR"), get("XDG_CACHE_HOME")) {
+        let cache_root = match (
+            get(env_vars::FLAVOR_CACHE_DIR),
+            get(env_vars::XDG_CACHE_HOME),
+        ) {
             (Some(flavor), _) => PathBuf::from(flavor).join("pandora").join("workenv"),
             (None, Some(xdg)) => PathBuf::from(xdg).join("pandora").join("workenv"),
             (None, None) => home.join(".cache").join("pandora").join("workenv"),
@@ -130,16 +165,17 @@ impl LaunchSettings {
             .map(PathBuf::from)
             .unwrap_or_else(|| home.join("pandora"));
         let mut trusted_key_dirs =
-            vec![crate::layout::Layout::new(pandora_home).trusted_keys_dir()];
+            vec![pandora_core::layout::Layout::new(pandora_home).trusted_keys_dir()];
         trusted_key_dirs.extend(get(env_vars::FLAVOR_TRUSTED_KEYS_DIR).map(PathBuf::from));
         LaunchSettings {
             cache_root,
             trusted_key_dirs,
             require_trusted: get(env_vars::PANDORA_REQUIRE_TRUSTED)
                 .is_some_and(|value| value != "0"),
-            use_cache: get("FLAVOR_WORKENV_CACHE")
+            use_cache: get(env_vars::FLAVOR_WORKENV_CACHE)
                 .is_none_or(|value| !value.eq_ignore_ascii_case("false") && value != "0"),
-            spawn: get("FLAVOR_EXEC_MODE").is_some_and(|value| value.eq_ignore_ascii_case("spawn")),
+            spawn: get(env_vars::FLAVOR_EXEC_MODE)
+                .is_some_and(|value| value.eq_ignore_ascii_case("spawn")),
             debug: get(env_vars::PANDORA_LAUNCHER_DEBUG).is_some_and(|value| value != "0"),
         }
     }
@@ -180,7 +216,7 @@ pub fn launch(
     let environment = plan.environment(&workenv, std::env::vars_os(), package, original_command);
     let program = command::resolve_program(
         Path::new(&argv[0]),
-        environment.get(&OsString::from("PATH")),
+        environment.get(&OsString::from(env_vars::PATH)),
     );
     let mut child = std::process::Command::new(&program);
     child
@@ -218,14 +254,11 @@ fn check_trust(
     settings: &LaunchSettings,
     warn: bool,
 ) -> Result<(), LaunchError> {
-    let Some(key) = crate::format::metadata::decode_hex::<32>(&plan.public_key) else {
-        return Ok(());
-    };
     let store = TrustStore::load(&settings.trusted_key_dirs);
-    if store.trusts(&key).is_some() {
+    if store.trusts(&plan.public_key).is_some() {
         return Ok(());
     }
-    let fingerprint = crate::format::signing::fingerprint(&key);
+    let fingerprint = plan.public_key.fingerprint().to_string();
     if settings.require_trusted {
         return Err(LaunchError::Untrusted {
             package: package.to_path_buf(),
@@ -281,14 +314,15 @@ fn usable(workenv: &Path) -> Option<(PathBuf, LaunchPlan)> {
     if !workenv.join(".pandora/complete").is_file() {
         return None;
     }
-    let metadata: crate::format::metadata::Metadata =
+    let metadata: pandora_format::metadata::Metadata =
         serde_json::from_slice(&std::fs::read(workenv.join(".pandora/metadata.json")).ok()?)
             .ok()?;
-    let key = crate::format::metadata::decode_hex::<32>(
+    let key = pandora_format::metadata::decode_hex::<32>(
         std::fs::read_to_string(workenv.join(".pandora/key"))
             .ok()?
             .trim(),
-    )?;
+    )
+    .and_then(PublicKey::from_bytes)?;
     let plan = LaunchPlan::from_metadata(&metadata, &key)?;
     let argv = plan.argv(workenv, &[]).ok()?;
     let program = Path::new(&argv[0]);
@@ -401,7 +435,7 @@ fn cold(
         }
     };
     let record = record_path(settings, stat);
-    crate::fs::write_atomic(&record, stat_line(stat, &key).as_bytes())
+    pandora_core::fs::write_atomic(&record, stat_line(stat, &key).as_bytes())
         .map_err(|error| workenv_error(&record, error.to_string()))?;
     Ok((workenv, plan))
 }
@@ -467,7 +501,7 @@ fn extract(
     let control = staging.path().join(".pandora");
     std::fs::create_dir_all(&control).map_err(io(&control))?;
     std::fs::write(control.join("metadata.json"), &verified.metadata_json).map_err(io(&control))?;
-    std::fs::write(control.join("key"), encode_hex(&verified.public_key)).map_err(io(&control))?;
+    std::fs::write(control.join("key"), encode_hex(verified.public_key)).map_err(io(&control))?;
     std::fs::write(control.join("complete"), key).map_err(io(&control))?;
     let staged = staging.keep();
     std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o700))
@@ -482,6 +516,6 @@ fn extract(
         let _ = std::fs::remove_dir_all(&staged);
         return Err(io(&final_path)(error));
     }
-    crate::fs::sync_directory(root).map_err(io(root))?;
+    pandora_core::fs::sync_directory(root).map_err(io(root))?;
     Ok(())
 }

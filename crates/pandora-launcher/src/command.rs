@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::format::metadata::{Metadata, RuntimeEnv};
+use pandora_core::{env_vars, PublicKey};
+use pandora_format::metadata::{Metadata, RuntimeEnv};
 
 /// What the launcher needs to start a package, derived from its signed metadata (which a warm
 /// start reads from the work environment instead of the package).
@@ -27,13 +28,13 @@ pub struct LaunchPlan {
     pub workenv_env: BTreeMap<String, String>,
     /// Single-file slot targets by slot index (tar slots are the work environment itself).
     pub slot_paths: BTreeMap<usize, String>,
-    /// The signing key (hex), so trust policy applies on warm starts too.
-    pub public_key: String,
+    /// The signing key, so trust policy applies on warm starts too.
+    pub public_key: PublicKey,
 }
 
 impl LaunchPlan {
     /// The plan for a verified package.
-    pub fn from_metadata(metadata: &Metadata, public_key: &[u8; 32]) -> Option<LaunchPlan> {
+    pub fn from_metadata(metadata: &Metadata, public_key: &PublicKey) -> Option<LaunchPlan> {
         let execution = metadata.execution.as_ref()?;
         Some(LaunchPlan {
             name: metadata.package.name.clone(),
@@ -55,7 +56,7 @@ impl LaunchPlan {
                 .iter()
                 .enumerate()
                 .filter(|(_, slot)| {
-                    !crate::format::slot::Operations::parse(&slot.operations)
+                    !pandora_format::slot::Operations::parse(&slot.operations)
                         .is_ok_and(|ops| ops.is_archive())
                 })
                 .map(|(index, slot)| {
@@ -65,7 +66,7 @@ impl LaunchPlan {
                     )
                 })
                 .collect(),
-            public_key: crate::format::metadata::encode_hex(public_key),
+            public_key: *public_key,
         })
     }
 
@@ -144,15 +145,21 @@ impl LaunchPlan {
             .file_name()
             .map(|name| name.to_os_string())
             .unwrap_or_default();
-        environment.insert("FLAVOR_WORKENV".into(), workenv.as_os_str().to_os_string());
-        environment.insert("FLAVOR_COMMAND_NAME".into(), command_name);
-        environment.insert("FLAVOR_ORIGINAL_COMMAND".into(), original_command.into());
+        environment.insert(
+            env_vars::FLAVOR_WORKENV.into(),
+            workenv.as_os_str().to_os_string(),
+        );
+        environment.insert(env_vars::FLAVOR_COMMAND_NAME.into(), command_name);
+        environment.insert(
+            env_vars::FLAVOR_ORIGINAL_COMMAND.into(),
+            original_command.into(),
+        );
         let mut path = workenv.join("bin").into_os_string();
-        if let Some(existing) = environment.get(&OsString::from("PATH")) {
+        if let Some(existing) = environment.get(&OsString::from(env_vars::PATH)) {
             path.push(":");
             path.push(existing);
         }
-        environment.insert("PATH".into(), path);
+        environment.insert(env_vars::PATH.into(), path);
         environment
     }
 }
@@ -309,7 +316,7 @@ mod tests {
             },
             workenv_env: BTreeMap::from([("TMPDIR".into(), "{workenv}/tmp".into())]),
             slot_paths: BTreeMap::from([(1, "data/raw.txt".into())]),
-            public_key: String::new(),
+            public_key: pandora_format::signing::SigningKey::from_seed("plan").public_key(),
         }
     }
 

@@ -7,6 +7,7 @@ use std::io::Read;
 use std::path::Path;
 
 use ed25519_dalek::Signer;
+use pandora_core::{KeyFingerprint, PublicKey};
 use sha2::{Digest, Sha256};
 
 use super::metadata::{decode_hex, encode_hex};
@@ -48,9 +49,11 @@ pub struct SigningKey(ed25519_dalek::SigningKey);
 
 impl std::fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SigningKey(public {})", encode_hex(&self.public_key()))
+        write!(f, "SigningKey(public {})", self.public_key())
     }
 }
+
+impl pandora_core::Hint for KeyFileError {}
 
 impl SigningKey {
     /// The key FlavorPack's `--key-seed SEED` makes: secret = SHA-256(SEED).
@@ -67,13 +70,13 @@ impl SigningKey {
     }
 
     /// The public key.
-    pub fn public_key(&self) -> [u8; 32] {
-        self.0.verifying_key().to_bytes()
+    pub fn public_key(&self) -> PublicKey {
+        self.0.verifying_key().into()
     }
 
-    /// Hex SHA-256 of the public key (the index's fingerprint field).
-    pub fn fingerprint(&self) -> String {
-        fingerprint(&self.public_key())
+    /// The public key's fingerprint (the PSPF index's fingerprint field).
+    pub fn fingerprint(&self) -> KeyFingerprint {
+        self.public_key().fingerprint()
     }
 
     /// Signs a message.
@@ -86,10 +89,7 @@ impl SigningKey {
         let block = acl_parser::Block::labelled("SigningKey", name)
             .with("algorithm", "ed25519")
             .with("secret", encode_hex(&self.0.to_bytes()))
-            .with(
-                "public",
-                format!("ed25519:{}", encode_hex(&self.public_key())),
-            );
+            .with("public", self.public_key().to_string());
         format!("// Pandora signing key. Anyone holding this file can sign as you: keep it private.\n{block}")
     }
 
@@ -127,7 +127,7 @@ impl SigningKey {
             .ok_or_else(|| invalid("`secret` must be 64 hex digits"))?;
         let key = SigningKey(ed25519_dalek::SigningKey::from_bytes(&secret));
         if let Ok(public) = block.get_str("public") {
-            if public != format!("ed25519:{}", encode_hex(&key.public_key())) {
+            if public != key.public_key().to_string() {
                 return Err(invalid("`public` does not belong to `secret`"));
             }
         }
@@ -135,15 +135,10 @@ impl SigningKey {
     }
 }
 
-/// Hex SHA-256 of a public key.
-pub fn fingerprint(public_key: &[u8; 32]) -> String {
-    encode_hex(&Sha256::digest(public_key))
-}
-
 /// A public key as PEM SubjectPublicKeyInfo (what FlavorPack's trusted-keys store reads).
-pub fn public_key_pem(public_key: &[u8; 32]) -> String {
+pub fn public_key_pem(public_key: &PublicKey) -> String {
     let mut der = SPKI_PREFIX.to_vec();
-    der.extend_from_slice(public_key);
+    der.extend_from_slice(public_key.bytes());
     format!(
         "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
         base64_encode(&der)
@@ -151,18 +146,16 @@ pub fn public_key_pem(public_key: &[u8; 32]) -> String {
 }
 
 /// Reads a public key written as PEM SubjectPublicKeyInfo or as `ed25519:HEX`.
-pub fn parse_public_key(text: &str) -> Option<[u8; 32]> {
+pub fn parse_public_key(text: &str) -> Option<PublicKey> {
     let trimmed = text.trim();
-    if let Some(hex) = trimmed.strip_prefix("ed25519:") {
-        return decode_hex::<32>(hex.trim());
+    if trimmed.starts_with("ed25519:") {
+        return trimmed.parse().ok();
     }
     let der = pem_body(trimmed, "PUBLIC KEY")?;
     let key = der
         .strip_prefix(SPKI_PREFIX.as_slice())
         .filter(|rest| rest.len() == 32)?;
-    let mut bytes = [0u8; 32];
-    bytes.copy_from_slice(key);
-    Some(bytes)
+    PublicKey::from_bytes(key.try_into().ok()?)
 }
 
 fn pem_body(text: &str, label: &str) -> Option<Vec<u8>> {
@@ -223,7 +216,7 @@ mod tests {
             "67d3b5eaf0c0bf6b5a602d359daecc86a7a74053490ec37ae08e71360587c870"
         );
         assert_eq!(
-            key.fingerprint(),
+            key.fingerprint().hex(),
             "c14ff30999c0d33fc2eff45b09ffee7b4c4a35279d727b028ad3acaf9fed3a9f"
         );
     }

@@ -5,9 +5,9 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
-use crate::format::extract::{Extraction, Limits};
-use crate::format::metadata::encode_hex;
-use crate::format::package::{Outcome, Package, Scope};
+use pandora_format::extract::{Extraction, Limits};
+use pandora_format::metadata::encode_hex;
+use pandora_format::package::{Outcome, Package, Scope};
 
 const USAGE: &str = "Pandora launcher, maintenance mode
 

@@ -4,6 +4,7 @@
 //! Layout: launcher stub, gzipped metadata JSON, slot table, slot data, then the 8200-byte
 //! trailer ([`index`]). Every offset is absolute. Pandora trusts a slot only after its full
 //! SHA-256 matches the one in the signed metadata (FlavorPack checks just 8 unsigned bytes).
+#![deny(missing_docs)]
 
 pub mod extract;
 pub mod index;
@@ -11,6 +12,7 @@ pub mod metadata;
 pub mod package;
 pub mod signing;
 pub mod slot;
+pub mod trust;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -90,9 +92,8 @@ pub enum FormatError {
     },
 }
 
-impl FormatError {
-    /// What the user can do about it.
-    pub fn hint(&self) -> Option<String> {
+impl pandora_core::Hint for FormatError {
+    fn hint(&self) -> Option<String> {
         match self {
             FormatError::TooSmall { .. } => Some("is this a .psp file?".into()),
             FormatError::CheckFailed { path, .. } | FormatError::UnsafeEntry { path, .. } => Some(format!(

@@ -5,14 +5,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::config::{RegistriesFile, Registry as ConfiguredRegistry};
+use super::registries::{self, LoadedRegistry};
+use super::{Error, Result};
 use crate::format::metadata::encode_hex;
 use crate::format::package::{Package, Scope};
 use crate::layout::Layout;
 use crate::profile::Locked;
-use crate::registry::client::{load_index, RegistrySource};
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use crate::resolver::{resolve, Registry, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
@@ -89,59 +88,21 @@ impl Progress for Silent {
     fn finish(&self) {}
 }
 
-/// A configured registry as the client sees it.
-pub fn registry_source(registry: &ConfiguredRegistry) -> RegistrySource {
-    RegistrySource {
-        name: registry.name.clone(),
-        url: registry.url.clone(),
-        keys: registry.keys.iter().map(|key| *key.bytes()).collect(),
-        ttl: Duration::from_secs(u64::try_from(registry.cache_ttl).unwrap_or(0)),
-    }
-}
-
-/// Every configured registry's index, highest priority first. Any registry that cannot be used
-/// stops everything: quietly falling through to a lower-priority registry would let it supply
-/// packages the user meant to get elsewhere.
-pub fn load_registries(
-    layout: &Layout,
-    downloader: &Downloader,
-    offline: bool,
-    now: i64,
-) -> anyhow::Result<Vec<(ConfiguredRegistry, Registry)>> {
-    let file = RegistriesFile::load(&layout.registries_file())?;
-    let mut registries = Vec::new();
-    for configured in file.by_priority() {
-        let source = registry_source(configured);
-        let index = load_index(downloader, &source, &layout.cache_dir(), offline, now)?;
-        let index_url = source.url.join("index.acl")?;
-        registries.push((
-            configured.clone(),
-            Registry {
-                name: configured.name.clone(),
-                index_url,
-                index,
-            },
-        ));
-    }
-    Ok(registries)
-}
-
 /// Refuses a plan that disagrees with a lockfile about where a package comes from or its bytes.
-fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<(), crate::error::UserError> {
+fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<()> {
     for resolved in plan {
         let Some(pin) = locked.iter().find(|pin| pin.id() == resolved.id()) else {
             continue;
         };
         if pin.sha256 != resolved.sha256 || pin.registry.as_deref() != Some(&resolved.registry) {
-            return Err(crate::error::UserError::new(format!(
+            return Err(Error::refused(format!(
                 "the lockfile pins {} to SHA-256 {} from registry `{}`, but registry `{}` now offers SHA-256 {}",
                 resolved.id(),
                 encode_hex(&pin.sha256),
                 pin.registry.as_deref().unwrap_or("(a local file)"),
                 resolved.registry,
                 encode_hex(&resolved.sha256),
-            ))
-            .hint(format!(
+            ), format!(
                 "nothing was installed. If you trust the new package, install and activate it (`pandora install {}`): that writes a new lockfile",
                 resolved.id()
             )));
@@ -150,28 +111,17 @@ fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<(), crate::error
     Ok(())
 }
 
-/// Every configured registry's index, for the commands that only read them.
-pub fn read_registries(
-    layout: &Layout,
-    offline: bool,
-) -> anyhow::Result<Vec<(ConfiguredRegistry, Registry)>> {
-    let downloader = Downloader::new(DownloadPolicy::default())?;
-    load_registries(
-        layout,
-        &downloader,
-        offline,
-        crate::registry::publish::now(),
-    )
-}
-
 /// Installs the targets and their dependencies.
 pub fn install(
     layout: &Layout,
     options: &InstallOptions,
     progress: &Arc<dyn Progress>,
-) -> anyhow::Result<InstallReport> {
+) -> Result<InstallReport> {
     let store = Store::new(layout);
-    let downloader = Downloader::new(options.policy)?;
+    let downloader = Downloader::new(options.policy).map_err(pandora_core::IoError::at(
+        "start the network client for",
+        &layout.blobs_dir(),
+    ))?;
     let mut requests: Vec<Request> = Vec::new();
     let mut files: Vec<(PathBuf, [u8; 32])> = Vec::new();
     for target in &options.targets {
@@ -181,8 +131,9 @@ pub fn install(
                 let package = Package::open(path)?;
                 let verified = package.verified(Scope::Full)?;
                 for pin in verified.metadata.pandora.unwrap_or_default().dependencies {
-                    requests.push(Request::parse(&pin).map_err(|reason| {
-                        anyhow::anyhow!("{}: dependency {reason}", path.display())
+                    requests.push(Request::parse(&pin).map_err(|reason| Error::Refused {
+                        message: format!("{}: dependency {reason}", path.display()),
+                        hint: None,
                     })?);
                 }
                 files.push((path.clone(), store.add_blob(path)?));
@@ -192,18 +143,17 @@ pub fn install(
     let registries = if requests.is_empty() {
         Vec::new()
     } else {
-        load_registries(layout, &downloader, options.offline, options.now)?
+        registries::load(layout, &downloader, options.offline, options.now)?
     };
     if !requests.is_empty() && registries.is_empty() {
-        return Err(crate::error::UserError::new(
+        return Err(Error::refused(
             "no registries are configured, so nothing can be installed by name",
-        )
-        .hint("add one with `pandora registry add NAME URL`")
-        .into());
+            "add one with `pandora registry add NAME URL`",
+        ));
     }
     let index_only: Vec<Registry> = registries
         .iter()
-        .map(|(_, registry)| registry.clone())
+        .map(|loaded| loaded.index.clone())
         .collect();
     let plan = resolve(&requests, &index_only)?;
     check_locked(&plan, &options.locked)?;
@@ -263,33 +213,35 @@ pub fn install(
             &verified.metadata.package.version,
         );
         if identity != (&resolved.name, &resolved.version) {
-            anyhow::bail!(
-                "{} (registry `{}`) is {}@{}, not {} as the index says",
-                resolved.url,
-                resolved.registry,
-                identity.0,
-                identity.1,
-                resolved.id()
-            );
+            return Err(Error::Refused {
+                message: format!(
+                    "{} (registry `{}`) is {}@{}, not {} as the index says",
+                    resolved.url,
+                    resolved.registry,
+                    identity.0,
+                    identity.1,
+                    resolved.id()
+                ),
+                hint: Some(format!("the registry is broken or hostile: tell its operator, or `pandora registry remove {}`", resolved.registry)),
+            });
         }
         let configured = registries
             .iter()
-            .find(|(configured, _)| configured.name == resolved.registry)
-            .map(|(configured, _)| configured);
+            .map(|loaded: &LoadedRegistry| &loaded.configured)
+            .find(|configured| configured.name == resolved.registry);
         if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
             if !configured
                 .keys
                 .iter()
-                .any(|key| key.bytes() == &verified.public_key)
+                .any(|key| key == &verified.public_key)
             {
-                return Err(crate::error::UserError::new(format!(
+                return Err(Error::refused(format!(
                     "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
                     resolved.id(),
                     verified.key_fingerprint,
                     resolved.registry
-                ))
-                .hint(format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry))
-                .into());
+                ),
+                format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
             }
         }
     }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, VerifyingKey};
 use flate2::read::GzDecoder;
+use pandora_core::{KeyFingerprint, PublicKey};
 use sha2::{Digest, Sha256};
 
 use super::index::{
@@ -104,9 +105,9 @@ pub struct Verified {
     /// The slot descriptors, in slot order.
     pub slots: Vec<VerifiedSlot>,
     /// The signing key.
-    pub public_key: [u8; 32],
+    pub public_key: PublicKey,
     /// Hex SHA-256 of the signing key.
-    pub key_fingerprint: String,
+    pub key_fingerprint: KeyFingerprint,
     /// SHA-256 of the gzipped metadata: with the signature, it pins every slot's content, so it
     /// identifies the package's content.
     pub metadata_sha256: [u8; 32],
@@ -375,11 +376,20 @@ impl Package {
             report.skip(&AFTER_INDEX[5..]);
             return None;
         }
-        let fingerprint = encode_hex(&Sha256::digest(index.public_key));
+        // The signature check above accepted the key, so it is a valid point.
+        let Some(public_key) = PublicKey::from_bytes(index.public_key) else {
+            report.push(
+                "key-fingerprint",
+                Outcome::Fail("the embedded public key is not a valid Ed25519 key".into()),
+            );
+            report.skip(&AFTER_INDEX[6..]);
+            return None;
+        };
+        let fingerprint = public_key.fingerprint();
         let fingerprint_outcome = match &index.key_fingerprint {
             None => Outcome::Pass(format!("not recorded; key {fingerprint}")),
-            Some(recorded) if recorded.as_slice() == fingerprint.as_bytes() => {
-                Outcome::Pass(fingerprint.clone())
+            Some(recorded) if recorded.as_slice() == fingerprint.hex().as_bytes() => {
+                Outcome::Pass(fingerprint.to_string())
             }
             Some(recorded) => Outcome::Fail(format!(
                 "index records fingerprint {}, the embedded key's is {fingerprint}",
@@ -425,7 +435,7 @@ impl Package {
             metadata_json: json,
             metadata,
             slots,
-            public_key: index.public_key,
+            public_key,
             key_fingerprint: fingerprint,
             metadata_sha256,
         })

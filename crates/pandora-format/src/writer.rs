@@ -114,7 +114,7 @@ pub fn write_package(
     let package_size = data_end + TRAILER_SIZE as u64;
     let public_key = key.public_key();
     let mut fingerprint = [0u8; 64];
-    fingerprint.copy_from_slice(key.fingerprint().as_bytes());
+    fingerprint.copy_from_slice(key.fingerprint().hex().as_bytes());
     let index = Index {
         format_version: FORMAT_VERSION,
         checksum: 0,
@@ -126,7 +126,7 @@ pub fn write_package(
         slot_table_size,
         slot_count: slots.len() as u32,
         flags: 0,
-        public_key,
+        public_key: *public_key.bytes(),
         metadata_sha256: Sha256::digest(&gzipped).into(),
         signature: key.sign(&json),
         build_timestamp,
@@ -173,7 +173,7 @@ pub fn write_package(
             path: output.to_path_buf(),
             source: error.error,
         })?;
-    crate::fs::sync_directory(&directory).map_err(write_error(&directory))?;
+    pandora_core::fs::sync_directory(&directory).map_err(write_error(&directory))?;
     Ok(package_size)
 }
 

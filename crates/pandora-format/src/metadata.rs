@@ -238,34 +238,7 @@ pub struct PandoraInfo {
     pub arch: Option<String>,
 }
 
-/// Decodes exactly `N` bytes of hex.
-pub fn decode_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
-    if hex.len() != N * 2 || !hex.is_ascii() {
-        return None;
-    }
-    fn nibble(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            b'A'..=b'F' => Some(digit - b'A' + 10),
-            _ => None,
-        }
-    }
-    let mut bytes = [0u8; N];
-    for (byte, pair) in bytes.iter_mut().zip(hex.as_bytes().chunks_exact(2)) {
-        *byte = nibble(pair[0])? << 4 | nibble(pair[1])?;
-    }
-    Some(bytes)
-}
-
-/// Lowercase hex.
-pub fn encode_hex(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push_str(&format!("{byte:02x}"));
-    }
-    text
-}
+pub use pandora_core::hex::{decode as decode_hex, encode as encode_hex};
 
 #[cfg(test)]
 mod tests {
@@ -285,15 +258,5 @@ mod tests {
         assert_eq!(metadata.slots[0].mode(), 0o600);
         assert_eq!(metadata.execution.unwrap().env["GREETING"], "hi");
         assert!(metadata.pandora.is_none());
-    }
-
-    #[test]
-    fn hex() {
-        assert_eq!(decode_hex::<2>("0aff"), Some([0x0a, 0xff]));
-        assert_eq!(decode_hex::<2>("0af"), None);
-        assert_eq!(decode_hex::<1>("zz"), None);
-        assert_eq!(decode_hex::<1>("+f"), None);
-        assert_eq!(decode_hex::<1>("Af"), Some([0xaf]));
-        assert_eq!(encode_hex(&[0, 255]), "00ff");
     }
 }

@@ -1,0 +1,85 @@
+//! Every environment variable Pandora or its launcher reads, or sets for a launched program, in
+//! one place. Settings resolve as: command-line flags, then these variables, then files under
+//! `$PANDORA_HOME`, then defaults. Nothing else in the code names a variable by its string.
+
+// Read by the CLI.
+
+/// Pandora's home directory (default: `$HOME/pandora`). Overridden by `--home`.
+pub const PANDORA_HOME: &str = "PANDORA_HOME";
+
+/// The user's home directory: the default `PANDORA_HOME` is `$HOME/pandora`, `$HOME/bin` and
+/// friends are linked into the active profile, and the launcher's cache defaults to
+/// `$HOME/.cache`.
+pub const HOME: &str = "HOME";
+
+/// Any non-empty value turns colour off unless `--color always` is given (<https://no-color.org>).
+pub const NO_COLOR: &str = "NO_COLOR";
+
+/// The login shell, which `pandora env` writes for when `--shell` is not given.
+pub const SHELL: &str = "SHELL";
+
+/// Reproducible builds: the timestamp recorded in packages (default 0).
+pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
+// Read by the CLI and the launcher.
+
+/// FlavorPack's trusted-keys directory (`*.pub` files); Pandora trusts these keys too.
+pub const FLAVOR_TRUSTED_KEYS_DIR: &str = "FLAVOR_TRUSTED_KEYS_DIR";
+
+/// `1` refuses to run packages signed by keys that are not trusted.
+pub const PANDORA_REQUIRE_TRUSTED: &str = "PANDORA_REQUIRE_TRUSTED";
+
+// Read by the launcher (FlavorPack's names, with FlavorPack's meaning).
+
+/// `1` makes the launcher say what it decided (warm start, verification, extraction).
+pub const PANDORA_LAUNCHER_DEBUG: &str = "PANDORA_LAUNCHER_DEBUG";
+
+/// Where work environments are cached: `$FLAVOR_CACHE_DIR/pandora/workenv`.
+pub const FLAVOR_CACHE_DIR: &str = "FLAVOR_CACHE_DIR";
+
+/// The XDG cache directory, used when `FLAVOR_CACHE_DIR` is not set.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+
+/// `false` (or `0`) re-extracts the work environment on every start.
+pub const FLAVOR_WORKENV_CACHE: &str = "FLAVOR_WORKENV_CACHE";
+
+/// `spawn` runs the program as a child and forwards its exit code instead of exec'ing it.
+pub const FLAVOR_EXEC_MODE: &str = "FLAVOR_EXEC_MODE";
+
+/// `1` turns the package into FlavorPack's maintenance CLI (`info`, `verify`, `extract`, ...).
+pub const FLAVOR_LAUNCHER_CLI: &str = "FLAVOR_LAUNCHER_CLI";
+
+// Set by the launcher for the program it runs.
+
+/// The work environment the package was extracted into.
+pub const FLAVOR_WORKENV: &str = "FLAVOR_WORKENV";
+
+/// The name the package was run as (its file name).
+pub const FLAVOR_COMMAND_NAME: &str = "FLAVOR_COMMAND_NAME";
+
+/// `argv[0]` as the launcher received it.
+pub const FLAVOR_ORIGINAL_COMMAND: &str = "FLAVOR_ORIGINAL_COMMAND";
+
+/// Searched for programs; the launcher puts `<workenv>/bin` first.
+pub const PATH: &str = "PATH";
+
+/// Every variable above, for documentation and the test that keeps this list complete.
+pub const ALL: &[&str] = &[
+    PANDORA_HOME,
+    HOME,
+    NO_COLOR,
+    SHELL,
+    SOURCE_DATE_EPOCH,
+    FLAVOR_TRUSTED_KEYS_DIR,
+    PANDORA_REQUIRE_TRUSTED,
+    PANDORA_LAUNCHER_DEBUG,
+    FLAVOR_CACHE_DIR,
+    XDG_CACHE_HOME,
+    FLAVOR_WORKENV_CACHE,
+    FLAVOR_EXEC_MODE,
+    FLAVOR_LAUNCHER_CLI,
+    FLAVOR_WORKENV,
+    FLAVOR_COMMAND_NAME,
+    FLAVOR_ORIGINAL_COMMAND,
+    PATH,
+];

@@ -1,0 +1,57 @@
+//! How the commands show the reports they share: a profile's new generation and the `$HOME`
+//! links made after it.
+
+use crate::activation::Applied;
+use crate::ops::activate::ProfileChange;
+use crate::printer::Printer;
+use crate::profile::HomeLinks;
+
+/// One status line for what joined and left a profile.
+pub fn applied(printer: &Printer, profile: &str, applied: &Applied) {
+    let mut parts = Vec::new();
+    if !applied.added.is_empty() {
+        parts.push(format!("+ {}", applied.added.join(", ")));
+    }
+    if !applied.removed.is_empty() {
+        parts.push(format!("- {}", applied.removed.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push("no package changed".into());
+    }
+    printer.status(
+        "Profile",
+        format!(
+            "{profile} generation {}: {}",
+            applied.generation,
+            parts.join("; ")
+        ),
+    );
+}
+
+/// The `$HOME` links made, and a warning for each name the user owns.
+pub fn home_links(printer: &Printer, links: &HomeLinks) {
+    for (link, target) in &links.linked {
+        printer.status(
+            "Linked",
+            format!("{} -> {}", link.display(), target.display()),
+        );
+    }
+    for (path, target) in &links.kept {
+        printer.warn(format!(
+            "{} is yours, so Pandora leaves it alone; its packages' files are in {}",
+            path.display(),
+            target.display()
+        ));
+        if path.file_name().is_some_and(|name| name == "bin") {
+            printer.hint(
+                "`pandora env` prints the lines that put them on your PATH: eval \"$(pandora env)\"",
+            );
+        }
+    }
+}
+
+/// A profile change: its status line, then its `$HOME` links.
+pub fn profile_change(printer: &Printer, change: &ProfileChange) {
+    applied(printer, &change.profile, &change.applied);
+    home_links(printer, &change.home);
+}

@@ -1,0 +1,115 @@
+//! One function per workflow, as cargo's `ops` beside its `commands`: plain inputs in, a typed
+//! report out, a typed [`Error`] on failure. Nothing here prints, asks or builds a CLI error;
+//! the command layer renders reports and asks for confirmation before calling in.
+
+pub mod activate;
+pub mod build;
+pub mod graph;
+pub mod inspect;
+pub mod install;
+pub mod keys;
+pub mod profile;
+pub mod prune;
+pub mod query;
+pub mod registries;
+pub mod registry;
+pub mod remove;
+pub mod sync;
+pub mod verify;
+
+use pandora_core::{Hint, IoError};
+
+use crate::activation::ActivationError;
+use crate::build::BuildError;
+use crate::config::ConfigError;
+use crate::format::signing::KeyFileError;
+use crate::format::FormatError;
+use crate::profile::ProfileError;
+use crate::registry::client::IndexError;
+use crate::registry::download::DownloadError;
+use crate::registry::publish::PublishError;
+use crate::resolver::ResolveError;
+use crate::store::StoreError;
+
+/// Why a workflow stopped. Every layer's error converts into it, so the CLI renders any of
+/// them, with its hint, through this one type.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A refusal decided here, with what to do about it.
+    #[error("{message}")]
+    Refused {
+        /// What was refused and why.
+        message: String,
+        /// What to run instead.
+        hint: Option<String>,
+    },
+    /// `registries.acl` or another setting.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A package file.
+    #[error(transparent)]
+    Format(#[from] FormatError),
+    /// A signing key file.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// Building a package.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A registry index.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A download.
+    #[error(transparent)]
+    Download(#[from] DownloadError),
+    /// Indexing a registry directory.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+    /// Resolution.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The store.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A profile.
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+    /// A change to a profile.
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+    /// A file or directory.
+    #[error(transparent)]
+    Io(#[from] IoError),
+}
+
+impl Error {
+    /// A refusal with a hint.
+    pub fn refused(message: impl Into<String>, hint: impl Into<String>) -> Error {
+        Error::Refused {
+            message: message.into(),
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+impl Hint for Error {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Error::Refused { hint, .. } => hint.clone(),
+            Error::Config(error) => error.hint(),
+            Error::Format(error) => error.hint(),
+            Error::KeyFile(error) => error.hint(),
+            Error::Build(error) => error.hint(),
+            Error::Index(error) => error.hint(),
+            Error::Download(error) => error.hint(),
+            Error::Publish(error) => error.hint(),
+            Error::Resolve(error) => error.hint(),
+            Error::Store(error) => error.hint(),
+            Error::Profile(error) => error.hint(),
+            Error::Activation(error) => error.hint(),
+            Error::Io(error) => error.hint(),
+        }
+    }
+}
+
+/// What every workflow returns.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,96 @@
+//! Deleting what nothing uses. With a generation count, old generations first, then every
+//! store entry no remaining generation of any profile holds (the GC roots); always blobs no
+//! installed package came from, store entries without an install record, and leftovers of
+//! interrupted downloads and installs. Every deletion is decided under the store's lock.
+
+use std::path::{Path, PathBuf};
+
+use super::Result;
+use crate::layout::Layout;
+use crate::profile::Profiles;
+use crate::store::Store;
+
+/// One thing deleted (or that would be).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pruned {
+    /// An old generation of a profile.
+    Generation {
+        /// The profile.
+        profile: String,
+        /// The generation.
+        number: u64,
+    },
+    /// A store entry nothing holds.
+    Package {
+        /// `name@version`.
+        id: String,
+        /// Its size in bytes.
+        bytes: u64,
+    },
+    /// A blob, orphaned store entry or leftover.
+    Path {
+        /// What.
+        path: PathBuf,
+        /// Its size in bytes.
+        bytes: u64,
+    },
+}
+
+impl Pruned {
+    /// Bytes freed.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Pruned::Generation { .. } => 0,
+            Pruned::Package { bytes, .. } | Pruned::Path { bytes, .. } => *bytes,
+        }
+    }
+}
+
+/// Deletes (or with `dry_run` only lists) what nothing uses; `generations` keeps that many of
+/// each profile's newest generations and collects the store entries the rest held.
+pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Result<Vec<Pruned>> {
+    let store = Store::new(layout);
+    let mut pruned = Vec::new();
+    if let Some(keep) = generations {
+        let profiles = Profiles::new(layout);
+        let deleted = profiles.prune_generations(keep, dry_run)?;
+        pruned.extend(deleted.iter().map(|(profile, number)| Pruned::Generation {
+            profile: profile.clone(),
+            number: *number,
+        }));
+        // A dry run's generations are still there: leave them out as a real run would have.
+        let roots = || -> Result<_> { Ok(profiles.roots(&deleted)?) };
+        store.collect(roots, dry_run, |id, entry| {
+            pruned.push(Pruned::Package {
+                id: id.to_string(),
+                bytes: tree_size(entry),
+            });
+        })?;
+    }
+    store.remove_unreferenced_blobs(dry_run, |path, bytes| {
+        pruned.push(Pruned::Path {
+            path: path.to_path_buf(),
+            bytes,
+        });
+    })?;
+    for path in store.orphans()? {
+        pruned.push(Pruned::Path {
+            bytes: tree_size(&path),
+            path: path.clone(),
+        });
+        if !dry_run {
+            store.remove_orphan(&path)?;
+        }
+    }
+    Ok(pruned)
+}
+
+fn tree_size(path: &Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.metadata().ok())
+        .filter(|metadata| metadata.is_file())
+        .map(|metadata| metadata.len())
+        .sum()
+}

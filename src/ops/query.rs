@@ -1,0 +1,139 @@
+//! What the read-only commands ask: what is active, installed or offered (`list`, `search`,
+//! `info`), answered from install records, profiles and the registries' verified indexes.
+
+use super::registries::{self, LoadedRegistry};
+use super::{Error, Result};
+use crate::layout::Layout;
+use crate::profile::Profiles;
+use crate::registry::index::{IndexPackage, IndexVersion};
+use crate::resolver::Request;
+use crate::store::{Record, Store};
+
+/// Installed packages as `list` shows them.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The active profile.
+    pub profile: String,
+    /// Install records shown, each with whether the active profile holds it.
+    pub packages: Vec<(Record, bool)>,
+}
+
+/// The active profile's packages, or with `store` every installed one.
+pub fn installed(layout: &Layout, store: bool) -> Result<Listing> {
+    let records = Store::new(layout).records()?;
+    let profiles = Profiles::new(layout);
+    let profile = profiles.active()?;
+    let active = profiles.members(&profile)?;
+    let packages = records
+        .into_iter()
+        .map(|record| {
+            let is_active = active.contains(&record.id());
+            (record, is_active)
+        })
+        .filter(|(_, is_active)| store || *is_active)
+        .collect();
+    Ok(Listing { profile, packages })
+}
+
+/// Every configured registry with its index (for `list --remote`).
+pub fn remote(layout: &Layout, offline: bool) -> Result<Vec<LoadedRegistry>> {
+    registries::read(layout, offline)
+}
+
+/// Packages whose name, description or tags contain `term` (case-insensitive), with the
+/// registry offering them, in priority order; and how many registries were searched.
+pub fn search(
+    layout: &Layout,
+    term: &str,
+    offline: bool,
+) -> Result<(Vec<(String, IndexPackage)>, usize)> {
+    let registries = registries::read(layout, offline)?;
+    let term = term.to_lowercase();
+    let mut found = Vec::new();
+    for loaded in &registries {
+        for package in &loaded.index.index.packages {
+            let haystack = format!(
+                "{} {} {}",
+                package.name,
+                package.description.clone().unwrap_or_default(),
+                package.tags.join(" ")
+            )
+            .to_lowercase();
+            if haystack.contains(&term) {
+                found.push((loaded.index.name.clone(), package.clone()));
+            }
+        }
+    }
+    Ok((found, registries.len()))
+}
+
+/// What `info` shows about a package.
+#[derive(Debug, Clone)]
+pub struct Info {
+    /// The first registry (by priority) offering the asked version: its name, the package, the
+    /// version and the version's absolute URL.
+    pub offered: Option<Offered>,
+    /// Installed versions of the name.
+    pub installed: Vec<Record>,
+}
+
+/// A version as a registry offers it.
+#[derive(Debug, Clone)]
+pub struct Offered {
+    /// The registry.
+    pub registry: String,
+    /// The package.
+    pub package: IndexPackage,
+    /// The version asked for (or the latest).
+    pub version: IndexVersion,
+    /// Where its file is.
+    pub url: String,
+}
+
+/// What the registries and the store know about `NAME[@VERSION]`.
+pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
+    let request = Request::parse(package).map_err(|reason| Error::Refused {
+        message: format!("invalid package {reason}"),
+        hint: None,
+    })?;
+    let installed: Vec<Record> = Store::new(layout)
+        .records()?
+        .into_iter()
+        .filter(|record| record.name == request.name)
+        .collect();
+    let registries = registries::read(layout, offline)?;
+    let offered = registries.iter().find_map(|loaded| {
+        let registry = &loaded.index;
+        let package = registry.index.package(&request.name)?;
+        let wanted = request
+            .version
+            .clone()
+            .unwrap_or_else(|| package.latest.clone());
+        let version = package.versions.iter().find(|v| v.version == wanted)?;
+        Some(Offered {
+            registry: registry.name.clone(),
+            url: registry
+                .index_url
+                .join(&version.pkg_url)
+                .map(|url| url.to_string())
+                .unwrap_or_default(),
+            package: package.clone(),
+            version: version.clone(),
+        })
+    });
+    if offered.is_none() && installed.is_empty() {
+        return Err(Error::refused(
+            format!("{package} is neither installed nor in any configured registry"),
+            format!("`pandora search {}` looks for similar names", request.name),
+        ));
+    }
+    Ok(Info { offered, installed })
+}
+
+/// The active profile's name and the `name@version`s it holds.
+pub fn active_profile(layout: &Layout) -> Result<(String, Vec<String>)> {
+    let profiles = Profiles::new(layout);
+    let profile = profiles.active()?;
+    let members = profiles.members(&profile)?;
+    Ok((profile, members))
+}

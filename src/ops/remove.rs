@@ -1,0 +1,76 @@
+//! Removing packages from the store: refused while something installed needs them (unless
+//! forced); every profile holding them first gets a generation without them, so no active
+//! link ever points at a store entry that is gone.
+
+use super::{Error, Result};
+use crate::activation::{apply, Applied, Change};
+use crate::layout::Layout;
+use crate::profile::{Prefer, Profiles};
+use crate::store::Store;
+
+/// Checks that `ids` can be removed: each installed, and (unless `force`) needed by nothing
+/// that stays. Run before asking the user, so a refusal comes first.
+pub fn check(layout: &Layout, ids: &[String], force: bool) -> Result<()> {
+    let records = Store::new(layout).records()?;
+    for id in ids {
+        if !records.iter().any(|record| &record.id() == id) {
+            return Err(Error::refused(
+                format!("{id} is not installed"),
+                "`pandora list` shows what is",
+            ));
+        }
+        let dependents: Vec<String> = records
+            .iter()
+            .filter(|record| !ids.contains(&record.id()) && record.dependencies.contains(id))
+            .map(|record| record.id())
+            .collect();
+        if !dependents.is_empty() && !force {
+            return Err(Error::refused(
+                format!("{id} is needed by {}", dependents.join(", ")),
+                format!(
+                    "remove them too (`pandora remove {} {id}`), or pass --force",
+                    dependents.join(" ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What `remove` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// `(profile, change)` for each profile that held one of the packages.
+    pub profiles: Vec<(String, Applied)>,
+    /// The `name@version`s removed from the store.
+    pub removed: Vec<String>,
+}
+
+/// Takes `ids` out of every profile, then out of the store. Call [`check`] first.
+pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
+    let mut report = Removed::default();
+    let profiles = Profiles::new(layout);
+    for profile in profiles.list()? {
+        let holds = profiles
+            .current(&profile)?
+            .is_some_and(|generation| generation.members.iter().any(|id| ids.contains(id)));
+        if !holds {
+            continue;
+        }
+        let description = format!("removed {}", ids.join(", "));
+        let applied = apply(
+            layout,
+            &profile,
+            Change::Forget(ids),
+            Prefer::Neither,
+            &description,
+        )?;
+        report.profiles.push((profile, applied));
+    }
+    let store = Store::new(layout);
+    for id in ids {
+        store.remove(id)?;
+        report.removed.push(id.clone());
+    }
+    Ok(report)
+}
