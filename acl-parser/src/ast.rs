@@ -97,7 +97,7 @@ pub enum ExprKind {
     Literal(Value),
     /// `{ a, b }`
     Array(Vec<Expr>),
-    /// `$a.b`, `$.x`, `^x`
+    /// `$a.b`, `$.x`, `^x`, `x`
     Reference(Reference),
     /// `!x`, `-x`, `+x`
     Unary(UnaryOperator, Box<Expr>),
@@ -118,6 +118,9 @@ pub enum Anchor {
     Local,
     /// `^name` (one `^` per level): that many blocks up from the one holding the field.
     Parent(usize),
+    /// `name`, bare: the nearest field called `name`, looking in the block holding the field
+    /// and then in each block around it, out to the top level.
+    Nearest,
 }
 
 /// One step of a path.

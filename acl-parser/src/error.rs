@@ -99,6 +99,30 @@ pub enum ErrorKind {
         /// Which step failed, and why.
         reason: String,
     },
+    /// A bare name in an expression that names no field of its block or any block around it.
+    #[error("unknown name `{name}`: there is no field `{name}` in {searched}")]
+    UnknownName {
+        /// The name as written.
+        name: String,
+        /// The blocks searched, innermost first, for example `` `A`, `B` or the top level``.
+        searched: String,
+    },
+    /// A value evaluation would build (or copy) that is larger than [`crate::Limits`] allows.
+    #[error("this value would be {size} bytes, over the limit of {limit} bytes for one value")]
+    ValueTooLarge {
+        /// The value's size, counted as [`crate::Limits`] describes.
+        size: usize,
+        /// [`crate::Limits::max_value_size`].
+        limit: usize,
+    },
+    /// Evaluation producing more bytes of values in total than [`crate::Limits`] allows.
+    #[error("evaluating this document would produce {size} bytes of values, over the limit of {limit} bytes")]
+    EvaluationTooLarge {
+        /// The total so far, including the value that crossed the limit.
+        size: usize,
+        /// [`crate::Limits::max_total_size`].
+        limit: usize,
+    },
     /// Fields whose values depend on each other.
     #[error("reference cycle: {0}")]
     ReferenceCycle(String),

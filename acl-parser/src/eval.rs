@@ -5,22 +5,25 @@
 //!
 //! Blocks and fields are addressed by index paths (the index of each enclosing block among its
 //! parent's entries, then the entry's own), so references can go anywhere, up or down.
+//!
+//! Every string or array evaluation builds or copies is measured first and checked against the
+//! [`Limits`], so a document that would expand (a string doubled line after line) is refused
+//! at the expression that would cross a limit, before the memory is taken.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::Entry as MapEntry;
 use std::sync::Arc;
 
-use crate::ast::{Anchor, DeclaredType, Expr, ExprKind, ParsedDocument, Reference, TypeAnnotation};
+use crate::ast::{
+    Anchor, DeclaredType, Expr, ExprKind, ParsedDocument, Reference, Segment, TypeAnnotation,
+};
 use crate::document::{describe_block, Body, Document, Entry};
 use crate::error::{Error, ErrorKind, Result};
 use crate::hash::FxHashMap;
+use crate::limits::{Limits, Measure};
 use crate::path::{self, Member, Target, Tree};
 use crate::source::{Source, Span};
 use crate::value::{BinaryOperator, ScalarType, Value};
-
-/// How deep evaluation may recurse (nested expressions plus chained references) before it is
-/// refused, so hostile input cannot overflow the stack.
-const MAX_EVALUATION_DEPTH: usize = 128;
 
 /// Blocks with more entries than this get a hash index for name lookups.
 const INDEX_THRESHOLD: usize = 16;
@@ -48,10 +51,14 @@ struct Evaluator<'d> {
     /// Pending fields being evaluated, innermost last, to name a cycle when one closes.
     stack: Vec<usize>,
     depth: usize,
+    limits: Limits,
+    /// Bytes of values built or copied so far, against `limits.max_total_size`. A `Cell`, so
+    /// a copy can be paid for while the value it copies is still borrowed from the document.
+    total: Cell<usize>,
 }
 
-/// Evaluates a parsed document's pending fields.
-pub(crate) fn resolve(parsed: ParsedDocument) -> Result<Document> {
+/// Evaluates a parsed document's pending fields within `limits`.
+pub(crate) fn resolve(parsed: ParsedDocument, limits: Limits) -> Result<Document> {
     let ParsedDocument {
         mut document,
         pending,
@@ -82,6 +89,8 @@ pub(crate) fn resolve(parsed: ParsedDocument) -> Result<Document> {
         indexes: RefCell::new(FxHashMap::default()),
         stack: Vec::new(),
         depth: 0,
+        limits,
+        total: Cell::new(0),
     };
     for id in 0..evaluator.states.len() {
         evaluator.force(id, None)?;
@@ -229,7 +238,7 @@ impl Evaluator<'_> {
                 let (block, _) = path
                     .split_last()
                     .map_or((&path[..], 0), |(last, rest)| (rest, *last));
-                let value = self.evaluate(expr, block)?;
+                let (value, _) = self.evaluate(expr, block)?;
                 let name = match self.entry_at(&path) {
                     Some(Entry::Field(field)) => field.name().to_string(),
                     _ => String::new(),
@@ -246,63 +255,148 @@ impl Evaluator<'_> {
         }
     }
 
-    fn evaluate(&mut self, expr: Expr, block: &[u32]) -> Result<Value> {
+    /// Refuses a value that nests or weighs more than the limits allow for one value.
+    fn check_value(&self, measure: Measure, span: Span) -> Result<()> {
+        if measure.nesting > self.limits.max_nesting {
+            return Err(self
+                .error(ErrorKind::TooDeep(self.limits.max_nesting), span)
+                .with_hint(format!(
+                    "arrays may nest at most {} deep",
+                    self.limits.max_nesting
+                )));
+        }
+        if measure.size > self.limits.max_value_size {
+            return Err(self
+                .error(
+                    ErrorKind::ValueTooLarge {
+                        size: measure.size,
+                        limit: self.limits.max_value_size,
+                    },
+                    span,
+                )
+                .with_hint(
+                    "values are capped so that a small file cannot expand into gigabytes (for example by doubling a string field after field)",
+                ));
+        }
+        Ok(())
+    }
+
+    /// Checks a value about to be built or copied and adds it to the document's total.
+    fn admit(&self, measure: Measure, span: Span) -> Result<()> {
+        self.check_value(measure, span)?;
+        let total = self.total.get().saturating_add(measure.size);
+        if total > self.limits.max_total_size {
+            return Err(self
+                .error(
+                    ErrorKind::EvaluationTooLarge {
+                        size: total,
+                        limit: self.limits.max_total_size,
+                    },
+                    span,
+                )
+                .with_hint(
+                    "every copy a reference makes counts, so a document cannot copy a large value over and over",
+                ));
+        }
+        self.total.set(total);
+        Ok(())
+    }
+
+    /// Evaluates an expression to its value and that value's measure. Literals are taken as
+    /// written (the input bounds them); what evaluation builds or copies is admitted against
+    /// the limits before it is built.
+    fn evaluate(&mut self, expr: Expr, block: &[u32]) -> Result<(Value, Measure)> {
         self.depth += 1;
-        if self.depth > MAX_EVALUATION_DEPTH {
-            return Err(self.error(ErrorKind::TooDeep(MAX_EVALUATION_DEPTH), expr.span));
+        if self.depth > self.limits.max_depth {
+            return Err(self.error(ErrorKind::TooDeep(self.limits.max_depth), expr.span));
         }
         let span = expr.span;
+        let scalar = |value: Value| (value, Measure::default());
         let result = match expr.kind {
-            ExprKind::Literal(value) => Ok(value),
+            ExprKind::Literal(value) => {
+                let measure = Measure::of(&value);
+                Ok((value, measure))
+            }
             ExprKind::Array(items) => {
+                // The slots are as many as the items written, so the input bounds them; the
+                // items' own sizes are checked as they come, before the next is evaluated.
+                let mut measure = Measure {
+                    size: items.len().saturating_mul(crate::limits::ELEMENT_SIZE),
+                    nesting: 1,
+                };
                 let mut values = Vec::with_capacity(items.len());
                 for item in items {
-                    values.push(self.evaluate(item, block)?);
+                    let (value, inner) = self.evaluate(item, block)?;
+                    measure.size = measure.size.saturating_add(inner.size);
+                    measure.nesting = measure.nesting.max(inner.nesting + 1);
+                    self.check_value(measure, span)?;
+                    values.push(value);
                 }
-                Ok(Value::Array(values))
+                Ok((Value::Array(values), measure))
             }
             ExprKind::Reference(reference) => self.dereference(&reference, block, span),
             ExprKind::Unary(operator, operand) => {
-                let value = self.evaluate(*operand, block)?;
-                operator.apply(value).map_err(|kind| self.error(kind, span))
+                let (value, _) = self.evaluate(*operand, block)?;
+                operator
+                    .apply(value)
+                    .map(scalar)
+                    .map_err(|kind| self.error(kind, span))
             }
             ExprKind::Cast(target, operand) => {
-                let value = self.evaluate(*operand, block)?;
-                value.cast(target).map_err(|kind| self.error(kind, span))
+                let (value, _) = self.evaluate(*operand, block)?;
+                let value = value.cast(target).map_err(|kind| self.error(kind, span))?;
+                // Measured after the cast: a cast builds at most the operand's text, which was
+                // admitted already, or a number's few bytes, so it cannot grow anything.
+                let measure = Measure::of(&value);
+                if target == ScalarType::String {
+                    self.admit(measure, span)?;
+                }
+                Ok((value, measure))
             }
             ExprKind::Binary(
                 operator @ (BinaryOperator::And | BinaryOperator::Or),
                 left,
                 right,
             ) => {
-                let left_value = self.evaluate(*left, block)?;
+                let (left_value, _) = self.evaluate(*left, block)?;
                 // Short-circuit as C does: the right side is not evaluated when the left decides.
                 match (operator, &left_value) {
-                    (BinaryOperator::And, Value::Bool(false)) => Ok(Value::Bool(false)),
-                    (BinaryOperator::Or, Value::Bool(true)) => Ok(Value::Bool(true)),
+                    (BinaryOperator::And, Value::Bool(false)) => Ok(scalar(Value::Bool(false))),
+                    (BinaryOperator::Or, Value::Bool(true)) => Ok(scalar(Value::Bool(true))),
                     _ => {
-                        let right_value = self.evaluate(*right, block)?;
+                        let (right_value, _) = self.evaluate(*right, block)?;
                         operator
                             .apply(left_value, right_value)
+                            .map(scalar)
                             .map_err(|kind| self.error(kind, span))
                     }
                 }
             }
             ExprKind::Binary(operator, left, right) => {
-                let left_value = self.evaluate(*left, block)?;
-                let right_value = self.evaluate(*right, block)?;
-                operator.apply(left_value, right_value).map_err(|kind| {
-                    let error = self.error(kind, span);
-                    if operator == BinaryOperator::Add {
-                        error.with_hint("`+` adds numbers, joins strings (converting the other side) and joins arrays")
-                    } else {
-                        error
-                    }
-                })
+                let left = self.evaluate(*left, block)?;
+                let right = self.evaluate(*right, block)?;
+                let grown = match operator {
+                    BinaryOperator::Add => joined(&left, &right),
+                    _ => None,
+                };
+                if let Some(measure) = grown {
+                    self.admit(measure, span)?;
+                }
+                operator
+                    .apply(left.0, right.0)
+                    .map(|value| (value, grown.unwrap_or_default()))
+                    .map_err(|kind| {
+                        let error = self.error(kind, span);
+                        if operator == BinaryOperator::Add {
+                            error.with_hint("`+` adds numbers, joins strings (converting the other side) and joins arrays")
+                        } else {
+                            error
+                        }
+                    })
             }
             ExprKind::Conditional(condition, then, otherwise) => {
                 let condition_span = condition.span;
-                match self.evaluate(*condition, block)? {
+                match self.evaluate(*condition, block)?.0 {
                     Value::Bool(true) => self.evaluate(*then, block),
                     Value::Bool(false) => self.evaluate(*otherwise, block),
                     other => Err(self
@@ -321,7 +415,12 @@ impl Evaluator<'_> {
         result
     }
 
-    fn dereference(&mut self, reference: &Reference, block: &[u32], span: Span) -> Result<Value> {
+    fn dereference(
+        &mut self,
+        reference: &Reference,
+        block: &[u32],
+        span: Span,
+    ) -> Result<(Value, Measure)> {
         let written = self.source.slice(span).to_string();
         let unresolved = |arena: &Evaluator<'_>, reason: String| {
             arena.error(
@@ -332,6 +431,11 @@ impl Evaluator<'_> {
                 span,
             )
         };
+        let segments: Vec<_> = reference
+            .segments
+            .iter()
+            .map(|(segment, _)| segment.clone())
+            .collect();
         let start: IndexPath = match reference.anchor {
             Anchor::Global => Vec::new(),
             Anchor::Local => block.to_vec(),
@@ -345,32 +449,120 @@ impl Evaluator<'_> {
                     ),
                 )
             }
+            Anchor::Nearest => {
+                let Some((Segment::Name(name), name_span)) = reference.segments.first() else {
+                    return Err(unresolved(self, "it names nothing".to_string()));
+                };
+                let field = self.nearest_field(name, block, *name_span)?;
+                return self.field_value(&field, &segments, 1, span, &unresolved);
+            }
         };
-        let segments: Vec<_> = reference
-            .segments
-            .iter()
-            .map(|(segment, _)| segment.clone())
-            .collect();
         let target = path::walk(&DocumentTree(self), start, &segments);
         match target.map_err(|reason| unresolved(self, reason))? {
             Target::Field(field, rest) => {
-                if let Some(id) = self.by_path.get(&field).copied() {
-                    self.force(id, Some(span))?;
-                }
-                let Some(Entry::Field(target)) = self.entry_at(&field) else {
-                    return Err(unresolved(
-                        self,
-                        "the field could not be evaluated".to_string(),
-                    ));
-                };
-                let value = path::index_value(target.value(), &segments[rest..]).cloned();
-                value.map_err(|reason| unresolved(self, reason))
+                self.field_value(&field, &segments, rest, span, &unresolved)
             }
             Target::Blocks(_) => Err(
                 unresolved(self, "it names a block, not a value".to_string())
                     .with_hint("add the name of a field inside the block"),
             ),
         }
+    }
+
+    /// The value of the field at `field` (evaluating it first if it is pending), indexed by
+    /// `segments[rest..]`, copied once it is admitted against the limits.
+    fn field_value(
+        &mut self,
+        field: &[u32],
+        segments: &[Segment],
+        rest: usize,
+        span: Span,
+        unresolved: &dyn Fn(&Evaluator<'_>, String) -> Error,
+    ) -> Result<(Value, Measure)> {
+        if let Some(id) = self.by_path.get(field).copied() {
+            self.force(id, Some(span))?;
+        }
+        let Some(Entry::Field(target)) = self.entry_at(field) else {
+            return Err(unresolved(
+                self,
+                "the field could not be evaluated".to_string(),
+            ));
+        };
+        let value = path::index_value(target.value(), &segments[rest..])
+            .map_err(|reason| unresolved(self, reason))?;
+        let measure = Measure::of(value);
+        self.admit(measure, span)?;
+        Ok((value.clone(), measure))
+    }
+
+    /// The field a bare `name` written in `block` stands for: the one in `block`, else in the
+    /// closest block around it that has one.
+    fn nearest_field(&self, name: &str, block: &[u32], span: Span) -> Result<IndexPath> {
+        let tree = DocumentTree(self);
+        let mut searched = Vec::new();
+        let mut shadowing_block = false;
+        for end in (0..=block.len()).rev() {
+            match tree.member(block[..end].to_vec(), name) {
+                Some(Member::Field(field)) => {
+                    // A name stands for the nearest field even when that is the field being
+                    // defined, as `$.name` would; say how to reach an outer one instead.
+                    let own = self.by_path.get(&field).copied();
+                    if own.is_some() && own == self.stack.last().copied() {
+                        let path = self.display_path(&field);
+                        return Err(self
+                            .error(ErrorKind::ReferenceCycle(format!("{path} -> {path}")), span)
+                            .with_hint(format!(
+                                "`{name}` here is this field itself; a `{name}` in the block around it is written `^{name}`"
+                            )));
+                    }
+                    return Ok(field);
+                }
+                Some(Member::Blocks(_)) => shadowing_block = true,
+                None => {}
+            }
+            searched.push(tree.describe(block[..end].to_vec()));
+        }
+        let searched = match searched.split_last() {
+            Some((last, [])) => last.clone(),
+            Some((last, inner)) => format!("{} or {last}", inner.join(", ")),
+            None => String::new(),
+        };
+        let hint = if shadowing_block {
+            format!("`{name}` is a block: name a field inside it, such as `$.{name}.field`, or `$Block.{name}.field` from the top level")
+        } else {
+            format!("text needs double quotes: \"{name}\"; a field of another block is written `$Block.{name}`")
+        };
+        Err(self
+            .error(
+                ErrorKind::UnknownName {
+                    name: name.to_string(),
+                    searched,
+                },
+                span,
+            )
+            .with_hint(hint))
+    }
+}
+
+/// The measure of `left + right` when it builds a string or an array, from its operands'
+/// measures (a number or bool joined to a string counts its text), so the result can be
+/// refused before it is built. `None` when `+` adds numbers or fails.
+fn joined(left: &(Value, Measure), right: &(Value, Measure)) -> Option<Measure> {
+    let text_size = |(value, measure): &(Value, Measure)| match value {
+        Value::String(_) => measure.size,
+        other => other.to_text().len(),
+    };
+    match (&left.0, &right.0) {
+        (Value::Array(_), Value::Array(_)) => Some(Measure {
+            size: left.1.size.saturating_add(right.1.size),
+            nesting: left.1.nesting.max(right.1.nesting),
+        }),
+        (Value::Array(_), _) | (_, Value::Array(_)) => None,
+        (Value::String(_), _) | (_, Value::String(_)) => Some(Measure {
+            size: text_size(left).saturating_add(text_size(right)),
+            nesting: 0,
+        }),
+        _ => None,
     }
 }
 
@@ -462,6 +654,160 @@ impl Tree for DocumentTree<'_, '_> {
         match self.block_label(&block) {
             Some((name, label)) => describe_block(name, label),
             None => describe_block("", None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parser::parse;
+
+    fn run(text: &str, limits: Limits) -> Result<Document> {
+        resolve(parse("t.acl", text)?, limits)
+    }
+
+    #[test]
+    fn limits_are_checked_where_values_are_built_or_copied() {
+        let value = |bytes| Limits::default().with_max_value_size(bytes);
+        let total = |bytes| Limits::default().with_max_total_size(bytes);
+        let too_large = |size, limit| Some(ErrorKind::ValueTooLarge { size, limit });
+        let too_much = |size, limit| Some(ErrorKind::EvaluationTooLarge { size, limit });
+        // (document, limits, the error, or None when it resolves)
+        let cases: Vec<(&str, Limits, Option<ErrorKind>)> = vec![
+            ("a = \"0123456789\"; b = a + a;", value(20), None),
+            (
+                "a = \"0123456789\"; b = a + a;",
+                value(19),
+                too_large(20, 19),
+            ),
+            ("a = \"0123456789\"; b = a;", value(9), too_large(10, 9)),
+            // A number or bool joined to a string counts its text.
+            ("a = 12345; b = \"x\" + a;", value(5), too_large(6, 5)),
+            ("a = 1.5; b = a + \"xy\";", value(4), too_large(5, 4)),
+            ("b = \"xy\" + true;", value(5), too_large(6, 5)),
+            // Arrays count a slot per element as well as the elements.
+            ("a = { 1 }; b = a + a;", value(64), None),
+            ("a = { 1 }; b = a + a;", value(63), too_large(64, 63)),
+            ("a = { \"ab\" }; b = { a, a };", value(132), None),
+            (
+                "a = { \"ab\" }; b = { a, a };",
+                value(131),
+                too_large(132, 131),
+            ),
+            (
+                "a = { \"ab\" }; b = { a, a };",
+                Limits::default().with_max_nesting(1),
+                Some(ErrorKind::TooDeep(1)),
+            ),
+            (
+                "v = { \"0123456789\", 1 }; b = v[0] + v[1];",
+                value(11),
+                None,
+            ),
+            (
+                "v = { \"0123456789\", 1 }; b = v[0] + v[1];",
+                value(10),
+                too_large(11, 10),
+            ),
+            // Literals are taken as written (the input bounds them), but an array built around
+            // one is a new value.
+            ("b = true ? \"0123456789\" : \"\";", value(1), None),
+            ("b = { \"0123456789\", -1.5 };", value(1), too_large(74, 1)),
+            // Every copy and every join counts towards the total, even when thrown away.
+            ("a = \"0123456789\"; b = a + a;", total(40), None),
+            (
+                "a = \"0123456789\"; b = a + a;",
+                total(39),
+                too_much(40, 39),
+            ),
+            (
+                "a = \"0123456789\"; b = a == a;",
+                total(19),
+                too_much(20, 19),
+            ),
+            (
+                "a = \"0123456789\"; b = (string)a;",
+                total(19),
+                too_much(20, 19),
+            ),
+            // What is never evaluated costs nothing.
+            ("a = \"0123456789\"; b = false && a == a;", total(0), None),
+            ("a = \"0123456789\"; b = true ? 1 : a + a;", total(0), None),
+            // Depth counts expression nodes and references followed.
+            ("b = -(-(1.5));", Limits::default().with_max_depth(3), None),
+            (
+                "b = -(-(1.5));",
+                Limits::default().with_max_depth(2),
+                Some(ErrorKind::TooDeep(2)),
+            ),
+            (
+                "a = b; b = c; c = 1;",
+                Limits::default().with_max_depth(2),
+                None,
+            ),
+            (
+                "a = b; b = c; c = 1;",
+                Limits::default().with_max_depth(1),
+                Some(ErrorKind::TooDeep(1)),
+            ),
+        ];
+        for (text, limits, expected) in cases {
+            let result = run(text, limits);
+            match (&result, &expected) {
+                (Ok(_), None) => {}
+                (Err(error), Some(kind)) => {
+                    assert_eq!(error.kind(), kind, "{text}");
+                    assert!(error.location().is_some(), "{text}");
+                }
+                _ => panic!("{text} with {limits:?}: expected {expected:?}, got {result:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bare_names_find_the_nearest_field() {
+        // (document, path, expected value)
+        let cases: &[(&str, &str, Value)] = &[
+            ("x = 1; y = x;", "y", Value::Int(1)),
+            ("x = 1; A { y = x; }", "A.y", Value::Int(1)),
+            (
+                "x = 1; A { x = 2; B { C { y = x; } } }",
+                "A.B.C.y",
+                Value::Int(2),
+            ),
+            ("x = 1; A { x = 2; } B { y = x; }", "B.y", Value::Int(1)),
+            ("A { y = x; x = z + 1; } z = 1;", "A.y", Value::Int(2)),
+            ("x = 1; A { x { } y = x; }", "A.y", Value::Int(1)),
+            ("v = { { 7 } }; y = v[0][0];", "y", Value::Int(7)),
+        ];
+        for (text, path, expected) in cases {
+            let document =
+                run(text, Limits::default()).unwrap_or_else(|error| panic!("{text}\n{error}"));
+            assert_eq!(document.get(path).unwrap(), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn unknown_bare_names_list_the_blocks_searched() {
+        let cases = [
+            ("y = x;", "the top level"),
+            ("A { y = x; }", "`A` or the top level"),
+            (
+                "A { B \"b\" { C { y = x; } } }",
+                "`C`, `B \"b\"`, `A` or the top level",
+            ),
+        ];
+        for (text, searched) in cases {
+            let error = run(text, Limits::default()).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                &ErrorKind::UnknownName {
+                    name: "x".to_string(),
+                    searched: searched.to_string()
+                },
+                "{text}"
+            );
         }
     }
 }

@@ -15,9 +15,21 @@ use crate::lexer::{float_value, integer_value, string_value, Lexer, Token};
 use crate::source::{Source, Span, MAX_SOURCE_LEN};
 use crate::value::{BinaryOperator, ScalarType, UnaryOperator, Value};
 
-/// Deep enough for any real configuration, shallow enough that recursion cannot overflow the
-/// stack on hostile input.
-pub(crate) const MAX_DEPTH: usize = 64;
+/// How deeply blocks may nest: deep enough for any real configuration, shallow enough that
+/// recursion cannot overflow the stack on hostile input.
+pub(crate) const MAX_BLOCK_DEPTH: usize = 64;
+
+/// How deeply an expression may nest, counting parentheses, arrays, unary operators, casts,
+/// `?:` and each operator of a chain like `a + b + c` (which nests to the left). Parsing,
+/// evaluating and dropping an expression all recurse through it, so it is bounded however it
+/// was written; this matches the evaluator's default depth ([`crate::Limits::max_depth`]),
+/// since a deeper expression could not be evaluated anyway. Counted apart from blocks, so a
+/// field deep in blocks may still hold any expression.
+pub(crate) const MAX_EXPRESSION_DEPTH: usize = 128;
+
+/// Type keywords: a field may be called one, but a bare one in an expression is refused, so
+/// that `(int)` and a field called `int` are never confused.
+const TYPE_KEYWORDS: [&str; 5] = ["int", "float", "bool", "string", "ref"];
 
 const INTEGER_RANGE_HINT: &str =
     "integers are 64-bit: from -9223372036854775808 to 9223372036854775807";
@@ -58,7 +70,10 @@ pub(crate) struct Parser<'a> {
     ahead: usize,
     /// End of the last token taken, so "expected `;`" can point just past the value.
     last_end: usize,
+    /// Nesting of the expression being parsed, up to `MAX_EXPRESSION_DEPTH`.
     depth: usize,
+    /// Nesting of blocks, up to `MAX_BLOCK_DEPTH`.
+    block_depth: usize,
     /// Index of each enclosing block among its parent's entries.
     path: Vec<u32>,
     pending: Vec<PendingField>,
@@ -81,6 +96,7 @@ impl<'a> Parser<'a> {
             ahead: 0,
             last_end: 0,
             depth: 0,
+            block_depth: 0,
             path: Vec::new(),
             pending: Vec::new(),
             names: FxHashMap::default(),
@@ -143,8 +159,8 @@ impl<'a> Parser<'a> {
 
     fn enter(&mut self, span: Span) -> Result<()> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(self.error_at(ErrorKind::TooDeep(MAX_DEPTH), span));
+        if self.depth > MAX_EXPRESSION_DEPTH {
+            return Err(self.error_at(ErrorKind::TooDeep(MAX_EXPRESSION_DEPTH), span));
         }
         Ok(())
     }
@@ -418,11 +434,14 @@ impl<'a> Parser<'a> {
             _ => None,
         };
         let open = self.expect(&Token::LeftBrace, "`{`")?;
-        self.enter(open)?;
+        self.block_depth += 1;
+        if self.block_depth > MAX_BLOCK_DEPTH {
+            return Err(self.error_at(ErrorKind::TooDeep(MAX_BLOCK_DEPTH), open));
+        }
         self.path.push(index);
         let entries = self.items(Some(open))?;
         self.path.pop();
-        self.depth -= 1;
+        self.block_depth -= 1;
         let close = self.bump()?.1;
         let name_text = self.intern(name);
         self.scratch.push(Entry::Block(Box::new(Block::from_parts(
@@ -483,17 +502,23 @@ impl<'a> Parser<'a> {
     /// deeply the text nests, not with how many precedence levels the grammar has.
     fn binary(&mut self, minimum: u8) -> Result<Expr> {
         let mut left = self.unary()?;
+        // The loop recurses only for the right operand, but each operator puts the tree so far
+        // one level deeper, and evaluating or dropping it recurses down that side.
+        let mut levels = 0;
         while let Some((power, operator)) = Self::binary_operator(self.peek_token(0)?) {
             if power < minimum {
                 break;
             }
-            self.bump()?;
+            let operator_span = self.bump()?.1;
+            self.enter(operator_span)?;
+            levels += 1;
             let right = self.binary(power + 1)?;
             left = Expr {
                 span: left.span.to(right.span),
                 kind: ExprKind::Binary(operator, Box::new(left), Box::new(right)),
             };
         }
+        self.depth -= levels;
         Ok(left)
     }
 
@@ -585,12 +610,23 @@ impl<'a> Parser<'a> {
             Token::Identifier => match self.source.slice(span) {
                 "true" => ExprKind::Literal(Value::Bool(true)),
                 "false" => ExprKind::Literal(Value::Bool(false)),
-                word => {
+                "null" => {
+                    return Err(self.unexpected("a value").with_hint(
+                        "ACL has no null: leave the field out, or give it a value such as \"\", 0 or false",
+                    ))
+                }
+                word if TYPE_KEYWORDS.contains(&word) => {
+                    let cast = if ScalarType::from_keyword(word).is_some() {
+                        format!("a cast is written `({word})value`, and ")
+                    } else {
+                        String::new()
+                    };
                     let hint = format!(
-                        "to use another field write `$.{word}` (same block), `^{word}` (parent block) or `$Block.{word}`; text needs double quotes: \"{word}\""
+                        "`{word}` is a type keyword: {cast}a field called `{word}` is written `$.{word}`"
                     );
                     return Err(self.unexpected("a value").with_hint(hint));
                 }
+                _ => return self.bare_reference(),
             },
             Token::LeftParen => {
                 self.bump()?;
@@ -610,8 +646,8 @@ impl<'a> Parser<'a> {
     }
 
     fn array(&mut self) -> Result<Expr> {
+        // Not a level of its own: an item that nests goes through `expression`, which counts.
         let open = self.bump()?.1;
-        self.enter(open)?;
         let mut items = Vec::new();
         while self.peek_token(0)? != &Token::RightBrace {
             if self.literal_then(Token::Comma, Token::RightBrace)? {
@@ -629,7 +665,6 @@ impl<'a> Parser<'a> {
                 return Err(self.unexpected("`,` or `}` in the array"));
             }
         }
-        self.depth -= 1;
         let close = self.bump()?.1;
         Ok(Expr {
             kind: ExprKind::Array(items),
@@ -661,6 +696,21 @@ impl<'a> Parser<'a> {
         Ok(Expr {
             kind: ExprKind::Reference(Reference { anchor, segments }),
             span: start.to(end),
+        })
+    }
+
+    /// `name` with any steps after it, as a reference to the nearest field of that name.
+    fn bare_reference(&mut self) -> Result<Expr> {
+        let first = self.name()?;
+        let mut segments = vec![(Segment::Name(self.source.slice(first).to_string()), first)];
+        segments.extend(self.path_steps()?);
+        let end = segments.last().map_or(first, |(_, span)| *span);
+        Ok(Expr {
+            kind: ExprKind::Reference(Reference {
+                anchor: Anchor::Nearest,
+                segments,
+            }),
+            span: first.to(end),
         })
     }
 
@@ -761,5 +811,131 @@ fn is_literal_token(token: &Token, text: &str) -> bool {
         Token::String | Token::EscapedString | Token::Integer | Token::Float => true,
         Token::Identifier => text == "true" || text == "false",
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nested(open: &str, middle: &str, close: &str, levels: usize) -> String {
+        format!("{}{middle}{}", open.repeat(levels), close.repeat(levels))
+    }
+
+    #[test]
+    fn nesting_limits() {
+        let blocks = |levels| nested("A {", "", "}", levels);
+        let parens = |levels| format!("x = {};", nested("(", "1", ")", levels));
+        let arrays = |levels| format!("x = {};", nested("{", "1", "}", levels));
+        let chain = |operators| format!("x = 1{};", " + 1".repeat(operators));
+        let casts = |levels| format!("x = {}1;", "(int)".repeat(levels));
+        // A field deep in blocks can still hold the deepest expression.
+        let deep_field = format!(
+            "{}{}",
+            "A {".repeat(MAX_BLOCK_DEPTH),
+            parens(MAX_EXPRESSION_DEPTH - 1) + &"}".repeat(MAX_BLOCK_DEPTH)
+        );
+        // (what, text, the depth limit it hits, or None when it parses)
+        let cases: Vec<(&str, String, Option<usize>)> = vec![
+            ("blocks", blocks(MAX_BLOCK_DEPTH), None),
+            ("blocks", blocks(MAX_BLOCK_DEPTH + 1), Some(MAX_BLOCK_DEPTH)),
+            // The field's expression is one level, each parenthesis another.
+            ("parentheses", parens(MAX_EXPRESSION_DEPTH - 1), None),
+            (
+                "parentheses",
+                parens(MAX_EXPRESSION_DEPTH),
+                Some(MAX_EXPRESSION_DEPTH),
+            ),
+            // Arrays nest through their items' expressions: one level each.
+            ("arrays", arrays(MAX_EXPRESSION_DEPTH), None),
+            (
+                "arrays",
+                arrays(MAX_EXPRESSION_DEPTH + 1),
+                Some(MAX_EXPRESSION_DEPTH),
+            ),
+            ("operator chain", chain(MAX_EXPRESSION_DEPTH - 1), None),
+            (
+                "operator chain",
+                chain(MAX_EXPRESSION_DEPTH),
+                Some(MAX_EXPRESSION_DEPTH),
+            ),
+            ("casts", casts(MAX_EXPRESSION_DEPTH - 1), None),
+            (
+                "casts",
+                casts(MAX_EXPRESSION_DEPTH),
+                Some(MAX_EXPRESSION_DEPTH),
+            ),
+            ("field deep in blocks", deep_field, None),
+        ];
+        for (what, text, limit) in cases {
+            match (parse("t.acl", &text), limit) {
+                (Ok(_), None) => {}
+                (Err(error), Some(limit)) => {
+                    assert_eq!(error.kind(), &ErrorKind::TooDeep(limit), "{what}");
+                }
+                (result, _) => panic!("{what}: expected {limit:?}, got {:?}", result.err()),
+            }
+        }
+    }
+
+    #[test]
+    fn bare_names_parse_as_references_to_the_nearest_field() {
+        let parsed = parse("t.acl", "a = { 1 }; b = a[0] + $.a[0];").unwrap();
+        let ExprKind::Binary(_, left, right) = &parsed.pending[0].value.kind else {
+            panic!("{:?}", parsed.pending[0].value)
+        };
+        let (ExprKind::Reference(bare), ExprKind::Reference(local)) = (&left.kind, &right.kind)
+        else {
+            panic!("{left:?} {right:?}")
+        };
+        assert_eq!(bare.anchor, Anchor::Nearest);
+        assert_eq!(local.anchor, Anchor::Local);
+        let segments = |reference: &Reference| -> Vec<Segment> {
+            reference
+                .segments
+                .iter()
+                .map(|(segment, _)| segment.clone())
+                .collect()
+        };
+        assert_eq!(segments(bare), segments(local));
+        assert_eq!(
+            segments(bare),
+            [Segment::Name("a".into()), Segment::Index(0)]
+        );
+    }
+
+    #[test]
+    fn words_that_are_not_names() {
+        // (expression, what it parses to: a literal, or the word it refuses)
+        let cases: &[(&str, Result<Value, &str>)] = &[
+            ("true", Ok(Value::Bool(true))),
+            ("false", Ok(Value::Bool(false))),
+            ("!false", Err("")),
+            ("null", Err("null")),
+            ("int", Err("int")),
+            ("float + 1", Err("float")),
+            ("bool", Err("bool")),
+            ("{ string }", Err("string")),
+            ("ref", Err("ref")),
+        ];
+        for (expression, expected) in cases {
+            let text = format!("x = {expression};");
+            match (parse("t.acl", &text), expected) {
+                (Ok(parsed), Ok(value)) => {
+                    assert_eq!(parsed.pending_fields(), 0, "{text}");
+                    assert_eq!(parsed.document.get("x").unwrap(), value, "{text}");
+                }
+                (Ok(parsed), Err("")) => assert_eq!(parsed.pending_fields(), 1, "{text}"),
+                (Err(error), Err(word)) => assert_eq!(
+                    error.kind(),
+                    &ErrorKind::Expected {
+                        expected: "a value".to_string(),
+                        found: format!("identifier `{word}`"),
+                    },
+                    "{text}"
+                ),
+                (result, _) => panic!("{text}: {:?}", result.err()),
+            }
+        }
     }
 }

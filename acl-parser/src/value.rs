@@ -274,10 +274,28 @@ impl BinaryOperator {
             right: right.describe(),
         };
         let overflow = |a: i64, b: i64| ErrorKind::Overflow(format!("{a} {} {b}", self.symbol()));
+        // Joins reserve exactly what they need: growing by doubling could take up to twice
+        // the size the evaluator checked against its limits.
         Ok(match (self, left, right) {
-            (Add, Str(a), b) if !matches!(b, Array(_)) => Str(a + &b.to_text()),
-            (Add, a, Str(b)) if !matches!(a, Array(_)) => Str(a.to_text() + &b),
+            (Add, Str(mut a), Str(b)) => {
+                a.reserve_exact(b.len());
+                a.push_str(&b);
+                Str(a)
+            }
+            (Add, Str(mut a), b) if !matches!(b, Array(_)) => {
+                let b = b.to_text();
+                a.reserve_exact(b.len());
+                a.push_str(&b);
+                Str(a)
+            }
+            (Add, a, Str(b)) if !matches!(a, Array(_)) => {
+                let mut text = a.to_text();
+                text.reserve_exact(b.len());
+                text.push_str(&b);
+                Str(text)
+            }
             (Add, Array(mut a), Array(b)) => {
+                a.reserve_exact(b.len());
                 a.extend(b);
                 Array(a)
             }
@@ -514,6 +532,30 @@ mod tests {
                     "{value:?} as {target:?}"
                 ),
             }
+        }
+    }
+
+    #[test]
+    fn joins_take_only_the_memory_they_need() {
+        let long = || Value::from("x".repeat(1000));
+        let cases: Vec<(Value, Value, usize)> = vec![
+            (long(), "y".into(), 1001),
+            (long(), long(), 2000),
+            (long(), 12.into(), 1002),
+            (true.into(), long(), 1004),
+        ];
+        for (left, right, length) in cases {
+            match Add.apply(left, right).unwrap() {
+                Value::String(text) => {
+                    assert_eq!((text.len(), text.capacity()), (length, length));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let items = |count: usize| Value::Array(vec![Value::Int(0); count]);
+        match Add.apply(items(1000), items(24)).unwrap() {
+            Value::Array(joined) => assert_eq!((joined.len(), joined.capacity()), (1024, 1024)),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -113,3 +113,38 @@ fn usage_errors_exit_2() {
     assert_eq!(acl(&["get", "-"], "").0, 2);
     assert_eq!(acl(&["--help"], "").0, 0);
 }
+
+#[test]
+fn check_accepts_the_spec_examples_with_bare_names() {
+    let spec = file(
+        "System {\n    bool debug = true;\n}\nServer {\n    string name = \"web\";\n    int port = 8080;\n    string welcome = \"Hi \" + name;\n    bool ok = ($System.debug && (port > 1024));\n}\n",
+    );
+    let (code, stdout, stderr) = acl(&["check", spec.path()], "");
+    assert_eq!((code, stdout.as_str(), stderr.as_str()), (0, "", ""));
+    let (code, stdout, _) = acl(&["get", spec.path(), "Server.welcome"], "");
+    assert_eq!((code, stdout.as_str()), (0, "Hi web\n"));
+    let (code, _, stderr) = acl(
+        &["check", "-"],
+        "Server {\n    string welcome = \"Hi \" + nmae;\n}\n",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("unknown name `nmae`") && stderr.contains("--> <stdin>:2:30"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn check_refuses_an_expansion_bomb_quickly() {
+    let mut bomb = String::from("a0 = \"xx\";\n");
+    for n in 1..=40 {
+        bomb.push_str(&format!("a{n} = $.a{} + $.a{};\n", n - 1, n - 1));
+    }
+    let (code, _, stderr) = acl(&["check", "-"], &bomb);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("over the limit of 1048576 bytes for one value")
+            && stderr.contains("--> <stdin>:21:7"),
+        "{stderr}"
+    );
+}

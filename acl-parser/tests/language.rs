@@ -80,6 +80,29 @@ fn constructs() {
         ("d = 0; x = $d != 0 ? 10 / $d : 0;", "x", Value::Int(0)),
         // a field may share a type keyword's name
         ("string string = \"s\"; int = 1;", "string", Value::from("s")),
+        // bare names: the nearest field of that name, in this block and then outward
+        ("name = \"Ann\"; string welcome = \"Hi \" + name;", "welcome", Value::from("Hi Ann")),
+        ("System { bool debug = true; } int port = 8080; bool ok = ($System.debug && (port > 1024));", "ok", Value::Bool(true)),
+        ("A { a = 1; b = a + 1; }", "A.b", Value::Int(2)),
+        ("top = 3; A { B { c = top * 2; } }", "A.B.c", Value::Int(6)),
+        ("x = 1; A { x = 2; y = x; }", "A.y", Value::Int(2)),
+        ("port = 80; A { port = 8080; B { p = port; } }", "A.B.p", Value::Int(8080)),
+        ("port = 80; A { B { port = 1; } p = port; }", "A.p", Value::Int(80)),
+        ("b = a + 1; a = 2;", "b", Value::Int(3)),
+        ("A { y = x * 2; } x = 21;", "A.y", Value::Int(42)),
+        ("v = { 1, 2 }; x = v[1];", "x", Value::Int(2)),
+        ("a = 1; b = { a, a + 1, -a };", "b", Value::from(vec![1i64, 2, -1])),
+        ("a = 4; ref r = a;", "r", Value::Int(4)),
+        ("a = 4; ref[] r = { a, a };", "r", Value::from(vec![4i64, 4])),
+        ("d = 0; x = d != 0 ? 10 / d : 0;", "x", Value::Int(0)),
+        ("ok = true; x = ok || missing;", "x", Value::Bool(true)),
+        ("a = 1; x = (string)a + \"!\";", "x", Value::from("1!")),
+        ("A { a = 1; x = a == $.a && a == $A.a; }", "A.x", Value::Bool(true)),
+        // true and false are values even where a field has that name
+        ("true = 5; x = true;", "x", Value::Bool(true)),
+        ("false = 5; x = !false;", "x", Value::Bool(true)),
+        ("null = 5; x = $.null;", "x", Value::Int(5)),
+        ("int = 5; x = $.int + 1;", "x", Value::Int(6)),
     ];
     for (text, path, expected) in cases {
         assert_eq!(&value(text, path), expected, "{text}");
@@ -96,7 +119,19 @@ fn errors() {
         ("A }", "expected `=`, `{` or a label after `A`, found `}`", 1, 3),
         ("}", "expected a field or a block, found `}`", 1, 1),
         ("x = ;", "expected a value, found `;`", 1, 5),
-        ("x = y;", "expected a value, found identifier `y`", 1, 5),
+        ("x = y;", "unknown name `y`: there is no field `y` in the top level", 1, 5),
+        ("A {\n  x = 1 + nope;\n}", "unknown name `nope`: there is no field `nope` in `A` or the top level", 2, 11),
+        ("A \"l\" { B { x = nope; } }", "unknown name `nope`: there is no field `nope` in `B`, `A \"l\"` or the top level", 1, 17),
+        ("A { B { v = 1; } x = B; }", "unknown name `B`: there is no field `B` in `A` or the top level", 1, 22),
+        ("A { B { v = 1; } x = B.v; }", "unknown name `B`: there is no field `B` in `A` or the top level", 1, 22),
+        ("v = 1; x = v.a;", "reference `v.a` does not resolve: int 1 is a value, not a block with a `a`", 1, 12),
+        ("v = {1}; x = v[1];", "reference `v[1]` does not resolve: index 1 is out of range for an array of 1 items", 1, 14),
+        ("x = null;", "expected a value, found identifier `null`", 1, 5),
+        ("int = 1; x = int;", "expected a value, found identifier `int`", 1, 14),
+        ("ref = 1; x = ref + 1;", "expected a value, found identifier `ref`", 1, 14),
+        ("a = b;\nb = a;", "reference cycle: a -> b -> a", 2, 5),
+        ("A { x = x; }", "reference cycle: A.x -> A.x", 1, 9),
+        ("x = 1; A { x = x + 1; }", "reference cycle: A.x -> A.x", 1, 16),
         ("x = (1 + 2;", "expected `)`, found `;`", 1, 11),
         ("x = { 1 2 };", "expected `,` or `}` in the array, found number `2`", 1, 9),
         ("x = $a.;", "expected a name, found `;`", 1, 8),
@@ -289,4 +324,52 @@ fn deep_expressions_in_a_long_reference_chain_are_refused_not_a_crash() {
         + "f100 = true;";
     let error = from_str("t.acl", &chain).unwrap_err();
     assert!(matches!(error.kind(), ErrorKind::TooDeep(_)), "{error}");
+}
+
+#[test]
+fn bare_name_errors_say_how_to_reach_other_fields() {
+    let cases = [
+        (
+            "x = 1; A { x = x + 1; }",
+            "a `x` in the block around it is written `^x`",
+        ),
+        (
+            "A { B { v = 1; } x = B; }",
+            "`B` is a block: name a field inside it",
+        ),
+        ("x = nope;", "text needs double quotes: \"nope\""),
+        ("x = null;", "ACL has no null"),
+        ("x = string;", "a cast is written `(string)value`"),
+    ];
+    for (text, hint) in cases {
+        let error = from_str("t.acl", text).unwrap_err();
+        assert!(
+            error.hint().is_some_and(|shown| shown.contains(hint)),
+            "{text:?}: {error}"
+        );
+    }
+}
+
+#[test]
+fn spec_examples_with_bare_names() {
+    let document = resolve(
+        r#"
+System {
+    string name = "Atlas";
+    bool debug = true;
+}
+Server {
+    string name = "web";
+    int port = 8080;
+    int max_procs = (int)(1.5 * 256);
+    string welcome = "Hi " + name;
+    bool ok = ($System.debug && (port > 1024));
+}
+"#,
+    );
+    assert_eq!(document.get_str("Server.welcome").unwrap(), "Hi web");
+    assert!(document.get_bool("Server.ok").unwrap());
+    assert_eq!(document.get_int("Server.max_procs").unwrap(), 384);
+    // Resolved documents are literals: bare names are gone from the canonical text.
+    assert_eq!(resolve(&document.to_string()), document);
 }
