@@ -2,36 +2,37 @@
 //!
 //! # Module map
 //!
-//! Layers, bottom up; a module only calls modules in its own layer or below.
+//! Crates, bottom up: `acl-parser` (the ACL language) -> `pandora-core` (names, versions,
+//! `name@version`, SHA-256 digests, keys and fingerprints, [`layout`], [`fs`] primitives,
+//! [`env_vars`]) -> `pandora-format` ([`format`]: PSPF read, verify, extract, write, sign;
+//! [`trust`]) -> `pandora-launcher` ([`launcher`]: verify, extract once, exec; no network
+//! stack) -> this crate. Cargo enforces that order; `tests/layering.rs` checks it stays so.
 //!
-//! | layer | module | owns on disk (under `$PANDORA_HOME`) |
+//! Inside this crate, layers bottom up. A module may use modules of its own layer or lower,
+//! never higher; `tests/layering.rs` reads this table and every `crate::` path in `src/` and
+//! fails on an upward one.
+//!
+//! | layer | modules | owns on disk (under `$PANDORA_HOME`) |
 //! |---|---|---|
-//! | language | the `acl-parser` crate | nothing: parses and writes ACL text |
-//! | primitives | [`fs`] (atomic replace, locks), [`keys`] (Ed25519 public keys), [`layout`] (every path) | lock files beside the state they guard |
-//! | format | [`format`](mod@format): PSPF/2025 read, verify, extract, write; signing keys | `.psp` files |
-//! | packages | [`build`] (`manifest.acl` + `files/` to `.psp`), [`trust`] (trusted keys) | `keys/`, `keys/trusted/` |
-//! | registries | [`registry`]: the signed index format, indexing a directory, fetching indexes (cache, trust checks), downloading blobs | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig` |
-//! | store | [`store`]: verified, read-only `store/name@version` trees, installed in transactions | `store/`, `records/`, `tmp/` |
-//! | resolution | [`resolver`]: the closure of exact pins, with the fix when it fails | nothing |
-//! | installing | [`install`]: registries, resolution, downloads, checks, one store transaction | through the layers above |
-//! | launcher | [`launcher`]: verify, extract once, exec | `~/.cache/pandora/workenv/` |
-//! | configuration | [`config`] | `registries.acl` |
-//! | commands | [`commands`] (one file per subcommand) | through the layers above |
-//! | CLI | [`cli`] (clap definitions, man pages), [`settings`], [`printer`], [`error`], [`exit`], [`env_vars`] | nothing |
-//!
-//! The `pandora-launcher` binary (`src/bin/`) links only the format, trust and launcher layers
-//! (no network stack). Profiles join as they are built, owning `profiles/`, `vir` and
-//! `manifests/` of DESIGN.md section 2.
+//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`trust`], [`launcher`] (the crates above) | `keys/trusted/`; `~/.cache/pandora/workenv/` |
+//! | 1 | [`graph`] (dependency graphs drawn as text), [`config`] (`registries.acl`), [`build`] (`manifest.acl` + `files/` to a signed `.psp`) | `registries.acl` |
+//! | 2 | [`registry`]: the signed index format, transports per URL scheme, fetching and trusting indexes, downloading blobs, indexing a directory | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig` |
+//! | 3 | [`store`] (verified, read-only `store/name@version` trees, installed in transactions), [`resolver`] (the closure of exact pins, with the fix when it fails) | `store/`, `records/`, `tmp/` |
+//! | 4 | [`profile`]: generations as symlink forests, the atomic `vir` switch, lockfiles, `$HOME` links | `profiles/`, `vir`, `manifests/`, `$HOME/bin` ... |
+//! | 5 | [`activation`]: what a profile holds, decided from install records (closures, pins) | through `profile` |
+//! | 6 | [`ops`]: one function per workflow, plain inputs, a typed report or [`ops::Error`] | through the layers below |
+//! | 7 | [`commands`] (one file per subcommand), [`cli`] (clap definitions, man pages), [`settings`], [`printer`], [`error`], [`exit`] | nothing |
 //!
 //! # How a command flows
 //!
 //! `main` parses the command line ([`cli::Cli`]) and calls [`commands::run`], which resolves
 //! [`settings::Settings`] once (flags over `PANDORA_*` variables over defaults), builds the
-//! [`printer::Printer`] and dispatches to one `commands::<name>::run`. That function takes a
-//! lock on what it changes, calls the library, writes state with [`fs::write_atomic`], and
-//! reports: data on stdout, status on stderr. Errors travel back as `anyhow::Error` chains
-//! whose library parts carry hints; `main` prints `error:`, `caused by:` and `hint:` lines and
-//! exits with an [`exit::ExitStatus`].
+//! [`printer::Printer`] and dispatches to one `commands::<name>::run`. That function asks
+//! what must be asked, calls one [`ops`] function and renders the report it returns: data on
+//! stdout, status on stderr. The operation takes the locks on what it changes and writes state
+//! with [`fs::write_atomic`]. Failures come back as [`ops::Error`], into which every layer's
+//! error converts; each implements [`pandora_core::Hint`], so `main` prints `error:`,
+//! `caused by:` and `hint:` lines for any of them and exits with an [`exit::ExitStatus`].
 #![deny(missing_docs)]
 
 pub mod activation;

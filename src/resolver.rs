@@ -3,12 +3,15 @@
 //! bare name meaning that registry's `latest`). A missing package or two versions of one name is
 //! an error that shows the chain that led there and the exact command that fixes it.
 
+use pandora_core::Sha256;
 use std::collections::BTreeMap;
 
 use url::Url;
 
 use crate::graph::explain;
-use crate::registry::index::{compare_versions, IndexVersion, RegistryIndex};
+use pandora_core::id::compare_versions;
+
+use crate::registry::index::{IndexVersion, RegistryIndex};
 
 /// What the user asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,9 +29,9 @@ impl Request {
             Some((name, version)) => (name, Some(version)),
             None => (text, None),
         };
-        crate::build::validate_name(name)?;
+        pandora_core::id::validate_name(name)?;
         if let Some(version) = version {
-            crate::build::validate_version(version)?;
+            pandora_core::id::validate_version(version)?;
         }
         Ok(Request {
             name: name.to_string(),
@@ -60,7 +63,7 @@ pub struct Resolved {
     /// Where to download it.
     pub url: Url,
     /// The SHA-256 the index promises.
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// The size the index promises.
     pub size: u64,
     /// Its pins.
@@ -352,7 +355,7 @@ mod tests {
         IndexVersion {
             version: version.into(),
             pkg_url: format!("{version}.psp"),
-            sha256: [0; 32],
+            sha256: [0; 32].into(),
             size: 1,
             dependencies: dependencies.iter().map(|pin| pin.to_string()).collect(),
             license: None,

@@ -2,6 +2,7 @@
 //! fault injection) before each rename, symlink and directory creation it makes in turn, and
 //! after every kill `vir` must show a complete generation, old or new, never a mix, and
 //! `pandora verify --all` must pass. The next command sweeps what the kill left behind.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

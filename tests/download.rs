@@ -1,4 +1,5 @@
 //! Downloads against a real HTTP server on 127.0.0.1 that misbehaves on demand.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

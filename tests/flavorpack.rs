@@ -1,5 +1,6 @@
 //! Interoperability with FlavorPack 0.5.4's real builders and launchers (installed from PyPI
 //! on first use): each tool's packages verify, unpack and run under the other's launcher.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

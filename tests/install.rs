@@ -1,4 +1,5 @@
 //! `pandora install` and friends against a real registry on 127.0.0.1 that misbehaves on demand.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Installing into the profile from a real registry on 127.0.0.1: activation with dependencies,
 //! lockfiles rebuilt in a second home, refusals that show the dependency graph and the fix, and
 //! `pandora graph`.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

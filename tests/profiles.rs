@@ -1,5 +1,6 @@
 //! Profiles end to end through the real binary: activation into `vir` and `$HOME/bin`,
 //! conflicts, switching, rollback and removal.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

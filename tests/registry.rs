@@ -1,4 +1,5 @@
 //! `pandora registry add | list | remove` against a real home directory.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

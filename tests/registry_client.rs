@@ -1,4 +1,5 @@
 //! Fetching and trusting registry indexes over HTTP (a real server on 127.0.0.1) and file://.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

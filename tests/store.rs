@@ -1,4 +1,5 @@
 //! The store: verified, read-only `store/name@version` trees with install records.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
 
 mod support;
 

@@ -16,6 +16,7 @@
 //! }
 //! ```
 
+pub use pandora_core::id::{validate_name, validate_pin, validate_version};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -61,70 +62,10 @@ pub struct Manifest {
     pub env: BTreeMap<String, String>,
 }
 
-/// Checks a package name: lowercase letters, digits and `.`, `_`, `+`, `-`, starting with a
-/// letter or digit, at most 64 characters.
-pub fn validate_name(name: &str) -> Result<(), String> {
-    let first_ok = name
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-    if !first_ok || name.len() > 64 {
-        return Err(format!(
-            "`{name}` must start with a lowercase letter or digit and be at most 64 characters"
-        ));
-    }
-    match name.chars().find(|c| {
-        !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '+' | '-'))
-    }) {
-        Some(bad) => Err(format!(
-            "`{name}` contains `{bad}`; names use lowercase letters, digits, `.`, `_`, `+` and `-`"
-        )),
-        None => Ok(()),
-    }
-}
-
-/// Checks an exact version: dot-separated numbers, optionally followed by `-prerelease` or
-/// `+build` made of letters, digits, `.` and `-`. Ranges (`^1.0`, `>=2`, `1.*`) are not versions.
-pub fn validate_version(version: &str) -> Result<(), String> {
-    let (core, suffix) = match version.find(['-', '+']) {
-        Some(split) => (&version[..split], Some(&version[split + 1..])),
-        None => (version, None),
-    };
-    let core_ok = !core.is_empty()
-        && core
-            .split('.')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
-    let suffix_ok = suffix.is_none_or(|rest| {
-        !rest.is_empty()
-            && rest
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+'))
-    });
-    if core_ok && suffix_ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{version}` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"
-        ))
-    }
-}
-
-/// Checks an exact pin `name@version`.
-pub fn validate_pin(pin: &str) -> Result<(), String> {
-    let Some((name, version)) = pin.split_once('@') else {
-        return Err(format!(
-            "`{pin}` is not a pin: write `name@version`, for example `libfoo@1.0.0`"
-        ));
-    };
-    validate_name(name)
-        .and_then(|()| validate_version(version))
-        .map_err(|reason| format!("`{pin}`: {reason}"))
-}
-
 impl Manifest {
     /// Reads and validates `manifest.acl`.
     pub fn load(path: &Path) -> Result<Manifest, BuildError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match fs_err::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 return Err(BuildError::ManifestMissing {
@@ -273,7 +214,7 @@ mod tests {
     fn load(text: &str) -> Result<Manifest, BuildError> {
         let directory = tempfile::tempdir().unwrap();
         let path = directory.path().join("manifest.acl");
-        std::fs::write(&path, text).unwrap();
+        fs_err::write(&path, text).unwrap();
         Manifest::load(&path)
     }
 

@@ -13,7 +13,7 @@
 mod manifest;
 mod tree;
 
-pub use manifest::{validate_name, validate_pin, validate_version, Manifest};
+pub use manifest::Manifest;
 pub use tree::{is_secret, walk, EntryKind, TreeEntry};
 
 use std::collections::BTreeMap;
@@ -209,7 +209,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         _ => PathBuf::from("."),
     };
     // Only now, with the input known to be good, does anything get created.
-    std::fs::create_dir_all(&output_directory).map_err(|source| BuildError::Io {
+    fs_err::create_dir_all(&output_directory).map_err(|source| BuildError::Io {
         path: output_directory.clone(),
         source,
     })?;
@@ -246,7 +246,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             permissions: Some("0755".to_string()),
         });
     }
-    let launcher_bytes = std::fs::read(&options.launcher).map_err(|source| BuildError::Io {
+    let launcher_bytes = fs_err::read(&options.launcher).map_err(|source| BuildError::Io {
         path: options.launcher.clone(),
         source,
     })?;
@@ -268,7 +268,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         build: Some(BuildInfo {
             tool: "pandora".to_string(),
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
-            timestamp: Some(rfc3339(options.timestamp)),
+            timestamp: Some(pandora_core::time::rfc3339(options.timestamp)),
             deterministic: true,
             platform: Some(PlatformInfo::current()),
         }),
@@ -381,10 +381,11 @@ fn archive_slot(
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_mode(if *executable { 0o755 } else { 0o644 });
                 header.set_size(*size);
-                let file = File::open(&source).map_err(|source_error| BuildError::Unreadable {
-                    path: source.clone(),
-                    source: source_error,
-                })?;
+                let file =
+                    fs_err::File::open(&source).map_err(|source_error| BuildError::Unreadable {
+                        path: source.clone(),
+                        source: source_error,
+                    })?;
                 archive
                     .append_data(&mut header, &entry.relative, file)
                     .map_err(&error)?;
@@ -483,44 +484,5 @@ impl<W: Write> Write for CountingWriter<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
-    }
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` for a Unix time.
-pub fn rfc3339(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
-        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
     }
 }

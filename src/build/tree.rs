@@ -86,7 +86,7 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
             EntryKind::Directory
         } else if file_type.is_file() {
             // Opened now, so an unreadable file fails before any output is written.
-            std::fs::File::open(path).map_err(|source| BuildError::Unreadable {
+            fs_err::File::open(path).map_err(|source| BuildError::Unreadable {
                 path: path.to_path_buf(),
                 source,
             })?;
@@ -96,12 +96,12 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
                 executable: metadata.permissions().mode() & 0o111 != 0,
             }
         } else if file_type.is_symlink() {
-            let target = std::fs::read_link(path).map_err(|source| BuildError::Io {
+            let target = fs_err::read_link(path).map_err(|source| BuildError::Io {
                 path: path.to_path_buf(),
                 source,
             })?;
             check_link(root, &relative, &target)?;
-            if std::fs::metadata(path).is_err() {
+            if fs_err::metadata(path).is_err() {
                 return Err(BuildError::DanglingSymlink {
                     path: path.to_path_buf(),
                     target,
@@ -158,8 +158,8 @@ mod tests {
     fn walk_refuses_bad_trees() {
         let directory = tempfile::tempdir().unwrap();
         let root = directory.path().join("files");
-        std::fs::create_dir_all(root.join("bin")).unwrap();
-        std::fs::write(root.join("bin/tool"), "x").unwrap();
+        fs_err::create_dir_all(root.join("bin")).unwrap();
+        fs_err::write(root.join("bin/tool"), "x").unwrap();
         std::os::unix::fs::symlink("tool", root.join("bin/alias")).unwrap();
         let entries = walk(&root, false).unwrap();
         let names: Vec<_> = entries
@@ -173,16 +173,16 @@ mod tests {
             walk(&root, false),
             Err(BuildError::DanglingSymlink { .. })
         ));
-        std::fs::remove_file(root.join("bin/dangling")).unwrap();
+        fs_err::remove_file(root.join("bin/dangling")).unwrap();
 
         std::os::unix::fs::symlink("../../etc/passwd", root.join("bin/escape")).unwrap();
         assert!(matches!(
             walk(&root, false),
             Err(BuildError::LinkOutside { .. })
         ));
-        std::fs::remove_file(root.join("bin/escape")).unwrap();
+        fs_err::remove_file(root.join("bin/escape")).unwrap();
 
-        std::fs::write(root.join("prod.env"), "TOKEN=1").unwrap();
+        fs_err::write(root.join("prod.env"), "TOKEN=1").unwrap();
         match walk(&root, false) {
             Err(BuildError::Secrets { paths }) => assert_eq!(paths, ["prod.env"]),
             other => panic!("{other:?}"),

@@ -155,7 +155,7 @@ pub struct RegistriesFile {
 impl RegistriesFile {
     /// Reads the file; a missing file is an empty configuration.
     pub fn load(path: &Path) -> Result<RegistriesFile, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
+        let text = match fs_err::read_to_string(path) {
             Ok(text) => text,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(source) => {

@@ -3,6 +3,7 @@
 //! store (an index, a download, a signature) fails first, so a failed install leaves the store
 //! as it was.
 
+use pandora_core::Sha256;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -123,7 +124,7 @@ pub fn install(
         &layout.blobs_dir(),
     ))?;
     let mut requests: Vec<Request> = Vec::new();
-    let mut files: Vec<(PathBuf, [u8; 32])> = Vec::new();
+    let mut files: Vec<(PathBuf, Sha256)> = Vec::new();
     for target in &options.targets {
         match target {
             Target::Named(request) => requests.push(request.clone()),
@@ -178,7 +179,7 @@ pub fn install(
         .iter()
         .map(|resolved| DownloadRequest {
             url: resolved.url.clone(),
-            sha256: resolved.sha256,
+            sha256: resolved.sha256.into(),
             size: resolved.size,
             registry: resolved.registry.clone(),
         })

@@ -335,7 +335,7 @@ impl Forest {
             target.push(&self.ids[member]);
             target.push(source);
             if let Some(parent) = link.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| (parent.to_path_buf(), e))?;
+                fs_err::create_dir_all(parent).map_err(|e| (parent.to_path_buf(), e))?;
             }
             std::os::unix::fs::symlink(&target, &link).map_err(|e| (link.clone(), e))?;
         }
@@ -350,7 +350,7 @@ mod tests {
     fn file(path: &str) -> RecordedEntry {
         RecordedEntry::File {
             path: path.into(),
-            sha256: [0; 32],
+            sha256: pandora_core::Sha256::default(),
             mode: 0o555,
         }
     }
@@ -510,9 +510,9 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         for (id, content) in [("tool@1", "one"), ("tool@2", "two")] {
             let bin = home.path().join("store").join(id).join("bin");
-            std::fs::create_dir_all(&bin).unwrap();
-            std::fs::write(bin.join("tool"), content).unwrap();
-            std::fs::write(home.path().join("store").join(id).join("README"), id).unwrap();
+            fs_err::create_dir_all(&bin).unwrap();
+            fs_err::write(bin.join("tool"), content).unwrap();
+            fs_err::write(home.path().join("store").join(id).join("README"), id).unwrap();
         }
         let entries = [dir("bin"), file("bin/tool"), file("README")];
         let mut second = member("tool@2", &entries);
@@ -533,9 +533,9 @@ mod tests {
             ]
         );
         let generation = home.path().join("profiles/default/1");
-        std::fs::create_dir_all(&generation).unwrap();
+        fs_err::create_dir_all(&generation).unwrap();
         forest.write(&generation, 3).unwrap();
-        let read = |path: &str| std::fs::read_to_string(generation.join(path)).unwrap();
+        let read = |path: &str| fs_err::read_to_string(generation.join(path)).unwrap();
         assert_eq!(read("bin/tool"), "one");
         assert_eq!(read("bin/tool-2/tool"), "two");
         assert_eq!(read("tool-2/README"), "tool@2");
@@ -546,8 +546,8 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         for (id, tool) in [("a@1", "a"), ("b@1", "b")] {
             let bin = home.path().join("store").join(id).join("bin");
-            std::fs::create_dir_all(&bin).unwrap();
-            std::fs::write(bin.join(tool), tool).unwrap();
+            fs_err::create_dir_all(&bin).unwrap();
+            fs_err::write(bin.join(tool), tool).unwrap();
         }
         let a = [dir("bin"), file("bin/a")];
         let b = [dir("bin"), file("bin/b")];
@@ -558,12 +558,12 @@ mod tests {
         .unwrap()
         .forest;
         let generation = home.path().join("profiles/default/1");
-        std::fs::create_dir_all(&generation).unwrap();
+        fs_err::create_dir_all(&generation).unwrap();
         forest.write(&generation, 3).unwrap();
-        let target = std::fs::read_link(generation.join("bin/a")).unwrap();
+        let target = fs_err::read_link(generation.join("bin/a")).unwrap();
         assert!(target.is_relative(), "{target:?}");
         assert_eq!(
-            std::fs::read_to_string(generation.join("bin/b")).unwrap(),
+            fs_err::read_to_string(generation.join("bin/b")).unwrap(),
             "b"
         );
     }

@@ -49,7 +49,7 @@ impl Generation {
     /// Reads the manifest of the generation directory `dir`.
     pub fn load(dir: &Path) -> Result<Generation, ProfileError> {
         let path = dir.join("generation.acl");
-        let text = std::fs::read_to_string(&path).map_err(|source| ProfileError::Io {
+        let text = fs_err::read_to_string(&path).map_err(|source| ProfileError::Io {
             path: path.clone(),
             source,
         })?;

@@ -3,6 +3,7 @@
 //! conflict winners), sorted by name so the same profile always gives the same bytes.
 //! `pandora sync` rebuilds a profile from one, here or on another machine.
 
+use pandora_core::Sha256;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -24,7 +25,7 @@ pub struct Locked {
     /// Exact version.
     pub version: String,
     /// SHA-256 of the `.psp` it was installed from.
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// The registry it came from; `None` for a package installed from a file.
     pub registry: Option<String>,
     /// Where it was downloaded from (or the file), for the record.
@@ -100,7 +101,7 @@ impl Lockfile {
 
     /// Reads a lockfile.
     pub fn load(path: &Path) -> Result<Lockfile, ProfileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Io {
+        let text = fs_err::read_to_string(path).map_err(|source| ProfileError::Io {
             path: path.to_path_buf(),
             source,
         })?;
@@ -142,11 +143,11 @@ impl Lockfile {
             let name = block
                 .label()
                 .ok_or_else(|| invalid("the label must be its name"))?;
-            crate::build::validate_name(name).map_err(|reason| invalid(&reason))?;
+            pandora_core::id::validate_name(name).map_err(|reason| invalid(&reason))?;
             let version = block
                 .get_str("version")
                 .map_err(|_| invalid("`version` must be a string"))?;
-            crate::build::validate_version(version).map_err(|reason| invalid(&reason))?;
+            pandora_core::id::validate_version(version).map_err(|reason| invalid(&reason))?;
             let sha256 = block
                 .get_str("sha256")
                 .ok()
@@ -164,7 +165,7 @@ impl Lockfile {
             lockfile.packages.push(Locked {
                 name: name.to_string(),
                 version: version.to_string(),
-                sha256,
+                sha256: sha256.into(),
                 registry,
                 source: block.get_str("source").unwrap_or_default().to_string(),
             });
@@ -185,14 +186,14 @@ mod tests {
                 Locked {
                     name: "hello".into(),
                     version: "1.1.0".into(),
-                    sha256: [0xab; 32],
+                    sha256: [0xab; 32].into(),
                     registry: Some("main".into()),
                     source: "http://127.0.0.1:1/hello-1.1.0.psp".into(),
                 },
                 Locked {
                     name: "local".into(),
                     version: "0.1.0".into(),
-                    sha256: [1; 32],
+                    sha256: [1; 32].into(),
                     registry: None,
                     source: "/tmp/local.psp".into(),
                 },

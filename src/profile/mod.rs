@@ -171,7 +171,7 @@ impl Profiles {
         let lock = FileLock::acquire(&path).map_err(io(&path))?;
         let tmp = self.layout.tmp_dir();
         crate::fs::clear_directory(&tmp).map_err(io(&tmp))?;
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
         Ok(lock)
     }
 
@@ -179,7 +179,7 @@ impl Profiles {
     pub fn list(&self) -> Result<Vec<String>, ProfileError> {
         let dir = self.layout.profiles_dir();
         let mut names = Vec::new();
-        match std::fs::read_dir(&dir) {
+        match fs_err::read_dir(&dir) {
             Ok(entries) => {
                 for entry in entries {
                     let entry = entry.map_err(io(&dir))?;
@@ -198,7 +198,7 @@ impl Profiles {
     /// The profile `vir` points at ([`DEFAULT_PROFILE`] before anything was activated).
     pub fn active(&self) -> Result<String, ProfileError> {
         let vir = self.layout.vir();
-        match std::fs::read_link(&vir) {
+        match fs_err::read_link(&vir) {
             Ok(target) => Ok(target
                 .components()
                 .nth(1)
@@ -279,10 +279,10 @@ impl Profiles {
             .layout
             .tmp_dir()
             .join(format!("deleted-profile-{name}"));
-        std::fs::rename(&dir, &trash).map_err(io(&dir))?;
+        fs_err::rename(&dir, &trash).map_err(io(&dir))?;
         sync_directory(&self.layout.profiles_dir()).map_err(io(&self.layout.profiles_dir()))?;
         let lockfile = self.lockfile_path(name);
-        match std::fs::remove_file(&lockfile) {
+        match fs_err::remove_file(&lockfile) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&lockfile)(e)),
             _ => {}
         }
@@ -306,7 +306,7 @@ impl Profiles {
     /// The generation `name` currently uses, if it has one.
     pub fn current(&self, name: &str) -> Result<Option<Generation>, ProfileError> {
         let current = self.dir(name).join("current");
-        match std::fs::read_link(&current) {
+        match fs_err::read_link(&current) {
             Ok(target) => Generation::load(&self.dir(name).join(target)).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&current)(e)),
@@ -413,7 +413,7 @@ impl Profiles {
         fill: impl FnOnce(&Path) -> Result<(), ProfileError>,
     ) -> Result<u64, ProfileError> {
         let dir = self.dir(name);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        fs_err::create_dir_all(&dir).map_err(io(&dir))?;
         let number = generation_numbers(&dir)?.into_iter().max().unwrap_or(0) + 1;
 
         let staging = self
@@ -421,25 +421,25 @@ impl Profiles {
             .tmp_dir()
             .join(format!("generation-{name}-{number}"));
         let staged_forest = staging.join("forest");
-        std::fs::create_dir_all(&staged_forest).map_err(io(&staged_forest))?;
+        fs_err::create_dir_all(&staged_forest).map_err(io(&staged_forest))?;
         fill(&staged_forest)?;
         let generation = Generation {
             number,
-            created_at: now(),
+            created_at: pandora_core::time::now(),
             description: staged.description,
             members: staged.members,
             namespaced: staged.namespaced,
             overrides: staged.overrides,
         };
         let manifest = staging.join("generation.acl");
-        std::fs::write(&manifest, generation.to_acl()).map_err(io(&manifest))?;
+        fs_err::write(&manifest, generation.to_acl()).map_err(io(&manifest))?;
         let lock = staging.join(LOCKFILE);
-        std::fs::write(&lock, staged.lock.to_acl()).map_err(io(&lock))?;
+        fs_err::write(&lock, staged.lock.to_acl()).map_err(io(&lock))?;
         // One syncfs makes the whole forest durable before it becomes visible.
         sync_filesystem(&staging)?;
 
         let target = dir.join(number.to_string());
-        std::fs::rename(&staging, &target).map_err(io(&target))?;
+        fs_err::rename(&staging, &target).map_err(io(&target))?;
         sync_directory(&dir).map_err(io(&dir))?;
         self.point_current(name, number)?;
         self.link_lockfile(name)?;
@@ -457,7 +457,7 @@ impl Profiles {
             return Ok(());
         }
         let manifests = self.layout.manifests_dir();
-        std::fs::create_dir_all(&manifests).map_err(io(&manifests))?;
+        fs_err::create_dir_all(&manifests).map_err(io(&manifests))?;
         let target = Path::new("../profiles")
             .join(name)
             .join("current")
@@ -503,7 +503,7 @@ impl Profiles {
                         .layout
                         .tmp_dir()
                         .join(format!("pruned-{name}-{number}"));
-                    std::fs::rename(&path, &trash).map_err(io(&path))?;
+                    fs_err::rename(&path, &trash).map_err(io(&path))?;
                     sync_directory(&dir).map_err(io(&dir))?;
                     remove_tree(&trash)?;
                 }
@@ -630,9 +630,9 @@ fn replace_symlink(layout: &Layout, link: &Path, target: &Path) -> Result<(), Pr
             .map(|n| n.to_string_lossy())
             .unwrap_or_default()
     ));
-    let _ = std::fs::remove_file(&staged);
+    let _ = fs_err::remove_file(&staged);
     std::os::unix::fs::symlink(target, &staged).map_err(io(&staged))?;
-    std::fs::rename(&staged, link).map_err(io(link))?;
+    fs_err::rename(&staged, link).map_err(io(link))?;
     let parent = link.parent().unwrap_or(Path::new("."));
     sync_directory(parent).map_err(io(parent))
 }
@@ -650,9 +650,9 @@ fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
         let relative = item.path().strip_prefix(from).unwrap_or(item.path());
         let destination = to.join(relative);
         if item.file_type().is_dir() {
-            std::fs::create_dir(&destination).map_err(io(&destination))?;
+            fs_err::create_dir(&destination).map_err(io(&destination))?;
         } else {
-            let target = std::fs::read_link(item.path()).map_err(io(item.path()))?;
+            let target = fs_err::read_link(item.path()).map_err(io(item.path()))?;
             std::os::unix::fs::symlink(target, &destination).map_err(io(&destination))?;
         }
     }
@@ -661,7 +661,7 @@ fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
 
 fn generation_numbers(dir: &Path) -> Result<Vec<u64>, ProfileError> {
     let mut numbers = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+    for entry in fs_err::read_dir(dir).map_err(io(dir))? {
         let entry = entry.map_err(io(dir))?;
         if let Some(n) = entry.file_name().to_str().and_then(|s| s.parse().ok()) {
             numbers.push(n);
@@ -692,13 +692,6 @@ fn sync_filesystem(path: &Path) -> Result<(), ProfileError> {
     crate::fs::syncfs(path).map_err(io(path))
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,8 +702,8 @@ mod tests {
         let root = home.join("store").join(format!("{name}@1.0.0"));
         for file in files {
             let path = root.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, format!("{name}:{file}")).unwrap();
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(&path, format!("{name}:{file}")).unwrap();
             let parent = Path::new(file).parent().unwrap().to_str().unwrap();
             if !parent.is_empty() && !entries.iter().any(|e: &RecordedEntry| e.path() == parent) {
                 entries.push(RecordedEntry::Directory {
@@ -719,7 +712,7 @@ mod tests {
             }
             entries.push(RecordedEntry::File {
                 path: (*file).into(),
-                sha256: [0; 32],
+                sha256: [0; 32].into(),
                 mode: 0o444,
             });
         }
@@ -727,7 +720,7 @@ mod tests {
         Record {
             name: name.into(),
             version: "1.0.0".into(),
-            blob: [0; 32],
+            blob: [0; 32].into(),
             registry: None,
             source: String::new(),
             public_key: crate::format::signing::SigningKey::from_seed("profile").public_key(),
@@ -754,7 +747,7 @@ mod tests {
     }
 
     fn read(home: &Path, path: &str) -> String {
-        std::fs::read_to_string(home.join("vir").join(path)).unwrap()
+        fs_err::read_to_string(home.join("vir").join(path)).unwrap()
     }
 
     #[test]

@@ -170,7 +170,7 @@ struct CacheState {
 
 impl CacheState {
     fn load(path: &Path) -> CacheState {
-        let Ok(text) = std::fs::read_to_string(path) else {
+        let Ok(text) = fs_err::read_to_string(path) else {
             return CacheState::default();
         };
         let Ok(document) = acl_parser::from_str(&path.display().to_string(), &text) else {
@@ -225,8 +225,8 @@ pub fn load_index(
         directory.join("state.acl"),
     );
     let mut state = CacheState::load(&state_path);
-    let cached = std::fs::read_to_string(&index_path).ok();
-    let cached_signature = std::fs::read_to_string(&signature_path).ok();
+    let cached = fs_err::read_to_string(&index_path).ok();
+    let cached_signature = fs_err::read_to_string(&signature_path).ok();
     let index_url = source.index_url();
     let fresh = cached.is_some()
         && now.saturating_sub(state.fetched_at)
@@ -274,7 +274,7 @@ pub fn load_index(
     if index.expires <= now {
         return Err(IndexError::Expired {
             registry: source.name.clone(),
-            expired: crate::build::rfc3339(u64::try_from(index.expires).unwrap_or(0)),
+            expired: pandora_core::time::rfc3339(u64::try_from(index.expires).unwrap_or(0)),
         });
     }
     if index.serial < state.max_serial {
@@ -287,7 +287,7 @@ pub fn load_index(
     if fetched {
         state.fetched_at = now;
         state.max_serial = state.max_serial.max(index.serial);
-        std::fs::create_dir_all(&directory).map_err(|error| IndexError::Io {
+        fs_err::create_dir_all(&directory).map_err(|error| IndexError::Io {
             path: directory.clone(),
             source: error,
         })?;
@@ -301,7 +301,7 @@ pub fn load_index(
         match &signature {
             Some(signature) => write(&signature_path, signature.as_bytes())?,
             None => {
-                let _ = std::fs::remove_file(&signature_path);
+                let _ = fs_err::remove_file(&signature_path);
             }
         }
         write(&state_path, state.to_acl().as_bytes())?;

@@ -25,13 +25,12 @@
 //! }
 //! ```
 
-use std::cmp::Ordering;
-
 use acl_parser::{Block, Document, Value};
 use pandora_core::PublicKey;
+use pandora_core::Sha256;
 
-use crate::build::{validate_name, validate_pin, validate_version};
 use crate::format::metadata::{decode_hex, encode_hex};
+use pandora_core::id::{compare_versions, validate_name, validate_pin, validate_version};
 
 /// A registry's index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +70,7 @@ pub struct IndexVersion {
     /// Where the `.psp` is: relative to the index's URL, or absolute.
     pub pkg_url: String,
     /// SHA-256 of the whole `.psp` file.
-    pub sha256: [u8; 32],
+    pub sha256: Sha256,
     /// Its size in bytes.
     pub size: u64,
     /// Exact `name@version` pins.
@@ -80,56 +79,6 @@ pub struct IndexVersion {
     pub license: Option<String>,
     /// Whether the publisher advises against it.
     pub deprecated: bool,
-}
-
-/// Orders versions: numeric parts numerically, a pre-release (`-rc.1`) before its release,
-/// build metadata (`+...`) ignored.
-pub fn compare_versions(left: &str, right: &str) -> Ordering {
-    fn split(version: &str) -> (Vec<&str>, Option<&str>) {
-        let version = version.split('+').next().unwrap_or(version);
-        match version.split_once('-') {
-            Some((core, pre)) => (core.split('.').collect(), Some(pre)),
-            None => (version.split('.').collect(), None),
-        }
-    }
-    fn part(left: &str, right: &str) -> Ordering {
-        match (left.parse::<u64>(), right.parse::<u64>()) {
-            (Ok(a), Ok(b)) => a.cmp(&b),
-            (Ok(_), Err(_)) => Ordering::Less,
-            (Err(_), Ok(_)) => Ordering::Greater,
-            (Err(_), Err(_)) => left.cmp(right),
-        }
-    }
-    let ((left_core, left_pre), (right_core, right_pre)) = (split(left), split(right));
-    for index in 0..left_core.len().max(right_core.len()) {
-        let order = part(
-            left_core.get(index).unwrap_or(&"0"),
-            right_core.get(index).unwrap_or(&"0"),
-        );
-        if order != Ordering::Equal {
-            return order;
-        }
-    }
-    match (left_pre, right_pre) {
-        (None, None) => Ordering::Equal,
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (Some(a), Some(b)) => {
-            let (a, b): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
-            for index in 0..a.len().max(b.len()) {
-                let order = match (a.get(index), b.get(index)) {
-                    (Some(x), Some(y)) => part(x, y),
-                    (Some(_), None) => Ordering::Greater,
-                    (None, Some(_)) => Ordering::Less,
-                    (None, None) => Ordering::Equal,
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-            Ordering::Equal
-        }
-    }
 }
 
 impl RegistryIndex {
@@ -232,7 +181,7 @@ impl RegistryIndex {
                 versions.push(IndexVersion {
                     version: label.to_string(),
                     pkg_url,
-                    sha256,
+                    sha256: sha256.into(),
                     size,
                     dependencies,
                     license: text(version, "license", false)?,
@@ -362,6 +311,7 @@ pub fn parse_signature_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Ordering;
 
     fn sample() -> RegistryIndex {
         RegistryIndex {
@@ -378,7 +328,7 @@ mod tests {
                     IndexVersion {
                         version: "1.2.0".into(),
                         pkg_url: "hello/hello-1.2.0.psp".into(),
-                        sha256: [1; 32],
+                        sha256: [1; 32].into(),
                         size: 10,
                         dependencies: vec![],
                         license: None,
@@ -387,7 +337,7 @@ mod tests {
                     IndexVersion {
                         version: "1.10.0".into(),
                         pkg_url: "https://cdn.example/hello-1.10.0.psp".into(),
-                        sha256: [2; 32],
+                        sha256: [2; 32].into(),
                         size: 20,
                         dependencies: vec!["libgreet@2.0.0".into()],
                         license: Some("MIT".into()),

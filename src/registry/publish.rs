@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use super::index::{compare_versions, signature_file, IndexPackage, IndexVersion, RegistryIndex};
-use crate::build::{validate_name, validate_version};
+use pandora_core::id::{compare_versions, validate_name, validate_version};
+pub use pandora_core::time::now;
+
+use super::index::{signature_file, IndexPackage, IndexVersion, RegistryIndex};
 use crate::format::package::{Package, Scope};
 use crate::format::signing::SigningKey;
 use crate::format::FormatError;
@@ -129,7 +131,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             }
         })?;
     let index_path = directory.join("index.acl");
-    let previous = match std::fs::read_to_string(&index_path) {
+    let previous = match fs_err::read_to_string(&index_path) {
         Ok(text) => Some(
             RegistryIndex::parse(&index_path.display().to_string(), &text).map_err(|source| {
                 PublishError::ExistingIndex {
@@ -232,7 +234,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         let entry = IndexVersion {
             version: version.clone(),
             pkg_url,
-            sha256,
+            sha256: sha256.into(),
             size: package.size(),
             dependencies: pandora.dependencies.clone(),
             license: pandora.license.clone(),
@@ -325,13 +327,4 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         index,
         path: index_path,
     })
-}
-
-/// Unix time now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
-        })
 }

@@ -10,19 +10,20 @@ mod record;
 
 pub use record::{newest, Record, RecordedEntry};
 
+use pandora_core::Sha256;
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
+use sha2::Digest;
 
-use crate::build::{validate_name, validate_version};
 use crate::format::extract::{Extraction, Limits};
 use crate::format::metadata::encode_hex;
 use crate::format::package::{Package, Scope};
 use crate::format::FormatError;
 use crate::fs::FileLock;
 use crate::layout::Layout;
+use pandora_core::id::{validate_name, validate_version};
 
 /// What can go wrong in the store. After any of them, the store is as it was.
 #[derive(Debug, thiserror::Error)]
@@ -140,15 +141,15 @@ impl Store {
 
     /// Copies a `.psp` into `blobs/` under its SHA-256 (hashing as it copies) and returns the
     /// hash. A blob already there is not copied again.
-    pub fn add_blob(&self, source: &Path) -> Result<[u8; 32], StoreError> {
+    pub fn add_blob(&self, source: &Path) -> Result<Sha256, StoreError> {
         let blobs = self.layout.blobs_dir();
-        std::fs::create_dir_all(&blobs).map_err(io(&blobs))?;
-        let mut input = std::fs::File::open(source).map_err(io(source))?;
+        fs_err::create_dir_all(&blobs).map_err(io(&blobs))?;
+        let mut input = fs_err::File::open(source).map_err(io(source))?;
         let mut temporary = tempfile::Builder::new()
             .prefix(".blob-")
             .tempfile_in(&blobs)
             .map_err(io(&blobs))?;
-        let mut hasher = Sha256::new();
+        let mut hasher = sha2::Sha256::new();
         let mut buffer = vec![0u8; 256 << 10];
         loop {
             let read = input.read(&mut buffer).map_err(io(source))?;
@@ -159,7 +160,7 @@ impl Store {
             std::io::Write::write_all(temporary.as_file_mut(), &buffer[..read])
                 .map_err(io(temporary.path()))?;
         }
-        let sha256: [u8; 32] = hasher.finalize().into();
+        let sha256: Sha256 = hasher.finalize().into();
         let target = blobs.join(encode_hex(&sha256));
         if !target.exists() {
             temporary.as_file().sync_all().map_err(io(&target))?;
@@ -173,7 +174,7 @@ impl Store {
     }
 
     /// The path of a blob.
-    pub fn blob_path(&self, sha256: &[u8; 32]) -> PathBuf {
+    pub fn blob_path(&self, sha256: &Sha256) -> PathBuf {
         self.layout.blobs_dir().join(encode_hex(sha256))
     }
 
@@ -181,7 +182,7 @@ impl Store {
     /// `name@version` from other bytes is refused unless `reinstall`.
     pub fn install(
         &self,
-        sha256: &[u8; 32],
+        sha256: &Sha256,
         provenance: &Provenance,
         reinstall: bool,
     ) -> Result<Installed, StoreError> {
@@ -197,7 +198,7 @@ impl Store {
         let lock = self.lock()?;
         self.sweep()?;
         let tmp = self.layout.tmp_dir();
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
         Ok(Transaction {
             store: self,
             _lock: lock,
@@ -212,7 +213,7 @@ impl Store {
     /// The record of `name@version`, if installed.
     pub fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let path = self.record_path(id);
-        match std::fs::read_to_string(&path) {
+        match fs_err::read_to_string(&path) {
             Ok(text) => Record::parse(&path.display().to_string(), &text)
                 .map(Some)
                 .map_err(|source| StoreError::Record { path, source }),
@@ -224,7 +225,7 @@ impl Store {
     /// Every installed package's record, sorted by `name@version`.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
         let directory = self.layout.records_dir();
-        let mut ids: Vec<String> = match std::fs::read_dir(&directory) {
+        let mut ids: Vec<String> = match fs_err::read_dir(&directory) {
             Ok(entries) => entries
                 .flatten()
                 .filter_map(|entry| {
@@ -301,13 +302,13 @@ impl Store {
             .ok_or_else(|| StoreError::NotInstalled { id: id.to_string() })?;
         let entry = self.entry_path(id);
         let tmp = self.layout.tmp_dir();
-        std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
+        fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
         let trash = tmp.join(format!("removed-{id}-{}", std::process::id()));
         if entry.symlink_metadata().is_ok() {
-            std::fs::rename(&entry, &trash).map_err(io(&entry))?;
+            fs_err::rename(&entry, &trash).map_err(io(&entry))?;
         }
         let record_path = self.record_path(id);
-        std::fs::remove_file(&record_path).map_err(io(&record_path))?;
+        fs_err::remove_file(&record_path).map_err(io(&record_path))?;
         remove_tree(&trash)?;
         Ok(record)
     }
@@ -350,7 +351,7 @@ impl Store {
     /// between writing one and the other) and leftovers in `tmp/`.
     pub fn orphans(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut orphans = Vec::new();
-        if let Ok(entries) = std::fs::read_dir(self.layout.store_dir()) {
+        if let Ok(entries) = fs_err::read_dir(self.layout.store_dir()) {
             for entry in entries.flatten() {
                 let id = entry.file_name().to_string_lossy().into_owned();
                 if self.record(&id)?.is_none() {
@@ -358,7 +359,7 @@ impl Store {
                 }
             }
         }
-        if let Ok(entries) = std::fs::read_dir(self.layout.tmp_dir()) {
+        if let Ok(entries) = fs_err::read_dir(self.layout.tmp_dir()) {
             orphans.extend(entries.flatten().map(|entry| entry.path()));
         }
         orphans.sort();
@@ -384,7 +385,7 @@ impl Store {
         for path in unreferenced {
             each(
                 &path,
-                std::fs::symlink_metadata(&path).map_or(0, |m| m.len()),
+                fs_err::symlink_metadata(&path).map_or(0, |m| m.len()),
             );
             if !dry_run {
                 remove_tree(&path)?;
@@ -401,7 +402,7 @@ impl Store {
             .map(|record| encode_hex(&record.blob))
             .collect();
         let blobs = self.layout.blobs_dir();
-        let Ok(entries) = std::fs::read_dir(&blobs) else {
+        let Ok(entries) = fs_err::read_dir(&blobs) else {
             return Ok(Vec::new());
         };
         let mut unreferenced: Vec<PathBuf> = entries
@@ -434,7 +435,7 @@ impl Transaction<'_> {
     /// sealed read-only. Nothing in `store/` changes until [`Transaction::commit`].
     pub fn stage(
         &mut self,
-        sha256: &[u8; 32],
+        sha256: &Sha256,
         provenance: &Provenance,
         reinstall: bool,
     ) -> Result<Installed, StoreError> {
@@ -495,7 +496,7 @@ impl Transaction<'_> {
             },
         });
         let tree = staging.join("tree");
-        std::fs::create_dir(&tree).map_err(io(&tree))?;
+        fs_err::create_dir(&tree).map_err(io(&tree))?;
         let mut extraction = Extraction::new(Limits::default());
         for slot in &verified.slots {
             extraction.extract_slot(&package, slot, &tree)?;
@@ -518,8 +519,8 @@ impl Transaction<'_> {
         syncfs(&tmp)?;
         let records_dir = store.layout.records_dir();
         let store_dir = store.layout.store_dir();
-        std::fs::create_dir_all(&records_dir).map_err(io(&records_dir))?;
-        std::fs::create_dir_all(&store_dir).map_err(io(&store_dir))?;
+        fs_err::create_dir_all(&records_dir).map_err(io(&records_dir))?;
+        fs_err::create_dir_all(&store_dir).map_err(io(&store_dir))?;
         let mut committed = Vec::new();
         for staged in std::mem::take(&mut self.staged) {
             let id = staged.record.id();
@@ -530,9 +531,9 @@ impl Transaction<'_> {
                 .map_err(io(&record_path))?;
             let entry = store.entry_path(&id);
             if entry.symlink_metadata().is_ok() {
-                std::fs::rename(&entry, staged.staging.join("replaced")).map_err(io(&entry))?;
+                fs_err::rename(&entry, staged.staging.join("replaced")).map_err(io(&entry))?;
             }
-            std::fs::rename(staged.staging.join("tree"), &entry).map_err(io(&entry))?;
+            fs_err::rename(staged.staging.join("tree"), &entry).map_err(io(&entry))?;
             remove_tree(&staged.staging)?;
             committed.push(staged.record);
         }
@@ -576,14 +577,14 @@ fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> 
             .into_owned();
         let file_type = item.file_type();
         if file_type.is_symlink() {
-            let target = std::fs::read_link(path).map_err(io(path))?;
+            let target = fs_err::read_link(path).map_err(io(path))?;
             entries.push(RecordedEntry::Link {
                 path: relative,
                 target: target.to_string_lossy().into_owned(),
             });
         } else if file_type.is_dir() {
             if seal {
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o555))
+                fs_err::set_permissions(path, std::fs::Permissions::from_mode(0o555))
                     .map_err(io(path))?;
             }
             entries.push(RecordedEntry::Directory { path: relative });
@@ -599,12 +600,12 @@ fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> 
                 & 0o7777;
             if seal {
                 mode &= !0o222;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+                fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode))
                     .map_err(io(path))?;
             }
-            let mut hasher = Sha256::new();
+            let mut hasher = sha2::Sha256::new();
             std::io::copy(
-                &mut std::fs::File::open(path).map_err(io(path))?,
+                &mut fs_err::File::open(path).map_err(io(path))?,
                 &mut hasher,
             )
             .map_err(io(path))?;

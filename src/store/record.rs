@@ -4,8 +4,9 @@
 
 use acl_parser::{Block, Document};
 use pandora_core::PublicKey;
+use pandora_core::Sha256;
 
-use crate::format::metadata::{decode_hex, encode_hex};
+use crate::format::metadata::encode_hex;
 
 /// One installed file, directory or link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +16,7 @@ pub enum RecordedEntry {
         /// Path inside the entry.
         path: String,
         /// SHA-256 of its content.
-        sha256: [u8; 32],
+        sha256: Sha256,
         /// Unix mode (read-only once installed).
         mode: u32,
     },
@@ -52,7 +53,7 @@ pub struct Record {
     /// Version.
     pub version: String,
     /// SHA-256 of the `.psp` it was installed from (its name in `blobs/`).
-    pub blob: [u8; 32],
+    pub blob: Sha256,
     /// The registry it came from, if any.
     pub registry: Option<String>,
     /// The URL or path it was read from.
@@ -127,7 +128,7 @@ impl Record {
                     sha256: entry
                         .get_str("sha256")
                         .ok()
-                        .and_then(decode_hex::<32>)
+                        .and_then(Sha256::parse_hex)
                         .ok_or_else(|| invalid("a file without a valid sha256"))?,
                     mode: entry
                         .get_str("mode")
@@ -152,7 +153,7 @@ impl Record {
         Ok(Record {
             name: text("name")?,
             version: text("version")?,
-            blob: decode_hex::<32>(&text("blob")?)
+            blob: Sha256::parse_hex(&text("blob")?)
                 .ok_or_else(|| invalid("`blob` must be 64 hex digits"))?,
             registry: (!registry.is_empty()).then_some(registry),
             source: text("source")?,
@@ -176,7 +177,7 @@ pub fn newest<'r>(
     records
         .into_iter()
         .filter(|record| keep(record))
-        .max_by(|a, b| crate::registry::index::compare_versions(&a.version, &b.version))
+        .max_by(|a, b| pandora_core::id::compare_versions(&a.version, &b.version))
 }
 
 #[cfg(test)]
@@ -188,7 +189,7 @@ mod tests {
         let record = Record {
             name: "hello".into(),
             version: "1.0.0".into(),
-            blob: [1; 32],
+            blob: [1; 32].into(),
             registry: Some("main".into()),
             source: "https://example.org/hello.psp".into(),
             public_key: crate::format::signing::SigningKey::from_seed("record").public_key(),
@@ -198,7 +199,7 @@ mod tests {
                 RecordedEntry::Directory { path: "bin".into() },
                 RecordedEntry::File {
                     path: "bin/hello".into(),
-                    sha256: [3; 32],
+                    sha256: [3; 32].into(),
                     mode: 0o555,
                 },
                 RecordedEntry::Link {
@@ -220,7 +221,7 @@ mod tests {
         let record = Record {
             name: "hello".into(),
             version: "1.0.0".into(),
-            blob: [1; 32],
+            blob: [1; 32].into(),
             registry: None,
             source: "hello.psp".into(),
             public_key: crate::format::signing::SigningKey::from_seed("record").public_key(),

@@ -34,7 +34,7 @@ pub fn sync_directory(directory: &Path) -> std::io::Result<()> {
 /// Flushes every dirty page of the filesystem holding `path`: one call makes a whole staged
 /// tree durable, far cheaper than an fsync per file.
 pub fn syncfs(path: &Path) -> std::io::Result<()> {
-    let directory = std::fs::File::open(path)?;
+    let directory = fs_err::File::open(path)?;
     nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(Into::into)
 }
 
@@ -49,18 +49,18 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
         for item in walkdir::WalkDir::new(path).into_iter().flatten() {
             if item.file_type().is_dir() {
                 let _ =
-                    std::fs::set_permissions(item.path(), std::fs::Permissions::from_mode(0o700));
+                    fs_err::set_permissions(item.path(), std::fs::Permissions::from_mode(0o700));
             }
         }
-        std::fs::remove_dir_all(path)
+        fs_err::remove_dir_all(path)
     } else {
-        std::fs::remove_file(path)
+        fs_err::remove_file(path)
     }
 }
 
 /// Removes everything inside `directory` (which may be missing), as [`remove_tree`] does.
 pub fn clear_directory(directory: &Path) -> std::io::Result<()> {
-    let Ok(entries) = std::fs::read_dir(directory) else {
+    let Ok(entries) = fs_err::read_dir(directory) else {
         return Ok(());
     };
     for entry in entries.flatten() {
@@ -119,8 +119,8 @@ mod tests {
         let path = directory.path().join("state.acl");
         write_atomic(&path, b"one").unwrap();
         write_atomic(&path, b"two").unwrap();
-        assert_eq!(std::fs::read(&path).unwrap(), b"two");
-        let names: Vec<_> = std::fs::read_dir(directory.path())
+        assert_eq!(fs_err::read(&path).unwrap(), b"two");
+        let names: Vec<_> = fs_err::read_dir(directory.path())
             .unwrap()
             .map(|entry| entry.unwrap().file_name())
             .collect();
