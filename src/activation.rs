@@ -189,7 +189,7 @@ fn change_contents(
                 .members
                 .retain(|m| !names.contains(m.name.as_str()));
             for id in ids {
-                let name = id.split('@').next().unwrap_or(id).to_string();
+                let name = pandora_core::id::name_of(id).to_string();
                 if namespace {
                     contents.namespaced.insert(name);
                 } else {
@@ -284,7 +284,7 @@ fn check(
     let root = format!("profile {profile}");
     for member in members {
         for pin in &member.dependencies {
-            let name = pin.split('@').next().unwrap_or(pin);
+            let name = pandora_core::id::name_of(pin);
             let found = by_name.get(name).map(|r| r.id());
             if found.as_deref() == Some(pin.as_str()) {
                 continue;

@@ -25,7 +25,7 @@ pub struct Request {
 impl Request {
     /// Parses `name` or `name@version`.
     pub fn parse(text: &str) -> Result<Request, String> {
-        let (name, version) = match text.split_once('@') {
+        let (name, version) = match pandora_core::id::split_id(text) {
             Some((name, version)) => (name, Some(version)),
             None => (text, None),
         };
@@ -75,7 +75,7 @@ pub struct Resolved {
 impl Resolved {
     /// `name@version`.
     pub fn id(&self) -> String {
-        format!("{}@{}", self.name, self.version)
+        pandora_core::id::id(&self.name, &self.version)
     }
 }
 
@@ -168,6 +168,14 @@ pub fn resolve(
     requests: &[Request],
     registries: &[Registry],
 ) -> Result<Vec<Resolved>, ResolveError> {
+    resolve_plainly(requests, registries).map_err(|error| improve(error, requests, registries))
+}
+
+/// The plan for `requests`, dependencies before dependents, or the first failure as found.
+fn resolve_plainly(
+    requests: &[Request],
+    registries: &[Registry],
+) -> Result<Vec<Resolved>, ResolveError> {
     let mut chosen: BTreeMap<String, Resolved> = BTreeMap::new();
     let mut order = Vec::new();
     for request in requests {
@@ -178,8 +186,7 @@ pub fn resolve(
             registries,
             &mut chosen,
             &mut order,
-        )
-        .map_err(|error| improve(error, requests, registries))?;
+        )?;
     }
     Ok(order
         .into_iter()
@@ -206,7 +213,7 @@ fn visit(
         return match version {
             Some(version) if version != existing.version => {
                 let mut second = parents.to_vec();
-                second.push(format!("{name}@{version}"));
+                second.push(pandora_core::id::id(name, version));
                 Err(ResolveError::Conflict {
                     name: name.to_string(),
                     first: existing.chain.clone(),
@@ -218,7 +225,9 @@ fn visit(
         };
     }
     let Some((registry, found)) = lookup(registries, name, version) else {
-        let wanted = version.map_or(name.to_string(), |version| format!("{name}@{version}"));
+        let wanted = version.map_or(name.to_string(), |version| {
+            pandora_core::id::id(name, version)
+        });
         let available: Vec<String> = registries
             .iter()
             .filter_map(|registry| registry.index.package(name))
@@ -239,7 +248,7 @@ fn visit(
         });
     };
     let mut chain = parents.to_vec();
-    chain.push(format!("{name}@{}", found.version));
+    chain.push(pandora_core::id::id(name, &found.version));
     let url = registry
         .index_url
         .join(&found.pkg_url)
@@ -260,7 +269,7 @@ fn visit(
     let mut pins: Vec<&String> = found.dependencies.iter().collect();
     pins.sort();
     for pin in pins {
-        let (dependency, pinned) = pin.split_once('@').unwrap_or((pin.as_str(), ""));
+        let (dependency, pinned) = pandora_core::id::split_id(pin).unwrap_or((pin.as_str(), ""));
         visit(dependency, Some(pinned), &chain, registries, chosen, order)?;
     }
     order.push(name.to_string());
@@ -281,7 +290,7 @@ fn improve(error: ResolveError, requests: &[Request], registries: &[Registry]) -
     };
     let root = second
         .first()
-        .and_then(|id| id.split('@').next())
+        .map(|id| pandora_core::id::name_of(id))
         .unwrap_or_default()
         .to_string();
     let mut fix = format!(
@@ -304,19 +313,7 @@ fn improve(error: ResolveError, requests: &[Request], registries: &[Registry]) -
                 name: root.clone(),
                 version: Some(candidate.version.clone()),
             });
-            let mut chosen = BTreeMap::new();
-            let mut order = Vec::new();
-            if trial.iter().all(|request| {
-                visit(
-                    &request.name,
-                    request.version.as_deref(),
-                    &[],
-                    registries,
-                    &mut chosen,
-                    &mut order,
-                )
-                .is_ok()
-            }) {
+            if resolve_plainly(&trial, registries).is_ok() {
                 let others: Vec<String> = requests
                     .iter()
                     .filter(|request| request.name != root)
@@ -341,7 +338,7 @@ fn improve(error: ResolveError, requests: &[Request], registries: &[Registry]) -
 
 fn request_text(request: &Request) -> String {
     match &request.version {
-        Some(version) => format!("{}@{version}", request.name),
+        Some(version) => pandora_core::id::id(&request.name, version),
         None => request.name.clone(),
     }
 }

@@ -73,10 +73,11 @@ impl Manifest {
                 })
             }
             Err(source) => {
-                return Err(BuildError::Io {
+                return Err(BuildError::Io(pandora_core::IoError {
+                    action: "access",
                     path: path.to_path_buf(),
-                    source,
-                })
+                    source: source,
+                }))
             }
         };
         let invalid = |source: acl_parser::Error| BuildError::Manifest {

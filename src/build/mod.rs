@@ -105,15 +105,9 @@ pub enum BuildError {
         /// Where it was looked for.
         path: PathBuf,
     },
-    /// Any other I/O failure.
-    #[error("I/O error on {path}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: io::Error,
-    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] pandora_core::IoError),
     /// Writing the package failed.
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -209,9 +203,12 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         _ => PathBuf::from("."),
     };
     // Only now, with the input known to be good, does anything get created.
-    fs_err::create_dir_all(&output_directory).map_err(|source| BuildError::Io {
-        path: output_directory.clone(),
-        source,
+    fs_err::create_dir_all(&output_directory).map_err(|source| {
+        BuildError::Io(pandora_core::IoError {
+            action: "access",
+            path: output_directory.clone(),
+            source: source,
+        })
     })?;
     let mut groups: BTreeMap<String, Vec<&TreeEntry>> = BTreeMap::new();
     for entry in &entries {
@@ -246,9 +243,12 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             permissions: Some("0755".to_string()),
         });
     }
-    let launcher_bytes = fs_err::read(&options.launcher).map_err(|source| BuildError::Io {
-        path: options.launcher.clone(),
-        source,
+    let launcher_bytes = fs_err::read(&options.launcher).map_err(|source| {
+        BuildError::Io(pandora_core::IoError {
+            action: "access",
+            path: options.launcher.clone(),
+            source: source,
+        })
     })?;
     let metadata = Metadata {
         format: "PSPF/2025".to_string(),
@@ -328,9 +328,12 @@ fn archive_slot(
 ) -> Result<SlotData, BuildError> {
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source: io::Error| BuildError::Io {
-            path: path.clone(),
-            source,
+        move |source: io::Error| {
+            BuildError::Io(pandora_core::IoError {
+                action: "access",
+                path: path.clone(),
+                source: source,
+            })
         }
     };
     let data = tempfile::tempfile_in(directory).map_err(io_error(directory))?;

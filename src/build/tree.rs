@@ -63,23 +63,27 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
     {
         let item = item.map_err(|error| {
             let path = error.path().unwrap_or(root).to_path_buf();
-            BuildError::Io {
-                path,
+            BuildError::Io(pandora_core::IoError {
+                action: "access",
+                path: path,
                 source: error
                     .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
-            }
+            })
         })?;
         let path = item.path();
         let relative = path.strip_prefix(root).unwrap_or(path).to_path_buf();
         if is_secret(&relative) {
             secrets.push(relative.display().to_string());
         }
-        let metadata = item.metadata().map_err(|error| BuildError::Io {
-            path: path.to_path_buf(),
-            source: error
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("cannot stat")),
+        let metadata = item.metadata().map_err(|error| {
+            BuildError::Io(pandora_core::IoError {
+                action: "access",
+                path: path.to_path_buf(),
+                source: error
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("cannot stat")),
+            })
         })?;
         let file_type = metadata.file_type();
         let kind = if file_type.is_dir() {
@@ -96,9 +100,12 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
                 executable: metadata.permissions().mode() & 0o111 != 0,
             }
         } else if file_type.is_symlink() {
-            let target = fs_err::read_link(path).map_err(|source| BuildError::Io {
-                path: path.to_path_buf(),
-                source,
+            let target = fs_err::read_link(path).map_err(|source| {
+                BuildError::Io(pandora_core::IoError {
+                    action: "access",
+                    path: path.to_path_buf(),
+                    source: source,
+                })
             })?;
             check_link(root, &relative, &target)?;
             if fs_err::metadata(path).is_err() {

@@ -33,7 +33,7 @@ impl Sources {
         if let Some(record) = self.records.get(id) {
             return Some(record.dependencies.clone());
         }
-        let (name, version) = id.split_once('@')?;
+        let (name, version) = pandora_core::id::split_id(id)?;
         self.registries.as_ref()?.iter().find_map(|registry| {
             let package = registry.index.package(name)?;
             let found = package.versions.iter().find(|v| v.version == version)?;
@@ -85,7 +85,7 @@ impl Sources {
         }
         self.registries.as_ref()?.iter().find_map(|registry| {
             let package = registry.index.package(text)?;
-            Some(format!("{text}@{}", package.latest))
+            Some(pandora_core::id::id(text, &package.latest))
         })
     }
 

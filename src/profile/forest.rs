@@ -24,7 +24,7 @@ pub struct Member<'r> {
 impl Member<'_> {
     /// The package name.
     pub fn name(&self) -> &str {
-        self.id.split('@').next().unwrap_or(&self.id)
+        pandora_core::id::name_of(&self.id)
     }
 }
 

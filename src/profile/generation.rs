@@ -49,9 +49,12 @@ impl Generation {
     /// Reads the manifest of the generation directory `dir`.
     pub fn load(dir: &Path) -> Result<Generation, ProfileError> {
         let path = dir.join("generation.acl");
-        let text = fs_err::read_to_string(&path).map_err(|source| ProfileError::Io {
-            path: path.clone(),
-            source,
+        let text = fs_err::read_to_string(&path).map_err(|source| {
+            ProfileError::Io(pandora_core::IoError {
+                action: "access",
+                path: path.clone(),
+                source: source,
+            })
         })?;
         Generation::parse(&path.display().to_string(), &text).map_err(|source| {
             ProfileError::Manifest {

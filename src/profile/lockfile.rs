@@ -35,7 +35,7 @@ pub struct Locked {
 impl Locked {
     /// `name@version`.
     pub fn id(&self) -> String {
-        format!("{}@{}", self.name, self.version)
+        pandora_core::id::id(&self.name, &self.version)
     }
 }
 
@@ -101,9 +101,12 @@ impl Lockfile {
 
     /// Reads a lockfile.
     pub fn load(path: &Path) -> Result<Lockfile, ProfileError> {
-        let text = fs_err::read_to_string(path).map_err(|source| ProfileError::Io {
-            path: path.to_path_buf(),
-            source,
+        let text = fs_err::read_to_string(path).map_err(|source| {
+            ProfileError::Io(pandora_core::IoError {
+                action: "access",
+                path: path.to_path_buf(),
+                source: source,
+            })
         })?;
         Lockfile::parse(&path.display().to_string(), &text).map_err(|source| {
             ProfileError::Manifest {

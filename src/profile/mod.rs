@@ -41,15 +41,9 @@ pub const DEFAULT_PROFILE: &str = "default";
 /// What can go wrong with profiles. After any of them, every profile is as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
-    /// A file or directory that cannot be read or written.
-    #[error("I/O error on {path}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] pandora_core::IoError),
     /// Paths two packages both provide.
     #[error("{} path(s) are provided by two packages: {}", .0.len(), describe(.0))]
     Conflicts(Vec<Conflict>),
@@ -116,9 +110,12 @@ impl pandora_core::Hint for ProfileError {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> ProfileError + '_ {
-    move |source| ProfileError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        ProfileError::Io(pandora_core::IoError {
+            action: "access",
+            path: path.to_path_buf(),
+            source: source,
+        })
     }
 }
 
@@ -371,9 +368,13 @@ impl Profiles {
         };
         // profiles/NAME/N/forest is four levels below the home.
         self.stage_generation(name, staged, |dir| {
-            plan.forest
-                .write(dir, 4)
-                .map_err(|(path, source)| ProfileError::Io { path, source })
+            plan.forest.write(dir, 4).map_err(|(path, source)| {
+                ProfileError::Io(pandora_core::IoError {
+                    action: "access",
+                    path: path,
+                    source: source,
+                })
+            })
         })
     }
 
@@ -642,10 +643,11 @@ fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
     for item in walkdir::WalkDir::new(from).min_depth(1) {
         let item = item.map_err(|e| {
             let path = e.path().unwrap_or(from).to_path_buf();
-            ProfileError::Io {
-                path,
+            ProfileError::Io(pandora_core::IoError {
+                action: "access",
+                path: path,
                 source: e.into(),
-            }
+            })
         })?;
         let relative = item.path().strip_prefix(from).unwrap_or(item.path());
         let destination = to.join(relative);

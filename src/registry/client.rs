@@ -6,7 +6,7 @@
 //! The cache is verified again every time it is used: nothing on disk is trusted for having
 //! been checked once.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use acl_parser::{Block, Document};
@@ -130,15 +130,9 @@ pub enum IndexError {
         /// The registry.
         registry: String,
     },
-    /// The cache cannot be written.
-    #[error("cannot write {path}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] pandora_core::IoError),
 }
 
 impl pandora_core::Hint for IndexError {
@@ -287,14 +281,20 @@ pub fn load_index(
     if fetched {
         state.fetched_at = now;
         state.max_serial = state.max_serial.max(index.serial);
-        fs_err::create_dir_all(&directory).map_err(|error| IndexError::Io {
-            path: directory.clone(),
-            source: error,
+        fs_err::create_dir_all(&directory).map_err(|error| {
+            IndexError::Io(pandora_core::IoError {
+                action: "access",
+                path: directory.clone(),
+                source: error,
+            })
         })?;
         let write = |path: &Path, bytes: &[u8]| {
-            crate::fs::write_atomic(path, bytes).map_err(|error| IndexError::Io {
-                path: path.to_path_buf(),
-                source: error,
+            crate::fs::write_atomic(path, bytes).map_err(|error| {
+                IndexError::Io(pandora_core::IoError {
+                    action: "access",
+                    path: path.to_path_buf(),
+                    source: error,
+                })
             })
         };
         write(&index_path, text.as_bytes())?;

@@ -77,15 +77,9 @@ pub enum DownloadError {
         /// What arrived.
         actual: String,
     },
-    /// The blob cache cannot be written.
-    #[error("cannot write {path}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] pandora_core::IoError),
 }
 
 impl pandora_core::Hint for DownloadError {
@@ -222,9 +216,12 @@ impl Downloader {
 }
 
 fn io_error(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
-    move |source| DownloadError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        DownloadError::Io(pandora_core::IoError {
+            action: "access",
+            path: path.to_path_buf(),
+            source: source,
+        })
     }
 }
 
@@ -311,10 +308,11 @@ impl Once<'_> {
     }
 
     fn io_failure(&self, source: std::io::Error) -> Attempt {
-        Attempt::Fail(DownloadError::Io {
+        Attempt::Fail(DownloadError::Io(pandora_core::IoError {
+            action: "access",
             path: self.partial.to_path_buf(),
-            source,
-        })
+            source: source,
+        }))
     }
 
     /// Drops the partial download so the next attempt starts from byte 0 without a range.

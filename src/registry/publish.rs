@@ -21,15 +21,9 @@ pub enum PublishError {
         /// The path.
         path: PathBuf,
     },
-    /// A file that cannot be read or written.
-    #[error("I/O error on {path}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] pandora_core::IoError),
     /// A package that fails verification.
     #[error("{path} is not a valid package")]
     InvalidPackage {
@@ -125,10 +119,11 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
     }
     let _lock =
         crate::fs::FileLock::acquire(&directory.join(".pandora-index.lock")).map_err(|source| {
-            PublishError::Io {
+            PublishError::Io(pandora_core::IoError {
+                action: "access",
                 path: directory.clone(),
-                source,
-            }
+                source: source,
+            })
         })?;
     let index_path = directory.join("index.acl");
     let previous = match fs_err::read_to_string(&index_path) {
@@ -142,17 +137,19 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         ),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
         Err(source) => {
-            return Err(PublishError::Io {
+            return Err(PublishError::Io(pandora_core::IoError {
+                action: "access",
                 path: index_path,
-                source,
-            })
+                source: source,
+            }))
         }
     };
     let base = url::Url::from_directory_path(std::path::absolute(directory).map_err(|source| {
-        PublishError::Io {
+        PublishError::Io(pandora_core::IoError {
+            action: "access",
             path: directory.clone(),
-            source,
-        }
+            source: source,
+        })
     })?)
     .map_err(|()| PublishError::NotADirectory {
         path: directory.clone(),
@@ -167,11 +164,14 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.')
         });
     for entry in files {
-        let entry = entry.map_err(|error| PublishError::Io {
-            path: error.path().unwrap_or(directory).to_path_buf(),
-            source: error
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+        let entry = entry.map_err(|error| {
+            PublishError::Io(pandora_core::IoError {
+                action: "access",
+                path: error.path().unwrap_or(directory).to_path_buf(),
+                source: error
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+            })
         })?;
         let path = entry.path();
         if !entry.file_type().is_file()
@@ -208,10 +208,11 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             }
         })?;
         let file_url = url::Url::from_file_path(std::path::absolute(path).map_err(|source| {
-            PublishError::Io {
+            PublishError::Io(pandora_core::IoError {
+                action: "access",
                 path: path.to_path_buf(),
-                source,
-            }
+                source: source,
+            })
         })?)
         .map_err(|()| PublishError::NotADirectory {
             path: path.to_path_buf(),
@@ -310,18 +311,24 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
     };
     let text = index.to_acl();
     let signature = options.key.sign(text.as_bytes());
-    crate::fs::write_atomic(&index_path, text.as_bytes()).map_err(|source| PublishError::Io {
-        path: index_path.clone(),
-        source,
+    crate::fs::write_atomic(&index_path, text.as_bytes()).map_err(|source| {
+        PublishError::Io(pandora_core::IoError {
+            action: "access",
+            path: index_path.clone(),
+            source: source,
+        })
     })?;
     let signature_path = directory.join("index.acl.sig");
     crate::fs::write_atomic(
         &signature_path,
         signature_file(&options.key.public_key(), &signature).as_bytes(),
     )
-    .map_err(|source| PublishError::Io {
-        path: signature_path,
-        source,
+    .map_err(|source| {
+        PublishError::Io(pandora_core::IoError {
+            action: "access",
+            path: signature_path,
+            source: source,
+        })
     })?;
     Ok(Published {
         index,

@@ -28,15 +28,9 @@ use pandora_core::id::{validate_name, validate_version};
 /// What can go wrong in the store. After any of them, the store is as it was.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// A file or directory that cannot be read or written.
-    #[error("I/O error on {path}")]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] pandora_core::IoError),
     /// The package fails verification.
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -109,9 +103,12 @@ pub struct Store {
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
+    move |source| {
+        StoreError::Io(pandora_core::IoError {
+            action: "access",
+            path: path.to_path_buf(),
+            source: source,
+        })
     }
 }
 
@@ -164,9 +161,12 @@ impl Store {
         let target = blobs.join(encode_hex(&sha256));
         if !target.exists() {
             temporary.as_file().sync_all().map_err(io(&target))?;
-            temporary.persist(&target).map_err(|error| StoreError::Io {
-                path: target.clone(),
-                source: error.error,
+            temporary.persist(&target).map_err(|error| {
+                StoreError::Io(pandora_core::IoError {
+                    action: "access",
+                    path: target.clone(),
+                    source: error.error,
+                })
             })?;
             crate::fs::sync_directory(&blobs).map_err(io(&blobs))?;
         }
@@ -218,7 +218,11 @@ impl Store {
                 .map(Some)
                 .map_err(|source| StoreError::Record { path, source }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io { path, source }),
+            Err(source) => Err(StoreError::Io(pandora_core::IoError {
+                action: "access",
+                path: path,
+                source: source,
+            })),
         }
     }
 
@@ -238,10 +242,11 @@ impl Store {
                 .collect(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(source) => {
-                return Err(StoreError::Io {
+                return Err(StoreError::Io(pandora_core::IoError {
+                    action: "access",
                     path: directory,
-                    source,
-                })
+                    source: source,
+                }))
             }
         };
         ids.sort();
@@ -453,7 +458,7 @@ impl Transaction<'_> {
                 path: provenance.source.clone().into(),
                 reason,
             })?;
-        let id = format!("{name}@{version}");
+        let id = pandora_core::id::id(&name, &version);
         if let Some(existing) = store.record(&id)? {
             if existing.blob == *sha256 && store.entry_path(&id).is_dir() && !reinstall {
                 return Ok(Installed::Already(existing));
@@ -563,11 +568,14 @@ fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> 
         .contents_first(true)
         .sort_by_file_name()
     {
-        let item = item.map_err(|error| StoreError::Io {
-            path: error.path().unwrap_or(root).to_path_buf(),
-            source: error
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+        let item = item.map_err(|error| {
+            StoreError::Io(pandora_core::IoError {
+                action: "access",
+                path: error.path().unwrap_or(root).to_path_buf(),
+                source: error
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
+            })
         })?;
         let path = item.path();
         let relative = path
@@ -591,9 +599,12 @@ fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> 
         } else {
             let mut mode = item
                 .metadata()
-                .map_err(|error| StoreError::Io {
-                    path: path.to_path_buf(),
-                    source: error.into(),
+                .map_err(|error| {
+                    StoreError::Io(pandora_core::IoError {
+                        action: "access",
+                        path: path.to_path_buf(),
+                        source: error.into(),
+                    })
                 })?
                 .permissions()
                 .mode()

@@ -71,7 +71,7 @@ pub struct Record {
 impl Record {
     /// `name@version`.
     pub fn id(&self) -> String {
-        format!("{}@{}", self.name, self.version)
+        pandora_core::id::id(&self.name, &self.version)
     }
 
     /// The record as ACL.

@@ -68,7 +68,18 @@ impl Sandbox {
     ) -> Run {
         let mut command = self.command_for(program, args);
         configure(&mut command);
-        finish(command.output().expect("run the program"))
+        // A package file written by this test process can be briefly held open for writing by
+        // a child another test thread is forking (until that child execs): Linux then refuses
+        // to exec it with ETXTBSY. That is the test harness's race, not Pandora's: wait it out.
+        for _ in 0..50 {
+            match command.output() {
+                Err(error) if error.kind() == std::io::ErrorKind::ExecutableFileBusy => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                result => return finish(result.expect("run the program")),
+            }
+        }
+        panic!("{} stayed busy (ETXTBSY)", program.display())
     }
 
     pub fn run(&self, args: &[&str]) -> Run {

@@ -209,6 +209,21 @@ impl FromStr for PackageId {
     }
 }
 
+/// `name@version`, the one spelling of a package version, for parts already validated.
+pub fn id(name: &str, version: &str) -> String {
+    format!("{name}@{version}")
+}
+
+/// The name and version of `name@version` (not validated; `None` without an `@`).
+pub fn split_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('@')
+}
+
+/// The name part of `name@version` (the whole text when it has no `@`).
+pub fn name_of(id: &str) -> &str {
+    split_id(id).map_or(id, |(name, _)| name)
+}
+
 macro_rules! text_type {
     ($type:ty) => {
         impl fmt::Display for $type {
