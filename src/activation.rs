@@ -110,6 +110,8 @@ pub struct Applied {
     pub added: Vec<String>,
     /// `name@version`s that left.
     pub removed: Vec<String>,
+    /// What could not be finished after the generation became current (it stands).
+    pub warnings: Vec<String>,
 }
 
 /// Applies `change` to `profile` as one new generation (under the profile lock, so a concurrent
@@ -124,7 +126,8 @@ pub fn apply(
     let store = Store::new(layout);
     let mut before = Vec::new();
     let mut after = Vec::new();
-    let generation = Profiles::new(layout).update(profile, prefer, |current| {
+    let profiles = Profiles::new(layout);
+    let generation = profiles.update(profile, prefer, |current| {
         let mut contents = match current {
             Some(generation) => Contents::of(generation, members(&store, profile, generation)?),
             None => Contents::default(),
@@ -147,6 +150,7 @@ pub fn apply(
             .filter(|id| !after.contains(id))
             .cloned()
             .collect(),
+        warnings: profiles.take_warnings(),
     })
 }
 

@@ -104,6 +104,16 @@ pub enum ResolveError {
         /// The command that would fix it.
         fix: String,
     },
+    /// The registry points at a place it may not (see [`crate::registry::index::package_url`]).
+    #[error("registry `{registry}` offers {id} at {reason}")]
+    BadUrl {
+        /// `name@version`.
+        id: String,
+        /// The registry.
+        registry: String,
+        /// What is wrong with the URL.
+        reason: String,
+    },
     /// A package that needs itself, through its dependencies.
     #[error("dependency cycle: {}{}", cycle.join(" -> "), explain(&[marked_path(cycle, "cycle")]))]
     Cycle {
@@ -139,6 +149,9 @@ impl ResolveError {
     pub fn fix(&self) -> String {
         match self {
             ResolveError::Missing { fix, .. } | ResolveError::Conflict { fix, .. } => fix.clone(),
+            ResolveError::BadUrl { registry, .. } => format!(
+                "nothing was downloaded; the registry is broken or hostile: tell its operator, or `pandora registry remove {registry}`"
+            ),
             ResolveError::Cycle { cycle } => format!(
                 "a package cannot need itself, even indirectly; ask the publisher of {} to break the cycle",
                 cycle.first().map_or("it", String::as_str)
@@ -249,10 +262,13 @@ fn visit(
     };
     let mut chain = parents.to_vec();
     chain.push(pandora_core::id::id(name, &found.version));
-    let url = registry
-        .index_url
-        .join(&found.pkg_url)
-        .unwrap_or_else(|_| registry.index_url.clone());
+    let url = crate::registry::index::package_url(&registry.index_url, &found.pkg_url).map_err(
+        |reason| ResolveError::BadUrl {
+            id: pandora_core::id::id(name, &found.version),
+            registry: registry.name.clone(),
+            reason,
+        },
+    )?;
     chosen.insert(
         name.to_string(),
         Resolved {

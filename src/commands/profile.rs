@@ -26,11 +26,12 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             context.printer.status("Created", format!("profile {name}"));
         }
         ProfileCommand::Switch { name } => {
-            let links = profile::switch(layout, context.home(), &name)?;
+            let (links, warnings) = profile::switch(layout, context.home(), &name)?;
             context
                 .printer
                 .status("Switched", format!("to profile {name}"));
             render::home_links(&context.printer, &links);
+            render::unfinished(&context.printer, &warnings);
         }
         ProfileCommand::Delete { name } => {
             if !context
@@ -73,5 +74,6 @@ pub fn rollback(context: &Context) -> anyhow::Result<ExitStatus> {
         ),
     );
     render::home_links(&context.printer, &rolled.home);
+    render::unfinished(&context.printer, &rolled.warnings);
     Ok(ExitStatus::Success)
 }

@@ -19,6 +19,7 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let removed = remove(layout, &args.packages)?;
     for (profile, applied) in &removed.profiles {
         render::applied(&context.printer, profile, applied);
+        render::unfinished(&context.printer, &applied.warnings);
     }
     for id in &removed.removed {
         context.printer.status("Removed", id);

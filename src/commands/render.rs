@@ -36,6 +36,9 @@ pub fn home_links(printer: &Printer, links: &HomeLinks) {
             format!("{} -> {}", link.display(), target.display()),
         );
     }
+    for link in &links.removed {
+        printer.status("Unlinked", link.display());
+    }
     for (path, target) in &links.kept {
         printer.warn(format!(
             "{} is yours, so Pandora leaves it alone; its packages' files are in {}",
@@ -50,8 +53,17 @@ pub fn home_links(printer: &Printer, links: &HomeLinks) {
     }
 }
 
-/// A profile change: its status line, then its `$HOME` links.
+/// A profile change: its status line, its `$HOME` links, and what could not be finished
+/// after it took effect.
 pub fn profile_change(printer: &Printer, change: &ProfileChange) {
     applied(printer, &change.profile, &change.applied);
     home_links(printer, &change.home);
+    unfinished(printer, &change.warnings);
+}
+
+/// Steps that failed after a change took effect: the change stands, the command succeeds.
+pub fn unfinished(printer: &Printer, warnings: &[String]) {
+    for warning in warnings {
+        printer.warn(format!("done, but: {warning}"));
+    }
 }

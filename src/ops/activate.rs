@@ -18,6 +18,9 @@ pub struct ProfileChange {
     pub applied: Applied,
     /// `$HOME` links made or left to the user (only when the active profile changed).
     pub home: HomeLinks,
+    /// What could not be finished after the change took effect: it stands, and the command
+    /// succeeds with these warnings.
+    pub warnings: Vec<String>,
 }
 
 /// How activated packages are laid out.
@@ -75,27 +78,47 @@ pub fn deactivate(layout: &Layout, home: Option<&Path>, names: &[String]) -> Res
     finish(layout, home, profile, applied)
 }
 
-/// Links `$HOME` into the active forest when `profile` is the active one.
+/// Links `$HOME` into the active forest when `profile` is the active one. The change is
+/// committed already, so nothing here can fail it: problems become warnings.
 pub(super) fn finish(
     layout: &Layout,
     home: Option<&Path>,
     profile: String,
-    applied: Applied,
+    mut applied: Applied,
 ) -> Result<ProfileChange> {
-    let home = link_home(layout, home, &profile)?;
+    let mut warnings = std::mem::take(&mut applied.warnings);
+    let home = link_home(layout, home, &profile, &mut warnings);
     Ok(ProfileChange {
         profile,
         applied,
         home,
+        warnings,
     })
 }
 
-/// `$HOME` links for the active forest, if `profile` is active and there is a `$HOME`.
-pub(super) fn link_home(layout: &Layout, home: Option<&Path>, profile: &str) -> Result<HomeLinks> {
-    match home {
-        Some(home) if Profiles::new(layout).active()? == profile => {
-            Ok(link_user_dirs(home, &layout.vir())?)
-        }
-        _ => Ok(HomeLinks::default()),
+/// `$HOME` links for the active forest, if `profile` is active and there is a `$HOME`; a
+/// failure (a read-only or full `$HOME`) is added to `warnings`.
+pub(super) fn link_home(
+    layout: &Layout,
+    home: Option<&Path>,
+    profile: &str,
+    warnings: &mut Vec<String>,
+) -> HomeLinks {
+    let Some(home) = home else {
+        return HomeLinks::default();
+    };
+    if !Profiles::new(layout)
+        .active()
+        .is_ok_and(|active| active == profile)
+    {
+        return HomeLinks::default();
     }
+    link_user_dirs(home, &layout.vir()).unwrap_or_else(|error| {
+        warnings.push(format!(
+            "{}; the profile changed, but {} could not be linked to it",
+            pandora_core::error::chain(&error),
+            home.display()
+        ));
+        HomeLinks::default()
+    })
 }

@@ -17,6 +17,8 @@ pub struct RolledBack {
     pub generation: u64,
     /// `$HOME` links made or left to the user.
     pub home: HomeLinks,
+    /// What could not be finished after the rollback took effect.
+    pub warnings: Vec<String>,
 }
 
 /// The active profile's previous generation becomes current.
@@ -24,18 +26,28 @@ pub fn rollback(layout: &Layout, home: Option<&Path>) -> Result<RolledBack> {
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
     let generation = profiles.rollback(&profile)?;
-    let home = link_home(layout, home, &profile)?;
+    let mut warnings = profiles.take_warnings();
+    let home = link_home(layout, home, &profile, &mut warnings);
     Ok(RolledBack {
         profile,
         generation,
         home,
+        warnings,
     })
 }
 
-/// Makes `name` the active profile; returns the `$HOME` links of its forest.
-pub fn switch(layout: &Layout, home: Option<&Path>, name: &str) -> Result<HomeLinks> {
-    Profiles::new(layout).switch(name)?;
-    link_home(layout, home, name)
+/// Makes `name` the active profile; returns the `$HOME` links of its forest and what could
+/// not be finished after the switch took effect.
+pub fn switch(
+    layout: &Layout,
+    home: Option<&Path>,
+    name: &str,
+) -> Result<(HomeLinks, Vec<String>)> {
+    let profiles = Profiles::new(layout);
+    profiles.switch(name)?;
+    let mut warnings = profiles.take_warnings();
+    let links = link_home(layout, home, name, &mut warnings);
+    Ok((links, warnings))
 }
 
 /// A new profile, empty or a copy of `from`'s current generation.

@@ -112,11 +112,11 @@ pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
         let version = package.versions.iter().find(|v| v.version == wanted)?;
         Some(Offered {
             registry: registry.name.clone(),
-            url: registry
-                .index_url
-                .join(&version.pkg_url)
-                .map(|url| url.to_string())
-                .unwrap_or_default(),
+            url: crate::registry::index::package_url(&registry.index_url, &version.pkg_url)
+                .map_or_else(
+                    |reason| format!("(refused: {reason})"),
+                    |url| url.to_string(),
+                ),
             package: package.clone(),
             version: version.clone(),
         })

@@ -25,7 +25,7 @@ pub mod lockfile;
 
 pub use forest::{Conflict, Forest, Member, Prefer};
 pub use generation::Generation;
-pub use home::{link_user_dirs, HomeLinks};
+pub use home::{link_user_dirs, HomeLinks, HOME_DIRECTORIES};
 pub use lockfile::{Locked, Lockfile};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,6 +50,9 @@ pub enum ProfileError {
     /// No profile of that name.
     #[error("there is no profile named `{0}`")]
     Missing(String),
+    /// A step after a change took effect did not finish (reported as a warning).
+    #[error("{0}")]
+    Unfinished(String),
     /// A profile of that name already exists.
     #[error("a profile named `{0}` already exists")]
     Exists(String),
@@ -148,6 +151,8 @@ impl Contents {
 #[derive(Debug, Clone)]
 pub struct Profiles {
     layout: Layout,
+    /// What could not be finished after a change took effect (see [`Profiles::take_warnings`]).
+    warnings: std::cell::RefCell<Vec<String>>,
 }
 
 impl Profiles {
@@ -155,6 +160,23 @@ impl Profiles {
     pub fn new(layout: &Layout) -> Profiles {
         Profiles {
             layout: layout.clone(),
+            warnings: std::cell::RefCell::default(),
+        }
+    }
+
+    /// Steps that failed after a change had already taken effect (a directory fsync after the
+    /// rename that committed it, the lockfile link, `vir` for a first activation). The change
+    /// stands, so they are warnings for the caller to report, never errors.
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings.take()
+    }
+
+    /// Runs a step that follows the commit: a failure becomes a warning.
+    fn after_commit(&self, step: Result<(), ProfileError>) {
+        if let Err(error) = step {
+            self.warnings
+                .borrow_mut()
+                .push(pandora_core::error::chain(&error));
         }
     }
 
@@ -443,10 +465,16 @@ impl Profiles {
         fs_err::rename(&staging, &target).map_err(io(&target))?;
         sync_directory(&dir).map_err(io(&dir))?;
         self.point_current(name, number)?;
-        self.link_lockfile(name)?;
+        // The generation is current now: what follows cannot undo that, only fail to finish.
+        self.after_commit(self.link_lockfile(name));
         let vir_exists = self.layout.vir().symlink_metadata().is_ok();
-        if !vir_exists || self.active()? == name {
-            self.point_vir(name)?;
+        if !vir_exists || self.active().is_ok_and(|active| active == name) {
+            self.after_commit(self.point_vir(name).map_err(|error| {
+                ProfileError::Unfinished(format!(
+                    "{}; `pandora profile switch {name}` finishes it",
+                    pandora_core::error::chain(&error)
+                ))
+            }));
         }
         Ok(number)
     }
@@ -463,7 +491,7 @@ impl Profiles {
             .join(name)
             .join("current")
             .join(LOCKFILE);
-        replace_symlink(&self.layout, &link, &target)
+        self.replace_symlink(&link, &target)
     }
 
     /// Where `name`'s lockfile is published.
@@ -594,11 +622,7 @@ impl Profiles {
 
     fn point_current(&self, name: &str, number: u64) -> Result<(), ProfileError> {
         let dir = self.dir(name);
-        replace_symlink(
-            &self.layout,
-            &dir.join("current"),
-            Path::new(&number.to_string()),
-        )
+        self.replace_symlink(&dir.join("current"), Path::new(&number.to_string()))
     }
 
     fn point_vir(&self, name: &str) -> Result<(), ProfileError> {
@@ -606,7 +630,25 @@ impl Profiles {
             .join(name)
             .join("current")
             .join("forest");
-        replace_symlink(&self.layout, &self.layout.vir(), &target)
+        self.replace_symlink(&self.layout.vir(), &target)
+    }
+
+    /// Atomically makes `link` a symlink to `target`: a new link made in `tmp/` is renamed
+    /// over it. The rename is the change; making it durable afterwards can only warn.
+    fn replace_symlink(&self, link: &Path, target: &Path) -> Result<(), ProfileError> {
+        let staged = self.layout.tmp_dir().join(format!(
+            "link-{}-{}",
+            std::process::id(),
+            link.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ));
+        let _ = fs_err::remove_file(&staged);
+        std::os::unix::fs::symlink(target, &staged).map_err(io(&staged))?;
+        fs_err::rename(&staged, link).map_err(io(link))?;
+        let parent = link.parent().unwrap_or(Path::new("."));
+        self.after_commit(sync_directory(parent).map_err(io(parent)));
+        Ok(())
     }
 }
 
@@ -620,22 +662,6 @@ struct Staged {
     namespaced: BTreeSet<String>,
     overrides: BTreeMap<String, String>,
     lock: Lockfile,
-}
-
-/// Atomically makes `link` a symlink to `target`: a new link made in `tmp/` is renamed over it.
-fn replace_symlink(layout: &Layout, link: &Path, target: &Path) -> Result<(), ProfileError> {
-    let staged = layout.tmp_dir().join(format!(
-        "link-{}-{}",
-        std::process::id(),
-        link.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let _ = fs_err::remove_file(&staged);
-    std::os::unix::fs::symlink(target, &staged).map_err(io(&staged))?;
-    fs_err::rename(&staged, link).map_err(io(link))?;
-    let parent = link.parent().unwrap_or(Path::new("."));
-    sync_directory(parent).map_err(io(parent))
 }
 
 /// Recreates the directories and links of the forest `from` under `to`.

@@ -48,15 +48,27 @@ impl RegistrySource {
     }
 }
 
-/// The largest index accepted: far beyond 100,000 packages' worth, and a stop to a server
-/// that streams forever.
-pub const MAX_INDEX_BYTES: u64 = 256 << 20;
+/// Bounds on fetching an index (DESIGN.md invariant 9): a server that streams forever, or
+/// trickles, is cut off.
+#[derive(Debug, Clone, Copy)]
+pub struct IndexLimits {
+    /// The largest `index.acl` accepted (default 256 MiB: far beyond 100,000 packages).
+    pub index_bytes: u64,
+    /// The largest `index.acl.sig` accepted (default 64 KiB; a real one is about 300 bytes).
+    pub signature_bytes: u64,
+    /// How long one fetch may take in all, however the bytes trickle in (default 120 s).
+    pub deadline: Duration,
+}
 
-/// The largest signature file accepted (a real one is about 300 bytes).
-pub const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
-
-/// How long one index or signature fetch may take in all, however the bytes trickle in.
-pub const INDEX_DEADLINE: Duration = Duration::from_secs(120);
+impl Default for IndexLimits {
+    fn default() -> Self {
+        IndexLimits {
+            index_bytes: 256 << 20,
+            signature_bytes: 64 << 10,
+            deadline: Duration::from_secs(120),
+        }
+    }
+}
 
 /// Why an index could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -204,13 +216,33 @@ enum Fetched {
     NotModified,
 }
 
-/// Loads a registry's index: from the cache while fresh (or `offline`), else from the network.
+/// Loads a registry's index: from the cache while fresh (or `offline`), else from the network,
+/// within the default [`IndexLimits`].
 pub fn load_index(
     downloader: &Downloader,
     source: &RegistrySource,
     cache_root: &Path,
     offline: bool,
     now: i64,
+) -> Result<RegistryIndex, IndexError> {
+    load_index_within(
+        downloader,
+        source,
+        cache_root,
+        offline,
+        now,
+        &IndexLimits::default(),
+    )
+}
+
+/// [`load_index`] within explicit limits.
+pub fn load_index_within(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    cache_root: &Path,
+    offline: bool,
+    now: i64,
+    limits: &IndexLimits,
 ) -> Result<RegistryIndex, IndexError> {
     let directory = cache_root.join("registries").join(&source.name);
     let (index_path, signature_path, state_path) = (
@@ -237,7 +269,8 @@ pub fn load_index(
             source,
             &index_url,
             cached.as_ref().map(|_| &state),
-            MAX_INDEX_BYTES,
+            limits.index_bytes,
+            limits.deadline,
         )? {
             Fetched::NotModified => (cached.clone().unwrap_or_default(), cached_signature, true),
             Fetched::Body(text, etag, last_modified) => {
@@ -249,7 +282,8 @@ pub fn load_index(
                     source,
                     &signature_url,
                     None,
-                    MAX_SIGNATURE_BYTES,
+                    limits.signature_bytes,
+                    limits.deadline,
                 ) {
                     Ok(Fetched::Body(signature, ..)) => Some(signature),
                     Ok(Fetched::NotModified) | Err(_) => None,
@@ -343,14 +377,15 @@ fn check_signature(
 
 /// Fetches a small text file (an index or its signature) over the registry's transport:
 /// conditional on the cached validators, at most `limit` bytes, no stall longer than the
-/// policy allows and no longer than [`INDEX_DEADLINE`] in all; transient failures are retried
-/// with backoff as blob downloads are.
+/// policy allows and no longer than `deadline` in all; transient failures are retried with
+/// backoff as blob downloads are.
 fn fetch(
     downloader: &Downloader,
     source: &RegistrySource,
     url: &Url,
     cached: Option<&CacheState>,
     limit: u64,
+    deadline: Duration,
 ) -> Result<Fetched, IndexError> {
     let failure = |detail: String| IndexError::Fetch {
         registry: source.name.clone(),
@@ -405,10 +440,10 @@ fn fetch(
     downloader.block_on(async {
         let mut attempt = 0;
         loop {
-            let result = match tokio::time::timeout(INDEX_DEADLINE, once()).await {
+            let result = match tokio::time::timeout(deadline, once()).await {
                 Ok(result) => result,
                 Err(_) => Err(TransportError::Network(format!(
-                    "not complete after {INDEX_DEADLINE:?}"
+                    "not complete after {deadline:?}"
                 ))),
             };
             match result {

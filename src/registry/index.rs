@@ -274,6 +274,32 @@ impl RegistryIndex {
     }
 }
 
+/// Where a registry's package file is: its `pkg_url` resolved against the index's URL. The
+/// rule: a registry served over HTTPS may point only at HTTPS URLs, one served over HTTP at
+/// HTTP or HTTPS, and only a local (`file://`) registry at local files (or at HTTP(S)). A
+/// package is never fetched from a place less trusted than the index that names it: a remote
+/// index cannot make Pandora read `/dev/zero`, a FIFO or the user's files.
+pub fn package_url(index_url: &url::Url, pkg_url: &str) -> Result<url::Url, String> {
+    let url = index_url
+        .join(pkg_url)
+        .map_err(|error| format!("`{pkg_url}` is not a valid URL: {error}"))?;
+    let allowed: &[&str] = match index_url.scheme() {
+        "https" => &["https"],
+        "http" => &["http", "https"],
+        "file" => &["file", "http", "https"],
+        _ => &[],
+    };
+    if allowed.contains(&url.scheme()) {
+        Ok(url)
+    } else {
+        Err(format!(
+            "`{url}` is a {} URL, which a registry served over {} may not point at",
+            url.scheme(),
+            index_url.scheme()
+        ))
+    }
+}
+
 /// `index.acl.sig`: which key signed the index, and the signature over its exact bytes.
 pub fn signature_file(public_key: &PublicKey, signature: &[u8; 64]) -> String {
     let block = Block::new("Signature")
@@ -345,6 +371,30 @@ mod tests {
                     },
                 ],
             }],
+        }
+    }
+
+    #[test]
+    fn package_urls_stay_within_the_index_scheme_family() {
+        let https = url::Url::parse("https://example.org/registry/index.acl").unwrap();
+        let http = url::Url::parse("http://127.0.0.1:8000/index.acl").unwrap();
+        let local = url::Url::parse("file:///srv/registry/index.acl").unwrap();
+        assert_eq!(
+            package_url(&https, "pkgs/a.psp").unwrap().as_str(),
+            "https://example.org/registry/pkgs/a.psp"
+        );
+        assert!(package_url(&https, "https://cdn.example.org/a.psp").is_ok());
+        assert!(package_url(&http, "https://cdn.example.org/a.psp").is_ok());
+        assert!(package_url(&local, "a.psp").is_ok());
+        assert!(package_url(&local, "https://cdn.example.org/a.psp").is_ok());
+        for (index, bad) in [
+            (&https, "file:///dev/zero"),
+            (&https, "http://example.org/a.psp"),
+            (&http, "file:///etc/passwd"),
+            (&http, "ftp://example.org/a.psp"),
+            (&local, "data:,hello"),
+        ] {
+            assert!(package_url(index, bad).is_err(), "{index} -> {bad}");
         }
     }
 

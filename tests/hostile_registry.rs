@@ -1,0 +1,151 @@
+//! A registry that attacks: an index that expands to gigabytes, one that never ends or never
+//! arrives, a package URL pointing at local files. Each is refused with a clear error, soon.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use pandora::format::signing::SigningKey;
+use pandora::registry::client::{load_index_within, IndexLimits, RegistrySource};
+use pandora::registry::download::{DownloadPolicy, Downloader};
+use pandora::registry::index::signature_file;
+use pandora::registry::publish::now;
+use registry_fixtures::server::Behavior;
+use support::registry::fixture;
+
+/// Replaces the registry's index with `text`, signed by the registry's key.
+fn serve_index(registry: &Path, text: &str) {
+    let key = SigningKey::from_seed("registry");
+    std::fs::write(registry.join("index.acl"), text).unwrap();
+    let signature = signature_file(&key.public_key(), &key.sign(text.as_bytes()));
+    std::fs::write(registry.join("index.acl.sig"), signature).unwrap();
+}
+
+/// Runs `work` on a thread; a hang is a failure after `limit`, not a stuck test run.
+fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(work());
+    });
+    receiver
+        .recv_timeout(limit)
+        .expect("still running: it should have given up")
+}
+
+fn bomb() -> String {
+    let mut text = String::from("a0 = \"xxxxxxxxxxxxxxxx\";\n");
+    for level in 1..=40 {
+        text.push_str(&format!(
+            "a{level} = $.a{} + $.a{};\n",
+            level - 1,
+            level - 1
+        ));
+    }
+    text.push_str(
+        "Registry { string name = \"fixtures\"; int serial = 1; int expires = 4102444800; }\n",
+    );
+    text
+}
+
+#[test]
+fn an_index_that_expands_to_gigabytes_is_an_error() {
+    let fixture = fixture();
+    serve_index(&fixture.registry, &bomb());
+    let run = fixture.sandbox.run(&["search", "hello"]);
+    run.failure(1);
+    assert!(run.stderr.contains("over the limit"), "{}", run.stderr);
+}
+
+#[test]
+fn a_lockfile_that_expands_to_gigabytes_is_an_error() {
+    let fixture = fixture();
+    let lockfile = fixture.sandbox.home().join("bomb.lock");
+    std::fs::write(&lockfile, bomb()).unwrap();
+    let run = fixture
+        .sandbox
+        .run(&["sync", "--lockfile", lockfile.to_str().unwrap()]);
+    run.failure(1);
+    assert!(run.stderr.contains("over the limit"), "{}", run.stderr);
+}
+
+#[test]
+fn a_remote_index_cannot_point_at_local_files() {
+    let fixture = fixture();
+    let index = std::fs::read_to_string(fixture.registry.join("index.acl")).unwrap();
+    let hostile = index.replace("pkgs/hello-1.1.0.psp", "file:///dev/zero");
+    assert_ne!(
+        hostile, index,
+        "the fixture index names pkgs/hello-1.1.0.psp"
+    );
+    serve_index(&fixture.registry, &hostile);
+    let sandbox = fixture.sandbox;
+    let run = within(Duration::from_secs(60), move || {
+        sandbox.run(&["install", "--yes", "hello"])
+    });
+    run.failure(1);
+    assert!(run.stderr.contains("may not point at"), "{}", run.stderr);
+}
+
+fn source(url: &str) -> RegistrySource {
+    RegistrySource {
+        name: "fixtures".into(),
+        url: url::Url::parse(url).unwrap(),
+        keys: vec![SigningKey::from_seed("registry").public_key()],
+        ttl: Duration::ZERO,
+    }
+}
+
+fn quick() -> Downloader {
+    Downloader::new(DownloadPolicy {
+        attempts: 1,
+        stall_timeout: Duration::from_millis(300),
+        ..DownloadPolicy::default()
+    })
+    .unwrap()
+}
+
+#[test]
+fn an_index_larger_than_the_limit_is_cut_off() {
+    let fixture = fixture();
+    fixture.server.set("/index.acl", Behavior::TooLong(1 << 20));
+    let url = fixture.server.url();
+    let cache = fixture.sandbox.home().join("cache");
+    let limits = IndexLimits {
+        index_bytes: 64 << 10,
+        ..IndexLimits::default()
+    };
+    let error = within(Duration::from_secs(60), move || {
+        load_index_within(&quick(), &source(&url), &cache, false, now(), &limits)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    });
+    assert!(
+        error.contains("larger than the 65536-byte limit"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_index_that_stalls_gives_up() {
+    let fixture = fixture();
+    fixture.server.set("/index.acl", Behavior::Stall(10));
+    let url = fixture.server.url();
+    let cache = fixture.sandbox.home().join("cache");
+    let error = within(Duration::from_secs(60), move || {
+        load_index_within(
+            &quick(),
+            &source(&url),
+            &cache,
+            false,
+            now(),
+            &IndexLimits::default(),
+        )
+        .map(|_| ())
+        .unwrap_err()
+        .to_string()
+    });
+    assert!(error.contains("no data for"), "{error}");
+}
