@@ -23,6 +23,8 @@ pub struct Printer {
     assume_yes: bool,
     interactive: bool,
     bars: bool,
+    /// The first failure to write data to stdout other than a closed pipe.
+    stdout_error: Arc<Mutex<Option<std::io::Error>>>,
 }
 
 impl Printer {
@@ -35,6 +37,7 @@ impl Printer {
             assume_yes: settings.assume_yes,
             interactive: settings.interactive,
             bars: !settings.quiet && std::io::stderr().is_terminal(),
+            stdout_error: Arc::default(),
         }
     }
 
@@ -47,6 +50,7 @@ impl Printer {
             assume_yes: false,
             interactive: false,
             bars: false,
+            stdout_error: Arc::default(),
         }
     }
 
@@ -60,8 +64,37 @@ impl Printer {
 
     /// A line of data on stdout.
     pub fn data(&self, line: impl Display) {
-        // A closed pipe (`pandora registry list | head`) is not worth a panic or an error.
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
+        self.data_bytes(format!("{line}\n").as_bytes());
+    }
+
+    /// Raw data on stdout. A closed pipe (`pandora list | head -1`) ends the output quietly;
+    /// any other failure (a full disk behind `>`) is remembered for [`Printer::stdout_error`].
+    pub fn data_bytes(&self, bytes: &[u8]) {
+        let mut stdout = std::io::stdout().lock();
+        if let Err(error) = stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+            if error.kind() != std::io::ErrorKind::BrokenPipe {
+                let mut first = self
+                    .stdout_error
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner());
+                first.get_or_insert(error);
+            }
+        }
+    }
+
+    /// The first failure to write data, other than a closed pipe: the command's output is
+    /// incomplete, which the caller reports as an error.
+    pub fn stdout_error(&self) -> Option<std::io::Error> {
+        self.stdout_error
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .take()
+    }
+
+    /// A line on stderr. Diagnostics that cannot be written (stderr closed or a broken pipe)
+    /// are dropped: they must never turn a finished command into a crash.
+    fn diagnostic(&self, line: std::fmt::Arguments<'_>) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
     }
 
     /// A progress line on stderr, cargo style: a right-aligned verb, then what happened.
@@ -71,30 +104,33 @@ impl Printer {
             return;
         }
         let verb = self.paint(&format!("{verb:>12}"), Style::new().green().bold());
-        eprintln!("{verb} {message}");
+        self.diagnostic(format_args!("{verb} {message}"));
     }
 
     /// Detail shown only with `-v`.
     pub fn detail(&self, message: impl Display) {
         if self.verbose > 0 && !self.quiet {
-            eprintln!("{} {message}", self.paint("note:", Style::new().cyan()));
+            self.diagnostic(format_args!(
+                "{} {message}",
+                self.paint("note:", Style::new().cyan())
+            ));
         }
     }
 
     /// A warning on stderr (shown even with `-q`: it is about something the user should know).
     pub fn warn(&self, message: impl Display) {
-        eprintln!(
+        self.diagnostic(format_args!(
             "{} {message}",
             self.paint("warning:", Style::new().yellow().bold())
-        );
+        ));
     }
 
     /// A hint on stderr.
     pub fn hint(&self, message: impl Display) {
-        eprintln!(
+        self.diagnostic(format_args!(
             "{} {message}",
             self.paint("hint:", Style::new().cyan().bold())
-        );
+        ));
     }
 
     /// An error and its causes: `error: ...`, `caused by: ...` for each cause, then the first
@@ -117,14 +153,17 @@ impl Printer {
                     format!("{guide}{}", self.paint(label, Style::new().red().bold()))
                 })
                 .collect();
-            eprintln!(
+            self.diagnostic(format_args!(
                 "{} {}",
                 self.paint("error:", Style::new().red().bold()),
                 text.join("\n")
-            );
+            ));
         }
         for cause in chain {
-            eprintln!("{} {cause}", self.paint("caused by:", Style::new().bold()));
+            self.diagnostic(format_args!(
+                "{} {cause}",
+                self.paint("caused by:", Style::new().bold())
+            ));
         }
         if let Some(hint) = find_hint(error) {
             self.hint(hint);
@@ -167,11 +206,14 @@ impl Printer {
             .hint("pass --yes to confirm without a prompt")
             .status(ExitStatus::NotConfirmed));
         }
-        eprint!(
+        let mut stderr = std::io::stderr().lock();
+        let _ = write!(
+            stderr,
             "{} {question} [y/N] ",
             self.paint("?", Style::new().cyan().bold())
         );
-        let _ = std::io::stderr().flush();
+        let _ = stderr.flush();
+        drop(stderr);
         let mut answer = String::new();
         std::io::stdin()
             .lock()

@@ -1,7 +1,5 @@
 //! `pandora inspect FILE`: what a package is, who signed it, what it holds.
 
-use std::io::Write;
-
 use crate::cli::InspectArgs;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
@@ -13,9 +11,8 @@ pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     let inspected = inspect(&args.file, &context.settings.trusted_key_dirs())?;
     let (package, verified) = (&inspected.package, &inspected.verified);
     if args.metadata {
-        let mut stdout = std::io::stdout().lock();
-        let _ = stdout.write_all(&verified.metadata_json);
-        let _ = stdout.write_all(b"\n");
+        context.printer.data_bytes(&verified.metadata_json);
+        context.printer.data_bytes(b"\n");
         return Ok(ExitStatus::Success);
     }
     let metadata = &verified.metadata;

@@ -67,7 +67,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Rollback => profile::rollback(context),
         Command::Profile(command) => profile::run(command, context),
         Command::Prune(args) => prune::run(&args, context),
-        Command::Completions(args) => completions::run(&args),
+        Command::Completions(args) => completions::run(&args, context),
     }
 }
 
@@ -82,6 +82,12 @@ pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
     };
     let printer = Printer::new(&settings);
     let context = Context { settings, printer };
-    let result = dispatch(cli.command, &context);
+    let result =
+        dispatch(cli.command, &context).and_then(|status| match context.printer.stdout_error() {
+            Some(error) => {
+                Err(anyhow::Error::new(error).context("cannot write to standard output"))
+            }
+            None => Ok(status),
+        });
     (result, context.printer)
 }
