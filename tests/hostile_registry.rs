@@ -149,3 +149,106 @@ fn an_index_that_stalls_gives_up() {
     });
     assert!(error.contains("no data for"), "{error}");
 }
+
+/// The fixture's index with another serial, signed by `seed`.
+fn resign(registry: &Path, seed: &str, serial: i64) {
+    let index = std::fs::read_to_string(registry.join("index.acl")).unwrap();
+    let start = index.find("serial = ").unwrap() + "serial = ".len();
+    let end = start + index[start..].find(';').unwrap();
+    let text = format!("{}{serial}{}", &index[..start], &index[end..]);
+    let key = SigningKey::from_seed(seed);
+    std::fs::write(registry.join("index.acl"), &text).unwrap();
+    let signature = signature_file(&key.public_key(), &key.sign(text.as_bytes()));
+    std::fs::write(registry.join("index.acl.sig"), signature).unwrap();
+}
+
+fn keyed(url: &str, seed: &str) -> RegistrySource {
+    RegistrySource {
+        keys: vec![SigningKey::from_seed(seed).public_key()],
+        ..source(url)
+    }
+}
+
+#[test]
+fn a_key_rotation_ends_a_fast_forward_lockout() {
+    let fixture = fixture();
+    let url = fixture.server.url();
+    let cache = fixture.sandbox.home().join("cache");
+    // A stolen key signs an index with the largest serial there is; clients remember it.
+    resign(&fixture.registry, "registry", i64::MAX);
+    load_index_within(
+        &quick(),
+        &keyed(&url, "registry"),
+        &cache,
+        false,
+        now(),
+        &IndexLimits::default(),
+    )
+    .unwrap();
+    // The operator rotates the key and starts again at serial 2.
+    resign(&fixture.registry, "rotated", 2);
+    let index = load_index_within(
+        &quick(),
+        &keyed(&url, "rotated"),
+        &cache,
+        false,
+        now(),
+        &IndexLimits::default(),
+    )
+    .unwrap();
+    assert_eq!(index.serial, 2);
+    // Under the same keys, an older serial is still a rollback.
+    resign(&fixture.registry, "rotated", 1);
+    let error = load_index_within(
+        &quick(),
+        &keyed(&url, "rotated"),
+        &cache,
+        false,
+        now(),
+        &IndexLimits::default(),
+    )
+    .map(|_| ())
+    .unwrap_err();
+    assert!(error.to_string().contains("a rollback"), "{error}");
+}
+
+#[test]
+fn removing_a_registry_forgets_what_was_seen() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    resign(&fixture.registry, "registry", i64::MAX);
+    sandbox.run(&["search", "hello"]).success();
+    resign(&fixture.registry, "registry", 3);
+    let refused = sandbox.run(&["search", "hello"]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains("registry remove fixtures"),
+        "{}",
+        refused.stderr
+    );
+    sandbox
+        .run(&["registry", "remove", "fixtures", "--yes"])
+        .success();
+    support::registry::configure(sandbox, &fixture.server);
+    let run = sandbox.run(&["search", "hello"]);
+    assert!(run.success().stdout.contains("hello"), "{}", run.stdout);
+}
+
+#[test]
+fn indexing_after_the_largest_serial_is_an_error_not_a_panic() {
+    let fixture = fixture();
+    resign(&fixture.registry, "registry", i64::MAX);
+    let run = fixture.sandbox.run(&[
+        "registry",
+        "index",
+        fixture.registry.to_str().unwrap(),
+        "--key-seed",
+        "registry",
+    ]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("the largest there is"),
+        "{}",
+        run.stderr
+    );
+}

@@ -96,12 +96,14 @@ pub fn find(layout: &Layout, name: &str) -> Result<Registry> {
     Ok(file.find(name)?.clone())
 }
 
-/// Removes a registry from `registries.acl`.
+/// Removes a registry from `registries.acl`, and forgets its cached index and the highest
+/// serial seen (so adding it again, with new keys say, starts afresh).
 pub fn remove(layout: &Layout, name: &str) -> Result<Registry> {
     let _lock = lock(layout)?;
     let mut file = RegistriesFile::load(&layout.registries_file())?;
     let removed = file.remove(name)?;
     file.save()?;
+    crate::registry::client::forget(&layout.cache_dir(), name)?;
     Ok(removed)
 }
 

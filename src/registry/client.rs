@@ -6,7 +6,7 @@
 //! The cache is verified again every time it is used: nothing on disk is trusted for having
 //! been checked once.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use acl_parser::{Block, Document};
@@ -156,7 +156,10 @@ impl pandora_core::Hint for IndexError {
             IndexError::UnknownKey { registry, .. } => {
                 format!("if the registry changed its key, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} URL --key ed25519:NEW`")
             }
-            IndexError::Rollback { .. } | IndexError::Expired { .. } => {
+            IndexError::Rollback { registry, .. } => format!(
+                "the server is serving stale data; try again later or use another mirror. If the registry was rebuilt, forget what was seen: `pandora registry remove {registry}`, then add it again"
+            ),
+            IndexError::Expired { .. } => {
                 "the server is serving stale data; try again later or use another mirror".into()
             }
             IndexError::NotCached { .. } => "run once without --offline".into(),
@@ -165,13 +168,37 @@ impl pandora_core::Hint for IndexError {
     }
 }
 
-/// What the cache remembers about a registry besides its files.
+/// What the cache remembers about a registry besides its files. The highest serial seen is
+/// remembered for the keys that signed it: when the registry's keys change (a rotation, or a
+/// registry rebuilt), what was seen under the old keys says nothing about the new ones, so it
+/// is forgotten. Otherwise an index signed once with an absurd serial would lock the registry
+/// out forever, even after its operator rotated the compromised key.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct CacheState {
     etag: Option<String>,
     last_modified: Option<String>,
     fetched_at: i64,
     max_serial: i64,
+    keys: String,
+}
+
+/// The registry's keys as the cache records them: sorted, comma-separated.
+fn key_set(source: &RegistrySource) -> String {
+    let mut keys: Vec<String> = source.keys.iter().map(ToString::to_string).collect();
+    keys.sort();
+    keys.join(",")
+}
+
+/// The directory caching registry `name`'s index and what was seen of it.
+pub fn cache_directory(cache_root: &Path, name: &str) -> PathBuf {
+    cache_root.join("registries").join(name)
+}
+
+/// Forgets everything cached about registry `name`, including the highest serial seen: for a
+/// registry removed from the configuration, so that adding it again starts afresh.
+pub fn forget(cache_root: &Path, name: &str) -> Result<(), pandora_core::IoError> {
+    let directory = cache_directory(cache_root, name);
+    crate::fs::remove_tree(&directory).map_err(pandora_core::IoError::at("remove", &directory))
 }
 
 impl CacheState {
@@ -194,6 +221,7 @@ impl CacheState {
             last_modified: text("last_modified"),
             fetched_at: document.get_int("Cache.fetched_at").unwrap_or(0),
             max_serial: document.get_int("Cache.max_serial").unwrap_or(0),
+            keys: text("keys").unwrap_or_default(),
         }
     }
 
@@ -205,7 +233,8 @@ impl CacheState {
                 self.last_modified.clone().unwrap_or_default(),
             )
             .with("fetched_at", self.fetched_at)
-            .with("max_serial", self.max_serial);
+            .with("max_serial", self.max_serial)
+            .with("keys", self.keys.clone());
         Document::new().with_block(block).to_string()
     }
 }
@@ -244,14 +273,24 @@ pub fn load_index_within(
     now: i64,
     limits: &IndexLimits,
 ) -> Result<RegistryIndex, IndexError> {
-    let directory = cache_root.join("registries").join(&source.name);
+    let directory = cache_directory(cache_root, &source.name);
     let (index_path, signature_path, state_path) = (
         directory.join("index.acl"),
         directory.join("index.acl.sig"),
         directory.join("state.acl"),
     );
     let mut state = CacheState::load(&state_path);
-    let cached = fs_err::read_to_string(&index_path).ok();
+    let keys = key_set(source);
+    let same_keys = state.keys == keys;
+    if !same_keys {
+        state = CacheState {
+            keys,
+            ..CacheState::default()
+        };
+    }
+    let cached = fs_err::read_to_string(&index_path)
+        .ok()
+        .filter(|_| same_keys);
     let cached_signature = fs_err::read_to_string(&signature_path).ok();
     let index_url = source.index_url();
     let fresh = cached.is_some()

@@ -53,6 +53,14 @@ pub enum PublishError {
         /// Version.
         version: String,
     },
+    /// The index already there has a serial nothing can follow.
+    #[error("the existing index {path} has serial {serial}, the largest there is")]
+    SerialExhausted {
+        /// The file.
+        path: PathBuf,
+        /// Its serial.
+        serial: i64,
+    },
     /// The index already there does not parse, so its serial is unknown.
     #[error("the existing index {path} is not valid")]
     ExistingIndex {
@@ -69,6 +77,7 @@ impl pandora_core::Hint for PublishError {
         Some(match self {
             PublishError::InvalidPackage { path, .. } => format!("remove it, or rebuild it; `pandora verify {}` lists every check", path.display()),
             PublishError::Conflict { .. } => "a name and version is published once: bump the version of one of them".into(),
+            PublishError::SerialExhausted { .. } => "it was made by a broken or hostile tool: move it away to start again at serial 1, and have clients re-add the registry (`pandora registry remove NAME`, then `pandora registry add`)".into(),
             PublishError::ExistingIndex { .. } => "fix it, or move it away to start again at serial 1 (clients that saw a higher serial will refuse the new index)".into(),
             _ => return None,
         })
@@ -295,13 +304,25 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
                 .map(|name| name.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "registry".to_string());
+    let serial = match &previous {
+        None => 1,
+        Some(index) => {
+            index
+                .serial
+                .checked_add(1)
+                .ok_or_else(|| PublishError::SerialExhausted {
+                    path: index_path.clone(),
+                    serial: index.serial,
+                })?
+        }
+    };
     let index = RegistryIndex {
         name: options
             .name
             .clone()
             .or_else(|| previous.as_ref().map(|index| index.name.clone()))
             .unwrap_or(fallback_name),
-        serial: previous.as_ref().map_or(1, |index| index.serial + 1),
+        serial,
         expires: options.now + i64::from(options.expires_in_days) * 86_400,
         priority: options
             .priority
