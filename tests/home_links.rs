@@ -76,11 +76,74 @@ fn a_committed_activation_succeeds_with_a_warning_when_home_cannot_be_linked() {
         },
     );
     run.success();
-    assert!(run.stderr.contains("warning: done, but:"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: the profile changed, but"),
+        "{}",
+        run.stderr
+    );
     let listed = sandbox.run(&["list"]);
     assert!(
         listed.success().stdout.contains("hostile"),
         "{}",
         listed.stdout
     );
+}
+
+#[test]
+fn a_file_saved_into_home_bin_survives_the_next_generation() {
+    let sandbox = Sandbox::new();
+    let package = hostile_package(&sandbox);
+    sandbox
+        .run(&["install", "--yes", package.to_str().unwrap()])
+        .success();
+    let bin = sandbox.home().join("bin");
+    // Generations are sealed: an ordinary user cannot save here at all. Root can; either way
+    // nothing may be lost when the next generation is made.
+    let saved = std::fs::write(bin.join("mine.sh"), "#!/bin/sh\necho mine\n");
+    let as_root = nix_is_root();
+    assert_eq!(saved.is_ok(), as_root, "{saved:?}");
+    if !as_root {
+        return;
+    }
+    let run = sandbox.run(&["deactivate", "hostile"]);
+    run.success();
+    assert!(
+        run.stderr.contains("belongs to no package"),
+        "{}",
+        run.stderr
+    );
+    let rescued: Vec<_> = walk(&sandbox.pandora_home().join("rescue"));
+    assert!(
+        rescued.iter().any(|path| path.ends_with("bin/mine.sh")),
+        "{rescued:?}"
+    );
+}
+
+fn nix_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
+        .unwrap_or(false)
+}
+
+fn walk(root: &std::path::Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
 }

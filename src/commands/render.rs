@@ -61,9 +61,10 @@ pub fn profile_change(printer: &Printer, change: &ProfileChange) {
     unfinished(printer, &change.warnings);
 }
 
-/// Steps that failed after a change took effect: the change stands, the command succeeds.
+/// What a change that took effect reports beside it: steps that failed after it (the change
+/// stands, the command succeeds) and files rescued from the old generation.
 pub fn unfinished(printer: &Printer, warnings: &[String]) {
     for warning in warnings {
-        printer.warn(format!("done, but: {warning}"));
+        printer.warn(warning);
     }
 }

@@ -115,9 +115,9 @@ pub(super) fn link_home(
     }
     link_user_dirs(home, &layout.vir()).unwrap_or_else(|error| {
         warnings.push(format!(
-            "{}; the profile changed, but {} could not be linked to it",
-            pandora_core::error::chain(&error),
-            home.display()
+            "the profile changed, but {} could not be linked to it: {}",
+            home.display(),
+            pandora_core::error::chain(&error)
         ));
         HomeLinks::default()
     })

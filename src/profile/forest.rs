@@ -1,6 +1,7 @@
 //! Planning a profile's symlink forest from install records, folding directories as Nix's
 //! buildEnv does: a directory only one package provides is one link, so a generation costs about
 //! one link per package; it unfolds into per-entry links as soon as a second package shares it.
+//! Top-level directories (`bin`, `share`, ...) are never folded.
 //!
 //! Planning reads only the records (never the store trees), so it is pure and cheap; the plan is
 //! then written by [`Forest::write`].
@@ -205,10 +206,13 @@ impl Planner<'_> {
         }
     }
 
-    /// What a path only `member` provides becomes: one link, unless it is a made-up directory.
+    /// What a path only `member` provides becomes: one link, unless it is a made-up directory
+    /// or a top-level one. Top-level directories are always real: `$HOME/bin` leads into them,
+    /// and a file saved there must land in the generation (where the next one rescues it),
+    /// never inside a package's store tree.
     fn fresh(&mut self, path: &str, tree: Option<&Tree>, member: usize) -> Node {
         match tree {
-            Some(tree) if tree.synthetic => {
+            Some(tree) if tree.synthetic || !path.contains('/') => {
                 let mut children = BTreeMap::new();
                 self.merge_children(&mut children, path, tree, member);
                 Node::Dir(children)
@@ -376,7 +380,7 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_only_one_package_provides_is_one_link() {
+    fn a_directory_only_one_package_provides_is_one_link_below_the_top_level() {
         let hello = [
             dir("bin"),
             file("bin/hello"),
@@ -387,11 +391,13 @@ mod tests {
         let forest = plan(&[member("hello@1.0.0", &hello)], rules(Prefer::Neither))
             .unwrap()
             .forest;
+        // `bin` and `share` are real directories (what `$HOME/bin` leads into); `share/doc`,
+        // which only hello provides, is one link.
         assert_eq!(
             forest.links(),
             vec![
-                ("bin".to_string(), "hello@1.0.0"),
-                ("share".to_string(), "hello@1.0.0")
+                ("bin/hello".to_string(), "hello@1.0.0"),
+                ("share/doc".to_string(), "hello@1.0.0")
             ]
         );
     }

@@ -174,10 +174,53 @@ impl Profiles {
     /// Runs a step that follows the commit: a failure becomes a warning.
     fn after_commit(&self, step: Result<(), ProfileError>) {
         if let Err(error) = step {
-            self.warnings
-                .borrow_mut()
-                .push(pandora_core::error::chain(&error));
+            self.warnings.borrow_mut().push(format!(
+                "the change took effect, but {}",
+                pandora_core::error::chain(&error)
+            ));
         }
+    }
+
+    /// Moves what the user saved into `name`'s current forest (through `$HOME/bin`, say) and
+    /// no package provides to `rescue/`, before a new generation leaves it behind: a forest
+    /// holds only directories and links into the store, so anything else is the user's.
+    /// Reported as a warning; a file that cannot be moved stops the change instead.
+    fn rescue(&self, name: &str) -> Result<(), ProfileError> {
+        let Some(current) = self.current(name)? else {
+            return Ok(());
+        };
+        let forest = self
+            .dir(name)
+            .join(current.number.to_string())
+            .join("forest");
+        let strays = strays(&forest)?;
+        if strays.is_empty() {
+            return Ok(());
+        }
+        let destination = self.layout.rescue_dir().join(format!(
+            "{name}-{}-{}",
+            current.number,
+            pandora_core::time::now()
+        ));
+        for relative in strays {
+            let from = forest.join(&relative);
+            let to = destination.join(&relative);
+            let parent = to.parent().unwrap_or(&destination);
+            fs_err::create_dir_all(parent).map_err(io(parent))?;
+            // The forest is sealed read-only; only a privileged user could have written here.
+            let holder = from.parent().unwrap_or(&forest);
+            let sealed = fs_err::metadata(holder).map_err(io(holder))?.permissions();
+            set_mode(holder, 0o755)?;
+            let moved = fs_err::rename(&from, &to).map_err(io(&from));
+            fs_err::set_permissions(holder, sealed).map_err(io(holder))?;
+            moved?;
+            self.warnings.borrow_mut().push(format!(
+                "{} belongs to no package; moved it to {} (a new generation would have left it behind)",
+                self.layout.vir().join(&relative).display(),
+                to.display()
+            ));
+        }
+        Ok(())
     }
 
     fn dir(&self, name: &str) -> PathBuf {
@@ -438,6 +481,7 @@ impl Profiles {
         let dir = self.dir(name);
         fs_err::create_dir_all(&dir).map_err(io(&dir))?;
         let number = generation_numbers(&dir)?.into_iter().max().unwrap_or(0) + 1;
+        self.rescue(name)?;
 
         let staging = self
             .layout
@@ -446,6 +490,7 @@ impl Profiles {
         let staged_forest = staging.join("forest");
         fs_err::create_dir_all(&staged_forest).map_err(io(&staged_forest))?;
         fill(&staged_forest)?;
+        seal(&staged_forest)?;
         let generation = Generation {
             number,
             created_at: pandora_core::time::now(),
@@ -662,6 +707,64 @@ struct Staged {
     namespaced: BTreeSet<String>,
     overrides: BTreeMap<String, String>,
     lock: Lockfile,
+}
+
+/// Paths (relative to `forest`) of what is neither a directory nor one of the forest's own
+/// links into the store.
+fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
+    let mut strays = Vec::new();
+    for item in walkdir::WalkDir::new(forest).min_depth(1) {
+        let item = item.map_err(|error| {
+            let path = error.path().unwrap_or(forest).to_path_buf();
+            ProfileError::Io(pandora_core::IoError {
+                action: "read",
+                path,
+                source: error.into(),
+            })
+        })?;
+        let file_type = item.file_type();
+        if file_type.is_dir() {
+            continue;
+        }
+        let ours = file_type.is_symlink()
+            && fs_err::read_link(item.path()).is_ok_and(|target| {
+                target.starts_with("..")
+                    && target.components().any(|part| part.as_os_str() == "store")
+            });
+        if !ours {
+            let relative = item.path().strip_prefix(forest).unwrap_or(item.path());
+            strays.push(relative.to_path_buf());
+        }
+    }
+    Ok(strays)
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), ProfileError> {
+    use std::os::unix::fs::PermissionsExt;
+    fs_err::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io(path))
+}
+
+/// Makes every directory of a written forest read-only (0555), as store trees are: nothing is
+/// saved into a generation by accident, and what a privileged user saves anyway is rescued.
+fn seal(forest: &Path) -> Result<(), ProfileError> {
+    let mut directories = Vec::new();
+    for item in walkdir::WalkDir::new(forest) {
+        let item = item.map_err(|error| {
+            let path = error.path().unwrap_or(forest).to_path_buf();
+            ProfileError::Io(pandora_core::IoError {
+                action: "read",
+                path,
+                source: error.into(),
+            })
+        })?;
+        if item.file_type().is_dir() {
+            directories.push(item.into_path());
+        }
+    }
+    for directory in directories {
+        set_mode(&directory, 0o555)?;
+    }
+    Ok(())
 }
 
 /// Recreates the directories and links of the forest `from` under `to`.

@@ -75,6 +75,12 @@ impl Layout {
         self.root.join("cache")
     }
 
+    /// `rescue/`: files a user saved into the active forest (through `$HOME/bin`, say) that no
+    /// package provides, moved here before a new generation leaves them behind.
+    pub fn rescue_dir(&self) -> PathBuf {
+        self.root.join("rescue")
+    }
+
     /// The lock serializing changes to the store.
     pub fn store_lock(&self) -> PathBuf {
         self.root.join(".store.lock")
