@@ -405,15 +405,27 @@ pub struct PruneArgs {
     after_help = "The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started)."
 )]
 pub struct RunArgs {
-    /// The package
-    pub file: PathBuf,
-    /// Arguments for the package's program, passed through untouched
+    /// The package, then the arguments for its program, passed through untouched (`--help` and
+    /// `-v` included: Pandora's own options go before the package)
     #[arg(
+        required = true,
+        num_args = 1..,
         trailing_var_arg = true,
-        allow_hyphen_values = true,
-        value_name = "ARGS"
+        value_name = "FILE [ARGS]"
     )]
-    pub arguments: Vec<std::ffi::OsString>,
+    pub command: Vec<std::ffi::OsString>,
+}
+
+impl RunArgs {
+    /// The package.
+    pub fn file(&self) -> PathBuf {
+        PathBuf::from(&self.command[0])
+    }
+
+    /// The arguments for its program.
+    pub fn arguments(&self) -> &[std::ffi::OsString] {
+        &self.command[1..]
+    }
 }
 
 /// `pandora unpack`
