@@ -461,8 +461,8 @@ pub struct RegistryIndexArgs {
     /// Derive the signing key from a seed (secret = SHA-256(seed))
     #[arg(long, value_name = "SEED")]
     pub key_seed: Option<String>,
-    /// Days until clients refuse the index unless it is re-published
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    /// Days until clients refuse the index unless it is re-published (at least 1)
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub expires_in: u32,
     /// The registry's name [default: the previous index's, else the directory's]
     #[arg(long)]

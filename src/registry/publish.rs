@@ -126,14 +126,9 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             path: directory.clone(),
         });
     }
-    let _lock =
-        crate::fs::FileLock::acquire(&directory.join(".pandora-index.lock")).map_err(|source| {
-            PublishError::Io(pandora_core::IoError {
-                action: "access",
-                path: directory.clone(),
-                source: source,
-            })
-        })?;
+    // On the directory itself: everything in a registry directory is published.
+    let _lock = crate::fs::FileLock::acquire_directory(directory)
+        .map_err(pandora_core::IoError::at("lock", directory))?;
     let index_path = directory.join("index.acl");
     let previous = match fs_err::read_to_string(&index_path) {
         Ok(text) => Some(
@@ -332,7 +327,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
     };
     let text = index.to_acl();
     let signature = options.key.sign(text.as_bytes());
-    crate::fs::write_atomic(&index_path, text.as_bytes()).map_err(|source| {
+    crate::fs::write_atomic_public(&index_path, text.as_bytes()).map_err(|source| {
         PublishError::Io(pandora_core::IoError {
             action: "access",
             path: index_path.clone(),
@@ -340,7 +335,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         })
     })?;
     let signature_path = directory.join("index.acl.sig");
-    crate::fs::write_atomic(
+    crate::fs::write_atomic_public(
         &signature_path,
         signature_file(&options.key.public_key(), &signature).as_bytes(),
     )

@@ -10,6 +10,17 @@ use fs_err as fs;
 /// old file or the new one, never a mix: write a temporary file beside it, fsync it, rename it
 /// over `path`, then fsync the directory so the rename itself is durable.
 pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace(path, contents, None)
+}
+
+/// [`write_atomic`] for a file others must read (0644): what a registry publishes, served by
+/// a web server running as another user.
+pub fn write_atomic_public(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    replace(path, contents, Some(0o644))
+}
+
+fn replace(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
     let directory = parent_of(path);
     fs::create_dir_all(&directory)?;
     let mut temporary = tempfile::Builder::new()
@@ -20,6 +31,12 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .write_all(contents)
         .and_then(|()| temporary.as_file().sync_all())
         .map_err(|error| with_path(&error, temporary.path(), "write"))?;
+    if let Some(mode) = mode {
+        temporary
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|error| with_path(&error, temporary.path(), "set the mode of"))?;
+    }
     temporary
         .persist(path)
         .map_err(|error| with_path(&error.error, path, "replace"))?;
@@ -107,6 +124,15 @@ impl FileLock {
             .map_err(|error| with_path(&error, path, "lock"))?;
         Ok(FileLock { _file: file })
     }
+
+    /// Blocks until the lock on `directory` itself is held: for a directory that must not get
+    /// a lock file, such as a registry being published (everything in it is served).
+    pub fn acquire_directory(directory: &Path) -> std::io::Result<FileLock> {
+        let file = fs::File::open(directory)?.into_parts().0;
+        file.lock()
+            .map_err(|error| with_path(&error, directory, "lock"))?;
+        Ok(FileLock { _file: file })
+    }
 }
 
 #[cfg(test)]
@@ -125,6 +151,19 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.acl"]);
+    }
+
+    #[test]
+    fn public_files_are_world_readable_and_directory_locks_leave_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("index.acl");
+        write_atomic_public(&path, b"x").unwrap();
+        let mode = fs_err::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        let lock = FileLock::acquire_directory(directory.path()).unwrap();
+        drop(lock);
+        assert_eq!(fs_err::read_dir(directory.path()).unwrap().count(), 1);
     }
 
     #[test]
