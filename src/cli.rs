@@ -187,8 +187,8 @@ pub struct InspectArgs {
 /// `pandora verify`
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Package files (FILE.psp) to check, or installed packages (NAME@VERSION) to re-hash against their install records
-    #[arg(required_unless_present = "all", value_name = "FILE|NAME@VERSION")]
+    /// Package files (FILE.psp) to check, or installed packages (NAME or NAME@VERSION) to re-hash against their install records
+    #[arg(required_unless_present = "all", value_name = "FILE|NAME[@VERSION]")]
     pub targets: Vec<String>,
     /// Re-hash every installed package
     #[arg(long, conflicts_with = "targets")]
@@ -281,8 +281,8 @@ pub struct ListArgs {
 /// `pandora remove`
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
-    /// NAME@VERSION of each package to remove
-    #[arg(required = true, value_name = "NAME@VERSION")]
+    /// Each package to remove: NAME@VERSION, or NAME (its active version, else its only installed one)
+    #[arg(required = true, value_name = "NAME[@VERSION]")]
     pub packages: Vec<String>,
     /// Remove even when other installed packages depend on them
     #[arg(long)]
@@ -292,8 +292,8 @@ pub struct RemoveArgs {
 /// `pandora activate`
 #[derive(Debug, Args)]
 pub struct ActivateArgs {
-    /// NAME@VERSION of each installed package to activate (another version of it leaves the profile)
-    #[arg(required = true, value_name = "NAME@VERSION")]
+    /// Each installed package to activate: NAME@VERSION, or NAME (its active version, else its only installed one); another version of it leaves the profile
+    #[arg(required = true, value_name = "NAME[@VERSION]")]
     pub packages: Vec<String>,
     /// How the packages join the profile
     #[command(flatten)]
@@ -303,8 +303,8 @@ pub struct ActivateArgs {
 /// `pandora deactivate`
 #[derive(Debug, Args)]
 pub struct DeactivateArgs {
-    /// NAME of each package to take out of the active profile
-    #[arg(required = true, value_name = "NAME")]
+    /// Each package to take out of the active profile: NAME, or NAME@VERSION (the version it holds)
+    #[arg(required = true, value_name = "NAME[@VERSION]")]
     pub names: Vec<String>,
 }
 
@@ -461,8 +461,8 @@ pub struct RegistryIndexArgs {
     /// Derive the signing key from a seed (secret = SHA-256(seed))
     #[arg(long, value_name = "SEED")]
     pub key_seed: Option<String>,
-    /// Days until clients refuse the index unless it is re-published (at least 1)
-    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    /// Days until clients refuse the index unless it is re-published
+    #[arg(long, value_name = "DAYS", default_value_t = 30)]
     pub expires_in: u32,
     /// The registry's name [default: the previous index's, else the directory's]
     #[arg(long)]

@@ -25,18 +25,3 @@ fn the_index_is_world_readable_and_no_lock_file_is_published() {
         .collect();
     assert!(names.is_empty(), "{names:?}");
 }
-
-#[test]
-fn an_index_that_expires_at_once_is_refused() {
-    let fixture = fixture();
-    let run = fixture.sandbox.run(&[
-        "registry",
-        "index",
-        fixture.registry.to_str().unwrap(),
-        "--key-seed",
-        "registry",
-        "--expires-in",
-        "0",
-    ]);
-    run.failure(2);
-}
