@@ -77,6 +77,12 @@ impl Settings {
         directories.extend(self.flavor_trusted_keys_dir.clone());
         directories
     }
+
+    /// The trust policy every command applies: the trusted-key directories and
+    /// `PANDORA_REQUIRE_TRUSTED`.
+    pub fn trust_policy(&self) -> crate::trust::Policy {
+        crate::trust::Policy::new(&self.trusted_key_dirs(), self.require_trusted)
+    }
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {

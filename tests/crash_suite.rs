@@ -203,11 +203,11 @@ fn alpha(sandbox: &Sandbox) -> PathBuf {
 }
 
 fn installed(sandbox: &Sandbox) -> String {
-    sandbox.run(&["list", "--store"]).stdout.clone()
+    sandbox.run(&["list", "--store"]).stdout
 }
 
 fn active(sandbox: &Sandbox) -> String {
-    sandbox.run(&["list"]).stdout.clone()
+    sandbox.run(&["list"]).stdout
 }
 
 fn quiet(sandbox: &Sandbox, args: &[&str]) {
@@ -338,7 +338,7 @@ fn rolling_back_switching_and_pruning() {
             command: vec!["profile".into(), "switch".into(), "other".into()],
             prepare: &|sandbox| quiet(sandbox, &["profile", "switch", "default"]),
             converged: &|sandbox| {
-                let listed = sandbox.run(&["profile", "list"]).stdout.clone();
+                let listed = sandbox.run(&["profile", "list"]).stdout;
                 listed.lines().any(|line| line.starts_with("* other"))
             },
             rerun: true,
@@ -356,7 +356,7 @@ fn rolling_back_switching_and_pruning() {
                 quiet(sandbox, &["activate", "alpha@1.0.0"]);
             },
             converged: &|sandbox| {
-                let history = sandbox.run(&["profile", "history"]).stdout.clone();
+                let history = sandbox.run(&["profile", "history"]).stdout;
                 history.lines().count() == 1 && active(sandbox).contains("alpha")
             },
             rerun: true,

@@ -58,6 +58,7 @@ fn downloader(attempts: u32) -> Downloader {
         backoff: Duration::from_millis(10),
         connect_timeout: Duration::from_secs(2),
         stall_timeout: Duration::from_millis(400),
+        ..DownloadPolicy::default()
     })
     .unwrap()
 }

@@ -414,20 +414,19 @@ fn an_install_lands_whole_or_not_at_all() {
     sandbox
         .run(&["remove", "hello@1.1.0", "libgreet@2.0.0", "--yes"])
         .success();
-    // The cached blob of hello (staged after libgreet) is damaged: libgreet stages fine, hello
-    // fails while its slots are hashed, and neither may land.
-    let index = pandora::registry::index::RegistryIndex::parse(
+    // The registry serves a hello (staged after libgreet) whose slot bytes are damaged, under a
+    // signed index that lists exactly those bytes, as a broken publisher would: the download
+    // checks out, libgreet stages fine, hello fails while its slots are hashed, and neither may
+    // land. (A damaged blob in the local cache is fetched again instead: blob_concurrency.rs.)
+    let index_path = fixture.registry.join("index.acl");
+    let mut index = pandora::registry::index::RegistryIndex::parse(
         "index.acl",
-        &std::fs::read_to_string(fixture.registry.join("index.acl")).unwrap(),
+        &std::fs::read_to_string(&index_path).unwrap(),
     )
     .unwrap();
-    let hello = &index.package("hello").unwrap().versions[0];
-    let blob = sandbox
-        .pandora_home()
-        .join("blobs")
-        .join(encode_hex(&hello.sha256));
+    let file = fixture.registry.join("pkgs/hello-1.1.0.psp");
     let slot = {
-        let package = pandora::format::package::Package::open(&blob).unwrap();
+        let package = pandora::format::package::Package::open(&file).unwrap();
         package
             .verified(pandora::format::package::Scope::Structure)
             .unwrap()
@@ -435,9 +434,26 @@ fn an_install_lands_whole_or_not_at_all() {
             .descriptor
             .offset as usize
     };
-    let mut bytes = std::fs::read(&blob).unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
     bytes[slot + 10] ^= 1;
-    std::fs::write(&blob, bytes).unwrap();
+    std::fs::write(&file, &bytes).unwrap();
+    let hello = index
+        .packages
+        .iter_mut()
+        .find(|package| package.name == "hello")
+        .unwrap();
+    hello.versions[0].sha256 = pandora_core::Sha256::of(&bytes);
+    let text = index.to_acl();
+    let registry_key = pandora::format::signing::SigningKey::from_seed("registry");
+    std::fs::write(&index_path, &text).unwrap();
+    std::fs::write(
+        fixture.registry.join("index.acl.sig"),
+        pandora::registry::index::signature_file(
+            &registry_key.public_key(),
+            &registry_key.sign(text.as_bytes()),
+        ),
+    )
+    .unwrap();
     let run = sandbox.run(&["install", "--yes", "hello"]);
     run.failure(1);
     assert!(run.stderr.contains("sha256"), "{}", run.stderr);

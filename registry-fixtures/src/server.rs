@@ -34,6 +34,9 @@ pub enum Behavior {
     IgnoreRange,
     /// Answer range requests from the wrong offset (206 that lies).
     WrongRangeOffset,
+    /// Serve the body (ranges honoured) `n` bytes at a time with `ms` milliseconds between
+    /// pieces (every request): a slow or throttled link.
+    Trickle(usize, u64),
 }
 
 /// One request the server saw.
@@ -274,6 +277,18 @@ fn serve(
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
+            }
+            Ok(())
+        }
+        Behavior::Trickle(n, ms) => {
+            stream.set_nodelay(true)?;
+            for piece in content.chunks(n.max(1)) {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                stream.write_all(piece)?;
+                stream.flush()?;
+                std::thread::sleep(Duration::from_millis(ms));
             }
             Ok(())
         }

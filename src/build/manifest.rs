@@ -76,7 +76,7 @@ impl Manifest {
                 return Err(BuildError::Io(pandora_core::IoError {
                     action: "access",
                     path: path.to_path_buf(),
-                    source: source,
+                    source,
                 }))
             }
         };

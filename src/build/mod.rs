@@ -207,7 +207,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         BuildError::Io(pandora_core::IoError {
             action: "access",
             path: output_directory.clone(),
-            source: source,
+            source,
         })
     })?;
     let mut groups: BTreeMap<String, Vec<&TreeEntry>> = BTreeMap::new();
@@ -247,7 +247,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         BuildError::Io(pandora_core::IoError {
             action: "access",
             path: options.launcher.clone(),
-            source: source,
+            source,
         })
     })?;
     let metadata = Metadata {
@@ -332,7 +332,7 @@ fn archive_slot(
             BuildError::Io(pandora_core::IoError {
                 action: "access",
                 path: path.clone(),
-                source: source,
+                source,
             })
         }
     };

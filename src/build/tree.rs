@@ -65,7 +65,7 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
             let path = error.path().unwrap_or(root).to_path_buf();
             BuildError::Io(pandora_core::IoError {
                 action: "access",
-                path: path,
+                path,
                 source: error
                     .into_io_error()
                     .unwrap_or_else(|| std::io::Error::other("filesystem loop")),
@@ -104,13 +104,21 @@ pub fn walk(root: &Path, allow_secrets: bool) -> Result<Vec<TreeEntry>, BuildErr
                 BuildError::Io(pandora_core::IoError {
                     action: "access",
                     path: path.to_path_buf(),
-                    source: source,
+                    source,
                 })
             })?;
             check_link(root, &relative, &target)?;
-            if fs_err::metadata(path).is_err() {
-                return Err(BuildError::DanglingSymlink {
-                    path: path.to_path_buf(),
+            // Each link may stay inside on its own and still leave through a chain of them
+            // (`up -> ../..`, then `escape -> sub/up/..`): what the link finally leads to must
+            // be inside the tree, as extraction will check again.
+            let resolved = fs_err::canonicalize(path).map_err(|_| BuildError::DanglingSymlink {
+                path: path.to_path_buf(),
+                target: target.clone(),
+            })?;
+            let inside = fs_err::canonicalize(root).is_ok_and(|root| resolved.starts_with(root));
+            if !inside {
+                return Err(BuildError::LinkOutside {
+                    path: relative,
                     target,
                 });
             }
@@ -159,6 +167,21 @@ mod tests {
         for fine in ["bin/envoy", "share/keys.txt", "secrets", "lib/key.rs"] {
             assert!(!is_secret(Path::new(fine)), "{fine}");
         }
+    }
+
+    #[test]
+    fn a_chain_of_links_that_leaves_the_tree_is_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let root = directory.path().join("files");
+        fs_err::create_dir_all(root.join("a/b/c")).unwrap();
+        // Each link alone stays inside; followed one through the other they leave.
+        std::os::unix::fs::symlink("../..", root.join("a/b/c/up")).unwrap();
+        std::os::unix::fs::symlink("b/c/up/../..", root.join("a/escape")).unwrap();
+        let error = walk(&root, false).unwrap_err();
+        assert!(
+            matches!(&error, BuildError::LinkOutside { path, .. } if path == Path::new("a/escape")),
+            "{error}"
+        );
     }
 
     #[test]

@@ -13,7 +13,13 @@ pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus>
         .iter()
         .map(|text| installed_id(layout, text))
         .collect::<Result<Vec<_>, _>>()?;
-    let change = activate(layout, context.home(), &ids, args.layout.placement())?;
+    let change = activate(
+        layout,
+        context.home(),
+        &ids,
+        args.layout.placement(),
+        &context.settings.trust_policy(),
+    )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)
 }

@@ -41,13 +41,21 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         reinstall: args.reinstall,
         offline: args.offline,
         now: pandora_core::time::now(),
-        policy: DownloadPolicy::default(),
+        policy: DownloadPolicy::from_environment(|name| std::env::var(name).ok()).map_err(
+            |message| UserError::new(message).hint("set it to a whole number, or unset it"),
+        )?,
         locked: Vec::new(),
+        trust: context.settings.trust_policy(),
     };
     let layout = &context.settings.layout;
     let report = install(layout, &options, &context.printer.download_progress())?;
     for id in &report.installed {
         context.printer.data(id);
+    }
+    for package in &report.untrusted {
+        context.printer.warn(format!(
+            "{package} is signed by a key you do not trust (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"
+        ));
     }
     context.printer.status(
         "Installed",
@@ -83,6 +91,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         context.home(),
         &report.requested,
         args.layout.placement(),
+        &context.settings.trust_policy(),
     )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)

@@ -49,7 +49,7 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
 fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let added = registry::add(
         &context.settings.layout,
-        NewRegistry {
+        &NewRegistry {
             name: args.name.clone(),
             url: args.url.clone(),
             priority: args.priority,

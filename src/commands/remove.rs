@@ -4,19 +4,25 @@
 use crate::cli::RemoveArgs;
 use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
+use crate::ops::activate::installed_id;
 use crate::ops::remove::{check, remove};
 
 /// Removes after confirmation (or `--yes`); refuses while a dependent is installed unless `--force`.
 pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let layout = &context.settings.layout;
-    check(layout, &args.packages, args.force)?;
+    let ids = args
+        .packages
+        .iter()
+        .map(|text| installed_id(layout, text))
+        .collect::<Result<Vec<_>, _>>()?;
+    check(layout, &ids, args.force)?;
     if !context
         .printer
-        .confirm(&format!("Remove {}?", args.packages.join(", ")))?
+        .confirm(&format!("Remove {}?", ids.join(", ")))?
     {
         return Ok(ExitStatus::NotConfirmed);
     }
-    let removed = remove(layout, &args.packages)?;
+    let removed = remove(layout, &ids)?;
     for (profile, applied) in &removed.profiles {
         render::applied(&context.printer, profile, applied);
         render::unfinished(&context.printer, &applied.warnings);

@@ -12,6 +12,7 @@ pub fn run(args: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         profile: args.profile.clone(),
         lockfile: args.lockfile.clone(),
         offline: args.offline,
+        trust: context.settings.trust_policy(),
     };
     let synced = sync(
         &context.settings.layout,

@@ -5,9 +5,11 @@ use std::path::Path;
 
 use super::{Error, Result};
 use crate::activation::{apply, Applied, Change};
+use crate::config::RegistriesFile;
 use crate::layout::Layout;
 use crate::profile::{link_user_dirs, HomeLinks, Prefer, Profiles};
-use crate::store::{newest, Store};
+use crate::store::Store;
+use crate::trust::{Policy, Verdict};
 
 /// What a change to a profile did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,28 +34,58 @@ pub struct Placement {
     pub prefer: Prefer,
 }
 
-/// `NAME@VERSION` as given, or for a bare `NAME` its newest installed version.
+/// The one rule every command uses to name an installed package: `NAME@VERSION` as given
+/// (the command itself says, in its terms, if it is not installed); a bare `NAME` is the
+/// version the active profile holds, else the only installed version, else an error listing
+/// the installed versions.
 pub fn installed_id(layout: &Layout, text: &str) -> Result<String> {
-    if text.contains('@') {
+    if pandora_core::id::split_id(text).is_some() {
         return Ok(text.to_string());
     }
     let records = Store::new(layout).records()?;
-    match newest(&records, |record| record.name == text) {
-        Some(record) => Ok(record.id()),
-        None => Err(Error::refused(
-            format!("no version of {text} is installed"),
+    let versions: Vec<&crate::store::Record> = records
+        .iter()
+        .filter(|record| record.name == text)
+        .collect();
+    let profiles = Profiles::new(layout);
+    let active = profiles.members(&profiles.active()?)?;
+    if let Some(id) = versions
+        .iter()
+        .map(|record| record.id())
+        .find(|id| active.contains(id))
+    {
+        return Ok(id);
+    }
+    match versions.as_slice() {
+        [only] => Ok(only.id()),
+        [] => Err(Error::refused(
+            format!("{text} is not installed"),
             format!("pandora install {text}"),
         )),
+        several => {
+            let listed: Vec<String> = several.iter().map(|record| record.id()).collect();
+            Err(Error::refused(
+                format!(
+                    "{text} is installed at {} versions and none is active: {}",
+                    several.len(),
+                    listed.join(", ")
+                ),
+                format!("name one: `{}`", listed[0]),
+            ))
+        }
     }
 }
 
-/// Makes `ids` (installed `name@version`s, with their dependencies) part of the active profile.
+/// Makes `ids` (installed `name@version`s, with their dependencies) part of the active profile,
+/// if the trust policy accepts their signers (as it did, or would have, at install).
 pub fn activate(
     layout: &Layout,
     home: Option<&Path>,
     ids: &[String],
     placement: Placement,
+    trust: &Policy,
 ) -> Result<ProfileChange> {
+    check_trust(layout, ids, trust)?;
     let profile = Profiles::new(layout).active()?;
     let change = Change::Activate {
         ids,
@@ -64,9 +96,73 @@ pub fn activate(
     finish(layout, home, profile, applied)
 }
 
-/// Takes packages (by name) out of the active profile.
+/// Refuses, under `PANDORA_REQUIRE_TRUSTED`, any of `ids` or their dependencies whose signer
+/// the policy does not trust (a registry's configured keys vouch for what came from it).
+fn check_trust(layout: &Layout, ids: &[String], trust: &Policy) -> Result<()> {
+    if !trust.requires_trusted() {
+        return Ok(());
+    }
+    let store = Store::new(layout);
+    let registries = RegistriesFile::load(&layout.registries_file())?;
+    let mut pending: Vec<String> = ids.to_vec();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(id) = pending.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        // A missing record is the activation's own error to report, with its graph.
+        let Some(record) = store.record(&id)? else {
+            continue;
+        };
+        let vouched = record
+            .registry
+            .as_deref()
+            .and_then(|name| registries.find(name).ok())
+            .map_or(Vec::new(), |registry| registry.keys.clone());
+        if trust.check(&record.public_key, &vouched) == Verdict::Refused {
+            return Err(Error::refused(
+                format!(
+                    "{id} is signed by key {} ({}), which is not trusted, and PANDORA_REQUIRE_TRUSTED=1 requires trusted keys; the profile was not changed",
+                    record.public_key,
+                    record.public_key.fingerprint()
+                ),
+                format!(
+                    "if you trust its publisher: `echo {} > $PANDORA_HOME/keys/trusted/NAME.pub`",
+                    record.public_key
+                ),
+            ));
+        }
+        pending.extend(record.dependencies.iter().cloned());
+    }
+    Ok(())
+}
+
+/// Takes packages out of the active profile: by `NAME`, or by `NAME@VERSION` when the profile
+/// holds exactly that version.
 pub fn deactivate(layout: &Layout, home: Option<&Path>, names: &[String]) -> Result<ProfileChange> {
-    let profile = Profiles::new(layout).active()?;
+    let profiles = Profiles::new(layout);
+    let profile = profiles.active()?;
+    let members = profiles.members(&profile)?;
+    let names = names
+        .iter()
+        .map(|text| match pandora_core::id::split_id(text) {
+            None => Ok(text.clone()),
+            Some((name, _)) if members.contains(text) => Ok(name.to_string()),
+            Some((name, _)) => {
+                let held = members
+                    .iter()
+                    .find(|id| pandora_core::id::name_of(id) == name);
+                Err(Error::refused(
+                    match held {
+                        Some(held) => format!("profile {profile} holds {held}, not {text}"),
+                        None => format!("profile {profile} does not hold {name}"),
+                    },
+                    "`pandora list` shows what the profile holds",
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let names = &names[..];
     let description = format!("deactivated {}", names.join(", "));
     let applied = apply(
         layout,

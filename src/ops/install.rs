@@ -10,12 +10,13 @@ use std::sync::Arc;
 use super::registries::{self, LoadedRegistry};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
-use crate::format::package::{Package, Scope};
+use crate::format::package::{Package, Scope, Verified};
 use crate::layout::Layout;
 use crate::profile::Locked;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use crate::resolver::{resolve, Registry, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
+use crate::trust::{Policy, Verdict};
 
 /// One thing to install: a name (optionally pinned) from the registries, or a local file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,8 @@ pub struct InstallOptions {
     /// Packages a lockfile pins: anything resolved to one of these `name@version`s must come
     /// from the same registry with the same SHA-256, or nothing is installed.
     pub locked: Vec<Locked>,
+    /// Whose signatures are trusted (`PANDORA_REQUIRE_TRUSTED` refuses the rest).
+    pub trust: Policy,
 }
 
 /// What happened.
@@ -67,6 +70,8 @@ pub struct InstallReport {
     pub downloaded_bytes: u64,
     /// How many blobs were downloaded.
     pub downloads: usize,
+    /// Packages installed although their signer is not trusted (allowed by the policy).
+    pub untrusted: Vec<String>,
 }
 
 /// Progress reporting for a caller with a terminal.
@@ -125,12 +130,18 @@ pub fn install(
     ))?;
     let mut requests: Vec<Request> = Vec::new();
     let mut files: Vec<(PathBuf, Sha256)> = Vec::new();
+    let mut untrusted = Vec::new();
     for target in &options.targets {
         match target {
             Target::Named(request) => requests.push(request.clone()),
             Target::File(path) => {
                 let package = Package::open(path)?;
                 let verified = package.verified(Scope::Full)?;
+                let id = pandora_core::id::id(
+                    &verified.metadata.package.name,
+                    &verified.metadata.package.version,
+                );
+                check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
                 for pin in verified.metadata.pandora.unwrap_or_default().dependencies {
                     requests.push(Request::parse(&pin).map_err(|reason| Error::Refused {
                         message: format!("{}: dependency {reason}", path.display()),
@@ -161,19 +172,21 @@ pub fn install(
     let needed: Vec<&Resolved> = plan
         .iter()
         .filter(|resolved| {
-            store
-                .record(&resolved.id())
-                .ok()
-                .flatten()
-                .is_none_or(|record| {
-                    record.blob != resolved.sha256 || !store.entry_path(&resolved.id()).is_dir()
-                })
+            options.reinstall
+                || store
+                    .record(&resolved.id())
+                    .ok()
+                    .flatten()
+                    .is_none_or(|record| {
+                        record.blob != resolved.sha256 || !store.entry_path(&resolved.id()).is_dir()
+                    })
         })
         .collect();
+    // A cached blob counts only if it still hashes to its name; a damaged one is fetched again.
     let downloads: Vec<&Resolved> = needed
         .iter()
         .copied()
-        .filter(|resolved| !store.blob_path(&resolved.sha256).is_file())
+        .filter(|resolved| !store.has_blob(&resolved.sha256))
         .collect();
     let requests_to_fetch: Vec<DownloadRequest> = downloads
         .iter()
@@ -230,6 +243,14 @@ pub fn install(
             .iter()
             .map(|loaded: &LoadedRegistry| &loaded.configured)
             .find(|configured| configured.name == resolved.registry);
+        let vouched = configured.map_or(&[][..], |configured| &configured.keys[..]);
+        check_trust(
+            &options.trust,
+            &resolved.id(),
+            &verified,
+            vouched,
+            &mut untrusted,
+        )?;
         if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
             if !configured
                 .keys
@@ -285,5 +306,35 @@ pub fn install(
             Installed::Already(record) => report.already.push(record.id()),
         }
     }
+    report.untrusted = untrusted;
     Ok(report)
+}
+
+/// Applies the trust policy to one verified package: refused under `PANDORA_REQUIRE_TRUSTED`
+/// unless its signer is trusted (or `vouched` for by its registry's configuration), noted in
+/// `untrusted` otherwise.
+fn check_trust(
+    policy: &Policy,
+    id: &str,
+    verified: &Verified,
+    vouched: &[pandora_core::PublicKey],
+    untrusted: &mut Vec<String>,
+) -> Result<()> {
+    match policy.check(&verified.public_key, vouched) {
+        Verdict::Trusted(_) => Ok(()),
+        Verdict::Untrusted => {
+            untrusted.push(format!("{id} (signed by {})", verified.key_fingerprint));
+            Ok(())
+        }
+        Verdict::Refused => Err(Error::refused(
+            format!(
+                "{id} is signed by key {} ({}), which is not trusted, and PANDORA_REQUIRE_TRUSTED=1 requires trusted keys; nothing was installed",
+                verified.public_key, verified.key_fingerprint
+            ),
+            format!(
+                "if you trust its publisher: put the key in a .pub file in the trusted keys directory (`echo {} > $PANDORA_HOME/keys/trusted/NAME.pub`)",
+                verified.public_key
+            ),
+        )),
+    }
 }

@@ -60,8 +60,11 @@ pub fn delete(layout: &Layout, name: &str) -> Result<()> {
     Ok(Profiles::new(layout).delete(name)?)
 }
 
+/// Every profile by name, with its current generation (none before its first).
+pub type ProfileList = Vec<(String, Option<Generation>)>;
+
 /// The active profile's name, and every profile with its current generation.
-pub fn list(layout: &Layout) -> Result<(String, Vec<(String, Option<Generation>)>)> {
+pub fn list(layout: &Layout) -> Result<(String, ProfileList)> {
     let profiles = Profiles::new(layout);
     let active = profiles.active()?;
     let mut listed = Vec::new();

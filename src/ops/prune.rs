@@ -1,7 +1,9 @@
 //! Deleting what nothing uses. With a generation count, old generations first, then every
 //! store entry no remaining generation of any profile holds (the GC roots); always blobs no
 //! installed package came from, store entries without an install record, and leftovers of
-//! interrupted downloads and installs. Every deletion is decided under the store's lock.
+//! interrupted downloads and installs. Every deletion is decided under the store's lock, and
+//! nothing of a blob is deleted while another process holds its lock (a download or copy in
+//! flight): that is skipped, for a later prune.
 
 use std::path::{Path, PathBuf};
 

@@ -46,7 +46,7 @@ fn lock(layout: &Layout) -> Result<FileLock> {
 }
 
 /// Adds a registry to `registries.acl`.
-pub fn add(layout: &Layout, new: NewRegistry) -> Result<Added> {
+pub fn add(layout: &Layout, new: &NewRegistry) -> Result<Added> {
     let keys = new
         .keys
         .iter()

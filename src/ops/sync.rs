@@ -24,6 +24,8 @@ pub struct SyncOptions {
     pub lockfile: Option<PathBuf>,
     /// Use cached indexes only.
     pub offline: bool,
+    /// Whose signatures are trusted.
+    pub trust: crate::trust::Policy,
 }
 
 /// What `sync` did.
@@ -69,8 +71,8 @@ pub fn sync(
                     format!(
                         "{} is installed from SHA-256 {}, but the lockfile pins SHA-256 {}",
                         locked.id(),
-                        encode_hex(record.blob),
-                        encode_hex(locked.sha256)
+                        encode_hex(&record.blob),
+                        encode_hex(&locked.sha256)
                     ),
                     format!(
                         "nothing changed. To follow the lockfile, remove the installed one first: `pandora remove {}`",
@@ -109,6 +111,7 @@ pub fn sync(
             now: pandora_core::time::now(),
             policy: DownloadPolicy::default(),
             locked: lockfile.packages.clone(),
+            trust: options.trust.clone(),
         };
         install(layout, &options, progress)?
     };

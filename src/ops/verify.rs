@@ -97,13 +97,8 @@ pub fn verify(layout: &Layout, options: &VerifyOptions) -> Result<Verification> 
     for target in options.targets.iter().chain(&installed) {
         let subject = if Path::new(target).is_file() {
             verify_file(Path::new(target), &trust, options.require_trusted)
-        } else if target.contains('@') {
-            verify_installed(&store, target)?
         } else {
-            return Err(Error::refused(
-                format!("`{target}` is neither a file nor an installed NAME@VERSION"),
-                "`pandora list` shows what is installed",
-            ));
+            verify_installed(&store, &super::activate::installed_id(layout, target)?)?
         };
         report.packages.push(subject);
     }

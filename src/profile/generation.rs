@@ -53,7 +53,7 @@ impl Generation {
             ProfileError::Io(pandora_core::IoError {
                 action: "access",
                 path: path.clone(),
-                source: source,
+                source,
             })
         })?;
         Generation::parse(&path.display().to_string(), &text).map_err(|source| {

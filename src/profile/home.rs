@@ -94,7 +94,7 @@ mod tests {
         let links = link_user_dirs(&home, &vir).unwrap();
         assert_eq!(links.linked, vec![(home.join("bin"), vir.join("bin"))]);
         assert_eq!(links.kept, vec![(home.join("share"), vir.join("share"))]);
-        let mut removed = links.removed.clone();
+        let mut removed = links.removed;
         removed.sort();
         assert_eq!(removed, vec![home.join(".ssh"), home.join("lib")]);
         assert!(home.join(".profile").symlink_metadata().is_ok());

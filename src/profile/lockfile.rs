@@ -105,7 +105,7 @@ impl Lockfile {
             ProfileError::Io(pandora_core::IoError {
                 action: "access",
                 path: path.to_path_buf(),
-                source: source,
+                source,
             })
         })?;
         Lockfile::parse(&path.display().to_string(), &text).map_err(|source| {

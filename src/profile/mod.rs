@@ -117,7 +117,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> ProfileError + '_ {
         ProfileError::Io(pandora_core::IoError {
             action: "access",
             path: path.to_path_buf(),
-            source: source,
+            source,
         })
     }
 }
@@ -436,8 +436,8 @@ impl Profiles {
             plan.forest.write(dir, 4).map_err(|(path, source)| {
                 ProfileError::Io(pandora_core::IoError {
                     action: "access",
-                    path: path,
-                    source: source,
+                    path,
+                    source,
                 })
             })
         })
@@ -774,7 +774,7 @@ fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
             let path = e.path().unwrap_or(from).to_path_buf();
             ProfileError::Io(pandora_core::IoError {
                 action: "access",
-                path: path,
+                path,
                 source: e.into(),
             })
         })?;

@@ -1,13 +1,29 @@
 //! Downloading `.psp` blobs: several at once under a cap, each streamed to `blobs/<sha>.partial`
 //! while hashed and counted, refused the moment it exceeds the indexed size, retried with
 //! backoff when the network or server fails (never when the hash is wrong), and resumed with
-//! `Range` + `If-Range` when interrupted (restarted when the server ignores the range). Every
-//! URL scheme goes through the same path, over its [`Transport`].
+//! `Range` + `If-Range` when interrupted (restarted when the server ignores the range). An
+//! attempt that brings less than a minimum throughput over a sliding window fails (and is
+//! retried), and each blob has an overall deadline scaled to its indexed size. Every URL scheme
+//! goes through the same path, over its [`Transport`].
+//!
+//! # The blob cache under concurrency
+//!
+//! `blobs/<sha>` is published only by a rename of a file whose SHA-256 was just verified, so a
+//! name always promises its bytes; a blob found damaged anyway (disk trouble, an older
+//! version's bug) is deleted and fetched again. Everything else about one blob (its
+//! `.partial`, the `.partial.validator` that lets a later run resume it, the check of a
+//! finished blob) is done by one process at a time, holding [`BlobLock`] on `<sha>.lock`: a
+//! second process fetching the same blob waits, then finds it finished; `prune` tries the same
+//! lock without waiting and leaves alone what it cannot take.
 
+use std::collections::VecDeque;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -15,6 +31,7 @@ use url::Url;
 use super::transport::{
     GetRequest, Response, Resume, Served, Transport, TransportError, Transports,
 };
+use crate::env_vars;
 use crate::format::metadata::encode_hex;
 
 /// One blob to fetch.
@@ -77,6 +94,17 @@ pub enum DownloadError {
         /// What arrived.
         actual: String,
     },
+    /// Slower than the policy's minimum throughput (after every retry), or not finished
+    /// within the blob's overall deadline.
+    #[error("{url} (registry `{registry}`): {detail}")]
+    TooSlow {
+        /// The URL.
+        url: String,
+        /// The registry.
+        registry: String,
+        /// What was too slow.
+        detail: String,
+    },
     /// A file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] pandora_core::IoError),
@@ -84,11 +112,35 @@ pub enum DownloadError {
 
 impl pandora_core::Hint for DownloadError {
     fn hint(&self) -> Option<String> {
-        Some("nothing was installed; run the same command again to retry (finished downloads are kept)".into())
+        match self {
+            DownloadError::TooSlow { .. } => Some(format!(
+                "nothing was installed; run the same command again to resume (what arrived is kept), or allow slower links: {}=BYTES_PER_SECOND (0: no floor), {}=SECONDS",
+                env_vars::PANDORA_DOWNLOAD_MIN_RATE,
+                env_vars::PANDORA_DOWNLOAD_TIMEOUT
+            )),
+            _ => Some("nothing was installed; run the same command again to retry (finished downloads are kept)".into()),
+        }
     }
 }
 
-/// How hard to try.
+/// How hard to try, and how slow is too slow.
+///
+/// | field | default | variable |
+/// |---|---|---|
+/// | `parallel` | 8 | |
+/// | `attempts` | 5 | |
+/// | `backoff` | 250 ms, doubled each retry | |
+/// | `connect_timeout` | 10 s | |
+/// | `stall_timeout` | 30 s | |
+/// | `min_rate` | 1024 bytes/s | `PANDORA_DOWNLOAD_MIN_RATE` (bytes per second; 0: no floor) |
+/// | `rate_window` | 30 s | |
+/// | `rate_grace` | 10 s | |
+/// | `timeout` | 120 s | `PANDORA_DOWNLOAD_TIMEOUT` (seconds; 0: no deadline) |
+///
+/// A blob's overall deadline, every attempt, backoff and wait for another process included, is
+/// `timeout + size / min_rate` ([`DownloadPolicy::deadline`]): 120 s plus one second per KiB
+/// by default, so a link that keeps just above the floor still finishes, and nothing runs for
+/// ever.
 #[derive(Debug, Clone, Copy)]
 pub struct DownloadPolicy {
     /// Downloads at once.
@@ -101,6 +153,19 @@ pub struct DownloadPolicy {
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of a body.
     pub stall_timeout: Duration,
+    /// The minimum throughput, in bytes per second: once an attempt's body has been arriving
+    /// for `rate_grace`, the attempt fails (and is retried, resuming) when the last
+    /// `rate_window` (or the whole attempt, if shorter) brought fewer bytes than this rate
+    /// over that time. 0 turns the floor off.
+    pub min_rate: u64,
+    /// The sliding window the minimum throughput is measured over.
+    pub rate_window: Duration,
+    /// How long an attempt's body may arrive before the minimum throughput applies
+    /// (connection ramp-up).
+    pub rate_grace: Duration,
+    /// The fixed part of a blob's overall deadline (see [`DownloadPolicy::deadline`]); zero
+    /// means no deadline.
+    pub timeout: Duration,
 }
 
 impl Default for DownloadPolicy {
@@ -111,8 +176,161 @@ impl Default for DownloadPolicy {
             backoff: Duration::from_millis(250),
             connect_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(30),
+            min_rate: 1024,
+            rate_window: Duration::from_secs(30),
+            rate_grace: Duration::from_secs(10),
+            timeout: Duration::from_secs(120),
         }
     }
+}
+
+impl DownloadPolicy {
+    /// The defaults, with `PANDORA_DOWNLOAD_MIN_RATE` (bytes per second) and
+    /// `PANDORA_DOWNLOAD_TIMEOUT` (seconds) from `get` when set and not empty. An error names
+    /// the variable whose value is not a whole number.
+    pub fn from_environment(
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<DownloadPolicy, String> {
+        let number = |name: &str| -> Result<Option<u64>, String> {
+            match get(name).filter(|value| !value.trim().is_empty()) {
+                None => Ok(None),
+                Some(value) => value
+                    .trim()
+                    .parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| format!("{name} is `{value}`, not a whole number")),
+            }
+        };
+        let mut policy = DownloadPolicy::default();
+        if let Some(rate) = number(env_vars::PANDORA_DOWNLOAD_MIN_RATE)? {
+            policy.min_rate = rate;
+        }
+        if let Some(seconds) = number(env_vars::PANDORA_DOWNLOAD_TIMEOUT)? {
+            policy.timeout = Duration::from_secs(seconds);
+        }
+        Ok(policy)
+    }
+
+    /// How long one blob of `size` bytes may take in all: `timeout + size / min_rate`
+    /// (`timeout` alone when there is no floor); `None` when `timeout` is zero.
+    pub fn deadline(&self, size: u64) -> Option<Duration> {
+        if self.timeout.is_zero() {
+            return None;
+        }
+        let transfer = if self.min_rate == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(size as f64 / self.min_rate as f64)
+        };
+        Some(self.timeout.saturating_add(transfer))
+    }
+}
+
+/// An exclusive, advisory claim on one blob of a cache directory (`<sha>.lock` beside it),
+/// held while the blob, its partial download or its validator is written, checked or deleted.
+/// The holder deletes the lock file before letting go; whoever locked a file that was deleted
+/// meanwhile opens the new one and tries again, so two processes never both hold a blob.
+#[derive(Debug)]
+pub struct BlobLock {
+    /// Released when the file is closed.
+    _file: std::fs::File,
+    path: PathBuf,
+}
+
+impl BlobLock {
+    fn open(blobs: &Path, name: &str) -> std::io::Result<(std::fs::File, PathBuf)> {
+        let path = blobs.join(format!("{name}.lock"));
+        let file = fs_err::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?
+            .into_parts()
+            .0;
+        Ok((file, path))
+    }
+
+    /// Whether the file still has its name (its holder had not deleted it before we locked it).
+    fn named(file: &std::fs::File, path: &Path) -> std::io::Result<bool> {
+        let held = file.metadata()?;
+        Ok(match fs_err::metadata(path) {
+            Ok(named) => named.dev() == held.dev() && named.ino() == held.ino(),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => false,
+            Err(error) => return Err(error),
+        })
+    }
+
+    /// The blob `name` (its hex SHA-256) of `blobs`, or `None` at once if another holds it.
+    pub fn try_acquire(blobs: &Path, name: &str) -> std::io::Result<Option<BlobLock>> {
+        loop {
+            let (file, path) = BlobLock::open(blobs, name)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(error)) => return Err(error),
+            }
+            if BlobLock::named(&file, &path)? {
+                return Ok(Some(BlobLock { _file: file, path }));
+            }
+        }
+    }
+
+    /// The blob `name` of `blobs`, waiting for whoever holds it.
+    pub fn acquire(blobs: &Path, name: &str) -> std::io::Result<BlobLock> {
+        loop {
+            let (file, path) = BlobLock::open(blobs, name)?;
+            file.lock()?;
+            if BlobLock::named(&file, &path)? {
+                return Ok(BlobLock { _file: file, path });
+            }
+        }
+    }
+
+    /// [`BlobLock::acquire`] without blocking the runtime: polls, 5 ms to 100 ms apart.
+    async fn acquire_async(blobs: &Path, name: &str) -> std::io::Result<BlobLock> {
+        let mut pause = Duration::from_millis(5);
+        loop {
+            if let Some(lock) = BlobLock::try_acquire(blobs, name)? {
+                return Ok(lock);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for BlobLock {
+    fn drop(&mut self) {
+        // Deleted while still locked; the lock goes when `file` closes, just after.
+        let _ = fs_err::remove_file(&self.path);
+    }
+}
+
+/// The SHA-256 of a file's bytes.
+pub fn file_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut file = fs_err::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 << 10];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(hasher.finalize().into());
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+/// Whether `path` is a file whose bytes hash to `sha256` (a blob that keeps its name's promise).
+pub fn blob_is_intact(path: &Path, sha256: &[u8; 32]) -> bool {
+    path.is_file() && file_sha256(path).is_ok_and(|actual| actual == *sha256)
+}
+
+/// [`blob_is_intact`] off the runtime's thread.
+async fn intact(path: &Path, sha256: [u8; 32]) -> bool {
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || blob_is_intact(&path, &sha256))
+        .await
+        .unwrap_or(false)
 }
 
 /// Fetches blobs into a content-addressed directory.
@@ -127,6 +345,8 @@ enum Attempt {
     Done,
     /// Worth another try (after the delay, if the server asked for one).
     Retry(TransportError, Option<Duration>),
+    /// Below the minimum throughput: worth another try, resuming.
+    Slow(String),
     Fail(DownloadError),
 }
 
@@ -220,12 +440,12 @@ fn io_error(path: &Path) -> impl Fn(std::io::Error) -> DownloadError + '_ {
         DownloadError::Io(pandora_core::IoError {
             action: "access",
             path: path.to_path_buf(),
-            source: source,
+            source,
         })
     }
 }
 
-/// Fetches one blob, retrying and resuming as the policy allows.
+/// Fetches one blob, retrying and resuming as the policy allows, within its overall deadline.
 async fn fetch(
     transports: &Transports,
     policy: &DownloadPolicy,
@@ -233,13 +453,61 @@ async fn fetch(
     blobs: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
 ) -> Result<PathBuf, DownloadError> {
-    let name = encode_hex(request.sha256);
-    let target = blobs.join(&name);
-    if target.is_file() {
-        // Content-addressed: it was hashed when it was written.
+    let target = blobs.join(encode_hex(&request.sha256));
+    // Content-addressed, and checked: a blob that hashes to its name needs nothing.
+    if target.is_file() && intact(&target, request.sha256).await {
         return Ok(target);
     }
     fs_err::create_dir_all(blobs).map_err(io_error(blobs))?;
+    let Some(deadline) = policy.deadline(request.size) else {
+        return fetch_locked(transports, policy, request, blobs, progress).await;
+    };
+    match tokio::time::timeout(
+        deadline,
+        fetch_locked(transports, policy, request, blobs, progress),
+    )
+    .await
+    {
+        Ok(result) => result,
+        // The partial download stays, for the next run to resume.
+        Err(_) => Err(DownloadError::TooSlow {
+            url: request.url.to_string(),
+            registry: request.registry.clone(),
+            detail: format!(
+                "not finished within {:.1?}, the deadline for {} bytes ({} of {} s + the size at {} of {} bytes/s)",
+                deadline,
+                request.size,
+                env_vars::PANDORA_DOWNLOAD_TIMEOUT,
+                policy.timeout.as_secs_f64(),
+                env_vars::PANDORA_DOWNLOAD_MIN_RATE,
+                policy.min_rate,
+            ),
+        }),
+    }
+}
+
+/// [`fetch`] under the blob's lock: waits for any other process fetching it, takes what that
+/// one finished, else downloads (resuming what an earlier run left) and publishes the verified
+/// blob under its name.
+async fn fetch_locked(
+    transports: &Transports,
+    policy: &DownloadPolicy,
+    request: &DownloadRequest,
+    blobs: &Path,
+    progress: &(dyn Fn(u64) + Send + Sync),
+) -> Result<PathBuf, DownloadError> {
+    let name = encode_hex(&request.sha256);
+    let target = blobs.join(&name);
+    let _lock = BlobLock::acquire_async(blobs, &name)
+        .await
+        .map_err(io_error(blobs))?;
+    if target.symlink_metadata().is_ok() {
+        if intact(&target, request.sha256).await {
+            return Ok(target);
+        }
+        // Bytes that are not what their name says: never used, fetched again.
+        fs_err::remove_file(&target).map_err(io_error(&target))?;
+    }
     let transport = transports
         .for_url(&request.url)
         .map_err(|error| DownloadError::Transport {
@@ -250,6 +518,7 @@ async fn fetch(
     let partial = blobs.join(format!("{name}.partial"));
     let validator_path = blobs.join(format!("{name}.partial.validator"));
     let mut last = None;
+    let mut slow = None;
     for attempt in 0..policy.attempts.max(1) {
         let once = Once {
             transport: transport.as_ref(),
@@ -258,7 +527,7 @@ async fn fetch(
             partial: &partial,
             validator_path: &validator_path,
         };
-        match once.attempt(progress).await {
+        let wait = match once.attempt(progress).await {
             Attempt::Done => {
                 fs_err::rename(&partial, &target).map_err(io_error(&target))?;
                 let _ = fs_err::remove_file(&validator_path);
@@ -272,12 +541,25 @@ async fn fetch(
             }
             Attempt::Retry(error, wait) => {
                 last = Some(error);
-                if attempt + 1 < policy.attempts {
-                    let backoff = policy.backoff * 2u32.saturating_pow(attempt);
-                    tokio::time::sleep(wait.unwrap_or(backoff).min(Duration::from_secs(30))).await;
-                }
+                slow = None;
+                wait
             }
+            Attempt::Slow(detail) => {
+                slow = Some(detail);
+                None
+            }
+        };
+        if attempt + 1 < policy.attempts {
+            let backoff = policy.backoff * 2u32.saturating_pow(attempt);
+            tokio::time::sleep(wait.unwrap_or(backoff).min(Duration::from_secs(30))).await;
         }
+    }
+    if let Some(detail) = slow {
+        return Err(DownloadError::TooSlow {
+            url: request.url.to_string(),
+            registry: request.registry.clone(),
+            detail,
+        });
     }
     Err(match last {
         Some(TransportError::Status { status, .. }) => DownloadError::Status {
@@ -291,6 +573,75 @@ async fn fetch(
             detail: other.map(|error| error.to_string()).unwrap_or_default(),
         },
     })
+}
+
+/// Bytes over time in one attempt, for the minimum throughput over a sliding window.
+struct Meter {
+    min_rate: u64,
+    window: Duration,
+    grace: Duration,
+    started: Instant,
+    /// `(when, bytes so far)`, oldest first; the first is at or before the window's start.
+    samples: VecDeque<(Instant, u64)>,
+}
+
+impl Meter {
+    fn new(policy: &DownloadPolicy, received: u64) -> Meter {
+        let started = Instant::now();
+        Meter {
+            min_rate: policy.min_rate,
+            window: policy.rate_window.max(Duration::from_millis(1)),
+            grace: policy.rate_grace,
+            started,
+            samples: VecDeque::from([(started, received)]),
+        }
+    }
+
+    /// How long to wait for data before looking at the rate again.
+    fn tick(&self) -> Duration {
+        if self.min_rate == 0 {
+            return Duration::MAX;
+        }
+        (self.window / 8).max(Duration::from_millis(10))
+    }
+
+    fn record(&mut self, now: Instant, received: u64) {
+        // Samples closer together than 1/64 of the window add nothing but memory.
+        let close = self
+            .samples
+            .back()
+            .is_some_and(|(last, _)| now.duration_since(*last) < self.window / 64);
+        if close && self.samples.len() > 1 {
+            if let Some(last) = self.samples.back_mut() {
+                *last = (now, received);
+            }
+        } else {
+            self.samples.push_back((now, received));
+        }
+    }
+
+    /// Why the attempt is too slow, if it is.
+    fn check(&mut self, now: Instant, received: u64) -> Option<String> {
+        let elapsed = now.duration_since(self.started);
+        if self.min_rate == 0 || elapsed < self.grace {
+            return None;
+        }
+        let span = self.window.min(elapsed);
+        let from = now - span;
+        while self.samples.len() > 1 && self.samples[1].0 <= from {
+            self.samples.pop_front();
+        }
+        let before = self.samples.front().map_or(0, |(_, bytes)| *bytes);
+        let arrived = received.saturating_sub(before);
+        let needed = self.min_rate as f64 * span.as_secs_f64();
+        ((arrived as f64) < needed).then(|| {
+            format!(
+                "slower than {} bytes/s ({}): {arrived} bytes in the last {span:.1?}",
+                self.min_rate,
+                env_vars::PANDORA_DOWNLOAD_MIN_RATE
+            )
+        })
+    }
 }
 
 /// One attempt at one blob, continuing a partial download when the server allows it.
@@ -311,7 +662,7 @@ impl Once<'_> {
         Attempt::Fail(DownloadError::Io(pandora_core::IoError {
             action: "access",
             path: self.partial.to_path_buf(),
-            source: source,
+            source,
         }))
     }
 
@@ -426,9 +777,11 @@ impl Once<'_> {
             if let Err(source) = file.set_len(0) {
                 return self.io_failure(source);
             }
+            // Written in place: only the lock's holder reads or writes it, and a torn one only
+            // makes the next resumption start over.
             match response.etag.as_ref().or(response.last_modified.as_ref()) {
                 Some(validator) => {
-                    let _ = crate::fs::write_atomic(self.validator_path, validator.as_bytes());
+                    let _ = fs_err::write(self.validator_path, validator.as_bytes());
                 }
                 None => {
                     let _ = fs_err::remove_file(self.validator_path);
@@ -437,19 +790,29 @@ impl Once<'_> {
             0
         };
         let _ = file.seek(SeekFrom::Start(received));
+        let mut meter = Meter::new(self.policy, received);
+        let mut last_data = Instant::now();
         loop {
-            let chunk =
-                match tokio::time::timeout(self.policy.stall_timeout, response.chunk()).await {
-                    Err(_) => {
-                        return Once::retry(format!(
-                            "no data for {:?} after {received} bytes",
-                            self.policy.stall_timeout
-                        ))
-                    }
-                    Ok(Err(error)) => return Attempt::Retry(error, None),
-                    Ok(Ok(None)) => break,
-                    Ok(Ok(Some(chunk))) => chunk,
-                };
+            let now = Instant::now();
+            if let Some(slow) = meter.check(now, received) {
+                return Attempt::Slow(slow);
+            }
+            let stall_at = last_data + self.policy.stall_timeout;
+            let wait = stall_at.saturating_duration_since(now).min(meter.tick());
+            // `chunk` loses nothing when a wait ends first: the next call continues the body.
+            let chunk = match tokio::time::timeout(wait, response.chunk()).await {
+                Err(_) if Instant::now() >= stall_at => {
+                    return Once::retry(format!(
+                        "no data for {:?} after {received} bytes",
+                        self.policy.stall_timeout
+                    ))
+                }
+                Err(_) => continue,
+                Ok(Err(error)) => return Attempt::Retry(error, None),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            last_data = Instant::now();
             received += chunk.len() as u64;
             if received > request.size {
                 if continuing {
@@ -465,6 +828,7 @@ impl Once<'_> {
             if let Err(source) = file.write_all(&chunk) {
                 return self.io_failure(source);
             }
+            meter.record(last_data, received);
             progress(received);
         }
         if received < request.size {
@@ -482,8 +846,8 @@ impl Once<'_> {
             return Attempt::Fail(DownloadError::HashMismatch {
                 url: request.url.to_string(),
                 registry: request.registry.clone(),
-                expected: encode_hex(request.sha256),
-                actual: encode_hex(actual),
+                expected: encode_hex(&request.sha256),
+                actual: encode_hex(&actual),
             });
         }
         if let Err(source) = file.sync_all() {

@@ -144,7 +144,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             return Err(PublishError::Io(pandora_core::IoError {
                 action: "access",
                 path: index_path,
-                source: source,
+                source,
             }))
         }
     };
@@ -152,7 +152,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         PublishError::Io(pandora_core::IoError {
             action: "access",
             path: directory.clone(),
-            source: source,
+            source,
         })
     })?)
     .map_err(|()| PublishError::NotADirectory {
@@ -215,7 +215,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             PublishError::Io(pandora_core::IoError {
                 action: "access",
                 path: path.to_path_buf(),
-                source: source,
+                source,
             })
         })?)
         .map_err(|()| PublishError::NotADirectory {
@@ -331,7 +331,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         PublishError::Io(pandora_core::IoError {
             action: "access",
             path: index_path.clone(),
-            source: source,
+            source,
         })
     })?;
     let signature_path = directory.join("index.acl.sig");
@@ -343,7 +343,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         PublishError::Io(pandora_core::IoError {
             action: "access",
             path: signature_path,
-            source: source,
+            source,
         })
     })?;
     Ok(Published {

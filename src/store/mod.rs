@@ -1,10 +1,24 @@
 //! The store: `store/name@version/`, one verified, read-only tree per installed package, and
 //! `blobs/`, the `.psp` files they came from, by SHA-256.
 //!
-//! An entry exists only complete and verified (DESIGN.md invariant 1): the package is verified,
-//! extracted into `tmp/` with every slot hashed as it streams, made read-only, flushed with one
-//! `syncfs`, recorded, and renamed into place. A crash leaves at most garbage in `tmp/`, which
-//! the next operation sweeps under the store's lock.
+//! An entry exists only complete and verified, and its record describes exactly it (DESIGN.md
+//! invariant 1): the package is verified, extracted into `tmp/` with every slot hashed as it
+//! streams, made read-only and flushed with one `syncfs`. Then, per package, a commit in three
+//! steps, each a rename:
+//!
+//! 1. the new record is written beside the current one as `records/<id>.acl.next`, naming the
+//!    staged tree it describes (its device and inode);
+//! 2. the staged tree takes the name `store/<id>`: exchanged with the old tree in one
+//!    `renameat2(RENAME_EXCHANGE)` when there is one, so the old tree stays live until that
+//!    instant (where a filesystem cannot exchange, the old tree steps aside as
+//!    `store/.<id>.replaced` first);
+//! 3. `<id>.acl.next` becomes `<id>.acl`.
+//!
+//! Between 1 and 3 a reader takes `<id>.acl.next` as the record exactly when the tree at
+//! `store/<id>` is the one it names, so the record it sees always describes the tree it sees; a
+//! crash leaves that state, which the next holder of the store's lock finishes (3) or undoes
+//! (deletes the `.next`, puts an old tree that stepped aside back), and garbage in `tmp/`,
+//! which it sweeps.
 
 mod record;
 
@@ -23,6 +37,7 @@ use crate::format::package::{Package, Scope};
 use crate::format::FormatError;
 use crate::fs::FileLock;
 use crate::layout::Layout;
+use crate::registry::download::{blob_is_intact, file_sha256, BlobLock};
 use pandora_core::id::{validate_name, validate_version};
 
 /// What can go wrong in the store. After any of them, the store is as it was.
@@ -107,7 +122,7 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
         StoreError::Io(pandora_core::IoError {
             action: "access",
             path: path.to_path_buf(),
-            source: source,
+            source,
         })
     }
 }
@@ -136,41 +151,61 @@ impl Store {
         crate::fs::clear_directory(&tmp).map_err(io(&tmp))
     }
 
-    /// Copies a `.psp` into `blobs/` under its SHA-256 (hashing as it copies) and returns the
-    /// hash. A blob already there is not copied again.
+    /// Copies a `.psp` into `blobs/` under its SHA-256 and returns the hash. The file is hashed
+    /// first, then, holding that blob's [`BlobLock`], copied to `<sha>.partial` and hashed again
+    /// as it is written, and renamed to its name only if the copy is what was hashed. A blob
+    /// already there is kept if it hashes to its name, and replaced if it does not.
     pub fn add_blob(&self, source: &Path) -> Result<Sha256, StoreError> {
         let blobs = self.layout.blobs_dir();
         fs_err::create_dir_all(&blobs).map_err(io(&blobs))?;
-        let mut input = fs_err::File::open(source).map_err(io(source))?;
-        let mut temporary = tempfile::Builder::new()
-            .prefix(".blob-")
-            .tempfile_in(&blobs)
-            .map_err(io(&blobs))?;
-        let mut hasher = sha2::Sha256::new();
-        let mut buffer = vec![0u8; 256 << 10];
-        loop {
-            let read = input.read(&mut buffer).map_err(io(source))?;
-            if read == 0 {
-                break;
+        let sha256: [u8; 32] = file_sha256(source).map_err(io(source))?;
+        let name = encode_hex(&sha256);
+        let target = blobs.join(&name);
+        let _claim = BlobLock::acquire(&blobs, &name).map_err(io(&blobs))?;
+        if blob_is_intact(&target, &sha256) {
+            return Ok(sha256.into());
+        }
+        let partial = blobs.join(format!("{name}.partial"));
+        // A download's leftovers of this blob are of no more use.
+        let _ = fs_err::remove_file(blobs.join(format!("{name}.partial.validator")));
+        let copied = (|| -> std::io::Result<[u8; 32]> {
+            let mut input = fs_err::File::open(source)?;
+            let mut output = fs_err::File::create(&partial)?;
+            let mut hasher = sha2::Sha256::new();
+            let mut buffer = vec![0u8; 256 << 10];
+            loop {
+                let read = input.read(&mut buffer)?;
+                if read == 0 {
+                    break;
+                }
+                hasher.update(&buffer[..read]);
+                std::io::Write::write_all(&mut output, &buffer[..read])?;
             }
-            hasher.update(&buffer[..read]);
-            std::io::Write::write_all(temporary.as_file_mut(), &buffer[..read])
-                .map_err(io(temporary.path()))?;
+            output.sync_all()?;
+            Ok(hasher.finalize().into())
+        })();
+        let copied = match copied {
+            Ok(copied) => copied,
+            Err(source) => {
+                let _ = fs_err::remove_file(&partial);
+                return Err(io(&partial)(source));
+            }
+        };
+        if copied != sha256 {
+            let _ = fs_err::remove_file(&partial);
+            return Err(io(source)(std::io::Error::other(
+                "the file changed while it was being copied; try again",
+            )));
         }
-        let sha256: Sha256 = hasher.finalize().into();
-        let target = blobs.join(encode_hex(&sha256));
-        if !target.exists() {
-            temporary.as_file().sync_all().map_err(io(&target))?;
-            temporary.persist(&target).map_err(|error| {
-                StoreError::Io(pandora_core::IoError {
-                    action: "access",
-                    path: target.clone(),
-                    source: error.error,
-                })
-            })?;
-            crate::fs::sync_directory(&blobs).map_err(io(&blobs))?;
-        }
-        Ok(sha256)
+        fs_err::rename(&partial, &target).map_err(io(&target))?;
+        crate::fs::sync_directory(&blobs).map_err(io(&blobs))?;
+        Ok(sha256.into())
+    }
+
+    /// Whether `blobs/` holds the blob `sha256` with the bytes its name promises (it is read
+    /// and hashed). A damaged blob is not there: fetching it again replaces it.
+    pub fn has_blob(&self, sha256: &Sha256) -> bool {
+        blob_is_intact(&self.blob_path(sha256), sha256.bytes())
     }
 
     /// The path of a blob.
@@ -196,6 +231,7 @@ impl Store {
     /// be staged and then committed together, so an install lands whole or not at all.
     pub fn begin(&self) -> Result<Transaction<'_>, StoreError> {
         let lock = self.lock()?;
+        self.recover()?;
         self.sweep()?;
         let tmp = self.layout.tmp_dir();
         fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
@@ -210,20 +246,52 @@ impl Store {
         self.layout.records_dir().join(format!("{id}.acl"))
     }
 
-    /// The record of `name@version`, if installed.
-    pub fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
-        let path = self.record_path(id);
-        match fs_err::read_to_string(&path) {
+    /// Where the record of a commit in progress waits (see the module's documentation).
+    fn pending_path(&self, id: &str) -> PathBuf {
+        self.layout.records_dir().join(format!("{id}.acl.next"))
+    }
+
+    /// Where an old tree steps aside when the filesystem cannot exchange two names.
+    fn aside_path(&self, id: &str) -> PathBuf {
+        self.layout.store_dir().join(format!(".{id}.replaced"))
+    }
+
+    fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
+        match fs_err::read_to_string(path) {
             Ok(text) => Record::parse(&path.display().to_string(), &text)
                 .map(Some)
-                .map_err(|source| StoreError::Record { path, source }),
+                .map_err(|source| StoreError::Record {
+                    path: path.to_path_buf(),
+                    source,
+                }),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StoreError::Io(pandora_core::IoError {
                 action: "access",
-                path: path,
-                source: source,
+                path: path.to_path_buf(),
+                source,
             })),
         }
+    }
+
+    /// The record of a commit in progress and the tree it names, if there is one that parses.
+    fn pending(&self, id: &str) -> Option<(Record, String)> {
+        let path = self.pending_path(id);
+        let text = fs_err::read_to_string(&path).ok()?;
+        let name = path.display().to_string();
+        let record = Record::parse(&name, &text).ok()?;
+        let tree = record::pending_tree(&name, &text)?;
+        Some((record, tree))
+    }
+
+    /// The record of `name@version`, if installed: the one describing the tree now at
+    /// `store/name@version`, even while a commit is (or was, before a crash) between its steps.
+    pub fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        if let Some((record, tree)) = self.pending(id) {
+            if tree_id(&self.entry_path(id)).as_deref() == Some(tree.as_str()) {
+                return Ok(Some(record));
+            }
+        }
+        Store::read_record(&self.record_path(id))
     }
 
     /// Every installed package's record, sorted by `name@version`.
@@ -233,11 +301,11 @@ impl Store {
             Ok(entries) => entries
                 .flatten()
                 .filter_map(|entry| {
-                    entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|name| name.strip_suffix(".acl"))
-                        .map(str::to_string)
+                    let name = entry.file_name().to_str()?.to_string();
+                    let id = name
+                        .strip_suffix(".acl")
+                        .or_else(|| name.strip_suffix(".acl.next"))?;
+                    (!id.starts_with('.')).then(|| id.to_string())
                 })
                 .collect(),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Vec::new(),
@@ -245,11 +313,12 @@ impl Store {
                 return Err(StoreError::Io(pandora_core::IoError {
                     action: "access",
                     path: directory,
-                    source: source,
+                    source,
                 }))
             }
         };
         ids.sort();
+        ids.dedup();
         let mut records = Vec::new();
         for id in ids {
             if let Some(record) = self.record(&id)? {
@@ -259,6 +328,53 @@ impl Store {
             }
         }
         Ok(records)
+    }
+
+    /// Finishes or undoes what a crash left between a commit's steps (see the module's
+    /// documentation). Callers hold the store's lock.
+    fn recover(&self) -> Result<(), StoreError> {
+        let records = self.layout.records_dir();
+        if let Ok(entries) = fs_err::read_dir(&records) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(id) = name.strip_suffix(".acl.next") else {
+                    continue;
+                };
+                let pending = entry.path();
+                let entry_path = self.entry_path(id);
+                let in_place = self.pending(id).is_some_and(|(_, tree)| {
+                    tree_id(&entry_path).as_deref() == Some(tree.as_str())
+                });
+                if in_place {
+                    let record = self.record_path(id);
+                    fs_err::rename(&pending, &record).map_err(io(&record))?;
+                } else {
+                    fs_err::remove_file(&pending).map_err(io(&pending))?;
+                }
+            }
+            crate::fs::sync_directory(&records).map_err(io(&records))?;
+        }
+        // Old trees that stepped aside: back where they were if the new one never arrived.
+        let store = self.layout.store_dir();
+        if let Ok(entries) = fs_err::read_dir(&store) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(id) = name
+                    .strip_prefix('.')
+                    .and_then(|name| name.strip_suffix(".replaced"))
+                else {
+                    continue;
+                };
+                let aside = entry.path();
+                let entry_path = self.entry_path(id);
+                if entry_path.symlink_metadata().is_err() {
+                    fs_err::rename(&aside, &entry_path).map_err(io(&entry_path))?;
+                } else {
+                    remove_tree(&aside)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Re-hashes an installed tree against its record; returns every difference (none: intact).
@@ -298,6 +414,7 @@ impl Store {
     /// Removes an installed package: its tree leaves `store/` in one rename, then its record goes.
     pub fn remove(&self, id: &str) -> Result<Record, StoreError> {
         let _lock = self.lock()?;
+        self.recover()?;
         self.remove_locked(id)
     }
 
@@ -329,6 +446,7 @@ impl Store {
         mut each: impl FnMut(&str, &Path),
     ) -> Result<(), E> {
         let _lock = self.lock()?;
+        self.recover()?;
         let records: std::collections::BTreeMap<String, Record> = self
             .records()?
             .into_iter()
@@ -371,35 +489,73 @@ impl Store {
         Ok(orphans)
     }
 
-    /// Deletes an orphan (see [`Store::orphans`]) under the store's lock.
+    /// Deletes an orphan (see [`Store::orphans`]) under the store's lock, unless it stopped
+    /// being one (an install finished it meanwhile, or recovery put it back).
     pub fn remove_orphan(&self, path: &Path) -> Result<(), StoreError> {
         let _lock = self.lock()?;
+        self.recover()?;
+        if path.parent() == Some(self.layout.store_dir().as_path()) {
+            let id = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if self.record(&id)?.is_some() {
+                return Ok(());
+            }
+        }
         remove_tree(path)
     }
 
-    /// Shows each blob no installed package was installed from to `each` (path and size),
-    /// then deletes it unless `dry_run`. Decided and done under the store's lock, so a blob an
-    /// install is about to stage is never taken from under it.
+    /// Shows each blob no installed package was installed from, and each leftover of a
+    /// download or copy, to `each` (path and size), then deletes it unless `dry_run`. Decided
+    /// and done under the store's lock, so a blob an install is staging is never taken from
+    /// under it; and only while holding that blob's [`BlobLock`], tried without waiting, so
+    /// what another process is downloading or checking is left alone.
     pub fn remove_unreferenced_blobs(
         &self,
         dry_run: bool,
         mut each: impl FnMut(&Path, u64),
     ) -> Result<(), StoreError> {
         let _lock = self.lock()?;
-        let unreferenced = self.unreferenced_blobs()?;
-        for path in unreferenced {
-            each(
-                &path,
-                fs_err::symlink_metadata(&path).map_or(0, |m| m.len()),
-            );
+        self.recover()?;
+        let blobs = self.layout.blobs_dir();
+        for path in self.unreferenced_blobs()? {
+            let name = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let _claim = match blob_hash(&name) {
+                Some(hash) => match BlobLock::try_acquire(&blobs, hash).map_err(io(&blobs))? {
+                    Some(claim) => Some(claim),
+                    None => continue,
+                },
+                None => None,
+            };
+            // Published or deleted by the lock's last holder before we took it: nothing to do.
+            let Ok(metadata) = fs_err::symlink_metadata(&path) else {
+                continue;
+            };
+            each(&path, metadata.len());
             if !dry_run {
                 remove_tree(&path)?;
+            }
+        }
+        // A lock file outlives only a killed holder: taking it (and letting go) deletes it.
+        if !dry_run {
+            if let Ok(entries) = fs_err::read_dir(&blobs) {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if let Some(hash) = name.strip_suffix(".lock").and_then(blob_hash) {
+                        drop(BlobLock::try_acquire(&blobs, hash).map_err(io(&blobs))?);
+                    }
+                }
             }
         }
         Ok(())
     }
 
-    /// Blobs no installed package was installed from.
+    /// Blobs no installed package was installed from, and leftovers of downloads and copies
+    /// (`<sha>.partial`, `<sha>.partial.validator`); never the lock files.
     pub fn unreferenced_blobs(&self) -> Result<Vec<PathBuf>, StoreError> {
         let referenced: std::collections::HashSet<String> = self
             .records()?
@@ -412,12 +568,76 @@ impl Store {
         };
         let mut unreferenced: Vec<PathBuf> = entries
             .flatten()
-            .filter(|entry| !referenced.contains(&entry.file_name().to_string_lossy().into_owned()))
+            .filter(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                !referenced.contains(&name) && !name.ends_with(".lock")
+            })
             .map(|entry| entry.path())
             .collect();
         unreferenced.sort();
         Ok(unreferenced)
     }
+}
+
+/// The hex SHA-256 a name in `blobs/` belongs to (`<sha>`, `<sha>.partial`, ...).
+fn blob_hash(name: &str) -> Option<&str> {
+    let hash = name.get(..64)?;
+    let rest = &name[64..];
+    (hash.bytes().all(|byte| byte.is_ascii_hexdigit())
+        && (rest.is_empty() || rest.starts_with('.')))
+    .then_some(hash)
+}
+
+/// A directory's identity (`device:inode`), which a rename keeps: how a pending record names
+/// the tree it describes.
+fn tree_id(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = fs_err::symlink_metadata(path).ok()?;
+    metadata
+        .is_dir()
+        .then(|| format!("{}:{}", metadata.dev(), metadata.ino()))
+}
+
+/// Puts the tree `staged` at `entry`. With an entry there, the two are exchanged in one step
+/// (the old tree ends up at `staged`); where the filesystem cannot exchange, the old tree moves
+/// to `aside` first, and [`Store::recover`] puts it back should a crash come between.
+fn swap_tree(staged: &Path, entry: &Path, aside: &Path, exchange: bool) -> std::io::Result<()> {
+    if entry.symlink_metadata().is_err() {
+        return fs_err::rename(staged, entry);
+    }
+    if exchange {
+        match exchange_names(staged, entry) {
+            Ok(()) => return Ok(()),
+            Err(error)
+                if matches!(
+                    error.raw_os_error(),
+                    Some(nix::libc::EINVAL | nix::libc::ENOSYS | nix::libc::EOPNOTSUPP)
+                ) => {}
+            Err(error) => {
+                return Err(std::io::Error::new(
+                    error.kind(),
+                    format!(
+                        "failed to exchange `{}` and `{}`: {error}",
+                        staged.display(),
+                        entry.display()
+                    ),
+                ))
+            }
+        }
+    }
+    fs_err::rename(entry, aside)?;
+    fs_err::rename(staged, entry)
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn exchange_names(a: &Path, b: &Path) -> std::io::Result<()> {
+    nix::fcntl::renameat2(None, a, None, b, nix::fcntl::RenameFlags::RENAME_EXCHANGE)
+        .map_err(std::io::Error::from)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn exchange_names(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from_raw_os_error(nix::libc::ENOSYS))
 }
 
 /// Packages verified, extracted and sealed in `tmp/`, waiting to be committed together. Dropped
@@ -459,8 +679,12 @@ impl Transaction<'_> {
                 reason,
             })?;
         let id = pandora_core::id::id(&name, &version);
-        if let Some(existing) = store.record(&id)? {
-            if existing.blob == *sha256 && store.entry_path(&id).is_dir() && !reinstall {
+        // A record whose tree is gone (a removal cut short) describes nothing installed.
+        let existing = store
+            .record(&id)?
+            .filter(|_| store.entry_path(&id).is_dir());
+        if let Some(existing) = existing {
+            if existing.blob == *sha256 && !reinstall {
                 return Ok(Installed::Already(existing));
             }
             if existing.blob != *sha256 && !reinstall {
@@ -516,34 +740,67 @@ impl Transaction<'_> {
         Ok(Installed::New(staged.record.clone()))
     }
 
-    /// Makes every staged package durable with one `syncfs`, writes their records, renames them
-    /// into `store/`, and syncs again.
+    /// Makes every staged package durable with one `syncfs`, then commits each in turn (a
+    /// pending record naming its tree, the tree swapped in, the record promoted: see the
+    /// module's documentation), and syncs again.
     pub fn commit(mut self) -> Result<Vec<Record>, StoreError> {
         let store = self.store;
         let tmp = store.layout.tmp_dir();
-        syncfs(&tmp)?;
         let records_dir = store.layout.records_dir();
         let store_dir = store.layout.store_dir();
         fs_err::create_dir_all(&records_dir).map_err(io(&records_dir))?;
         fs_err::create_dir_all(&store_dir).map_err(io(&store_dir))?;
+        syncfs(&tmp)?;
         let mut committed = Vec::new();
-        for staged in std::mem::take(&mut self.staged) {
-            let id = staged.record.id();
-            // The record first: a crash before the rename leaves a record without an entry
-            // (ignored, rewritten by the next install) or an entry without one (`prune` frees it).
-            let record_path = store.record_path(&id);
-            crate::fs::write_atomic(&record_path, staged.record.to_acl().as_bytes())
-                .map_err(io(&record_path))?;
-            let entry = store.entry_path(&id);
-            if entry.symlink_metadata().is_ok() {
-                fs_err::rename(&entry, staged.staging.join("replaced")).map_err(io(&entry))?;
-            }
-            fs_err::rename(staged.staging.join("tree"), &entry).map_err(io(&entry))?;
-            remove_tree(&staged.staging)?;
+        while !self.staged.is_empty() {
+            let staged = self.staged.remove(0);
+            let result = store.swap_in(&staged);
+            // What is left in the staging directory is the old tree, or nothing.
+            let cleaned = remove_tree(&staged.staging);
+            result?;
+            cleaned?;
             committed.push(staged.record);
         }
         syncfs(&store_dir)?;
         Ok(committed)
+    }
+}
+
+impl Store {
+    /// Commits one staged package (steps 1 to 3 of the module's documentation).
+    fn swap_in(&self, staged: &Staged) -> Result<(), StoreError> {
+        let id = staged.record.id();
+        let tree = staged.staging.join("tree");
+        let entry = self.entry_path(&id);
+        let pending = self.pending_path(&id);
+        let record_path = self.record_path(&id);
+        let aside = self.aside_path(&id);
+        let tree_name = tree_id(&tree).ok_or_else(|| {
+            io(&tree)(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "the staged tree is gone",
+            ))
+        })?;
+        crate::fs::write_atomic(
+            &pending,
+            staged.record.to_pending_acl(&tree_name).as_bytes(),
+        )
+        .map_err(io(&pending))?;
+        if let Err(error) = swap_tree(&tree, &entry, &aside, true) {
+            // Nothing changed (a failed rename changes nothing): the pending record goes.
+            let _ = fs_err::remove_file(&pending);
+            if aside.symlink_metadata().is_ok() && entry.symlink_metadata().is_err() {
+                let _ = fs_err::rename(&aside, &entry);
+            }
+            return Err(io(&entry)(error));
+        }
+        let store_dir = self.layout.store_dir();
+        crate::fs::sync_directory(&store_dir).map_err(io(&store_dir))?;
+        fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
+        if aside.symlink_metadata().is_ok() {
+            remove_tree(&aside)?;
+        }
+        Ok(())
     }
 }
 
@@ -638,4 +895,66 @@ fn seal(root: &Path) -> Result<Vec<RecordedEntry>, StoreError> {
 /// Deletes a tree, read-only directories included.
 fn remove_tree(path: &Path) -> Result<(), StoreError> {
     crate::fs::remove_tree(path).map_err(io(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(path: &Path, file: &str) {
+        fs_err::create_dir_all(path).unwrap();
+        fs_err::write(path.join(file), file).unwrap();
+    }
+
+    /// Where a filesystem cannot exchange two names, the old tree steps aside; a crash between
+    /// the two renames is undone by the next holder of the lock, one after them finished.
+    #[test]
+    fn without_an_exchange_a_crash_between_the_renames_is_repaired() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(&Layout::new(directory.path()));
+        let entry = store.entry_path("a@1.0.0");
+        let aside = store.aside_path("a@1.0.0");
+        let staged = directory.path().join("tmp/install-x/tree");
+        tree(&entry, "old");
+        tree(&staged, "new");
+        swap_tree(&staged, &entry, &aside, false).unwrap();
+        assert!(entry.join("new").is_file() && aside.join("old").is_file());
+        assert!(!staged.exists());
+        store.recover().unwrap();
+        assert!(entry.join("new").is_file() && !aside.exists());
+
+        // Killed after the old tree stepped aside, before the new one arrived.
+        fs_err::rename(&entry, &aside).unwrap();
+        store.recover().unwrap();
+        assert!(entry.join("new").is_file() && !aside.exists());
+    }
+
+    #[test]
+    fn the_exchange_keeps_the_old_tree_until_one_rename_replaces_it() {
+        let directory = tempfile::tempdir().unwrap();
+        let store = Store::new(&Layout::new(directory.path()));
+        let entry = store.entry_path("a@1.0.0");
+        let aside = store.aside_path("a@1.0.0");
+        let staged = directory.path().join("tmp/install-x/tree");
+        tree(&entry, "old");
+        tree(&staged, "new");
+        let new_tree = tree_id(&staged).unwrap();
+        swap_tree(&staged, &entry, &aside, true).unwrap();
+        assert_eq!(tree_id(&entry), Some(new_tree));
+        assert!(entry.join("new").is_file());
+        // On a filesystem that exchanges, the old tree is where the new one was staged.
+        if staged.exists() {
+            assert!(staged.join("old").is_file());
+            assert!(!aside.exists());
+        }
+    }
+
+    #[test]
+    fn blob_names_belong_to_their_hash() {
+        let hash = "ab".repeat(32);
+        assert_eq!(blob_hash(&hash), Some(hash.as_str()));
+        assert_eq!(blob_hash(&format!("{hash}.partial")), Some(hash.as_str()));
+        assert_eq!(blob_hash(&format!("{hash}x")), None);
+        assert_eq!(blob_hash(".blob-123"), None);
+    }
 }

@@ -76,6 +76,22 @@ impl Record {
 
     /// The record as ACL.
     pub fn to_acl(&self) -> String {
+        format!("{HEADER}{}", Document::new().with_block(self.block()))
+    }
+
+    /// The record as ACL while its entry is being committed: with a `Commit` block naming the
+    /// tree it describes (its `device:inode`), which a reader compares with the tree it finds.
+    /// Promoted to the record by a rename, the block stays, and is ignored.
+    pub(super) fn to_pending_acl(&self, tree: &str) -> String {
+        format!(
+            "{HEADER}{}",
+            Document::new()
+                .with_block(self.block())
+                .with_block(Block::new("Commit").with("tree", tree.to_string()))
+        )
+    }
+
+    fn block(&self) -> Block {
         let mut block = Block::labelled("Install", self.id())
             .with("name", self.name.clone())
             .with("version", self.version.clone())
@@ -96,10 +112,7 @@ impl Record {
                 }
             });
         }
-        format!(
-            "// Pandora install record: written by Pandora, not by the package.\n{}",
-            Document::new().with_block(block)
-        )
+        block
     }
 
     /// Reads a record.
@@ -169,6 +182,15 @@ impl Record {
     }
 }
 
+const HEADER: &str = "// Pandora install record: written by Pandora, not by the package.\n";
+
+/// The tree a pending record names (see [`Record::to_pending_acl`]), if it names one.
+pub(super) fn pending_tree(name: &str, text: &str) -> Option<String> {
+    let document = acl_parser::from_str(name, text).ok()?;
+    let block = document.blocks("Commit").next()?;
+    block.get_str("tree").ok().map(str::to_string)
+}
+
 /// The record with the highest version among those `keep` accepts.
 pub fn newest<'r>(
     records: impl IntoIterator<Item = &'r Record>,
@@ -209,6 +231,13 @@ mod tests {
             ],
         };
         assert_eq!(Record::parse("record", &record.to_acl()).unwrap(), record);
+        let pending = record.to_pending_acl("64768:1234");
+        assert_eq!(Record::parse("pending", &pending).unwrap(), record);
+        assert_eq!(
+            pending_tree("pending", &pending).as_deref(),
+            Some("64768:1234")
+        );
+        assert_eq!(pending_tree("record", &record.to_acl()), None);
         let local = Record {
             registry: None,
             ..record

@@ -56,6 +56,14 @@ impl PartialEq<[u8; 32]> for Sha256 {
     }
 }
 
+impl std::ops::Deref for Sha256 {
+    type Target = [u8; 32];
+
+    fn deref(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
 impl AsRef<[u8]> for Sha256 {
     fn as_ref(&self) -> &[u8] {
         &self.0

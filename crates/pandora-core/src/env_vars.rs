@@ -21,6 +21,16 @@ pub const SHELL: &str = "SHELL";
 /// Reproducible builds: the timestamp recorded in packages (default 0).
 pub const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
 
+/// The slowest acceptable download, in bytes per second (default 1024; 0 turns the floor
+/// off): an attempt that brings less over a sliding window of 30 s, after 10 s of grace, is
+/// retried, and it also scales each package's overall deadline.
+pub const PANDORA_DOWNLOAD_MIN_RATE: &str = "PANDORA_DOWNLOAD_MIN_RATE";
+
+/// The fixed part of each package download's overall deadline, in seconds (default 120; 0: no
+/// deadline). The deadline is this plus the package's indexed size at
+/// `PANDORA_DOWNLOAD_MIN_RATE`, every retry included.
+pub const PANDORA_DOWNLOAD_TIMEOUT: &str = "PANDORA_DOWNLOAD_TIMEOUT";
+
 // Read by the CLI and the launcher.
 
 /// FlavorPack's trusted-keys directory (`*.pub` files); Pandora trusts these keys too.
@@ -70,6 +80,8 @@ pub const ALL: &[&str] = &[
     NO_COLOR,
     SHELL,
     SOURCE_DATE_EPOCH,
+    PANDORA_DOWNLOAD_MIN_RATE,
+    PANDORA_DOWNLOAD_TIMEOUT,
     FLAVOR_TRUSTED_KEYS_DIR,
     PANDORA_REQUIRE_TRUSTED,
     PANDORA_LAUNCHER_DEBUG,

@@ -81,6 +81,16 @@ pub enum FormatError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `workenv.directories` entry that would leave or abuse the work environment.
+    #[error("{path}: workenv directory `{entry}` is unsafe: {reason}")]
+    UnsafeDirectory {
+        /// The file.
+        path: PathBuf,
+        /// The entry as the metadata writes it.
+        entry: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Writing the destination failed.
     #[error("cannot write {path}")]
     Write {
@@ -96,7 +106,9 @@ impl pandora_core::Hint for FormatError {
     fn hint(&self) -> Option<String> {
         match self {
             FormatError::TooSmall { .. } => Some("is this a .psp file?".into()),
-            FormatError::CheckFailed { path, .. } | FormatError::UnsafeEntry { path, .. } => Some(format!(
+            FormatError::CheckFailed { path, .. }
+            | FormatError::UnsafeEntry { path, .. }
+            | FormatError::UnsafeDirectory { path, .. } => Some(format!(
                 "the package is damaged or was tampered with: get it again from where it came from (`pandora verify {}` lists every check)",
                 path.display()
             )),

@@ -238,7 +238,12 @@ pub struct PandoraInfo {
     pub arch: Option<String>,
 }
 
-pub use pandora_core::hex::{decode as decode_hex, encode as encode_hex};
+pub use pandora_core::hex::decode as decode_hex;
+
+/// Lowercase hex of bytes (digests, keys, byte arrays), taken by reference.
+pub fn encode_hex<T: AsRef<[u8]> + ?Sized>(bytes: &T) -> String {
+    pandora_core::hex::encode(bytes.as_ref())
+}
 
 #[cfg(test)]
 mod tests {

@@ -146,7 +146,7 @@ impl Package {
     /// Opens a package and reads its trailer. Fails only if the file cannot be read or is too
     /// small to hold a trailer; everything else is for [`Package::verify`].
     pub fn open(path: &Path) -> Result<Package, FormatError> {
-        let file = File::open(path).map_err(|source| FormatError::Open {
+        let file = fs_err::File::open(path).map_err(|source| FormatError::Open {
             path: path.to_path_buf(),
             source,
         })?;
@@ -157,6 +157,7 @@ impl Package {
                 source,
             })?
             .len();
+        let file = file.into_parts().0;
         if size < TRAILER_SIZE as u64 {
             return Err(FormatError::TooSmall {
                 path: path.to_path_buf(),

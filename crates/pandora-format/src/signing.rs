@@ -65,7 +65,7 @@ impl SigningKey {
     /// A fresh key from the operating system's random source.
     pub fn generate() -> std::io::Result<SigningKey> {
         let mut secret = [0u8; 32];
-        std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+        fs_err::File::open("/dev/urandom")?.read_exact(&mut secret)?;
         Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&secret)))
     }
 
@@ -99,7 +99,7 @@ impl SigningKey {
             path: path.to_path_buf(),
             reason: reason.to_string(),
         };
-        let text = std::fs::read_to_string(path).map_err(|source| KeyFileError::Read {
+        let text = fs_err::read_to_string(path).map_err(|source| KeyFileError::Read {
             path: path.to_path_buf(),
             source,
         })?;
@@ -246,7 +246,7 @@ mod tests {
         let directory = tempfile::tempdir().unwrap();
         let key = SigningKey::from_seed("file");
         let path = directory.path().join("k.key");
-        std::fs::write(&path, key.to_key_file("k")).unwrap();
+        fs_err::write(&path, key.to_key_file("k")).unwrap();
         assert_eq!(
             SigningKey::from_file(&path).unwrap().public_key(),
             key.public_key()
@@ -254,7 +254,7 @@ mod tests {
         let mut der = PKCS8_PREFIX.to_vec();
         der.extend_from_slice(&Sha256::digest(b"file"));
         let pem_path = directory.path().join("k.pem");
-        std::fs::write(
+        fs_err::write(
             &pem_path,
             format!(
                 "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
@@ -266,7 +266,7 @@ mod tests {
             SigningKey::from_file(&pem_path).unwrap().public_key(),
             key.public_key()
         );
-        std::fs::write(&path, "SigningKey \"k\" { secret = \"00\"; }").unwrap();
+        fs_err::write(&path, "SigningKey \"k\" { secret = \"00\"; }").unwrap();
         assert!(SigningKey::from_file(&path).is_err());
     }
 }

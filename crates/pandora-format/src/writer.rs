@@ -57,7 +57,7 @@ pub fn write_package(
     key: &SigningKey,
     build_timestamp: u64,
 ) -> Result<u64, FormatError> {
-    let launcher_bytes = std::fs::read(launcher).map_err(|source| FormatError::Read {
+    let launcher_bytes = fs_err::read(launcher).map_err(|source| FormatError::Read {
         path: launcher.to_path_buf(),
         source,
     })?;
@@ -191,7 +191,7 @@ pub fn replace_launcher(input: &Path, launcher: &Path, output: &Path) -> Result<
     let package = Package::open(input)?;
     package.verified(Scope::Structure)?;
     let old = package.index().clone();
-    let launcher_bytes = std::fs::read(launcher).map_err(|source| FormatError::Read {
+    let launcher_bytes = fs_err::read(launcher).map_err(|source| FormatError::Read {
         path: launcher.to_path_buf(),
         source,
     })?;

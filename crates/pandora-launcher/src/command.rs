@@ -8,10 +8,11 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use pandora_core::{env_vars, PublicKey};
+use pandora_format::extract::workenv_relative;
 use pandora_format::metadata::{Metadata, RuntimeEnv};
 
 /// What the launcher needs to start a package, derived from its signed metadata (which a warm
-/// start reads from the work environment instead of the package).
+/// start reads from the work environment, after checking it hashes to what its record says).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchPlan {
     /// Package name.
@@ -28,7 +29,7 @@ pub struct LaunchPlan {
     pub workenv_env: BTreeMap<String, String>,
     /// Single-file slot targets by slot index (tar slots are the work environment itself).
     pub slot_paths: BTreeMap<usize, String>,
-    /// The signing key, so trust policy applies on warm starts too.
+    /// The signing key (on warm starts, from the record), so trust policy applies every time.
     pub public_key: PublicKey,
 }
 
@@ -70,32 +71,55 @@ impl LaunchPlan {
         })
     }
 
-    /// Replaces the placeholders in `text`.
+    /// Replaces the placeholders in `text` in one pass: substituted text (a slot's target, a
+    /// package name) is never searched for placeholders again, so it cannot expand forever.
     pub fn substitute(&self, text: &str, workenv: &Path) -> String {
         let workenv_text = workenv.display().to_string();
-        let mut result = text
-            .replace("{workenv}", &workenv_text)
-            .replace("{package_name}", &self.name)
-            .replace("{version}", &self.version);
-        while let Some(start) = result.find("{slot:") {
-            let Some(length) = result[start..].find('}') else {
-                break;
-            };
-            let index: Option<usize> = result[start + 6..start + length].parse().ok();
-            let replacement = match index.and_then(|index| self.slot_paths.get(&index)) {
-                Some(target) => {
-                    let target = target.replace("{workenv}", &workenv_text);
-                    if Path::new(&target).is_absolute() {
-                        target
-                    } else {
-                        format!("{workenv_text}/{target}")
-                    }
+        let mut result = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find('{') {
+            result.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let fixed = [
+                ("{workenv}", workenv_text.as_str()),
+                ("{package_name}", self.name.as_str()),
+                ("{version}", self.version.as_str()),
+            ];
+            let replaced = fixed
+                .iter()
+                .find(|(placeholder, _)| tail.starts_with(placeholder))
+                .map(|(placeholder, value)| (placeholder.len(), value.to_string()))
+                .or_else(|| {
+                    let inside = tail.strip_prefix("{slot:")?;
+                    let end = inside.find('}')?;
+                    let path = inside[..end]
+                        .parse()
+                        .ok()
+                        .and_then(|index| self.slot_path(index, workenv))
+                        .unwrap_or_else(|| workenv_text.clone());
+                    Some(("{slot:".len() + end + 1, path))
+                });
+            match replaced {
+                Some((length, value)) => {
+                    result.push_str(&value);
+                    rest = &tail[length..];
                 }
-                None => workenv_text.clone(),
-            };
-            result.replace_range(start..start + length + 1, &replacement);
+                None => {
+                    result.push('{');
+                    rest = &tail[1..];
+                }
+            }
         }
+        result.push_str(rest);
         result
+    }
+
+    /// Where a single-file slot was extracted: its target confined to the work environment
+    /// exactly as extraction confined it.
+    fn slot_path(&self, index: usize, workenv: &Path) -> Option<String> {
+        let target = self.slot_paths.get(&index)?;
+        let relative = workenv_relative(target).ok()??;
+        Some(workenv.join(relative).display().to_string())
     }
 
     /// The program and its arguments (the package's own, then the caller's).
@@ -375,5 +399,42 @@ mod tests {
             Some("./hello.psp")
         );
         assert_eq!(get("PATH").as_deref(), Some("/cache/w/bin:/usr/bin"));
+    }
+
+    /// Runs `substitute` on another thread, failing instead of hanging if it never returns.
+    fn substitute_within(plan: LaunchPlan, text: &'static str) -> String {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(plan.substitute(text, Path::new("/cache/w")));
+        });
+        receiver
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("substitution did not finish")
+    }
+
+    #[test]
+    fn substituted_text_is_not_substituted_again() {
+        let mut looping = plan();
+        looping.slot_paths = BTreeMap::from([
+            (1, "data/{slot:1}".into()),
+            (2, "{slot:1}/{workenv}".into()),
+        ]);
+        looping.name = "{version}{slot:2}".into();
+        assert_eq!(
+            substitute_within(looping.clone(), "{slot:1} {slot:2} {package_name}"),
+            "/cache/w/data/{slot:1} /cache/w/{slot:1}/{workenv} {version}{slot:2}"
+        );
+        // Unknown, malformed and unterminated placeholders.
+        assert_eq!(
+            substitute_within(looping, "{slot:9} {slot:x} {other} {slot:1"),
+            "/cache/w /cache/w {other} {slot:1"
+        );
+        // A slot target is confined as extraction confines it.
+        let mut absolute = plan();
+        absolute.slot_paths = BTreeMap::from([(1, "/etc/passwd".into()), (2, "../x".into())]);
+        assert_eq!(
+            substitute_within(absolute, "{slot:1} {slot:2}"),
+            "/cache/w/etc/passwd /cache/w"
+        );
     }
 }

@@ -1,43 +1,71 @@
 //! Running a package: verify, extract once into a content-keyed work environment, exec.
 //!
 //! Cache layout, under `$FLAVOR_CACHE_DIR/pandora/workenv`, else
-//! `$XDG_CACHE_HOME/pandora/workenv`, else `~/.cache/pandora/workenv` (all 0700, ours):
+//! `$XDG_CACHE_HOME/pandora/workenv`, else `~/.cache/pandora/workenv`:
 //!
 //! ```text
-//! <key>/                  a work environment; key = the package's content identity (the
-//!                         SHA-256 of its signed metadata, which pins every slot's SHA-256)
-//! <key>/.pandora/metadata.json the signed metadata (read on warm starts instead of the package)
-//! <key>/.pandora/key           the signing key, hex (trust policy applies on warm starts too)
-//! <key>/.pandora/complete      written last: without it the directory is not used
+//! <key>/                  a work environment, sealed read-only; key = the package's content
+//!                         identity (the SHA-256 of its gzipped signed metadata, which pins every
+//!                         slot's SHA-256)
+//! <key>/.pandora/metadata.json  the signed metadata, believed only if it hashes to the record's
+//! <key>/.pandora/key            the signing key (informational: never read back)
+//! <key>/.pandora/complete       for older launchers sharing the cache
 //! <key>.lock              serializes first runs of the same package
 //! .staging-<key>-*/       extraction in progress (or left by a crash; swept under the lock)
-//! files/<dev>-<inode>     what was verified about a package file: size, mtime, ctime, key
+//! files/<dev>-<inode>     what was verified about a package file: its size, mtime and ctime,
+//!                         its work environment, the SHA-256 of its signed metadata, its key
 //! ```
 //!
-//! A warm start stats the package, finds its record, checks the times and sizes still match
-//! and the entry point exists, and execs: the package is not even opened. Any change to the
-//! file changes its ctime, so a modified package is re-verified in full before it runs.
+//! # What a warm start checks, and what it does not
+//!
+//! A warm start does not open the package. It checks, in order:
+//! - every directory from `/` down to the cache root belongs to this user or to root and is
+//!   writable by nobody else unless sticky (as `/tmp` is); the cache root, `files/`, the work
+//!   environment and its `.pandora/` belong to this user and are not writable by group or
+//!   others. Otherwise it refuses to run (exit 113) rather than believe the cache, as ssh
+//!   refuses a `~/.ssh` others can write;
+//! - the record `files/<dev>-<inode>` (opened without following links, a regular file of this
+//!   user's) matches the package file's device, inode, size, mtime and ctime. Any change to the
+//!   file changes its ctime, so a modified package is verified in full again;
+//! - `.pandora/metadata.json` hashes to the SHA-256 the record holds, so the command and
+//!   environment are those of the signed metadata this file was verified with. The key comes
+//!   from the record, and trust policy (`PANDORA_REQUIRE_TRUSTED`, the trusted keys) is applied
+//!   to it on every start;
+//! - the entry point exists.
+//!
+//! It does not re-hash the extracted files, and does not notice extra files or changed modes:
+//! the tree is sealed (directories 0555, files 0444 or 0555) so accidental edits fail, but
+//! this user (or root) can undo that. `FLAVOR_LAUNCHER_CLI=1 ./pkg.psp verify-workenv`
+//! extracts the package again beside the work environment and reports every difference. The
+//! directories the metadata declares (`workenv.directories`) stay writable by their owner, for
+//! the program's own state, and their contents are not compared.
+//!
+//! A first run (or a changed package) verifies the package's structure and signature, checks
+//! trust before writing anything, and extracts every slot with its full SHA-256 checked while
+//! streaming, into a staging directory renamed into place. The launcher writes its own state
+//! only into directories it created, with opens that never follow a link.
 #![deny(missing_docs)]
 
 mod command;
 mod maintenance;
+mod secure;
+mod workenv;
 
 pub use command::{glob_match, split_command, LaunchPlan};
 pub use maintenance::maintenance;
+pub use secure::describe;
 
 use std::ffi::OsString;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 
 use pandora_core::env_vars;
-use pandora_core::fs::FileLock;
-use pandora_core::PublicKey;
-use pandora_format::extract::{Extraction, Limits};
-use pandora_format::metadata::encode_hex;
+use pandora_format::metadata::{encode_hex, Metadata};
 use pandora_format::package::{Package, Scope, Verified};
-use pandora_format::trust::TrustStore;
+use pandora_format::trust::{Policy, Verdict};
 use pandora_format::FormatError;
+
+use workenv::{Failure, Record};
 
 /// The stub's whole program: find the package being run (this executable), then either run
 /// FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or launch it.
@@ -63,7 +91,7 @@ pub fn main() -> std::process::ExitCode {
     match launch(&package, &arguments, &original, &settings) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("pandora-launcher: {error}");
+            eprintln!("pandora-launcher: {}", describe(&error));
             ExitCode::from(error.exit_code())
         }
     }
@@ -103,7 +131,8 @@ pub enum LaunchError {
         /// Hex SHA-256 of its key.
         fingerprint: String,
     },
-    /// The work environment could not be prepared (exit 113).
+    /// The work environment could not be prepared, or the cache holding it is not safely this
+    /// user's (exit 113).
     #[error("{package}: cannot prepare the work environment {path}: {detail}")]
     Workenv {
         /// The package.
@@ -129,7 +158,8 @@ pub enum LaunchError {
 pub const EXIT_INVALID: u8 = 111;
 /// Untrusted key under `PANDORA_REQUIRE_TRUSTED=1`.
 pub const EXIT_UNTRUSTED: u8 = 112;
-/// Work environment could not be prepared (disk full, unwritable cache).
+/// Work environment could not be prepared (disk full, unwritable cache, a cache another user
+/// could write).
 pub const EXIT_WORKENV: u8 = 113;
 /// The command could not be started.
 pub const EXIT_EXEC: u8 = 114;
@@ -189,13 +219,13 @@ pub fn launch(
     original_command: &str,
     settings: &LaunchSettings,
 ) -> Result<u8, LaunchError> {
-    let stat = std::fs::metadata(package).map_err(|error| {
+    let stat = fs_err::metadata(package).map_err(|error| {
         LaunchError::Invalid(FormatError::Open {
             path: package.to_path_buf(),
             source: error,
         })
     })?;
-    let (workenv, plan) = match warm(settings, &stat) {
+    let (workenv, plan) = match warm(package, settings, &stat)? {
         Some(found) => {
             debug(
                 settings,
@@ -254,107 +284,138 @@ fn check_trust(
     settings: &LaunchSettings,
     warn: bool,
 ) -> Result<(), LaunchError> {
-    let store = TrustStore::load(&settings.trusted_key_dirs);
-    if store.trusts(&plan.public_key).is_some() {
-        return Ok(());
-    }
+    // The same policy `pandora install` and `activate` apply; the key comes from the verified
+    // package or the record bound to its signed digest, never from the cache.
+    let policy = Policy::new(&settings.trusted_key_dirs, settings.require_trusted);
     let fingerprint = plan.public_key.fingerprint().to_string();
-    if settings.require_trusted {
-        return Err(LaunchError::Untrusted {
+    match policy.check(&plan.public_key, &[]) {
+        Verdict::Trusted(_) => Ok(()),
+        Verdict::Refused => Err(LaunchError::Untrusted {
             package: package.to_path_buf(),
             fingerprint,
-        });
+        }),
+        Verdict::Untrusted => {
+            if warn {
+                eprintln!(
+                    "pandora-launcher: warning: {} is signed by key {fingerprint}, which is not trusted",
+                    package.display()
+                );
+            }
+            Ok(())
+        }
     }
-    if warn {
-        eprintln!(
-            "pandora-launcher: warning: {} is signed by key {fingerprint}, which is not trusted",
-            package.display()
-        );
-    }
-    Ok(())
-}
-
-/// What a stat record remembers about a package file.
-fn stat_line(stat: &std::fs::Metadata, key: &str) -> String {
-    format!(
-        "{} {} {} {}.{:09} {}.{:09} {key}\n",
-        stat.dev(),
-        stat.ino(),
-        stat.len(),
-        stat.mtime(),
-        stat.mtime_nsec(),
-        stat.ctime(),
-        stat.ctime_nsec()
-    )
 }
 
 fn record_path(settings: &LaunchSettings, stat: &std::fs::Metadata) -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
     settings
         .cache_root
         .join("files")
         .join(format!("{}-{}", stat.dev(), stat.ino()))
 }
 
-/// The warm path: no hashing, not even a read of the package.
-fn warm(settings: &LaunchSettings, stat: &std::fs::Metadata) -> Option<(PathBuf, LaunchPlan)> {
-    if !settings.use_cache {
-        return None;
+fn workenv_error(package: &Path) -> impl Fn(&Path, String) -> LaunchError + '_ {
+    move |path, detail| LaunchError::Workenv {
+        package: package.to_path_buf(),
+        path: path.to_path_buf(),
+        detail,
     }
-    let record = std::fs::read_to_string(record_path(settings, stat)).ok()?;
-    let key = record.split_whitespace().last()?.to_string();
-    if record != stat_line(stat, &key) {
-        return None;
-    }
-    let workenv = settings.cache_root.join(&key);
-    usable(&workenv)
 }
 
-/// A work environment that is complete and still has its entry point.
-fn usable(workenv: &Path) -> Option<(PathBuf, LaunchPlan)> {
-    if !workenv.join(".pandora/complete").is_file() {
-        return None;
+/// A package-format error as a launch error: a failed write is the work environment's fault
+/// (disk full, unwritable cache; exit 113), anything else the package's (exit 111).
+fn format_failure(package: &Path, error: FormatError) -> LaunchError {
+    match error {
+        FormatError::Write { path, source } => workenv_error(package)(&path, describe(&source)),
+        other => LaunchError::Invalid(other),
     }
-    let metadata: pandora_format::metadata::Metadata =
-        serde_json::from_slice(&std::fs::read(workenv.join(".pandora/metadata.json")).ok()?)
-            .ok()?;
-    let key = pandora_format::metadata::decode_hex::<32>(
-        std::fs::read_to_string(workenv.join(".pandora/key"))
-            .ok()?
-            .trim(),
-    )
-    .and_then(PublicKey::from_bytes)?;
-    let plan = LaunchPlan::from_metadata(&metadata, &key)?;
+}
+
+fn build_failure(package: &Path, failure: Failure) -> LaunchError {
+    match failure {
+        Failure::Format(error) => format_failure(package, error),
+        Failure::Io(path, detail) => workenv_error(package)(&path, detail),
+    }
+}
+
+/// The warm path: no hashing, not even an open of the package. `None` sends the caller down
+/// the cold path; an error means the cache is not safely ours and nothing in it is believed.
+fn warm(
+    package: &Path,
+    settings: &LaunchSettings,
+    stat: &std::fs::Metadata,
+) -> Result<Option<(PathBuf, LaunchPlan)>, LaunchError> {
+    if !settings.use_cache {
+        return Ok(None);
+    }
+    let root = &settings.cache_root;
+    let refuse = workenv_error(package);
+    // Nothing cached yet: the cold path creates the root, then checks it.
+    if !secure::check_root_if_present(root).map_err(|detail| refuse(root, detail))? {
+        return Ok(None);
+    }
+    let files = root.join("files");
+    if !secure::check_owned_if_present(&files).map_err(|detail| refuse(&files, detail))? {
+        return Ok(None);
+    }
+    let path = record_path(settings, stat);
+    let Some(text) = secure::read_owned(&path, 4096).map_err(|detail| refuse(&path, detail))?
+    else {
+        return Ok(None);
+    };
+    let Some(record) = Record::parse(&String::from_utf8_lossy(&text)) else {
+        return Ok(None);
+    };
+    if record.stat != Record::stat_text(stat) {
+        return Ok(None);
+    }
+    let workenv = root.join(&record.workenv);
+    let Some(metadata) = bound_metadata(package, &workenv, &record.metadata_sha256)? else {
+        return Ok(None);
+    };
+    Ok(runnable(&workenv, &metadata, &record.public_key).map(|plan| (workenv, plan)))
+}
+
+/// The signed metadata of the work environment at `workenv`, if it is there, complete, ours,
+/// and hashes to `digest`.
+fn bound_metadata(
+    package: &Path,
+    workenv: &Path,
+    digest: &[u8; 32],
+) -> Result<Option<Metadata>, LaunchError> {
+    let refuse = workenv_error(package);
+    let control = workenv.join(workenv::CONTROL);
+    for directory in [workenv, &control] {
+        if !secure::check_owned_if_present(directory).map_err(|detail| refuse(directory, detail))? {
+            return Ok(None);
+        }
+    }
+    let path = control.join("metadata.json");
+    let Some(json) =
+        secure::read_owned(&path, workenv::MAX_METADATA).map_err(|detail| refuse(&path, detail))?
+    else {
+        return Ok(None);
+    };
+    if workenv::metadata_digest(&json) != *digest {
+        return Ok(None);
+    }
+    Ok(serde_json::from_slice(&json).ok())
+}
+
+/// The plan, if the work environment still has its entry point.
+fn runnable(
+    workenv: &Path,
+    metadata: &Metadata,
+    public_key: &pandora_core::PublicKey,
+) -> Option<LaunchPlan> {
+    let plan = LaunchPlan::from_metadata(metadata, public_key)?;
     let argv = plan.argv(workenv, &[]).ok()?;
     let program = Path::new(&argv[0]);
     // A damaged tree (entry point deleted) is re-extracted rather than failing.
     if program.is_absolute() && !program.exists() {
         return None;
     }
-    Some((workenv.to_path_buf(), plan))
-}
-
-/// Creates the cache root (0700) and refuses one that is not safely ours.
-fn prepare_root(root: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(root).map_err(|error| error.to_string())?;
-    // /proc/self belongs to the process's effective user.
-    let me = std::fs::metadata("/proc/self")
-        .map_err(|error| format!("cannot tell who this process runs as: {error}"))?
-        .uid();
-    for directory in [root, &root.join("files")] {
-        std::fs::create_dir_all(directory).map_err(|error| error.to_string())?;
-        let metadata = std::fs::symlink_metadata(directory).map_err(|error| error.to_string())?;
-        if !metadata.is_dir() {
-            return Err(format!("{} is not a directory", directory.display()));
-        }
-        if metadata.uid() != me {
-            return Err(format!("{} belongs to another user", directory.display()));
-        }
-        if metadata.permissions().mode() & 0o077 != 0 {
-            std::fs::set_permissions(directory, std::fs::Permissions::from_mode(0o700))
-                .map_err(|error| error.to_string())?;
-        }
-    }
-    Ok(())
+    Some(plan)
 }
 
 /// The cold path: full verification, then extraction (hashing every slot) under the lock.
@@ -373,149 +434,147 @@ fn cold(
     // Refuse before writing anything when the key is not trusted under policy.
     check_trust(package_path, &plan, settings, false)?;
     let root = &settings.cache_root;
-    let workenv_error = |path: &Path, detail: String| LaunchError::Workenv {
-        package: package_path.to_path_buf(),
-        path: path.to_path_buf(),
-        detail,
-    };
-    prepare_root(root).map_err(|detail| workenv_error(root, detail))?;
-    let key = encode_hex(&verified.metadata_sha256[..16]);
+    let refuse = workenv_error(package_path);
+    secure::prepare_root(root).map_err(|detail| refuse(root, detail))?;
+    let key = workenv::key(&verified);
+    let digest = workenv::metadata_digest(&verified.metadata_json);
     let workenv = root.join(&key);
     let lock_path = root.join(format!("{key}.lock"));
-    let _lock = FileLock::acquire(&lock_path)
-        .map_err(|error| workenv_error(&lock_path, error.to_string()))?;
+    let _lock = secure::lock(&lock_path).map_err(|detail| refuse(&lock_path, detail))?;
     // Another process may have finished the same extraction while this one waited. The tree
     // came from verified bytes, but this file may differ from the one it came from (same
     // metadata, a slot swapped): reuse it only after every slot here hashes correctly.
     let ready = if settings.use_cache {
-        usable(&workenv)
+        bound_metadata(package_path, &workenv, &digest)?
+            .and_then(|metadata| runnable(&workenv, &metadata, &verified.public_key))
+            .is_some()
     } else {
-        None
+        false
     };
-    let (workenv, plan) = match ready {
-        Some(found) => {
-            debug(
-                settings,
-                format_args!(
-                    "verifying {} in full before reusing {}",
-                    package_path.display(),
-                    found.0.display()
-                ),
-            );
-            for slot in &verified.slots {
-                let actual = package.hash_slot(&slot.descriptor)?;
-                if actual != slot.sha256 {
-                    return Err(LaunchError::Invalid(FormatError::CheckFailed {
-                        path: package_path.to_path_buf(),
-                        check: format!("slot {} ({}) sha256", slot.index, slot.id),
-                        reason: format!(
-                            "stored bytes hash to {}, the signed metadata says {}",
-                            encode_hex(&actual),
-                            encode_hex(&slot.sha256)
-                        ),
-                    }));
-                }
+    if ready {
+        debug(
+            settings,
+            format_args!(
+                "verifying {} in full before reusing {}",
+                package_path.display(),
+                workenv.display()
+            ),
+        );
+        for slot in &verified.slots {
+            let actual = package.hash_slot(&slot.descriptor)?;
+            if actual != slot.sha256 {
+                return Err(LaunchError::Invalid(FormatError::CheckFailed {
+                    path: package_path.to_path_buf(),
+                    check: format!("slot {} ({}) sha256", slot.index, slot.id),
+                    reason: format!(
+                        "stored bytes hash to {}, the signed metadata says {}",
+                        encode_hex(&actual),
+                        encode_hex(&slot.sha256)
+                    ),
+                }));
             }
-            found
         }
-        None => {
-            debug(
-                settings,
-                format_args!(
-                    "extracting {} into {}",
-                    package_path.display(),
-                    workenv.display()
-                ),
-            );
-            extract(&package, &verified, &plan, root, &key).map_err(|error| match error {
-                ExtractFailure::Format(error) => LaunchError::Invalid(error),
-                ExtractFailure::Io(path, detail) => workenv_error(&path, detail),
-            })?;
-            (workenv, plan)
-        }
+    } else {
+        debug(
+            settings,
+            format_args!(
+                "extracting {} into {}",
+                package_path.display(),
+                workenv.display()
+            ),
+        );
+        extract(&package, &verified, &plan, root, &key)
+            .map_err(|failure| build_failure(package_path, failure))?;
+    }
+    let record_file = record_path(settings, stat);
+    let record = Record {
+        stat: Record::stat_text(stat),
+        workenv: key,
+        metadata_sha256: digest,
+        public_key: verified.public_key,
     };
-    let record = record_path(settings, stat);
-    pandora_core::fs::write_atomic(&record, stat_line(stat, &key).as_bytes())
-        .map_err(|error| workenv_error(&record, error.to_string()))?;
+    pandora_core::fs::write_atomic(&record_file, record.encode().as_bytes())
+        .map_err(|error| refuse(&record_file, describe(&error)))?;
     Ok((workenv, plan))
 }
 
-enum ExtractFailure {
-    Format(FormatError),
-    Io(PathBuf, String),
-}
-
+/// Builds the work environment in a staging directory of ours and renames it into place.
 fn extract(
     package: &Package,
     verified: &Verified,
     plan: &LaunchPlan,
     root: &Path,
     key: &str,
-) -> Result<(), ExtractFailure> {
+) -> Result<(), Failure> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
-        move |error: std::io::Error| ExtractFailure::Io(path.clone(), error.to_string())
+        move |error: std::io::Error| Failure::Io(path.clone(), describe(&error))
     };
-    // Leftovers of crashed extractions of this package; safe to remove under its lock.
-    if let Ok(entries) = std::fs::read_dir(root) {
-        let prefix = format!(".staging-{key}-");
-        for entry in entries.flatten() {
-            if entry.file_name().to_string_lossy().starts_with(&prefix) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
+    // Leftovers of crashed extractions (and comparisons) of this package; safe to remove
+    // under its lock.
+    for prefix in [
+        format!(".staging-{key}-"),
+        format!(".trash-{key}-"),
+        format!(".verify-{key}-"),
+    ] {
+        for leftover in secure::leftovers(root, &prefix) {
+            let _ = secure::remove_tree(&leftover);
         }
     }
     let staging = tempfile::Builder::new()
         .prefix(&format!(".staging-{key}-"))
         .tempdir_in(root)
         .map_err(io(root))?;
-    let mut extraction = Extraction::new(Limits::default());
-    for slot in &verified.slots {
-        extraction
-            .extract_slot(package, slot, staging.path())
-            .map_err(ExtractFailure::Format)?;
-    }
-    extraction.finish().map_err(ExtractFailure::Format)?;
     let final_path = root.join(key);
-    if let Some(workenv) = &verified.metadata.workenv {
-        for directory in &workenv.directories {
-            let relative = plan
-                .substitute(&directory.path, &final_path)
-                .strip_prefix(&final_path.display().to_string())
-                .map(|rest| rest.trim_start_matches('/').to_string());
-            let Some(relative) = relative.filter(|rest| !rest.is_empty()) else {
-                continue;
-            };
-            let path = staging.path().join(&relative);
-            std::fs::create_dir_all(&path).map_err(io(&path))?;
-            if let Some(mode) = directory
-                .mode
-                .as_deref()
-                .and_then(|mode| u32::from_str_radix(mode, 8).ok())
-            {
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
-                    .map_err(io(&path))?;
-            }
-        }
-    }
-    let control = staging.path().join(".pandora");
-    std::fs::create_dir_all(&control).map_err(io(&control))?;
-    std::fs::write(control.join("metadata.json"), &verified.metadata_json).map_err(io(&control))?;
-    std::fs::write(control.join("key"), encode_hex(verified.public_key)).map_err(io(&control))?;
-    std::fs::write(control.join("complete"), key).map_err(io(&control))?;
+    workenv::populate(package, verified, plan, staging.path(), &final_path)?;
+    // Sealed now: a plain recursive delete could not remove it any more.
     let staged = staging.keep();
-    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o700))
-        .map_err(io(&staged))?;
+    let discard = |failure: Failure| {
+        let _ = secure::remove_tree(&staged);
+        failure
+    };
     if final_path.symlink_metadata().is_ok() {
-        // Incomplete or damaged: move it aside in one rename, then delete it.
+        // Incomplete, damaged or stale: move it aside in one rename, then delete it.
         let trash = root.join(format!(".trash-{key}-{}", std::process::id()));
-        std::fs::rename(&final_path, &trash).map_err(io(&final_path))?;
-        let _ = std::fs::remove_dir_all(&trash);
+        fs_err::rename(&final_path, &trash).map_err(|error| discard(io(&final_path)(error)))?;
+        let _ = secure::remove_tree(&trash);
     }
-    if let Err(error) = std::fs::rename(&staged, &final_path) {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(io(&final_path)(error));
-    }
+    fs_err::rename(&staged, &final_path).map_err(|error| discard(io(&final_path)(error)))?;
     pandora_core::fs::sync_directory(root).map_err(io(root))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_a_work_environment_failure_with_its_cause() {
+        let error = format_failure(
+            Path::new("/pkgs/app.psp"),
+            FormatError::Write {
+                path: PathBuf::from("/cache/w/bin/run"),
+                source: std::io::Error::from_raw_os_error(28),
+            },
+        );
+        assert_eq!(error.exit_code(), EXIT_WORKENV);
+        let message = describe(&error);
+        assert!(
+            message.contains("/cache/w/bin/run") && message.contains("No space left on device"),
+            "{message}"
+        );
+        let invalid = format_failure(
+            Path::new("/pkgs/app.psp"),
+            FormatError::Open {
+                path: PathBuf::from("/pkgs/app.psp"),
+                source: std::io::Error::from_raw_os_error(2),
+            },
+        );
+        assert_eq!(invalid.exit_code(), EXIT_INVALID);
+        assert!(
+            describe(&invalid).contains("No such file or directory"),
+            "{}",
+            describe(&invalid)
+        );
+    }
 }

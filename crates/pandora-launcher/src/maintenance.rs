@@ -1,13 +1,19 @@
-//! `FLAVOR_LAUNCHER_CLI=1 ./pkg.psp info|verify|metadata|extract N DIR|version`: looking at a
-//! package through its own launcher, without colliding with the program's arguments.
+//! `FLAVOR_LAUNCHER_CLI=1 ./pkg.psp info|verify|metadata|extract N DIR|verify-workenv|version`:
+//! looking at a package through its own launcher, without colliding with the program's
+//! arguments.
 
 use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
-use pandora_format::extract::{Extraction, Limits};
+use pandora_format::extract::{extract_into, Limits};
 use pandora_format::metadata::encode_hex;
 use pandora_format::package::{Outcome, Package, Scope};
+use pandora_format::FormatError;
+
+use crate::secure::{self, describe};
+use crate::workenv::{self, Failure as BuildFailure};
+use crate::{LaunchPlan, EXIT_INVALID, EXIT_WORKENV};
 
 const USAGE: &str = "Pandora launcher, maintenance mode
 
@@ -15,12 +21,50 @@ Commands:
   info              Show the package (default)
   verify            Run every check, slot data included
   metadata          Print the signed metadata JSON
-  extract SLOT DIR  Verify and extract one slot into DIR
+  extract SLOT DIR  Verify and extract one slot into DIR (nothing lands in DIR unverified)
+  verify-workenv    Compare the package's cached work environment with the package, file by
+                    file; exit 1 if they differ
   run [ARGS...]     Run the package
   version           Show the launcher's version
   help              Show this help
 
 Usage: FLAVOR_LAUNCHER_CLI=1 ./package.psp <command>";
+
+/// A maintenance command's failure: its message and exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<FormatError> for Failure {
+    /// A failed write is the destination's fault (exit 113), anything else the package's.
+    fn from(error: FormatError) -> Self {
+        let code = match error {
+            FormatError::Write { .. } => EXIT_WORKENV,
+            _ => EXIT_INVALID,
+        };
+        Failure {
+            code,
+            message: describe(&error),
+        }
+    }
+}
+
+impl From<BuildFailure> for Failure {
+    fn from(failure: BuildFailure) -> Self {
+        match failure {
+            BuildFailure::Format(error) => error.into(),
+            BuildFailure::Io(path, detail) => workenv_failure(&path, &detail),
+        }
+    }
+}
+
+fn workenv_failure(path: &Path, detail: &str) -> Failure {
+    Failure {
+        code: EXIT_WORKENV,
+        message: format!("{}: {detail}", path.display()),
+    }
+}
 
 /// Runs a maintenance command; returns the exit code. `run` hands over to `launch`.
 pub fn maintenance(
@@ -39,7 +83,7 @@ pub fn maintenance(
             return match super::launch(package_path, &arguments[1..], &original, settings) {
                 Ok(code) => code,
                 Err(error) => {
-                    eprintln!("pandora-launcher: {error}");
+                    eprintln!("pandora-launcher: {}", describe(&error));
                     error.exit_code()
                 }
             };
@@ -56,22 +100,21 @@ pub fn maintenance(
         ["verify"] => verify(package_path),
         ["metadata"] => metadata(package_path),
         ["extract", slot, directory] => extract(package_path, slot, Path::new(directory)),
+        ["verify-workenv"] => verify_workenv(package_path, settings),
         _ => {
             eprintln!("{USAGE}");
             return 2;
         }
     };
-    result.unwrap_or_else(|message| {
-        eprintln!("pandora-launcher: {message}");
-        super::EXIT_INVALID
+    result.unwrap_or_else(|failure| {
+        eprintln!("pandora-launcher: {}", failure.message);
+        failure.code
     })
 }
 
-fn info(path: &Path) -> Result<u8, String> {
-    let package = Package::open(path).map_err(|error| error.to_string())?;
-    let verified = package
-        .verified(Scope::Structure)
-        .map_err(|error| error.to_string())?;
+fn info(path: &Path) -> Result<u8, Failure> {
+    let package = Package::open(path)?;
+    let verified = package.verified(Scope::Structure)?;
     let metadata = &verified.metadata;
     println!(
         "package   {} {}",
@@ -94,8 +137,8 @@ fn info(path: &Path) -> Result<u8, String> {
     Ok(0)
 }
 
-fn verify(path: &Path) -> Result<u8, String> {
-    let package = Package::open(path).map_err(|error| error.to_string())?;
+fn verify(path: &Path) -> Result<u8, Failure> {
+    let package = Package::open(path)?;
     let (report, _) = package.verify(Scope::Full);
     for check in &report.checks {
         let (status, detail) = match &check.outcome {
@@ -105,44 +148,40 @@ fn verify(path: &Path) -> Result<u8, String> {
         };
         println!("{status}  {:<20} {detail}", check.name);
     }
-    Ok(if report.passed() {
-        0
-    } else {
-        super::EXIT_INVALID
-    })
+    Ok(if report.passed() { 0 } else { EXIT_INVALID })
 }
 
-fn metadata(path: &Path) -> Result<u8, String> {
-    let package = Package::open(path).map_err(|error| error.to_string())?;
-    let verified = package
-        .verified(Scope::Structure)
-        .map_err(|error| error.to_string())?;
+fn metadata(path: &Path) -> Result<u8, Failure> {
+    let package = Package::open(path)?;
+    let verified = package.verified(Scope::Structure)?;
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(&verified.metadata_json);
     let _ = stdout.write_all(b"\n");
     Ok(0)
 }
 
-fn extract(path: &Path, slot: &str, directory: &Path) -> Result<u8, String> {
-    let package = Package::open(path).map_err(|error| error.to_string())?;
-    let verified = package
-        .verified(Scope::Structure)
-        .map_err(|error| error.to_string())?;
-    let index: usize = slot
-        .parse()
-        .map_err(|_| format!("`{slot}` is not a slot number"))?;
+fn extract(path: &Path, slot: &str, directory: &Path) -> Result<u8, Failure> {
+    let package = Package::open(path)?;
+    let verified = package.verified(Scope::Structure)?;
+    let index: usize = slot.parse().map_err(|_| Failure {
+        code: EXIT_INVALID,
+        message: format!("`{slot}` is not a slot number"),
+    })?;
     let slot = verified
         .slots
         .iter()
         .find(|candidate| candidate.index == index || candidate.id == slot)
-        .ok_or_else(|| format!("the package has no slot {index}"))?;
-    std::fs::create_dir_all(directory)
-        .map_err(|error| format!("cannot create {}: {error}", directory.display()))?;
-    let mut extraction = Extraction::new(Limits::default());
-    extraction
-        .extract_slot(&package, slot, directory)
-        .map_err(|error| error.to_string())?;
-    extraction.finish().map_err(|error| error.to_string())?;
+        .ok_or_else(|| Failure {
+            code: EXIT_INVALID,
+            message: format!("the package has no slot {index}"),
+        })?;
+    // Staged and hashed first, then moved in: DIR never holds bytes that failed the check.
+    extract_into(
+        &package,
+        std::slice::from_ref(slot),
+        directory,
+        Limits::default(),
+    )?;
     eprintln!(
         "extracted slot {} ({}) into {}",
         slot.index,
@@ -150,4 +189,61 @@ fn extract(path: &Path, slot: &str, directory: &Path) -> Result<u8, String> {
         directory.display()
     );
     Ok(0)
+}
+
+/// Builds the work environment again beside the cached one and reports every difference.
+fn verify_workenv(path: &Path, settings: &super::LaunchSettings) -> Result<u8, Failure> {
+    let package = Package::open(path)?;
+    let verified = package.verified(Scope::Structure)?;
+    let root = &settings.cache_root;
+    let key = workenv::key(&verified);
+    let cached = root.join(&key);
+    let plan = LaunchPlan::from_metadata(&verified.metadata, &verified.public_key);
+    let (Some(plan), true) = (plan, cached.symlink_metadata().is_ok()) else {
+        println!(
+            "no work environment for {} at {}: it has not run yet, or was removed",
+            path.display(),
+            cached.display()
+        );
+        return Ok(1);
+    };
+    secure::check_root(root).map_err(|detail| workenv_failure(root, &detail))?;
+    secure::check_owned_path(&cached).map_err(|detail| workenv_failure(&cached, &detail))?;
+    let lock_path = root.join(format!("{key}.lock"));
+    let _lock = secure::lock(&lock_path).map_err(|detail| workenv_failure(&lock_path, &detail))?;
+    let reference = tempfile::Builder::new()
+        .prefix(&format!(".verify-{key}-"))
+        .tempdir_in(root)
+        .map_err(|error| workenv_failure(root, &describe(&error)))?
+        .keep();
+    let compared = workenv::populate(&package, &verified, &plan, &reference, &cached)
+        .map_err(Failure::from)
+        .and_then(|writable| {
+            workenv::compare(&reference, &cached, &writable)
+                .map_err(|error| workenv_failure(&cached, &describe(&error)))
+        });
+    let _ = secure::remove_tree(&reference);
+    let differences = compared?;
+    for difference in &differences {
+        println!(
+            "{:<9} {}{}",
+            difference.kind, difference.path, difference.detail
+        );
+    }
+    if differences.is_empty() {
+        println!(
+            "work environment {} matches {}",
+            cached.display(),
+            path.display()
+        );
+        Ok(0)
+    } else {
+        println!(
+            "work environment {}: {} difference(s) from {}",
+            cached.display(),
+            differences.len(),
+            path.display()
+        );
+        Ok(1)
+    }
 }
