@@ -8,6 +8,7 @@ use crate::cli::{ColorChoice, GlobalArgs};
 use crate::env_vars;
 use crate::error::UserError;
 use crate::layout::Layout;
+use crate::registry::download::DownloadPolicy;
 
 /// Everything a command needs to know about how it was asked to run.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct Settings {
     pub require_trusted: bool,
     /// `SOURCE_DATE_EPOCH`, for reproducible builds.
     pub source_date_epoch: Option<u64>,
+    /// How downloads are bounded (`PANDORA_DOWNLOAD_MIN_RATE`, `PANDORA_DOWNLOAD_TIMEOUT`).
+    pub download: DownloadPolicy,
 }
 
 impl Settings {
@@ -68,6 +71,9 @@ impl Settings {
                     .hint("set it to a Unix time such as 1700000000, or unset it")
                 })?),
             },
+            download: DownloadPolicy::from_environment(&environment).map_err(|message| {
+                UserError::new(message).hint("set it to a whole number, or unset it")
+            })?,
         })
     }
 

@@ -11,7 +11,6 @@ use crate::ops::activate::activate;
 use crate::ops::install::{install, InstallOptions, Target};
 use crate::ops::query::active_profile;
 use crate::printer::human_bytes;
-use crate::registry::download::DownloadPolicy;
 
 /// Installs, then prints each newly installed `name@version` on stdout and a summary on stderr,
 /// then activates what was asked for in the active profile (after asking, or with `--yes`).
@@ -41,9 +40,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         reinstall: args.reinstall,
         offline: args.offline,
         now: pandora_core::time::now(),
-        policy: DownloadPolicy::from_environment(|name| std::env::var(name).ok()).map_err(
-            |message| UserError::new(message).hint("set it to a whole number, or unset it"),
-        )?,
+        policy: context.settings.download,
         locked: Vec::new(),
         trust: context.settings.trust_policy(),
     };

@@ -13,6 +13,7 @@ pub fn run(args: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         lockfile: args.lockfile.clone(),
         offline: args.offline,
         trust: context.settings.trust_policy(),
+        download: context.settings.download,
     };
     let synced = sync(
         &context.settings.layout,

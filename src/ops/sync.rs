@@ -26,6 +26,8 @@ pub struct SyncOptions {
     pub offline: bool,
     /// Whose signatures are trusted.
     pub trust: crate::trust::Policy,
+    /// How downloads are bounded.
+    pub download: DownloadPolicy,
 }
 
 /// What `sync` did.
@@ -109,7 +111,7 @@ pub fn sync(
             reinstall: false,
             offline: options.offline,
             now: pandora_core::time::now(),
-            policy: DownloadPolicy::default(),
+            policy: options.download,
             locked: lockfile.packages.clone(),
             trust: options.trust.clone(),
         };
