@@ -9,6 +9,9 @@ use crate::printer::human_bytes;
 /// One `label value` line per fact on stdout.
 pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let info = info(&context.settings.layout, &args.package, args.offline)?;
+    for warning in &info.warnings {
+        context.printer.warn(warning);
+    }
     let row = |label: &str, value: String| context.printer.data(format!("{label:<13}{value}"));
     if let Some(offered) = &info.offered {
         let (package, version) = (&offered.package, &offered.version);

@@ -49,6 +49,9 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     for id in &report.installed {
         context.printer.data(id);
     }
+    for warning in &report.warnings {
+        context.printer.warn(warning);
+    }
     for package in &report.untrusted {
         context.printer.warn(format!(
             "{package} is signed by a key you do not trust (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"

@@ -9,7 +9,11 @@ use crate::ops::query::{installed, remote};
 /// One line per package on stdout.
 pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if args.remote {
-        for loaded in remote(&context.settings.layout, args.offline)? {
+        let registries = remote(&context.settings.layout, args.offline)?;
+        for warning in registries.warnings() {
+            context.printer.warn(warning);
+        }
+        for loaded in &registries.loaded {
             let registry = &loaded.index;
             for package in &registry.index.packages {
                 let versions: Vec<&str> = package

@@ -7,8 +7,12 @@ use crate::ops::query::search;
 
 /// Prints matches as `NAME  VERSION  REGISTRY  DESCRIPTION` (deprecated ones marked).
 pub fn run(args: &SearchArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let (found, searched) = search(&context.settings.layout, &args.term, args.offline)?;
-    for (registry, package) in &found {
+    let found = search(&context.settings.layout, &args.term, args.offline)?;
+    for warning in &found.warnings {
+        context.printer.warn(warning);
+    }
+    let searched = found.searched;
+    for (registry, package) in &found.packages {
         let deprecated = package
             .versions
             .iter()
@@ -23,7 +27,7 @@ pub fn run(args: &SearchArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             if deprecated { " (deprecated)" } else { "" }
         ));
     }
-    if found.is_empty() {
+    if found.packages.is_empty() {
         context.printer.status(
             "Nothing",
             format!(

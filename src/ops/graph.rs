@@ -108,7 +108,8 @@ impl Sources {
     fn read_registries(&mut self, layout: &Layout, offline: bool, warnings: &mut Vec<String>) {
         match registries::read(layout, offline) {
             Ok(loaded) => {
-                self.registries = Some(loaded.into_iter().map(|loaded| loaded.index).collect());
+                warnings.extend(loaded.warnings());
+                self.registries = Some(loaded.indexes());
             }
             Err(error) => warnings.push(format!(
                 "registries unavailable ({}); dependencies of packages that are not installed are unknown",

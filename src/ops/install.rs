@@ -7,7 +7,7 @@ use pandora_core::Sha256;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::registries::{self, LoadedRegistry};
+use super::registries::{self, LoadedRegistry, Registries};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
 use crate::format::package::{Package, Scope, Verified};
@@ -72,6 +72,8 @@ pub struct InstallReport {
     pub downloads: usize,
     /// Packages installed although their signer is not trusted (allowed by the policy).
     pub untrusted: Vec<String>,
+    /// Registries that could not be read (what was installed came from the others).
+    pub warnings: Vec<String>,
 }
 
 /// Progress reporting for a caller with a terminal.
@@ -153,21 +155,34 @@ pub fn install(
         }
     }
     let registries = if requests.is_empty() {
-        Vec::new()
+        Registries::default()
     } else {
         registries::load(layout, &downloader, options.offline, options.now)?
     };
-    if !requests.is_empty() && registries.is_empty() {
-        return Err(Error::refused(
-            "no registries are configured, so nothing can be installed by name",
-            "add one with `pandora registry add NAME URL`",
-        ));
+    if !requests.is_empty() && registries.loaded.is_empty() {
+        if registries.failed.is_empty() {
+            return Err(Error::refused(
+                "no registries are configured, so nothing can be installed by name",
+                "add one with `pandora registry add NAME URL`",
+            ));
+        }
+        return Err(registries.none_readable());
     }
-    let index_only: Vec<Registry> = registries
-        .iter()
-        .map(|loaded| loaded.index.clone())
-        .collect();
-    let plan = resolve(&requests, &index_only)?;
+    let index_only: Vec<Registry> = registries.indexes();
+    let plan = match resolve(&requests, &index_only) {
+        Ok(plan) => plan,
+        Err(error) if !registries.failed.is_empty() => {
+            return Err(Error::ResolvedWithout {
+                error,
+                unavailable: registries
+                    .failed
+                    .iter()
+                    .map(registries::Unavailable::describe)
+                    .collect(),
+            })
+        }
+        Err(error) => return Err(error.into()),
+    };
     check_locked(&plan, &options.locked)?;
     let needed: Vec<&Resolved> = plan
         .iter()
@@ -240,6 +255,7 @@ pub fn install(
             });
         }
         let configured = registries
+            .loaded
             .iter()
             .map(|loaded: &LoadedRegistry| &loaded.configured)
             .find(|configured| configured.name == resolved.registry);
@@ -307,6 +323,7 @@ pub fn install(
         }
     }
     report.untrusted = untrusted;
+    report.warnings = registries.warnings();
     Ok(report)
 }
 

@@ -67,6 +67,14 @@ pub enum Error {
     /// Resolution.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// Resolution failed, and some registries could not be read that might have helped.
+    #[error("{error}\nregistries that could not be read, which might have offered it:\n{}", unavailable.iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n"))]
+    ResolvedWithout {
+        /// What resolution found.
+        error: ResolveError,
+        /// Each unreadable registry and why.
+        unavailable: Vec<String>,
+    },
     /// The store.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -103,6 +111,10 @@ impl Hint for Error {
             Error::Download(error) => error.hint(),
             Error::Publish(error) => error.hint(),
             Error::Resolve(error) => error.hint(),
+            Error::ResolvedWithout { .. } => Some(
+                "try again when those registries are back, or `--offline` to use what was cached"
+                    .into(),
+            ),
             Error::Store(error) => error.hint(),
             Error::Profile(error) => error.hint(),
             Error::Activation(error) => error.hint(),

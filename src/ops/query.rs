@@ -1,7 +1,7 @@
 //! What the read-only commands ask: what is active, installed or offered (`list`, `search`,
 //! `info`), answered from install records, profiles and the registries' verified indexes.
 
-use super::registries::{self, LoadedRegistry};
+use super::registries::{self, Registries};
 use super::{Error, Result};
 use crate::layout::Layout;
 use crate::profile::Profiles;
@@ -35,22 +35,38 @@ pub fn installed(layout: &Layout, store: bool) -> Result<Listing> {
     Ok(Listing { profile, packages })
 }
 
-/// Every configured registry with its index (for `list --remote`).
-pub fn remote(layout: &Layout, offline: bool) -> Result<Vec<LoadedRegistry>> {
-    registries::read(layout, offline)
+/// The registries that could be read; an error only if none could (and some are configured).
+fn readable(layout: &Layout, offline: bool) -> Result<Registries> {
+    let registries = registries::read(layout, offline)?;
+    if registries.loaded.is_empty() && !registries.failed.is_empty() {
+        return Err(registries.none_readable());
+    }
+    Ok(registries)
 }
 
-/// Packages whose name, description or tags contain `term` (case-insensitive), with the
-/// registry offering them, in priority order; and how many registries were searched.
-pub fn search(
-    layout: &Layout,
-    term: &str,
-    offline: bool,
-) -> Result<(Vec<(String, IndexPackage)>, usize)> {
-    let registries = registries::read(layout, offline)?;
+/// Every configured registry that could be read, with its index (for `list --remote`), and
+/// why the others could not.
+pub fn remote(layout: &Layout, offline: bool) -> Result<Registries> {
+    readable(layout, offline)
+}
+
+/// What `search` found.
+#[derive(Debug)]
+pub struct Found {
+    /// Matching packages, each with the registry offering it, in priority order.
+    pub packages: Vec<(String, IndexPackage)>,
+    /// How many registries were searched.
+    pub searched: usize,
+    /// Registries that could not be searched, and why.
+    pub warnings: Vec<String>,
+}
+
+/// Packages whose name, description or tags contain `term` (case-insensitive).
+pub fn search(layout: &Layout, term: &str, offline: bool) -> Result<Found> {
+    let registries = readable(layout, offline)?;
     let term = term.to_lowercase();
     let mut found = Vec::new();
-    for loaded in &registries {
+    for loaded in &registries.loaded {
         for package in &loaded.index.index.packages {
             let haystack = format!(
                 "{} {} {}",
@@ -64,7 +80,11 @@ pub fn search(
             }
         }
     }
-    Ok((found, registries.len()))
+    Ok(Found {
+        packages: found,
+        searched: registries.loaded.len(),
+        warnings: registries.warnings(),
+    })
 }
 
 /// What `info` shows about a package.
@@ -75,6 +95,8 @@ pub struct Info {
     pub offered: Option<Offered>,
     /// Installed versions of the name.
     pub installed: Vec<Record>,
+    /// Registries that could not be read, and why.
+    pub warnings: Vec<String>,
 }
 
 /// A version as a registry offers it.
@@ -102,7 +124,7 @@ pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
         .filter(|record| record.name == request.name)
         .collect();
     let registries = registries::read(layout, offline)?;
-    let offered = registries.iter().find_map(|loaded| {
+    let offered = registries.loaded.iter().find_map(|loaded| {
         let registry = &loaded.index;
         let package = registry.index.package(&request.name)?;
         let wanted = request
@@ -122,12 +144,27 @@ pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
         })
     });
     if offered.is_none() && installed.is_empty() {
+        if registries.loaded.is_empty() && !registries.failed.is_empty() {
+            return Err(registries.none_readable());
+        }
+        let unread = registries.warnings();
         return Err(Error::refused(
-            format!("{package} is neither installed nor in any configured registry"),
+            if unread.is_empty() {
+                format!("{package} is neither installed nor in any configured registry")
+            } else {
+                format!(
+                    "{package} is neither installed nor in any registry that could be read\n  {}",
+                    unread.join("\n  ")
+                )
+            },
             format!("`pandora search {}` looks for similar names", request.name),
         ));
     }
-    Ok(Info { offered, installed })
+    Ok(Info {
+        offered,
+        installed,
+        warnings: registries.warnings(),
+    })
 }
 
 /// The active profile's name and the `name@version`s it holds.

@@ -48,6 +48,10 @@ impl RegistrySource {
     }
 }
 
+/// Tries per index fetch: one retry covers a blip, and a registry that is down costs every
+/// command only one short backoff (the others are used meanwhile; blobs retry longer).
+const INDEX_ATTEMPTS: u32 = 2;
+
 /// Bounds on fetching an index (DESIGN.md invariant 9): a server that streams forever, or
 /// trickles, is cut off.
 #[derive(Debug, Clone, Copy)]
@@ -487,7 +491,10 @@ fn fetch(
             };
             match result {
                 Ok(fetched) => return Ok(fetched),
-                Err(error) if error.is_transient() && attempt + 1 < policy.attempts => {
+                Err(error)
+                    if error.is_transient()
+                        && attempt + 1 < INDEX_ATTEMPTS.min(policy.attempts) =>
+                {
                     let wait = match &error {
                         TransportError::Status {
                             retry_after: Some(wait),
