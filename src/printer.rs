@@ -3,7 +3,7 @@
 //! the same without it.
 
 use std::fmt::Display;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::sync::{Arc, Mutex};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -36,7 +36,7 @@ impl Printer {
             verbose: settings.verbose,
             assume_yes: settings.assume_yes,
             interactive: settings.interactive,
-            bars: !settings.quiet && std::io::stderr().is_terminal(),
+            bars: settings.progress,
             stdout_error: Arc::default(),
         }
     }

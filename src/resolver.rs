@@ -83,7 +83,7 @@ impl Resolved {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// A package or version no registry has.
-    #[error("{wanted} is not in any configured registry (needed by {}){}", chain.join(" -> "), explain(&marked(chain, wanted, "not in any registry")))]
+    #[error("{wanted} is not in any configured registry{}{}", needed_by(chain), explain(&marked(chain, wanted, "not in any registry")))]
     Missing {
         /// `name` or `name@version`.
         wanted: String,
@@ -120,6 +120,15 @@ pub enum ResolveError {
         /// From the package round to itself.
         cycle: Vec<String>,
     },
+}
+
+/// ` (needed by a -> b)`, or nothing for a package asked for directly.
+fn needed_by(chain: &[String]) -> String {
+    if chain.is_empty() {
+        String::new()
+    } else {
+        format!(" (needed by {})", chain.join(" -> "))
+    }
 }
 
 /// The chain that asked for `wanted`, then `wanted` marked with `why`.

@@ -38,6 +38,8 @@ pub struct Settings {
     pub source_date_epoch: Option<u64>,
     /// How downloads are bounded (`PANDORA_DOWNLOAD_MIN_RATE`, `PANDORA_DOWNLOAD_TIMEOUT`).
     pub download: DownloadPolicy,
+    /// Progress bars: stderr is a terminal that can draw them (not `TERM=dumb`), and not `-q`.
+    pub progress: bool,
 }
 
 impl Settings {
@@ -71,6 +73,9 @@ impl Settings {
                     .hint("set it to a Unix time such as 1700000000, or unset it")
                 })?),
             },
+            progress: !global.quiet
+                && std::io::stderr().is_terminal()
+                && environment(env_vars::TERM).as_deref() != Some("dumb"),
             download: DownloadPolicy::from_environment(&environment).map_err(|message| {
                 UserError::new(message).hint("set it to a whole number, or unset it")
             })?,
@@ -136,7 +141,9 @@ fn color_enabled(choice: ColorChoice, environment: &impl Fn(&str) -> Option<Stri
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => {
-            non_empty(environment(env_vars::NO_COLOR)).is_none() && std::io::stderr().is_terminal()
+            non_empty(environment(env_vars::NO_COLOR)).is_none()
+                && environment(env_vars::TERM).as_deref() != Some("dumb")
+                && std::io::stderr().is_terminal()
         }
     }
 }

@@ -84,7 +84,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             "installed but not active; later: `pandora activate {}`",
             report.requested.join(" ")
         ));
-        return Ok(ExitStatus::Success);
+        return Ok(ExitStatus::NotConfirmed);
     }
     let change = activate(
         layout,

@@ -58,6 +58,16 @@ fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             cache_ttl: args.cache_ttl,
         },
     )?;
+    if added.registry.keys.is_empty() {
+        context.printer.warn(format!(
+            "registry `{}` has no key: nothing from it is authenticated (its index and packages could be anyone's)",
+            added.registry.name
+        ));
+        context.printer.hint(format!(
+            "ask its operator for the key and add it: `pandora registry remove {0}` then `pandora registry add {0} {1} --key ed25519:HEX`",
+            added.registry.name, added.registry.url
+        ));
+    }
     if let Some(same) = &added.same_url {
         context.printer.warn(format!(
             "registry `{same}` already uses {}",

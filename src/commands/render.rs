@@ -16,7 +16,11 @@ pub fn applied(printer: &Printer, profile: &str, applied: &Applied) {
         parts.push(format!("- {}", applied.removed.join(", ")));
     }
     if parts.is_empty() {
-        parts.push("no package changed".into());
+        printer.status(
+            "Profile",
+            format!("{profile} unchanged (generation {})", applied.generation),
+        );
+        return;
     }
     printer.status(
         "Profile",

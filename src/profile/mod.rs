@@ -136,6 +136,23 @@ pub struct Contents {
 }
 
 impl Contents {
+    /// Whether a generation made from these contents would be `generation` again: the same
+    /// members in the same order, laid out the same way.
+    pub fn same_as(&self, generation: &Generation) -> bool {
+        self.members.len() == generation.members.len()
+            && self
+                .members
+                .iter()
+                .zip(&generation.members)
+                .all(|(record, id)| &record.id() == id)
+            && self
+                .namespaced
+                .iter()
+                .filter(|name| self.members.iter().any(|record| &&record.name == name))
+                .eq(generation.namespaced.iter())
+            && self.overrides == generation.overrides
+    }
+
     /// The contents of `generation`, with `records` its members' install records.
     pub fn of(generation: &Generation, records: Vec<Record>) -> Contents {
         Contents {
@@ -384,7 +401,8 @@ impl Profiles {
     /// (`None` for a new profile), and makes it the profile's current generation; `vir` follows
     /// if `name` is active or nothing was ever active. `change` runs under the lock, so two
     /// concurrent updates serialize and neither is lost. Conflicts that no recorded override
-    /// settles are settled by `prefer`, and the winners are recorded. Returns the new number.
+    /// settles are settled by `prefer`, and the winners are recorded. Returns the new number;
+    /// a change that leaves the profile as it is makes no generation and returns the current one.
     pub fn update<E: From<ProfileError>>(
         &self,
         name: &str,
@@ -393,7 +411,11 @@ impl Profiles {
     ) -> Result<u64, E> {
         validate_name(name)?;
         let _locked = self.lock()?;
-        let contents = change(self.current(name)?.as_ref())?;
+        let current = self.current(name)?;
+        let contents = change(current.as_ref())?;
+        if let Some(current) = current.filter(|current| contents.same_as(current)) {
+            return Ok(current.number);
+        }
         Ok(self.commit_locked(name, &contents, prefer)?)
     }
 

@@ -15,6 +15,9 @@ pub const HOME: &str = "HOME";
 /// Any non-empty value turns colour off unless `--color always` is given (<https://no-color.org>).
 pub const NO_COLOR: &str = "NO_COLOR";
 
+/// `dumb` turns colour and progress bars off, as on a terminal that cannot show them.
+pub const TERM: &str = "TERM";
+
 /// The login shell, which `pandora env` writes for when `--shell` is not given.
 pub const SHELL: &str = "SHELL";
 
@@ -78,6 +81,7 @@ pub const ALL: &[&str] = &[
     PANDORA_HOME,
     HOME,
     NO_COLOR,
+    TERM,
     SHELL,
     SOURCE_DATE_EPOCH,
     PANDORA_DOWNLOAD_MIN_RATE,

@@ -1,0 +1,90 @@
+//! Everyday conveniences through the real binary: the names people type, messages that say
+//! what they mean, no work for nothing.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
+
+mod support;
+
+use support::registry::fixture;
+
+#[test]
+fn uninstall_is_remove() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    sandbox.run(&["uninstall", "hello", "--yes"]).success();
+    assert!(!sandbox.run(&["list", "--store"]).stdout.contains("hello"));
+}
+
+#[test]
+fn a_package_asked_for_directly_is_not_needed_by_nothing() {
+    let fixture = fixture();
+    let run = fixture.sandbox.run(&["install", "--yes", "hello@9.9.9"]);
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("hello@9.9.9 is not in any configured registry"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("needed by )"), "{}", run.stderr);
+}
+
+#[test]
+fn an_activation_that_changes_nothing_makes_no_generation() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    let before = sandbox.run(&["profile", "history"]).stdout.lines().count();
+    let again = sandbox.run(&["activate", "hello"]);
+    assert!(
+        again.success().stderr.contains("unchanged"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        sandbox.run(&["profile", "history"]).stdout.lines().count(),
+        before
+    );
+}
+
+#[test]
+fn a_registry_without_a_key_is_called_unauthenticated() {
+    let fixture = fixture();
+    let run = fixture
+        .sandbox
+        .run(&["registry", "add", "open", "file:///srv/open/"]);
+    run.success();
+    assert!(
+        run.stderr.contains("nothing from it is authenticated"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn declining_activation_exits_3() {
+    use std::io::Write;
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    // A terminal to answer on: `script` runs the command on a pseudo-terminal fed from its
+    // own standard input, and exits with the command's status.
+    let pandora = sandbox
+        .command(&[])
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{pandora} install hello"), "/dev/null"])
+        .env("HOME", sandbox.home())
+        .env("PANDORA_HOME", sandbox.pandora_home())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{shown}");
+    assert!(shown.contains("installed but not active"), "{shown}");
+}
