@@ -252,3 +252,35 @@ fn indexing_after_the_largest_serial_is_an_error_not_a_panic() {
         run.stderr
     );
 }
+
+#[test]
+fn adding_a_key_for_a_rotation_keeps_replay_protection() {
+    let fixture = fixture();
+    let url = fixture.server.url();
+    let cache = fixture.sandbox.home().join("cache");
+    let limits = IndexLimits::default();
+    resign(&fixture.registry, "registry", 5);
+    load_index_within(
+        &quick(),
+        &keyed(&url, "registry"),
+        &cache,
+        false,
+        now(),
+        &limits,
+    )
+    .unwrap();
+    // The operator announces a second key; the old one is still trusted meanwhile.
+    let both = RegistrySource {
+        keys: vec![
+            SigningKey::from_seed("registry").public_key(),
+            SigningKey::from_seed("rotated").public_key(),
+        ],
+        ..source(&url)
+    };
+    // An older index signed by the still-trusted key is a replay, not a fresh start.
+    resign(&fixture.registry, "registry", 4);
+    let error = load_index_within(&quick(), &both, &cache, false, now(), &limits)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(error.to_string().contains("a rollback"), "{error}");
+}

@@ -26,7 +26,12 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             context.printer.status("Created", format!("profile {name}"));
         }
         ProfileCommand::Switch { name } => {
-            let (links, warnings) = profile::switch(layout, context.home(), &name)?;
+            let (links, warnings) = profile::switch(
+                layout,
+                context.home(),
+                &name,
+                &context.settings.trust_policy(),
+            )?;
             context
                 .printer
                 .status("Switched", format!("to profile {name}"));
@@ -65,7 +70,11 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
 
 /// `pandora rollback`: the active profile's previous generation becomes current.
 pub fn rollback(context: &Context) -> anyhow::Result<ExitStatus> {
-    let rolled = profile::rollback(&context.settings.layout, context.home())?;
+    let rolled = profile::rollback(
+        &context.settings.layout,
+        context.home(),
+        &context.settings.trust_policy(),
+    )?;
     context.printer.status(
         "Rolled back",
         format!(

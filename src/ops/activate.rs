@@ -98,7 +98,7 @@ pub fn activate(
 
 /// Refuses, under `PANDORA_REQUIRE_TRUSTED`, any of `ids` or their dependencies whose signer
 /// the policy does not trust (a registry's configured keys vouch for what came from it).
-fn check_trust(layout: &Layout, ids: &[String], trust: &Policy) -> Result<()> {
+pub(super) fn check_trust(layout: &Layout, ids: &[String], trust: &Policy) -> Result<()> {
     if !trust.requires_trusted() {
         return Ok(());
     }

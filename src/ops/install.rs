@@ -226,6 +226,28 @@ pub fn install(
     for result in results {
         result?;
     }
+    // From here on the store's lock is held, and `prune` takes it too: no blob can vanish
+    // any more. One pruned between its download and now is fetched (or copied) again.
+    let mut transaction = store.begin()?;
+    let gone: Vec<DownloadRequest> = needed
+        .iter()
+        .filter(|resolved| !store.blob_path(&resolved.sha256).is_file())
+        .map(|resolved| DownloadRequest {
+            url: resolved.url.clone(),
+            sha256: resolved.sha256.into(),
+            size: resolved.size,
+            registry: resolved.registry.clone(),
+        })
+        .collect();
+    let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
+    for result in downloader.fetch_all(&gone, &layout.blobs_dir(), &silent) {
+        result?;
+    }
+    for (path, sha256) in &files {
+        if !store.blob_path(sha256).is_file() {
+            store.add_blob(path)?;
+        }
+    }
     let mut report = InstallReport {
         downloads: downloads.len(),
         downloaded_bytes: downloads.iter().map(|resolved| resolved.size).sum(),
@@ -283,7 +305,6 @@ pub fn install(
             }
         }
     }
-    let mut transaction = store.begin()?;
     let mut outcomes = Vec::new();
     for resolved in &plan {
         let provenance = Provenance {

@@ -3,10 +3,11 @@
 
 use std::path::Path;
 
-use super::activate::link_home;
+use super::activate::{check_trust, link_home};
 use super::Result;
 use crate::layout::Layout;
 use crate::profile::{Generation, HomeLinks, Profiles};
+use crate::trust::Policy;
 
 /// What `rollback` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,11 +22,14 @@ pub struct RolledBack {
     pub warnings: Vec<String>,
 }
 
-/// The active profile's previous generation becomes current.
-pub fn rollback(layout: &Layout, home: Option<&Path>) -> Result<RolledBack> {
+/// The active profile's previous generation becomes current, if the trust policy accepts
+/// everything it holds (as activation would).
+pub fn rollback(layout: &Layout, home: Option<&Path>, trust: &Policy) -> Result<RolledBack> {
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
-    let generation = profiles.rollback(&profile)?;
+    let generation = profiles.rollback_checked(&profile, |generation| {
+        check_trust(layout, &generation.members, trust)
+    })?;
     let mut warnings = profiles.take_warnings();
     let home = link_home(layout, home, &profile, &mut warnings);
     Ok(RolledBack {
@@ -42,9 +46,12 @@ pub fn switch(
     layout: &Layout,
     home: Option<&Path>,
     name: &str,
+    trust: &Policy,
 ) -> Result<(HomeLinks, Vec<String>)> {
     let profiles = Profiles::new(layout);
-    profiles.switch(name)?;
+    profiles.switch_checked(name, |generation| {
+        check_trust(layout, &generation.members, trust)
+    })?;
     let mut warnings = profiles.take_warnings();
     let links = link_home(layout, home, name, &mut warnings);
     Ok((links, warnings))

@@ -117,6 +117,8 @@ pub fn sync(
         };
         install(layout, &options, progress)?
     };
+    let ids: Vec<String> = lockfile.packages.iter().map(|locked| locked.id()).collect();
+    super::activate::check_trust(layout, &ids, &options.trust)?;
     let description = format!("synced from {source}");
     let applied = apply(
         layout,

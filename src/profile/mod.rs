@@ -203,22 +203,26 @@ impl Profiles {
     /// holds only directories and links into the store, so anything else is the user's.
     /// Reported as a warning; a file that cannot be moved stops the change instead.
     fn rescue(&self, name: &str) -> Result<(), ProfileError> {
-        let Some(current) = self.current(name)? else {
+        match self.current(name)? {
+            Some(current) => self.rescue_generation(name, current.number),
+            None => Ok(()),
+        }
+    }
+
+    /// [`Profiles::rescue`] for any generation of `name` (before it is deleted, say).
+    fn rescue_generation(&self, name: &str, number: u64) -> Result<(), ProfileError> {
+        let forest = self.dir(name).join(number.to_string()).join("forest");
+        if !forest.is_dir() {
             return Ok(());
-        };
-        let forest = self
-            .dir(name)
-            .join(current.number.to_string())
-            .join("forest");
+        }
         let strays = strays(&forest)?;
         if strays.is_empty() {
             return Ok(());
         }
-        let destination = self.layout.rescue_dir().join(format!(
-            "{name}-{}-{}",
-            current.number,
-            pandora_core::time::now()
-        ));
+        let destination = self
+            .layout
+            .rescue_dir()
+            .join(format!("{name}-{number}-{}", pandora_core::time::now()));
         for relative in strays {
             let from = forest.join(&relative);
             let to = destination.join(&relative);
@@ -337,11 +341,25 @@ impl Profiles {
 
     /// Points `vir` at `name`'s current generation.
     pub fn switch(&self, name: &str) -> Result<(), ProfileError> {
+        self.switch_checked(name, |_| Ok::<(), ProfileError>(()))
+    }
+
+    /// [`Profiles::switch`], if `accept` (run under the lock) accepts `name`'s current
+    /// generation. What the user saved into the forest being left is rescued first.
+    pub fn switch_checked<E: From<ProfileError>>(
+        &self,
+        name: &str,
+        accept: impl FnOnce(&Generation) -> Result<(), E>,
+    ) -> Result<(), E> {
         let _locked = self.lock()?;
-        if !self.dir(name).join("current").exists() {
-            return Err(ProfileError::Missing(name.to_string()));
+        let target = self
+            .current(name)?
+            .ok_or_else(|| ProfileError::Missing(name.to_string()))?;
+        accept(&target)?;
+        if let Ok(active) = self.active() {
+            self.rescue(&active)?;
         }
-        self.point_vir(name)
+        Ok(self.point_vir(name)?)
     }
 
     /// Deletes a profile that is not the active one.
@@ -353,6 +371,9 @@ impl Profiles {
         }
         if self.active()? == name {
             return Err(ProfileError::Active(name.to_string()));
+        }
+        for generation in generation_numbers(&dir)? {
+            self.rescue_generation(name, generation)?;
         }
         let trash = self
             .layout
@@ -467,6 +488,16 @@ impl Profiles {
 
     /// Makes the generation before the current one current again. Returns its number.
     pub fn rollback(&self, name: &str) -> Result<u64, ProfileError> {
+        self.rollback_checked(name, |_| Ok::<(), ProfileError>(()))
+    }
+
+    /// [`Profiles::rollback`], if `accept` (run under the lock) accepts the generation it would
+    /// make current. What the user saved into the forest being left is rescued first.
+    pub fn rollback_checked<E: From<ProfileError>>(
+        &self,
+        name: &str,
+        accept: impl FnOnce(&Generation) -> Result<(), E>,
+    ) -> Result<u64, E> {
         let _locked = self.lock()?;
         let current = self
             .current(name)?
@@ -486,8 +517,11 @@ impl Profiles {
             return Err(ProfileError::MemberGone {
                 generation: previous,
                 id: gone.clone(),
-            });
+            }
+            .into());
         }
+        accept(&generation)?;
+        self.rescue(name)?;
         self.point_current(name, previous)?;
         Ok(previous)
     }
@@ -594,6 +628,7 @@ impl Profiles {
                     continue;
                 }
                 if !dry_run {
+                    self.rescue_generation(&name, number)?;
                     let path = dir.join(number.to_string());
                     let trash = self
                         .layout

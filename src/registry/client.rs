@@ -287,9 +287,21 @@ pub fn load_index_within(
     let keys = key_set(source);
     let same_keys = state.keys == keys;
     if !same_keys {
-        state = CacheState {
-            keys,
-            ..CacheState::default()
+        // While one key trusted before is still trusted (a rotation overlap), what was seen
+        // under it still counts: an old index it signed must not be replayable. Only a key set
+        // with nothing in common with the old one (the old keys all retired) starts afresh.
+        let continues = state
+            .keys
+            .split(',')
+            .filter(|key| !key.is_empty())
+            .any(|key| keys.split(',').any(|current| current == key));
+        state = if continues {
+            CacheState { keys, ..state }
+        } else {
+            CacheState {
+                keys,
+                ..CacheState::default()
+            }
         };
     }
     let cached = fs_err::read_to_string(&index_path)

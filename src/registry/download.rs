@@ -359,6 +359,7 @@ impl Downloader {
         let client = reqwest::Client::builder()
             .connect_timeout(policy.connect_timeout)
             .user_agent(concat!("pandora/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::custom(no_downgrade))
             .build()
             .map_err(std::io::Error::other)?;
         Ok(Downloader {
@@ -432,6 +433,22 @@ impl Downloader {
                 })
                 .collect()
         })
+    }
+}
+
+/// Redirects are followed (at most 10) but never from HTTPS to anything else: a registry
+/// served over HTTPS is fetched over HTTPS all the way, as `registry::index::package_url`
+/// requires of the URLs its index names.
+fn no_downgrade(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    let downgrade = attempt.previous().iter().any(|url| url.scheme() == "https")
+        && attempt.url().scheme() != "https";
+    if downgrade {
+        let url = attempt.url().to_string();
+        attempt.error(format!("refused a redirect from https to {url}"))
+    } else if attempt.previous().len() > 10 {
+        attempt.error("more than 10 redirects")
+    } else {
+        attempt.follow()
     }
 }
 

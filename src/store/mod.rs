@@ -431,7 +431,10 @@ impl Store {
         }
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
-        remove_tree(&trash)?;
+        // The package is gone from the store now; the tree left in tmp/ is only garbage, which
+        // the next command holding this lock sweeps (and `prune` lists). Failing to delete it
+        // must not report a removal that took effect as a failure.
+        let _ = remove_tree(&trash);
         Ok(record)
     }
 

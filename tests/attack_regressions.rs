@@ -1,0 +1,218 @@
+//! What an attack on the trust fixes found, each kept from coming back: the trust policy on
+//! every way a package reaches `vir`, `prune` racing an install, files saved into `~/bin`
+//! before a generation is left or deleted, and a removal that took effect reported as one.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::registry::fixture;
+use support::{package_source, Sandbox};
+
+fn package(sandbox: &Sandbox, name: &str, seed: &str) -> PathBuf {
+    let source = sandbox.home().join(format!("src-{name}"));
+    package_source(
+        &source,
+        name,
+        "1.0.0",
+        Some(&format!("bin/{name}")),
+        &[(&format!("bin/{name}"), &format!("#!/bin/sh\necho {name}\n"))],
+    );
+    let output = sandbox.home().join(format!("{name}.psp"));
+    sandbox.build(&source, &output, seed, &[]).success();
+    output
+}
+
+fn strict(sandbox: &Sandbox, args: &[&str]) -> support::Run {
+    sandbox.run_with(args, |command| {
+        command.env("PANDORA_REQUIRE_TRUSTED", "1");
+    })
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn sync_rollback_and_switch_apply_the_trust_policy() {
+    let sandbox = Sandbox::new();
+    let evil = package(&sandbox, "evil", "stranger");
+    let fine = package(&sandbox, "fine", "stranger");
+    sandbox
+        .run(&["install", "--yes", evil.to_str().unwrap()])
+        .success();
+    sandbox
+        .run(&["install", "--yes", fine.to_str().unwrap()])
+        .success();
+    // A lockfile naming the untrusted package.
+    let lock = sandbox.pandora_home().join("manifests/default.lock");
+    let copy = sandbox.home().join("copy.lock");
+    std::fs::copy(&lock, &copy).unwrap();
+    sandbox.run(&["profile", "create", "clean"]).success();
+    let synced = strict(
+        &sandbox,
+        &[
+            "sync",
+            "--profile",
+            "clean",
+            "--lockfile",
+            copy.to_str().unwrap(),
+        ],
+    );
+    synced.failure(1);
+    assert!(synced.stderr.contains("not trusted"), "{}", synced.stderr);
+    // Rolling back to a generation that holds it.
+    sandbox.run(&["deactivate", "evil"]).success();
+    let rolled = strict(&sandbox, &["rollback"]);
+    rolled.failure(1);
+    assert!(rolled.stderr.contains("not trusted"), "{}", rolled.stderr);
+    assert!(!sandbox.run(&["list"]).stdout.contains("evil"));
+    // Switching to a profile that holds it.
+    sandbox
+        .run(&["profile", "create", "other", "--from", "default"])
+        .success();
+    sandbox.run(&["activate", "evil"]).success();
+    sandbox
+        .run(&["profile", "create", "tainted", "--from", "default"])
+        .success();
+    sandbox.run(&["deactivate", "evil"]).success();
+    let switched = strict(&sandbox, &["profile", "switch", "tainted"]);
+    switched.failure(1);
+    assert!(
+        switched.stderr.contains("not trusted"),
+        "{}",
+        switched.stderr
+    );
+}
+
+#[test]
+fn prune_never_takes_a_blob_from_an_install_in_progress() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    for round in 0..6 {
+        let mut install = sandbox
+            .command(&["-q", "install", "--no-activate", "hello"])
+            .spawn()
+            .unwrap();
+        for _ in 0..6 {
+            let _ = sandbox.run(&["-q", "prune"]);
+        }
+        let status = install.wait().unwrap();
+        assert!(
+            status.success(),
+            "round {round}: the install failed while prune ran"
+        );
+        sandbox
+            .run(&["-q", "remove", "hello@1.1.0", "libgreet@2.0.0", "--yes"])
+            .success();
+        sandbox.run(&["-q", "prune"]).success();
+    }
+}
+
+fn rescued(sandbox: &Sandbox) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![sandbox.pandora_home().join("rescue")];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+fn save(sandbox: &Sandbox, name: &str) {
+    std::fs::write(sandbox.home().join("bin").join(name), "mine\n").unwrap();
+}
+
+fn was_rescued(sandbox: &Sandbox, name: &str) -> bool {
+    rescued(sandbox)
+        .iter()
+        .any(|path| path.ends_with(Path::new("bin").join(name)))
+}
+
+#[test]
+fn files_saved_into_home_bin_survive_rollback_prune_switch_and_delete() {
+    if !is_root() {
+        // Sealed generations keep an ordinary user from saving there at all.
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    let two = package(&sandbox, "two", "publisher");
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    sandbox
+        .run(&["install", "--yes", two.to_str().unwrap()])
+        .success();
+    save(&sandbox, "before-rollback");
+    sandbox.run(&["rollback"]).success();
+    assert!(was_rescued(&sandbox, "before-rollback"));
+    // Generation 2, left behind by the rollback, gets a file through its old path, then goes.
+    let old = sandbox
+        .pandora_home()
+        .join("profiles/default/2/forest/bin/in-old");
+    std::fs::write(&old, "mine\n").unwrap();
+    sandbox.run(&["activate", "two"]).success();
+    sandbox.run(&["prune", "--generations", "1"]).success();
+    assert!(was_rescued(&sandbox, "in-old"));
+    save(&sandbox, "before-switch");
+    sandbox.run(&["profile", "create", "work"]).success();
+    sandbox.run(&["profile", "switch", "work"]).success();
+    assert!(was_rescued(&sandbox, "before-switch"));
+    let current = sandbox
+        .pandora_home()
+        .join("profiles/default/current/forest/bin/before-delete");
+    std::fs::write(&current, "mine\n").unwrap();
+    sandbox
+        .run(&["profile", "delete", "default", "--yes"])
+        .success();
+    assert!(was_rescued(&sandbox, "before-delete"));
+}
+
+#[test]
+fn a_removal_that_took_effect_is_not_a_failure() {
+    if !is_root() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox
+        .run(&["install", "--no-activate", one.to_str().unwrap()])
+        .success();
+    // A mount inside the tree: it moves out of the store with it, but cannot be deleted.
+    let inside = sandbox.pandora_home().join("store/one@1.0.0/bin");
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(&inside)
+        .status()
+        .is_ok_and(|status| status.success());
+    if !mounted {
+        return;
+    }
+    let run = sandbox.run(&["remove", "one", "--yes"]);
+    let tmp = sandbox.pandora_home().join("tmp");
+    for entry in std::fs::read_dir(&tmp).into_iter().flatten().flatten() {
+        let _ = std::process::Command::new("umount")
+            .arg(entry.path().join("bin"))
+            .status();
+    }
+    let _ = std::process::Command::new("umount").arg(&inside).status();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!sandbox.run(&["list", "--store"]).stdout.contains("one"));
+}
