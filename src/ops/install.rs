@@ -205,12 +205,7 @@ pub fn install(
         .collect();
     let requests_to_fetch: Vec<DownloadRequest> = downloads
         .iter()
-        .map(|resolved| DownloadRequest {
-            url: resolved.url.clone(),
-            sha256: resolved.sha256.into(),
-            size: resolved.size,
-            registry: resolved.registry.clone(),
-        })
+        .map(|resolved| download_request(resolved))
         .collect();
     progress.start(
         &downloads
@@ -232,12 +227,7 @@ pub fn install(
     let gone: Vec<DownloadRequest> = needed
         .iter()
         .filter(|resolved| !store.blob_path(&resolved.sha256).is_file())
-        .map(|resolved| DownloadRequest {
-            url: resolved.url.clone(),
-            sha256: resolved.sha256.into(),
-            size: resolved.size,
-            registry: resolved.registry.clone(),
-        })
+        .map(|resolved| download_request(resolved))
         .collect();
     let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
     for result in downloader.fetch_all(&gone, &layout.blobs_dir(), &silent) {
@@ -346,6 +336,16 @@ pub fn install(
     report.untrusted = untrusted;
     report.warnings = registries.warnings();
     Ok(report)
+}
+
+/// What the downloader needs to fetch `resolved`'s file.
+fn download_request(resolved: &Resolved) -> DownloadRequest {
+    DownloadRequest {
+        url: resolved.url.clone(),
+        sha256: resolved.sha256.into(),
+        size: resolved.size,
+        registry: resolved.registry.clone(),
+    }
 }
 
 /// Applies the trust policy to one verified package: refused under `PANDORA_REQUIRE_TRUSTED`

@@ -766,19 +766,24 @@ struct Staged {
     lock: Lockfile,
 }
 
+/// A directory walk's failure, naming the path it happened on.
+fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> ProfileError + '_ {
+    move |error| {
+        let path = error.path().unwrap_or(root).to_path_buf();
+        ProfileError::Io(pandora_core::IoError {
+            action: "read",
+            path,
+            source: error.into(),
+        })
+    }
+}
+
 /// Paths (relative to `forest`) of what is neither a directory nor one of the forest's own
 /// links into the store.
 fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     let mut strays = Vec::new();
     for item in walkdir::WalkDir::new(forest).min_depth(1) {
-        let item = item.map_err(|error| {
-            let path = error.path().unwrap_or(forest).to_path_buf();
-            ProfileError::Io(pandora_core::IoError {
-                action: "read",
-                path,
-                source: error.into(),
-            })
-        })?;
+        let item = item.map_err(walk_error(forest))?;
         let file_type = item.file_type();
         if file_type.is_dir() {
             continue;
@@ -806,14 +811,7 @@ fn set_mode(path: &Path, mode: u32) -> Result<(), ProfileError> {
 fn seal(forest: &Path) -> Result<(), ProfileError> {
     let mut directories = Vec::new();
     for item in walkdir::WalkDir::new(forest) {
-        let item = item.map_err(|error| {
-            let path = error.path().unwrap_or(forest).to_path_buf();
-            ProfileError::Io(pandora_core::IoError {
-                action: "read",
-                path,
-                source: error.into(),
-            })
-        })?;
+        let item = item.map_err(walk_error(forest))?;
         if item.file_type().is_dir() {
             directories.push(item.into_path());
         }
@@ -827,14 +825,7 @@ fn seal(forest: &Path) -> Result<(), ProfileError> {
 /// Recreates the directories and links of the forest `from` under `to`.
 fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
     for item in walkdir::WalkDir::new(from).min_depth(1) {
-        let item = item.map_err(|e| {
-            let path = e.path().unwrap_or(from).to_path_buf();
-            ProfileError::Io(pandora_core::IoError {
-                action: "access",
-                path,
-                source: e.into(),
-            })
-        })?;
+        let item = item.map_err(walk_error(from))?;
         let relative = item.path().strip_prefix(from).unwrap_or(item.path());
         let destination = to.join(relative);
         if item.file_type().is_dir() {
