@@ -263,16 +263,16 @@ pub struct InfoArgs {
 
 /// `pandora list`
 #[derive(Debug, Args)]
-#[group(id = "which", multiple = false)]
+#[command(group(clap::ArgGroup::new("scope").args(["installed", "store", "remote"])))]
 pub struct ListArgs {
     /// The active profile's packages (the default)
-    #[arg(long, group = "which")]
+    #[arg(long)]
     pub installed: bool,
     /// Everything in the store
-    #[arg(long, group = "which")]
+    #[arg(long)]
     pub store: bool,
     /// What the configured registries offer
-    #[arg(long, group = "which")]
+    #[arg(long)]
     pub remote: bool,
     /// Use only cached registry indexes (with --remote)
     #[arg(long, requires = "remote")]

@@ -88,3 +88,13 @@ fn declining_activation_exits_3() {
     assert_eq!(output.status.code(), Some(3), "{shown}");
     assert!(shown.contains("installed but not active"), "{shown}");
 }
+
+#[test]
+fn list_remote_works_offline_from_the_cache() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["list", "--remote"]).success();
+    drop(fixture.server);
+    let run = sandbox.run(&["list", "--remote", "--offline"]);
+    assert!(run.success().stdout.contains("hello"), "{}", run.stdout);
+}
