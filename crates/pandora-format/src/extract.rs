@@ -751,7 +751,8 @@ pub fn unpack(
             source,
         }
     })?;
-    if let Err(source) = fs::rename(&staged, destination) {
+    // Never over something that appeared there since the check above.
+    if let Err(source) = rename_new(&staged, destination) {
         let _ = fs::remove_dir_all(&staged);
         return Err(FormatError::Write {
             path: destination.to_path_buf(),
@@ -767,7 +768,9 @@ pub fn unpack(
 /// Extracts slots into `destination`, which may already exist: staged and verified first (in
 /// a hidden directory inside it, so the moves stay on one file system), then moved in. Existing
 /// directories are merged into; an existing file, link or a directory where the slot has
-/// something else is refused before anything moves. On failure `destination` is as it was.
+/// something else is refused before anything moves. No move replaces anything (a file that
+/// appears at a target after that check stays), and when one fails every entry already moved
+/// is moved back: on failure `destination` is as it was.
 pub fn extract_into(
     package: &Package,
     slots: &[VerifiedSlot],
@@ -780,9 +783,7 @@ pub fn extract_into(
     let (staging, bytes) = stage(package, slots, destination, limits)?;
     let mut moves = Vec::new();
     plan_merge(staging.path(), destination, &mut moves)?;
-    for (from, to) in moves {
-        fs::rename(&from, &to).map_err(|source| FormatError::Write { path: to, source })?;
-    }
+    move_all(&moves)?;
     fs::File::open(destination)
         .and_then(|directory| directory.sync_all())
         .ok();
@@ -809,6 +810,73 @@ fn stage(
     }
     let bytes = extraction.finish()?;
     Ok((staging, bytes))
+}
+
+/// Performs the planned moves, each one refusing to replace anything (a file that appeared at
+/// a target since the plan stays as it is). On the first failure every entry already moved is
+/// moved back where it came from, in reverse order, so the destination is as it was; what
+/// moved back is discarded with the staging directory.
+fn move_all(moves: &[(PathBuf, PathBuf)]) -> Result<(), FormatError> {
+    for (done, (from, to)) in moves.iter().enumerate() {
+        let Err(error) = rename_new(from, to) else {
+            continue;
+        };
+        let mut stuck = Vec::new();
+        for (from, to) in moves[..done].iter().rev() {
+            if let Err(undo) = rename_new(to, from) {
+                stuck.push(format!("{} ({undo})", to.display()));
+            }
+        }
+        let outcome = if stuck.is_empty() {
+            "nothing was extracted".to_string()
+        } else {
+            format!(
+                "these could not be moved back and were left in place: {}",
+                stuck.join(", ")
+            )
+        };
+        return Err(FormatError::Write {
+            path: to.clone(),
+            source: io::Error::new(error.kind(), format!("{error}; {outcome}")),
+        });
+    }
+    Ok(())
+}
+
+/// Renames `from` to `to` unless something is at `to` (then fails with `AlreadyExists`, or
+/// another error, and changes nothing): `renameat2(RENAME_NOREPLACE)`, or where the system or
+/// file system lacks it, [`rename_new_portably`].
+fn rename_new(from: &Path, to: &Path) -> io::Result<()> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use nix::errno::Errno;
+        use nix::fcntl::{renameat2, RenameFlags};
+        match renameat2(None, from, None, to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(()),
+            // Not supported by this kernel or file system.
+            Err(Errno::EINVAL | Errno::ENOSYS | Errno::EOPNOTSUPP) => {}
+            Err(errno) => return Err(io::Error::from(errno)),
+        }
+    }
+    rename_new_portably(from, to)
+}
+
+/// [`rename_new`] without `renameat2`: a file or link is hard-linked to its new name (which
+/// fails if anything is there) and then unlinked from the old; a directory first claims its
+/// new name with an empty directory of its own (which fails if anything is there), then is
+/// renamed over it (a rename replaces only an empty directory, so anything put in it since
+/// makes the rename fail).
+fn rename_new_portably(from: &Path, to: &Path) -> io::Result<()> {
+    if fs::symlink_metadata(from)?.is_dir() {
+        fs::create_dir(to)?;
+        return fs::rename(from, to).inspect_err(|_| {
+            let _ = fs::remove_dir(to);
+        });
+    }
+    fs::hard_link(from, to)?;
+    fs::remove_file(from).inspect_err(|_| {
+        let _ = fs::remove_file(to);
+    })
 }
 
 /// The renames that merge `from` into the existing directory `into`, or the first collision.
@@ -915,7 +983,10 @@ mod tests {
 
         use sha2::Digest;
 
-        use crate::extract::{extract_into, unpack, Extraction, Limits};
+        use crate::extract::{
+            extract_into, move_all, plan_merge, rename_new_portably, stage, unpack, Extraction,
+            Limits,
+        };
         use crate::metadata::{Execution, Metadata, PackageInfo, SlotInfo};
         use crate::package::{Package, Scope, Verified};
         use crate::signing::SigningKey;
@@ -1296,6 +1367,110 @@ mod tests {
             )
             .unwrap_err();
             assert!(error.contains("expands past 1048576 bytes"), "{error}");
+        }
+
+        /// A package whose one slot holds `a.txt` and `zz/b.txt`, staged and planned into a
+        /// new directory `out` holding `mine.txt`: the moves are `a.txt` then `zz`.
+        fn planned(directory: &Path) -> (tempfile::TempDir, PathBuf, Vec<(PathBuf, PathBuf)>) {
+            let (package, verified) = build(
+                directory,
+                vec![tar_slot(&[
+                    Entry::File("a.txt", 0o644, b"package"),
+                    Entry::Dir("zz/", 0o755),
+                    Entry::File("zz/b.txt", 0o644, b"package"),
+                ])],
+            );
+            let out = directory.join("out");
+            let _ = fs_err::remove_dir_all(&out);
+            fs_err::create_dir(&out).unwrap();
+            fs_err::write(out.join("mine.txt"), "mine").unwrap();
+            let (staging, _) = stage(&package, &verified.slots, &out, Limits::default()).unwrap();
+            let mut moves = Vec::new();
+            plan_merge(staging.path(), &out, &mut moves).unwrap();
+            assert_eq!(moves.len(), 2);
+            (staging, out, moves)
+        }
+
+        fn names(directory: &Path) -> Vec<String> {
+            let mut names: Vec<String> = fs_err::read_dir(directory)
+                .unwrap()
+                .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|name| !name.starts_with(".pandora-unpack-"))
+                .collect();
+            names.sort();
+            names
+        }
+
+        #[test]
+        fn a_file_appearing_after_the_plan_is_never_replaced() {
+            let directory = tempfile::tempdir().unwrap();
+            let (staging, out, moves) = planned(directory.path());
+            fs_err::write(out.join("a.txt"), "theirs").unwrap();
+            let error = move_all(&moves).unwrap_err().to_string();
+            assert!(error.contains("a.txt"), "{error}");
+            assert_eq!(fs_err::read(out.join("a.txt")).unwrap(), b"theirs");
+            assert_eq!(names(&out), ["a.txt", "mine.txt"]);
+            // What was staged is all still there, to be discarded.
+            assert_eq!(names(staging.path()), ["a.txt", "zz"]);
+        }
+
+        #[test]
+        fn a_move_failing_half_way_takes_back_the_moves_before_it() {
+            let directory = tempfile::tempdir().unwrap();
+            // A file where the slot has the directory zz, after the plan: a.txt has moved when
+            // zz fails.
+            let (staging, out, moves) = planned(directory.path());
+            fs_err::write(out.join("zz"), "theirs").unwrap();
+            let error = move_all(&moves).unwrap_err().to_string();
+            assert!(error.contains("zz"), "{error}");
+            assert_eq!(names(&out), ["mine.txt", "zz"]);
+            assert_eq!(fs_err::read(out.join("zz")).unwrap(), b"theirs");
+            assert_eq!(names(staging.path()), ["a.txt", "zz"]);
+            assert_eq!(
+                fs_err::read(staging.path().join("a.txt")).unwrap(),
+                b"package"
+            );
+            // An empty directory there is not replaced either.
+            drop(staging);
+            let (staging, out, moves) = planned(directory.path());
+            fs_err::create_dir(out.join("zz")).unwrap();
+            move_all(&moves).unwrap_err();
+            assert_eq!(names(&out), ["mine.txt", "zz"]);
+            assert!(names(&out.join("zz")).is_empty());
+            assert_eq!(names(staging.path()), ["a.txt", "zz"]);
+        }
+
+        #[test]
+        fn moves_without_renameat2_never_replace_either() {
+            let directory = tempfile::tempdir().unwrap();
+            let (from, to) = (directory.path().join("from"), directory.path().join("to"));
+            for make in [
+                |path: &Path| fs_err::write(path, "x").unwrap(),
+                |path: &Path| fs_err::create_dir(path).unwrap(),
+                |path: &Path| fs_err::os::unix::fs::symlink("nowhere", path).unwrap(),
+            ] {
+                make(&from);
+                fs_err::write(&to, "theirs").unwrap();
+                rename_new_portably(&from, &to).unwrap_err();
+                assert_eq!(fs_err::read(&to).unwrap(), b"theirs");
+                fs_err::remove_file(&to).unwrap();
+                rename_new_portably(&from, &to).unwrap();
+                assert!(from.symlink_metadata().is_err());
+                remove(&to);
+            }
+            // An empty directory in the way is not replaced.
+            fs_err::create_dir(&from).unwrap();
+            fs_err::create_dir(&to).unwrap();
+            rename_new_portably(&from, &to).unwrap_err();
+            assert!(from.is_dir());
+        }
+
+        pub fn remove(path: &Path) {
+            match path.symlink_metadata() {
+                Ok(meta) if meta.is_dir() => fs_err::remove_dir_all(path).unwrap(),
+                Ok(_) => fs_err::remove_file(path).unwrap(),
+                Err(_) => {}
+            }
         }
 
         #[test]

@@ -30,7 +30,9 @@
 //! - `.pandora/metadata.json` hashes to the SHA-256 the record holds, so the command and
 //!   environment are those of the signed metadata this file was verified with. The key comes
 //!   from the record, and trust policy (`PANDORA_REQUIRE_TRUSTED`, the trusted keys) is applied
-//!   to it on every start;
+//!   to it on every start. Trusted-key directories and files count only when nobody but this
+//!   user or root could have written them (`pandora_format::trust`); the others are named in a
+//!   warning and ignored;
 //! - the entry point exists.
 //!
 //! It does not re-hash the extracted files, and does not notice extra files or changed modes:
@@ -45,9 +47,13 @@
 //! streaming, into a staging directory renamed into place. The launcher writes its own state
 //! only into directories it created, with opens that never follow a link.
 #![deny(missing_docs)]
+// `println!` and `eprintln!` panic when the write fails, and then the program never runs:
+// everything goes through `output`.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod command;
 mod maintenance;
+mod output;
 mod secure;
 mod workenv;
 
@@ -74,7 +80,7 @@ pub fn main() -> std::process::ExitCode {
     let package = match std::env::current_exe() {
         Ok(path) => path,
         Err(error) => {
-            eprintln!("pandora-launcher: cannot find the package being run: {error}");
+            output::diagnostic(format_args!("cannot find the package being run: {error}"));
             return ExitCode::from(EXIT_INVALID);
         }
     };
@@ -91,7 +97,7 @@ pub fn main() -> std::process::ExitCode {
     match launch(&package, &arguments, &original, &settings) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("pandora-launcher: {}", describe(&error));
+            output::diagnostic(format_args!("{}", describe(&error)));
             ExitCode::from(error.exit_code())
         }
     }
@@ -225,6 +231,14 @@ pub fn launch(
             source: error,
         })
     })?;
+    // The same policy `pandora install` and `activate` apply, read once per start; trust
+    // sources that are not believed are said once, and do not stop the program.
+    let policy = Policy::new(&settings.trusted_key_dirs, settings.require_trusted);
+    for rejected in &policy.store().rejected {
+        output::diagnostic(format_args!(
+            "warning: not a trusted key source (ignored): {rejected}"
+        ));
+    }
     let (workenv, plan) = match warm(package, settings, &stat)? {
         Some(found) => {
             debug(
@@ -233,9 +247,9 @@ pub fn launch(
             );
             found
         }
-        None => cold(package, &stat, settings)?,
+        None => cold(package, &stat, settings, &policy)?,
     };
-    check_trust(package, &plan, settings, true)?;
+    check_trust(package, &plan, &policy, true)?;
     let argv = plan
         .argv(&workenv, arguments)
         .map_err(|detail| LaunchError::Exec {
@@ -274,19 +288,18 @@ pub fn launch(
 
 fn debug(settings: &LaunchSettings, message: std::fmt::Arguments<'_>) {
     if settings.debug {
-        eprintln!("pandora-launcher: {message}");
+        output::diagnostic(message);
     }
 }
 
 fn check_trust(
     package: &Path,
     plan: &LaunchPlan,
-    settings: &LaunchSettings,
+    policy: &Policy,
     warn: bool,
 ) -> Result<(), LaunchError> {
-    // The same policy `pandora install` and `activate` apply; the key comes from the verified
-    // package or the record bound to its signed digest, never from the cache.
-    let policy = Policy::new(&settings.trusted_key_dirs, settings.require_trusted);
+    // The key comes from the verified package or the record bound to its signed digest, never
+    // from the cache.
     let fingerprint = plan.public_key.fingerprint().to_string();
     match policy.check(&plan.public_key, &[]) {
         Verdict::Trusted(_) => Ok(()),
@@ -296,10 +309,10 @@ fn check_trust(
         }),
         Verdict::Untrusted => {
             if warn {
-                eprintln!(
-                    "pandora-launcher: warning: {} is signed by key {fingerprint}, which is not trusted",
+                output::diagnostic(format_args!(
+                    "warning: {} is signed by key {fingerprint}, which is not trusted",
                     package.display()
-                );
+                ));
             }
             Ok(())
         }
@@ -423,6 +436,7 @@ fn cold(
     package_path: &Path,
     stat: &std::fs::Metadata,
     settings: &LaunchSettings,
+    policy: &Policy,
 ) -> Result<(PathBuf, LaunchPlan), LaunchError> {
     let package = Package::open(package_path)?;
     let verified = package.verified(Scope::Structure)?;
@@ -432,7 +446,7 @@ fn cold(
         detail: "the package has no command to run (it is a library); install it with `pandora install` instead".into(),
     })?;
     // Refuse before writing anything when the key is not trusted under policy.
-    check_trust(package_path, &plan, settings, false)?;
+    check_trust(package_path, &plan, policy, false)?;
     let root = &settings.cache_root;
     let refuse = workenv_error(package_path);
     secure::prepare_root(root).map_err(|detail| refuse(root, detail))?;

@@ -3,7 +3,7 @@
 //! arguments.
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::ErrorKind;
 use std::path::Path;
 
 use pandora_format::extract::{extract_into, Limits};
@@ -11,6 +11,7 @@ use pandora_format::metadata::encode_hex;
 use pandora_format::package::{Outcome, Package, Scope};
 use pandora_format::FormatError;
 
+use crate::output::{self, Data};
 use crate::secure::{self, describe};
 use crate::workenv::{self, Failure as BuildFailure};
 use crate::{LaunchPlan, EXIT_INVALID, EXIT_WORKENV};
@@ -67,6 +68,11 @@ fn workenv_failure(path: &Path, detail: &str) -> Failure {
 }
 
 /// Runs a maintenance command; returns the exit code. `run` hands over to `launch`.
+///
+/// The command's data goes to stdout once it is complete. A reader that stopped reading (a
+/// broken pipe: `| head`) ends the command quietly with its own exit code; any other failure to
+/// write it is said on stderr (if that works) and exits 113, as a failed write does elsewhere.
+/// Diagnostics that cannot be written are dropped.
 pub fn maintenance(
     package_path: &Path,
     arguments: &[OsString],
@@ -77,67 +83,85 @@ pub fn maintenance(
         .map(|word| word.to_string_lossy().into_owned())
         .collect();
     let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let mut data = Data::default();
+    let out = &mut data;
     let result = match words.as_slice() {
         ["run", ..] => {
             let original = package_path.display().to_string();
             return match super::launch(package_path, &arguments[1..], &original, settings) {
                 Ok(code) => code,
                 Err(error) => {
-                    eprintln!("pandora-launcher: {}", describe(&error));
+                    output::diagnostic(format_args!("{}", describe(&error)));
                     error.exit_code()
                 }
             };
         }
         ["help" | "--help" | "-h"] => {
-            println!("{USAGE}");
+            out.line(format_args!("{USAGE}"));
             Ok(0)
         }
         ["version"] => {
-            println!("pandora-launcher {}", env!("CARGO_PKG_VERSION"));
+            out.line(format_args!(
+                "pandora-launcher {}",
+                env!("CARGO_PKG_VERSION")
+            ));
             Ok(0)
         }
-        [] | ["info"] => info(package_path),
-        ["verify"] => verify(package_path),
-        ["metadata"] => metadata(package_path),
+        [] | ["info"] => info(package_path, out),
+        ["verify"] => verify(package_path, out),
+        ["metadata"] => metadata(package_path, out),
         ["extract", slot, directory] => extract(package_path, slot, Path::new(directory)),
-        ["verify-workenv"] => verify_workenv(package_path, settings),
+        ["verify-workenv"] => verify_workenv(package_path, settings, out),
         _ => {
-            eprintln!("{USAGE}");
+            output::text(&format!("{USAGE}\n"));
             return 2;
         }
     };
-    result.unwrap_or_else(|failure| {
-        eprintln!("pandora-launcher: {}", failure.message);
+    let code = result.unwrap_or_else(|failure| {
+        output::diagnostic(format_args!("{}", failure.message));
         failure.code
-    })
+    });
+    match data.emit() {
+        Ok(()) => code,
+        // Whoever reads stdout has all it wanted (`| head`).
+        Err(error) if error.kind() == ErrorKind::BrokenPipe => code,
+        Err(error) => {
+            output::diagnostic(format_args!("cannot write to stdout: {error}"));
+            if code == 0 {
+                EXIT_WORKENV
+            } else {
+                code
+            }
+        }
+    }
 }
 
-fn info(path: &Path) -> Result<u8, Failure> {
+fn info(path: &Path, out: &mut Data) -> Result<u8, Failure> {
     let package = Package::open(path)?;
     let verified = package.verified(Scope::Structure)?;
     let metadata = &verified.metadata;
-    println!(
+    out.line(format_args!(
         "package   {} {}",
         metadata.package.name, metadata.package.version
-    );
-    println!("key       {}", verified.key_fingerprint);
+    ));
+    out.line(format_args!("key       {}", verified.key_fingerprint));
     if let Some(execution) = &metadata.execution {
-        println!("command   {}", execution.command);
+        out.line(format_args!("command   {}", execution.command));
     }
     for slot in &verified.slots {
-        println!(
+        out.line(format_args!(
             "slot {}    {} {} {} bytes sha256:{}",
             slot.index,
             slot.id,
             slot.operations,
             slot.descriptor.size,
             encode_hex(&slot.sha256)
-        );
+        ));
     }
     Ok(0)
 }
 
-fn verify(path: &Path) -> Result<u8, Failure> {
+fn verify(path: &Path, out: &mut Data) -> Result<u8, Failure> {
     let package = Package::open(path)?;
     let (report, _) = package.verify(Scope::Full);
     for check in &report.checks {
@@ -146,17 +170,16 @@ fn verify(path: &Path) -> Result<u8, Failure> {
             Outcome::Fail(reason) => ("FAIL", reason.as_str()),
             Outcome::Skip => ("skip", ""),
         };
-        println!("{status}  {:<20} {detail}", check.name);
+        out.line(format_args!("{status}  {:<20} {detail}", check.name));
     }
     Ok(if report.passed() { 0 } else { EXIT_INVALID })
 }
 
-fn metadata(path: &Path) -> Result<u8, Failure> {
+fn metadata(path: &Path, out: &mut Data) -> Result<u8, Failure> {
     let package = Package::open(path)?;
     let verified = package.verified(Scope::Structure)?;
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(&verified.metadata_json);
-    let _ = stdout.write_all(b"\n");
+    out.bytes(&verified.metadata_json);
+    out.bytes(b"\n");
     Ok(0)
 }
 
@@ -182,17 +205,21 @@ fn extract(path: &Path, slot: &str, directory: &Path) -> Result<u8, Failure> {
         directory,
         Limits::default(),
     )?;
-    eprintln!(
-        "extracted slot {} ({}) into {}",
+    output::text(&format!(
+        "extracted slot {} ({}) into {}\n",
         slot.index,
         slot.id,
         directory.display()
-    );
+    ));
     Ok(0)
 }
 
 /// Builds the work environment again beside the cached one and reports every difference.
-fn verify_workenv(path: &Path, settings: &super::LaunchSettings) -> Result<u8, Failure> {
+fn verify_workenv(
+    path: &Path,
+    settings: &super::LaunchSettings,
+    out: &mut Data,
+) -> Result<u8, Failure> {
     let package = Package::open(path)?;
     let verified = package.verified(Scope::Structure)?;
     let root = &settings.cache_root;
@@ -200,11 +227,11 @@ fn verify_workenv(path: &Path, settings: &super::LaunchSettings) -> Result<u8, F
     let cached = root.join(&key);
     let plan = LaunchPlan::from_metadata(&verified.metadata, &verified.public_key);
     let (Some(plan), true) = (plan, cached.symlink_metadata().is_ok()) else {
-        println!(
+        out.line(format_args!(
             "no work environment for {} at {}: it has not run yet, or was removed",
             path.display(),
             cached.display()
-        );
+        ));
         return Ok(1);
     };
     secure::check_root(root).map_err(|detail| workenv_failure(root, &detail))?;
@@ -225,25 +252,25 @@ fn verify_workenv(path: &Path, settings: &super::LaunchSettings) -> Result<u8, F
     let _ = secure::remove_tree(&reference);
     let differences = compared?;
     for difference in &differences {
-        println!(
+        out.line(format_args!(
             "{:<9} {}{}",
             difference.kind, difference.path, difference.detail
-        );
+        ));
     }
     if differences.is_empty() {
-        println!(
+        out.line(format_args!(
             "work environment {} matches {}",
             cached.display(),
             path.display()
-        );
+        ));
         Ok(0)
     } else {
-        println!(
+        out.line(format_args!(
             "work environment {}: {} difference(s) from {}",
             cached.display(),
             differences.len(),
             path.display()
-        );
+        ));
         Ok(1)
     }
 }

@@ -1,22 +1,14 @@
 //! Believing nothing in the cache unless only this user could have put it there: the checks
 //! ssh makes of `~/.ssh`, and file opens that never follow a symbolic link.
 
-use std::io::{ErrorKind, Read};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::io::ErrorKind;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use fs_err as fs;
 use fs_err::os::unix::fs::OpenOptionsExt;
 use nix::libc;
-
-/// Write permission for group or others.
-const SHARED_WRITE: u32 = 0o022;
-const STICKY: u32 = 0o1000;
-
-/// The user whose files this process creates, and so the only one whose cache it believes.
-pub(crate) fn effective_uid() -> u32 {
-    nix::unistd::geteuid().as_raw()
-}
+use pandora_format::secure::{self as shared, Owners, Unsafe};
 
 /// An error and its causes on one line, each cause once (fs-err's messages name the path and
 /// leave the system's reason to the cause).
@@ -34,44 +26,38 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A directory of the cache: ours, and writable by nobody else.
-pub(crate) fn check_owned(path: &Path, metadata: &std::fs::Metadata) -> Result<(), String> {
-    let me = effective_uid();
-    if !metadata.is_dir() {
-        return Err(format!("{} is not a directory", path.display()));
-    }
-    if metadata.uid() != me {
-        return Err(format!(
-            "{} belongs to user {}, not to user {me} running the package: another user could \
-             choose what runs; remove it or point FLAVOR_CACHE_DIR elsewhere",
-            path.display(),
-            metadata.uid()
-        ));
-    }
-    let mode = metadata.permissions().mode() & 0o7777;
-    if mode & SHARED_WRITE != 0 {
-        return Err(format!(
-            "{} is writable by group or others (mode {mode:04o}), so another user could \
-             choose what runs: remove it (it is only a cache) or `chmod go-w` it",
-            path.display()
-        ));
-    }
-    Ok(())
+/// The shared check's verdict, with what it means for the cache and what to do.
+fn explain(problem: &Unsafe) -> String {
+    let hint = match problem {
+        Unsafe::Owner { .. } => {
+            ": another user could choose what runs; remove it or point FLAVOR_CACHE_DIR elsewhere"
+        }
+        Unsafe::Writable { .. } => {
+            ", so another user could choose what runs: remove it (it is only a cache) or \
+             `chmod go-w` it"
+        }
+        Unsafe::AncestorOwner { .. } => ": its owner could replace the cache",
+        Unsafe::AncestorWritable { .. } => {
+            ": another user could replace the cache; use a private FLAVOR_CACHE_DIR"
+        }
+        Unsafe::Link(_) => " (the launcher never makes one)",
+        _ => "",
+    };
+    format!("{problem}{hint}")
 }
 
-/// [`check_owned`] on a path, without following a link there.
+/// A directory of the cache, not through a link: ours, and writable by nobody else.
 pub(crate) fn check_owned_path(path: &Path) -> Result<(), String> {
-    let metadata = fs::symlink_metadata(path).map_err(|error| describe(&error))?;
-    check_owned(path, &metadata)
+    check_owned_if_present(path).and_then(|present| {
+        present
+            .then_some(())
+            .ok_or_else(|| format!("{} does not exist", path.display()))
+    })
 }
 
 /// [`check_owned_path`], with `false` when there is nothing at `path`.
 pub(crate) fn check_owned_if_present(path: &Path) -> Result<bool, String> {
-    match fs::symlink_metadata(path) {
-        Ok(metadata) => check_owned(path, &metadata).map(|()| true),
-        Err(error) if error.kind() == ErrorKind::NotFound => Ok(false),
-        Err(error) => Err(describe(&error)),
-    }
+    shared::check_directory_if_present(path, Owners::Me).map_err(|problem| explain(&problem))
 }
 
 /// The cache root must be ours and closed to others. Every directory above it must belong to us
@@ -87,45 +73,7 @@ pub(crate) fn check_root(root: &Path) -> Result<(), String> {
 
 /// [`check_root`], with `false` when the root does not exist (nothing cached yet).
 pub(crate) fn check_root_if_present(root: &Path) -> Result<bool, String> {
-    let metadata = match fs::metadata(root) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(false),
-        Err(error) => return Err(describe(&error)),
-    };
-    check_owned(root, &metadata)?;
-    let absolute = std::path::absolute(root).map_err(|error| describe(&error))?;
-    let canonical = fs::canonicalize(root).map_err(|error| describe(&error))?;
-    let me = effective_uid();
-    // Both spellings: a link on the way is resolved by `canonical`, and the directory holding
-    // that link is only on `absolute`.
-    let resolved = (canonical != absolute).then_some(&canonical);
-    let ancestors = absolute.ancestors().skip(1).chain(
-        resolved
-            .into_iter()
-            .flat_map(|path| path.ancestors().skip(1)),
-    );
-    for ancestor in ancestors {
-        let metadata = fs::metadata(ancestor).map_err(|error| describe(&error))?;
-        let mode = metadata.permissions().mode() & 0o7777;
-        if metadata.uid() != me && metadata.uid() != 0 {
-            return Err(format!(
-                "{}, above the cache {}, belongs to user {}: its owner could replace the cache",
-                ancestor.display(),
-                root.display(),
-                metadata.uid()
-            ));
-        }
-        if mode & SHARED_WRITE != 0 && mode & STICKY == 0 {
-            return Err(format!(
-                "{}, above the cache {}, is writable by group or others without the sticky bit \
-                 (mode {mode:04o}): another user could replace the cache; use a private \
-                 FLAVOR_CACHE_DIR",
-                ancestor.display(),
-                root.display()
-            ));
-        }
-    }
-    Ok(true)
+    shared::check_directory_tree(root, Owners::Me).map_err(|problem| explain(&problem))
 }
 
 /// Creates the cache root and `files/` (0700 where made), then checks them.
@@ -152,42 +100,13 @@ fn open_options() -> fs::OpenOptions {
 }
 
 fn refused_link(path: &Path, error: &std::io::Error) -> String {
-    if error.raw_os_error() == Some(libc::ELOOP) {
-        format!(
-            "{} is a symbolic link, which the launcher never makes",
-            path.display()
-        )
-    } else {
-        describe(error)
-    }
+    explain(&shared::refused_open(path, error))
 }
 
 /// Reads a file the launcher wrote, not following a link at its last component: `None` when it
 /// does not exist, an error when it is not a regular file of ours that only we may write.
 pub(crate) fn read_owned(path: &Path, max: u64) -> Result<Option<Vec<u8>>, String> {
-    let file = match open_options().read(true).open(path) {
-        Ok(file) => file,
-        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(error) => return Err(refused_link(path, &error)),
-    };
-    let metadata = file.metadata().map_err(|error| describe(&error))?;
-    if !metadata.is_file() {
-        return Err(format!("{} is not a regular file", path.display()));
-    }
-    if metadata.uid() != effective_uid() || metadata.permissions().mode() & SHARED_WRITE != 0 {
-        return Err(format!(
-            "{} belongs to another user or is writable by others",
-            path.display()
-        ));
-    }
-    let mut bytes = Vec::with_capacity(metadata.len().min(max) as usize + 1);
-    file.take(max + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|error| describe(&error))?;
-    if bytes.len() as u64 > max {
-        return Err(format!("{} is larger than {max} bytes", path.display()));
-    }
-    Ok(Some(bytes))
+    shared::read_file(path, Owners::Me, max).map_err(|problem| explain(&problem))
 }
 
 /// Creates a new file (never an existing one, never through a link) holding `bytes`.
