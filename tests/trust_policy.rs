@@ -75,3 +75,25 @@ fn a_registrys_keys_vouch_for_its_packages() {
     // The fixture registry is configured with the key its packages are signed by.
     strict(&fixture.sandbox, &["install", "--yes", "hello"]).success();
 }
+
+#[test]
+fn a_key_source_others_could_write_is_ignored_with_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let package = stranger_package(&sandbox);
+    let trusted = sandbox.pandora_home().join("keys/trusted");
+    std::fs::create_dir_all(&trusted).unwrap();
+    std::fs::write(trusted.join("stranger.pub"), key("stranger")).unwrap();
+    std::fs::set_permissions(
+        trusted.join("stranger.pub"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    let run = strict(&sandbox, &["install", "--yes", package.to_str().unwrap()]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("not a trusted key source (ignored)"),
+        "{}",
+        run.stderr
+    );
+}

@@ -18,7 +18,7 @@ pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus>
         context.home(),
         &ids,
         args.layout.placement(),
-        &context.settings.trust_policy(),
+        &context.trust_policy(),
     )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)

@@ -42,7 +42,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         now: pandora_core::time::now(),
         policy: context.settings.download,
         locked: Vec::new(),
-        trust: context.settings.trust_policy(),
+        trust: context.trust_policy(),
     };
     let layout = &context.settings.layout;
     let report = install(layout, &options, &context.printer.download_progress())?;
@@ -91,7 +91,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         context.home(),
         &report.requested,
         args.layout.placement(),
-        &context.settings.trust_policy(),
+        &context.trust_policy(),
     )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)

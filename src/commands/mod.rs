@@ -38,6 +38,17 @@ pub struct Context {
 }
 
 impl Context {
+    /// The trust policy, after warning about every trusted-key source it did not believe (a
+    /// directory or key file someone else could have written).
+    pub fn trust_policy(&self) -> crate::trust::Policy {
+        let policy = self.settings.trust_policy();
+        for rejected in &policy.store().rejected {
+            self.printer
+                .warn(format!("not a trusted key source (ignored): {rejected}"));
+        }
+        policy
+    }
+
     /// The user's home, where `bin`, `share`, ... are linked into the active profile.
     pub fn home(&self) -> Option<&std::path::Path> {
         self.settings.user_home.as_deref()

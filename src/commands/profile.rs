@@ -26,12 +26,8 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             context.printer.status("Created", format!("profile {name}"));
         }
         ProfileCommand::Switch { name } => {
-            let (links, warnings) = profile::switch(
-                layout,
-                context.home(),
-                &name,
-                &context.settings.trust_policy(),
-            )?;
+            let (links, warnings) =
+                profile::switch(layout, context.home(), &name, &context.trust_policy())?;
             context
                 .printer
                 .status("Switched", format!("to profile {name}"));
@@ -73,7 +69,7 @@ pub fn rollback(context: &Context) -> anyhow::Result<ExitStatus> {
     let rolled = profile::rollback(
         &context.settings.layout,
         context.home(),
-        &context.settings.trust_policy(),
+        &context.trust_policy(),
     )?;
     context.printer.status(
         "Rolled back",

@@ -12,7 +12,7 @@ pub fn run(args: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         profile: args.profile.clone(),
         lockfile: args.lockfile.clone(),
         offline: args.offline,
-        trust: context.settings.trust_policy(),
+        trust: context.trust_policy(),
         download: context.settings.download,
     };
     let synced = sync(
