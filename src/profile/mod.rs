@@ -781,23 +781,45 @@ fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> ProfileError + '_ {
 /// Paths (relative to `forest`) of what is neither a directory nor one of the forest's own
 /// links into the store.
 fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
+    // A sealed forest's directories are all older than its `generation.acl`, written after
+    // them; adding, removing or replacing an entry changes its directory's mtime. Only the
+    // entries of directories changed since are looked at closely (one readlink each), so a
+    // profile switch does not read every link of the forest it leaves. `>=`: timestamps are
+    // coarse, and a tie is looked at.
+    let sealed_at = fs_err::metadata(forest.with_file_name("generation.acl"))
+        .and_then(|metadata| metadata.modified())
+        .ok();
     let mut strays = Vec::new();
-    for item in walkdir::WalkDir::new(forest).min_depth(1) {
-        let item = item.map_err(walk_error(forest))?;
-        let file_type = item.file_type();
-        if file_type.is_dir() {
-            continue;
-        }
-        let ours = file_type.is_symlink()
-            && fs_err::read_link(item.path()).is_ok_and(|target| {
-                target.starts_with("..")
-                    && target.components().any(|part| part.as_os_str() == "store")
-            });
-        if !ours {
-            let relative = item.path().strip_prefix(forest).unwrap_or(item.path());
-            strays.push(relative.to_path_buf());
+    let mut pending = vec![forest.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        let changed = sealed_at.is_none_or(|sealed| {
+            fs_err::metadata(&directory)
+                .and_then(|metadata| metadata.modified())
+                .is_ok_and(|modified| modified >= sealed)
+        });
+        for entry in fs_err::read_dir(&directory).map_err(io(&directory))? {
+            let entry = entry.map_err(io(&directory))?;
+            let file_type = entry.file_type().map_err(io(&entry.path()))?;
+            if file_type.is_dir() {
+                pending.push(entry.path());
+                continue;
+            }
+            if !changed {
+                continue;
+            }
+            let ours = file_type.is_symlink()
+                && fs_err::read_link(entry.path()).is_ok_and(|target| {
+                    target.starts_with("..")
+                        && target.components().any(|part| part.as_os_str() == "store")
+                });
+            if !ours {
+                let path = entry.path();
+                let relative = path.strip_prefix(forest).unwrap_or(&path);
+                strays.push(relative.to_path_buf());
+            }
         }
     }
+    strays.sort();
     Ok(strays)
 }
 
