@@ -78,7 +78,7 @@ pub enum Command {
     /// List installed packages, or what the registries offer
     List(ListArgs),
     /// Remove installed packages from the store
-    #[command(visible_alias = "uninstall")]
+    #[command(alias = "uninstall")]
     Remove(RemoveArgs),
     /// Make installed packages (one version each, with their dependencies) part of the active profile
     Activate(ActivateArgs),

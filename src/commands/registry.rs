@@ -58,7 +58,8 @@ fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             cache_ttl: args.cache_ttl,
         },
     )?;
-    if added.registry.keys.is_empty() {
+    // A notice, not a failure: like other status output, `-q` leaves it out.
+    if added.registry.keys.is_empty() && !context.settings.quiet {
         context.printer.warn(format!(
             "registry `{}` has no key: nothing from it is authenticated (its index and packages could be anyone's)",
             added.registry.name
