@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::registry::fixture;
-use support::{package_source, Sandbox};
+use support::{files_under, is_root, package_source, Sandbox};
 
 fn package(sandbox: &Sandbox, name: &str, seed: &str) -> PathBuf {
     let source = sandbox.home().join(format!("src-{name}"));
@@ -28,15 +28,6 @@ fn strict(sandbox: &Sandbox, args: &[&str]) -> support::Run {
     sandbox.run_with(args, |command| {
         command.env("PANDORA_REQUIRE_TRUSTED", "1");
     })
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
-        .unwrap_or(false)
 }
 
 #[test]
@@ -116,23 +107,7 @@ fn prune_never_takes_a_blob_from_an_install_in_progress() {
 }
 
 fn rescued(sandbox: &Sandbox) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![sandbox.pandora_home().join("rescue")];
-    while let Some(directory) = pending.pop() {
-        for entry in std::fs::read_dir(&directory)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
+    files_under(&sandbox.pandora_home().join("rescue"))
 }
 
 fn save(sandbox: &Sandbox, name: &str) {

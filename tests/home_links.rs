@@ -6,7 +6,7 @@ mod support;
 
 use std::path::PathBuf;
 
-use support::{package_source, Sandbox};
+use support::{files_under, is_root, package_source, Sandbox};
 
 fn hostile_package(sandbox: &Sandbox) -> PathBuf {
     let source = sandbox.home().join("src-hostile");
@@ -100,7 +100,7 @@ fn a_file_saved_into_home_bin_survives_the_next_generation() {
     // Generations are sealed: an ordinary user cannot save here at all. Root can; either way
     // nothing may be lost when the next generation is made.
     let saved = std::fs::write(bin.join("mine.sh"), "#!/bin/sh\necho mine\n");
-    let as_root = nix_is_root();
+    let as_root = is_root();
     assert_eq!(saved.is_ok(), as_root, "{saved:?}");
     if !as_root {
         return;
@@ -112,38 +112,9 @@ fn a_file_saved_into_home_bin_survives_the_next_generation() {
         "{}",
         run.stderr
     );
-    let rescued: Vec<_> = walk(&sandbox.pandora_home().join("rescue"));
+    let rescued: Vec<_> = files_under(&sandbox.pandora_home().join("rescue"));
     assert!(
         rescued.iter().any(|path| path.ends_with("bin/mine.sh")),
         "{rescued:?}"
     );
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
-        .unwrap_or(false)
-}
-
-fn walk(root: &std::path::Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        for entry in std::fs::read_dir(&directory)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }

@@ -335,3 +335,36 @@ pub fn publish(
     .unwrap();
     sandbox.build(&source, output, seed, &[]).success();
 }
+
+/// Whether the tests run as root (as CI does): root can write into sealed trees.
+#[allow(dead_code)] // not every test crate that includes `support` asks
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().next().map(|uid| uid == "0"))
+        .unwrap_or(false)
+}
+
+/// Every file (not directory) under `root`, which may not exist.
+#[allow(dead_code)] // not every test crate that includes `support` asks
+pub fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
