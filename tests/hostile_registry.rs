@@ -162,6 +162,22 @@ fn resign(registry: &Path, seed: &str, serial: i64) {
     std::fs::write(registry.join("index.acl.sig"), signature).unwrap();
 }
 
+/// The index as a client with the default limits and a quick downloader loads it.
+fn load(
+    source: &RegistrySource,
+    cache: &Path,
+) -> Result<pandora::registry::index::RegistryIndex, String> {
+    load_index_within(
+        &quick(),
+        source,
+        cache,
+        false,
+        now(),
+        &IndexLimits::default(),
+    )
+    .map_err(|error| error.to_string())
+}
+
 fn keyed(url: &str, seed: &str) -> RegistrySource {
     RegistrySource {
         keys: vec![SigningKey::from_seed(seed).public_key()],
@@ -176,40 +192,17 @@ fn a_key_rotation_ends_a_fast_forward_lockout() {
     let cache = fixture.sandbox.home().join("cache");
     // A stolen key signs an index with the largest serial there is; clients remember it.
     resign(&fixture.registry, "registry", i64::MAX);
-    load_index_within(
-        &quick(),
-        &keyed(&url, "registry"),
-        &cache,
-        false,
-        now(),
-        &IndexLimits::default(),
-    )
-    .unwrap();
+    load(&keyed(&url, "registry"), &cache).unwrap();
     // The operator rotates the key and starts again at serial 2.
     resign(&fixture.registry, "rotated", 2);
-    let index = load_index_within(
-        &quick(),
-        &keyed(&url, "rotated"),
-        &cache,
-        false,
-        now(),
-        &IndexLimits::default(),
-    )
-    .unwrap();
+    let index = load(&keyed(&url, "rotated"), &cache).unwrap();
     assert_eq!(index.serial, 2);
     // Under the same keys, an older serial is still a rollback.
     resign(&fixture.registry, "rotated", 1);
-    let error = load_index_within(
-        &quick(),
-        &keyed(&url, "rotated"),
-        &cache,
-        false,
-        now(),
-        &IndexLimits::default(),
-    )
-    .map(|_| ())
-    .unwrap_err();
-    assert!(error.to_string().contains("a rollback"), "{error}");
+    let error = load(&keyed(&url, "rotated"), &cache)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(error.contains("a rollback"), "{error}");
 }
 
 #[test]
@@ -258,17 +251,8 @@ fn adding_a_key_for_a_rotation_keeps_replay_protection() {
     let fixture = fixture();
     let url = fixture.server.url();
     let cache = fixture.sandbox.home().join("cache");
-    let limits = IndexLimits::default();
     resign(&fixture.registry, "registry", 5);
-    load_index_within(
-        &quick(),
-        &keyed(&url, "registry"),
-        &cache,
-        false,
-        now(),
-        &limits,
-    )
-    .unwrap();
+    load(&keyed(&url, "registry"), &cache).unwrap();
     // The operator announces a second key; the old one is still trusted meanwhile.
     let both = RegistrySource {
         keys: vec![
@@ -279,8 +263,6 @@ fn adding_a_key_for_a_rotation_keeps_replay_protection() {
     };
     // An older index signed by the still-trusted key is a replay, not a fresh start.
     resign(&fixture.registry, "registry", 4);
-    let error = load_index_within(&quick(), &both, &cache, false, now(), &limits)
-        .map(|_| ())
-        .unwrap_err();
-    assert!(error.to_string().contains("a rollback"), "{error}");
+    let error = load(&both, &cache).map(|_| ()).unwrap_err();
+    assert!(error.contains("a rollback"), "{error}");
 }
