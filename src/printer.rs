@@ -176,20 +176,10 @@ impl Printer {
         if !self.bars {
             return Arc::new(Silent);
         }
-        let multi = MultiProgress::new();
-        let total = multi.add(
-            ProgressBar::new(0).with_style(
-                ProgressStyle::with_template(
-                    "{prefix:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-            ),
-        );
-        total.set_prefix("total");
         Arc::new(Bars {
-            multi,
+            multi: MultiProgress::new(),
             bars: Mutex::new(Vec::new()),
-            total,
+            total: Mutex::new(None),
         })
     }
 
@@ -230,24 +220,39 @@ impl Printer {
 struct Bars {
     multi: MultiProgress,
     bars: Mutex<Vec<ProgressBar>>,
-    total: ProgressBar,
+    /// Drawn only once there is something to download: never a `0 B/0 B` flash.
+    total: Mutex<Option<ProgressBar>>,
 }
 
 impl Bars {
     fn bars(&self) -> std::sync::MutexGuard<'_, Vec<ProgressBar>> {
-        // A panic elsewhere cannot leave the bar list inconsistent: it is only appended to.
-        self.bars
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        lock(&self.bars)
     }
+}
+
+/// A panic elsewhere cannot leave the bars inconsistent (they are only added and taken), so a
+/// poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 impl Progress for Bars {
     fn start(&self, downloads: &[(String, u64)]) {
+        if downloads.is_empty() {
+            return;
+        }
+        let total = self.multi.add(
+            ProgressBar::new(downloads.iter().map(|(_, size)| size).sum()).with_style(
+                ProgressStyle::with_template(
+                    "{prefix:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            ),
+        );
+        total.set_prefix("total");
+        *lock(&self.total) = Some(total);
         let style = ProgressStyle::with_template("{prefix:>24} [{bar:30}] {bytes}/{total_bytes}")
             .unwrap_or_else(|_| ProgressStyle::default_bar());
-        self.total
-            .set_length(downloads.iter().map(|(_, size)| size).sum());
         let mut bars = self.bars();
         for (id, size) in downloads {
             let bar = self.multi.add(
@@ -263,7 +268,9 @@ impl Progress for Bars {
         if let Some(bar) = self.bars().get(index) {
             let before = bar.position();
             bar.set_position(bytes);
-            self.total.inc(bytes.saturating_sub(before));
+            if let Some(total) = lock(&self.total).as_ref() {
+                total.inc(bytes.saturating_sub(before));
+            }
         }
     }
 
@@ -271,7 +278,9 @@ impl Progress for Bars {
         for bar in self.bars().iter() {
             bar.finish_and_clear();
         }
-        self.total.finish_and_clear();
+        if let Some(total) = lock(&self.total).take() {
+            total.finish_and_clear();
+        }
     }
 }
 

@@ -51,6 +51,37 @@ pub struct Registry {
     pub index: RegistryIndex,
 }
 
+/// Packages at hand without any registry, `name@version` -> its pins: installed ones and
+/// local files being installed. They satisfy exact pins only: a bare name still means a
+/// registry's latest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Have(pub BTreeMap<String, Vec<String>>);
+
+/// What resolution chose for one name.
+#[derive(Debug, Clone)]
+enum Chosen {
+    /// From a registry.
+    Fetch(Resolved),
+    /// At hand already: its version, and the chain that asked for it.
+    Have(String, Vec<String>),
+}
+
+impl Chosen {
+    fn version(&self) -> &str {
+        match self {
+            Chosen::Fetch(resolved) => &resolved.version,
+            Chosen::Have(version, _) => version,
+        }
+    }
+
+    fn chain(&self) -> &[String] {
+        match self {
+            Chosen::Fetch(resolved) => &resolved.chain,
+            Chosen::Have(_, chain) => chain,
+        }
+    }
+}
+
 /// A package chosen for installation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -68,6 +99,8 @@ pub struct Resolved {
     pub size: u64,
     /// Its pins.
     pub dependencies: Vec<String>,
+    /// Whether the registry marks it deprecated (a warning, never a refusal).
+    pub deprecated: bool,
     /// What asked for it: `["app@1.0.0", "libfoo@2.0.0"]` ends with this package.
     pub chain: Vec<String>,
 }
@@ -185,35 +218,48 @@ fn lookup<'r>(
     })
 }
 
-/// Resolves `requests` against `registries` (highest priority first).
+/// Resolves `requests` against what is at hand, then `registries` (highest priority first).
+/// Returns what must come from the registries, dependencies before dependents.
 pub fn resolve(
     requests: &[Request],
+    have: &Have,
     registries: &[Registry],
 ) -> Result<Vec<Resolved>, ResolveError> {
-    resolve_plainly(requests, registries).map_err(|error| improve(error, requests, registries))
+    resolve_plainly(requests, have, registries)
+        .map_err(|error| improve(error, requests, registries))
 }
 
 /// The plan for `requests`, dependencies before dependents, or the first failure as found.
 fn resolve_plainly(
     requests: &[Request],
+    have: &Have,
     registries: &[Registry],
 ) -> Result<Vec<Resolved>, ResolveError> {
-    let mut chosen: BTreeMap<String, Resolved> = BTreeMap::new();
+    let mut chosen: BTreeMap<String, Chosen> = BTreeMap::new();
     let mut order = Vec::new();
     for request in requests {
         visit(
             &request.name,
             request.version.as_deref(),
             &[],
-            registries,
+            &Sources { have, registries },
             &mut chosen,
             &mut order,
         )?;
     }
     Ok(order
         .into_iter()
-        .filter_map(|name| chosen.remove(&name))
+        .filter_map(|name| match chosen.remove(&name) {
+            Some(Chosen::Fetch(resolved)) => Some(resolved),
+            _ => None,
+        })
         .collect())
+}
+
+/// Where resolution looks: what is at hand first (exact pins only), then the registries.
+struct Sources<'s> {
+    have: &'s Have,
+    registries: &'s [Registry],
 }
 
 /// Depth first, dependencies before dependents; `order` gets each name once, after its pins.
@@ -221,30 +267,45 @@ fn visit(
     name: &str,
     version: Option<&str>,
     parents: &[String],
-    registries: &[Registry],
-    chosen: &mut BTreeMap<String, Resolved>,
+    sources: &Sources<'_>,
+    chosen: &mut BTreeMap<String, Chosen>,
     order: &mut Vec<String>,
 ) -> Result<(), ResolveError> {
+    let registries = sources.registries;
     if let Some(existing) = chosen.get(name) {
-        let id = existing.id();
+        let id = pandora_core::id::id(name, existing.version());
         if let Some(start) = parents.iter().position(|parent| *parent == id) {
             let mut cycle = parents[start..].to_vec();
             cycle.push(id);
             return Err(ResolveError::Cycle { cycle });
         }
         return match version {
-            Some(version) if version != existing.version => {
+            Some(version) if version != existing.version() => {
                 let mut second = parents.to_vec();
                 second.push(pandora_core::id::id(name, version));
                 Err(ResolveError::Conflict {
                     name: name.to_string(),
-                    first: existing.chain.clone(),
+                    first: existing.chain().to_vec(),
                     second,
                     fix: String::new(),
                 })
             }
             _ => Ok(()),
         };
+    }
+    if let Some((id, pins)) = version.and_then(|version| {
+        sources
+            .have
+            .0
+            .get_key_value(&pandora_core::id::id(name, version))
+    }) {
+        let mut chain = parents.to_vec();
+        chain.push(id.clone());
+        let version = version.unwrap_or_default().to_string();
+        chosen.insert(name.to_string(), Chosen::Have(version, chain.clone()));
+        visit_pins(pins, &chain, sources, chosen, order)?;
+        order.push(name.to_string());
+        return Ok(());
     }
     let Some((registry, found)) = lookup(registries, name, version) else {
         let wanted = version.map_or(name.to_string(), |version| {
@@ -280,7 +341,7 @@ fn visit(
     )?;
     chosen.insert(
         name.to_string(),
-        Resolved {
+        Chosen::Fetch(Resolved {
             name: name.to_string(),
             version: found.version.clone(),
             registry: registry.name.clone(),
@@ -288,16 +349,29 @@ fn visit(
             sha256: found.sha256,
             size: found.size,
             dependencies: found.dependencies.clone(),
+            deprecated: found.deprecated,
             chain: chain.clone(),
-        },
+        }),
     );
-    let mut pins: Vec<&String> = found.dependencies.iter().collect();
+    visit_pins(&found.dependencies, &chain, sources, chosen, order)?;
+    order.push(name.to_string());
+    Ok(())
+}
+
+/// Visits a package's pins in sorted order, so the plan does not depend on how they are listed.
+fn visit_pins(
+    pins: &[String],
+    chain: &[String],
+    sources: &Sources<'_>,
+    chosen: &mut BTreeMap<String, Chosen>,
+    order: &mut Vec<String>,
+) -> Result<(), ResolveError> {
+    let mut pins: Vec<&String> = pins.iter().collect();
     pins.sort();
     for pin in pins {
         let (dependency, pinned) = pandora_core::id::split_id(pin).unwrap_or((pin.as_str(), ""));
-        visit(dependency, Some(pinned), &chain, registries, chosen, order)?;
+        visit(dependency, Some(pinned), chain, sources, chosen, order)?;
     }
-    order.push(name.to_string());
     Ok(())
 }
 
@@ -338,7 +412,7 @@ fn improve(error: ResolveError, requests: &[Request], registries: &[Registry]) -
                 name: root.clone(),
                 version: Some(candidate.version.clone()),
             });
-            if resolve_plainly(&trial, registries).is_ok() {
+            if resolve_plainly(&trial, &Have::default(), registries).is_ok() {
                 let others: Vec<String> = requests
                     .iter()
                     .filter(|request| request.name != root)
@@ -383,6 +457,45 @@ mod tests {
             license: None,
             deprecated: false,
         }
+    }
+
+    fn resolve_in(
+        requests: &[Request],
+        registries: &[Registry],
+    ) -> Result<Vec<Resolved>, ResolveError> {
+        resolve(requests, &Have::default(), registries)
+    }
+
+    #[test]
+    fn packages_at_hand_satisfy_exact_pins_and_bring_their_own() {
+        let registries = vec![registry(
+            "main",
+            vec![
+                ("lib", vec![version("1.0.0", &[])]),
+                ("app", vec![version("1.0.0", &["lib@1.0.0"])]),
+            ],
+        )];
+        // A local file needing another local file and an installed package: no registry.
+        let mut have = Have::default();
+        have.0
+            .insert("tool@1.0.0".into(), vec!["helper@2.0.0".into()]);
+        have.0
+            .insert("helper@2.0.0".into(), vec!["lib@1.0.0".into()]);
+        have.0.insert("lib@1.0.0".into(), vec![]);
+        assert!(resolve(&requests(&["tool@1.0.0"]), &have, &[])
+            .unwrap()
+            .is_empty());
+        // A bare name still means the registry's latest, and a pin at hand is not fetched.
+        let plan = resolve(&requests(&["app"]), &have, &registries).unwrap();
+        assert_eq!(ids(&plan), vec!["app@1.0.0"]);
+        // At hand at another version than a registry package pins: a conflict, as ever.
+        let mut other = Have::default();
+        other
+            .0
+            .insert("tool@1.0.0".into(), vec!["lib@0.9.0".into()]);
+        other.0.insert("lib@0.9.0".into(), vec![]);
+        let error = resolve(&requests(&["tool@1.0.0", "app"]), &other, &registries).unwrap_err();
+        assert!(matches!(error, ResolveError::Conflict { .. }), "{error}");
     }
 
     fn registry(name: &str, packages: Vec<(&str, Vec<IndexVersion>)>) -> Registry {
@@ -442,7 +555,7 @@ mod tests {
                 ],
             ),
         ];
-        let resolved = resolve(&requests(&["app"]), &registries).unwrap();
+        let resolved = resolve_in(&requests(&["app"]), &registries).unwrap();
         assert_eq!(
             ids(&resolved),
             ["libbase@1.0.0", "libbar@1.0.0", "libfoo@2.0.0", "app@1.1.0"]
@@ -452,11 +565,14 @@ mod tests {
         assert_eq!(libfoo.url.as_str(), "https://fast.example/2.0.0.psp");
         assert_eq!(libfoo.chain, ["app@1.1.0", "libfoo@2.0.0"]);
         assert_eq!(
-            ids(&resolve(&requests(&["app@1.0.0"]), &registries).unwrap()),
+            ids(&resolve_in(&requests(&["app@1.0.0"]), &registries).unwrap()),
             ["app@1.0.0"]
         );
         // Deterministic: the same answer every time.
-        assert_eq!(resolve(&requests(&["app"]), &registries).unwrap(), resolved);
+        assert_eq!(
+            resolve_in(&requests(&["app"]), &registries).unwrap(),
+            resolved
+        );
     }
 
     #[test]
@@ -469,7 +585,7 @@ mod tests {
                 ("libb", vec![version("1.0.0", &["liba@1.0.0"])]),
             ],
         )];
-        let error = resolve(&requests(&["app"]), &registries).unwrap_err();
+        let error = resolve_in(&requests(&["app"]), &registries).unwrap_err();
         assert_eq!(
             error.to_string(),
             "dependency cycle: liba@1.0.0 -> libb@1.0.0 -> liba@1.0.0\n    liba@1.0.0\n    └── libb@1.0.0\n        └── liba@1.0.0 ✗ cycle"
@@ -486,7 +602,7 @@ mod tests {
                 ("libfoo", vec![version("1.0.0", &[])]),
             ],
         )];
-        let error = resolve(&requests(&["app"]), &registries).unwrap_err();
+        let error = resolve_in(&requests(&["app"]), &registries).unwrap_err();
         assert_eq!(
             error.to_string(),
             "libfoo@2.0.0 is not in any configured registry (needed by app@1.0.0)\n    app@1.0.0\n    └── libfoo@2.0.0 ✗ not in any registry"
@@ -495,7 +611,7 @@ mod tests {
             error.fix(),
             "available versions of libfoo: 1.0.0; `pandora info libfoo` shows them"
         );
-        let error = resolve(&requests(&["nope"]), &registries).unwrap_err();
+        let error = resolve_in(&requests(&["nope"]), &registries).unwrap_err();
         assert!(
             error.fix().contains("pandora registry add NAME URL"),
             "{}",
@@ -519,7 +635,7 @@ mod tests {
                 ("libfoo", vec![version("2.0.0", &[]), version("3.0.0", &[])]),
             ],
         )];
-        let error = resolve(&requests(&["app", "tool"]), &registries).unwrap_err();
+        let error = resolve_in(&requests(&["app", "tool"]), &registries).unwrap_err();
         assert_eq!(error.to_string(), "libfoo is needed at two versions: app@1.0.0 -> libfoo@2.0.0 and tool@2.0.0 -> libfoo@3.0.0\n    app@1.0.0\n    └── libfoo@2.0.0 ✗ conflicts\n    tool@2.0.0\n    └── libfoo@3.0.0 ✗ conflicts");
         assert_eq!(error.fix(), "pandora install app tool@1.0.0");
         assert!(Request::parse("app@^1").is_err());

@@ -86,7 +86,21 @@ fn declining_activation_exits_3() {
     let output = child.wait_with_output().unwrap();
     let shown = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(3), "{shown}");
-    assert!(shown.contains("installed but not active"), "{shown}");
+    // The plan and the question come before the download: declining leaves nothing behind.
+    assert!(shown.contains("hello@1.1.0"), "{shown}");
+    assert!(shown.contains("to download"), "{shown}");
+    assert!(shown.contains("nothing was downloaded"), "{shown}");
+    let blobs = sandbox.pandora_home().join("blobs");
+    assert!(
+        support::files_under(&blobs).is_empty(),
+        "declining downloaded: {:?}",
+        support::files_under(&blobs)
+    );
+    assert!(sandbox
+        .run(&["list", "--store"])
+        .success()
+        .stdout
+        .is_empty());
 }
 
 #[test]

@@ -59,7 +59,11 @@ fn installs_by_name_with_dependencies_and_reports() {
         "{}",
         again.stderr
     );
-    assert_eq!(sandbox.run(&["list"]).stdout, "hello                    1.1.0        fixtures\nlibgreet                 2.0.0        fixtures\n");
+    // `name@version` first, pasteable, columns aligned.
+    assert_eq!(
+        sandbox.run(&["list"]).stdout,
+        "hello@1.1.0     fixtures\nlibgreet@2.0.0  fixtures\n"
+    );
     let info = sandbox.run(&["info", "hello"]);
     assert!(
         info.stdout.contains("dependencies libgreet@2.0.0")
@@ -71,14 +75,34 @@ fn installs_by_name_with_dependencies_and_reports() {
     );
     let search = sandbox.run(&["search", "GREET"]);
     assert!(
-        search.stdout.starts_with("libgreet") && !search.stdout.contains("tool"),
+        search.stdout.starts_with("libgreet@2.0.0  fixtures") && !search.stdout.contains("tool"),
         "{}",
         search.stdout
     );
-    assert!(sandbox
-        .run(&["list", "--remote"])
-        .stdout
-        .contains("tool                     fixtures     1.0.0"));
+    // `list --remote` has the same columns as `search`, one line per version.
+    let remote = sandbox.run(&["list", "--remote"]).stdout;
+    let line = |id: &str| {
+        remote
+            .lines()
+            .find(|line| line.starts_with(id))
+            .map(|line| line.split_whitespace().take(2).collect::<Vec<_>>())
+    };
+    assert_eq!(
+        line("tool@1.0.0"),
+        Some(vec!["tool@1.0.0", "fixtures"]),
+        "{remote}"
+    );
+    assert_eq!(
+        line("libgreet@2.0.0").unwrap(),
+        search
+            .stdout
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+    );
     assert!(sandbox
         .run(&["verify", "--all"])
         .stdout

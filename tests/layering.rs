@@ -166,6 +166,7 @@ fn commands_do_not_import_each_other() {
             let shared = [
                 "Context",
                 "render",
+                "plan",
                 "{render, Context}",
                 "{Context, render}",
             ];

@@ -1,11 +1,13 @@
 //! `pandora activate NAME[@VERSION]...` and `pandora deactivate NAME...`.
 
 use crate::cli::{ActivateArgs, DeactivateArgs};
-use crate::commands::{render, Context};
+use crate::commands::{plan, render, Context};
 use crate::exit::ExitStatus;
-use crate::ops::activate::{activate, deactivate, installed_id};
+use crate::ops::activate::{activate, deactivate, installed_id, preview};
+use crate::ops::query::deprecated;
 
-/// Activates installed packages in the active profile.
+/// Activates installed packages in the active profile. Replacing the active version of a
+/// package nobody named is asked about first (the rule `install` follows too).
 pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let layout = &context.settings.layout;
     let ids = args
@@ -13,6 +15,19 @@ pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus>
         .iter()
         .map(|text| installed_id(layout, text))
         .collect::<Result<Vec<_>, _>>()?;
+    let preview = preview(layout, &ids, &|_| None)?;
+    if !preview.unasked().is_empty() {
+        plan::show_activation(context, &preview);
+        if !plan::confirm_replacements(context, &preview)? {
+            context.printer.hint("the profile was not changed");
+            return Ok(ExitStatus::NotConfirmed);
+        }
+    }
+    for id in deprecated(layout, &preview.joining)? {
+        context
+            .printer
+            .warn(format!("{id} is deprecated; it is activated all the same"));
+    }
     let change = activate(
         layout,
         context.home(),

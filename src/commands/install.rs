@@ -1,30 +1,20 @@
-//! `pandora install PACKAGE...`: registries, resolution, downloads, verification, the store;
-//! then, after asking (or with `--yes`), activation in the active profile.
+//! `pandora install PACKAGE...`: the plan first (registries read, versions resolved, nothing
+//! downloaded), shown and asked about on a terminal; then downloads, verification, the store,
+//! and activation in the active profile.
 
 use std::time::Instant;
 
 use crate::cli::InstallArgs;
-use crate::commands::{render, Context};
+use crate::commands::{plan, render, Context};
 use crate::error::UserError;
 use crate::exit::ExitStatus;
-use crate::ops::activate::activate;
-use crate::ops::install::{install, InstallOptions, Target};
-use crate::ops::query::active_profile;
+use crate::ops::activate::{activate, preview};
+use crate::ops::install::{execute, plan as plan_install, InstallOptions, Plan, Target};
 use crate::printer::human_bytes;
 
 /// Installs, then prints each newly installed `name@version` on stdout and a summary on stderr,
 /// then activates what was asked for in the active profile (after asking, or with `--yes`).
 pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let started = Instant::now();
-    if !args.no_activate && !context.settings.assume_yes && !context.settings.interactive {
-        // Asked before anything is downloaded, so a script learns it at once.
-        return Err(UserError::new(
-            "install activates what it installs after asking, and standard input is not a terminal",
-        )
-        .hint("pass --yes to activate, or --no-activate to only install into the store")
-        .status(ExitStatus::NotConfirmed)
-        .into());
-    }
     let targets = args
         .packages
         .iter()
@@ -35,6 +25,25 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
+    install_targets(targets, args, context)
+}
+
+/// Plans, asks, installs and activates `targets`.
+fn install_targets(
+    targets: Vec<Target>,
+    args: &InstallArgs,
+    context: &Context,
+) -> anyhow::Result<ExitStatus> {
+    let started = Instant::now();
+    if !args.no_activate && !context.settings.assume_yes && !context.settings.interactive {
+        // Refused before anything is read or downloaded, so a script learns it at once.
+        return Err(UserError::new(
+            "install activates what it installs after asking, and standard input is not a terminal",
+        )
+        .hint("pass --yes to activate, or --no-activate to only install into the store")
+        .status(ExitStatus::NotConfirmed)
+        .into());
+    }
     let options = InstallOptions {
         targets,
         reinstall: args.reinstall,
@@ -45,12 +54,48 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         trust: context.trust_policy(),
     };
     let layout = &context.settings.layout;
-    let report = install(layout, &options, &context.printer.download_progress())?;
+    let plan = plan_install(layout, &options)?;
+    for warning in plan.warnings() {
+        context.printer.warn(warning);
+    }
+    for id in &plan.deprecated {
+        context
+            .printer
+            .warn(format!("{id} is deprecated; it is installed all the same"));
+    }
+    let preview = if args.no_activate {
+        None
+    } else {
+        Some(preview(layout, &plan.requested, &|id| plan.pins(id))?)
+    };
+    let activating = preview
+        .as_ref()
+        .is_some_and(|preview| !preview.changes_nothing() || args.layout.namespace);
+    if let Some(preview) = &preview {
+        if context.settings.interactive && !context.settings.assume_yes {
+            if plan.installs_nothing() && !activating {
+                return Ok(nothing_to_do(&plan, context));
+            }
+            show(&plan, context);
+            plan::show_activation(context, preview);
+            if !context.printer.confirm("Proceed?")? {
+                context
+                    .printer
+                    .hint("nothing was downloaded, installed or activated");
+                return Ok(ExitStatus::NotConfirmed);
+            }
+        } else if activating {
+            for replaced in &preview.replaced {
+                context
+                    .printer
+                    .status("Replace", plan::replacement(replaced));
+            }
+        }
+    }
+    let requested = plan.requested.clone();
+    let report = execute(layout, plan, &options, &context.printer.download_progress())?;
     for id in &report.installed {
         context.printer.data(id);
-    }
-    for warning in &report.warnings {
-        context.printer.warn(warning);
     }
     for package in &report.untrusted {
         context.printer.warn(format!(
@@ -68,31 +113,43 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             started.elapsed().as_secs_f64()
         ),
     );
-    if args.no_activate {
+    if !activating {
         return Ok(ExitStatus::Success);
-    }
-    let (profile, active) = active_profile(layout)?;
-    if report.requested.iter().all(|id| active.contains(id)) && !args.layout.namespace {
-        return Ok(ExitStatus::Success);
-    }
-    let question = format!(
-        "Activate {} in profile {profile}?",
-        report.requested.join(", ")
-    );
-    if !context.printer.confirm(&question)? {
-        context.printer.hint(format!(
-            "installed but not active; later: `pandora activate {}`",
-            report.requested.join(" ")
-        ));
-        return Ok(ExitStatus::NotConfirmed);
     }
     let change = activate(
         layout,
         context.home(),
-        &report.requested,
+        &requested,
         args.layout.placement(),
         &context.trust_policy(),
     )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)
+}
+
+/// Everything asked for is installed and active already.
+fn nothing_to_do(plan: &Plan, context: &Context) -> ExitStatus {
+    context.printer.status(
+        "Unchanged",
+        format!("{} installed and active already", plan.requested.join(", ")),
+    );
+    ExitStatus::Success
+}
+
+/// What will be installed and downloaded.
+fn show(plan: &Plan, context: &Context) {
+    let mut installing: Vec<String> = plan.needed.iter().map(|resolved| resolved.id()).collect();
+    installing.extend(plan.files.iter().map(|file| file.id.clone()));
+    if installing.is_empty() {
+        return;
+    }
+    let bytes: u64 = plan.downloads.iter().map(|(_, size)| size).sum();
+    let download = if plan.downloads.is_empty() {
+        String::new()
+    } else {
+        format!(" ({} to download)", human_bytes(bytes))
+    };
+    context
+        .printer
+        .status("Install", format!("{}{download}", installing.join(", ")));
 }

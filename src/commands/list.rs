@@ -2,33 +2,27 @@
 //! the registries offer (`--remote`).
 
 use crate::cli::ListArgs;
-use crate::commands::Context;
+use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
 use crate::ops::query::{installed, remote};
 
-/// One line per package on stdout.
+/// One line per package on stdout, `name@version` first so it can be pasted into commands.
 pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if args.remote {
         let registries = remote(&context.settings.layout, args.offline)?;
         for warning in registries.warnings() {
             context.printer.warn(warning);
         }
+        let mut rows = Vec::new();
         for loaded in &registries.loaded {
             let registry = &loaded.index;
             for package in &registry.index.packages {
-                let versions: Vec<&str> = package
-                    .versions
-                    .iter()
-                    .map(|v| v.version.as_str())
-                    .collect();
-                context.printer.data(format!(
-                    "{:<24} {:<12} {}",
-                    package.name,
-                    registry.name,
-                    versions.join(" ")
-                ));
+                for version in package.versions.iter().rev() {
+                    rows.push(render::offered(&registry.name, package, version));
+                }
             }
         }
+        render::table(&context.printer, &rows);
         return Ok(ExitStatus::Success);
     }
     let listing = installed(&context.settings.layout, args.store)?;
@@ -45,18 +39,20 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             .printer
             .hint("install something with `pandora install NAME`");
     }
-    for (record, active) in &listing.packages {
-        let marker = if args.store && *active {
-            "  (active)"
-        } else {
-            ""
-        };
-        context.printer.data(format!(
-            "{:<24} {:<12} {}{marker}",
-            record.name,
-            record.version,
-            record.registry.as_deref().unwrap_or("local")
-        ));
-    }
+    let rows: Vec<Vec<String>> = listing
+        .packages
+        .iter()
+        .map(|(record, active)| {
+            let mut row = vec![
+                record.id(),
+                record.registry.clone().unwrap_or_else(|| "local".into()),
+            ];
+            if args.store && *active {
+                row.push("(active)".into());
+            }
+            row
+        })
+        .collect();
+    render::table(&context.printer, &rows);
     Ok(ExitStatus::Success)
 }

@@ -12,6 +12,7 @@ mod inspect;
 mod install;
 mod key;
 mod list;
+mod plan;
 mod profile;
 mod prune;
 mod registry;

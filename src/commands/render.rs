@@ -72,3 +72,49 @@ pub fn unfinished(printer: &Printer, warnings: &[String]) {
         printer.warn(warning);
     }
 }
+
+/// Rows as aligned columns on stdout: every column but the last padded to its widest cell, two
+/// spaces between columns, no trailing blanks.
+pub fn table(printer: &Printer, rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| {
+            rows.iter()
+                .filter_map(|row| row.get(column))
+                .map(|cell| cell.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            if column + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                let pad = widths[column] - cell.chars().count();
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        printer.data(line.trim_end());
+    }
+}
+
+/// A registry's package version as `search` and `list --remote` both show it: `name@version`
+/// (pasteable into `install`), the registry, and the description (deprecation marked).
+pub fn offered(
+    registry: &str,
+    package: &crate::registry::index::IndexPackage,
+    version: &crate::registry::index::IndexVersion,
+) -> Vec<String> {
+    let mut description = package.description.clone().unwrap_or_default();
+    if version.deprecated {
+        description.push_str(" (deprecated)");
+    }
+    vec![
+        pandora_core::id::id(&package.name, &version.version),
+        registry.to_string(),
+        description.trim().to_string(),
+    ]
+}

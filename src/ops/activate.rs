@@ -76,6 +76,96 @@ pub fn installed_id(layout: &Layout, text: &str) -> Result<String> {
     }
 }
 
+/// An active package whose version a change would replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replacement {
+    /// The active `name@version`.
+    pub old: String,
+    /// The `name@version` that would take its place.
+    pub new: String,
+    /// The package whose pin brings `new`, if it is not itself one of those named.
+    pub needed_by: Option<String>,
+}
+
+/// What activating some packages would do to the active profile, worked out without
+/// changing anything, so it can be shown (and asked about) first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preview {
+    /// The active profile.
+    pub profile: String,
+    /// `name@version`s that would join (replacements included).
+    pub joining: Vec<String>,
+    /// Active versions that would be replaced.
+    pub replaced: Vec<Replacement>,
+}
+
+impl Preview {
+    /// Whether the profile would stay as it is.
+    pub fn changes_nothing(&self) -> bool {
+        self.joining.is_empty() && self.replaced.is_empty()
+    }
+
+    /// Replacements of packages that nobody named: the one rule is that these need a yes.
+    pub fn unasked(&self) -> Vec<&Replacement> {
+        self.replaced
+            .iter()
+            .filter(|replacement| replacement.needed_by.is_some())
+            .collect()
+    }
+}
+
+/// What activating `ids` (with everything they pin) would change in the active profile.
+/// `pins` knows packages that are not installed yet (an install's plan); installed ones are
+/// looked up in the store.
+pub fn preview(
+    layout: &Layout,
+    ids: &[String],
+    pins: &dyn Fn(&str) -> Option<Vec<String>>,
+) -> Result<Preview> {
+    let store = Store::new(layout);
+    let profiles = Profiles::new(layout);
+    let profile = profiles.active()?;
+    let active = profiles.members(&profile)?;
+    let mut preview = Preview {
+        profile,
+        ..Preview::default()
+    };
+    let named: Vec<&str> = ids.iter().map(|id| pandora_core::id::name_of(id)).collect();
+    let mut pending: Vec<(String, Option<String>)> =
+        ids.iter().rev().map(|id| (id.clone(), None)).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some((id, parent)) = pending.pop() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let name = pandora_core::id::name_of(&id);
+        if !active.contains(&id) {
+            preview.joining.push(id.clone());
+            if let Some(old) = active
+                .iter()
+                .find(|member| pandora_core::id::name_of(member) == name)
+            {
+                preview.replaced.push(Replacement {
+                    old: old.clone(),
+                    new: id.clone(),
+                    needed_by: parent.clone().filter(|_| !named.contains(&name)),
+                });
+            }
+        }
+        let dependencies = match pins(&id) {
+            Some(dependencies) => dependencies,
+            None => store
+                .record(&id)?
+                .map(|record| record.dependencies)
+                .unwrap_or_default(),
+        };
+        for pin in dependencies.into_iter().rev() {
+            pending.push((pin, Some(id.clone())));
+        }
+    }
+    Ok(preview)
+}
+
 /// Makes `ids` (installed `name@version`s, with their dependencies) part of the active profile,
 /// if the trust policy accepts their signers (as it did, or would have, at install).
 pub fn activate(

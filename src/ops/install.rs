@@ -14,7 +14,7 @@ use crate::format::package::{Package, Scope, Verified};
 use crate::layout::Layout;
 use crate::profile::Locked;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
-use crate::resolver::{resolve, Registry, Request, Resolved};
+use crate::resolver::{resolve, Have, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
 use crate::trust::{Policy, Verdict};
 
@@ -119,9 +119,281 @@ fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<()> {
     Ok(())
 }
 
+/// A `.psp` given on the command line, copied into `blobs/` and verified there (so the file
+/// can change afterwards without changing what is installed).
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    /// As given.
+    pub path: PathBuf,
+    /// Its bytes' SHA-256: the blob it was copied to.
+    pub sha256: Sha256,
+    /// `name@version`.
+    pub id: String,
+    /// Its pins.
+    pub dependencies: Vec<String>,
+}
+
+/// What an install will do, decided before anything is downloaded, so a caller can show it
+/// and ask first.
+#[derive(Debug)]
+pub struct Plan {
+    /// What comes from the registries, dependencies before dependents.
+    pub fetch: Vec<Resolved>,
+    /// Local files.
+    pub files: Vec<LocalFile>,
+    /// What the targets are (without dependencies), in the order given.
+    pub requested: Vec<String>,
+    /// Of `fetch`, what is not installed yet (or is being reinstalled).
+    pub needed: Vec<Resolved>,
+    /// Of `needed`, what must be downloaded: `(name@version, size)`.
+    pub downloads: Vec<(String, u64)>,
+    /// Packages the registries mark deprecated: `name@version (registry NAME)`.
+    pub deprecated: Vec<String>,
+    /// Local files whose signer is not trusted (allowed by the policy).
+    untrusted: Vec<String>,
+    registries: Registries,
+    /// Every installed `name@version` with its blob.
+    store_has: Vec<(String, Sha256)>,
+    /// Installed packages the targets involve (satisfying their pins), not installed again.
+    at_hand: Vec<String>,
+}
+
+impl Plan {
+    /// One warning line per registry that could not be read.
+    pub fn warnings(&self) -> Vec<String> {
+        self.registries.warnings()
+    }
+
+    /// The pins of `id` as this plan knows them: a package being fetched or a local file.
+    pub fn pins(&self, id: &str) -> Option<Vec<String>> {
+        self.fetch
+            .iter()
+            .find(|resolved| resolved.id() == id)
+            .map(|resolved| resolved.dependencies.clone())
+            .or_else(|| {
+                self.files
+                    .iter()
+                    .find(|file| file.id == id)
+                    .map(|file| file.dependencies.clone())
+            })
+    }
+
+    /// Whether the store already has everything.
+    pub fn installs_nothing(&self) -> bool {
+        self.needed.is_empty()
+            && self
+                .files
+                .iter()
+                .all(|file| self.already_installed(&file.id, &file.sha256))
+    }
+
+    fn already_installed(&self, id: &str, sha256: &Sha256) -> bool {
+        self.store_has
+            .iter()
+            .any(|(have, blob)| have == id && blob == sha256)
+    }
+}
+
 /// Installs the targets and their dependencies.
 pub fn install(
     layout: &Layout,
+    options: &InstallOptions,
+    progress: &Arc<dyn Progress>,
+) -> Result<InstallReport> {
+    let plan = plan(layout, options)?;
+    execute(layout, plan, options, progress)
+}
+
+/// Decides what to install: local files are copied into `blobs/` and verified; packages
+/// already installed (and local files) satisfy exact pins without any registry; the rest is
+/// resolved against the registries, which are read only when something is missing.
+pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
+    let store = Store::new(layout);
+    let mut requests: Vec<Request> = Vec::new();
+    let mut files: Vec<LocalFile> = Vec::new();
+    let mut untrusted = Vec::new();
+    let mut have = Have::default();
+    for target in &options.targets {
+        match target {
+            Target::Named(request) => requests.push(request.clone()),
+            Target::File(path) => {
+                let sha256 = store.add_blob(path)?;
+                let package = Package::open(&store.blob_path(&sha256))?;
+                let verified = package.verified(Scope::Full).map_err(|error| {
+                    Error::refused(
+                        format!(
+                            "{} is not a valid package: {}",
+                            path.display(),
+                            pandora_core::error::chain(&error)
+                        ),
+                        "`pandora verify FILE` shows every check",
+                    )
+                })?;
+                let id = pandora_core::id::id(
+                    &verified.metadata.package.name,
+                    &verified.metadata.package.version,
+                );
+                check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
+                let dependencies = verified
+                    .metadata
+                    .pandora
+                    .clone()
+                    .unwrap_or_default()
+                    .dependencies;
+                for pin in &dependencies {
+                    let request = Request::parse(pin).map_err(|reason| Error::Refused {
+                        message: format!("{}: dependency {reason}", path.display()),
+                        hint: None,
+                    })?;
+                    if request.version.is_none() {
+                        return Err(Error::refused(
+                            format!("{}: dependency `{pin}` has no version", path.display()),
+                            "dependencies are exact pins, NAME@VERSION: ask the publisher",
+                        ));
+                    }
+                    requests.push(request);
+                }
+                have.0.insert(id.clone(), dependencies.clone());
+                files.push(LocalFile {
+                    path: path.clone(),
+                    sha256,
+                    id,
+                    dependencies,
+                });
+            }
+        }
+    }
+    // Installed packages satisfy exact pins, unless a lockfile pins other bytes for them or
+    // everything is being reinstalled.
+    let mut store_has = Vec::new();
+    for record in store.records()? {
+        let id = record.id();
+        store_has.push((id.clone(), record.blob));
+        let locked_elsewhere = options
+            .locked
+            .iter()
+            .any(|pin| pin.id() == id && pin.sha256 != record.blob);
+        if !options.reinstall && !locked_elsewhere && store.entry_path(&id).is_dir() {
+            have.0.entry(id).or_insert(record.dependencies);
+        }
+    }
+    let at_hand = resolve(&requests, &have, &[]);
+    let (fetch, registries) = match at_hand {
+        Ok(fetch) => (fetch, Registries::default()),
+        Err(_) => {
+            let downloader = Downloader::new(options.policy).map_err(pandora_core::IoError::at(
+                "start the network client for",
+                &layout.blobs_dir(),
+            ))?;
+            let registries = registries::load(layout, &downloader, options.offline, options.now)?;
+            if registries.loaded.is_empty() {
+                if registries.failed.is_empty() {
+                    return Err(Error::refused(
+                        "no registries are configured, and what is asked for is not installed",
+                        "add one with `pandora registry add NAME URL`",
+                    ));
+                }
+                return Err(registries.none_readable());
+            }
+            match resolve(&requests, &have, &registries.indexes()) {
+                Ok(fetch) => (fetch, registries),
+                Err(error) if !registries.failed.is_empty() => {
+                    return Err(Error::ResolvedWithout {
+                        error,
+                        unavailable: registries
+                            .failed
+                            .iter()
+                            .map(registries::Unavailable::describe)
+                            .collect(),
+                    })
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+    check_locked(&fetch, &options.locked)?;
+    let needed: Vec<Resolved> = fetch
+        .iter()
+        .filter(|resolved| {
+            options.reinstall
+                || !store_has.contains(&(resolved.id(), resolved.sha256))
+                || !store.entry_path(&resolved.id()).is_dir()
+        })
+        .cloned()
+        .collect();
+    // A cached blob counts only if it still hashes to its name; a damaged one is fetched again.
+    let downloads = needed
+        .iter()
+        .filter(|resolved| !store.has_blob(&resolved.sha256))
+        .map(|resolved| (resolved.id(), resolved.size))
+        .collect();
+    let deprecated = fetch
+        .iter()
+        .filter(|resolved| resolved.deprecated)
+        .map(|resolved| format!("{} (registry `{}`)", resolved.id(), resolved.registry))
+        .collect();
+    let mut requested = Vec::new();
+    for target in &options.targets {
+        match target {
+            Target::Named(request) => {
+                let id = match &request.version {
+                    Some(version) => pandora_core::id::id(&request.name, version),
+                    None => fetch
+                        .iter()
+                        .find(|resolved| resolved.name == request.name)
+                        .map(Resolved::id)
+                        .unwrap_or_default(),
+                };
+                requested.push(id);
+            }
+            Target::File(path) => {
+                if let Some(file) = files.iter().find(|file| &file.path == path) {
+                    requested.push(file.id.clone());
+                }
+            }
+        }
+    }
+    requested.retain(|id| !id.is_empty());
+    let mut seen = std::collections::BTreeSet::new();
+    requested.retain(|id| seen.insert(id.clone()));
+    // What is at hand already and involved: the closure over installed pins.
+    let mut at_hand = Vec::new();
+    let mut pending: Vec<String> = requested.clone();
+    pending.extend(
+        fetch
+            .iter()
+            .flat_map(|resolved| resolved.dependencies.clone()),
+    );
+    let mut visited = std::collections::BTreeSet::new();
+    while let Some(id) = pending.pop() {
+        if !visited.insert(id.clone()) || fetch.iter().any(|resolved| resolved.id() == id) {
+            continue;
+        }
+        if let Some(pins) = have.0.get(&id) {
+            if !files.iter().any(|file| file.id == id) {
+                at_hand.push(id.clone());
+            }
+            pending.extend(pins.iter().cloned());
+        }
+    }
+    Ok(Plan {
+        fetch,
+        files,
+        requested,
+        needed,
+        downloads,
+        deprecated,
+        untrusted,
+        registries,
+        store_has,
+        at_hand,
+    })
+}
+
+/// Carries out a plan: downloads, verifies every blob, stages, then commits the store.
+pub fn execute(
+    layout: &Layout,
+    plan: Plan,
     options: &InstallOptions,
     progress: &Arc<dyn Progress>,
 ) -> Result<InstallReport> {
@@ -130,96 +402,39 @@ pub fn install(
         "start the network client for",
         &layout.blobs_dir(),
     ))?;
-    let mut requests: Vec<Request> = Vec::new();
-    let mut files: Vec<(PathBuf, Sha256)> = Vec::new();
-    let mut untrusted = Vec::new();
-    for target in &options.targets {
-        match target {
-            Target::Named(request) => requests.push(request.clone()),
-            Target::File(path) => {
-                let package = Package::open(path)?;
-                let verified = package.verified(Scope::Full)?;
-                let id = pandora_core::id::id(
-                    &verified.metadata.package.name,
-                    &verified.metadata.package.version,
-                );
-                check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
-                for pin in verified.metadata.pandora.unwrap_or_default().dependencies {
-                    requests.push(Request::parse(&pin).map_err(|reason| Error::Refused {
-                        message: format!("{}: dependency {reason}", path.display()),
-                        hint: None,
-                    })?);
-                }
-                files.push((path.clone(), store.add_blob(path)?));
-            }
-        }
-    }
-    let registries = if requests.is_empty() {
-        Registries::default()
-    } else {
-        registries::load(layout, &downloader, options.offline, options.now)?
-    };
-    if !requests.is_empty() && registries.loaded.is_empty() {
-        if registries.failed.is_empty() {
-            return Err(Error::refused(
-                "no registries are configured, so nothing can be installed by name",
-                "add one with `pandora registry add NAME URL`",
-            ));
-        }
-        return Err(registries.none_readable());
-    }
-    let index_only: Vec<Registry> = registries.indexes();
-    let plan = match resolve(&requests, &index_only) {
-        Ok(plan) => plan,
-        Err(error) if !registries.failed.is_empty() => {
-            return Err(Error::ResolvedWithout {
-                error,
-                unavailable: registries
-                    .failed
-                    .iter()
-                    .map(registries::Unavailable::describe)
-                    .collect(),
-            })
-        }
-        Err(error) => return Err(error.into()),
-    };
-    check_locked(&plan, &options.locked)?;
-    let needed: Vec<&Resolved> = plan
-        .iter()
-        .filter(|resolved| {
-            options.reinstall
-                || store
-                    .record(&resolved.id())
-                    .ok()
-                    .flatten()
-                    .is_none_or(|record| {
-                        record.blob != resolved.sha256 || !store.entry_path(&resolved.id()).is_dir()
-                    })
-        })
-        .collect();
-    // A cached blob counts only if it still hashes to its name; a damaged one is fetched again.
+    let Plan {
+        fetch,
+        at_hand,
+        needed,
+        files,
+        requested,
+        mut untrusted,
+        registries,
+        ..
+    } = plan;
     let downloads: Vec<&Resolved> = needed
         .iter()
-        .copied()
         .filter(|resolved| !store.has_blob(&resolved.sha256))
         .collect();
     let requests_to_fetch: Vec<DownloadRequest> = downloads
         .iter()
         .map(|resolved| download_request(resolved))
         .collect();
-    progress.start(
-        &downloads
-            .iter()
-            .map(|resolved| (resolved.id(), resolved.size))
-            .collect::<Vec<_>>(),
-    );
-    let reporter = progress.clone();
-    let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
-        Arc::new(move |index, bytes| reporter.advance(index, bytes));
-    let results = downloader.fetch_all(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
-    progress.finish();
-    for result in results {
-        result?;
+    if !downloads.is_empty() {
+        progress.start(
+            &downloads
+                .iter()
+                .map(|resolved| (resolved.id(), resolved.size))
+                .collect::<Vec<_>>(),
+        );
+        let reporter = progress.clone();
+        let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
+            Arc::new(move |index, bytes| reporter.advance(index, bytes));
+        let results = downloader.fetch_all(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
+        progress.finish();
+        for result in results {
+            result?;
+        }
     }
     // From here on the store's lock is held, and `prune` takes it too: no blob can vanish
     // any more. One pruned between its download and now is fetched (or copied) again.
@@ -227,15 +442,21 @@ pub fn install(
     let gone: Vec<DownloadRequest> = needed
         .iter()
         .filter(|resolved| !store.blob_path(&resolved.sha256).is_file())
-        .map(|resolved| download_request(resolved))
+        .map(download_request)
         .collect();
     let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
     for result in downloader.fetch_all(&gone, &layout.blobs_dir(), &silent) {
         result?;
     }
-    for (path, sha256) in &files {
-        if !store.blob_path(sha256).is_file() {
-            store.add_blob(path)?;
+    for file in &files {
+        if !store.blob_path(&file.sha256).is_file() && store.add_blob(&file.path)? != file.sha256 {
+            return Err(Error::refused(
+                format!(
+                    "{} changed while it was being installed",
+                    file.path.display()
+                ),
+                "nothing was installed; run the command again",
+            ));
         }
     }
     let mut report = InstallReport {
@@ -296,43 +517,41 @@ pub fn install(
         }
     }
     let mut outcomes = Vec::new();
-    for resolved in &plan {
+    for resolved in &needed {
         let provenance = Provenance {
             registry: Some(resolved.registry.clone()),
             source: resolved.url.to_string(),
         };
         outcomes.push(transaction.stage(&resolved.sha256, &provenance, options.reinstall)?);
     }
-    for (path, sha256) in &files {
+    for file in &files {
         let provenance = Provenance {
             registry: None,
-            source: std::path::absolute(path)
-                .unwrap_or_else(|_| path.clone())
+            source: std::path::absolute(&file.path)
+                .unwrap_or_else(|_| file.path.clone())
                 .display()
                 .to_string(),
         };
-        outcomes.push(transaction.stage(sha256, &provenance, options.reinstall)?);
+        outcomes.push(transaction.stage(&file.sha256, &provenance, options.reinstall)?);
     }
     transaction.commit()?;
-    let named = options.targets.iter().filter_map(|target| match target {
-        Target::Named(request) => Some(request),
-        Target::File(_) => None,
-    });
-    for request in named {
-        if let Some(resolved) = plan.iter().find(|resolved| resolved.name == request.name) {
-            report.requested.push(resolved.id());
-        }
-    }
-    for outcome in &outcomes[plan.len()..] {
-        let (Installed::New(record) | Installed::Already(record)) = outcome;
-        report.requested.push(record.id());
-    }
     for outcome in outcomes {
         match outcome {
             Installed::New(record) => report.installed.push(record.id()),
             Installed::Already(record) => report.already.push(record.id()),
         }
     }
+    let involved = fetch
+        .iter()
+        .map(Resolved::id)
+        .chain(at_hand)
+        .chain(requested.iter().cloned());
+    for id in involved {
+        if !report.installed.contains(&id) && !report.already.contains(&id) {
+            report.already.push(id);
+        }
+    }
+    report.requested = requested;
     report.untrusted = untrusted;
     report.warnings = registries.warnings();
     Ok(report)

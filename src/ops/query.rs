@@ -174,3 +174,36 @@ pub fn active_profile(layout: &Layout) -> Result<(String, Vec<String>)> {
     let members = profiles.members(&profile)?;
     Ok((profile, members))
 }
+
+/// Of `ids` (installed `name@version`s), those the registry each came from marks deprecated,
+/// as `name@version (registry NAME)`, from cached indexes only: a warning must never cost a
+/// network round trip or fail a command.
+pub fn deprecated(layout: &Layout, ids: &[String]) -> Result<Vec<String>> {
+    let store = Store::new(layout);
+    let mut from: Vec<(String, String)> = Vec::new();
+    for id in ids {
+        if let Some(registry) = store.record(id)?.and_then(|record| record.registry) {
+            from.push((id.clone(), registry));
+        }
+    }
+    if from.is_empty() {
+        return Ok(Vec::new());
+    }
+    let registries = registries::read(layout, true)?;
+    Ok(from
+        .into_iter()
+        .filter(|(id, registry)| {
+            let Some((name, version)) = pandora_core::id::split_id(id) else {
+                return false;
+            };
+            registries
+                .loaded
+                .iter()
+                .filter(|loaded| &loaded.configured.name == registry)
+                .filter_map(|loaded| loaded.index.index.package(name))
+                .flat_map(|package| &package.versions)
+                .any(|candidate| candidate.version == version && candidate.deprecated)
+        })
+        .map(|(id, registry)| format!("{id} (registry `{registry}`)"))
+        .collect())
+}

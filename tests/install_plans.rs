@@ -1,0 +1,220 @@
+//! Installs that do what they say: local files need no registry when nothing is missing, the
+//! plan comes before any download, and replacing the active version of a package nobody named
+//! is shown, asked about, and refused without `--yes` — the same rule for `install` and
+//! `activate`. Deprecated packages warn and are never refused.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
+
+mod support;
+
+use std::path::PathBuf;
+
+use support::registry::{fixture, index, publish as publish_to};
+use support::{publish, read, Sandbox, ECHO_SCRIPT};
+
+/// Builds `name@version` with `pins` into the sandbox's home and returns its path.
+fn local(sandbox: &Sandbox, name: &str, version: &str, pins: &[&str]) -> PathBuf {
+    let path = sandbox.home().join(format!("{name}-{version}.psp"));
+    publish(
+        sandbox,
+        &path,
+        name,
+        version,
+        pins,
+        ECHO_SCRIPT,
+        "publisher",
+    );
+    path
+}
+
+/// Runs `pandora ARGS` on a pseudo-terminal answering `answer`; returns (status, what it showed).
+fn on_terminal(sandbox: &Sandbox, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    let pandora = sandbox
+        .command(&[])
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &format!("{pandora} {args}"), "/dev/null"])
+        .env("HOME", sandbox.home())
+        .env("PANDORA_HOME", sandbox.pandora_home())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answer.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn local_files_use_what_is_installed_and_each_other_without_a_registry() {
+    let sandbox = Sandbox::new();
+    // No registry is configured at all.
+    let lib = local(&sandbox, "lib", "1.0.0", &[]);
+    sandbox
+        .run(&["install", "--yes", lib.to_str().unwrap()])
+        .success();
+    let app = local(&sandbox, "app", "1.0.0", &["lib@1.0.0"]);
+    let run = sandbox.run(&["install", "--yes", app.to_str().unwrap()]);
+    assert_eq!(run.success().stdout, "app@1.0.0\n", "{}", run.stderr);
+    // Two files needing each other (and the installed lib) in one command.
+    let helper = local(&sandbox, "helper", "2.0.0", &["lib@1.0.0"]);
+    let tool = local(&sandbox, "tool", "1.0.0", &["helper@2.0.0"]);
+    let run = sandbox.run(&[
+        "install",
+        "--yes",
+        tool.to_str().unwrap(),
+        helper.to_str().unwrap(),
+    ]);
+    run.success();
+    let listed = sandbox.run(&["list"]).stdout;
+    for id in ["lib@1.0.0", "app@1.0.0", "helper@2.0.0", "tool@1.0.0"] {
+        assert!(listed.contains(id), "{id} missing from:\n{listed}");
+    }
+    // What is truly missing still needs a registry, and says so.
+    let orphan = local(&sandbox, "orphan", "1.0.0", &["nowhere@1.0.0"]);
+    let run = sandbox.run(&["install", "--yes", orphan.to_str().unwrap()]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("no registries are configured"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn replacing_an_active_package_nobody_named_needs_a_yes() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    publish_to(
+        sandbox,
+        &fixture.registry,
+        "hello",
+        "1.0.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
+    publish_to(
+        sandbox,
+        &fixture.registry,
+        "app",
+        "1.0.0",
+        &["hello@1.0.0"],
+        ECHO_SCRIPT,
+    );
+    index(sandbox, &fixture.registry, &[]);
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    sandbox.run(&["install", "--no-activate", "app"]).success();
+
+    // activate: refused where nobody can be asked, naming what would change.
+    let refused = sandbox.run(&["activate", "app"]);
+    refused.failure(3);
+    assert!(
+        refused
+            .stderr
+            .contains("hello@1.1.0 -> hello@1.0.0 (pinned by app@1.0.0)"),
+        "{}",
+        refused.stderr
+    );
+    assert!(sandbox.run(&["list"]).stdout.contains("hello@1.1.0"));
+    // On a terminal it is asked; no keeps the profile.
+    let (status, shown) = on_terminal(sandbox, "activate app", "n\n");
+    assert_eq!(status, Some(3), "{shown}");
+    assert!(
+        shown.contains("Replace hello@1.1.0 -> hello@1.0.0"),
+        "{shown}"
+    );
+    assert!(sandbox.run(&["list"]).stdout.contains("hello@1.1.0"));
+
+    // install: the plan shows the replacement before anything is downloaded.
+    sandbox.run(&["remove", "--yes", "app@1.0.0"]).success();
+    let (status, shown) = on_terminal(sandbox, "install app", "n\n");
+    assert_eq!(status, Some(3), "{shown}");
+    assert!(
+        shown.contains("hello@1.1.0 -> hello@1.0.0 (pinned by app@1.0.0)"),
+        "{shown}"
+    );
+    assert!(!sandbox.run(&["list", "--store"]).stdout.contains("app@"));
+    // With --yes it goes ahead, and still says what it replaced.
+    let accepted = sandbox.run(&["install", "--yes", "app"]);
+    accepted.success();
+    assert!(
+        accepted
+            .stderr
+            .contains("Replace hello@1.1.0 -> hello@1.0.0"),
+        "{}",
+        accepted.stderr
+    );
+    let listed = sandbox.run(&["list"]).stdout;
+    assert!(
+        listed.contains("hello@1.0.0") && listed.contains("app@1.0.0"),
+        "{listed}"
+    );
+    // Naming the package is asking for it: no question.
+    sandbox.run(&["deactivate", "app"]).success();
+    sandbox.run(&["activate", "hello@1.1.0"]).success();
+}
+
+#[test]
+fn deprecated_packages_warn_on_install_and_activate() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    let path = fixture.registry.join("index.acl");
+    let text = read(&path);
+    let start = text.find("Version \"1.1.0\" {").unwrap();
+    let edited = format!(
+        "{}{}",
+        &text[..start],
+        text[start..].replacen("bool deprecated = false;", "bool deprecated = true;", 1)
+    );
+    std::fs::write(&path, edited).unwrap();
+    index(sandbox, &fixture.registry, &[]);
+    let installed = sandbox.run(&["install", "--yes", "hello@1.1.0"]);
+    installed.success();
+    assert!(
+        installed
+            .stderr
+            .contains("warning: hello@1.1.0 (registry `fixtures`) is deprecated"),
+        "{}",
+        installed.stderr
+    );
+    sandbox.run(&["deactivate", "hello"]).success();
+    let activated = sandbox.run(&["activate", "hello"]);
+    activated.success();
+    assert!(
+        activated
+            .stderr
+            .contains("hello@1.1.0 (registry `fixtures`) is deprecated"),
+        "{}",
+        activated.stderr
+    );
+    assert!(
+        !activated.stderr.contains("libgreet@2.0.0 (registry"),
+        "{}",
+        activated.stderr
+    );
+}
+
+#[test]
+fn nothing_to_download_draws_no_progress_bar() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox
+        .run(&["install", "--no-activate", "hello"])
+        .success();
+    let (status, shown) = on_terminal(sandbox, "install hello", "y\n");
+    assert_eq!(status, Some(0), "{shown}");
+    assert!(!shown.contains("0 B/0 B"), "{shown}");
+    assert!(!shown.contains("to download"), "{shown}");
+    assert!(shown.contains("Proceed?"), "{shown}");
+}
