@@ -61,7 +61,7 @@ pub struct Have(pub BTreeMap<String, Vec<String>>);
 #[derive(Debug, Clone)]
 enum Chosen {
     /// From a registry.
-    Fetch(Resolved),
+    Fetch(Box<Resolved>),
     /// At hand already: its version, and the chain that asked for it.
     Have(String, Vec<String>),
 }
@@ -250,7 +250,7 @@ fn resolve_plainly(
     Ok(order
         .into_iter()
         .filter_map(|name| match chosen.remove(&name) {
-            Some(Chosen::Fetch(resolved)) => Some(resolved),
+            Some(Chosen::Fetch(resolved)) => Some(*resolved),
             _ => None,
         })
         .collect())
@@ -341,7 +341,7 @@ fn visit(
     )?;
     chosen.insert(
         name.to_string(),
-        Chosen::Fetch(Resolved {
+        Chosen::Fetch(Box::new(Resolved {
             name: name.to_string(),
             version: found.version.clone(),
             registry: registry.name.clone(),
@@ -351,7 +351,7 @@ fn visit(
             dependencies: found.dependencies.clone(),
             deprecated: found.deprecated,
             chain: chain.clone(),
-        }),
+        })),
     );
     visit_pins(&found.dependencies, &chain, sources, chosen, order)?;
     order.push(name.to_string());
