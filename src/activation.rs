@@ -201,6 +201,10 @@ fn change_contents(
                 }
             }
             contents.members.extend(closure);
+            contents.requested.extend(
+                ids.iter()
+                    .map(|id| pandora_core::id::name_of(id).to_string()),
+            );
             check(store, &contents.members, profile, ids, &[])
         }
         Change::Deactivate(names) => {
@@ -213,6 +217,7 @@ fn change_contents(
                 }
             }
             contents.members.retain(|m| !names.contains(&m.name));
+            contents.requested.retain(|name| !names.contains(name));
             check(store, &contents.members, profile, &[], names)
         }
         Change::Forget(ids) => {
@@ -237,6 +242,7 @@ fn change_contents(
                 .collect::<Result<_, _>>()?;
             contents.namespaced = lockfile.namespaced.clone();
             contents.overrides = lockfile.overrides.clone();
+            contents.requested = crate::profile::roots(&contents.members);
             check(store, &contents.members, profile, &[], &[])
         }
     }

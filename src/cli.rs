@@ -97,8 +97,63 @@ pub enum Command {
     Profile(ProfileCommand),
     /// Delete what nothing uses: old generations (with --generations), store entries no generation holds, unused downloads, leftovers
     Prune(PruneArgs),
+    /// Install the newest versions of active packages (what you asked for, or the NAMEs given), with their pins
+    Upgrade(UpgradeArgs),
+    /// List active packages the registries have newer versions of
+    Outdated(OutdatedArgs),
+    /// Show why a package is installed: the chains from what you asked for down to it
+    Why(WhyArgs),
+    /// Show which installed package a file (in the profile, ~/bin or the store) or command comes from
+    Owner(OwnerArgs),
+    /// Take out of the active profile the dependencies nothing you asked for needs any more
+    Autoremove,
+    /// Check the setup: PATH, ~/bin, leftovers, cache sizes, registries, keys, the clock
+    Doctor(DoctorArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+}
+
+/// `pandora upgrade`
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Active packages to upgrade [default: every package you asked for]
+    #[arg(value_name = "NAME")]
+    pub packages: Vec<String>,
+    /// Use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora outdated`
+#[derive(Debug, Args)]
+pub struct OutdatedArgs {
+    /// Use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+}
+
+/// `pandora why`
+#[derive(Debug, Args)]
+pub struct WhyArgs {
+    /// NAME (the active version, else the only installed one) or NAME@VERSION
+    #[arg(value_name = "NAME[@VERSION]")]
+    pub package: String,
+}
+
+/// `pandora owner`
+#[derive(Debug, Args)]
+pub struct OwnerArgs {
+    /// A path (links are followed), or a command name looked up in the active profile's bin/
+    #[arg(value_name = "PATH|COMMAND")]
+    pub path: PathBuf,
+}
+
+/// `pandora doctor`
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Do not contact the registries
+    #[arg(long)]
+    pub offline: bool,
 }
 
 /// `pandora build`

@@ -4,13 +4,15 @@
 
 use std::time::Instant;
 
-use crate::cli::InstallArgs;
+use crate::cli::{InstallArgs, LayoutArgs, UpgradeArgs};
 use crate::commands::{plan, render, Context};
 use crate::error::UserError;
 use crate::exit::ExitStatus;
 use crate::ops::activate::{activate, preview};
 use crate::ops::install::{execute, plan as plan_install, InstallOptions, Plan, Target};
+use crate::ops::needs::outdated;
 use crate::printer::human_bytes;
+use crate::resolver::Request;
 
 /// Installs, then prints each newly installed `name@version` on stdout and a summary on stderr,
 /// then activates what was asked for in the active profile (after asking, or with `--yes`).
@@ -26,6 +28,66 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         })
         .collect::<Result<Vec<_>, _>>()?;
     install_targets(targets, args, context)
+}
+
+/// Installs the newest versions of active packages (the ones named, else every one the user
+/// asked for) with their pins, as one install: the plan shown, asked, then activated.
+pub fn upgrade(args: &UpgradeArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let layout = &context.settings.layout;
+    let (outdated, registries) = outdated(layout, args.offline)?;
+    let active = crate::ops::query::installed(layout, false)?;
+    for name in &args.packages {
+        if !active
+            .packages
+            .iter()
+            .any(|(record, _)| &record.name == name)
+        {
+            return Err(UserError::new(format!(
+                "{name} is not in profile {}",
+                active.profile
+            ))
+            .hint("`pandora list` shows what is active; `pandora install NAME` adds a package")
+            .into());
+        }
+    }
+    let chosen: Vec<_> = outdated
+        .iter()
+        .filter(|found| {
+            let name = pandora_core::id::name_of(&found.id);
+            if args.packages.is_empty() {
+                found.requested
+            } else {
+                args.packages.iter().any(|wanted| wanted == name)
+            }
+        })
+        .collect();
+    if chosen.is_empty() {
+        for warning in registries.warnings() {
+            context.printer.warn(warning);
+        }
+        context.printer.status("Up to date", "nothing to upgrade");
+        return Ok(ExitStatus::Success);
+    }
+    let targets = chosen
+        .iter()
+        .map(|found| {
+            Target::Named(Request {
+                name: pandora_core::id::name_of(&found.id).to_string(),
+                version: Some(found.latest.clone()),
+            })
+        })
+        .collect();
+    let install = InstallArgs {
+        packages: Vec::new(),
+        reinstall: false,
+        offline: args.offline,
+        no_activate: false,
+        layout: LayoutArgs {
+            prefer: None,
+            namespace: false,
+        },
+    };
+    install_targets(targets, &install, context)
 }
 
 /// Plans, asks, installs and activates `targets`.

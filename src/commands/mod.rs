@@ -5,6 +5,7 @@
 mod activate;
 mod build;
 mod completions;
+mod doctor;
 mod env;
 mod graph;
 mod info;
@@ -12,6 +13,7 @@ mod inspect;
 mod install;
 mod key;
 mod list;
+mod needs;
 mod plan;
 mod profile;
 mod prune;
@@ -79,6 +81,12 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Rollback => profile::rollback(context),
         Command::Profile(command) => profile::run(command, context),
         Command::Prune(args) => prune::run(&args, context),
+        Command::Upgrade(args) => install::upgrade(&args, context),
+        Command::Outdated(args) => needs::outdated(&args, context),
+        Command::Why(args) => needs::why(&args, context),
+        Command::Owner(args) => needs::owner(&args, context),
+        Command::Autoremove => needs::autoremove(context),
+        Command::Doctor(args) => doctor::run(&args, context),
         Command::Completions(args) => completions::run(&args, context),
     }
 }

@@ -4,10 +4,12 @@
 
 pub mod activate;
 pub mod build;
+pub mod doctor;
 pub mod graph;
 pub mod inspect;
 pub mod install;
 pub mod keys;
+pub mod needs;
 pub mod profile;
 pub mod prune;
 pub mod query;

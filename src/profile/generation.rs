@@ -24,6 +24,9 @@ pub struct Generation {
     pub namespaced: BTreeSet<String>,
     /// Path in the profile -> the package name that wins it over another that provides it too.
     pub overrides: BTreeMap<String, String>,
+    /// Names of the packages the user asked for; the other members came as their
+    /// dependencies. `None` in generations written before Pandora tracked it.
+    pub requested: Option<BTreeSet<String>>,
 }
 
 impl Generation {
@@ -37,6 +40,9 @@ impl Generation {
                 "namespaced",
                 self.namespaced.iter().cloned().collect::<Vec<_>>(),
             );
+        if let Some(requested) = &self.requested {
+            block = block.with("requested", requested.iter().cloned().collect::<Vec<_>>());
+        }
         for rule in override_blocks(&self.overrides) {
             block = block.with_block(rule);
         }
@@ -85,6 +91,15 @@ impl Generation {
             .into_iter()
             .collect();
         let overrides = read_overrides(&document, block)?;
+        let requested = match block.field("requested") {
+            Some(_) => Some(
+                document
+                    .string_array(block, "requested")?
+                    .into_iter()
+                    .collect(),
+            ),
+            None => None,
+        };
         Ok(Generation {
             number,
             created_at: block
@@ -97,6 +112,7 @@ impl Generation {
             members,
             namespaced,
             overrides,
+            requested,
         })
     }
 }
@@ -145,6 +161,7 @@ mod tests {
             members: vec!["hello@1.1.0".into(), "libgreet@2.0.0".into()],
             namespaced: BTreeSet::from(["libgreet".to_string()]),
             overrides: BTreeMap::from([("bin/a \"b\"".to_string(), "hello".to_string())]),
+            requested: Some(BTreeSet::from(["hello".to_string()])),
         };
         let parsed = Generation::parse("test", &generation.to_acl()).unwrap();
         assert_eq!(parsed, generation);
@@ -159,6 +176,7 @@ mod tests {
             members: Vec::new(),
             namespaced: BTreeSet::new(),
             overrides: BTreeMap::new(),
+            requested: None,
         };
         let text = generation.to_acl();
         let damaged = text.replace("\"3\"", "\"three\"");

@@ -133,6 +133,8 @@ pub struct Contents {
     pub overrides: BTreeMap<String, String>,
     /// What changed, in words.
     pub description: String,
+    /// Names of the members the user asked for (the rest came as dependencies).
+    pub requested: BTreeSet<String>,
 }
 
 impl Contents {
@@ -151,17 +153,48 @@ impl Contents {
                 .filter(|name| self.members.iter().any(|record| &&record.name == name))
                 .eq(generation.namespaced.iter())
             && self.overrides == generation.overrides
+            && self.kept_requested()
+                == generation
+                    .requested
+                    .clone()
+                    .unwrap_or_else(|| roots(&self.members))
+    }
+
+    /// The requested names that are members.
+    fn kept_requested(&self) -> BTreeSet<String> {
+        self.requested
+            .iter()
+            .filter(|name| self.members.iter().any(|record| &&record.name == name))
+            .cloned()
+            .collect()
     }
 
     /// The contents of `generation`, with `records` its members' install records.
     pub fn of(generation: &Generation, records: Vec<Record>) -> Contents {
         Contents {
+            requested: generation
+                .requested
+                .clone()
+                .unwrap_or_else(|| roots(&records)),
             members: records,
             namespaced: generation.namespaced.clone(),
             overrides: generation.overrides.clone(),
             description: String::new(),
         }
     }
+}
+
+/// Names of the members no other member pins: what a generation written before Pandora
+/// tracked requests is taken to have been asked for.
+pub fn roots(members: &[Record]) -> BTreeSet<String> {
+    members
+        .iter()
+        .filter(|record| {
+            let id = record.id();
+            !members.iter().any(|other| other.dependencies.contains(&id))
+        })
+        .map(|record| record.name.clone())
+        .collect()
 }
 
 /// The profiles of one Pandora home.
@@ -330,6 +363,7 @@ impl Profiles {
             members: generation.members,
             namespaced: generation.namespaced,
             overrides: generation.overrides,
+            requested: generation.requested,
             lock,
         };
         self.stage_generation(name, staged, |forest| match &copy_from {
@@ -472,6 +506,7 @@ impl Profiles {
             members: planned.iter().map(|m| m.id.clone()).collect(),
             namespaced,
             overrides: plan.settled,
+            requested: Some(contents.kept_requested()),
             lock,
         };
         // profiles/NAME/N/forest is four levels below the home.
@@ -554,6 +589,7 @@ impl Profiles {
             members: staged.members,
             namespaced: staged.namespaced,
             overrides: staged.overrides,
+            requested: staged.requested,
         };
         let manifest = staging.join("generation.acl");
         fs_err::write(&manifest, generation.to_acl()).map_err(io(&manifest))?;
@@ -763,6 +799,7 @@ struct Staged {
     members: Vec<String>,
     namespaced: BTreeSet<String>,
     overrides: BTreeMap<String, String>,
+    requested: Option<BTreeSet<String>>,
     lock: Lockfile,
 }
 
