@@ -11,6 +11,7 @@ use super::registries::{self, LoadedRegistry, Registries};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
 use crate::format::package::{Package, Scope, Verified};
+use crate::format::platform::Platform;
 use crate::layout::Layout;
 use crate::profile::Locked;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
@@ -234,6 +235,9 @@ pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
                     &verified.metadata.package.version,
                 );
                 check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
+                package
+                    .check_platform(&verified.metadata, &Platform::current())
+                    .map_err(|error| wrong_platform(error, path.display()))?;
                 let dependencies = verified
                     .metadata
                     .pandora
@@ -470,6 +474,9 @@ pub fn execute(
         let blob = store.blob_path(&resolved.sha256);
         let package = Package::open(&blob)?;
         let verified = package.verified(Scope::Structure)?;
+        package
+            .check_platform(&verified.metadata, &Platform::current())
+            .map_err(|error| wrong_platform(error, &resolved.id()))?;
         let identity = (
             &verified.metadata.package.name,
             &verified.metadata.package.version,
@@ -555,6 +562,23 @@ pub fn execute(
     report.untrusted = untrusted;
     report.warnings = registries.warnings();
     Ok(report)
+}
+
+/// A package for another platform, named as the user knows it (the file given, or
+/// `name@version`) rather than by its blob's path.
+fn wrong_platform(error: crate::format::FormatError, shown: impl std::fmt::Display) -> Error {
+    match error {
+        crate::format::FormatError::WrongPlatform {
+            package,
+            host,
+            evidence,
+            ..
+        } => Error::refused(
+            format!("{shown} is built for {package}, and this machine is {host} ({evidence}); nothing was installed"),
+            format!("install the build of it for {host}: ask its publisher, or look for it with `pandora search`"),
+        ),
+        other => other.into(),
+    }
 }
 
 /// What the downloader needs to fetch `resolved`'s file.

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod index;
 pub mod metadata;
 pub mod package;
+pub mod platform;
 pub mod secure;
 pub mod signing;
 pub mod slot;
@@ -94,6 +95,18 @@ pub enum FormatError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A package built for another platform than this machine.
+    #[error("{path} is for {package}, and this machine is {host} ({evidence})")]
+    WrongPlatform {
+        /// The file.
+        path: PathBuf,
+        /// What the package is for.
+        package: String,
+        /// This machine.
+        host: String,
+        /// How that is known: the declared platform, or the launcher's executable header.
+        evidence: String,
+    },
     /// Writing the destination failed.
     #[error("cannot write {path}")]
     Write {
@@ -114,6 +127,9 @@ impl pandora_core::Hint for FormatError {
             | FormatError::UnsafeDirectory { path, .. } => Some(format!(
                 "the package is damaged or was tampered with: get it again from where it came from (`pandora verify {}` lists every check)",
                 path.display()
+            )),
+            FormatError::WrongPlatform { host, .. } => Some(format!(
+                "get the build of the package for {host}: a registry may offer one file per platform"
             )),
             _ => None,
         }

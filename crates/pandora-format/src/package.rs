@@ -467,6 +467,52 @@ impl Package {
         }
     }
 
+    /// Refuses a package for another platform than `host`: by its declared platform (Pandora's
+    /// `arch`), else by what its launcher stub was compiled for.
+    pub fn check_platform(
+        &self,
+        metadata: &Metadata,
+        host: &crate::platform::Platform,
+    ) -> Result<(), FormatError> {
+        use crate::platform::Platform;
+        let declared = metadata
+            .pandora
+            .as_ref()
+            .and_then(|pandora| pandora.arch.as_deref())
+            .and_then(|arch| Platform::parse(arch).map(|platform| (arch, platform)));
+        let (platform, evidence) = match declared {
+            Some((text, platform)) => (platform, format!("it declares `{text}`")),
+            None => {
+                let mut header = [0u8; 64];
+                let length = (self.index.launcher_size as usize).min(header.len());
+                let mut reader = RangeReader {
+                    file: &self.file,
+                    position: 0,
+                    end: length as u64,
+                };
+                reader
+                    .read_exact(&mut header[..length])
+                    .map_err(|source| FormatError::Read {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                match Platform::of_executable(&header[..length]) {
+                    Some(platform) => (platform, "its launcher's executable header".to_string()),
+                    None => return Ok(()),
+                }
+            }
+        };
+        if platform.runs_on(host) {
+            return Ok(());
+        }
+        Err(FormatError::WrongPlatform {
+            path: self.path.clone(),
+            package: platform.to_string(),
+            host: host.to_string(),
+            evidence,
+        })
+    }
+
     /// Checks the launcher stub against the signed metadata, as an error.
     pub fn verify_launcher(&self, verified: &Verified) -> Result<(), FormatError> {
         match self.launcher_outcome(&verified.metadata) {
