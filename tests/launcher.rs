@@ -333,6 +333,13 @@ fn trust_policy() {
         "{}",
         warned.stderr
     );
+    // A warm start (nothing extracted again) warns all the same: every start, not the first.
+    let again = run_package(&sandbox, &package, &[], |_| {});
+    assert!(
+        again.success().stderr.contains("which is not trusted"),
+        "{}",
+        again.stderr
+    );
 
     let strict = |sandbox: &Sandbox, extra: &dyn Fn(&mut Command)| {
         run_package(sandbox, &package, &[], |command| {
