@@ -90,8 +90,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the shell lines that put the active profile on PATH (and MANPATH, ...)
     Env(EnvArgs),
-    /// Return the active profile to its previous generation
-    Rollback,
+    /// Return the active profile to its previous generation (or any other: --to N, --forward)
+    Rollback(RollbackArgs),
     /// Create, switch, delete and list profiles, and show their history
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -382,11 +382,36 @@ pub enum ProfileCommand {
         /// The profile
         name: String,
     },
-    /// List a profile's generations and what each changed
+    /// List a profile's generations: when each was made, what it changed, which is current
     History {
         /// The profile [default: the active one]
         name: Option<String>,
     },
+}
+
+/// `pandora rollback`
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Generations stay in one line by number, as Nix keeps them: a rollback only changes which one is current, so the generation rolled back from stays there to come back to (--forward, or --to N). A change made after a rollback becomes the newest generation. `pandora profile history` lists them, marking the current one."
+)]
+pub struct RollbackArgs {
+    /// Make generation N of the active profile current (older or newer)
+    #[arg(long, value_name = "N", conflicts_with = "forward")]
+    pub to: Option<u64>,
+    /// Go to the next newer generation instead (undoes a rollback)
+    #[arg(long)]
+    pub forward: bool,
+}
+
+impl RollbackArgs {
+    /// The generation to make current.
+    pub fn target(&self) -> crate::profile::Target {
+        match (self.to, self.forward) {
+            (Some(number), _) => crate::profile::Target::Number(number),
+            (None, true) => crate::profile::Target::Next,
+            (None, false) => crate::profile::Target::Previous,
+        }
+    }
 }
 
 /// `pandora prune`

@@ -24,6 +24,9 @@ pub struct Generation {
     pub namespaced: BTreeSet<String>,
     /// Path in the profile -> the package name that wins it over another that provides it too.
     pub overrides: BTreeMap<String, String>,
+    /// The generation that was current when this one was made (what it changed is measured
+    /// against it); `None` for a profile's first, and in manifests older than this field.
+    pub parent: Option<u64>,
 }
 
 impl Generation {
@@ -37,6 +40,9 @@ impl Generation {
                 "namespaced",
                 self.namespaced.iter().cloned().collect::<Vec<_>>(),
             );
+        if let Some(parent) = self.parent {
+            block = block.with("parent", i64::try_from(parent).unwrap_or(i64::MAX));
+        }
         for rule in override_blocks(&self.overrides) {
             block = block.with_block(rule);
         }
@@ -85,6 +91,16 @@ impl Generation {
             .into_iter()
             .collect();
         let overrides = read_overrides(&document, block)?;
+        let parent = match block.field("parent") {
+            None => None,
+            Some(_) => Some(
+                block
+                    .get_int("parent")
+                    .ok()
+                    .and_then(|parent| u64::try_from(parent).ok())
+                    .ok_or_else(|| invalid("`parent` must be a generation number"))?,
+            ),
+        };
         Ok(Generation {
             number,
             created_at: block
@@ -97,6 +113,7 @@ impl Generation {
             members,
             namespaced,
             overrides,
+            parent,
         })
     }
 }
@@ -145,6 +162,7 @@ mod tests {
             members: vec!["hello@1.1.0".into(), "libgreet@2.0.0".into()],
             namespaced: BTreeSet::from(["libgreet".to_string()]),
             overrides: BTreeMap::from([("bin/a \"b\"".to_string(), "hello".to_string())]),
+            parent: Some(5),
         };
         let parsed = Generation::parse("test", &generation.to_acl()).unwrap();
         assert_eq!(parsed, generation);
@@ -159,6 +177,7 @@ mod tests {
             members: Vec::new(),
             namespaced: BTreeSet::new(),
             overrides: BTreeMap::new(),
+            parent: None,
         };
         let text = generation.to_acl();
         let damaged = text.replace("\"3\"", "\"three\"");
