@@ -14,7 +14,7 @@ use crate::format::package::{Package, Scope, Verified};
 use crate::layout::Layout;
 use crate::profile::Locked;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
-use crate::resolver::{resolve, Registry, Request, Resolved};
+use crate::resolver::{resolve_pinned, Pins, Registry, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
 use crate::trust::{Policy, Verdict};
 
@@ -25,6 +25,15 @@ pub enum Target {
     Named(Request),
     /// A `.psp` on disk.
     File(PathBuf),
+    /// A blob already in `blobs/` (its name its SHA-256, checked again before use), recorded
+    /// as installed from `source` outside any registry: how `sync` installs a locked package
+    /// no registry offers.
+    Cached {
+        /// The blob's SHA-256.
+        sha256: Sha256,
+        /// Where it first came from, for the record.
+        source: String,
+    },
 }
 
 impl Target {
@@ -50,8 +59,9 @@ pub struct InstallOptions {
     pub now: i64,
     /// Download behaviour.
     pub policy: DownloadPolicy,
-    /// Packages a lockfile pins: anything resolved to one of these `name@version`s must come
-    /// from the same registry with the same SHA-256, or nothing is installed.
+    /// Packages a lockfile pins: anything resolved to one of these `name@version`s must have
+    /// the same SHA-256 (from whichever registry offers those bytes; the registry's name does
+    /// not matter), or nothing is installed.
     pub locked: Vec<Locked>,
     /// Whose signatures are trusted (`PANDORA_REQUIRE_TRUSTED` refuses the rest).
     pub trust: Policy,
@@ -96,18 +106,19 @@ impl Progress for Silent {
     fn finish(&self) {}
 }
 
-/// Refuses a plan that disagrees with a lockfile about where a package comes from or its bytes.
+/// Refuses a plan that disagrees with a lockfile about a package's bytes. The registry it was
+/// locked from is only informational: the same bytes from another registry are the same package.
 fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<()> {
     for resolved in plan {
         let Some(pin) = locked.iter().find(|pin| pin.id() == resolved.id()) else {
             continue;
         };
-        if pin.sha256 != resolved.sha256 || pin.registry.as_deref() != Some(&resolved.registry) {
+        if pin.sha256 != resolved.sha256 {
             return Err(Error::refused(format!(
-                "the lockfile pins {} to SHA-256 {} from registry `{}`, but registry `{}` now offers SHA-256 {}",
+                "the lockfile pins {} to SHA-256 {} (locked from {}), but no configured registry offers those bytes: registry `{}` offers SHA-256 {}",
                 resolved.id(),
                 encode_hex(&pin.sha256),
-                pin.registry.as_deref().unwrap_or("(a local file)"),
+                pin.registry.as_deref().map_or("a local file".to_string(), |name| format!("registry `{name}`")),
                 resolved.registry,
                 encode_hex(&resolved.sha256),
             ), format!(
@@ -125,39 +136,98 @@ pub fn install(
     options: &InstallOptions,
     progress: &Arc<dyn Progress>,
 ) -> Result<InstallReport> {
-    let store = Store::new(layout);
     let downloader = Downloader::new(options.policy).map_err(pandora_core::IoError::at(
         "start the network client for",
         &layout.blobs_dir(),
     ))?;
+    install_with(layout, options, progress, &downloader, None)
+}
+
+/// [`install`] with a downloader, and the registries if the caller has loaded them already
+/// (else they are loaded when a target needs them).
+pub(super) fn install_with(
+    layout: &Layout,
+    options: &InstallOptions,
+    progress: &Arc<dyn Progress>,
+    downloader: &Downloader,
+    loaded: Option<Registries>,
+) -> Result<InstallReport> {
+    let store = Store::new(layout);
     let mut requests: Vec<Request> = Vec::new();
-    let mut files: Vec<(PathBuf, Sha256)> = Vec::new();
+    let mut files: Vec<(PathBuf, Sha256, Provenance)> = Vec::new();
     let mut untrusted = Vec::new();
+    let mut dependencies: Vec<(PathBuf, String)> = Vec::new();
+    let mut provided: Vec<String> = Vec::new();
     for target in &options.targets {
-        match target {
-            Target::Named(request) => requests.push(request.clone()),
-            Target::File(path) => {
-                let package = Package::open(path)?;
-                let verified = package.verified(Scope::Full)?;
-                let id = pandora_core::id::id(
-                    &verified.metadata.package.name,
-                    &verified.metadata.package.version,
-                );
-                check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
-                for pin in verified.metadata.pandora.unwrap_or_default().dependencies {
-                    requests.push(Request::parse(&pin).map_err(|reason| Error::Refused {
-                        message: format!("{}: dependency {reason}", path.display()),
-                        hint: None,
-                    })?);
-                }
-                files.push((path.clone(), store.add_blob(path)?));
+        let (path, provenance) = match target {
+            Target::Named(request) => {
+                requests.push(request.clone());
+                continue;
             }
+            Target::File(path) => (
+                path.clone(),
+                Provenance {
+                    registry: None,
+                    source: std::path::absolute(path)
+                        .unwrap_or_else(|_| path.clone())
+                        .display()
+                        .to_string(),
+                },
+            ),
+            Target::Cached { sha256, source } => {
+                let blob = store.blob_path(sha256);
+                if !store.has_blob(sha256) {
+                    return Err(Error::refused(
+                        format!(
+                            "{} is not in the blob cache (or no longer hashes to its name)",
+                            blob.display()
+                        ),
+                        format!("install the package from {source} again"),
+                    ));
+                }
+                (
+                    blob,
+                    Provenance {
+                        registry: None,
+                        source: source.clone(),
+                    },
+                )
+            }
+        };
+        let package = Package::open(&path)?;
+        let verified = package.verified(Scope::Full)?;
+        let id = pandora_core::id::id(
+            &verified.metadata.package.name,
+            &verified.metadata.package.version,
+        );
+        check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
+        for pin in verified.metadata.pandora.unwrap_or_default().dependencies {
+            dependencies.push((path.clone(), pin));
         }
+        provided.push(id);
+        let sha256 = store.add_blob(&path)?;
+        files.push((path, sha256, provenance));
     }
-    let registries = if requests.is_empty() {
-        Registries::default()
-    } else {
-        registries::load(layout, &downloader, options.offline, options.now)?
+    // A file's dependencies are needed from the registries only when neither the store nor
+    // another file of this install has them.
+    for (path, pin) in dependencies {
+        let installed = store
+            .record(&pin)
+            .ok()
+            .flatten()
+            .is_some_and(|_| store.entry_path(&pin).is_dir());
+        if installed || provided.contains(&pin) {
+            continue;
+        }
+        requests.push(Request::parse(&pin).map_err(|reason| Error::Refused {
+            message: format!("{}: dependency {reason}", path.display()),
+            hint: None,
+        })?);
+    }
+    let registries = match loaded {
+        _ if requests.is_empty() => Registries::default(),
+        Some(loaded) => loaded,
+        None => registries::load(layout, downloader, options.offline, options.now)?,
     };
     if !requests.is_empty() && registries.loaded.is_empty() {
         if registries.failed.is_empty() {
@@ -169,7 +239,12 @@ pub fn install(
         return Err(registries.none_readable());
     }
     let index_only: Vec<Registry> = registries.indexes();
-    let plan = match resolve(&requests, &index_only) {
+    let pins: Pins = options
+        .locked
+        .iter()
+        .map(|locked| (locked.id(), locked.sha256))
+        .collect();
+    let plan = match resolve_pinned(&requests, &index_only, &pins) {
         Ok(plan) => plan,
         Err(error) if !registries.failed.is_empty() => {
             return Err(Error::ResolvedWithout {
@@ -233,7 +308,7 @@ pub fn install(
     for result in downloader.fetch_all(&gone, &layout.blobs_dir(), &silent) {
         result?;
     }
-    for (path, sha256) in &files {
+    for (path, sha256, _) in &files {
         if !store.blob_path(sha256).is_file() {
             store.add_blob(path)?;
         }
@@ -303,20 +378,13 @@ pub fn install(
         };
         outcomes.push(transaction.stage(&resolved.sha256, &provenance, options.reinstall)?);
     }
-    for (path, sha256) in &files {
-        let provenance = Provenance {
-            registry: None,
-            source: std::path::absolute(path)
-                .unwrap_or_else(|_| path.clone())
-                .display()
-                .to_string(),
-        };
-        outcomes.push(transaction.stage(sha256, &provenance, options.reinstall)?);
+    for (_, sha256, provenance) in &files {
+        outcomes.push(transaction.stage(sha256, provenance, options.reinstall)?);
     }
     transaction.commit()?;
     let named = options.targets.iter().filter_map(|target| match target {
         Target::Named(request) => Some(request),
-        Target::File(_) => None,
+        Target::File(_) | Target::Cached { .. } => None,
     });
     for request in named {
         if let Some(resolved) = plan.iter().find(|resolved| resolved.name == request.name) {
