@@ -67,7 +67,7 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a package and extract all its slots into a new directory
     Unpack(UnpackArgs),
-    /// Run a package (Pandora's or FlavorPack's) through Pandora's launcher
+    /// Run a package file (Pandora's or FlavorPack's) or a package by name, installed or not, through Pandora's launcher
     Run(RunArgs),
     /// Install packages and their dependencies from the registries (or a local .psp) into the store
     Install(InstallArgs),
@@ -428,16 +428,18 @@ pub struct PruneArgs {
 /// `pandora run`
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started)."
+    after_help = "The package is a file when the argument contains `/`, ends in `.psp` or names an existing file; otherwise it is NAME or NAME@VERSION. An installed NAME runs its active version (else its only installed one) from the package file it was installed from. A package that is not installed is fetched from the registries into the blob cache, verified against their signed index and the trust policy as `install` would, and run without changing the store or any profile (`pandora prune` deletes the cached file). A .psp is self-contained: running one needs none of its dependencies.
+
+The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started); a package that cannot be found or fetched by name exits with 1."
 )]
 pub struct RunArgs {
-    /// The package, then the arguments for its program, passed through untouched (`--help` and
-    /// `-v` included: Pandora's own options go before the package)
+    /// The package (a file, or NAME[@VERSION]), then the arguments for its program, passed
+    /// through untouched (`--help` and `-v` included: Pandora's own options go before the package)
     #[arg(
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
-        value_name = "FILE [ARGS]"
+        value_name = "FILE|NAME[@VERSION] [ARGS]"
     )]
     pub command: Vec<std::ffi::OsString>,
 }

@@ -321,54 +321,13 @@ pub(super) fn install_with(
     // Identity and signer checked on every blob before anything is staged; staging hashes
     // every slot as it extracts; the store changes only when everything has staged.
     for resolved in &needed {
-        let blob = store.blob_path(&resolved.sha256);
-        let package = Package::open(&blob)?;
-        let verified = package.verified(Scope::Structure)?;
-        let identity = (
-            &verified.metadata.package.name,
-            &verified.metadata.package.version,
-        );
-        if identity != (&resolved.name, &resolved.version) {
-            return Err(Error::Refused {
-                message: format!(
-                    "{} (registry `{}`) is {}@{}, not {} as the index says",
-                    resolved.url,
-                    resolved.registry,
-                    identity.0,
-                    identity.1,
-                    resolved.id()
-                ),
-                hint: Some(format!("the registry is broken or hostile: tell its operator, or `pandora registry remove {}`", resolved.registry)),
-            });
-        }
-        let configured = registries
-            .loaded
-            .iter()
-            .map(|loaded: &LoadedRegistry| &loaded.configured)
-            .find(|configured| configured.name == resolved.registry);
-        let vouched = configured.map_or(&[][..], |configured| &configured.keys[..]);
-        check_trust(
+        check_blob(
+            &store.blob_path(&resolved.sha256),
+            resolved,
+            &registries,
             &options.trust,
-            &resolved.id(),
-            &verified,
-            vouched,
             &mut untrusted,
         )?;
-        if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
-            if !configured
-                .keys
-                .iter()
-                .any(|key| key == &verified.public_key)
-            {
-                return Err(Error::refused(format!(
-                    "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
-                    resolved.id(),
-                    verified.key_fingerprint,
-                    resolved.registry
-                ),
-                format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
-            }
-        }
     }
     let mut outcomes = Vec::new();
     for resolved in &plan {
@@ -406,8 +365,63 @@ pub(super) fn install_with(
     Ok(report)
 }
 
+/// Checks the downloaded `blob` of `resolved` before anything uses it: it is the package the
+/// index says (name and version, in its signed metadata), its signer is one the trust policy
+/// accepts (a registry's configured keys vouch for what came from it), and a registry that
+/// requires signatures trusts that signer. Its slots are checked as they are extracted or run.
+pub(super) fn check_blob(
+    blob: &Path,
+    resolved: &Resolved,
+    registries: &Registries,
+    trust: &Policy,
+    untrusted: &mut Vec<String>,
+) -> Result<()> {
+    let package = Package::open(blob)?;
+    let verified = package.verified(Scope::Structure)?;
+    let identity = (
+        &verified.metadata.package.name,
+        &verified.metadata.package.version,
+    );
+    if identity != (&resolved.name, &resolved.version) {
+        return Err(Error::Refused {
+            message: format!(
+                "{} (registry `{}`) is {}@{}, not {} as the index says",
+                resolved.url,
+                resolved.registry,
+                identity.0,
+                identity.1,
+                resolved.id()
+            ),
+            hint: Some(format!("the registry is broken or hostile: tell its operator, or `pandora registry remove {}`", resolved.registry)),
+        });
+    }
+    let configured = registries
+        .loaded
+        .iter()
+        .map(|loaded: &LoadedRegistry| &loaded.configured)
+        .find(|configured| configured.name == resolved.registry);
+    let vouched = configured.map_or(&[][..], |configured| &configured.keys[..]);
+    check_trust(trust, &resolved.id(), &verified, vouched, untrusted)?;
+    if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
+        if !configured
+            .keys
+            .iter()
+            .any(|key| key == &verified.public_key)
+        {
+            return Err(Error::refused(format!(
+                "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
+                resolved.id(),
+                verified.key_fingerprint,
+                resolved.registry
+            ),
+            format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
+        }
+    }
+    Ok(())
+}
+
 /// What the downloader needs to fetch `resolved`'s file.
-fn download_request(resolved: &Resolved) -> DownloadRequest {
+pub(super) fn download_request(resolved: &Resolved) -> DownloadRequest {
     DownloadRequest {
         url: resolved.url.clone(),
         sha256: resolved.sha256.into(),
