@@ -67,7 +67,7 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Verify a package and extract all its slots into a new directory
     Unpack(UnpackArgs),
-    /// Run a package (Pandora's or FlavorPack's) through Pandora's launcher
+    /// Run a package file (Pandora's or FlavorPack's) or a package by name, installed or not, through Pandora's launcher
     Run(RunArgs),
     /// Install packages and their dependencies from the registries (or a local .psp) into the store
     Install(InstallArgs),
@@ -90,8 +90,8 @@ pub enum Command {
     Graph(GraphArgs),
     /// Print the shell lines that put the active profile on PATH (and MANPATH, ...)
     Env(EnvArgs),
-    /// Return the active profile to its previous generation
-    Rollback,
+    /// Return the active profile to its previous generation (or any other: --to N, --forward)
+    Rollback(RollbackArgs),
     /// Create, switch, delete and list profiles, and show their history
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -437,11 +437,36 @@ pub enum ProfileCommand {
         /// The profile
         name: String,
     },
-    /// List a profile's generations and what each changed
+    /// List a profile's generations: when each was made, what it changed, which is current
     History {
         /// The profile [default: the active one]
         name: Option<String>,
     },
+}
+
+/// `pandora rollback`
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Generations stay in one line by number, as Nix keeps them: a rollback only changes which one is current, so the generation rolled back from stays there to come back to (--forward, or --to N). A change made after a rollback becomes the newest generation. `pandora profile history` lists them, marking the current one."
+)]
+pub struct RollbackArgs {
+    /// Make generation N of the active profile current (older or newer)
+    #[arg(long, value_name = "N", conflicts_with = "forward")]
+    pub to: Option<u64>,
+    /// Go to the next newer generation instead (undoes a rollback)
+    #[arg(long)]
+    pub forward: bool,
+}
+
+impl RollbackArgs {
+    /// The generation to make current.
+    pub fn target(&self) -> crate::profile::Target {
+        match (self.to, self.forward) {
+            (Some(number), _) => crate::profile::Target::Number(number),
+            (None, true) => crate::profile::Target::Next,
+            (None, false) => crate::profile::Target::Previous,
+        }
+    }
 }
 
 /// `pandora prune`
@@ -458,16 +483,18 @@ pub struct PruneArgs {
 /// `pandora run`
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started)."
+    after_help = "The package is a file when the argument contains `/`, ends in `.psp` or names an existing file; otherwise it is NAME or NAME@VERSION. An installed NAME runs its active version (else its only installed one) from the package file it was installed from. A package that is not installed is fetched from the registries into the blob cache, verified against their signed index and the trust policy as `install` would, and run without changing the store or any profile (`pandora prune` deletes the cached file). A .psp is self-contained: running one needs none of its dependencies.
+
+The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started); a package that cannot be found or fetched by name exits with 1."
 )]
 pub struct RunArgs {
-    /// The package, then the arguments for its program, passed through untouched (`--help` and
-    /// `-v` included: Pandora's own options go before the package)
+    /// The package (a file, or NAME[@VERSION]), then the arguments for its program, passed
+    /// through untouched (`--help` and `-v` included: Pandora's own options go before the package)
     #[arg(
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
-        value_name = "FILE [ARGS]"
+        value_name = "FILE|NAME[@VERSION] [ARGS]"
     )]
     pub command: Vec<std::ffi::OsString>,
 }

@@ -202,12 +202,18 @@ impl ResolveError {
     }
 }
 
+/// Exact bytes wanted for some `name@version`s (a lockfile's): `name@version` -> SHA-256.
+pub type Pins = BTreeMap<String, Sha256>;
+
+/// The first registry (by priority) offering `name` at `version` (its latest when `None`);
+/// for a pinned `name@version`, the first offering exactly the pinned bytes, if any does.
 fn lookup<'r>(
     registries: &'r [Registry],
     name: &str,
     version: Option<&str>,
+    pins: &Pins,
 ) -> Option<(&'r Registry, &'r IndexVersion)> {
-    registries.iter().find_map(|registry| {
+    let offers = |registry: &'r Registry| {
         let package = registry.index.package(name)?;
         let version = version.unwrap_or(&package.latest);
         package
@@ -215,7 +221,16 @@ fn lookup<'r>(
             .iter()
             .find(|candidate| candidate.version == version)
             .map(|found| (registry, found))
-    })
+    };
+    let pinned = version.and_then(|version| pins.get(&pandora_core::id::id(name, version)));
+    pinned
+        .and_then(|sha256| {
+            registries
+                .iter()
+                .filter_map(offers)
+                .find(|(_, found)| found.sha256 == *sha256)
+        })
+        .or_else(|| registries.iter().find_map(offers))
 }
 
 /// Resolves `requests` against what is at hand, then `registries` (highest priority first).
@@ -225,8 +240,44 @@ pub fn resolve(
     have: &Have,
     registries: &[Registry],
 ) -> Result<Vec<Resolved>, ResolveError> {
-    resolve_plainly(requests, have, registries)
+    resolve_pinned(requests, have, registries, &Pins::new())
+}
+
+/// [`resolve`], taking each pinned `name@version` from the first registry that offers exactly
+/// the pinned bytes: a registry's name does not matter, its bytes do. Where none does, the
+/// first registry's offer is taken, for the caller to compare and refuse.
+pub fn resolve_pinned(
+    requests: &[Request],
+    have: &Have,
+    registries: &[Registry],
+    pins: &Pins,
+) -> Result<Vec<Resolved>, ResolveError> {
+    resolve_plainly(requests, have, registries, pins)
         .map_err(|error| improve(error, requests, registries))
+}
+
+/// Only the package `request` names, without its dependencies (running a self-contained
+/// `.psp` needs none): from the first registry that offers it.
+pub fn find(request: &Request, registries: &[Registry]) -> Result<Resolved, ResolveError> {
+    let Some((registry, found)) = lookup(
+        registries,
+        &request.name,
+        request.version.as_deref(),
+        &Pins::new(),
+    ) else {
+        return Err(missing(
+            &request.name,
+            request.version.as_deref(),
+            &[],
+            registries,
+        ));
+    };
+    plan_entry(
+        &request.name,
+        registry,
+        found,
+        vec![pandora_core::id::id(&request.name, &found.version)],
+    )
 }
 
 /// The plan for `requests`, dependencies before dependents, or the first failure as found.
@@ -234,6 +285,7 @@ fn resolve_plainly(
     requests: &[Request],
     have: &Have,
     registries: &[Registry],
+    pins: &Pins,
 ) -> Result<Vec<Resolved>, ResolveError> {
     let mut chosen: BTreeMap<String, Chosen> = BTreeMap::new();
     let mut order = Vec::new();
@@ -242,7 +294,11 @@ fn resolve_plainly(
             &request.name,
             request.version.as_deref(),
             &[],
-            &Sources { have, registries },
+            &Sources {
+                have,
+                registries,
+                pins,
+            },
             &mut chosen,
             &mut order,
         )?;
@@ -260,6 +316,7 @@ fn resolve_plainly(
 struct Sources<'s> {
     have: &'s Have,
     registries: &'s [Registry],
+    pins: &'s Pins,
 }
 
 /// Depth first, dependencies before dependents; `order` gets each name once, after its pins.
@@ -307,52 +364,13 @@ fn visit(
         order.push(name.to_string());
         return Ok(());
     }
-    let Some((registry, found)) = lookup(registries, name, version) else {
-        let wanted = version.map_or(name.to_string(), |version| {
-            pandora_core::id::id(name, version)
-        });
-        let available: Vec<String> = registries
-            .iter()
-            .filter_map(|registry| registry.index.package(name))
-            .flat_map(|package| package.versions.iter().map(|v| v.version.clone()))
-            .collect();
-        let fix = if available.is_empty() {
-            format!("no configured registry has `{name}`: add one that does with `pandora registry add NAME URL`, or look for it with `pandora search {name}`")
-        } else {
-            format!(
-                "available versions of {name}: {}; `pandora info {name}` shows them",
-                available.join(", ")
-            )
-        };
-        return Err(ResolveError::Missing {
-            wanted,
-            chain: parents.to_vec(),
-            fix,
-        });
+    let Some((registry, found)) = lookup(registries, name, version, sources.pins) else {
+        return Err(missing(name, version, parents, registries));
     };
     let mut chain = parents.to_vec();
     chain.push(pandora_core::id::id(name, &found.version));
-    let url = crate::registry::index::package_url(&registry.index_url, &found.pkg_url).map_err(
-        |reason| ResolveError::BadUrl {
-            id: pandora_core::id::id(name, &found.version),
-            registry: registry.name.clone(),
-            reason,
-        },
-    )?;
-    chosen.insert(
-        name.to_string(),
-        Chosen::Fetch(Box::new(Resolved {
-            name: name.to_string(),
-            version: found.version.clone(),
-            registry: registry.name.clone(),
-            url,
-            sha256: found.sha256,
-            size: found.size,
-            dependencies: found.dependencies.clone(),
-            deprecated: found.deprecated,
-            chain: chain.clone(),
-        })),
-    );
+    let resolved = plan_entry(name, registry, found, chain.clone())?;
+    chosen.insert(name.to_string(), Chosen::Fetch(Box::new(resolved)));
     visit_pins(&found.dependencies, &chain, sources, chosen, order)?;
     order.push(name.to_string());
     Ok(())
@@ -373,6 +391,63 @@ fn visit_pins(
         visit(dependency, Some(pinned), chain, sources, chosen, order)?;
     }
     Ok(())
+}
+
+/// `name` (at `version`) is in no registry: the error, with the versions they do have.
+fn missing(
+    name: &str,
+    version: Option<&str>,
+    parents: &[String],
+    registries: &[Registry],
+) -> ResolveError {
+    let wanted = version.map_or(name.to_string(), |version| {
+        pandora_core::id::id(name, version)
+    });
+    let available: Vec<String> = registries
+        .iter()
+        .filter_map(|registry| registry.index.package(name))
+        .flat_map(|package| package.versions.iter().map(|v| v.version.clone()))
+        .collect();
+    let fix = if available.is_empty() {
+        format!("no configured registry has `{name}`: add one that does with `pandora registry add NAME URL`, or look for it with `pandora search {name}`")
+    } else {
+        format!(
+            "available versions of {name}: {}; `pandora info {name}` shows them",
+            available.join(", ")
+        )
+    };
+    ResolveError::Missing {
+        wanted,
+        chain: parents.to_vec(),
+        fix,
+    }
+}
+
+/// `found` in `registry`, as a plan entry reached through `chain`.
+fn plan_entry(
+    name: &str,
+    registry: &Registry,
+    found: &IndexVersion,
+    chain: Vec<String>,
+) -> Result<Resolved, ResolveError> {
+    let url = crate::registry::index::package_url(&registry.index_url, &found.pkg_url).map_err(
+        |reason| ResolveError::BadUrl {
+            id: pandora_core::id::id(name, &found.version),
+            registry: registry.name.clone(),
+            reason,
+        },
+    )?;
+    Ok(Resolved {
+        name: name.to_string(),
+        version: found.version.clone(),
+        registry: registry.name.clone(),
+        url,
+        sha256: found.sha256,
+        size: found.size,
+        dependencies: found.dependencies.clone(),
+        deprecated: found.deprecated,
+        chain,
+    })
 }
 
 /// Fills in the fix for a conflict: another version of the second request that agrees with
@@ -412,7 +487,7 @@ fn improve(error: ResolveError, requests: &[Request], registries: &[Registry]) -
                 name: root.clone(),
                 version: Some(candidate.version.clone()),
             });
-            if resolve_plainly(&trial, &Have::default(), registries).is_ok() {
+            if resolve_plainly(&trial, &Have::default(), registries, &Pins::new()).is_ok() {
                 let others: Vec<String> = requests
                     .iter()
                     .filter(|request| request.name != root)

@@ -144,7 +144,9 @@ fn files_saved_into_home_bin_survive_rollback_prune_switch_and_delete() {
         .join("profiles/default/2/forest/bin/in-old");
     std::fs::write(&old, "mine\n").unwrap();
     sandbox.run(&["activate", "two"]).success();
-    sandbox.run(&["prune", "--generations", "1"]).success();
+    sandbox
+        .run(&["prune", "--generations", "1", "--yes"])
+        .success();
     assert!(was_rescued(&sandbox, "in-old"));
     save(&sandbox, "before-switch");
     sandbox.run(&["profile", "create", "work"]).success();

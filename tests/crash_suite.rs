@@ -350,7 +350,12 @@ fn rolling_back_switching_and_pruning() {
         &sandbox,
         &Scenario {
             name: "prune --generations 1",
-            command: vec!["prune".into(), "--generations".into(), "1".into()],
+            command: vec![
+                "prune".into(),
+                "--generations".into(),
+                "1".into(),
+                "--yes".into(),
+            ],
             prepare: &|sandbox| {
                 quiet(sandbox, &["deactivate", "alpha"]);
                 quiet(sandbox, &["activate", "alpha@1.0.0"]);

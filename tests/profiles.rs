@@ -93,11 +93,15 @@ fn activation_links_home_bin_and_leaves_user_files_alone() {
     let lines: Vec<&str> = history.success().stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", history.stdout);
     assert!(
-        lines[0].starts_with("*    1") && lines[0].ends_with("activated alpha@1.0.0, beta@1.0.0"),
+        lines[0].starts_with("*    1") && lines[0].ends_with("(activated alpha@1.0.0, beta@1.0.0)"),
         "{}",
         lines[0]
     );
-    assert!(lines[1].ends_with("activated alpha@2.0.0"), "{}", lines[1]);
+    assert!(
+        lines[1].ends_with("(activated alpha@2.0.0)"),
+        "{}",
+        lines[1]
+    );
 }
 
 #[test]
@@ -203,7 +207,8 @@ fn profiles_switch_atomically_and_removal_unlinks_first() {
     let run = sandbox.run(&["rollback"]);
     run.failure(1);
     assert!(
-        run.stderr.contains("pandora install alpha@1.0.0"),
+        run.stderr
+            .contains("alpha-1.0.0.psp && pandora rollback --to 1"),
         "{}",
         run.stderr
     );
@@ -264,7 +269,9 @@ fn old_generations_are_pruned_with_what_only_they_held() {
     assert!(store.join("alpha@1.0.0").is_dir());
     assert!(sandbox.pandora_home().join("profiles/default/1").is_dir());
 
-    sandbox.run(&["prune", "--generations", "1"]).success();
+    sandbox
+        .run(&["prune", "--generations", "1", "--yes"])
+        .success();
     assert!(!store.join("alpha@1.0.0").exists());
     assert!(store.join("alpha@2.0.0").is_dir());
     assert!(!sandbox.pandora_home().join("profiles/default/1").exists());

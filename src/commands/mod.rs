@@ -78,7 +78,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Sync(args) => sync::run(&args, context),
         Command::Graph(args) => graph::run(&args, context),
         Command::Env(args) => env::run(&args, context),
-        Command::Rollback => profile::rollback(context),
+        Command::Rollback(args) => profile::rollback(&args, context),
         Command::Profile(command) => profile::run(command, context),
         Command::Prune(args) => prune::run(&args, context),
         Command::Upgrade(args) => install::upgrade(&args, context),

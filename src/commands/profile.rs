@@ -1,6 +1,6 @@
 //! `pandora profile list | create | switch | delete | history` and `pandora rollback`.
 
-use crate::cli::ProfileCommand;
+use crate::cli::{ProfileCommand, RollbackArgs};
 use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
 use crate::ops::profile;
@@ -45,37 +45,67 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             context.printer.status("Deleted", format!("profile {name}"));
         }
         ProfileCommand::History { name } => {
-            let (current, generations) = profile::history(layout, name.as_deref())?;
-            for generation in generations {
-                let marker = if Some(generation.number) == current {
-                    "*"
-                } else {
-                    " "
-                };
-                context.printer.data(format!(
-                    "{marker} {:>4}  {}  {}",
-                    generation.number,
-                    pandora_core::time::rfc3339(u64::try_from(generation.created_at).unwrap_or(0)),
-                    generation.description
-                ));
+            let (_, entries) = profile::history(layout, name.as_deref())?;
+            for entry in entries {
+                context.printer.data(history_line(&entry));
             }
         }
     }
     Ok(ExitStatus::Success)
 }
 
-/// `pandora rollback`: the active profile's previous generation becomes current.
-pub fn rollback(context: &Context) -> anyhow::Result<ExitStatus> {
+/// One generation as `profile history` shows it: a `*` for the current one, its number, when
+/// it was made, what it changed, and the command's own words.
+fn history_line(entry: &profile::HistoryEntry) -> String {
+    let generation = &entry.generation;
+    let marker = if entry.current { "*" } else { " " };
+    let changes = match (&entry.changes, entry.base) {
+        (Some(changes), _) if changes.is_empty() => "no package changed".to_string(),
+        (Some(changes), _) => changes
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        (None, Some(base)) => format!("made from generation {base} (pruned since)"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "{marker} {:>4}  {}  {changes}  ({})",
+        generation.number,
+        pandora_core::time::rfc3339(u64::try_from(generation.created_at).unwrap_or(0)),
+        generation.description
+    )
+}
+
+/// `pandora rollback [--to N | --forward]`: another generation of the active profile becomes
+/// current.
+pub fn rollback(args: &RollbackArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let rolled = profile::rollback(
         &context.settings.layout,
         context.home(),
         &context.trust_policy(),
+        args.target(),
     )?;
+    if rolled.from == rolled.generation {
+        context.printer.status(
+            "Unchanged",
+            format!(
+                "profile {} is at generation {} already",
+                rolled.profile, rolled.generation
+            ),
+        );
+        return Ok(ExitStatus::Success);
+    }
+    let verb = if rolled.generation < rolled.from {
+        "Rolled back"
+    } else {
+        "Rolled forward"
+    };
     context.printer.status(
-        "Rolled back",
+        verb,
         format!(
-            "profile {} to generation {}",
-            rolled.profile, rolled.generation
+            "profile {} from generation {} to generation {}",
+            rolled.profile, rolled.from, rolled.generation
         ),
     );
     render::home_links(&context.printer, &rolled.home);

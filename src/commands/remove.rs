@@ -30,5 +30,10 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     for id in &removed.removed {
         context.printer.status("Removed", id);
     }
+    if let Some(restore) = &removed.restore {
+        context
+            .printer
+            .hint(format!("to undo this: `{}`", restore.command()));
+    }
     Ok(ExitStatus::Success)
 }

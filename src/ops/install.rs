@@ -15,7 +15,7 @@ use crate::format::platform::Platform;
 use crate::layout::Layout;
 use crate::profile::Locked;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
-use crate::resolver::{resolve, Have, Request, Resolved};
+use crate::resolver::{resolve_pinned, Have, Pins, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
 use crate::trust::{Policy, Verdict};
 
@@ -26,6 +26,15 @@ pub enum Target {
     Named(Request),
     /// A `.psp` on disk.
     File(PathBuf),
+    /// A blob already in `blobs/` (its name its SHA-256, checked again before use), recorded
+    /// as installed from `source` outside any registry: how `sync` installs a locked package
+    /// no registry offers.
+    Cached {
+        /// The blob's SHA-256.
+        sha256: Sha256,
+        /// Where it first came from, for the record.
+        source: String,
+    },
 }
 
 impl Target {
@@ -51,8 +60,9 @@ pub struct InstallOptions {
     pub now: i64,
     /// Download behaviour.
     pub policy: DownloadPolicy,
-    /// Packages a lockfile pins: anything resolved to one of these `name@version`s must come
-    /// from the same registry with the same SHA-256, or nothing is installed.
+    /// Packages a lockfile pins: anything resolved to one of these `name@version`s must have
+    /// the same SHA-256 (from whichever registry offers those bytes; the registry's name does
+    /// not matter), or nothing is installed.
     pub locked: Vec<Locked>,
     /// Whose signatures are trusted (`PANDORA_REQUIRE_TRUSTED` refuses the rest).
     pub trust: Policy,
@@ -97,18 +107,19 @@ impl Progress for Silent {
     fn finish(&self) {}
 }
 
-/// Refuses a plan that disagrees with a lockfile about where a package comes from or its bytes.
+/// Refuses a plan that disagrees with a lockfile about a package's bytes. The registry it was
+/// locked from is only informational: the same bytes from another registry are the same package.
 fn check_locked(plan: &[Resolved], locked: &[Locked]) -> Result<()> {
     for resolved in plan {
         let Some(pin) = locked.iter().find(|pin| pin.id() == resolved.id()) else {
             continue;
         };
-        if pin.sha256 != resolved.sha256 || pin.registry.as_deref() != Some(&resolved.registry) {
+        if pin.sha256 != resolved.sha256 {
             return Err(Error::refused(format!(
-                "the lockfile pins {} to SHA-256 {} from registry `{}`, but registry `{}` now offers SHA-256 {}",
+                "the lockfile pins {} to SHA-256 {} (locked from {}), but no configured registry offers those bytes: registry `{}` offers SHA-256 {}",
                 resolved.id(),
                 encode_hex(&pin.sha256),
-                pin.registry.as_deref().unwrap_or("(a local file)"),
+                pin.registry.as_deref().map_or("a local file".to_string(), |name| format!("registry `{name}`")),
                 resolved.registry,
                 encode_hex(&resolved.sha256),
             ), format!(
@@ -132,6 +143,9 @@ pub struct LocalFile {
     pub id: String,
     /// Its pins.
     pub dependencies: Vec<String>,
+    /// Where it came from, for the install record (the file's absolute path, or where a
+    /// cached blob first came from).
+    pub source: String,
 }
 
 /// What an install will do, decided before anything is downloaded, so a caller can show it
@@ -205,67 +219,68 @@ pub fn install(
     execute(layout, plan, options, progress)
 }
 
+/// [`install`] with the registries already loaded by the caller (they are used only if
+/// something must come from a registry).
+pub(super) fn install_with(
+    layout: &Layout,
+    options: &InstallOptions,
+    progress: &Arc<dyn Progress>,
+    loaded: Registries,
+) -> Result<InstallReport> {
+    let plan = plan_with(layout, options, Some(loaded))?;
+    execute(layout, plan, options, progress)
+}
+
 /// Decides what to install: local files are copied into `blobs/` and verified; packages
 /// already installed (and local files) satisfy exact pins without any registry; the rest is
 /// resolved against the registries, which are read only when something is missing.
 pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
+    plan_with(layout, options, None)
+}
+
+fn plan_with(
+    layout: &Layout,
+    options: &InstallOptions,
+    loaded: Option<Registries>,
+) -> Result<Plan> {
     let store = Store::new(layout);
     let mut requests: Vec<Request> = Vec::new();
     let mut files: Vec<LocalFile> = Vec::new();
     let mut untrusted = Vec::new();
     let mut have = Have::default();
     for target in &options.targets {
-        match target {
-            Target::Named(request) => requests.push(request.clone()),
-            Target::File(path) => {
-                let sha256 = store.add_blob(path)?;
-                let package = Package::open(&store.blob_path(&sha256))?;
-                let verified = package.verified(Scope::Full).map_err(|error| {
-                    Error::refused(
-                        format!(
-                            "{} is not a valid package: {}",
-                            path.display(),
-                            pandora_core::error::chain(&error)
-                        ),
-                        "`pandora verify FILE` shows every check",
-                    )
-                })?;
-                let id = pandora_core::id::id(
-                    &verified.metadata.package.name,
-                    &verified.metadata.package.version,
-                );
-                check_trust(&options.trust, &id, &verified, &[], &mut untrusted)?;
-                package
-                    .check_platform(&verified.metadata, &Platform::current())
-                    .map_err(|error| wrong_platform(error, path.display()))?;
-                let dependencies = verified
-                    .metadata
-                    .pandora
-                    .clone()
-                    .unwrap_or_default()
-                    .dependencies;
-                for pin in &dependencies {
-                    let request = Request::parse(pin).map_err(|reason| Error::Refused {
-                        message: format!("{}: dependency {reason}", path.display()),
-                        hint: None,
-                    })?;
-                    if request.version.is_none() {
-                        return Err(Error::refused(
-                            format!("{}: dependency `{pin}` has no version", path.display()),
-                            "dependencies are exact pins, NAME@VERSION: ask the publisher",
-                        ));
-                    }
-                    requests.push(request);
-                }
-                have.0.insert(id.clone(), dependencies.clone());
-                files.push(LocalFile {
-                    path: path.clone(),
-                    sha256,
-                    id,
-                    dependencies,
-                });
+        let (path, sha256, source) = match target {
+            Target::Named(request) => {
+                requests.push(request.clone());
+                continue;
             }
+            Target::Cached { sha256, source } if !store.has_blob(sha256) => {
+                return Err(Error::refused(
+                    format!(
+                        "{} is not in the blob cache (or no longer hashes to its name)",
+                        store.blob_path(sha256).display()
+                    ),
+                    format!("install the package from {source} again"),
+                ));
+            }
+            Target::Cached { sha256, source } => (store.blob_path(sha256), *sha256, source.clone()),
+            Target::File(path) => {
+                let source = std::path::absolute(path)
+                    .unwrap_or_else(|_| path.clone())
+                    .display()
+                    .to_string();
+                (path.clone(), store.add_blob(path)?, source)
+            }
+        };
+        let file = local_file(&store, path, sha256, source, options, &mut untrusted)?;
+        for pin in &file.dependencies {
+            requests.push(Request::parse(pin).map_err(|reason| Error::Refused {
+                message: format!("{}: dependency {reason}", file.path.display()),
+                hint: None,
+            })?);
         }
+        have.0.insert(file.id.clone(), file.dependencies.clone());
+        files.push(file);
     }
     // Installed packages satisfy exact pins, unless a lockfile pins other bytes for them or
     // everything is being reinstalled.
@@ -281,15 +296,26 @@ pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
             have.0.entry(id).or_insert(record.dependencies);
         }
     }
-    let at_hand = resolve(&requests, &have, &[]);
+    let pins: Pins = options
+        .locked
+        .iter()
+        .map(|locked| (locked.id(), locked.sha256))
+        .collect();
+    let at_hand = resolve_pinned(&requests, &have, &[], &pins);
     let (fetch, registries) = match at_hand {
         Ok(fetch) => (fetch, Registries::default()),
         Err(_) => {
-            let downloader = Downloader::new(options.policy).map_err(pandora_core::IoError::at(
-                "start the network client for",
-                &layout.blobs_dir(),
-            ))?;
-            let registries = registries::load(layout, &downloader, options.offline, options.now)?;
+            let registries = match loaded {
+                Some(loaded) => loaded,
+                None => {
+                    let downloader =
+                        Downloader::new(options.policy).map_err(pandora_core::IoError::at(
+                            "start the network client for",
+                            &layout.blobs_dir(),
+                        ))?;
+                    registries::load(layout, &downloader, options.offline, options.now)?
+                }
+            };
             if registries.loaded.is_empty() {
                 if registries.failed.is_empty() {
                     return Err(Error::refused(
@@ -299,7 +325,7 @@ pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
                 }
                 return Err(registries.none_readable());
             }
-            match resolve(&requests, &have, &registries.indexes()) {
+            match resolve_pinned(&requests, &have, &registries.indexes(), &pins) {
                 Ok(fetch) => (fetch, registries),
                 Err(error) if !registries.failed.is_empty() => {
                     return Err(Error::ResolvedWithout {
@@ -337,6 +363,7 @@ pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
         .map(|resolved| format!("{} (registry `{}`)", resolved.id(), resolved.registry))
         .collect();
     let mut requested = Vec::new();
+    let mut local = files.iter();
     for target in &options.targets {
         match target {
             Target::Named(request) => {
@@ -350,8 +377,8 @@ pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
                 };
                 requested.push(id);
             }
-            Target::File(path) => {
-                if let Some(file) = files.iter().find(|file| &file.path == path) {
+            Target::File(_) | Target::Cached { .. } => {
+                if let Some(file) = local.next() {
                     requested.push(file.id.clone());
                 }
             }
@@ -391,6 +418,59 @@ pub fn plan(layout: &Layout, options: &InstallOptions) -> Result<Plan> {
         registries,
         store_has,
         at_hand,
+    })
+}
+
+/// Verifies a local package from its copy in `blobs/` (so the file can change afterwards
+/// without changing what is installed): signature, every slot, trust, platform, exact pins.
+fn local_file(
+    store: &Store,
+    path: PathBuf,
+    sha256: Sha256,
+    source: String,
+    options: &InstallOptions,
+    untrusted: &mut Vec<String>,
+) -> Result<LocalFile> {
+    let package = Package::open(&store.blob_path(&sha256))?;
+    let verified = package.verified(Scope::Full).map_err(|error| {
+        Error::refused(
+            format!(
+                "{} is not a valid package: {}",
+                path.display(),
+                pandora_core::error::chain(&error)
+            ),
+            "`pandora verify FILE` shows every check",
+        )
+    })?;
+    let id = pandora_core::id::id(
+        &verified.metadata.package.name,
+        &verified.metadata.package.version,
+    );
+    check_trust(&options.trust, &id, &verified, &[], untrusted)?;
+    package
+        .check_platform(&verified.metadata, &Platform::current())
+        .map_err(|error| wrong_platform(error, path.display()))?;
+    let dependencies = verified
+        .metadata
+        .pandora
+        .clone()
+        .unwrap_or_default()
+        .dependencies;
+    if let Some(pin) = dependencies
+        .iter()
+        .find(|pin| pandora_core::id::split_id(pin).is_none())
+    {
+        return Err(Error::refused(
+            format!("{}: dependency `{pin}` has no version", path.display()),
+            "dependencies are exact pins, NAME@VERSION: ask the publisher",
+        ));
+    }
+    Ok(LocalFile {
+        path,
+        sha256,
+        id,
+        dependencies,
+        source,
     })
 }
 
@@ -471,57 +551,13 @@ pub fn execute(
     // Identity and signer checked on every blob before anything is staged; staging hashes
     // every slot as it extracts; the store changes only when everything has staged.
     for resolved in &needed {
-        let blob = store.blob_path(&resolved.sha256);
-        let package = Package::open(&blob)?;
-        let verified = package.verified(Scope::Structure)?;
-        package
-            .check_platform(&verified.metadata, &Platform::current())
-            .map_err(|error| wrong_platform(error, &resolved.id()))?;
-        let identity = (
-            &verified.metadata.package.name,
-            &verified.metadata.package.version,
-        );
-        if identity != (&resolved.name, &resolved.version) {
-            return Err(Error::Refused {
-                message: format!(
-                    "{} (registry `{}`) is {}@{}, not {} as the index says",
-                    resolved.url,
-                    resolved.registry,
-                    identity.0,
-                    identity.1,
-                    resolved.id()
-                ),
-                hint: Some(format!("the registry is broken or hostile: tell its operator, or `pandora registry remove {}`", resolved.registry)),
-            });
-        }
-        let configured = registries
-            .loaded
-            .iter()
-            .map(|loaded: &LoadedRegistry| &loaded.configured)
-            .find(|configured| configured.name == resolved.registry);
-        let vouched = configured.map_or(&[][..], |configured| &configured.keys[..]);
-        check_trust(
+        check_blob(
+            &store.blob_path(&resolved.sha256),
+            resolved,
+            &registries,
             &options.trust,
-            &resolved.id(),
-            &verified,
-            vouched,
             &mut untrusted,
         )?;
-        if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
-            if !configured
-                .keys
-                .iter()
-                .any(|key| key == &verified.public_key)
-            {
-                return Err(Error::refused(format!(
-                    "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
-                    resolved.id(),
-                    verified.key_fingerprint,
-                    resolved.registry
-                ),
-                format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
-            }
-        }
     }
     let mut outcomes = Vec::new();
     for resolved in &needed {
@@ -534,10 +570,7 @@ pub fn execute(
     for file in &files {
         let provenance = Provenance {
             registry: None,
-            source: std::path::absolute(&file.path)
-                .unwrap_or_else(|_| file.path.clone())
-                .display()
-                .to_string(),
+            source: file.source.clone(),
         };
         outcomes.push(transaction.stage(&file.sha256, &provenance, options.reinstall)?);
     }
@@ -564,6 +597,64 @@ pub fn execute(
     Ok(report)
 }
 
+/// Checks the downloaded `blob` of `resolved` before anything uses it: it is the package the
+/// index says (name and version, in its signed metadata), its signer is one the trust policy
+/// accepts (a registry's configured keys vouch for what came from it), and a registry that
+/// requires signatures trusts that signer. Its slots are checked as they are extracted or run.
+pub(super) fn check_blob(
+    blob: &Path,
+    resolved: &Resolved,
+    registries: &Registries,
+    trust: &Policy,
+    untrusted: &mut Vec<String>,
+) -> Result<()> {
+    let package = Package::open(blob)?;
+    let verified = package.verified(Scope::Structure)?;
+    package
+        .check_platform(&verified.metadata, &Platform::current())
+        .map_err(|error| wrong_platform(error, resolved.id()))?;
+    let identity = (
+        &verified.metadata.package.name,
+        &verified.metadata.package.version,
+    );
+    if identity != (&resolved.name, &resolved.version) {
+        return Err(Error::Refused {
+            message: format!(
+                "{} (registry `{}`) is {}@{}, not {} as the index says",
+                resolved.url,
+                resolved.registry,
+                identity.0,
+                identity.1,
+                resolved.id()
+            ),
+            hint: Some(format!("the registry is broken or hostile: tell its operator, or `pandora registry remove {}`", resolved.registry)),
+        });
+    }
+    let configured = registries
+        .loaded
+        .iter()
+        .map(|loaded: &LoadedRegistry| &loaded.configured)
+        .find(|configured| configured.name == resolved.registry);
+    let vouched = configured.map_or(&[][..], |configured| &configured.keys[..]);
+    check_trust(trust, &resolved.id(), &verified, vouched, untrusted)?;
+    if let Some(configured) = configured.filter(|configured| configured.require_signatures) {
+        if !configured
+            .keys
+            .iter()
+            .any(|key| key == &verified.public_key)
+        {
+            return Err(Error::refused(format!(
+                "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
+                resolved.id(),
+                verified.key_fingerprint,
+                resolved.registry
+            ),
+            format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
+        }
+    }
+    Ok(())
+}
+
 /// A package for another platform, named as the user knows it (the file given, or
 /// `name@version`) rather than by its blob's path.
 fn wrong_platform(error: crate::format::FormatError, shown: impl std::fmt::Display) -> Error {
@@ -582,7 +673,7 @@ fn wrong_platform(error: crate::format::FormatError, shown: impl std::fmt::Displ
 }
 
 /// What the downloader needs to fetch `resolved`'s file.
-fn download_request(resolved: &Resolved) -> DownloadRequest {
+pub(super) fn download_request(resolved: &Resolved) -> DownloadRequest {
     DownloadRequest {
         url: resolved.url.clone(),
         sha256: resolved.sha256.into(),

@@ -16,6 +16,7 @@ pub mod query;
 pub mod registries;
 pub mod registry;
 pub mod remove;
+pub mod run;
 pub mod sync;
 pub mod verify;
 

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use std::collections::BTreeMap;
+
 use super::activate::{check_trust, link_home};
 use super::Result;
 use crate::layout::Layout;
-use crate::profile::{Generation, HomeLinks, Profiles};
+use crate::profile::{Generation, HomeLinks, Profiles, Target};
 use crate::trust::Policy;
 
 /// What `rollback` did.
@@ -14,7 +16,9 @@ use crate::trust::Policy;
 pub struct RolledBack {
     /// The active profile.
     pub profile: String,
-    /// The generation now current.
+    /// The generation that was current.
+    pub from: u64,
+    /// The generation now current (`from` when it already was).
     pub generation: u64,
     /// `$HOME` links made or left to the user.
     pub home: HomeLinks,
@@ -22,19 +26,26 @@ pub struct RolledBack {
     pub warnings: Vec<String>,
 }
 
-/// The active profile's previous generation becomes current, if the trust policy accepts
-/// everything it holds (as activation would).
-pub fn rollback(layout: &Layout, home: Option<&Path>, trust: &Policy) -> Result<RolledBack> {
+/// Another generation of the active profile becomes current (`target`: the next older, the
+/// next newer, or one by number), if the trust policy accepts everything it holds (as
+/// activation would). Generations are never deleted by this, so any can be returned to.
+pub fn rollback(
+    layout: &Layout,
+    home: Option<&Path>,
+    trust: &Policy,
+    target: Target,
+) -> Result<RolledBack> {
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
-    let generation = profiles.rollback_checked(&profile, |generation| {
+    let moved = profiles.move_checked(&profile, target, |generation| {
         check_trust(layout, &generation.members, trust)
     })?;
     let mut warnings = profiles.take_warnings();
     let home = link_home(layout, home, &profile, &mut warnings);
     Ok(RolledBack {
         profile,
-        generation,
+        from: moved.from,
+        generation: moved.to,
         home,
         warnings,
     })
@@ -82,14 +93,133 @@ pub fn list(layout: &Layout) -> Result<(String, ProfileList)> {
     Ok((active, listed))
 }
 
-/// The current generation's number and every generation of `name` (default: the active
-/// profile), oldest first.
-pub fn history(layout: &Layout, name: Option<&str>) -> Result<(Option<u64>, Vec<Generation>)> {
+/// What one generation changed, package by package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changed {
+    /// A package that joined (`name@version`).
+    Added(String),
+    /// A package that left (`name@version`).
+    Removed(String),
+    /// A package whose version changed.
+    Replaced {
+        /// Its name.
+        name: String,
+        /// The version before.
+        from: String,
+        /// The version after.
+        to: String,
+    },
+}
+
+impl std::fmt::Display for Changed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Changed::Added(id) => write!(f, "+ {id}"),
+            Changed::Removed(id) => write!(f, "- {id}"),
+            Changed::Replaced { name, from, to } => write!(f, "{name} {from} -> {to}"),
+        }
+    }
+}
+
+/// One generation in a profile's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    /// The generation.
+    pub generation: Generation,
+    /// Whether it is the profile's current one.
+    pub current: bool,
+    /// The generation it was made from (what `changes` compares with), if any.
+    pub base: Option<u64>,
+    /// What it changed from `base` (everything it holds, for a first generation); `None` when
+    /// the generation it was made from has been pruned, so what changed is unknown.
+    pub changes: Option<Vec<Changed>>,
+}
+
+/// Every generation of `name` (default: the active profile), oldest first, with what each
+/// changed from the generation it was made from and which one is current.
+pub fn history(layout: &Layout, name: Option<&str>) -> Result<(String, Vec<HistoryEntry>)> {
     let profiles = Profiles::new(layout);
     let name = match name {
         Some(name) => name.to_string(),
         None => profiles.active()?,
     };
     let current = profiles.current(&name)?.map(|g| g.number);
-    Ok((current, profiles.generations(&name)?))
+    let generations = profiles.generations(&name)?;
+    let by_number: BTreeMap<u64, &Generation> = generations.iter().map(|g| (g.number, g)).collect();
+    let mut entries = Vec::new();
+    for generation in &generations {
+        // Manifests written before `parent` existed: the generation before it by number,
+        // which is what it was made from unless a rollback came between.
+        let base = generation.parent.or_else(|| {
+            by_number
+                .range(..generation.number)
+                .next_back()
+                .map(|(number, _)| *number)
+        });
+        let changes = match base {
+            None => Some(changes(&[], &generation.members)),
+            Some(base) => by_number
+                .get(&base)
+                .map(|before| changes(&before.members, &generation.members)),
+        };
+        entries.push(HistoryEntry {
+            generation: generation.clone(),
+            current: Some(generation.number) == current,
+            base,
+            changes,
+        });
+    }
+    Ok((name, entries))
+}
+
+/// What changed from the members `before` to `after`: replaced versions, then removals, then
+/// additions, each sorted by name.
+pub fn changes(before: &[String], after: &[String]) -> Vec<Changed> {
+    let split = |ids: &[String]| -> BTreeMap<String, String> {
+        ids.iter()
+            .filter_map(|id| pandora_core::id::split_id(id))
+            .map(|(name, version)| (name.to_string(), version.to_string()))
+            .collect()
+    };
+    let (before, after) = (split(before), split(after));
+    let mut replaced = Vec::new();
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    for (name, from) in &before {
+        match after.get(name) {
+            Some(to) if to != from => replaced.push(Changed::Replaced {
+                name: name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            }),
+            Some(_) => {}
+            None => removed.push(Changed::Removed(pandora_core::id::id(name, from))),
+        }
+    }
+    for (name, version) in &after {
+        if !before.contains_key(name) {
+            added.push(Changed::Added(pandora_core::id::id(name, version)));
+        }
+    }
+    replaced.into_iter().chain(removed).chain(added).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_name_replacements_removals_and_additions() {
+        let before = ["hello@1.0.0".to_string(), "libgreet@1.0.0".to_string()];
+        let after = ["hello@1.1.0".to_string(), "tool@2.0.0".to_string()];
+        let shown: Vec<String> = changes(&before, &after)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            shown,
+            ["hello 1.0.0 -> 1.1.0", "- libgreet@1.0.0", "+ tool@2.0.0"]
+        );
+        assert!(changes(&after, &after).is_empty());
+    }
 }

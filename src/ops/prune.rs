@@ -5,6 +5,7 @@
 //! nothing of a blob is deleted while another process holds its lock (a download or copy in
 //! flight): that is skipped, for a later prune.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::Result;
@@ -21,6 +22,8 @@ pub enum Pruned {
         profile: String,
         /// The generation.
         number: u64,
+        /// The disk space its forest and manifests took.
+        bytes: u64,
     },
     /// A store entry nothing holds.
     Package {
@@ -39,11 +42,24 @@ pub enum Pruned {
 }
 
 impl Pruned {
-    /// Bytes freed.
+    /// What it is, in words.
+    pub fn label(&self) -> String {
+        match self {
+            Pruned::Generation {
+                profile, number, ..
+            } => format!("profile {profile} generation {number}"),
+            Pruned::Package { id, .. } => id.clone(),
+            Pruned::Path { path, .. } => path.display().to_string(),
+        }
+    }
+
+    /// Bytes freed: the disk space it took (allocated blocks, links not followed; see
+    /// [`crate::fs::disk_usage`]).
     pub fn bytes(&self) -> u64 {
         match self {
-            Pruned::Generation { .. } => 0,
-            Pruned::Package { bytes, .. } | Pruned::Path { bytes, .. } => *bytes,
+            Pruned::Generation { bytes, .. }
+            | Pruned::Package { bytes, .. }
+            | Pruned::Path { bytes, .. } => *bytes,
         }
     }
 }
@@ -53,23 +69,34 @@ impl Pruned {
 pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Result<Vec<Pruned>> {
     let store = Store::new(layout);
     let mut pruned = Vec::new();
+    let mut collected = BTreeSet::new();
     if let Some(keep) = generations {
         let profiles = Profiles::new(layout);
         let deleted = profiles.prune_generations(keep, dry_run)?;
-        pruned.extend(deleted.iter().map(|(profile, number)| Pruned::Generation {
-            profile: profile.clone(),
-            number: *number,
+        pruned.extend(deleted.iter().map(|generation| Pruned::Generation {
+            profile: generation.profile.clone(),
+            number: generation.number,
+            bytes: generation.bytes,
         }));
         // A dry run's generations are still there: leave them out as a real run would have.
         let roots = || -> Result<_> { Ok(profiles.roots(&deleted)?) };
+        let mut measured = Ok(());
         store.collect(roots, dry_run, |id, entry| {
+            let bytes = disk_usage(entry).unwrap_or_else(|error| {
+                measured = Err(error);
+                0
+            });
+            collected.insert(id.to_string());
             pruned.push(Pruned::Package {
                 id: id.to_string(),
-                bytes: tree_size(entry),
+                bytes,
             });
         })?;
+        measured?;
     }
-    store.remove_unreferenced_blobs(dry_run, |path, bytes| {
+    // A dry run's collected entries still have records: their blobs count as unreferenced,
+    // as they will be once a real run removed them.
+    store.remove_unreferenced_blobs(dry_run, &collected, |path, bytes| {
         pruned.push(Pruned::Path {
             path: path.to_path_buf(),
             bytes,
@@ -77,7 +104,7 @@ pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Resu
     })?;
     for path in store.orphans()? {
         pruned.push(Pruned::Path {
-            bytes: tree_size(&path),
+            bytes: disk_usage(&path)?,
             path: path.clone(),
         });
         if !dry_run {
@@ -87,12 +114,9 @@ pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Resu
     Ok(pruned)
 }
 
-fn tree_size(path: &Path) -> u64 {
-    walkdir::WalkDir::new(path)
-        .into_iter()
-        .flatten()
-        .filter_map(|entry| entry.metadata().ok())
-        .filter(|metadata| metadata.is_file())
-        .map(|metadata| metadata.len())
-        .sum()
+/// [`crate::fs::disk_usage`], naming the path on failure.
+fn disk_usage(path: &Path) -> Result<u64> {
+    crate::fs::disk_usage(path)
+        .map_err(pandora_core::IoError::at("measure", path))
+        .map_err(Into::into)
 }

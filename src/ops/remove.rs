@@ -44,18 +44,44 @@ pub struct Removed {
     pub profiles: Vec<(String, Applied)>,
     /// The `name@version`s removed from the store.
     pub removed: Vec<String>,
+    /// How to undo it: `pandora install` arguments that bring the packages back (`name@version`
+    /// for what came from a registry, the file for what was installed from one), and the
+    /// generation of the active profile that held them, to roll back to (`None` when the active
+    /// profile did not hold them).
+    pub restore: Option<Restore>,
+}
+
+/// How to undo a removal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Restore {
+    /// What `pandora install --no-activate` takes to put the packages back in the store.
+    pub reinstall: Vec<String>,
+    /// The active profile's generation that held them, if it did.
+    pub generation: Option<u64>,
+}
+
+impl Restore {
+    /// The command that undoes the removal.
+    pub fn command(&self) -> String {
+        crate::profile::restore_command(&self.reinstall, self.generation)
+    }
 }
 
 /// Takes `ids` out of every profile, then out of the store. Call [`check`] first.
 pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
     let mut report = Removed::default();
     let profiles = Profiles::new(layout);
+    let active = profiles.active()?;
+    let mut held = None;
     for profile in profiles.list()? {
-        let holds = profiles
+        let Some(current) = profiles
             .current(&profile)?
-            .is_some_and(|generation| generation.members.iter().any(|id| ids.contains(id)));
-        if !holds {
+            .filter(|generation| generation.members.iter().any(|id| ids.contains(id)))
+        else {
             continue;
+        };
+        if profile == active {
+            held = Some(current.number);
         }
         let description = format!("removed {}", ids.join(", "));
         let applied = apply(
@@ -68,9 +94,18 @@ pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
         report.profiles.push((profile, applied));
     }
     let store = Store::new(layout);
+    let mut reinstall = Vec::new();
     for id in ids {
-        store.remove(id)?;
+        let record = store.remove(id)?;
         report.removed.push(id.clone());
+        reinstall.push(match record.registry {
+            None if !record.source.is_empty() => record.source,
+            _ => id.clone(),
+        });
     }
+    report.restore = (!reinstall.is_empty()).then_some(Restore {
+        reinstall,
+        generation: held,
+    });
     Ok(report)
 }

@@ -1,17 +1,23 @@
 //! Making a profile hold exactly what a lockfile lists: what the store lacks is downloaded and
 //! installed byte for byte as locked, then the profile gets one new generation from the lock.
+//!
+//! A locked package is its name, version and SHA-256; the registry it was locked from is only
+//! informational. Its bytes come from any configured registry that offers them (a teammate may
+//! call the same registry something else), else from the blob cache (how a package installed
+//! from a file is synced again), else nowhere: an error naming it and what to do.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::activate::{finish, ProfileChange};
-use super::install::{install, InstallOptions, InstallReport, Progress, Target};
+use super::install::{install_with, InstallOptions, InstallReport, Progress, Target};
+use super::registries::{self, Registries};
 use super::{Error, Result};
 use crate::activation::{apply, Change};
 use crate::format::metadata::encode_hex;
 use crate::layout::Layout;
-use crate::profile::{Lockfile, Prefer, Profiles};
-use crate::registry::download::DownloadPolicy;
+use crate::profile::{Locked, Lockfile, Prefer, Profiles};
+use crate::registry::download::{DownloadPolicy, Downloader};
 use crate::resolver::Request;
 use crate::store::Store;
 
@@ -82,40 +88,32 @@ pub fn sync(
                     ),
                 ))
             }
-            None if locked.registry.is_none() => {
-                return Err(Error::refused(
-                    format!(
-                        "{} was installed from a file ({}), so no registry can supply it",
-                        locked.id(),
-                        locked.source
-                    ),
-                    "install that file with `pandora install --no-activate FILE`, then sync again",
-                ))
-            }
             None => missing.push(locked.clone()),
         }
     }
     let installed = if missing.is_empty() {
         InstallReport::default()
     } else {
-        let options = InstallOptions {
-            targets: missing
-                .iter()
-                .map(|locked| {
-                    Target::Named(Request {
-                        name: locked.name.clone(),
-                        version: Some(locked.version.clone()),
-                    })
-                })
-                .collect(),
+        let now = pandora_core::time::now();
+        let downloader = Downloader::new(options.download).map_err(pandora_core::IoError::at(
+            "start the network client for",
+            &layout.blobs_dir(),
+        ))?;
+        let registries = registries::load(layout, &downloader, options.offline, now)?;
+        let targets = missing
+            .iter()
+            .map(|locked| source_of(locked, &registries, &store))
+            .collect::<Result<Vec<_>>>()?;
+        let install_options = InstallOptions {
+            targets,
             reinstall: false,
             offline: options.offline,
-            now: pandora_core::time::now(),
+            now,
             policy: options.download,
             locked: lockfile.packages.clone(),
             trust: options.trust.clone(),
         };
-        install(layout, &options, progress)?
+        install_with(layout, &install_options, progress, registries)?
     };
     let ids: Vec<String> = lockfile.packages.iter().map(|locked| locked.id()).collect();
     super::activate::check_trust(layout, &ids, &options.trust)?;
@@ -131,4 +129,83 @@ pub fn sync(
         installed,
         change: finish(layout, home, profile, applied)?,
     })
+}
+
+/// Where a locked package's exact bytes come from: a configured registry that offers
+/// `name@version` with the locked SHA-256 (whatever it is called here), else the blob cache,
+/// else nowhere, which is an error naming the package and what to do.
+fn source_of(locked: &Locked, registries: &Registries, store: &Store) -> Result<Target> {
+    let offered = registries.loaded.iter().any(|loaded| {
+        loaded
+            .index
+            .index
+            .package(&locked.name)
+            .is_some_and(|package| {
+                package
+                    .versions
+                    .iter()
+                    .any(|offer| offer.version == locked.version && offer.sha256 == locked.sha256)
+            })
+    });
+    if offered {
+        return Ok(Target::Named(Request {
+            name: locked.name.clone(),
+            version: Some(locked.version.clone()),
+        }));
+    }
+    if store.has_blob(&locked.sha256) {
+        return Ok(Target::Cached {
+            sha256: locked.sha256,
+            source: locked.source.clone(),
+        });
+    }
+    let origin = match &locked.registry {
+        Some(registry) => format!("registry `{registry}`, {}", locked.source),
+        None => format!("a file, {}", locked.source),
+    };
+    let others: Vec<String> = registries
+        .loaded
+        .iter()
+        .filter_map(|loaded| {
+            let offer = loaded
+                .index
+                .index
+                .package(&locked.name)?
+                .versions
+                .iter()
+                .find(|offer| offer.version == locked.version)?;
+            Some(format!(
+                "registry `{}` offers SHA-256 {}",
+                loaded.configured.name,
+                encode_hex(&offer.sha256)
+            ))
+        })
+        .collect();
+    let mut message = format!(
+        "the lockfile pins {} to SHA-256 {} (locked from {origin}), but no configured registry offers those bytes and the blob cache does not have them",
+        locked.id(),
+        encode_hex(&locked.sha256),
+    );
+    if !others.is_empty() {
+        message = format!("{message}; {}", others.join(", "));
+    }
+    let unreadable: Vec<&str> = registries
+        .failed
+        .iter()
+        .map(|failed| failed.name.as_str())
+        .collect();
+    if !unreadable.is_empty() {
+        message = format!(
+            "{message} (registries that could not be read: {})",
+            unreadable.join(", ")
+        );
+    }
+    let hint = match &locked.registry {
+        None => format!(
+            "nothing was installed. Install that file first (`pandora install --no-activate {}`), then sync again",
+            locked.source
+        ),
+        Some(_) => "nothing was installed. Add a registry that offers those bytes (`pandora registry add NAME URL`), or install the exact file first (`pandora install --no-activate FILE.psp`), then sync again".to_string(),
+    };
+    Err(Error::refused(message, hint))
 }

@@ -27,6 +27,9 @@ pub struct Generation {
     /// Names of the packages the user asked for; the other members came as their
     /// dependencies. `None` in generations written before Pandora tracked it.
     pub requested: Option<BTreeSet<String>>,
+    /// The generation that was current when this one was made (what it changed is measured
+    /// against it); `None` for a profile's first, and in manifests older than this field.
+    pub parent: Option<u64>,
 }
 
 impl Generation {
@@ -42,6 +45,9 @@ impl Generation {
             );
         if let Some(requested) = &self.requested {
             block = block.with("requested", requested.iter().cloned().collect::<Vec<_>>());
+        }
+        if let Some(parent) = self.parent {
+            block = block.with("parent", i64::try_from(parent).unwrap_or(i64::MAX));
         }
         for rule in override_blocks(&self.overrides) {
             block = block.with_block(rule);
@@ -100,6 +106,16 @@ impl Generation {
             ),
             None => None,
         };
+        let parent = match block.field("parent") {
+            None => None,
+            Some(_) => Some(
+                block
+                    .get_int("parent")
+                    .ok()
+                    .and_then(|parent| u64::try_from(parent).ok())
+                    .ok_or_else(|| invalid("`parent` must be a generation number"))?,
+            ),
+        };
         Ok(Generation {
             number,
             created_at: block
@@ -113,6 +129,7 @@ impl Generation {
             namespaced,
             overrides,
             requested,
+            parent,
         })
     }
 }
@@ -162,6 +179,7 @@ mod tests {
             namespaced: BTreeSet::from(["libgreet".to_string()]),
             overrides: BTreeMap::from([("bin/a \"b\"".to_string(), "hello".to_string())]),
             requested: Some(BTreeSet::from(["hello".to_string()])),
+            parent: Some(5),
         };
         let parsed = Generation::parse("test", &generation.to_acl()).unwrap();
         assert_eq!(parsed, generation);
@@ -177,6 +195,7 @@ mod tests {
             namespaced: BTreeSet::new(),
             overrides: BTreeMap::new(),
             requested: None,
+            parent: None,
         };
         let text = generation.to_acl();
         let damaged = text.replace("\"3\"", "\"three\"");

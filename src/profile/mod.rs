@@ -67,13 +67,29 @@ pub enum ProfileError {
     /// Nothing to roll back to.
     #[error("profile `{0}` has no generation before the current one")]
     NoPrevious(String),
-    /// A generation to return to needs a package no longer in the store.
-    #[error("generation {generation} holds {id}, which has since been removed from the store")]
+    /// Nothing to roll forward to.
+    #[error("profile `{0}` has no generation after the current one")]
+    NoNext(String),
+    /// A generation number the profile does not have.
+    #[error("profile `{profile}` has no generation {number} (it has {})", list_numbers(.existing))]
+    NoGeneration {
+        /// The profile.
+        profile: String,
+        /// The number asked for.
+        number: u64,
+        /// The numbers it has, oldest first.
+        existing: Vec<u64>,
+    },
+    /// A generation to return to needs packages no longer in the store.
+    #[error("generation {generation} holds {}, which has since been removed from the store", .ids.join(", "))]
     MemberGone {
         /// The generation.
         generation: u64,
-        /// `name@version`.
-        id: String,
+        /// `name@version` of each package that is gone.
+        ids: Vec<String>,
+        /// What `pandora install` takes to bring each back: `name@version`, or the file it was
+        /// installed from.
+        reinstall: Vec<String>,
     },
     /// A generation manifest or lockfile that does not parse.
     #[error("{path} is damaged")]
@@ -101,8 +117,13 @@ impl pandora_core::Hint for ProfileError {
                 "choose a winner with `--prefer new` or `--prefer existing` (recorded in the profile), keep both with `--namespace`, or leave one out".into(),
             ),
             ProfileError::Missing(_) => Some("`pandora profile list` shows the profiles".into()),
-            ProfileError::MemberGone { id, .. } => {
-                Some(format!("reinstall it with `pandora install {id}`, then roll back again"))
+            ProfileError::MemberGone {
+                generation,
+                reinstall,
+                ..
+            } => Some(restore_command(reinstall, Some(*generation))),
+            ProfileError::NoNext(_) | ProfileError::NoPrevious(_) | ProfileError::NoGeneration { .. } => {
+                Some("`pandora profile history` lists the generations".into())
             }
             ProfileError::Active(_) => {
                 Some("switch to another profile first with `pandora profile switch NAME`".into())
@@ -110,6 +131,73 @@ impl pandora_core::Hint for ProfileError {
             _ => None,
         }
     }
+}
+
+fn list_numbers(numbers: &[u64]) -> String {
+    if numbers.is_empty() {
+        return "none".into();
+    }
+    numbers
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The command that puts packages back into the store without touching any profile, then makes
+/// `generation` (which holds them), if any, current again: `reinstall` are `pandora install`
+/// arguments (`name@version` or a file).
+pub fn restore_command(reinstall: &[String], generation: Option<u64>) -> String {
+    let arguments: Vec<String> = reinstall.iter().map(|text| shell_quote(text)).collect();
+    let install = format!("pandora install --no-activate {}", arguments.join(" "));
+    match generation {
+        Some(generation) => format!("{install} && pandora rollback --to {generation}"),
+        None => install,
+    }
+}
+
+/// `text` as one shell word: as it is when it needs no quoting, else in single quotes.
+fn shell_quote(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@%+=:,./-_".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// A generation [`Profiles::prune_generations`] deleted (or would delete).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrunedGeneration {
+    /// The profile.
+    pub profile: String,
+    /// The generation.
+    pub number: u64,
+    /// The disk space it took.
+    pub bytes: u64,
+}
+
+/// Which generation [`Profiles::move_checked`] makes current.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The next older existing generation.
+    Previous,
+    /// The next newer existing generation.
+    Next,
+    /// This one.
+    Number(u64),
+}
+
+/// What [`Profiles::move_checked`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    /// The generation that was current.
+    pub from: u64,
+    /// The generation current now (`from` again when it was already current).
+    pub to: u64,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> ProfileError + '_ {
@@ -533,32 +621,91 @@ impl Profiles {
         name: &str,
         accept: impl FnOnce(&Generation) -> Result<(), E>,
     ) -> Result<u64, E> {
+        Ok(self.move_checked(name, Target::Previous, accept)?.to)
+    }
+
+    /// Makes another existing generation of `name` current: the next older one, the next newer
+    /// one, or one by number. Generations are kept in one line by number, as Nix keeps them:
+    /// moving changes only which one is current, so after rolling back from 5 to 4, 5 is still
+    /// there to move forward to; a change made after a rollback becomes the newest number.
+    /// `accept` (run under the lock) may refuse the generation; what the user saved into the
+    /// forest being left is rescued first; the switch is one rename of `current`.
+    pub fn move_checked<E: From<ProfileError>>(
+        &self,
+        name: &str,
+        target: Target,
+        accept: impl FnOnce(&Generation) -> Result<(), E>,
+    ) -> Result<Moved, E> {
         let _locked = self.lock()?;
         let current = self
             .current(name)?
             .ok_or_else(|| ProfileError::Missing(name.to_string()))?;
-        let previous = generation_numbers(&self.dir(name))?
-            .into_iter()
-            .filter(|n| *n < current.number)
-            .max()
-            .ok_or_else(|| ProfileError::NoPrevious(name.to_string()))?;
-        let generation = Generation::load(&self.dir(name).join(previous.to_string()))?;
+        let mut numbers = generation_numbers(&self.dir(name))?;
+        numbers.sort_unstable();
+        let chosen = match target {
+            Target::Previous => numbers
+                .iter()
+                .rev()
+                .find(|n| **n < current.number)
+                .copied()
+                .ok_or_else(|| ProfileError::NoPrevious(name.to_string()))?,
+            Target::Next => numbers
+                .iter()
+                .find(|n| **n > current.number)
+                .copied()
+                .ok_or_else(|| ProfileError::NoNext(name.to_string()))?,
+            Target::Number(number) if numbers.contains(&number) => number,
+            Target::Number(number) => {
+                return Err(ProfileError::NoGeneration {
+                    profile: name.to_string(),
+                    number,
+                    existing: numbers,
+                }
+                .into())
+            }
+        };
+        if chosen == current.number {
+            return Ok(Moved {
+                from: current.number,
+                to: chosen,
+            });
+        }
+        let generation_dir = self.dir(name).join(chosen.to_string());
+        let generation = Generation::load(&generation_dir)?;
         let store = self.layout.store_dir();
-        if let Some(gone) = generation
+        let gone: Vec<&String> = generation
             .members
             .iter()
-            .find(|id| !store.join(id).is_dir())
-        {
+            .filter(|id| !store.join(id).is_dir())
+            .collect();
+        if !gone.is_empty() {
+            // The generation's own lockfile says where each came from: a registry (installed
+            // again by name) or a file (installed again from that file).
+            let lock = Lockfile::load(&generation_dir.join(LOCKFILE)).unwrap_or_default();
+            let reinstall = gone
+                .iter()
+                .map(|id| {
+                    lock.packages
+                        .iter()
+                        .find(|locked| &&locked.id() == id)
+                        .filter(|locked| locked.registry.is_none() && !locked.source.is_empty())
+                        .map_or_else(|| (*id).clone(), |locked| locked.source.clone())
+                })
+                .collect();
             return Err(ProfileError::MemberGone {
-                generation: previous,
-                id: gone.clone(),
+                generation: chosen,
+                ids: gone.into_iter().cloned().collect(),
+                reinstall,
             }
             .into());
         }
         accept(&generation)?;
         self.rescue(name)?;
-        self.point_current(name, previous)?;
-        Ok(previous)
+        self.point_current(name, chosen)?;
+        Ok(Moved {
+            from: current.number,
+            to: chosen,
+        })
     }
 
     /// Builds generation N+1 of `name` in `tmp/` with `fill`, renames it into place, makes it
@@ -572,6 +719,7 @@ impl Profiles {
         let dir = self.dir(name);
         fs_err::create_dir_all(&dir).map_err(io(&dir))?;
         let number = generation_numbers(&dir)?.into_iter().max().unwrap_or(0) + 1;
+        let parent = self.current(name)?.map(|current| current.number);
         self.rescue(name)?;
 
         let staging = self
@@ -590,6 +738,7 @@ impl Profiles {
             namespaced: staged.namespaced,
             overrides: staged.overrides,
             requested: staged.requested,
+            parent,
         };
         let manifest = staging.join("generation.acl");
         fs_err::write(&manifest, generation.to_acl()).map_err(io(&manifest))?;
@@ -646,12 +795,13 @@ impl Profiles {
     }
 
     /// Deletes every generation of every profile except the current one and the `keep` newest.
-    /// Returns `(profile, generation)` for each one deleted (or that would be, with `dry_run`).
+    /// Returns each one deleted (or that would be, with `dry_run`) with the disk space it took
+    /// (see [`crate::fs::disk_usage`]), measured the same way for a dry run.
     pub fn prune_generations(
         &self,
         keep: usize,
         dry_run: bool,
-    ) -> Result<Vec<(String, u64)>, ProfileError> {
+    ) -> Result<Vec<PrunedGeneration>, ProfileError> {
         let _locked = self.lock()?;
         let mut deleted = Vec::new();
         for name in self.list()? {
@@ -663,9 +813,10 @@ impl Profiles {
                 if Some(number) == current {
                     continue;
                 }
+                let path = dir.join(number.to_string());
+                let bytes = crate::fs::disk_usage(&path).map_err(io(&path))?;
                 if !dry_run {
                     self.rescue_generation(&name, number)?;
-                    let path = dir.join(number.to_string());
                     let trash = self
                         .layout
                         .tmp_dir()
@@ -674,7 +825,11 @@ impl Profiles {
                     sync_directory(&dir).map_err(io(&dir))?;
                     remove_tree(&trash)?;
                 }
-                deleted.push((name.clone(), number));
+                deleted.push(PrunedGeneration {
+                    profile: name.clone(),
+                    number,
+                    bytes,
+                });
             }
         }
         Ok(deleted)
@@ -683,11 +838,14 @@ impl Profiles {
     /// Every `name@version` any generation of any profile (but those in `excluding`) holds:
     /// the roots that keep store entries alive. The caller holds the store's lock, so no
     /// generation appears meanwhile.
-    pub fn roots(&self, excluding: &[(String, u64)]) -> Result<BTreeSet<String>, ProfileError> {
+    pub fn roots(&self, excluding: &[PrunedGeneration]) -> Result<BTreeSet<String>, ProfileError> {
         let mut roots = BTreeSet::new();
         for name in self.list()? {
             for generation in self.generations(&name)? {
-                if !excluding.contains(&(name.clone(), generation.number)) {
+                let excluded = excluding
+                    .iter()
+                    .any(|pruned| pruned.profile == name && pruned.number == generation.number);
+                if !excluded {
                     roots.extend(generation.members);
                 }
             }

@@ -514,15 +514,20 @@ impl Store {
     /// and done under the store's lock, so a blob an install is staging is never taken from
     /// under it; and only while holding that blob's [`BlobLock`], tried without waiting, so
     /// what another process is downloading or checking is left alone.
+    ///
+    /// The size is the disk space it takes (see [`crate::fs::disk_usage`]). The records of
+    /// `forgotten` (`name@version`s a dry run of `collect` would have removed) do not count as
+    /// references, so a dry run lists what the real run would.
     pub fn remove_unreferenced_blobs(
         &self,
         dry_run: bool,
+        forgotten: &std::collections::BTreeSet<String>,
         mut each: impl FnMut(&Path, u64),
     ) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         self.recover()?;
         let blobs = self.layout.blobs_dir();
-        for path in self.unreferenced_blobs()? {
+        for path in self.unreferenced_blobs_without(forgotten)? {
             let name = path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
@@ -535,10 +540,11 @@ impl Store {
                 None => None,
             };
             // Published or deleted by the lock's last holder before we took it: nothing to do.
-            let Ok(metadata) = fs_err::symlink_metadata(&path) else {
+            if fs_err::symlink_metadata(&path).is_err() {
                 continue;
-            };
-            each(&path, metadata.len());
+            }
+            let bytes = crate::fs::disk_usage(&path).map_err(io(&path))?;
+            each(&path, bytes);
             if !dry_run {
                 remove_tree(&path)?;
             }
@@ -560,9 +566,18 @@ impl Store {
     /// Blobs no installed package was installed from, and leftovers of downloads and copies
     /// (`<sha>.partial`, `<sha>.partial.validator`); never the lock files.
     pub fn unreferenced_blobs(&self) -> Result<Vec<PathBuf>, StoreError> {
+        self.unreferenced_blobs_without(&std::collections::BTreeSet::new())
+    }
+
+    /// [`Store::unreferenced_blobs`], counting the records of `forgotten` as gone.
+    fn unreferenced_blobs_without(
+        &self,
+        forgotten: &std::collections::BTreeSet<String>,
+    ) -> Result<Vec<PathBuf>, StoreError> {
         let referenced: std::collections::HashSet<String> = self
             .records()?
             .iter()
+            .filter(|record| !forgotten.contains(&record.id()))
             .map(|record| encode_hex(&record.blob))
             .collect();
         let blobs = self.layout.blobs_dir();

@@ -55,6 +55,37 @@ pub fn syncfs(path: &Path) -> std::io::Result<()> {
     nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(Into::into)
 }
 
+/// The disk space `path` takes, in bytes: the blocks allocated to it and, for a directory,
+/// to everything under it (what `du -s -B1` counts), so deleting it frees about this much.
+/// Symbolic links are counted as themselves, never followed; a file with several hard links
+/// under `path` is counted once. A missing `path` takes nothing.
+pub fn disk_usage(path: &Path) -> std::io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = path.symlink_metadata() else {
+        return Ok(0);
+    };
+    if !meta.is_dir() {
+        return Ok(meta.blocks() * 512);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    for item in walkdir::WalkDir::new(path) {
+        let item = item.map_err(|error| {
+            let at = error.path().unwrap_or(path).to_path_buf();
+            let source: std::io::Error = error.into();
+            with_path(&source, &at, "measure")
+        })?;
+        let meta = item
+            .metadata()
+            .map_err(|error| with_path(&error.into(), item.path(), "measure"))?;
+        if meta.nlink() > 1 && !meta.is_dir() && !seen.insert((meta.dev(), meta.ino())) {
+            continue;
+        }
+        total += meta.blocks() * 512;
+    }
+    Ok(total)
+}
+
 /// Removes a file, link or whole tree if it exists, first making directories writable again:
 /// store trees are sealed read-only, and a crash can leave one half-sealed in `tmp/`.
 pub fn remove_tree(path: &Path) -> std::io::Result<()> {

@@ -1,0 +1,186 @@
+//! Finding the package file to run for `pandora run NAME[@VERSION]`: an installed package's
+//! own blob (the `.psp` it was installed from), or, for a package that is not installed, the
+//! registries' file fetched into the blob cache and checked as an install checks it, without
+//! touching the store or any profile (as `uvx`, `npx` and `nix run` do). A `.psp` is
+//! self-contained, so running one needs none of its dependencies.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::activate::installed_id;
+use super::install::{check_blob, download_request, Progress};
+use super::registries;
+use super::{Error, Result};
+use crate::layout::Layout;
+use crate::registry::download::{DownloadPolicy, Downloader};
+use crate::resolver::{find, Request};
+use crate::store::Store;
+use crate::trust::Policy;
+
+/// What to run and how to find it.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `name` or `name@version`.
+    pub request: Request,
+    /// Use cached indexes only (for a package that is not installed).
+    pub offline: bool,
+    /// The current time (Unix seconds).
+    pub now: i64,
+    /// Download behaviour.
+    pub policy: DownloadPolicy,
+    /// Whose signatures are trusted.
+    pub trust: Policy,
+}
+
+/// The package file to hand to the launcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runnable {
+    /// `name@version`.
+    pub id: String,
+    /// The `.psp` in the blob cache.
+    pub blob: PathBuf,
+    /// Where it came from: `None` for an installed package, else the registry it was fetched
+    /// from (or found cached for).
+    pub fetched_from: Option<String>,
+    /// Bytes downloaded (0 when the blob cache had it).
+    pub downloaded_bytes: u64,
+    /// Packages signed by a key that is not trusted (allowed by the policy).
+    pub untrusted: Vec<String>,
+    /// Registries that could not be read.
+    pub warnings: Vec<String>,
+}
+
+/// Finds the file to run for `options.request`: an installed package by the shared naming rule
+/// ([`installed_id`]: `NAME` is the active version, else the only installed one), else the
+/// registries' package, fetched into the blob cache (verified against the SHA-256 of the signed
+/// index, the trust policy applied as for install). Neither the store nor a profile changes.
+pub fn locate(
+    layout: &Layout,
+    options: &RunOptions,
+    progress: &Arc<dyn Progress>,
+) -> Result<Runnable> {
+    let store = Store::new(layout);
+    let request = &options.request;
+    let installed = match &request.version {
+        Some(version) => {
+            let id = pandora_core::id::id(&request.name, version);
+            store.record(&id)?.map(|_| id)
+        }
+        None if store
+            .records()?
+            .iter()
+            .any(|record| record.name == request.name) =>
+        {
+            Some(installed_id(layout, &request.name)?)
+        }
+        None => None,
+    };
+    if let Some(id) = installed {
+        return installed_blob(&store, &id);
+    }
+    fetch(layout, options, progress)
+}
+
+/// The blob an installed package came from.
+fn installed_blob(store: &Store, id: &str) -> Result<Runnable> {
+    let Some(record) = store.record(id)? else {
+        return Err(Error::refused(
+            format!("{id} is not installed"),
+            format!("pandora install {id}"),
+        ));
+    };
+    let blob = store.blob_path(&record.blob);
+    // A cache is not trusted: the blob must still be the bytes the package was installed from.
+    if !store.has_blob(&record.blob) {
+        let again = match &record.registry {
+            None if !record.source.is_empty() => record.source.clone(),
+            _ => id.to_string(),
+        };
+        return Err(Error::refused(
+            format!(
+                "{id} is installed, but the package file it was installed from is no longer in the blob cache ({} is missing or changed), and `run` runs that file",
+                blob.display()
+            ),
+            format!("put it back with `pandora install --reinstall --no-activate {again}`; meanwhile the installed program runs from ~/bin"),
+        ));
+    }
+    Ok(Runnable {
+        id: id.to_string(),
+        blob,
+        fetched_from: None,
+        downloaded_bytes: 0,
+        untrusted: Vec::new(),
+        warnings: Vec::new(),
+    })
+}
+
+/// A package that is not installed, from the registries into the blob cache.
+fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) -> Result<Runnable> {
+    let request = &options.request;
+    let wanted = request
+        .version
+        .as_ref()
+        .map_or(request.name.clone(), |version| {
+            pandora_core::id::id(&request.name, version)
+        });
+    let downloader = Downloader::new(options.policy).map_err(pandora_core::IoError::at(
+        "start the network client for",
+        &layout.blobs_dir(),
+    ))?;
+    let registries = registries::load(layout, &downloader, options.offline, options.now)?;
+    if registries.loaded.is_empty() {
+        if registries.failed.is_empty() {
+            return Err(Error::refused(
+                format!("{wanted} is not installed, and no registries are configured to fetch it from"),
+                "add one with `pandora registry add NAME URL`, or run a file: `pandora run ./FILE.psp`",
+            ));
+        }
+        return Err(registries.none_readable());
+    }
+    let resolved = find(request, &registries.indexes()).map_err(|error| {
+        if registries.failed.is_empty() {
+            Error::Resolve(error)
+        } else {
+            Error::ResolvedWithout {
+                error,
+                unavailable: registries
+                    .failed
+                    .iter()
+                    .map(registries::Unavailable::describe)
+                    .collect(),
+            }
+        }
+    })?;
+    let store = Store::new(layout);
+    let mut downloaded_bytes = 0;
+    if !store.has_blob(&resolved.sha256) {
+        let fetch = [download_request(&resolved)];
+        progress.start(&[(resolved.id(), resolved.size)]);
+        let reporter = progress.clone();
+        let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
+            Arc::new(move |index, bytes| reporter.advance(index, bytes));
+        let results = downloader.fetch_all(&fetch, &layout.blobs_dir(), &on_progress);
+        progress.finish();
+        for result in results {
+            result?;
+        }
+        downloaded_bytes = resolved.size;
+    }
+    let blob = store.blob_path(&resolved.sha256);
+    let mut untrusted = Vec::new();
+    check_blob(
+        &blob,
+        &resolved,
+        &registries,
+        &options.trust,
+        &mut untrusted,
+    )?;
+    Ok(Runnable {
+        id: resolved.id(),
+        blob,
+        fetched_from: Some(resolved.registry.clone()),
+        downloaded_bytes,
+        untrusted,
+        warnings: registries.warnings(),
+    })
+}
