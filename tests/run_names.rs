@@ -134,3 +134,33 @@ fn unknown_names_and_versions_are_clear_errors() {
         run.stderr
     );
 }
+
+#[test]
+fn keys_a_registry_vouches_for_let_run_start_under_the_strict_policy_as_install_does() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    let strict = |args: &[&str]| {
+        sandbox.run_with(args, |command| {
+            command.env("PANDORA_REQUIRE_TRUSTED", "1");
+        })
+    };
+    // Not installed: fetched, vouched for by the registry's configured keys, run.
+    let fetched = strict(&["run", "hello", "x"]);
+    assert!(
+        fetched.success().stdout.contains("arg=[x]"),
+        "{}",
+        fetched.stderr
+    );
+    // Installed from that registry: the same.
+    strict(&["install", "--yes", "hello"]).success();
+    let installed = strict(&["run", "hello", "y"]);
+    assert!(
+        installed.success().stdout.contains("arg=[y]"),
+        "{}",
+        installed.stderr
+    );
+    // A file's signer is vouched for by nobody: refused, as the launcher refuses it.
+    let file = sandbox.home().join("copy.psp");
+    std::fs::copy(fixture.registry.join("pkgs/hello-1.1.0.psp"), &file).unwrap();
+    strict(&["run", file.to_str().unwrap()]).failure(112);
+}

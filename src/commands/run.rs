@@ -26,6 +26,7 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         .hint("`pandora run ./FILE.psp [ARGS...]` or `pandora run NAME[@VERSION] [ARGS...]`")
         .status(ExitStatus::Usage)
     })?;
+    let mut vouched = Vec::new();
     let (file, original) = match target {
         // `parse` makes only these two.
         Target::File(_) | Target::Cached { .. } => {
@@ -72,12 +73,14 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                     ),
                 );
             }
+            vouched = found.vouched;
             (found.blob, text.into_owned())
         }
     };
     let mut settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
     settings.trusted_key_dirs = context.settings.trusted_key_dirs();
     settings.require_trusted = context.settings.require_trusted;
+    settings.vouched = vouched;
     let code = match launch(&file, args.arguments(), &original, &settings) {
         Ok(code) => code,
         Err(error) => {

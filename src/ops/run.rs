@@ -48,6 +48,9 @@ pub struct Runnable {
     pub untrusted: Vec<String>,
     /// Registries that could not be read.
     pub warnings: Vec<String>,
+    /// Keys that vouch for it as they do at install and activation: those configured for the
+    /// registry it came from (the launcher is told, so the policy agrees with install's).
+    pub vouched: Vec<pandora_core::PublicKey>,
 }
 
 /// Finds the file to run for `options.request`: an installed package by the shared naming rule
@@ -76,13 +79,13 @@ pub fn locate(
         None => None,
     };
     if let Some(id) = installed {
-        return installed_blob(&store, &id);
+        return installed_blob(layout, &store, &id);
     }
     fetch(layout, options, progress)
 }
 
 /// The blob an installed package came from.
-fn installed_blob(store: &Store, id: &str) -> Result<Runnable> {
+fn installed_blob(layout: &Layout, store: &Store, id: &str) -> Result<Runnable> {
     let Some(record) = store.record(id)? else {
         return Err(Error::refused(
             format!("{id} is not installed"),
@@ -104,6 +107,13 @@ fn installed_blob(store: &Store, id: &str) -> Result<Runnable> {
             format!("put it back with `pandora install --reinstall --no-activate {again}`; meanwhile the installed program runs from ~/bin"),
         ));
     }
+    let vouched = match &record.registry {
+        Some(name) => crate::config::RegistriesFile::load(&layout.registries_file())?
+            .find(name)
+            .map(|registry| registry.keys.clone())
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
     Ok(Runnable {
         id: id.to_string(),
         blob,
@@ -111,6 +121,7 @@ fn installed_blob(store: &Store, id: &str) -> Result<Runnable> {
         downloaded_bytes: 0,
         untrusted: Vec::new(),
         warnings: Vec::new(),
+        vouched,
     })
 }
 
@@ -175,6 +186,12 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         &options.trust,
         &mut untrusted,
     )?;
+    let vouched = registries
+        .loaded
+        .iter()
+        .find(|loaded| loaded.configured.name == resolved.registry)
+        .map(|loaded| loaded.configured.keys.clone())
+        .unwrap_or_default();
     Ok(Runnable {
         id: resolved.id(),
         blob,
@@ -182,5 +199,6 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         downloaded_bytes,
         untrusted,
         warnings: registries.warnings(),
+        vouched,
     })
 }

@@ -112,6 +112,9 @@ pub struct LaunchSettings {
     pub trusted_key_dirs: Vec<PathBuf>,
     /// Refuse packages signed by keys that are not trusted.
     pub require_trusted: bool,
+    /// Keys trusted for this start only: `pandora run NAME` passes the keys configured for the
+    /// registry the package came from, which vouch for it as they do at install.
+    pub vouched: Vec<pandora_core::PublicKey>,
     /// `FLAVOR_WORKENV_CACHE=false` forces re-extraction.
     pub use_cache: bool,
     /// `FLAVOR_EXEC_MODE=spawn` runs a child and forwards its exit code instead of exec'ing.
@@ -208,6 +211,7 @@ impl LaunchSettings {
             trusted_key_dirs,
             require_trusted: get(env_vars::PANDORA_REQUIRE_TRUSTED)
                 .is_some_and(|value| value != "0"),
+            vouched: Vec::new(),
             use_cache: get(env_vars::FLAVOR_WORKENV_CACHE)
                 .is_none_or(|value| !value.eq_ignore_ascii_case("false") && value != "0"),
             spawn: get(env_vars::FLAVOR_EXEC_MODE)
@@ -249,7 +253,7 @@ pub fn launch(
         }
         None => cold(package, &stat, settings, &policy)?,
     };
-    check_trust(package, &plan, &policy, true)?;
+    check_trust(package, &plan, &policy, &settings.vouched, true)?;
     let argv = plan
         .argv(&workenv, arguments)
         .map_err(|detail| LaunchError::Exec {
@@ -296,12 +300,13 @@ fn check_trust(
     package: &Path,
     plan: &LaunchPlan,
     policy: &Policy,
+    vouched: &[pandora_core::PublicKey],
     warn: bool,
 ) -> Result<(), LaunchError> {
     // The key comes from the verified package or the record bound to its signed digest, never
     // from the cache.
     let fingerprint = plan.public_key.fingerprint().to_string();
-    match policy.check(&plan.public_key, &[]) {
+    match policy.check(&plan.public_key, vouched) {
         Verdict::Trusted(_) => Ok(()),
         Verdict::Refused => Err(LaunchError::Untrusted {
             package: package.to_path_buf(),
@@ -446,7 +451,7 @@ fn cold(
         detail: "the package has no command to run (it is a library); install it with `pandora install` instead".into(),
     })?;
     // Refuse before writing anything when the key is not trusted under policy.
-    check_trust(package_path, &plan, policy, false)?;
+    check_trust(package_path, &plan, policy, &settings.vouched, false)?;
     let root = &settings.cache_root;
     let refuse = workenv_error(package_path);
     secure::prepare_root(root).map_err(|detail| refuse(root, detail))?;
