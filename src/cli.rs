@@ -163,6 +163,56 @@ pub enum CompressionChoice {
 pub enum KeyCommand {
     /// Generate an Ed25519 signing key: keys/NAME.key (private, 0600) and keys/NAME.pub
     Generate(KeyGenerateArgs),
+    /// List every key: yours (keys/), trusted ones (keys/trusted/, FLAVOR_TRUSTED_KEYS_DIR) and the registries'
+    List,
+    /// Show one key: public key, fingerprint, private key file, where it is trusted
+    Show(KeyShowArgs),
+    /// Trust a key: packages it signs run and install without a warning (keys/trusted/NAME.pub)
+    Trust(KeyTrustArgs),
+    /// Stop trusting a key (removes its file from keys/trusted/)
+    Untrust(KeyUntrustArgs),
+    /// Import a private key file (Pandora's or PKCS#8 PEM) as keys/NAME.key (0600) and keys/NAME.pub
+    Import(KeyImportArgs),
+}
+
+/// `pandora key show`
+#[derive(Debug, Args)]
+pub struct KeyShowArgs {
+    /// The key: its name, `ed25519:HEX`, or its fingerprint `sha256:HEX`
+    #[arg(value_name = "NAME|KEY|FINGERPRINT")]
+    pub key: String,
+}
+
+/// `pandora key trust`
+#[derive(Debug, Args)]
+pub struct KeyTrustArgs {
+    /// A public key `ed25519:HEX`, a .pub file, a private key file, or a .psp package (its signer)
+    #[arg(value_name = "FILE|KEY")]
+    pub source: String,
+    /// The name of the trusted-key file [default: the file's or package's name, else key-FINGERPRINT]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `pandora key untrust`
+#[derive(Debug, Args)]
+pub struct KeyUntrustArgs {
+    /// The trusted key: its name, `ed25519:HEX`, or its fingerprint `sha256:HEX`
+    #[arg(value_name = "NAME|KEY|FINGERPRINT")]
+    pub key: String,
+}
+
+/// `pandora key import`
+#[derive(Debug, Args)]
+pub struct KeyImportArgs {
+    /// The private key file (Pandora's key file or PKCS#8 PEM, as FlavorPack writes)
+    pub file: PathBuf,
+    /// The key's name [default: the file's name without extension]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Also trust the key (copy its .pub into keys/trusted/)
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// `pandora key generate`

@@ -54,7 +54,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     }
     for package in &report.untrusted {
         context.printer.warn(format!(
-            "{package} is signed by a key you do not trust (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"
+            "{package} (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"
         ));
     }
     context.printer.status(

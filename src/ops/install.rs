@@ -286,12 +286,16 @@ pub fn install(
                 .any(|key| key == &verified.public_key)
             {
                 return Err(Error::refused(format!(
-                    "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
+                    "{} is signed by key {} (fingerprint {}), which registry `{}` does not trust (require_signatures)",
                     resolved.id(),
+                    verified.public_key,
                     verified.key_fingerprint,
                     resolved.registry
                 ),
-                format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
+                format!(
+                    "if its publisher confirms that key, add it: `pandora registry remove {0}` then `pandora registry add {0} {1} --key {2}` (with the registry's other keys)",
+                    resolved.registry, configured.url, verified.public_key
+                )));
             }
         }
     }
@@ -361,16 +365,19 @@ fn check_trust(
     match policy.check(&verified.public_key, vouched) {
         Verdict::Trusted(_) => Ok(()),
         Verdict::Untrusted => {
-            untrusted.push(format!("{id} (signed by {})", verified.key_fingerprint));
+            untrusted.push(format!(
+                "{id} is signed by key {} (fingerprint {}), which you do not trust; to trust it: `pandora key trust {}`",
+                verified.public_key, verified.key_fingerprint, verified.public_key
+            ));
             Ok(())
         }
         Verdict::Refused => Err(Error::refused(
             format!(
-                "{id} is signed by key {} ({}), which is not trusted, and PANDORA_REQUIRE_TRUSTED=1 requires trusted keys; nothing was installed",
+                "{id} is signed by key {} (fingerprint {}), which is not trusted, and PANDORA_REQUIRE_TRUSTED=1 requires trusted keys; nothing was installed",
                 verified.public_key, verified.key_fingerprint
             ),
             format!(
-                "if you trust its publisher: put the key in a .pub file in the trusted keys directory (`echo {} > $PANDORA_HOME/keys/trusted/NAME.pub`)",
+                "if you trust its publisher: `pandora key trust {}`",
                 verified.public_key
             ),
         )),

@@ -98,10 +98,12 @@ pub enum IndexError {
         url: String,
     },
     /// Signed by a key the registry is not configured to trust.
-    #[error("registry `{registry}`: the index is signed by key {key}, which is not one of the registry's keys")]
+    #[error("registry `{registry}`: the index is signed by key {key} (fingerprint {}), which is not one of the registry's keys", key.fingerprint())]
     UnknownKey {
         /// The registry.
         registry: String,
+        /// The registry's URL, for the hint.
+        url: String,
         /// The signing key.
         key: PublicKey,
     },
@@ -157,8 +159,8 @@ impl pandora_core::Hint for IndexError {
             IndexError::Unsigned { registry, .. } | IndexError::BadSignature { registry, .. } => {
                 format!("the index may have been tampered with; tell the registry's operator, or `pandora registry remove {registry}`")
             }
-            IndexError::UnknownKey { registry, .. } => {
-                format!("if the registry changed its key, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} URL --key ed25519:NEW`")
+            IndexError::UnknownKey { registry, url, key } => {
+                format!("if the registry's operator confirms it changed its key to {key}, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} {url} --key {key}`")
             }
             IndexError::Rollback { registry, .. } => format!(
                 "the server is serving stale data; try again later or use another mirror. If the registry was rebuilt, forget what was seen: `pandora registry remove {registry}`, then add it again"
@@ -420,6 +422,7 @@ fn check_signature(
     if !source.keys.contains(&key) {
         return Err(IndexError::UnknownKey {
             registry: source.name.clone(),
+            url: source.url.to_string(),
             key,
         });
     }
