@@ -394,10 +394,16 @@ pub struct EnvArgs {
 /// Shells `pandora env` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShellChoice {
-    /// sh, bash, zsh, dash, ksh
+    /// POSIX sh (dash, ksh, ...)
     Sh,
+    /// bash
+    Bash,
+    /// zsh
+    Zsh,
     /// fish
     Fish,
+    /// nushell
+    Nu,
 }
 
 /// Who wins a path two active packages provide.

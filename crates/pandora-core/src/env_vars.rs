@@ -73,8 +73,18 @@ pub const FLAVOR_COMMAND_NAME: &str = "FLAVOR_COMMAND_NAME";
 /// `argv[0]` as the launcher received it.
 pub const FLAVOR_ORIGINAL_COMMAND: &str = "FLAVOR_ORIGINAL_COMMAND";
 
-/// Searched for programs; the launcher puts `<workenv>/bin` first.
+/// Searched for programs; the launcher puts `<workenv>/bin` first, `pandora env` the active
+/// profile's `bin`.
 pub const PATH: &str = "PATH";
+
+// Written by `pandora env` for the user's shell.
+
+/// Searched for manual pages; `pandora env` puts the active profile's `share/man` first.
+pub const MANPATH: &str = "MANPATH";
+
+/// Searched for shared data (desktop files, icons, completions); `pandora env` puts the active
+/// profile's `share` first (default when unset: `/usr/local/share:/usr/share`).
+pub const XDG_DATA_DIRS: &str = "XDG_DATA_DIRS";
 
 /// Every variable above, for documentation and the test that keeps this list complete.
 pub const ALL: &[&str] = &[
@@ -98,4 +108,6 @@ pub const ALL: &[&str] = &[
     FLAVOR_COMMAND_NAME,
     FLAVOR_ORIGINAL_COMMAND,
     PATH,
+    MANPATH,
+    XDG_DATA_DIRS,
 ];
