@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{
+    ArgValueCandidates, ArgValueCompleter, CompletionCandidate, PathCompleter,
+};
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -179,7 +182,7 @@ pub enum KeyCommand {
 #[derive(Debug, Args)]
 pub struct KeyShowArgs {
     /// The key: its name, `ed25519:HEX`, or its fingerprint `sha256:HEX`
-    #[arg(value_name = "NAME|KEY|FINGERPRINT")]
+    #[arg(value_name = "NAME|KEY|FINGERPRINT", add = ArgValueCandidates::new(key_names))]
     pub key: String,
 }
 
@@ -198,7 +201,7 @@ pub struct KeyTrustArgs {
 #[derive(Debug, Args)]
 pub struct KeyUntrustArgs {
     /// The trusted key: its name, `ed25519:HEX`, or its fingerprint `sha256:HEX`
-    #[arg(value_name = "NAME|KEY|FINGERPRINT")]
+    #[arg(value_name = "NAME|KEY|FINGERPRINT", add = ArgValueCandidates::new(key_names))]
     pub key: String,
 }
 
@@ -239,7 +242,7 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Package files (FILE.psp) to check, or installed packages (NAME or NAME@VERSION) to re-hash against their install records
-    #[arg(required_unless_present = "all", value_name = "FILE|NAME[@VERSION]")]
+    #[arg(required_unless_present = "all", value_name = "FILE|NAME[@VERSION]", add = ArgValueCompleter::new(installed_or_file))]
     pub targets: Vec<String>,
     /// Re-hash every installed package
     #[arg(long, conflicts_with = "targets")]
@@ -305,6 +308,7 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// NAME or NAME@VERSION
+    #[arg(add = ArgValueCandidates::new(installed_packages))]
     pub package: String,
     /// Use only cached registry indexes
     #[arg(long)]
@@ -333,7 +337,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Each package to remove: NAME@VERSION, or NAME (its active version, else its only installed one)
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    #[arg(required = true, value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub packages: Vec<String>,
     /// Remove even when other installed packages depend on them
     #[arg(long)]
@@ -344,7 +348,7 @@ pub struct RemoveArgs {
 #[derive(Debug, Args)]
 pub struct ActivateArgs {
     /// Each installed package to activate: NAME@VERSION, or NAME (its active version, else its only installed one); another version of it leaves the profile
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    #[arg(required = true, value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub packages: Vec<String>,
     /// How the packages join the profile
     #[command(flatten)]
@@ -355,7 +359,7 @@ pub struct ActivateArgs {
 #[derive(Debug, Args)]
 pub struct DeactivateArgs {
     /// Each package to take out of the active profile: NAME, or NAME@VERSION (the version it holds)
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    #[arg(required = true, value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub names: Vec<String>,
 }
 
@@ -363,7 +367,7 @@ pub struct DeactivateArgs {
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// The profile to rebuild (created if missing) [default: the active one]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(profile_names))]
     pub profile: Option<String>,
     /// The lockfile to follow [default: $PANDORA_HOME/manifests/PROFILE.lock]
     #[arg(long, value_name = "FILE")]
@@ -377,6 +381,7 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     /// NAME@VERSION (or NAME: the active version, else the newest installed)
+    #[arg(add = ArgValueCandidates::new(installed_packages))]
     pub package: String,
     /// Use only cached registry indexes (for packages not installed)
     #[arg(long)]
@@ -431,16 +436,19 @@ pub enum ProfileCommand {
     /// Make a profile the active one (one atomic rename of `vir`)
     Switch {
         /// The profile
+        #[arg(add = ArgValueCandidates::new(profile_names))]
         name: String,
     },
     /// Delete a profile that is not active, with all its generations
     Delete {
         /// The profile
+        #[arg(add = ArgValueCandidates::new(profile_names))]
         name: String,
     },
     /// List a profile's generations and what each changed
     History {
         /// The profile [default: the active one]
+        #[arg(add = ArgValueCandidates::new(profile_names))]
         name: Option<String>,
     },
 }
@@ -577,15 +585,132 @@ fn key_source<'a>(key: Option<&'a str>, seed: Option<&'a str>) -> crate::ops::ke
 #[derive(Debug, Args)]
 pub struct RegistryRemoveArgs {
     /// The registry's name
+    #[arg(add = ArgValueCandidates::new(registry_names))]
     pub name: String,
 }
 
 /// `pandora completions`
 #[derive(Debug, Args)]
+#[command(after_help = COMPLETIONS_HELP)]
 pub struct CompletionsArgs {
     /// The shell to print a completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+const COMPLETIONS_HELP: &str =
+    "The script asks `pandora` itself for candidates as you type (with PANDORA_COMPLETE set), so \
+installed packages, profiles, registries and key names complete too (from $PANDORA_HOME, else \
+$HOME/pandora). Load it when the shell starts, so it always matches the installed pandora:
+  bash:  source <(pandora completions bash)           (in ~/.bashrc)
+  zsh:   source <(pandora completions zsh)            (in ~/.zshrc)
+  fish:  pandora completions fish | source            (in ~/.config/fish/config.fish)";
+
+// Candidates for dynamic completion. They run inside `pandora` while the shell completes, so
+// they read what is on disk and fail quietly: a completion never prints an error.
+
+/// Pandora's home as completion sees it: `$PANDORA_HOME`, else `$HOME/pandora` (a `--home` on
+/// the line being completed is not known yet).
+fn completion_layout() -> Option<crate::layout::Layout> {
+    let variable = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+    let home = variable(crate::env_vars::PANDORA_HOME)
+        .map(PathBuf::from)
+        .or_else(|| {
+            variable(crate::env_vars::HOME).map(|home| PathBuf::from(home).join("pandora"))
+        })?;
+    Some(crate::layout::Layout::new(home))
+}
+
+/// Installed packages: each NAME once, and every NAME@VERSION.
+fn installed_packages() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    let records = crate::store::Store::new(&layout)
+        .records()
+        .unwrap_or_default();
+    let mut names: Vec<String> = records.iter().map(|record| record.name.clone()).collect();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| CompletionCandidate::new(name).help(Some("installed".into())))
+        .chain(
+            records.iter().map(|record| {
+                CompletionCandidate::new(format!("{}@{}", record.name, record.version))
+            }),
+        )
+        .collect()
+}
+
+/// Installed packages, and files.
+fn installed_or_file(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    let mut candidates: Vec<CompletionCandidate> = installed_packages()
+        .into_iter()
+        .filter(|candidate| {
+            candidate
+                .get_value()
+                .to_string_lossy()
+                .starts_with(&*prefix)
+        })
+        .collect();
+    candidates.extend(clap_complete::engine::ValueCompleter::complete(
+        &PathCompleter::any(),
+        current,
+    ));
+    candidates
+}
+
+/// Profile names.
+fn profile_names() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    crate::profile::Profiles::new(&layout)
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// Configured registries' names.
+fn registry_names() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    crate::config::RegistriesFile::load(&layout.registries_file())
+        .map(|file| {
+            file.registries()
+                .iter()
+                .map(|registry| {
+                    CompletionCandidate::new(registry.name.clone())
+                        .help(Some(registry.url.to_string().into()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Key names: `keys/NAME.{key,pub}` and `keys/trusted/NAME.pub`.
+fn key_names() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = [layout.keys_dir(), layout.trusted_keys_dir()]
+        .iter()
+        .filter_map(|directory| fs_err::read_dir(directory).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let extension = path.extension()?;
+            (extension == "pub" || extension == "key")
+                .then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().map(CompletionCandidate::new).collect()
 }
 
 /// Man pages for `pandora` and every subcommand, as `(file name, roff text)`, named

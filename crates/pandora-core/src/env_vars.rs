@@ -34,6 +34,10 @@ pub const PANDORA_DOWNLOAD_MIN_RATE: &str = "PANDORA_DOWNLOAD_MIN_RATE";
 /// `PANDORA_DOWNLOAD_MIN_RATE`, every retry included.
 pub const PANDORA_DOWNLOAD_TIMEOUT: &str = "PANDORA_DOWNLOAD_TIMEOUT";
 
+/// Set (to the shell's name) by the scripts `pandora completions` prints, when the shell asks
+/// `pandora` for completion candidates; never set it yourself.
+pub const PANDORA_COMPLETE: &str = "PANDORA_COMPLETE";
+
 // Read by the CLI and the launcher.
 
 /// FlavorPack's trusted-keys directory (`*.pub` files); Pandora trusts these keys too.
@@ -96,6 +100,7 @@ pub const ALL: &[&str] = &[
     SOURCE_DATE_EPOCH,
     PANDORA_DOWNLOAD_MIN_RATE,
     PANDORA_DOWNLOAD_TIMEOUT,
+    PANDORA_COMPLETE,
     FLAVOR_TRUSTED_KEYS_DIR,
     PANDORA_REQUIRE_TRUSTED,
     PANDORA_LAUNCHER_DEBUG,
