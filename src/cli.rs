@@ -40,6 +40,9 @@ pub struct GlobalArgs {
     /// Answer yes to every confirmation (needed when standard input is not a terminal)
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// Append a machine-readable line per event to FILE [default: $PANDORA_LOG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 /// `--color` values.

@@ -7,6 +7,8 @@ use pandora_core::Sha256;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use pandora_core::events::Event;
+
 use super::registries::{self, LoadedRegistry, Registries};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
@@ -218,6 +220,22 @@ pub fn install(
         Arc::new(move |index, bytes| reporter.advance(index, bytes));
     let results = downloader.fetch_all(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
     progress.finish();
+    for (result, resolved) in results.iter().zip(&downloads) {
+        let event = Event::new("download")
+            .with("id", resolved.id())
+            .with("registry", &resolved.registry)
+            .with("url", &resolved.url);
+        match result {
+            Ok(_) => event
+                .with("status", "ok")
+                .with("bytes", resolved.size)
+                .with("sha256", resolved.sha256),
+            Err(error) => event
+                .with("status", "failed")
+                .with("cause", pandora_core::error::chain(error)),
+        }
+        .emit();
+    }
     for result in results {
         result?;
     }
@@ -230,8 +248,19 @@ pub fn install(
         .map(|resolved| download_request(resolved))
         .collect();
     let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
-    for result in downloader.fetch_all(&gone, &layout.blobs_dir(), &silent) {
+    for (result, request) in downloader
+        .fetch_all(&gone, &layout.blobs_dir(), &silent)
+        .into_iter()
+        .zip(&gone)
+    {
         result?;
+        Event::new("download")
+            .with("registry", &request.registry)
+            .with("url", &request.url)
+            .with("status", "ok")
+            .with("bytes", request.size)
+            .with("sha256", pandora_core::hex::encode(request.sha256))
+            .emit();
     }
     for (path, sha256) in &files {
         if !store.blob_path(sha256).is_file() {

@@ -70,6 +70,9 @@ pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
     let store = Store::new(layout);
     for id in ids {
         store.remove(id)?;
+        pandora_core::events::Event::new("remove")
+            .with("id", id)
+            .emit();
         report.removed.push(id.clone());
     }
     Ok(report)

@@ -270,7 +270,8 @@ pub fn load_index(
     )
 }
 
-/// [`load_index`] within explicit limits.
+/// [`load_index`] within explicit limits. Emits a `fetch` event: the registry, the index URL
+/// and the status (`fetched`, `not-modified`, `cached`, or `failed` with the cause).
 pub fn load_index_within(
     downloader: &Downloader,
     source: &RegistrySource,
@@ -278,6 +279,38 @@ pub fn load_index_within(
     offline: bool,
     now: i64,
     limits: &IndexLimits,
+) -> Result<RegistryIndex, IndexError> {
+    let mut status = "cached";
+    let result = load_index_reporting(
+        downloader,
+        source,
+        cache_root,
+        offline,
+        now,
+        limits,
+        &mut status,
+    );
+    let event = pandora_core::events::Event::new("fetch")
+        .with("registry", &source.name)
+        .with("url", source.index_url());
+    match &result {
+        Ok(index) => event.with("status", status).with("serial", index.serial),
+        Err(error) => event
+            .with("status", "failed")
+            .with("cause", pandora_core::error::chain(error)),
+    }
+    .emit();
+    result
+}
+
+fn load_index_reporting(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    cache_root: &Path,
+    offline: bool,
+    now: i64,
+    limits: &IndexLimits,
+    status: &mut &'static str,
 ) -> Result<RegistryIndex, IndexError> {
     let directory = cache_directory(cache_root, &source.name);
     let (index_path, signature_path, state_path) = (
@@ -329,8 +362,12 @@ pub fn load_index_within(
             limits.index_bytes,
             limits.deadline,
         )? {
-            Fetched::NotModified => (cached.clone().unwrap_or_default(), cached_signature, true),
+            Fetched::NotModified => {
+                *status = "not-modified";
+                (cached.clone().unwrap_or_default(), cached_signature, true)
+            }
             Fetched::Body(text, etag, last_modified) => {
+                *status = "fetched";
                 state.etag = etag;
                 state.last_modified = last_modified;
                 let signature_url = source.file_url("index.acl.sig");

@@ -34,6 +34,10 @@ pub const PANDORA_DOWNLOAD_MIN_RATE: &str = "PANDORA_DOWNLOAD_MIN_RATE";
 /// `PANDORA_DOWNLOAD_MIN_RATE`, every retry included.
 pub const PANDORA_DOWNLOAD_TIMEOUT: &str = "PANDORA_DOWNLOAD_TIMEOUT";
 
+/// A file to append one machine-readable line per event to (see README, "Log format"); the
+/// `--log FILE` flag wins over it.
+pub const PANDORA_LOG: &str = "PANDORA_LOG";
+
 /// Set (to the shell's name) by the scripts `pandora completions` prints, when the shell asks
 /// `pandora` for completion candidates; never set it yourself.
 pub const PANDORA_COMPLETE: &str = "PANDORA_COMPLETE";
@@ -100,6 +104,7 @@ pub const ALL: &[&str] = &[
     SOURCE_DATE_EPOCH,
     PANDORA_DOWNLOAD_MIN_RATE,
     PANDORA_DOWNLOAD_TIMEOUT,
+    PANDORA_LOG,
     PANDORA_COMPLETE,
     FLAVOR_TRUSTED_KEYS_DIR,
     PANDORA_REQUIRE_TRUSTED,
