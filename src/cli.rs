@@ -717,13 +717,200 @@ fn key_names() -> Vec<CompletionCandidate> {
 }
 
 /// Man pages for `pandora` and every subcommand, as `(file name, roff text)`, named
-/// `pandora.1`, `pandora-registry.1`, `pandora-registry-add.1`, ...
+/// `pandora.1`, `pandora-registry.1`, `pandora-registry-add.1`, ..., and `pandora-launcher.1`.
+/// `pandora.1` gains ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES sections.
 pub fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let mut command = Cli::command();
+    // No `help` subcommand in the pages: there is no pandora-help(1) to point at.
+    let mut command = Cli::command().disable_help_subcommand(true);
     command.build();
     let mut pages = Vec::new();
     collect_pages(&command, "pandora", &mut pages);
+    if let Some((_, page)) = pages.iter_mut().find(|(name, _)| name == "pandora.1") {
+        insert_before_version(page, &main_page_sections());
+    }
+    pages.push((
+        "pandora-launcher.1".to_string(),
+        launcher_page().into_bytes(),
+    ));
     pages
+}
+
+/// The environment variables, with the first line of each one's documentation, read from
+/// `pandora_core::env_vars` itself (its doc comments), grouped by its `// ...` section comments.
+fn documented_variables() -> Vec<(String, &'static str, String)> {
+    const SOURCE: &str = include_str!("../crates/pandora-core/src/env_vars.rs");
+    let mut found = Vec::new();
+    let (mut section, mut doc) = (String::new(), Vec::new());
+    for line in SOURCE.lines() {
+        let line = line.trim();
+        if let Some(comment) = line.strip_prefix("/// ") {
+            doc.push(comment);
+        } else if let Some(comment) = line.strip_prefix("// ") {
+            section = comment.trim_end_matches('.').to_string();
+        } else if let Some(rest) = line.strip_prefix("pub const ") {
+            let name = rest.split(':').next().unwrap_or_default();
+            if let Some(variable) = crate::env_vars::ALL.iter().find(|known| **known == name) {
+                found.push((section.clone(), *variable, doc.join(" ")));
+            }
+            doc.clear();
+        } else {
+            doc.clear();
+        }
+    }
+    found
+}
+
+/// Escapes text for roff: backslashes, and a leading `.` or `'`.
+fn roff_text(text: &str) -> String {
+    let text = text.replace('\\', "\\e").replace('-', "\\-");
+    if text.starts_with('.') || text.starts_with('\'') {
+        format!("\\&{text}")
+    } else {
+        text
+    }
+}
+
+fn roff_entries(entries: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (term, meaning) in entries {
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff_text(term),
+            roff_text(meaning)
+        ));
+    }
+    out
+}
+
+/// The layout under `$PANDORA_HOME`.
+const FILES: &[(&str, &str)] = &[
+    (
+        "registries.acl",
+        "the configured registries: URL, priority, keys, require-signatures",
+    ),
+    (
+        "keys/",
+        "signing keys: NAME.key (private, 0600) and NAME.pub",
+    ),
+    (
+        "keys/trusted/",
+        "*.pub files: keys whose packages are trusted (pandora key trust)",
+    ),
+    (
+        "store/NAME@VERSION/",
+        "installed packages, verified and read-only",
+    ),
+    (
+        "records/",
+        "install records: where each store entry came from, every file's hash",
+    ),
+    ("blobs/", "downloaded .psp files, by SHA-256"),
+    (
+        "profiles/NAME/",
+        "a profile's generations (symlink forests)",
+    ),
+    ("vir", "the active profile's current generation"),
+    ("manifests/PROFILE.lock", "each profile's lockfile"),
+    ("cache/", "registry indexes"),
+    (
+        "rescue/",
+        "files found inside a generation, moved aside before it is left",
+    ),
+    ("tmp/", "staging, swept by the next run"),
+];
+
+const EXAMPLES: &[(&str, &str)] = &[
+    ("pandora registry add main https://example.org/pandora/ --key ed25519:HEX --require-signatures", "use a signed registry"),
+    ("pandora install hello", "install hello and its dependencies, then (after asking) activate it"),
+    ("eval \"$(pandora env)\"", "put the active profile on PATH, MANPATH and XDG_DATA_DIRS"),
+    ("pandora key trust ./publisher.pub", "trust a publisher's key"),
+    ("pandora --log ~/pandora.log -v sync --lockfile team.lock", "follow a lockfile, logging every event"),
+    ("pandora rollback", "return to the previous generation"),
+];
+
+fn main_page_sections() -> String {
+    let mut out = String::from(".SH ENVIRONMENT\n");
+    let variables: Vec<(String, String)> = documented_variables()
+        .into_iter()
+        .map(|(_, name, doc)| (name.to_string(), doc))
+        .collect();
+    out.push_str(&roff_entries(&variables));
+    out.push_str(".SH FILES\nUnder $PANDORA_HOME (default $HOME/pandora):\n");
+    let files: Vec<(String, String)> = FILES
+        .iter()
+        .map(|(path, meaning)| (path.to_string(), meaning.to_string()))
+        .collect();
+    out.push_str(&roff_entries(&files));
+    out.push_str(".SH \"EXIT STATUS\"\n");
+    let codes: Vec<(String, String)> = crate::exit::EXIT_CODES
+        .iter()
+        .map(|(code, meaning)| (code.to_string(), meaning.to_string()))
+        .collect();
+    out.push_str(&roff_entries(&codes));
+    out.push_str(".SH EXAMPLES\n");
+    let examples: Vec<(String, String)> = EXAMPLES
+        .iter()
+        .map(|(command, meaning)| (command.to_string(), meaning.to_string()))
+        .collect();
+    out.push_str(&roff_entries(&examples));
+    out
+}
+
+fn insert_before_version(page: &mut Vec<u8>, sections: &str) {
+    let text = String::from_utf8_lossy(page).into_owned();
+    let at = text.find(".SH VERSION").unwrap_or(text.len());
+    *page = format!("{}{sections}{}", &text[..at], &text[at..]).into_bytes();
+}
+
+/// `pandora-launcher(1)`: the stub at the front of every package.
+fn launcher_page() -> String {
+    use crate::launcher::{EXIT_EXEC, EXIT_INVALID, EXIT_UNTRUSTED, EXIT_WORKENV};
+    let mut out = format!(
+        ".TH pandora-launcher 1 \"pandora-launcher {}\"\n.SH NAME\npandora\\-launcher \\- verify a PSPF package, extract it once, run its command\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    out.push_str(".SH SYNOPSIS\n\\fIPACKAGE.psp\\fR [\\fIARGS\\fR...]\n.br\n\\fBpandora run\\fR \\fIPACKAGE.psp\\fR [\\fIARGS\\fR...]\n");
+    out.push_str(&format!(".SH DESCRIPTION\n{}\n", roff_text(
+        "The first bytes of every package Pandora builds. Run directly, it verifies the file (index checksum, the Ed25519 signature over the metadata, every slot's full SHA-256), applies the trust policy (keys in $PANDORA_HOME/keys/trusted/ and FLAVOR_TRUSTED_KEYS_DIR), extracts the slots once into a work environment cached by content under ~/.cache/pandora/workenv/, and execs the package's command with the arguments untouched. A warm start reads nothing of the package. The cache and every directory on the way to it must belong to the user and be writable by nobody else.",
+    )));
+    out.push_str(".SH ENVIRONMENT\n");
+    let variables: Vec<(String, String)> = documented_variables()
+        .into_iter()
+        .filter(|(section, _, _)| section.contains("launcher"))
+        .map(|(_, name, doc)| (name.to_string(), doc))
+        .collect();
+    out.push_str(&roff_entries(&variables));
+    out.push_str(".SH \"EXIT STATUS\"\n");
+    let codes = [
+        (EXIT_INVALID, "the package is invalid (verification failed)"),
+        (
+            EXIT_UNTRUSTED,
+            "signed by a key that is not trusted, under PANDORA_REQUIRE_TRUSTED=1",
+        ),
+        (
+            EXIT_WORKENV,
+            "the work environment cannot be prepared (full disk, unwritable or unsafe cache)",
+        ),
+        (EXIT_EXEC, "the command cannot be started"),
+    ];
+    let mut entries: Vec<(String, String)> = codes
+        .iter()
+        .map(|(code, meaning)| (code.to_string(), meaning.to_string()))
+        .collect();
+    entries.push((
+        "other".into(),
+        "the program's own exit code, passed through".into(),
+    ));
+    out.push_str(&roff_entries(&entries));
+    out.push_str(".SH EXAMPLES\n");
+    out.push_str(&roff_entries(&[
+        ("./hello-1.1.0.psp --name you".into(), "run a package".into()),
+        ("PANDORA_REQUIRE_TRUSTED=1 ./hello-1.1.0.psp".into(), "refuse it unless its signer is trusted".into()),
+        ("FLAVOR_LAUNCHER_CLI=1 ./hello-1.1.0.psp verify".into(), "FlavorPack's maintenance commands: info, verify, verify-workenv, metadata, extract, run, version".into()),
+        ("PANDORA_LAUNCHER_DEBUG=1 ./hello-1.1.0.psp".into(), "say what the launcher decided".into()),
+    ]));
+    out.push_str(".SH \"SEE ALSO\"\npandora(1), pandora\\-run(1), pandora\\-key(1)\n");
+    out
 }
 
 fn collect_pages(command: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) {
