@@ -138,6 +138,22 @@ pub fn apply(
         after = contents.members.iter().map(Record::id).collect();
         Ok::<_, ActivationError>(contents)
     })?;
+    let added: Vec<String> = after
+        .iter()
+        .filter(|id| !before.contains(id))
+        .cloned()
+        .collect();
+    let removed: Vec<String> = before
+        .iter()
+        .filter(|id| !after.contains(id))
+        .cloned()
+        .collect();
+    pandora_core::events::Event::new("activate")
+        .with("profile", profile)
+        .with("generation", generation)
+        .with("added", added.join(","))
+        .with("removed", removed.join(","))
+        .emit();
     Ok(Applied {
         generation,
         added: after

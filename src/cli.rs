@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::{
+    ArgValueCandidates, ArgValueCompleter, CompletionCandidate, PathCompleter,
+};
 
 use crate::exit::EXIT_CODES_HELP;
 
@@ -37,6 +40,9 @@ pub struct GlobalArgs {
     /// Answer yes to every confirmation (needed when standard input is not a terminal)
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// Append a machine-readable line per event to FILE [default: $PANDORA_LOG]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 /// `--color` values.
@@ -218,6 +224,56 @@ pub enum CompressionChoice {
 pub enum KeyCommand {
     /// Generate an Ed25519 signing key: keys/NAME.key (private, 0600) and keys/NAME.pub
     Generate(KeyGenerateArgs),
+    /// List every key: yours (keys/), trusted ones (keys/trusted/, FLAVOR_TRUSTED_KEYS_DIR) and the registries'
+    List,
+    /// Show one key: public key, fingerprint, private key file, where it is trusted
+    Show(KeyShowArgs),
+    /// Trust a key: packages it signs run and install without a warning (keys/trusted/NAME.pub)
+    Trust(KeyTrustArgs),
+    /// Stop trusting a key (removes its file from keys/trusted/)
+    Untrust(KeyUntrustArgs),
+    /// Import a private key file (Pandora's or PKCS#8 PEM) as keys/NAME.key (0600) and keys/NAME.pub
+    Import(KeyImportArgs),
+}
+
+/// `pandora key show`
+#[derive(Debug, Args)]
+pub struct KeyShowArgs {
+    /// The key: its name, `ed25519:HEX`, or its fingerprint `sha256:HEX`
+    #[arg(value_name = "NAME|KEY|FINGERPRINT", add = ArgValueCandidates::new(key_names))]
+    pub key: String,
+}
+
+/// `pandora key trust`
+#[derive(Debug, Args)]
+pub struct KeyTrustArgs {
+    /// A public key `ed25519:HEX`, a .pub file, a private key file, or a .psp package (its signer)
+    #[arg(value_name = "FILE|KEY")]
+    pub source: String,
+    /// The name of the trusted-key file [default: the file's or package's name, else key-FINGERPRINT]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+}
+
+/// `pandora key untrust`
+#[derive(Debug, Args)]
+pub struct KeyUntrustArgs {
+    /// The trusted key: its name, `ed25519:HEX`, or its fingerprint `sha256:HEX`
+    #[arg(value_name = "NAME|KEY|FINGERPRINT", add = ArgValueCandidates::new(key_names))]
+    pub key: String,
+}
+
+/// `pandora key import`
+#[derive(Debug, Args)]
+pub struct KeyImportArgs {
+    /// The private key file (Pandora's key file or PKCS#8 PEM, as FlavorPack writes)
+    pub file: PathBuf,
+    /// The key's name [default: the file's name without extension]
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Also trust the key (copy its .pub into keys/trusted/)
+    #[arg(long)]
+    pub trust: bool,
 }
 
 /// `pandora key generate`
@@ -244,7 +300,7 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Package files (FILE.psp) to check, or installed packages (NAME or NAME@VERSION) to re-hash against their install records
-    #[arg(required_unless_present = "all", value_name = "FILE|NAME[@VERSION]")]
+    #[arg(required_unless_present = "all", value_name = "FILE|NAME[@VERSION]", add = ArgValueCompleter::new(installed_or_file))]
     pub targets: Vec<String>,
     /// Re-hash every installed package
     #[arg(long, conflicts_with = "targets")]
@@ -310,6 +366,7 @@ pub struct SearchArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// NAME or NAME@VERSION
+    #[arg(add = ArgValueCandidates::new(installed_packages))]
     pub package: String,
     /// Use only cached registry indexes
     #[arg(long)]
@@ -338,7 +395,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// Each package to remove: NAME@VERSION, or NAME (its active version, else its only installed one)
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    #[arg(required = true, value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub packages: Vec<String>,
     /// Remove even when other installed packages depend on them
     #[arg(long)]
@@ -349,7 +406,7 @@ pub struct RemoveArgs {
 #[derive(Debug, Args)]
 pub struct ActivateArgs {
     /// Each installed package to activate: NAME@VERSION, or NAME (its active version, else its only installed one); another version of it leaves the profile
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    #[arg(required = true, value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub packages: Vec<String>,
     /// How the packages join the profile
     #[command(flatten)]
@@ -360,7 +417,7 @@ pub struct ActivateArgs {
 #[derive(Debug, Args)]
 pub struct DeactivateArgs {
     /// Each package to take out of the active profile: NAME, or NAME@VERSION (the version it holds)
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    #[arg(required = true, value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub names: Vec<String>,
 }
 
@@ -368,7 +425,7 @@ pub struct DeactivateArgs {
 #[derive(Debug, Args)]
 pub struct SyncArgs {
     /// The profile to rebuild (created if missing) [default: the active one]
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(profile_names))]
     pub profile: Option<String>,
     /// The lockfile to follow [default: $PANDORA_HOME/manifests/PROFILE.lock]
     #[arg(long, value_name = "FILE")]
@@ -382,6 +439,7 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct GraphArgs {
     /// NAME@VERSION (or NAME: the active version, else the newest installed)
+    #[arg(add = ArgValueCandidates::new(installed_packages))]
     pub package: String,
     /// Use only cached registry indexes (for packages not installed)
     #[arg(long)]
@@ -399,10 +457,16 @@ pub struct EnvArgs {
 /// Shells `pandora env` writes for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShellChoice {
-    /// sh, bash, zsh, dash, ksh
+    /// POSIX sh (dash, ksh, ...)
     Sh,
+    /// bash
+    Bash,
+    /// zsh
+    Zsh,
     /// fish
     Fish,
+    /// nushell
+    Nu,
 }
 
 /// Who wins a path two active packages provide.
@@ -430,16 +494,19 @@ pub enum ProfileCommand {
     /// Make a profile the active one (one atomic rename of `vir`)
     Switch {
         /// The profile
+        #[arg(add = ArgValueCandidates::new(profile_names))]
         name: String,
     },
     /// Delete a profile that is not active, with all its generations
     Delete {
         /// The profile
+        #[arg(add = ArgValueCandidates::new(profile_names))]
         name: String,
     },
     /// List a profile's generations: when each was made, what it changed, which is current
     History {
         /// The profile [default: the active one]
+        #[arg(add = ArgValueCandidates::new(profile_names))]
         name: Option<String>,
     },
 }
@@ -603,25 +670,329 @@ fn key_source<'a>(key: Option<&'a str>, seed: Option<&'a str>) -> crate::ops::ke
 #[derive(Debug, Args)]
 pub struct RegistryRemoveArgs {
     /// The registry's name
+    #[arg(add = ArgValueCandidates::new(registry_names))]
     pub name: String,
 }
 
 /// `pandora completions`
 #[derive(Debug, Args)]
+#[command(after_help = COMPLETIONS_HELP)]
 pub struct CompletionsArgs {
     /// The shell to print a completion script for
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
 }
 
+const COMPLETIONS_HELP: &str =
+    "The script asks `pandora` itself for candidates as you type (with PANDORA_COMPLETE set), so \
+installed packages, profiles, registries and key names complete too (from $PANDORA_HOME, else \
+$HOME/pandora). Load it when the shell starts, so it always matches the installed pandora:
+  bash:  source <(pandora completions bash)           (in ~/.bashrc)
+  zsh:   source <(pandora completions zsh)            (in ~/.zshrc)
+  fish:  pandora completions fish | source            (in ~/.config/fish/config.fish)";
+
+// Candidates for dynamic completion. They run inside `pandora` while the shell completes, so
+// they read what is on disk and fail quietly: a completion never prints an error.
+
+/// Pandora's home as completion sees it: `$PANDORA_HOME`, else `$HOME/pandora` (a `--home` on
+/// the line being completed is not known yet).
+fn completion_layout() -> Option<crate::layout::Layout> {
+    let variable = |name| std::env::var_os(name).filter(|value| !value.is_empty());
+    let home = variable(crate::env_vars::PANDORA_HOME)
+        .map(PathBuf::from)
+        .or_else(|| {
+            variable(crate::env_vars::HOME).map(|home| PathBuf::from(home).join("pandora"))
+        })?;
+    Some(crate::layout::Layout::new(home))
+}
+
+/// Installed packages: each NAME once, and every NAME@VERSION.
+fn installed_packages() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    let records = crate::store::Store::new(&layout)
+        .records()
+        .unwrap_or_default();
+    let mut names: Vec<String> = records.iter().map(|record| record.name.clone()).collect();
+    names.dedup();
+    names
+        .into_iter()
+        .map(|name| CompletionCandidate::new(name).help(Some("installed".into())))
+        .chain(
+            records.iter().map(|record| {
+                CompletionCandidate::new(format!("{}@{}", record.name, record.version))
+            }),
+        )
+        .collect()
+}
+
+/// Installed packages, and files.
+fn installed_or_file(current: &std::ffi::OsStr) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    let mut candidates: Vec<CompletionCandidate> = installed_packages()
+        .into_iter()
+        .filter(|candidate| {
+            candidate
+                .get_value()
+                .to_string_lossy()
+                .starts_with(&*prefix)
+        })
+        .collect();
+    candidates.extend(clap_complete::engine::ValueCompleter::complete(
+        &PathCompleter::any(),
+        current,
+    ));
+    candidates
+}
+
+/// Profile names.
+fn profile_names() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    crate::profile::Profiles::new(&layout)
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// Configured registries' names.
+fn registry_names() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    crate::config::RegistriesFile::load(&layout.registries_file())
+        .map(|file| {
+            file.registries()
+                .iter()
+                .map(|registry| {
+                    CompletionCandidate::new(registry.name.clone())
+                        .help(Some(registry.url.to_string().into()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Key names: `keys/NAME.{key,pub}` and `keys/trusted/NAME.pub`.
+fn key_names() -> Vec<CompletionCandidate> {
+    let Some(layout) = completion_layout() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = [layout.keys_dir(), layout.trusted_keys_dir()]
+        .iter()
+        .filter_map(|directory| fs_err::read_dir(directory).ok())
+        .flatten()
+        .filter_map(|entry| {
+            let path = entry.ok()?.path();
+            let extension = path.extension()?;
+            (extension == "pub" || extension == "key")
+                .then(|| path.file_stem()?.to_str().map(str::to_string))?
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    names.into_iter().map(CompletionCandidate::new).collect()
+}
+
 /// Man pages for `pandora` and every subcommand, as `(file name, roff text)`, named
-/// `pandora.1`, `pandora-registry.1`, `pandora-registry-add.1`, ...
+/// `pandora.1`, `pandora-registry.1`, `pandora-registry-add.1`, ..., and `pandora-launcher.1`.
+/// `pandora.1` gains ENVIRONMENT, FILES, EXIT STATUS and EXAMPLES sections.
 pub fn man_pages() -> Vec<(String, Vec<u8>)> {
-    let mut command = Cli::command();
+    // No `help` subcommand in the pages: there is no pandora-help(1) to point at.
+    let mut command = Cli::command().disable_help_subcommand(true);
     command.build();
     let mut pages = Vec::new();
     collect_pages(&command, "pandora", &mut pages);
+    if let Some((_, page)) = pages.iter_mut().find(|(name, _)| name == "pandora.1") {
+        insert_before_version(page, &main_page_sections());
+    }
+    pages.push((
+        "pandora-launcher.1".to_string(),
+        launcher_page().into_bytes(),
+    ));
     pages
+}
+
+/// The environment variables, with the first line of each one's documentation, read from
+/// `pandora_core::env_vars` itself (its doc comments), grouped by its `// ...` section comments.
+fn documented_variables() -> Vec<(String, &'static str, String)> {
+    const SOURCE: &str = include_str!("../crates/pandora-core/src/env_vars.rs");
+    let mut found = Vec::new();
+    let (mut section, mut doc) = (String::new(), Vec::new());
+    for line in SOURCE.lines() {
+        let line = line.trim();
+        if let Some(comment) = line.strip_prefix("/// ") {
+            doc.push(comment);
+        } else if let Some(comment) = line.strip_prefix("// ") {
+            section = comment.trim_end_matches('.').to_string();
+        } else if let Some(rest) = line.strip_prefix("pub const ") {
+            let name = rest.split(':').next().unwrap_or_default();
+            if let Some(variable) = crate::env_vars::ALL.iter().find(|known| **known == name) {
+                found.push((section.clone(), *variable, doc.join(" ")));
+            }
+            doc.clear();
+        } else {
+            doc.clear();
+        }
+    }
+    found
+}
+
+/// Escapes text for roff: backslashes, and a leading `.` or `'`.
+fn roff_text(text: &str) -> String {
+    let text = text.replace('\\', "\\e").replace('-', "\\-");
+    if text.starts_with('.') || text.starts_with('\'') {
+        format!("\\&{text}")
+    } else {
+        text
+    }
+}
+
+fn roff_entries(entries: &[(String, String)]) -> String {
+    let mut out = String::new();
+    for (term, meaning) in entries {
+        out.push_str(&format!(
+            ".TP\n\\fB{}\\fR\n{}\n",
+            roff_text(term),
+            roff_text(meaning)
+        ));
+    }
+    out
+}
+
+/// The layout under `$PANDORA_HOME`.
+const FILES: &[(&str, &str)] = &[
+    (
+        "registries.acl",
+        "the configured registries: URL, priority, keys, require-signatures",
+    ),
+    (
+        "keys/",
+        "signing keys: NAME.key (private, 0600) and NAME.pub",
+    ),
+    (
+        "keys/trusted/",
+        "*.pub files: keys whose packages are trusted (pandora key trust)",
+    ),
+    (
+        "store/NAME@VERSION/",
+        "installed packages, verified and read-only",
+    ),
+    (
+        "records/",
+        "install records: where each store entry came from, every file's hash",
+    ),
+    ("blobs/", "downloaded .psp files, by SHA-256"),
+    (
+        "profiles/NAME/",
+        "a profile's generations (symlink forests)",
+    ),
+    ("vir", "the active profile's current generation"),
+    ("manifests/PROFILE.lock", "each profile's lockfile"),
+    ("cache/", "registry indexes"),
+    (
+        "rescue/",
+        "files found inside a generation, moved aside before it is left",
+    ),
+    ("tmp/", "staging, swept by the next run"),
+];
+
+const EXAMPLES: &[(&str, &str)] = &[
+    ("pandora registry add main https://example.org/pandora/ --key ed25519:HEX --require-signatures", "use a signed registry"),
+    ("pandora install hello", "install hello and its dependencies, then (after asking) activate it"),
+    ("eval \"$(pandora env)\"", "put the active profile on PATH, MANPATH and XDG_DATA_DIRS"),
+    ("pandora key trust ./publisher.pub", "trust a publisher's key"),
+    ("pandora --log ~/pandora.log -v sync --lockfile team.lock", "follow a lockfile, logging every event"),
+    ("pandora rollback", "return to the previous generation"),
+];
+
+fn main_page_sections() -> String {
+    let mut out = String::from(".SH ENVIRONMENT\n");
+    let variables: Vec<(String, String)> = documented_variables()
+        .into_iter()
+        .map(|(_, name, doc)| (name.to_string(), doc))
+        .collect();
+    out.push_str(&roff_entries(&variables));
+    out.push_str(".SH FILES\nUnder $PANDORA_HOME (default $HOME/pandora):\n");
+    let files: Vec<(String, String)> = FILES
+        .iter()
+        .map(|(path, meaning)| (path.to_string(), meaning.to_string()))
+        .collect();
+    out.push_str(&roff_entries(&files));
+    out.push_str(".SH \"EXIT STATUS\"\n");
+    let codes: Vec<(String, String)> = crate::exit::EXIT_CODES
+        .iter()
+        .map(|(code, meaning)| (code.to_string(), meaning.to_string()))
+        .collect();
+    out.push_str(&roff_entries(&codes));
+    out.push_str(".SH EXAMPLES\n");
+    let examples: Vec<(String, String)> = EXAMPLES
+        .iter()
+        .map(|(command, meaning)| (command.to_string(), meaning.to_string()))
+        .collect();
+    out.push_str(&roff_entries(&examples));
+    out
+}
+
+fn insert_before_version(page: &mut Vec<u8>, sections: &str) {
+    let text = String::from_utf8_lossy(page).into_owned();
+    let at = text.find(".SH VERSION").unwrap_or(text.len());
+    *page = format!("{}{sections}{}", &text[..at], &text[at..]).into_bytes();
+}
+
+/// `pandora-launcher(1)`: the stub at the front of every package.
+fn launcher_page() -> String {
+    use crate::launcher::{EXIT_EXEC, EXIT_INVALID, EXIT_UNTRUSTED, EXIT_WORKENV};
+    let mut out = format!(
+        ".TH pandora-launcher 1 \"pandora-launcher {}\"\n.SH NAME\npandora\\-launcher \\- verify a PSPF package, extract it once, run its command\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    out.push_str(".SH SYNOPSIS\n\\fIPACKAGE.psp\\fR [\\fIARGS\\fR...]\n.br\n\\fBpandora run\\fR \\fIPACKAGE.psp\\fR [\\fIARGS\\fR...]\n");
+    out.push_str(&format!(".SH DESCRIPTION\n{}\n", roff_text(
+        "The first bytes of every package Pandora builds. Run directly, it verifies the file (index checksum, the Ed25519 signature over the metadata, every slot's full SHA-256), applies the trust policy (keys in $PANDORA_HOME/keys/trusted/ and FLAVOR_TRUSTED_KEYS_DIR), extracts the slots once into a work environment cached by content under ~/.cache/pandora/workenv/, and execs the package's command with the arguments untouched. A warm start reads nothing of the package. The cache and every directory on the way to it must belong to the user and be writable by nobody else.",
+    )));
+    out.push_str(".SH ENVIRONMENT\n");
+    let variables: Vec<(String, String)> = documented_variables()
+        .into_iter()
+        .filter(|(section, _, _)| section.contains("launcher"))
+        .map(|(_, name, doc)| (name.to_string(), doc))
+        .collect();
+    out.push_str(&roff_entries(&variables));
+    out.push_str(".SH \"EXIT STATUS\"\n");
+    let codes = [
+        (EXIT_INVALID, "the package is invalid (verification failed)"),
+        (
+            EXIT_UNTRUSTED,
+            "signed by a key that is not trusted, under PANDORA_REQUIRE_TRUSTED=1",
+        ),
+        (
+            EXIT_WORKENV,
+            "the work environment cannot be prepared (full disk, unwritable or unsafe cache)",
+        ),
+        (EXIT_EXEC, "the command cannot be started"),
+    ];
+    let mut entries: Vec<(String, String)> = codes
+        .iter()
+        .map(|(code, meaning)| (code.to_string(), meaning.to_string()))
+        .collect();
+    entries.push((
+        "other".into(),
+        "the program's own exit code, passed through".into(),
+    ));
+    out.push_str(&roff_entries(&entries));
+    out.push_str(".SH EXAMPLES\n");
+    out.push_str(&roff_entries(&[
+        ("./hello-1.1.0.psp --name you".into(), "run a package".into()),
+        ("PANDORA_REQUIRE_TRUSTED=1 ./hello-1.1.0.psp".into(), "refuse it unless its signer is trusted".into()),
+        ("FLAVOR_LAUNCHER_CLI=1 ./hello-1.1.0.psp verify".into(), "FlavorPack's maintenance commands: info, verify, verify-workenv, metadata, extract, run, version".into()),
+        ("PANDORA_LAUNCHER_DEBUG=1 ./hello-1.1.0.psp".into(), "say what the launcher decided".into()),
+    ]));
+    out.push_str(".SH \"SEE ALSO\"\npandora(1), pandora\\-run(1), pandora\\-key(1)\n");
+    out
 }
 
 fn collect_pages(command: &clap::Command, name: &str, pages: &mut Vec<(String, Vec<u8>)>) {

@@ -28,6 +28,20 @@ impl From<ExitStatus> for std::process::ExitCode {
     }
 }
 
+/// Every exit code and its meaning, for the man page's EXIT STATUS.
+pub const EXIT_CODES: &[(u8, &str)] = &[
+    (ExitStatus::Success as u8, "success"),
+    (
+        ExitStatus::Failure as u8,
+        "the command failed (bad input, unreadable or unwritable file, failed check); nothing half-done",
+    ),
+    (ExitStatus::Usage as u8, "the command line could not be parsed"),
+    (
+        ExitStatus::NotConfirmed as u8,
+        "a confirmation was declined, or needed without a terminal (pass --yes)",
+    ),
+];
+
 /// The exit codes as `pandora --help` prints them.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
   0  success

@@ -14,7 +14,7 @@
 //!
 //! | layer | modules | owns on disk (under `$PANDORA_HOME`) |
 //! |---|---|---|
-//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`trust`], [`launcher`] (the crates above) | `keys/trusted/`; `~/.cache/pandora/workenv/` |
+//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`events`], [`trust`], [`launcher`] (the crates above) | `keys/trusted/`; `~/.cache/pandora/workenv/` |
 //! | 1 | [`graph`] (dependency graphs drawn as text), [`config`] (`registries.acl`), [`build`] (`manifest.acl` + `files/` to a signed `.psp`) | `registries.acl` |
 //! | 2 | [`registry`]: the signed index format, transports per URL scheme, fetching and trusting indexes, downloading blobs, indexing a directory | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig` |
 //! | 3 | [`store`] (verified, read-only `store/name@version` trees, installed in transactions), [`resolver`] (the closure of exact pins, with the fix when it fails) | `store/`, `records/`, `tmp/` |
@@ -51,7 +51,7 @@ pub mod resolver;
 pub mod settings;
 pub mod store;
 
-pub use pandora_core::{env_vars, fs, layout};
+pub use pandora_core::{env_vars, events, fs, layout};
 pub use pandora_format as format;
 pub use pandora_format::trust;
 pub use pandora_launcher as launcher;

@@ -8,6 +8,11 @@ use pandora::error::exit_status;
 use pandora::exit::ExitStatus;
 
 fn main() -> ExitCode {
+    // A shell asking for completions (the scripts of `pandora completions` set the variable):
+    // answer on stdout and exit before anything else runs.
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)
+        .var(pandora::env_vars::PANDORA_COMPLETE)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {

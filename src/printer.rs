@@ -299,3 +299,89 @@ pub fn human_bytes(bytes: u64) -> String {
         format!("{value:.1} {}", UNITS[unit])
     }
 }
+
+/// An event in words, for `-v`: what was fetched from where, what was decided and why.
+pub fn describe_event(event: &pandora_core::events::Event) -> String {
+    let field = |key: &str| event.field(key).unwrap_or("");
+    let bytes = |key: &str| {
+        event
+            .field(key)
+            .and_then(|value| value.parse().ok())
+            .map_or_else(String::new, human_bytes)
+    };
+    match event.name {
+        "command-start" => format!("running `pandora {}` (pid {})", field("args"), field("pid")),
+        "command-end" => format!(
+            "`{}` finished with exit code {} in {} ms",
+            field("command"),
+            field("exit"),
+            field("ms")
+        ),
+        "fetch" => {
+            let what = match field("status") {
+                "fetched" => format!("fetched (serial {})", field("serial")),
+                "not-modified" => format!(
+                    "not modified since the last fetch: the cached copy is used (serial {})",
+                    field("serial")
+                ),
+                "cached" => format!(
+                    "the cached copy is fresh (within cache_ttl) or --offline: not asked (serial {})",
+                    field("serial")
+                ),
+                _ => format!("failed: {}", field("cause")),
+            };
+            format!(
+                "index of registry `{}` from {}: {what}",
+                field("registry"),
+                field("url")
+            )
+        }
+        "download" if field("status") == "ok" => format!(
+            "downloaded {} from {} ({}, sha256 {})",
+            event.field("id").unwrap_or("a package"),
+            field("url"),
+            bytes("bytes"),
+            field("sha256")
+        ),
+        "download" => format!(
+            "download of {} from {} failed: {}",
+            field("id"),
+            field("url"),
+            field("cause")
+        ),
+        "store-commit" => format!("stored {} (from {})", field("id"), field("source")),
+        "activate" => {
+            let list = |key: &str| match field(key) {
+                "" => "nothing".to_string(),
+                items => items.replace(',', ", "),
+            };
+            format!(
+                "profile `{}` is now generation {}: added {}, removed {}",
+                field("profile"),
+                field("generation"),
+                list("added"),
+                list("removed")
+            )
+        }
+        "remove" => format!("removed {} from the store", field("id")),
+        "prune" => format!(
+            "pruned {} item(s), {}{}",
+            field("items"),
+            bytes("bytes"),
+            if field("dry_run") == "true" {
+                " (dry run: nothing deleted)"
+            } else {
+                ""
+            }
+        ),
+        "error" => format!("failed: {}", field("message")),
+        _ => {
+            let fields: Vec<String> = event
+                .fields
+                .iter()
+                .map(|(key, value)| format!("{key}={value}"))
+                .collect();
+            format!("{} {}", event.name, fields.join(" "))
+        }
+    }
+}

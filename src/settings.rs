@@ -40,6 +40,8 @@ pub struct Settings {
     pub download: DownloadPolicy,
     /// Progress bars: stderr is a terminal that can draw them (not `TERM=dumb`), and not `-q`.
     pub progress: bool,
+    /// The event log (`--log FILE`, else `PANDORA_LOG`).
+    pub log: Option<PathBuf>,
 }
 
 impl Settings {
@@ -73,6 +75,10 @@ impl Settings {
                     .hint("set it to a Unix time such as 1700000000, or unset it")
                 })?),
             },
+            log: global
+                .log
+                .clone()
+                .or_else(|| non_empty(environment(env_vars::PANDORA_LOG)).map(PathBuf::from)),
             progress: !global.quiet
                 && std::io::stderr().is_terminal()
                 && environment(env_vars::TERM).as_deref() != Some("dumb"),
@@ -170,6 +176,7 @@ mod tests {
             quiet: false,
             verbose: 0,
             yes: false,
+            log: None,
         }
     }
 

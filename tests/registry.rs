@@ -253,7 +253,7 @@ fn completions_and_help() {
     let bash = sandbox.run(&["completions", "bash"]);
     bash.success();
     assert!(
-        bash.stdout.contains("registry") && bash.stdout.contains("complete"),
+        bash.stdout.contains("PANDORA_COMPLETE") && bash.stdout.contains("complete -o"),
         "{}",
         bash.stdout
     );

@@ -47,7 +47,15 @@ pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         ),
     );
     row("size", human_bytes(package.size()));
-    row("signed by", inspected.signer.clone());
+    row("signed by", verified.public_key.to_string());
+    row("fingerprint", verified.key_fingerprint.to_string());
+    row(
+        "trusted",
+        match &inspected.trusted_by {
+            Some(path) => format!("yes ({})", path.display()),
+            None => "no (not trusted)".to_string(),
+        },
+    );
     row("signature", "valid (Ed25519 over the metadata)".to_string());
     if let Some(execution) = &metadata.execution {
         row("command", execution.command.clone());
@@ -77,5 +85,11 @@ pub fn run(args: &InspectArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         ));
     }
     printer.detail("slot contents were not hashed; `pandora verify` does that");
+    if inspected.trusted_by.is_none() {
+        printer.hint(format!(
+            "to trust its signer: `pandora key trust {}`",
+            verified.public_key
+        ));
+    }
     Ok(ExitStatus::Success)
 }

@@ -161,7 +161,7 @@ fn install_targets(
     }
     for package in &report.untrusted {
         context.printer.warn(format!(
-            "{package} is signed by a key you do not trust (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"
+            "{package} (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"
         ));
     }
     context.printer.status(

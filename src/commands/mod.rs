@@ -30,6 +30,7 @@ use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
 use crate::printer::Printer;
 use crate::settings::Settings;
+use pandora_core::events::Event;
 
 /// What every command gets: resolved settings and the printer.
 #[derive(Debug)]
@@ -101,7 +102,35 @@ pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
         }
     };
     let printer = Printer::new(&settings);
+    let log = match &settings.log {
+        Some(path) => match pandora_core::events::FileSink::open(path) {
+            Ok(file) => Some(file),
+            Err(error) => return (Err(error.into()), printer),
+        },
+        None => None,
+    };
+    let shown = settings.verbose > 0 && !settings.quiet;
+    if log.is_some() || shown {
+        pandora_core::events::set_sink(Box::new(EventSink {
+            log,
+            printer: shown.then(|| printer.clone()),
+        }));
+    }
     let context = Context { settings, printer };
+    let started = std::time::Instant::now();
+    let name = command_name(&cli.command);
+    Event::new("command-start")
+        .with("command", &name)
+        .with(
+            "args",
+            std::env::args_os()
+                .skip(1)
+                .map(|argument| argument.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+        .with("pid", std::process::id())
+        .emit();
     let result =
         dispatch(cli.command, &context).and_then(|status| match context.printer.stdout_error() {
             Some(error) => {
@@ -109,5 +138,55 @@ pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
             }
             None => Ok(status),
         });
+    let code = match &result {
+        Ok(status) => status.code(),
+        Err(error) => {
+            Event::new("error")
+                .with("command", &name)
+                .with(
+                    "message",
+                    error
+                        .chain()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(": "),
+                )
+                .emit();
+            crate::error::exit_status(error).code()
+        }
+    };
+    Event::new("command-end")
+        .with("command", &name)
+        .with("exit", code)
+        .with("ms", started.elapsed().as_millis())
+        .emit();
     (result, context.printer)
+}
+
+/// The subcommand's name (`install`, `registry`), as the log names it.
+fn command_name(command: &Command) -> String {
+    // The variant's name starts its Debug form: `Install(InstallArgs { .. })`, `Rollback`.
+    let debug = format!("{command:?}");
+    debug
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Where events go: the log file, and with `-v` stderr in words.
+struct EventSink {
+    log: Option<pandora_core::events::FileSink>,
+    printer: Option<Printer>,
+}
+
+impl pandora_core::events::Sink for EventSink {
+    fn event(&self, event: &Event) {
+        if let Some(log) = &self.log {
+            log.event(event);
+        }
+        if let Some(printer) = &self.printer {
+            printer.detail(crate::printer::describe_event(event));
+        }
+    }
 }

@@ -20,6 +20,10 @@ pub fn run(args: &UnpackArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             args.file.display(),
             unpacked.inspected.signer
         ));
+        context.printer.hint(format!(
+            "to trust it: `pandora key trust {}`",
+            verified.public_key
+        ));
     }
     context.printer.status(
         "Unpacked",

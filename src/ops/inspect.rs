@@ -17,6 +17,8 @@ pub struct Inspected {
     pub verified: Verified,
     /// Who signed it, and whether that key is trusted.
     pub signer: String,
+    /// The file trusting its signer, if one does.
+    pub trusted_by: Option<PathBuf>,
 }
 
 /// Opens `file` and checks everything but the slot contents.
@@ -35,10 +37,12 @@ pub fn inspect(file: &Path, trusted_key_dirs: &[PathBuf]) -> Result<Inspected> {
     };
     let trust = TrustStore::load(trusted_key_dirs);
     let signer = describe(&trust, &verified.public_key);
+    let trusted_by = trust.trusts(&verified.public_key).map(Path::to_path_buf);
     Ok(Inspected {
         package,
         verified,
         signer,
+        trusted_by,
     })
 }
 
@@ -60,7 +64,8 @@ pub fn unpack(file: &Path, directory: &Path, trusted_key_dirs: &[PathBuf]) -> Re
     // Slots are hashed while they stream; the stub is checked here.
     package.verify_launcher(&verified)?;
     let trust = TrustStore::load(trusted_key_dirs);
-    let trusted = trust.trusts(&verified.public_key).is_some();
+    let trusted_by = trust.trusts(&verified.public_key).map(Path::to_path_buf);
+    let trusted = trusted_by.is_some();
     let signer = describe(&trust, &verified.public_key);
     let bytes = extract_all(&package, &verified.slots, directory, Limits::default())?;
     Ok(Unpacked {
@@ -68,6 +73,7 @@ pub fn unpack(file: &Path, directory: &Path, trusted_key_dirs: &[PathBuf]) -> Re
             package,
             verified,
             signer,
+            trusted_by,
         },
         trusted,
         bytes,

@@ -7,6 +7,8 @@ use pandora_core::Sha256;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use pandora_core::events::Event;
+
 use super::registries::{self, LoadedRegistry, Registries};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
@@ -516,6 +518,22 @@ pub fn execute(
             Arc::new(move |index, bytes| reporter.advance(index, bytes));
         let results = downloader.fetch_all(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
         progress.finish();
+        for (result, resolved) in results.iter().zip(&downloads) {
+            let event = Event::new("download")
+                .with("id", resolved.id())
+                .with("registry", &resolved.registry)
+                .with("url", &resolved.url);
+            match result {
+                Ok(_) => event
+                    .with("status", "ok")
+                    .with("bytes", resolved.size)
+                    .with("sha256", resolved.sha256),
+                Err(error) => event
+                    .with("status", "failed")
+                    .with("cause", pandora_core::error::chain(error)),
+            }
+            .emit();
+        }
         for result in results {
             result?;
         }
@@ -529,8 +547,19 @@ pub fn execute(
         .map(download_request)
         .collect();
     let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
-    for result in downloader.fetch_all(&gone, &layout.blobs_dir(), &silent) {
+    for (result, request) in downloader
+        .fetch_all(&gone, &layout.blobs_dir(), &silent)
+        .into_iter()
+        .zip(&gone)
+    {
         result?;
+        Event::new("download")
+            .with("registry", &request.registry)
+            .with("url", &request.url)
+            .with("status", "ok")
+            .with("bytes", request.size)
+            .with("sha256", pandora_core::hex::encode(request.sha256))
+            .emit();
     }
     for file in &files {
         if !store.blob_path(&file.sha256).is_file() && store.add_blob(&file.path)? != file.sha256 {
@@ -644,12 +673,16 @@ pub(super) fn check_blob(
             .any(|key| key == &verified.public_key)
         {
             return Err(Error::refused(format!(
-                "{} is signed by key {}, which registry `{}` does not trust (require_signatures)",
+                "{} is signed by key {} (fingerprint {}), which registry `{}` does not trust (require_signatures)",
                 resolved.id(),
+                verified.public_key,
                 verified.key_fingerprint,
                 resolved.registry
             ),
-            format!("ask the publisher, or add the key: `pandora registry remove {0}` then `pandora registry add {0} URL --key ed25519:...`", resolved.registry)));
+            format!(
+                "if its publisher confirms that key, add it: `pandora registry remove {0}` then `pandora registry add {0} {1} --key {2}` (with the registry's other keys)",
+                resolved.registry, configured.url, verified.public_key
+            )));
         }
     }
     Ok(())
@@ -695,16 +728,19 @@ fn check_trust(
     match policy.check(&verified.public_key, vouched) {
         Verdict::Trusted(_) => Ok(()),
         Verdict::Untrusted => {
-            untrusted.push(format!("{id} (signed by {})", verified.key_fingerprint));
+            untrusted.push(format!(
+                "{id} is signed by key {} (fingerprint {}), which you do not trust; to trust it: `pandora key trust {}`",
+                verified.public_key, verified.key_fingerprint, verified.public_key
+            ));
             Ok(())
         }
         Verdict::Refused => Err(Error::refused(
             format!(
-                "{id} is signed by key {} ({}), which is not trusted, and PANDORA_REQUIRE_TRUSTED=1 requires trusted keys; nothing was installed",
+                "{id} is signed by key {} (fingerprint {}), which is not trusted, and PANDORA_REQUIRE_TRUSTED=1 requires trusted keys; nothing was installed",
                 verified.public_key, verified.key_fingerprint
             ),
             format!(
-                "if you trust its publisher: put the key in a .pub file in the trusted keys directory (`echo {} > $PANDORA_HOME/keys/trusted/NAME.pub`)",
+                "if you trust its publisher: `pandora key trust {}`",
                 verified.public_key
             ),
         )),

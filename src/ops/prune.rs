@@ -111,6 +111,11 @@ pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Resu
             store.remove_orphan(&path)?;
         }
     }
+    pandora_core::events::Event::new("prune")
+        .with("dry_run", dry_run)
+        .with("items", pruned.len())
+        .with("bytes", pruned.iter().map(Pruned::bytes).sum::<u64>())
+        .emit();
     Ok(pruned)
 }
 

@@ -97,6 +97,9 @@ pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
     let mut reinstall = Vec::new();
     for id in ids {
         let record = store.remove(id)?;
+        pandora_core::events::Event::new("remove")
+            .with("id", id)
+            .emit();
         report.removed.push(id.clone());
         reinstall.push(match record.registry {
             None if !record.source.is_empty() => record.source,

@@ -98,10 +98,12 @@ pub enum IndexError {
         url: String,
     },
     /// Signed by a key the registry is not configured to trust.
-    #[error("registry `{registry}`: the index is signed by key {key}, which is not one of the registry's keys")]
+    #[error("registry `{registry}`: the index is signed by key {key} (fingerprint {}), which is not one of the registry's keys", key.fingerprint())]
     UnknownKey {
         /// The registry.
         registry: String,
+        /// The registry's URL, for the hint.
+        url: String,
         /// The signing key.
         key: PublicKey,
     },
@@ -157,8 +159,8 @@ impl pandora_core::Hint for IndexError {
             IndexError::Unsigned { registry, .. } | IndexError::BadSignature { registry, .. } => {
                 format!("the index may have been tampered with; tell the registry's operator, or `pandora registry remove {registry}`")
             }
-            IndexError::UnknownKey { registry, .. } => {
-                format!("if the registry changed its key, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} URL --key ed25519:NEW`")
+            IndexError::UnknownKey { registry, url, key } => {
+                format!("if the registry's operator confirms it changed its key to {key}, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} {url} --key {key}`")
             }
             IndexError::Rollback { registry, .. } => format!(
                 "the server is serving stale data; try again later or use another mirror. If the registry was rebuilt, forget what was seen: `pandora registry remove {registry}`, then add it again"
@@ -268,7 +270,8 @@ pub fn load_index(
     )
 }
 
-/// [`load_index`] within explicit limits.
+/// [`load_index`] within explicit limits. Emits a `fetch` event: the registry, the index URL
+/// and the status (`fetched`, `not-modified`, `cached`, or `failed` with the cause).
 pub fn load_index_within(
     downloader: &Downloader,
     source: &RegistrySource,
@@ -276,6 +279,38 @@ pub fn load_index_within(
     offline: bool,
     now: i64,
     limits: &IndexLimits,
+) -> Result<RegistryIndex, IndexError> {
+    let mut status = "cached";
+    let result = load_index_reporting(
+        downloader,
+        source,
+        cache_root,
+        offline,
+        now,
+        limits,
+        &mut status,
+    );
+    let event = pandora_core::events::Event::new("fetch")
+        .with("registry", &source.name)
+        .with("url", source.index_url());
+    match &result {
+        Ok(index) => event.with("status", status).with("serial", index.serial),
+        Err(error) => event
+            .with("status", "failed")
+            .with("cause", pandora_core::error::chain(error)),
+    }
+    .emit();
+    result
+}
+
+fn load_index_reporting(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    cache_root: &Path,
+    offline: bool,
+    now: i64,
+    limits: &IndexLimits,
+    status: &mut &'static str,
 ) -> Result<RegistryIndex, IndexError> {
     let directory = cache_directory(cache_root, &source.name);
     let (index_path, signature_path, state_path) = (
@@ -327,8 +362,12 @@ pub fn load_index_within(
             limits.index_bytes,
             limits.deadline,
         )? {
-            Fetched::NotModified => (cached.clone().unwrap_or_default(), cached_signature, true),
+            Fetched::NotModified => {
+                *status = "not-modified";
+                (cached.clone().unwrap_or_default(), cached_signature, true)
+            }
             Fetched::Body(text, etag, last_modified) => {
+                *status = "fetched";
                 state.etag = etag;
                 state.last_modified = last_modified;
                 let signature_url = source.file_url("index.acl.sig");
@@ -420,6 +459,7 @@ fn check_signature(
     if !source.keys.contains(&key) {
         return Err(IndexError::UnknownKey {
             registry: source.name.clone(),
+            url: source.url.to_string(),
             key,
         });
     }

@@ -777,6 +777,11 @@ impl Transaction<'_> {
             let cleaned = remove_tree(&staged.staging);
             result?;
             cleaned?;
+            pandora_core::events::Event::new("store-commit")
+                .with("id", staged.record.id())
+                .with("sha256", staged.record.blob)
+                .with("source", &staged.record.source)
+                .emit();
             committed.push(staged.record);
         }
         syncfs(&store_dir)?;

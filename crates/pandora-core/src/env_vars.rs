@@ -34,6 +34,14 @@ pub const PANDORA_DOWNLOAD_MIN_RATE: &str = "PANDORA_DOWNLOAD_MIN_RATE";
 /// `PANDORA_DOWNLOAD_MIN_RATE`, every retry included.
 pub const PANDORA_DOWNLOAD_TIMEOUT: &str = "PANDORA_DOWNLOAD_TIMEOUT";
 
+/// A file to append one machine-readable line per event to (see README, "Log format"); the
+/// `--log FILE` flag wins over it.
+pub const PANDORA_LOG: &str = "PANDORA_LOG";
+
+/// Set (to the shell's name) by the scripts `pandora completions` prints, when the shell asks
+/// `pandora` for completion candidates; never set it yourself.
+pub const PANDORA_COMPLETE: &str = "PANDORA_COMPLETE";
+
 // Read by the CLI and the launcher.
 
 /// FlavorPack's trusted-keys directory (`*.pub` files); Pandora trusts these keys too.
@@ -73,8 +81,18 @@ pub const FLAVOR_COMMAND_NAME: &str = "FLAVOR_COMMAND_NAME";
 /// `argv[0]` as the launcher received it.
 pub const FLAVOR_ORIGINAL_COMMAND: &str = "FLAVOR_ORIGINAL_COMMAND";
 
-/// Searched for programs; the launcher puts `<workenv>/bin` first.
+/// Searched for programs; the launcher puts `<workenv>/bin` first, `pandora env` the active
+/// profile's `bin`.
 pub const PATH: &str = "PATH";
+
+// Written by `pandora env` for the user's shell.
+
+/// Searched for manual pages; `pandora env` puts the active profile's `share/man` first.
+pub const MANPATH: &str = "MANPATH";
+
+/// Searched for shared data (desktop files, icons, completions); `pandora env` puts the active
+/// profile's `share` first (default when unset: `/usr/local/share:/usr/share`).
+pub const XDG_DATA_DIRS: &str = "XDG_DATA_DIRS";
 
 /// Every variable above, for documentation and the test that keeps this list complete.
 pub const ALL: &[&str] = &[
@@ -86,6 +104,8 @@ pub const ALL: &[&str] = &[
     SOURCE_DATE_EPOCH,
     PANDORA_DOWNLOAD_MIN_RATE,
     PANDORA_DOWNLOAD_TIMEOUT,
+    PANDORA_LOG,
+    PANDORA_COMPLETE,
     FLAVOR_TRUSTED_KEYS_DIR,
     PANDORA_REQUIRE_TRUSTED,
     PANDORA_LAUNCHER_DEBUG,
@@ -98,4 +118,6 @@ pub const ALL: &[&str] = &[
     FLAVOR_COMMAND_NAME,
     FLAVOR_ORIGINAL_COMMAND,
     PATH,
+    MANPATH,
+    XDG_DATA_DIRS,
 ];

@@ -11,6 +11,7 @@
 pub mod digest;
 pub mod env_vars;
 pub mod error;
+pub mod events;
 pub mod fs;
 pub mod hex;
 pub mod id;

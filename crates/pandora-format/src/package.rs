@@ -388,7 +388,7 @@ impl Package {
         };
         let fingerprint = public_key.fingerprint();
         let fingerprint_outcome = match &index.key_fingerprint {
-            None => Outcome::Pass(format!("not recorded; key {fingerprint}")),
+            None => Outcome::Pass(format!("not recorded; the key's is {fingerprint}")),
             Some(recorded) if recorded.as_slice() == fingerprint.hex().as_bytes() => {
                 Outcome::Pass(fingerprint.to_string())
             }

@@ -125,6 +125,11 @@ impl TrustStore {
             .map(|(_, path)| path.as_path())
     }
 
+    /// Every trusted key with the file trusting it, in directory order then file-name order.
+    pub fn keys(&self) -> impl Iterator<Item = (&PublicKey, &Path)> {
+        self.keys.iter().map(|(key, path)| (key, path.as_path()))
+    }
+
     /// How many keys are trusted.
     pub fn len(&self) -> usize {
         self.keys.len()
@@ -136,15 +141,20 @@ impl TrustStore {
     }
 }
 
-/// Describes a key for messages: its fingerprint and whether (and by which file) it is trusted.
+/// Describes a key for messages: the key itself (`ed25519:HEX`, what `pandora key trust` and
+/// `pandora registry add --key` take), its labelled fingerprint, and whether (and by which file)
+/// it is trusted.
 pub fn describe(store: &TrustStore, public_key: &PublicKey) -> String {
     match store.trusts(public_key) {
         Some(path) => format!(
-            "{} (trusted by {})",
+            "{public_key} (fingerprint {}, trusted by {})",
             public_key.fingerprint(),
             path.display()
         ),
-        None => format!("{} (not trusted)", public_key.fingerprint()),
+        None => format!(
+            "{public_key} (fingerprint {}, not trusted)",
+            public_key.fingerprint()
+        ),
     }
 }
 

@@ -132,13 +132,14 @@ pub enum LaunchError {
     Invalid(#[from] FormatError),
     /// Signed by an unknown key while trusted keys are required (exit 112).
     #[error(
-        "{package}: signed by key {fingerprint}, which is not trusted (PANDORA_REQUIRE_TRUSTED=1)"
+        "{package}: signed by key {key} (fingerprint {}), which is not trusted (PANDORA_REQUIRE_TRUSTED=1); to trust it: `pandora key trust {key}`",
+        key.fingerprint()
     )]
     Untrusted {
         /// The package.
         package: PathBuf,
-        /// Hex SHA-256 of its key.
-        fingerprint: String,
+        /// Its signing key.
+        key: pandora_core::PublicKey,
     },
     /// The work environment could not be prepared, or the cache holding it is not safely this
     /// user's (exit 113).
@@ -305,18 +306,19 @@ fn check_trust(
 ) -> Result<(), LaunchError> {
     // The key comes from the verified package or the record bound to its signed digest, never
     // from the cache.
-    let fingerprint = plan.public_key.fingerprint().to_string();
-    match policy.check(&plan.public_key, vouched) {
+    let key = plan.public_key;
+    match policy.check(&key, vouched) {
         Verdict::Trusted(_) => Ok(()),
         Verdict::Refused => Err(LaunchError::Untrusted {
             package: package.to_path_buf(),
-            fingerprint,
+            key,
         }),
         Verdict::Untrusted => {
             if warn {
                 output::diagnostic(format_args!(
-                    "warning: {} is signed by key {fingerprint}, which is not trusted",
-                    package.display()
+                    "warning: {} is signed by key {key} (fingerprint {}), which is not trusted; to trust it: `pandora key trust {key}`",
+                    package.display(),
+                    key.fingerprint()
                 ));
             }
             Ok(())

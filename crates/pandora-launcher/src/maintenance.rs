@@ -144,7 +144,8 @@ fn info(path: &Path, out: &mut Data) -> Result<u8, Failure> {
         "package   {} {}",
         metadata.package.name, metadata.package.version
     ));
-    out.line(format_args!("key       {}", verified.key_fingerprint));
+    out.line(format_args!("key       {}", verified.public_key));
+    out.line(format_args!("fingerprint {}", verified.key_fingerprint));
     if let Some(execution) = &metadata.execution {
         out.line(format_args!("command   {}", execution.command));
     }
