@@ -38,7 +38,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     let options = InstallOptions {
         targets,
         reinstall: args.reinstall,
-        offline: args.offline,
+        freshness: crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
         now: pandora_core::time::now(),
         policy: context.settings.download,
         locked: Vec::new(),

@@ -21,6 +21,7 @@ mod run;
 mod search;
 mod sync;
 mod unpack;
+mod update;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -78,6 +79,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Rollback => profile::rollback(context),
         Command::Profile(command) => profile::run(command, context),
         Command::Prune(args) => prune::run(&args, context),
+        Command::Update => update::run(context),
         Command::Completions(args) => completions::run(&args, context),
     }
 }

@@ -13,6 +13,7 @@ use crate::format::metadata::encode_hex;
 use crate::format::package::{Package, Scope, Verified};
 use crate::layout::Layout;
 use crate::profile::Locked;
+use crate::registry::client::Freshness;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use crate::resolver::{resolve, Registry, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
@@ -44,8 +45,8 @@ pub struct InstallOptions {
     pub targets: Vec<Target>,
     /// Replace an installed version that came from other bytes.
     pub reinstall: bool,
-    /// Use cached indexes only.
-    pub offline: bool,
+    /// When to use cached indexes (`--offline`: only; `--refresh`: never).
+    pub freshness: Freshness,
     /// The current time (Unix seconds).
     pub now: i64,
     /// Download behaviour.
@@ -157,7 +158,7 @@ pub fn install(
     let registries = if requests.is_empty() {
         Registries::default()
     } else {
-        registries::load(layout, &downloader, options.offline, options.now)?
+        registries::load(layout, &downloader, options.freshness, options.now)?
     };
     if !requests.is_empty() && registries.loaded.is_empty() {
         if registries.failed.is_empty() {
@@ -210,7 +211,7 @@ pub fn install(
     progress.start(
         &downloads
             .iter()
-            .map(|resolved| (resolved.id(), resolved.size))
+            .map(|resolved| (resolved.id(), resolved.size.unwrap_or(0)))
             .collect::<Vec<_>>(),
     );
     let reporter = progress.clone();
@@ -240,7 +241,10 @@ pub fn install(
     }
     let mut report = InstallReport {
         downloads: downloads.len(),
-        downloaded_bytes: downloads.iter().map(|resolved| resolved.size).sum(),
+        downloaded_bytes: downloads
+            .iter()
+            .map(|resolved| resolved.size.unwrap_or(0))
+            .sum(),
         ..InstallReport::default()
     };
     // Identity and signer checked on every blob before anything is staged; staging hashes
@@ -342,6 +346,7 @@ pub fn install(
 fn download_request(resolved: &Resolved) -> DownloadRequest {
     DownloadRequest {
         url: resolved.url.clone(),
+        mirrors: resolved.mirrors.clone(),
         sha256: resolved.sha256.into(),
         size: resolved.size,
         registry: resolved.registry.clone(),

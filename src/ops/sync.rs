@@ -22,8 +22,8 @@ pub struct SyncOptions {
     pub profile: Option<String>,
     /// The lockfile (default: the profile's own).
     pub lockfile: Option<PathBuf>,
-    /// Use cached indexes only.
-    pub offline: bool,
+    /// When to use cached indexes (`--offline`: only; `--refresh`: never).
+    pub freshness: crate::registry::client::Freshness,
     /// Whose signatures are trusted.
     pub trust: crate::trust::Policy,
     /// How downloads are bounded.
@@ -109,7 +109,7 @@ pub fn sync(
                 })
                 .collect(),
             reinstall: false,
-            offline: options.offline,
+            freshness: options.freshness,
             now: pandora_core::time::now(),
             policy: options.download,
             locked: lockfile.packages.clone(),
