@@ -704,7 +704,7 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert!(registries.text().contains("string[] mirrors = {};"), "{}", registries.text());
+        assert!(registries.text().contains("    mirrors = {};\n"), "{}", registries.text());
         assert!(registries.find("main").unwrap().mirrors.is_empty());
         let error = registries.update("nope", |_| Ok(())).unwrap_err();
         assert_eq!(

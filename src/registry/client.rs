@@ -624,7 +624,8 @@ fn fetch_verified(
             )
         }
         Fetched::Body(text, etag, last_modified) => {
-            let signature_url = file_url(url, "index.acl.sig");
+            // Beside the index: `url` names `index.acl` itself.
+            let signature_url = url.join("index.acl.sig").unwrap_or_else(|_| url.clone());
             let signature = match fetch(
                 downloader,
                 source,

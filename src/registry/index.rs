@@ -536,7 +536,8 @@ mod tests {
             (good.replace("string latest = \"1.10.0\";", "string latest = \"9.9.9\";"), "`latest` is `9.9.9`, which is not one of the versions"),
             (good.replace("\"1.2.0\", \"1.10.0\"", "\"1.2.0\""), "`versions` lists [\"1.2.0\"] but the Version blocks are [\"1.2.0\", \"1.10.0\"]"),
             (good.replace(&encode_hex(&[1; 32]), "abc"), "`sha256` must be 64 hex digits"),
-            (good.replace("int serial = 3;", ""), "missing `serial`"),
+            (good.replace("int size = 10;", "int size = -1;"), "`size` cannot be negative"),
+            (good.replace("int serial = 3;", "string serial = \"3\";"), "`serial` must be an int, not string \"3\""),
             (good.replace("{ \"libgreet@2.0.0\" }", "{ \"libgreet@^2\" }"), "invalid dependency `libgreet@^2`: `^2` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"),
             ("Package \"x\" {}".to_string(), "no `Registry { ... }` block"),
         ];
@@ -544,6 +545,56 @@ mod tests {
             let error = RegistryIndex::parse("index.acl", &text).unwrap_err();
             assert_eq!(error.kind().to_string(), message);
         }
+    }
+
+    #[test]
+    fn design_shaped_indexes_are_read() {
+        let text = r#"
+            Registry {
+                string url = "https://example.org/pandora/";
+                int priority = 100;
+                bool require_signatures = false;
+                string cache_policy = "max-age=300";
+                Package "mytool" {
+                    string[] versions = { "1.0.0" };
+                    string latest = "1.0.0";
+                    string pkg_base_url = "pkgs/mytool";
+                    Version "1.0.0" {
+                        string manifest_url = "manifests/mytool-1.0.0.acl";
+                        string pkg_url = "mytool-1.0.0.psp";
+                        string sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+                        bool deprecated = true;
+                    }
+                }
+            }
+        "#;
+        let index = RegistryIndex::parse("index.acl", text).unwrap();
+        assert_eq!((index.serial, index.expires, index.name.as_str()), (None, None, ""));
+        let package = index.package("mytool").unwrap();
+        let version = &package.versions[0];
+        assert_eq!((version.size, version.deprecated), (None, true));
+        let https = url::Url::parse("https://example.org/pandora/index.acl").unwrap();
+        assert_eq!(
+            package.version_url(&https, version).unwrap().as_str(),
+            "https://example.org/pandora/pkgs/mytool/mytool-1.0.0.psp"
+        );
+        assert_eq!(
+            package.manifest_url(&https, version).unwrap().unwrap().as_str(),
+            "https://example.org/pandora/pkgs/mytool/manifests/mytool-1.0.0.acl"
+        );
+        assert!(package.is_relative(version));
+        // Round trip: the optional fields stay optional.
+        assert_eq!(RegistryIndex::parse("index.acl", &index.to_acl()).unwrap(), index);
+        // An absolute base, and the scheme rule on it.
+        let mut absolute = package.clone();
+        absolute.pkg_base_url = Some("https://cdn.example/m/".into());
+        assert_eq!(
+            absolute.version_url(&https, version).unwrap().as_str(),
+            "https://cdn.example/m/mytool-1.0.0.psp"
+        );
+        assert!(!absolute.is_relative(version));
+        absolute.pkg_base_url = Some("file:///srv/".into());
+        assert!(absolute.version_url(&https, version).is_err());
     }
 
     #[test]
