@@ -105,15 +105,15 @@ impl Registry {
     }
 }
 
-/// One field as the canonical writer writes it (`string url = "...";`), without indentation.
+/// One field as the canonical writer writes it in a top-level block (`string url = "...";`,
+/// long arrays over several lines), without the indentation of its first line.
 fn field_text(block: &Block, name: &str) -> Option<String> {
     let value = block.field(name)?.value().clone();
     let rendered = Block::new("Field").with(name, value).to_string();
-    rendered
-        .lines()
-        .map(str::trim)
-        .find(|line| line.ends_with(';'))
-        .map(str::to_string)
+    let lines: Vec<&str> = rendered.lines().collect();
+    // The first line opens `Field {`, the last closes it.
+    let inner = lines.get(1..lines.len().saturating_sub(1))?;
+    Some(inner.join("\n").trim_start().to_string())
 }
 
 /// Checks a registry name: short, and safe to use in file names and messages.
@@ -599,6 +599,11 @@ mod tests {
         PublicKey::from_bytes(signing.verifying_key().to_bytes()).unwrap()
     }
 
+    fn other_key() -> PublicKey {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[4u8; 32]);
+        PublicKey::from_bytes(signing.verifying_key().to_bytes()).unwrap()
+    }
+
     fn file(text: &str) -> Result<RegistriesFile, ConfigError> {
         let mut file = RegistriesFile::load(Path::new("/nonexistent/registries.acl"))?;
         file.replace_text(text.to_string())?;
@@ -698,6 +703,20 @@ mod tests {
             "Registry \"other\" {{ url = \"https://b.example/\"; \n    string[] keys = {{ \"{}\" }};\n}}\n",
             key()
         )), "{}", registries.text());
+        registries
+            .update("main", |registry| {
+                registry.keys = vec![key(), other_key()];
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(registries.find("main").unwrap().keys, [key(), other_key()]);
+        registries
+            .update("main", |registry| {
+                registry.keys = vec![other_key()];
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(registries.find("main").unwrap().keys, [other_key()]);
         registries
             .update("main", |registry| {
                 registry.mirrors.clear();
