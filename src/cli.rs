@@ -222,7 +222,8 @@ pub struct InstallArgs {
     pub layout: LayoutArgs,
 }
 
-const INSTALL_HELP: &str = "Every download is checked against the SHA-256 and size the registry's index gives, \
+const INSTALL_HELP: &str =
+    "Every download is checked against the SHA-256 and size the registry's index gives, \
 and cut off past that size; for a version whose index gives no size, past 1 GiB. When a \
 registry's URL fails, its mirrors are tried in order (any of them may serve a package whose \
 URL in the index is relative: the index's SHA-256 decides what is right).";
@@ -564,7 +565,8 @@ pub struct RegistrySetArgs {
     pub no_mirrors: bool,
 }
 
-const REGISTRY_SET_HELP: &str = "The file is changed atomically, under the same lock as `registry add`; only the fields \
+const REGISTRY_SET_HELP: &str =
+    "The file is changed atomically, under the same lock as `registry add`; only the fields \
 given are rewritten, so comments stay. Keys: an index cached under keys that are all replaced \
 is fetched again and the highest serial seen starts afresh; while one old key stays trusted, \
 an older index it signed is still refused.";

@@ -282,7 +282,10 @@ fn visit(
         reason,
     };
     // `lookup` found the version in this package.
-    let package = registry.index.package(name).ok_or_else(|| bad_url(String::new()))?;
+    let package = registry
+        .index
+        .package(name)
+        .ok_or_else(|| bad_url(String::new()))?;
     let url = package
         .version_url(&registry.index_url, found)
         .map_err(bad_url)?;

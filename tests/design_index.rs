@@ -84,10 +84,17 @@ fn exercise(sandbox: &Sandbox, url: &str) {
     );
     let install = sandbox.run(&["install", "--yes", "mytool"]);
     install.success();
-    assert!(install.stdout.contains("mytool@1.1.0"), "{}", install.stdout);
+    assert!(
+        install.stdout.contains("mytool@1.1.0"),
+        "{}",
+        install.stdout
+    );
     let update = sandbox.run(&["update"]);
     assert!(
-        update.success().stdout.contains("design  fetched (no serial"),
+        update
+            .success()
+            .stdout
+            .contains("design  fetched (no serial"),
         "{}",
         update.stdout
     );
@@ -105,7 +112,9 @@ fn a_design_shaped_index_is_read_over_http() {
 fn a_design_shaped_index_is_read_from_a_directory() {
     let sandbox = Sandbox::new();
     let registry = design_registry(&sandbox);
-    let url = url::Url::from_directory_path(&registry).unwrap().to_string();
+    let url = url::Url::from_directory_path(&registry)
+        .unwrap()
+        .to_string();
     exercise(&sandbox, &url);
 }
 

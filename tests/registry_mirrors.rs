@@ -134,9 +134,13 @@ fn packages_fail_over_to_a_mirror() {
     let mirror = copy_of(&fixture.registry, &sandbox.home().join("mirror"));
     configure(sandbox, &fixture.server.url(), &[&mirror.url()]);
     // The primary serves the index, but not the package (a partial sync, say).
-    fixture.server.set("/pkgs/hello-1.1.0.psp", Behavior::NotFound);
+    fixture
+        .server
+        .set("/pkgs/hello-1.1.0.psp", Behavior::NotFound);
     // And serves libgreet with other bytes: the signed SHA-256 refuses them, the mirror's pass.
-    fixture.server.set("/pkgs/libgreet-2.0.0.psp", Behavior::WrongBytes);
+    fixture
+        .server
+        .set("/pkgs/libgreet-2.0.0.psp", Behavior::WrongBytes);
     let install = sandbox.run(&["install", "--yes", "hello"]);
     install.success();
     let fetched: Vec<String> = mirror.requests().into_iter().map(|r| r.path).collect();
@@ -148,7 +152,9 @@ fn packages_fail_over_to_a_mirror() {
 
     // Nowhere to be had: the error names every URL tried and what each did.
     mirror.set("/pkgs/tool-1.0.0.psp", Behavior::NotFound);
-    fixture.server.set("/pkgs/libgreet-2.0.0.psp", Behavior::Normal);
+    fixture
+        .server
+        .set("/pkgs/libgreet-2.0.0.psp", Behavior::Normal);
     sandbox
         .run(&["registry", "set", "fixtures", "--cache-ttl", "0"])
         .success();
@@ -166,7 +172,9 @@ fn packages_fail_over_to_a_mirror() {
         )
         .unwrap();
     }
-    fixture.server.set("/pkgs/tool-1.0.0.psp", Behavior::NotFound);
+    fixture
+        .server
+        .set("/pkgs/tool-1.0.0.psp", Behavior::NotFound);
     let install = sandbox.run(&["install", "--yes", "tool"]);
     install.failure(1);
     assert!(

@@ -22,7 +22,14 @@ fn a_new_version_is_seen_after_update_or_with_refresh_not_within_the_ttl() {
         .run(&["registry", "set", "fixtures", "--cache-ttl", "3600"])
         .success();
     sandbox.run(&["search", "hello"]).success();
-    publish(sandbox, &fixture.registry, "hello", "1.2.0", &["libgreet@2.0.0"], ECHO_SCRIPT);
+    publish(
+        sandbox,
+        &fixture.registry,
+        "hello",
+        "1.2.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
     index(sandbox, &fixture.registry, &[]);
     // Within the TTL the cached index (serial 1) is used.
     let stale = sandbox.run(&["install", "--yes", "hello@1.2.0"]);
@@ -35,11 +42,16 @@ fn a_new_version_is_seen_after_update_or_with_refresh_not_within_the_ttl() {
     assert_eq!(again.success().stdout, "fixtures  unchanged (serial 2)\n");
     sandbox.run(&["install", "--yes", "hello@1.2.0"]).success();
 
-    publish(sandbox, &fixture.registry, "hello", "1.3.0", &["libgreet@2.0.0"], ECHO_SCRIPT);
+    publish(
+        sandbox,
+        &fixture.registry,
+        "hello",
+        "1.3.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
     index(sandbox, &fixture.registry, &[]);
-    sandbox
-        .run(&["install", "--yes", "hello@1.3.0"])
-        .failure(1);
+    sandbox.run(&["install", "--yes", "hello@1.3.0"]).failure(1);
     let info = sandbox.run(&["info", "--refresh", "hello@1.3.0"]);
     assert!(
         info.success().stdout.contains("version      1.3.0"),
@@ -48,11 +60,16 @@ fn a_new_version_is_seen_after_update_or_with_refresh_not_within_the_ttl() {
     );
     // What --refresh fetched is the cache now.
     sandbox.run(&["install", "--yes", "hello@1.3.0"]).success();
-    publish(sandbox, &fixture.registry, "hello", "1.4.0", &["libgreet@2.0.0"], ECHO_SCRIPT);
+    publish(
+        sandbox,
+        &fixture.registry,
+        "hello",
+        "1.4.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
     index(sandbox, &fixture.registry, &[]);
-    sandbox
-        .run(&["install", "--yes", "hello@1.4.0"])
-        .failure(1);
+    sandbox.run(&["install", "--yes", "hello@1.4.0"]).failure(1);
     sandbox
         .run(&["install", "--yes", "--refresh", "hello@1.4.0"])
         .success();
@@ -70,9 +87,7 @@ fn a_new_version_is_seen_after_update_or_with_refresh_not_within_the_ttl() {
         run.failure(2);
         assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
     }
-    sandbox
-        .run(&["list", "--remote", "--refresh"])
-        .success();
+    sandbox.run(&["list", "--remote", "--refresh"]).success();
 }
 
 #[test]
@@ -96,7 +111,11 @@ fn update_reports_each_registry_and_fails_only_when_all_fail() {
         .find(|line| line.starts_with("down      failed: "))
         .unwrap_or_else(|| panic!("{}", update.stdout));
     assert!(failed.to_lowercase().contains("connect"), "{failed}");
-    assert!(update.stderr.contains("1 of 2 registries"), "{}", update.stderr);
+    assert!(
+        update.stderr.contains("1 of 2 registries"),
+        "{}",
+        update.stderr
+    );
 
     sandbox
         .run(&["registry", "remove", "fixtures", "--yes"])
@@ -109,7 +128,9 @@ fn update_reports_each_registry_and_fails_only_when_all_fail() {
     assert!(
         update.stderr.contains("registry `down`")
             && update.stderr.contains("registry `also-down`")
-            && update.stderr.contains("no configured registry could be read"),
+            && update
+                .stderr
+                .contains("no configured registry could be read"),
         "{}",
         update.stderr
     );
@@ -181,7 +202,9 @@ fn registry_set_edits_in_place_and_key_changes_reach_the_cache() {
     ]);
     keyless.failure(1);
     assert!(
-        keyless.stderr.contains("would require signatures but trust no key"),
+        keyless
+            .stderr
+            .contains("would require signatures but trust no key"),
         "{}",
         keyless.stderr
     );

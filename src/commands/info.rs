@@ -8,7 +8,11 @@ use crate::printer::human_bytes;
 
 /// One `label value` line per fact on stdout.
 pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let info = info(&context.settings.layout, &args.package, crate::registry::client::Freshness::from_flags(args.offline, args.refresh))?;
+    let info = info(
+        &context.settings.layout,
+        &args.package,
+        crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
+    )?;
     for warning in &info.warnings {
         context.printer.warn(warning);
     }

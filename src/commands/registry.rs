@@ -114,10 +114,17 @@ fn set(args: &RegistrySetArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     let (before, after) = (&changed.before, &changed.after);
     let mut changes = Vec::new();
     if before.priority != after.priority {
-        changes.push(format!("priority {} -> {}", before.priority, after.priority));
+        changes.push(format!(
+            "priority {} -> {}",
+            before.priority, after.priority
+        ));
     }
     if before.keys != after.keys {
-        changes.push(format!("{} -> {} key(s)", before.keys.len(), after.keys.len()));
+        changes.push(format!(
+            "{} -> {} key(s)",
+            before.keys.len(),
+            after.keys.len()
+        ));
     }
     if before.require_signatures != after.require_signatures {
         changes.push(if after.require_signatures {

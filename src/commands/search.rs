@@ -7,7 +7,11 @@ use crate::ops::query::search;
 
 /// Prints matches as `NAME  VERSION  REGISTRY  DESCRIPTION` (deprecated ones marked).
 pub fn run(args: &SearchArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let found = search(&context.settings.layout, &args.term, crate::registry::client::Freshness::from_flags(args.offline, args.refresh))?;
+    let found = search(
+        &context.settings.layout,
+        &args.term,
+        crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
+    )?;
     for warning in &found.warnings {
         context.printer.warn(warning);
     }

@@ -35,7 +35,10 @@ pub fn run(context: &Context) -> anyhow::Result<ExitStatus> {
                     (Some(serial), Some(previous), _) => format!("serial {previous} -> {serial}"),
                     (Some(serial), None, false) => format!("fetched (serial {serial})"),
                     (Some(serial), None, true) => format!("serial none -> {serial}"),
-                    (None, _, _) => "fetched (no serial: changes cannot be told, nor rollbacks refused)".to_string(),
+                    (None, _, _) => {
+                        "fetched (no serial: changes cannot be told, nor rollbacks refused)"
+                            .to_string()
+                    }
                 };
                 if !signed {
                     line.push_str(", unsigned");

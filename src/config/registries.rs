@@ -294,11 +294,12 @@ impl RegistriesFile {
         change(&mut after)?;
         after.name = before.name.clone();
         let span = before.span.unwrap_or_default().range();
-        let document = acl_parser::from_str(&self.path.display().to_string(), &self.text)
-            .map_err(|source| ConfigError::Invalid {
+        let document = acl_parser::from_str(&self.path.display().to_string(), &self.text).map_err(
+            |source| ConfigError::Invalid {
                 path: self.path.clone(),
                 source,
-            })?;
+            },
+        )?;
         let parsed = document
             .blocks("Registry")
             .find(|block| block.label() == Some(name));
@@ -314,8 +315,11 @@ impl RegistriesFile {
             let new = match new {
                 Some(new) => new,
                 // Only `mirrors` is left out when empty: an empty array says the same.
-                None => field_text(&Block::new("Field").with(*field, Vec::<String>::new()), field)
-                    .unwrap_or_default(),
+                None => field_text(
+                    &Block::new("Field").with(*field, Vec::<String>::new()),
+                    field,
+                )
+                .unwrap_or_default(),
             };
             match parsed
                 .and_then(|block| block.field(field))
@@ -335,7 +339,9 @@ impl RegistriesFile {
         if !appended.is_empty() {
             // Before the block's closing brace, on lines of their own.
             let close = self.text[..span.end].rfind('}').unwrap_or(span.end);
-            let line_start = self.text[..close].rfind('\n').map_or(0, |newline| newline + 1);
+            let line_start = self.text[..close]
+                .rfind('\n')
+                .map_or(0, |newline| newline + 1);
             if self.text[line_start..close].trim().is_empty() {
                 edits.push((line_start, line_start, appended));
             } else {
@@ -723,7 +729,11 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert!(registries.text().contains("    mirrors = {};\n"), "{}", registries.text());
+        assert!(
+            registries.text().contains("    mirrors = {};\n"),
+            "{}",
+            registries.text()
+        );
         assert!(registries.find("main").unwrap().mirrors.is_empty());
         let error = registries.update("nope", |_| Ok(())).unwrap_err();
         assert_eq!(

@@ -110,7 +110,8 @@ impl Sources {
         &mut self,
         layout: &Layout,
         freshness: Freshness,
-        warnings: &mut Vec<String>) {
+        warnings: &mut Vec<String>,
+    ) {
         match registries::read(layout, freshness) {
             Ok(loaded) => {
                 warnings.extend(loaded.warnings());

@@ -4,8 +4,8 @@
 use super::registries::{self, Registries};
 use super::{Error, Result};
 use crate::layout::Layout;
-use crate::registry::client::Freshness;
 use crate::profile::Profiles;
+use crate::registry::client::Freshness;
 use crate::registry::index::{IndexPackage, IndexVersion};
 use crate::resolver::Request;
 use crate::store::{Record, Store};

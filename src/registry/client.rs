@@ -192,7 +192,10 @@ pub enum IndexError {
         no_serial: bool,
     },
     /// None of the registry's URLs (itself and its mirrors) served a usable index.
-    #[error("registry `{registry}`: no URL served a usable index: {}", describe_failures(failures))]
+    #[error(
+        "registry `{registry}`: no URL served a usable index: {}",
+        describe_failures(failures)
+    )]
     EveryUrl {
         /// The registry.
         registry: String,

@@ -28,10 +28,10 @@ use tokio::time::Instant;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::index::UNSIZED_PACKAGE_LIMIT;
 use super::transport::{
     GetRequest, Response, Resume, Served, Transport, TransportError, Transports,
 };
-use super::index::UNSIZED_PACKAGE_LIMIT;
 use crate::env_vars;
 use crate::format::metadata::encode_hex;
 
@@ -108,7 +108,10 @@ pub enum DownloadError {
         limit: u64,
     },
     /// Every URL of the package (the registry's and its mirrors') failed.
-    #[error("registry `{registry}`: no URL could serve the package: {}", describe(failures))]
+    #[error(
+        "registry `{registry}`: no URL could serve the package: {}",
+        describe(failures)
+    )]
     EveryUrl {
         /// The registry.
         registry: String,
@@ -643,14 +646,14 @@ impl FetchFrom<'_> {
     /// Leaves the verified blob in `partial`, or says why it could not.
     async fn fetch(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<(), DownloadError> {
         let (policy, request, url) = (self.policy, self.request, self.url);
-        let transport =
-            self.transports
-                .for_url(url)
-                .map_err(|error| DownloadError::Transport {
-                    url: url.to_string(),
-                    registry: request.registry.clone(),
-                    detail: error.to_string(),
-                })?;
+        let transport = self
+            .transports
+            .for_url(url)
+            .map_err(|error| DownloadError::Transport {
+                url: url.to_string(),
+                registry: request.registry.clone(),
+                detail: error.to_string(),
+            })?;
         let mut last = None;
         let mut slow = None;
         for attempt in 0..policy.attempts.max(1) {
@@ -857,11 +860,9 @@ impl Once<'_> {
         let continuing = match response.served {
             Served::Partial { start } => {
                 if start != have
-                    || response
-                        .length
-                        .is_some_and(|length| {
-                            request.size.is_some_and(|size| length != size - have)
-                        })
+                    || response.length.is_some_and(|length| {
+                        request.size.is_some_and(|size| length != size - have)
+                    })
                 {
                     return self.restart("the server answered the range from the wrong offset");
                 }
@@ -973,9 +974,7 @@ impl Once<'_> {
             progress(received);
         }
         if let Some(size) = request.size.filter(|size| received < *size) {
-            return Once::retry(format!(
-                "the body ended after {received} of {size} bytes"
-            ));
+            return Once::retry(format!("the body ended after {received} of {size} bytes"));
         }
         let actual: [u8; 32] = hasher.finalize().into();
         if actual != request.sha256 && continuing {

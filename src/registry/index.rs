@@ -24,6 +24,12 @@
 //!     }
 //! }
 //! ```
+//!
+//! The design's shorter shape is read too: no `name`, `serial`, `expires` or `size`, and per
+//! package a `pkg_base_url` (relative `pkg_url`s and `manifest_url`s resolve against it) and per
+//! version a `manifest_url`. Without a serial there is no rollback protection and without
+//! `expires` no freeze protection; without a size a download is capped at
+//! [`UNSIZED_PACKAGE_LIMIT`].
 
 use acl_parser::{Block, Document, Value};
 use pandora_core::PublicKey;
@@ -247,7 +253,8 @@ impl RegistryIndex {
             name: text(registry, "name", false)?.unwrap_or_default(),
             serial: optional_int(registry, "serial")?,
             expires: optional_int(registry, "expires")?,
-            priority: optional_int(registry, "priority")?.unwrap_or(crate::config::DEFAULT_PRIORITY),
+            priority: optional_int(registry, "priority")?
+                .unwrap_or(crate::config::DEFAULT_PRIORITY),
             packages,
         })
     }
@@ -277,13 +284,13 @@ impl RegistryIndex {
                 block = block.with("pkg_base_url", base.clone());
             }
             block = block.with(
-                    "versions",
-                    package
-                        .versions
-                        .iter()
-                        .map(|v| v.version.clone())
-                        .collect::<Vec<_>>(),
-                );
+                "versions",
+                package
+                    .versions
+                    .iter()
+                    .map(|v| v.version.clone())
+                    .collect::<Vec<_>>(),
+            );
             for version in &package.versions {
                 let mut entry = Block::labelled("Version", version.version.clone())
                     .with("pkg_url", version.pkg_url.clone())
@@ -356,8 +363,8 @@ fn resolve(index_url: &url::Url, base: Option<&str>, reference: &str) -> Result<
     } else {
         format!("{base}/")
     };
-    let base_url = package_url(index_url, &directory)
-        .map_err(|reason| format!("`pkg_base_url` {reason}"))?;
+    let base_url =
+        package_url(index_url, &directory).map_err(|reason| format!("`pkg_base_url` {reason}"))?;
     let url = base_url
         .join(reference)
         .map_err(|error| format!("`{reference}` is not a valid URL: {error}"))?;
@@ -569,7 +576,10 @@ mod tests {
             }
         "#;
         let index = RegistryIndex::parse("index.acl", text).unwrap();
-        assert_eq!((index.serial, index.expires, index.name.as_str()), (None, None, ""));
+        assert_eq!(
+            (index.serial, index.expires, index.name.as_str()),
+            (None, None, "")
+        );
         let package = index.package("mytool").unwrap();
         let version = &package.versions[0];
         assert_eq!((version.size, version.deprecated), (None, true));
@@ -579,12 +589,19 @@ mod tests {
             "https://example.org/pandora/pkgs/mytool/mytool-1.0.0.psp"
         );
         assert_eq!(
-            package.manifest_url(&https, version).unwrap().unwrap().as_str(),
+            package
+                .manifest_url(&https, version)
+                .unwrap()
+                .unwrap()
+                .as_str(),
             "https://example.org/pandora/pkgs/mytool/manifests/mytool-1.0.0.acl"
         );
         assert!(package.is_relative(version));
         // Round trip: the optional fields stay optional.
-        assert_eq!(RegistryIndex::parse("index.acl", &index.to_acl()).unwrap(), index);
+        assert_eq!(
+            RegistryIndex::parse("index.acl", &index.to_acl()).unwrap(),
+            index
+        );
         // An absolute base, and the scheme rule on it.
         let mut absolute = package.clone();
         absolute.pkg_base_url = Some("https://cdn.example/m/".into());
