@@ -115,6 +115,8 @@ pub enum Command {
     Autoremove,
     /// Check the setup: PATH, ~/bin, leftovers, cache sizes, registries, keys, the clock
     Doctor(DoctorArgs),
+    /// Fetch every configured registry's index now and say what changed (exit 1 only if none could be fetched)
+    Update,
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -128,6 +130,9 @@ pub struct UpgradeArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Fetch every registry's index now, whatever the cache's age
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora outdated`
@@ -136,6 +141,9 @@ pub struct OutdatedArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Fetch every registry's index now, whatever the cache's age
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora why`
@@ -309,6 +317,7 @@ pub struct VerifyArgs {
 
 /// `pandora install`
 #[derive(Debug, Args)]
+#[command(after_help = INSTALL_HELP)]
 pub struct InstallArgs {
     /// NAME, NAME@VERSION, or a path to a .psp file
     #[arg(required = true, value_name = "PACKAGE")]
@@ -319,6 +328,9 @@ pub struct InstallArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Fetch registry indexes now, even those cached within their cache_ttl
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
     /// Only install into the store; leave the profile as it is
     #[arg(long)]
     pub no_activate: bool,
@@ -326,6 +338,12 @@ pub struct InstallArgs {
     #[command(flatten)]
     pub layout: LayoutArgs,
 }
+
+const INSTALL_HELP: &str =
+    "Every download is checked against the SHA-256 and size the registry's index gives, \
+and cut off past that size; for a version whose index gives no size, past 1 GiB. When a \
+registry's URL fails, its mirrors are tried in order (any of them may serve a package whose \
+URL in the index is relative: the index's SHA-256 decides what is right).";
 
 /// How packages joining a profile are laid out.
 #[derive(Debug, Clone, Args)]
@@ -360,6 +378,9 @@ pub struct SearchArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Fetch registry indexes now, even those cached within their cache_ttl
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora info`
@@ -371,6 +392,9 @@ pub struct InfoArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Fetch registry indexes now, even those cached within their cache_ttl
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora list`
@@ -389,6 +413,9 @@ pub struct ListArgs {
     /// Use only cached registry indexes (with --remote)
     #[arg(long, requires = "remote")]
     pub offline: bool,
+    /// Fetch registry indexes now, even those cached within their cache_ttl (with --remote)
+    #[arg(long, requires = "remote", conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora remove`
@@ -433,6 +460,9 @@ pub struct SyncArgs {
     /// Use only cached registry indexes
     #[arg(long)]
     pub offline: bool,
+    /// Fetch registry indexes now, even those cached within their cache_ttl
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora graph`
@@ -444,6 +474,9 @@ pub struct GraphArgs {
     /// Use only cached registry indexes (for packages not installed)
     #[arg(long)]
     pub offline: bool,
+    /// Fetch registry indexes now, even those cached within their cache_ttl
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
 }
 
 /// `pandora env`
@@ -596,6 +629,8 @@ pub enum RegistryCommand {
     List,
     /// Remove a registry from registries.acl
     Remove(RegistryRemoveArgs),
+    /// Change a configured registry in place (only the fields given; comments are kept)
+    Set(RegistrySetArgs),
     /// Write a signed index.acl for a directory of .psp files, so any static host can serve it
     Index(RegistryIndexArgs),
 }
@@ -612,7 +647,7 @@ pub struct RegistryIndexArgs {
     #[arg(long, value_name = "SEED")]
     pub key_seed: Option<String>,
     /// Days until clients refuse the index unless it is re-published
-    #[arg(long, value_name = "DAYS", default_value_t = 30)]
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
     pub expires_in: u32,
     /// The registry's name [default: the previous index's, else the directory's]
     #[arg(long)]
@@ -641,7 +676,55 @@ pub struct RegistryAddArgs {
     /// Seconds a fetched index is used before the registry is asked again
     #[arg(long, value_name = "SECONDS", default_value_t = crate::config::DEFAULT_CACHE_TTL, value_parser = clap::value_parser!(i64).range(0..))]
     pub cache_ttl: i64,
+    /// Another URL serving the same registry, tried in order when the ones before fail (repeatable); the index must be signed by the registry's keys whichever URL serves it
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
 }
+
+/// `pandora registry set`: what to change (nothing else is touched).
+#[derive(Debug, Args)]
+#[command(after_help = REGISTRY_SET_HELP)]
+#[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args([
+    "priority", "keys", "add_keys", "remove_keys", "require_signatures",
+    "no_require_signatures", "cache_ttl", "mirrors", "no_mirrors",
+])))]
+pub struct RegistrySetArgs {
+    /// The registry to change
+    pub name: String,
+    /// New priority (higher is consulted first)
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub priority: Option<i64>,
+    /// Replace the trusted keys with these (repeatable)
+    #[arg(long = "key", value_name = "ed25519:HEX", conflicts_with_all = ["add_keys", "remove_keys"])]
+    pub keys: Vec<String>,
+    /// Trust one more key (repeatable)
+    #[arg(long = "add-key", value_name = "ed25519:HEX")]
+    pub add_keys: Vec<String>,
+    /// Stop trusting a key (repeatable)
+    #[arg(long = "remove-key", value_name = "ed25519:HEX")]
+    pub remove_keys: Vec<String>,
+    /// Refuse packages and indexes not signed by one of the registry's keys
+    #[arg(long, conflicts_with = "no_require_signatures")]
+    pub require_signatures: bool,
+    /// Stop requiring signatures
+    #[arg(long)]
+    pub no_require_signatures: bool,
+    /// Seconds a fetched index is used before the registry is asked again
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(i64).range(0..))]
+    pub cache_ttl: Option<i64>,
+    /// Replace the mirrors with these (repeatable)
+    #[arg(long = "mirror", value_name = "URL", conflicts_with = "no_mirrors")]
+    pub mirrors: Vec<String>,
+    /// Remove every mirror
+    #[arg(long)]
+    pub no_mirrors: bool,
+}
+
+const REGISTRY_SET_HELP: &str =
+    "The file is changed atomically, under the same lock as `registry add`; only the fields \
+given are rewritten, so comments stay. Keys: an index cached under keys that are all replaced \
+is fetched again and the highest serial seen starts afresh; while one old key stays trusted, \
+an older index it signed is still refused.";
 
 impl BuildArgs {
     /// Where the signing key comes from.

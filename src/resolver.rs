@@ -47,6 +47,9 @@ pub struct Registry {
     pub name: String,
     /// The index's URL (package URLs are relative to it).
     pub index_url: Url,
+    /// The registry's other `index.acl` URLs (its mirrors), in order: any of them can serve a
+    /// package whose URL is relative, as the signed SHA-256 says which bytes are right.
+    pub mirrors: Vec<Url>,
     /// The index.
     pub index: RegistryIndex,
 }
@@ -95,8 +98,10 @@ pub struct Resolved {
     pub url: Url,
     /// The SHA-256 the index promises.
     pub sha256: Sha256,
-    /// The size the index promises.
-    pub size: u64,
+    /// Other places with the same file (the registry's mirrors), in order.
+    pub mirrors: Vec<Url>,
+    /// The size the index promises (`None`: it does not say).
+    pub size: Option<u64>,
     /// Its pins.
     pub dependencies: Vec<String>,
     /// Whether the registry marks it deprecated (a warning, never a refusal).
@@ -423,25 +428,42 @@ fn missing(
     }
 }
 
-/// `found` in `registry`, as a plan entry reached through `chain`.
+/// `found` in `registry`, as a plan entry reached through `chain`: its URL, and the same file
+/// at the registry's mirrors when the URL is relative (an absolute one is used as given).
 fn plan_entry(
     name: &str,
     registry: &Registry,
     found: &IndexVersion,
     chain: Vec<String>,
 ) -> Result<Resolved, ResolveError> {
-    let url = crate::registry::index::package_url(&registry.index_url, &found.pkg_url).map_err(
-        |reason| ResolveError::BadUrl {
-            id: pandora_core::id::id(name, &found.version),
-            registry: registry.name.clone(),
-            reason,
-        },
-    )?;
+    let bad_url = |reason| ResolveError::BadUrl {
+        id: pandora_core::id::id(name, &found.version),
+        registry: registry.name.clone(),
+        reason,
+    };
+    // `lookup` found the version in this package.
+    let package = registry
+        .index
+        .package(name)
+        .ok_or_else(|| bad_url(String::new()))?;
+    let url = package
+        .version_url(&registry.index_url, found)
+        .map_err(bad_url)?;
+    let mut mirrors = Vec::new();
+    if package.is_relative(found) {
+        for mirror in &registry.mirrors {
+            let mirrored = package.version_url(mirror, found).map_err(bad_url)?;
+            if mirrored != url && !mirrors.contains(&mirrored) {
+                mirrors.push(mirrored);
+            }
+        }
+    }
     Ok(Resolved {
         name: name.to_string(),
         version: found.version.clone(),
         registry: registry.name.clone(),
         url,
+        mirrors,
         sha256: found.sha256,
         size: found.size,
         dependencies: found.dependencies.clone(),
@@ -527,7 +549,8 @@ mod tests {
             version: version.into(),
             pkg_url: format!("{version}.psp"),
             sha256: [0; 32].into(),
-            size: 1,
+            size: Some(1),
+            manifest_url: None,
             dependencies: dependencies.iter().map(|pin| pin.to_string()).collect(),
             license: None,
             deprecated: false,
@@ -577,10 +600,11 @@ mod tests {
         Registry {
             name: name.into(),
             index_url: Url::parse(&format!("https://{name}.example/index.acl")).unwrap(),
+            mirrors: vec![],
             index: RegistryIndex {
                 name: name.into(),
-                serial: 1,
-                expires: i64::MAX,
+                serial: Some(1),
+                expires: Some(i64::MAX),
                 priority: 100,
                 packages: packages
                     .into_iter()
@@ -589,6 +613,7 @@ mod tests {
                         description: None,
                         tags: vec![],
                         latest: versions.last().unwrap().version.clone(),
+                        pkg_base_url: None,
                         versions,
                     })
                     .collect(),

@@ -263,7 +263,8 @@ fn the_downloader_replaces_a_damaged_cached_blob() {
     let request = DownloadRequest {
         url: url::Url::parse(&format!("{}pkg.psp", server.url())).unwrap(),
         sha256,
-        size: content.len() as u64,
+        mirrors: Vec::new(),
+        size: Some(content.len() as u64),
         registry: "fixtures".into(),
     };
     let quiet: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});

@@ -46,7 +46,8 @@ fn request(setup: &Setup, path: &str, content: &[u8]) -> DownloadRequest {
     DownloadRequest {
         url: url::Url::parse(&format!("{}{path}", setup.server.url())).unwrap(),
         sha256: sha2::Sha256::digest(content).into(),
-        size: content.len() as u64,
+        mirrors: Vec::new(),
+        size: Some(content.len() as u64),
         registry: "fixtures".into(),
     }
 }

@@ -92,7 +92,9 @@ fn source(url: &str) -> RegistrySource {
     RegistrySource {
         name: "fixtures".into(),
         url: url::Url::parse(url).unwrap(),
+        mirrors: Vec::new(),
         keys: vec![SigningKey::from_seed("registry").public_key()],
+        require_signatures: true,
         ttl: Duration::ZERO,
     }
 }
@@ -196,7 +198,7 @@ fn a_key_rotation_ends_a_fast_forward_lockout() {
     // The operator rotates the key and starts again at serial 2.
     resign(&fixture.registry, "rotated", 2);
     let index = load(&keyed(&url, "rotated"), &cache).unwrap();
-    assert_eq!(index.serial, 2);
+    assert_eq!(index.serial, Some(2));
     // Under the same keys, an older serial is still a rollback.
     resign(&fixture.registry, "rotated", 1);
     let error = load(&keyed(&url, "rotated"), &cache)

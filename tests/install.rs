@@ -241,7 +241,7 @@ fn untrusted_or_stale_indexes_install_nothing() {
 
     // An expired index.
     let fixture = self::fixture();
-    index(&fixture.sandbox, &fixture.registry, &["--expires-in", "0"]);
+    support::registry::expire(&fixture.registry, "registry");
     let run = fixture.sandbox.run(&["install", "--yes", "hello"]);
     run.failure(1);
     assert!(

@@ -49,6 +49,8 @@ fn source(url: &str, keys: &[&str], ttl: u64) -> RegistrySource {
             .iter()
             .map(|seed| SigningKey::from_seed(seed).public_key())
             .collect(),
+        mirrors: Vec::new(),
+        require_signatures: false,
         ttl: Duration::from_secs(ttl),
     }
 }
@@ -237,7 +239,7 @@ fn rollback_and_freeze_are_refused() {
         load_index(&downloader, &client, &cache, false, now())
             .unwrap()
             .serial,
-        2
+        Some(2)
     );
     // A mirror serving the older, validly signed index.
     restore(&directory, ".serial1");
@@ -247,7 +249,8 @@ fn rollback_and_freeze_are_refused() {
     );
     // An index past its expiry.
     let frozen = Sandbox::new();
-    let directory = registry(&frozen, &["--expires-in", "0"]);
+    let directory = registry(&frozen, &[]);
+    support::registry::expire(&directory, "registry");
     let server = FixtureServer::start(&directory).unwrap();
     expect(
         load_index(

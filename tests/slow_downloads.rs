@@ -58,7 +58,8 @@ fn fetch(setup: &Setup, policy: DownloadPolicy) -> Result<PathBuf, DownloadError
     let request = DownloadRequest {
         url: url::Url::parse(&format!("{}pkg.psp", setup.server.url())).unwrap(),
         sha256: sha2::Sha256::digest(&setup.content).into(),
-        size: setup.content.len() as u64,
+        mirrors: Vec::new(),
+        size: Some(setup.content.len() as u64),
         registry: "fixtures".into(),
     };
     let blobs = setup.directory.path().join("blobs");

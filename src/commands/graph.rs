@@ -12,7 +12,11 @@ use crate::ops::graph::graph;
 
 /// Draws the tree on stdout, coloured when stdout is a terminal (or `--color always`).
 pub fn run(args: &GraphArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let graph = graph(&context.settings.layout, &args.package, args.offline)?;
+    let graph = graph(
+        &context.settings.layout,
+        &args.package,
+        crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
+    )?;
     for warning in &graph.warnings {
         context.printer.warn(warning);
     }

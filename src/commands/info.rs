@@ -8,7 +8,11 @@ use crate::printer::human_bytes;
 
 /// One `label value` line per fact on stdout.
 pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let info = info(&context.settings.layout, &args.package, args.offline)?;
+    let info = info(
+        &context.settings.layout,
+        &args.package,
+        crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
+    )?;
     for warning in &info.warnings {
         context.printer.warn(warning);
     }
@@ -43,7 +47,21 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         row("registry", offered.registry.clone());
         row("url", offered.url.clone());
         row("sha256", pandora_core::hex::encode(version.sha256));
-        row("size", human_bytes(version.size));
+        row(
+            "size",
+            version.size.map_or_else(
+                || {
+                    format!(
+                        "not given by the index (downloads stop at {})",
+                        human_bytes(crate::registry::index::UNSIZED_PACKAGE_LIMIT)
+                    )
+                },
+                human_bytes,
+            ),
+        );
+        if let Some(manifest) = &offered.manifest {
+            row("manifest", manifest.clone());
+        }
         if let Some(license) = &version.license {
             row("license", license.clone());
         }

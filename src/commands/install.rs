@@ -12,6 +12,7 @@ use crate::ops::activate::{activate, preview};
 use crate::ops::install::{execute, plan as plan_install, InstallOptions, Plan, Target};
 use crate::ops::needs::outdated;
 use crate::printer::human_bytes;
+use crate::registry::client::Freshness;
 use crate::resolver::Request;
 
 /// Installs, then prints each newly installed `name@version` on stdout and a summary on stderr,
@@ -34,7 +35,8 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
 /// asked for) with their pins, as one install: the plan shown, asked, then activated.
 pub fn upgrade(args: &UpgradeArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let layout = &context.settings.layout;
-    let (outdated, registries) = outdated(layout, args.offline)?;
+    let freshness = Freshness::from_flags(args.offline, args.refresh);
+    let (outdated, registries) = outdated(layout, freshness)?;
     let active = crate::ops::query::installed(layout, false)?;
     for name in &args.packages {
         if !active
@@ -81,6 +83,7 @@ pub fn upgrade(args: &UpgradeArgs, context: &Context) -> anyhow::Result<ExitStat
         packages: Vec::new(),
         reinstall: false,
         offline: args.offline,
+        refresh: args.refresh,
         no_activate: false,
         layout: LayoutArgs {
             prefer: None,
@@ -109,7 +112,7 @@ fn install_targets(
     let options = InstallOptions {
         targets,
         reinstall: args.reinstall,
-        offline: args.offline,
+        freshness: Freshness::from_flags(args.offline, args.refresh),
         now: pandora_core::time::now(),
         policy: context.settings.download,
         locked: Vec::new(),

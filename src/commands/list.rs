@@ -9,7 +9,10 @@ use crate::ops::query::{installed, remote};
 /// One line per package on stdout, `name@version` first so it can be pasted into commands.
 pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if args.remote {
-        let registries = remote(&context.settings.layout, args.offline)?;
+        let registries = remote(
+            &context.settings.layout,
+            crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
+        )?;
         for warning in registries.warnings() {
             context.printer.warn(warning);
         }

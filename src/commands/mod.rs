@@ -24,6 +24,7 @@ mod run;
 mod search;
 mod sync;
 mod unpack;
+mod update;
 mod verify;
 
 use crate::cli::{Cli, Command};
@@ -88,6 +89,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Owner(args) => needs::owner(&args, context),
         Command::Autoremove => needs::autoremove(context),
         Command::Doctor(args) => doctor::run(&args, context),
+        Command::Update => update::run(context),
         Command::Completions(args) => completions::run(&args, context),
     }
 }

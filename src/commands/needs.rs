@@ -54,7 +54,8 @@ pub fn owner(args: &OwnerArgs, context: &Context) -> anyhow::Result<ExitStatus> 
 
 /// `name@version  LATEST  REGISTRY` for each active package with a newer version.
 pub fn outdated(args: &OutdatedArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let (outdated, registries) = needs::outdated(&context.settings.layout, args.offline)?;
+    let freshness = crate::registry::client::Freshness::from_flags(args.offline, args.refresh);
+    let (outdated, registries) = needs::outdated(&context.settings.layout, freshness)?;
     for warning in registries.warnings() {
         context.printer.warn(warning);
     }

@@ -1,9 +1,11 @@
-//! `pandora registry add | list | remove | index`.
+//! `pandora registry add | list | remove | set | index`.
 
-use crate::cli::{RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryRemoveArgs};
+use crate::cli::{
+    RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryRemoveArgs, RegistrySetArgs,
+};
 use crate::commands::Context;
 use crate::exit::ExitStatus;
-use crate::ops::registry::{self, IndexRequest, NewRegistry};
+use crate::ops::registry::{self, IndexRequest, NewRegistry, RegistryChange};
 
 /// Runs a `pandora registry` subcommand.
 pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -11,6 +13,7 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
         RegistryCommand::Add(args) => add(&args, context),
         RegistryCommand::List => list(context),
         RegistryCommand::Remove(args) => remove(&args, context),
+        RegistryCommand::Set(args) => set(&args, context),
         RegistryCommand::Index(args) => index(&args, context),
     }
 }
@@ -38,8 +41,8 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
             "registry `{}`: {} package(s), {versions} version(s), serial {}, expires {}",
             index.name,
             index.packages.len(),
-            index.serial,
-            pandora_core::time::rfc3339(u64::try_from(index.expires).unwrap_or(0))
+            index.serial.unwrap_or(0),
+            pandora_core::time::rfc3339(u64::try_from(index.expires.unwrap_or(0)).unwrap_or(0))
         ),
     );
     context.printer.data(published.path.display());
@@ -56,6 +59,7 @@ fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             keys: args.keys.clone(),
             require_signatures: args.require_signatures,
             cache_ttl: args.cache_ttl,
+            mirrors: args.mirrors.clone(),
         },
     )?;
     // A notice, not a failure: like other status output, `-q` leaves it out.
@@ -87,6 +91,106 @@ fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> 
     Ok(ExitStatus::Success)
 }
 
+fn set(args: &RegistrySetArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let option = |given: bool, value: bool| given.then_some(value);
+    let changed = registry::set(
+        &context.settings.layout,
+        &args.name,
+        &RegistryChange {
+            priority: args.priority,
+            keys: (!args.keys.is_empty()).then(|| args.keys.clone()),
+            add_keys: args.add_keys.clone(),
+            remove_keys: args.remove_keys.clone(),
+            require_signatures: option(args.require_signatures, true)
+                .or(option(args.no_require_signatures, false)),
+            cache_ttl: args.cache_ttl,
+            mirrors: if args.no_mirrors {
+                Some(Vec::new())
+            } else {
+                (!args.mirrors.is_empty()).then(|| args.mirrors.clone())
+            },
+        },
+    )?;
+    let (before, after) = (&changed.before, &changed.after);
+    let mut changes = Vec::new();
+    if before.priority != after.priority {
+        changes.push(format!(
+            "priority {} -> {}",
+            before.priority, after.priority
+        ));
+    }
+    if before.keys != after.keys {
+        changes.push(format!(
+            "{} -> {} key(s)",
+            before.keys.len(),
+            after.keys.len()
+        ));
+    }
+    if before.require_signatures != after.require_signatures {
+        changes.push(if after.require_signatures {
+            "signatures required".to_string()
+        } else {
+            "signatures optional".to_string()
+        });
+    }
+    if before.cache_ttl != after.cache_ttl {
+        changes.push(format!(
+            "cache_ttl {} -> {} s",
+            before.cache_ttl, after.cache_ttl
+        ));
+    }
+    if before.mirrors != after.mirrors {
+        changes.push(format!(
+            "{} -> {} mirror(s)",
+            before.mirrors.len(),
+            after.mirrors.len()
+        ));
+    }
+    if after.keys.is_empty() && !before.keys.is_empty() && !context.settings.quiet {
+        context.printer.warn(format!(
+            "registry `{}` has no key any more: nothing from it is authenticated",
+            after.name
+        ));
+    }
+    context.printer.status(
+        "Changed",
+        format!(
+            "registry `{}` in {}: {}",
+            after.name,
+            changed.file.display(),
+            if changes.is_empty() {
+                "nothing (it was already so)".to_string()
+            } else {
+                changes.join(", ")
+            }
+        ),
+    );
+    Ok(ExitStatus::Success)
+}
+
+/// The URL column: the URL, its mirrors, and what the cached index lacks.
+fn url_cell(listed: &registry::Listed) -> String {
+    let registry = &listed.registry;
+    let mut cell = registry.url.to_string();
+    if !registry.mirrors.is_empty() {
+        let mirrors: Vec<String> = registry.mirrors.iter().map(ToString::to_string).collect();
+        cell.push_str(&format!(" (mirrors: {})", mirrors.join(", ")));
+    }
+    if let Some(cached) = &listed.cached {
+        let lacks: Vec<&str> = [
+            (!cached.signed).then_some("unsigned"),
+            cached.serial.is_none().then_some("no serial"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !lacks.is_empty() {
+            cell.push_str(&format!(" [index: {}]", lacks.join(", ")));
+        }
+    }
+    cell
+}
+
 fn list(context: &Context) -> anyhow::Result<ExitStatus> {
     let (registries, file) = registry::list(&context.settings.layout)?;
     if registries.is_empty() {
@@ -100,7 +204,8 @@ fn list(context: &Context) -> anyhow::Result<ExitStatus> {
     }
     let rows: Vec<[String; 5]> = registries
         .iter()
-        .map(|registry| {
+        .map(|listed| {
+            let registry = &listed.registry;
             [
                 registry.name.clone(),
                 registry.priority.to_string(),
@@ -111,7 +216,7 @@ fn list(context: &Context) -> anyhow::Result<ExitStatus> {
                 }
                 .to_string(),
                 registry.keys.len().to_string(),
-                registry.url.to_string(),
+                url_cell(listed),
             ]
         })
         .collect();
@@ -141,7 +246,7 @@ fn list(context: &Context) -> anyhow::Result<ExitStatus> {
         context.printer.data(line.join("  "));
     }
     if context.settings.verbose > 0 {
-        for registry in &registries {
+        for registry in registries.iter().map(|listed| &listed.registry) {
             for key in &registry.keys {
                 context
                     .printer

@@ -8,7 +8,11 @@ use crate::ops::query::search;
 /// Prints each match's latest version as `list --remote` prints versions:
 /// `NAME@VERSION  REGISTRY  DESCRIPTION` (deprecated ones marked).
 pub fn run(args: &SearchArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let found = search(&context.settings.layout, &args.term, args.offline)?;
+    let found = search(
+        &context.settings.layout,
+        &args.term,
+        crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
+    )?;
     for warning in &found.warnings {
         context.printer.warn(warning);
     }

@@ -11,7 +11,7 @@ pub fn run(args: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let options = SyncOptions {
         profile: args.profile.clone(),
         lockfile: args.lockfile.clone(),
-        offline: args.offline,
+        freshness: crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
         trust: context.trust_policy(),
         download: context.settings.download,
     };

@@ -2,7 +2,7 @@
 
 mod registries;
 
-pub use registries::{RegistriesFile, Registry, DEFAULT_CACHE_TTL, DEFAULT_PRIORITY};
+pub use registries::{parse_url, RegistriesFile, Registry, DEFAULT_CACHE_TTL, DEFAULT_PRIORITY};
 
 use std::path::PathBuf;
 

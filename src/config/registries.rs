@@ -8,12 +8,15 @@
 //!     int priority = 100;                  // higher is consulted first
 //!     string[] keys = { "ed25519:..." };   // trusted signing keys
 //!     bool require_signatures = true;
+//!     string[] mirrors = { "https://mirror.example/pandora/" };   // optional; tried in order
 //! }
 //! ```
 //!
 //! Changes edit the text rather than rewrite the whole document, so a hand-edited file keeps
 //! its comments and order: `add` appends a canonical block, `remove` cuts one block (and the
-//! comment lines directly above it).
+//! comment lines directly above it), `set` rewrites only the fields it changes (and appends
+//! the ones the block did not have). `mirrors` is written only when there are some, so a file
+//! without mirrors reads as it always did.
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +29,14 @@ use pandora_core::key::PublicKey;
 /// Priority of a registry added without `--priority`.
 pub const DEFAULT_PRIORITY: i64 = 100;
 
-const FIELDS: &[&str] = &["url", "priority", "keys", "require_signatures", "cache_ttl"];
+const FIELDS: &[&str] = &[
+    "url",
+    "priority",
+    "keys",
+    "require_signatures",
+    "cache_ttl",
+    "mirrors",
+];
 
 /// Seconds a fetched index is used before asking the registry again, unless configured.
 pub const DEFAULT_CACHE_TTL: i64 = 300;
@@ -38,6 +48,8 @@ pub struct Registry {
     pub name: String,
     /// Base URL; `index.acl` and packages are resolved against it.
     pub url: Url,
+    /// Other base URLs serving the same registry, tried in order when `url` fails.
+    pub mirrors: Vec<Url>,
     /// Higher priorities are consulted first.
     pub priority: i64,
     /// Keys allowed to sign its index and packages.
@@ -63,6 +75,7 @@ impl Registry {
         Ok(Registry {
             name: name.to_string(),
             url: parse_url(url)?,
+            mirrors: Vec::new(),
             priority,
             keys,
             require_signatures,
@@ -71,15 +84,36 @@ impl Registry {
         })
     }
 
+    /// The registry's base URLs in the order they are tried: `url`, then each mirror.
+    pub fn urls(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.url).chain(&self.mirrors)
+    }
+
     fn to_block(&self) -> Block {
         let keys: Vec<String> = self.keys.iter().map(PublicKey::to_string).collect();
-        Block::labelled("Registry", self.name.clone())
+        let block = Block::labelled("Registry", self.name.clone())
             .with("url", self.url.as_str())
             .with("priority", self.priority)
             .with("keys", keys)
             .with("require_signatures", self.require_signatures)
-            .with("cache_ttl", self.cache_ttl)
+            .with("cache_ttl", self.cache_ttl);
+        if self.mirrors.is_empty() {
+            return block;
+        }
+        let mirrors: Vec<String> = self.mirrors.iter().map(Url::to_string).collect();
+        block.with("mirrors", mirrors)
     }
+}
+
+/// One field as the canonical writer writes it in a top-level block (`string url = "...";`,
+/// long arrays over several lines), without the indentation of its first line.
+fn field_text(block: &Block, name: &str) -> Option<String> {
+    let value = block.field(name)?.value().clone();
+    let rendered = Block::new("Field").with(name, value).to_string();
+    let lines: Vec<&str> = rendered.lines().collect();
+    // The first line opens `Field {`, the last closes it.
+    let inner = lines.get(1..lines.len().saturating_sub(1))?;
+    Some(inner.join("\n").trim_start().to_string())
 }
 
 /// Checks a registry name: short, and safe to use in file names and messages.
@@ -245,6 +279,82 @@ impl RegistriesFile {
         text.push_str(&self.text[end..]);
         self.replace_text(text)?;
         Ok(registry)
+    }
+
+    /// Changes the registry called `name` in place: each field whose value `change` altered is
+    /// rewritten where it stands (a field the block did not have is added before its closing
+    /// brace), so comments and everything else are kept. The name cannot change.
+    pub fn update(
+        &mut self,
+        name: &str,
+        change: impl FnOnce(&mut Registry) -> Result<(), ConfigError>,
+    ) -> Result<Registry, ConfigError> {
+        let before = self.find(name)?.clone();
+        let mut after = before.clone();
+        change(&mut after)?;
+        after.name = before.name.clone();
+        let span = before.span.unwrap_or_default().range();
+        let document = acl_parser::from_str(&self.path.display().to_string(), &self.text).map_err(
+            |source| ConfigError::Invalid {
+                path: self.path.clone(),
+                source,
+            },
+        )?;
+        let parsed = document
+            .blocks("Registry")
+            .find(|block| block.label() == Some(name));
+        let (old_block, new_block) = (before.to_block(), after.to_block());
+        // (start, end, replacement), applied from the end so earlier offsets stay valid.
+        let mut edits: Vec<(usize, usize, String)> = Vec::new();
+        let mut appended = String::new();
+        for field in FIELDS {
+            let (old, new) = (field_text(&old_block, field), field_text(&new_block, field));
+            if old == new {
+                continue;
+            }
+            let new = match new {
+                Some(new) => new,
+                // Only `mirrors` is left out when empty: an empty array says the same.
+                None => field_text(
+                    &Block::new("Field").with(*field, Vec::<String>::new()),
+                    field,
+                )
+                .unwrap_or_default(),
+            };
+            match parsed
+                .and_then(|block| block.field(field))
+                .and_then(|field| field.span())
+            {
+                Some(existing) => {
+                    let range = existing.range();
+                    edits.push((range.start, range.end, new));
+                }
+                None => {
+                    appended.push_str("    ");
+                    appended.push_str(&new);
+                    appended.push('\n');
+                }
+            }
+        }
+        if !appended.is_empty() {
+            // Before the block's closing brace, on lines of their own.
+            let close = self.text[..span.end].rfind('}').unwrap_or(span.end);
+            let line_start = self.text[..close]
+                .rfind('\n')
+                .map_or(0, |newline| newline + 1);
+            if self.text[line_start..close].trim().is_empty() {
+                edits.push((line_start, line_start, appended));
+            } else {
+                edits.push((close, close, format!("\n{appended}")));
+            }
+        }
+        edits.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
+        let mut text = self.text.clone();
+        for (start, end, replacement) in edits {
+            text.replace_range(start..end, &replacement);
+        }
+        self.replace_text(text)?;
+        Ok(self.find(name)?.clone())
     }
 
     /// Adopts new text only if it parses: an edit can never leave an unreadable file.
@@ -447,6 +557,26 @@ fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_pa
         },
     )?
     .unwrap_or(DEFAULT_CACHE_TTL);
+    let mirrors = optional(
+        document,
+        block,
+        "mirrors",
+        "an array of strings",
+        |value| match value {
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(url) => Some(url),
+                    _ => None,
+                })
+                .collect::<Option<Vec<_>>>(),
+            _ => None,
+        },
+    )?
+    .unwrap_or_default()
+    .into_iter()
+    .map(|mirror| parse_url(mirror).map_err(|error| field_error("mirrors", error.to_string())))
+    .collect::<Result<Vec<_>, _>>()?;
     if require_signatures && keys.is_empty() {
         return Err(field_error(
             "require_signatures",
@@ -457,6 +587,7 @@ fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_pa
     Ok(Registry {
         name: name.to_string(),
         url,
+        mirrors,
         priority,
         keys,
         require_signatures,
@@ -471,6 +602,11 @@ mod tests {
 
     fn key() -> PublicKey {
         let signing = ed25519_dalek::SigningKey::from_bytes(&[3u8; 32]);
+        PublicKey::from_bytes(signing.verifying_key().to_bytes()).unwrap()
+    }
+
+    fn other_key() -> PublicKey {
+        let signing = ed25519_dalek::SigningKey::from_bytes(&[4u8; 32]);
         PublicKey::from_bytes(signing.verifying_key().to_bytes()).unwrap()
     }
 
@@ -544,6 +680,66 @@ mod tests {
         registries.remove("local").unwrap();
         registries.remove("public").unwrap();
         assert_eq!(registries.text(), "// My registries.\n\n");
+    }
+
+    #[test]
+    fn update_rewrites_only_changed_fields_and_keeps_comments() {
+        let original = "// Mine.\nRegistry \"main\" {\n    url = \"https://a.example/\"; // primary\n    // how much I like it\n    priority = 5;\n}\n\nRegistry \"other\" { url = \"https://b.example/\"; }\n";
+        let mut registries = file(original).unwrap();
+        let updated = registries
+            .update("main", |registry| {
+                registry.priority = 7;
+                registry.mirrors = vec![parse_url("https://m.example/x").unwrap()];
+                registry.cache_ttl = 60;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(updated.priority, 7);
+        assert_eq!(
+            registries.text(),
+            "// Mine.\nRegistry \"main\" {\n    url = \"https://a.example/\"; // primary\n    // how much I like it\n    int priority = 7;\n    int cache_ttl = 60;\n    string[] mirrors = { \"https://m.example/x/\" };\n}\n\nRegistry \"other\" { url = \"https://b.example/\"; }\n"
+        );
+        registries
+            .update("other", |registry| {
+                registry.keys = vec![key()];
+                Ok(())
+            })
+            .unwrap();
+        assert!(registries.text().ends_with(&format!(
+            "Registry \"other\" {{ url = \"https://b.example/\"; \n    string[] keys = {{ \"{}\" }};\n}}\n",
+            key()
+        )), "{}", registries.text());
+        registries
+            .update("main", |registry| {
+                registry.keys = vec![key(), other_key()];
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(registries.find("main").unwrap().keys, [key(), other_key()]);
+        registries
+            .update("main", |registry| {
+                registry.keys = vec![other_key()];
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(registries.find("main").unwrap().keys, [other_key()]);
+        registries
+            .update("main", |registry| {
+                registry.mirrors.clear();
+                Ok(())
+            })
+            .unwrap();
+        assert!(
+            registries.text().contains("    mirrors = {};\n"),
+            "{}",
+            registries.text()
+        );
+        assert!(registries.find("main").unwrap().mirrors.is_empty());
+        let error = registries.update("nope", |_| Ok(())).unwrap_err();
+        assert_eq!(
+            pandora_core::Hint::hint(&error).unwrap(),
+            "configured registries: main, other"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::registries;
 use super::Result;
 use crate::layout::Layout;
 use crate::profile::{Profiles, HOME_DIRECTORIES};
+use crate::registry::client::Freshness;
 use crate::store::Store;
 use crate::trust::Policy;
 
@@ -288,7 +289,13 @@ fn sizes(layout: &Layout, workenv_cache: &Path) -> Finding {
 }
 
 fn registries(layout: &Layout, environment: &Environment<'_>) -> Result<Vec<Finding>> {
-    let loaded = registries::read(layout, environment.offline)?;
+    // Reachable now, not as cached: the network unless told to stay off it.
+    let freshness = if environment.offline {
+        Freshness::Offline
+    } else {
+        Freshness::Refresh
+    };
+    let loaded = registries::read(layout, freshness)?;
     let mut findings: Vec<Finding> = loaded
         .loaded
         .iter()
@@ -297,9 +304,13 @@ fn registries(layout: &Layout, environment: &Environment<'_>) -> Result<Vec<Find
                 Level::Ok,
                 &format!("registry {}", registry.configured.name),
                 format!(
-                    "{} package(s), serial {}",
+                    "{} package(s), {}",
                     registry.index.index.packages.len(),
-                    registry.index.index.serial
+                    registry
+                        .index
+                        .index
+                        .serial
+                        .map_or("no serial".to_string(), |serial| format!("serial {serial}"))
                 ),
                 None,
             )

@@ -9,6 +9,7 @@ use super::{Error, Result};
 use crate::graph::Node;
 use crate::layout::Layout;
 use crate::profile::Profiles;
+use crate::registry::client::Freshness;
 use crate::resolver::Registry;
 use crate::store::{newest, Record, Store};
 
@@ -105,8 +106,13 @@ impl Sources {
         false
     }
 
-    fn read_registries(&mut self, layout: &Layout, offline: bool, warnings: &mut Vec<String>) {
-        match registries::read(layout, offline) {
+    fn read_registries(
+        &mut self,
+        layout: &Layout,
+        freshness: Freshness,
+        warnings: &mut Vec<String>,
+    ) {
+        match registries::read(layout, freshness) {
             Ok(loaded) => {
                 warnings.extend(loaded.warnings());
                 self.registries = Some(loaded.indexes());
@@ -120,7 +126,7 @@ impl Sources {
 }
 
 /// The dependency tree of `package` (`NAME` or `NAME@VERSION`).
-pub fn graph(layout: &Layout, package: &str, offline: bool) -> Result<Graph> {
+pub fn graph(layout: &Layout, package: &str, freshness: Freshness) -> Result<Graph> {
     let records: BTreeMap<String, Record> = Store::new(layout)
         .records()?
         .into_iter()
@@ -137,7 +143,7 @@ pub fn graph(layout: &Layout, package: &str, offline: bool) -> Result<Graph> {
     let root = match sources.root_id(package) {
         Some(id) => Some(id),
         None => {
-            sources.read_registries(layout, offline, &mut warnings);
+            sources.read_registries(layout, freshness, &mut warnings);
             sources.root_id(package)
         }
     };
@@ -148,7 +154,7 @@ pub fn graph(layout: &Layout, package: &str, offline: bool) -> Result<Graph> {
         ));
     };
     if sources.registries.is_none() && warnings.is_empty() && sources.needs_registries(&root) {
-        sources.read_registries(layout, offline, &mut warnings);
+        sources.read_registries(layout, freshness, &mut warnings);
     }
     let tree = sources.tree(&root, &mut Vec::new(), &mut BTreeSet::new());
     Ok(Graph { tree, warnings })

@@ -16,6 +16,7 @@ use crate::format::package::{Package, Scope, Verified};
 use crate::format::platform::Platform;
 use crate::layout::Layout;
 use crate::profile::Locked;
+use crate::registry::client::Freshness;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use crate::resolver::{resolve_pinned, Have, Pins, Request, Resolved};
 use crate::store::{Installed, Provenance, Store};
@@ -56,8 +57,8 @@ pub struct InstallOptions {
     pub targets: Vec<Target>,
     /// Replace an installed version that came from other bytes.
     pub reinstall: bool,
-    /// Use cached indexes only.
-    pub offline: bool,
+    /// When to use cached indexes (`--offline`: only; `--refresh`: never).
+    pub freshness: Freshness,
     /// The current time (Unix seconds).
     pub now: i64,
     /// Download behaviour.
@@ -315,7 +316,7 @@ fn plan_with(
                             "start the network client for",
                             &layout.blobs_dir(),
                         ))?;
-                    registries::load(layout, &downloader, options.offline, options.now)?
+                    registries::load(layout, &downloader, options.freshness, options.now)?
                 }
             };
             if registries.loaded.is_empty() {
@@ -357,7 +358,7 @@ fn plan_with(
     let downloads = needed
         .iter()
         .filter(|resolved| !store.has_blob(&resolved.sha256))
-        .map(|resolved| (resolved.id(), resolved.size))
+        .map(|resolved| (resolved.id(), resolved.size.unwrap_or(0)))
         .collect();
     let deprecated = fetch
         .iter()
@@ -510,7 +511,7 @@ pub fn execute(
         progress.start(
             &downloads
                 .iter()
-                .map(|resolved| (resolved.id(), resolved.size))
+                .map(|resolved| (resolved.id(), resolved.size.unwrap_or(0)))
                 .collect::<Vec<_>>(),
         );
         let reporter = progress.clone();
@@ -526,7 +527,7 @@ pub fn execute(
             match result {
                 Ok(_) => event
                     .with("status", "ok")
-                    .with("bytes", resolved.size)
+                    .with("bytes", resolved.size.unwrap_or(0))
                     .with("sha256", resolved.sha256),
                 Err(error) => event
                     .with("status", "failed")
@@ -557,7 +558,7 @@ pub fn execute(
             .with("registry", &request.registry)
             .with("url", &request.url)
             .with("status", "ok")
-            .with("bytes", request.size)
+            .with("bytes", request.size.unwrap_or(0))
             .with("sha256", pandora_core::hex::encode(request.sha256))
             .emit();
     }
@@ -574,7 +575,14 @@ pub fn execute(
     }
     let mut report = InstallReport {
         downloads: downloads.len(),
-        downloaded_bytes: downloads.iter().map(|resolved| resolved.size).sum(),
+        // What arrived, which an index that gives no sizes does not say in advance.
+        downloaded_bytes: downloads
+            .iter()
+            .map(|resolved| {
+                fs_err::metadata(store.blob_path(&resolved.sha256))
+                    .map_or(resolved.size.unwrap_or(0), |metadata| metadata.len())
+            })
+            .sum(),
         ..InstallReport::default()
     };
     // Identity and signer checked on every blob before anything is staged; staging hashes
@@ -709,6 +717,7 @@ fn wrong_platform(error: crate::format::FormatError, shown: impl std::fmt::Displ
 pub(super) fn download_request(resolved: &Resolved) -> DownloadRequest {
     DownloadRequest {
         url: resolved.url.clone(),
+        mirrors: resolved.mirrors.clone(),
         sha256: resolved.sha256.into(),
         size: resolved.size,
         registry: resolved.registry.clone(),

@@ -11,6 +11,7 @@ use super::{Error, Result};
 use crate::activation::{apply, members, Change};
 use crate::layout::Layout;
 use crate::profile::{Contents, Prefer, Profiles};
+use crate::registry::client::Freshness;
 use crate::store::{Record, Store};
 use pandora_core::id::compare_versions;
 
@@ -246,9 +247,9 @@ pub struct Outdated {
 
 /// The active packages the registries (highest priority first) offer newer versions of, and
 /// the registries that could not be read.
-pub fn outdated(layout: &Layout, offline: bool) -> Result<(Vec<Outdated>, Registries)> {
+pub fn outdated(layout: &Layout, freshness: Freshness) -> Result<(Vec<Outdated>, Registries)> {
     let active = active(layout)?;
-    let registries = registries::read(layout, offline)?;
+    let registries = registries::read(layout, freshness)?;
     if registries.loaded.is_empty() && !registries.failed.is_empty() {
         return Err(registries.none_readable());
     }

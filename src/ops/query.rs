@@ -5,6 +5,7 @@ use super::registries::{self, Registries};
 use super::{Error, Result};
 use crate::layout::Layout;
 use crate::profile::Profiles;
+use crate::registry::client::Freshness;
 use crate::registry::index::{IndexPackage, IndexVersion};
 use crate::resolver::Request;
 use crate::store::{Record, Store};
@@ -36,8 +37,8 @@ pub fn installed(layout: &Layout, store: bool) -> Result<Listing> {
 }
 
 /// The registries that could be read; an error only if none could (and some are configured).
-fn readable(layout: &Layout, offline: bool) -> Result<Registries> {
-    let registries = registries::read(layout, offline)?;
+fn readable(layout: &Layout, freshness: Freshness) -> Result<Registries> {
+    let registries = registries::read(layout, freshness)?;
     if registries.loaded.is_empty() && !registries.failed.is_empty() {
         return Err(registries.none_readable());
     }
@@ -46,8 +47,8 @@ fn readable(layout: &Layout, offline: bool) -> Result<Registries> {
 
 /// Every configured registry that could be read, with its index (for `list --remote`), and
 /// why the others could not.
-pub fn remote(layout: &Layout, offline: bool) -> Result<Registries> {
-    readable(layout, offline)
+pub fn remote(layout: &Layout, freshness: Freshness) -> Result<Registries> {
+    readable(layout, freshness)
 }
 
 /// What `search` found.
@@ -62,8 +63,8 @@ pub struct Found {
 }
 
 /// Packages whose name, description or tags contain `term` (case-insensitive).
-pub fn search(layout: &Layout, term: &str, offline: bool) -> Result<Found> {
-    let registries = readable(layout, offline)?;
+pub fn search(layout: &Layout, term: &str, freshness: Freshness) -> Result<Found> {
+    let registries = readable(layout, freshness)?;
     let term = term.to_lowercase();
     let mut found = Vec::new();
     for loaded in &registries.loaded {
@@ -110,10 +111,12 @@ pub struct Offered {
     pub version: IndexVersion,
     /// Where its file is.
     pub url: String,
+    /// Where its manifest is, if the index says.
+    pub manifest: Option<String>,
 }
 
 /// What the registries and the store know about `NAME[@VERSION]`.
-pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
+pub fn info(layout: &Layout, package: &str, freshness: Freshness) -> Result<Info> {
     let request = Request::parse(package).map_err(|reason| Error::Refused {
         message: format!("invalid package {reason}"),
         hint: None,
@@ -123,7 +126,7 @@ pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
         .into_iter()
         .filter(|record| record.name == request.name)
         .collect();
-    let registries = registries::read(layout, offline)?;
+    let registries = registries::read(layout, freshness)?;
     let offered = registries.loaded.iter().find_map(|loaded| {
         let registry = &loaded.index;
         let package = registry.index.package(&request.name)?;
@@ -134,11 +137,20 @@ pub fn info(layout: &Layout, package: &str, offline: bool) -> Result<Info> {
         let version = package.versions.iter().find(|v| v.version == wanted)?;
         Some(Offered {
             registry: registry.name.clone(),
-            url: crate::registry::index::package_url(&registry.index_url, &version.pkg_url)
+            url: package
+                .version_url(&registry.index_url, version)
                 .map_or_else(
                     |reason| format!("(refused: {reason})"),
                     |url| url.to_string(),
                 ),
+            manifest: package
+                .manifest_url(&registry.index_url, version)
+                .map(|url| {
+                    url.map_or_else(
+                        |reason| format!("(refused: {reason})"),
+                        |url| url.to_string(),
+                    )
+                }),
             package: package.clone(),
             version: version.clone(),
         })
@@ -189,7 +201,7 @@ pub fn deprecated(layout: &Layout, ids: &[String]) -> Result<Vec<String>> {
     if from.is_empty() {
         return Ok(Vec::new());
     }
-    let registries = registries::read(layout, true)?;
+    let registries = registries::read(layout, Freshness::Offline)?;
     Ok(from
         .into_iter()
         .filter(|(id, registry)| {

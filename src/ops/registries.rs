@@ -1,12 +1,13 @@
 //! The configured registries with their verified indexes, as installing and the read-only
-//! commands (search, info, list --remote, graph) see them.
+//! commands (search, info, list --remote, graph) see them, and `pandora update`: every
+//! registry's index fetched now.
 
 use std::time::Duration;
 
 use super::{Error, Result};
 use crate::config::{RegistriesFile, Registry as ConfiguredRegistry};
 use crate::layout::Layout;
-use crate::registry::client::{load_index, IndexError, RegistrySource};
+use crate::registry::client::{self, Freshness, IndexError, IndexLimits, RegistrySource};
 use crate::registry::download::{DownloadPolicy, Downloader};
 use crate::resolver::Registry;
 
@@ -24,7 +25,9 @@ pub fn registry_source(registry: &ConfiguredRegistry) -> RegistrySource {
     RegistrySource {
         name: registry.name.clone(),
         url: registry.url.clone(),
+        mirrors: registry.mirrors.clone(),
         keys: registry.keys.clone(),
+        require_signatures: registry.require_signatures,
         ttl: Duration::from_secs(u64::try_from(registry.cache_ttl).unwrap_or(0)),
     }
 }
@@ -99,20 +102,29 @@ impl Registries {
 pub fn load(
     layout: &Layout,
     downloader: &Downloader,
-    offline: bool,
+    freshness: Freshness,
     now: i64,
 ) -> Result<Registries> {
     let file = RegistriesFile::load(&layout.registries_file())?;
     let mut registries = Registries::default();
     for configured in file.by_priority() {
         let source = registry_source(configured);
-        match load_index(downloader, &source, &layout.cache_dir(), offline, now) {
-            Ok(index) => registries.loaded.push(LoadedRegistry {
+        let limits = IndexLimits::default();
+        match client::load(
+            downloader,
+            &source,
+            &layout.cache_dir(),
+            freshness,
+            now,
+            &limits,
+        ) {
+            Ok(loaded) => registries.loaded.push(LoadedRegistry {
                 configured: configured.clone(),
                 index: Registry {
                     name: configured.name.clone(),
-                    index_url: source.index_url(),
-                    index,
+                    index_url: loaded.served_by,
+                    mirrors: loaded.others,
+                    index: loaded.index,
                 },
             }),
             Err(error) => registries.failed.push(Unavailable {
@@ -124,13 +136,106 @@ pub fn load(
     Ok(registries)
 }
 
-/// Every configured registry's index, for the commands that only read them.
-pub fn read(layout: &Layout, offline: bool) -> Result<Registries> {
-    let downloader =
+fn downloader(layout: &Layout) -> Result<Downloader> {
+    Ok(
         Downloader::new(DownloadPolicy::default()).map_err(|source| pandora_core::IoError {
             action: "start the network client for",
             path: layout.cache_dir(),
             source,
-        })?;
-    load(layout, &downloader, offline, pandora_core::time::now())
+        })?,
+    )
+}
+
+/// Every configured registry's index, for the commands that only read them.
+pub fn read(layout: &Layout, freshness: Freshness) -> Result<Registries> {
+    load(
+        layout,
+        &downloader(layout)?,
+        freshness,
+        pandora_core::time::now(),
+    )
+}
+
+/// What `pandora update` found for one registry.
+#[derive(Debug)]
+pub enum Updated {
+    /// The index was fetched and verified.
+    Fetched {
+        /// The registry.
+        name: String,
+        /// The serial of the index cached before (`None`: none cached, or no serial).
+        previous: Option<i64>,
+        /// Whether an index was cached before.
+        was_cached: bool,
+        /// The new index's serial (`None`: the index has none).
+        serial: Option<i64>,
+        /// Whether its signature was verified.
+        signed: bool,
+        /// The `index.acl` URL that served it (a mirror when the registry's own URL failed).
+        served_by: String,
+        /// Whether a mirror served it.
+        by_mirror: bool,
+    },
+    /// It could not be fetched or was refused.
+    Failed(Unavailable),
+}
+
+/// Fetches every configured registry's index now, whatever the cache's age; a registry that
+/// fails does not stop the others. An error when nothing is configured, or when no registry
+/// could be fetched (naming each and why).
+pub fn update(layout: &Layout) -> Result<Vec<Updated>> {
+    let file = RegistriesFile::load(&layout.registries_file())?;
+    if file.registries().is_empty() {
+        return Err(Error::refused(
+            format!("no registries are configured in {}", file.path().display()),
+            "add one with `pandora registry add NAME URL`",
+        ));
+    }
+    let downloader = downloader(layout)?;
+    let now = pandora_core::time::now();
+    let mut report = Vec::new();
+    for configured in file.by_priority() {
+        let source = registry_source(configured);
+        let result = client::load(
+            &downloader,
+            &source,
+            &layout.cache_dir(),
+            Freshness::Refresh,
+            now,
+            &IndexLimits::default(),
+        );
+        report.push(match result {
+            Ok(loaded) => Updated::Fetched {
+                name: configured.name.clone(),
+                previous: loaded.previous_serial,
+                was_cached: loaded.was_cached,
+                serial: loaded.index.serial,
+                signed: loaded.signed,
+                by_mirror: loaded.served_by != source.index_url(),
+                served_by: loaded.served_by.to_string(),
+            },
+            Err(error) => Updated::Failed(Unavailable {
+                name: configured.name.clone(),
+                error,
+            }),
+        });
+    }
+    if report
+        .iter()
+        .all(|updated| matches!(updated, Updated::Failed(_)))
+    {
+        let failed = report
+            .into_iter()
+            .filter_map(|updated| match updated {
+                Updated::Failed(failure) => Some(failure),
+                Updated::Fetched { .. } => None,
+            })
+            .collect();
+        return Err(Registries {
+            loaded: Vec::new(),
+            failed,
+        }
+        .none_readable());
+    }
+    Ok(report)
 }

@@ -27,6 +27,8 @@ pub struct NewRegistry {
     pub require_signatures: bool,
     /// Seconds a fetched index is used without asking again.
     pub cache_ttl: i64,
+    /// Other URLs serving the same registry, tried in order.
+    pub mirrors: Vec<String>,
 }
 
 /// What `add` did.
@@ -47,12 +49,7 @@ fn lock(layout: &Layout) -> Result<FileLock> {
 
 /// Adds a registry to `registries.acl`.
 pub fn add(layout: &Layout, new: &NewRegistry) -> Result<Added> {
-    let keys = new
-        .keys
-        .iter()
-        .map(|key| key.parse::<PublicKey>())
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(ConfigError::from)?;
+    let keys = parse_keys(&new.keys)?;
     if new.require_signatures && keys.is_empty() {
         return Err(Error::refused(
             "--require-signatures needs at least one --key",
@@ -67,6 +64,7 @@ pub fn add(layout: &Layout, new: &NewRegistry) -> Result<Added> {
         new.require_signatures,
     )?;
     registry.cache_ttl = new.cache_ttl;
+    registry.mirrors = parse_mirrors(&new.mirrors)?;
     let _lock = lock(layout)?;
     let mut file = RegistriesFile::load(&layout.registries_file())?;
     let same_url = file
@@ -83,10 +81,132 @@ pub fn add(layout: &Layout, new: &NewRegistry) -> Result<Added> {
     })
 }
 
+fn parse_keys(keys: &[String]) -> Result<Vec<PublicKey>> {
+    Ok(keys
+        .iter()
+        .map(|key| key.parse::<PublicKey>())
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(ConfigError::from)?)
+}
+
+fn parse_mirrors(mirrors: &[String]) -> Result<Vec<url::Url>> {
+    let mut parsed: Vec<url::Url> = Vec::new();
+    for mirror in mirrors {
+        let url = crate::config::parse_url(mirror)?;
+        if !parsed.contains(&url) {
+            parsed.push(url);
+        }
+    }
+    Ok(parsed)
+}
+
+/// What `set` changes; `None` (or empty) leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryChange {
+    /// New priority.
+    pub priority: Option<i64>,
+    /// Replace the keys with these.
+    pub keys: Option<Vec<String>>,
+    /// Keys to trust as well.
+    pub add_keys: Vec<String>,
+    /// Keys to stop trusting.
+    pub remove_keys: Vec<String>,
+    /// Require signatures, or not.
+    pub require_signatures: Option<bool>,
+    /// New cache TTL, in seconds.
+    pub cache_ttl: Option<i64>,
+    /// Replace the mirrors with these (an empty list removes them all).
+    pub mirrors: Option<Vec<String>>,
+}
+
+/// What `set` did.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    /// The registry before.
+    pub before: Registry,
+    /// The registry as saved.
+    pub after: Registry,
+    /// The file written.
+    pub file: PathBuf,
+}
+
+/// Changes a registry in `registries.acl` in place, under the same lock as `add` and `remove`.
+/// The client's cache needs nothing done: it is keyed by the key set, so an index cached under
+/// other keys is fetched again (see `registry::client`).
+pub fn set(layout: &Layout, name: &str, change: &RegistryChange) -> Result<Changed> {
+    let replace_keys = change.keys.as_deref().map(parse_keys).transpose()?;
+    let add_keys = parse_keys(&change.add_keys)?;
+    let remove_keys = parse_keys(&change.remove_keys)?;
+    let mirrors = change.mirrors.as_deref().map(parse_mirrors).transpose()?;
+    let _lock = lock(layout)?;
+    let mut file = RegistriesFile::load(&layout.registries_file())?;
+    let before = file.find(name)?.clone();
+    let mut keys = replace_keys.unwrap_or_else(|| before.keys.clone());
+    for key in &remove_keys {
+        let Some(position) = keys.iter().position(|known| known == key) else {
+            return Err(Error::refused(
+                format!("registry `{name}` does not trust key {key}, so it cannot be removed"),
+                format!("`pandora registry list -v` shows the keys `{name}` trusts"),
+            ));
+        };
+        keys.remove(position);
+    }
+    for key in add_keys {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let require_signatures = change
+        .require_signatures
+        .unwrap_or(before.require_signatures);
+    if require_signatures && keys.is_empty() {
+        return Err(Error::refused(
+            format!("registry `{name}` would require signatures but trust no key"),
+            "keep at least one key (--key or --add-key), or pass --no-require-signatures",
+        ));
+    }
+    let after = file.update(name, |registry| {
+        registry.keys = keys;
+        registry.require_signatures = require_signatures;
+        if let Some(priority) = change.priority {
+            registry.priority = priority;
+        }
+        if let Some(ttl) = change.cache_ttl {
+            registry.cache_ttl = ttl;
+        }
+        if let Some(mirrors) = mirrors {
+            registry.mirrors = mirrors;
+        }
+        Ok(())
+    })?;
+    file.save()?;
+    Ok(Changed {
+        before,
+        after,
+        file: file.path().to_path_buf(),
+    })
+}
+
+/// A configured registry as `registry list` shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Its configuration.
+    pub registry: Registry,
+    /// What its cached index says (read for display only, never trusted), if one is cached.
+    pub cached: Option<crate::registry::client::CachedSummary>,
+}
+
 /// The configured registries, highest priority first, and the file they are in.
-pub fn list(layout: &Layout) -> Result<(Vec<Registry>, PathBuf)> {
+pub fn list(layout: &Layout) -> Result<(Vec<Listed>, PathBuf)> {
     let file = RegistriesFile::load(&layout.registries_file())?;
-    let registries = file.by_priority().into_iter().cloned().collect();
+    let registries = file
+        .by_priority()
+        .into_iter()
+        .map(|registry| Listed {
+            cached: crate::registry::client::cached_summary(&layout.cache_dir(), &registry.name),
+            registry: registry.clone(),
+        })
+        .collect();
     Ok((registries, file.path().to_path_buf()))
 }
 

@@ -138,7 +138,8 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         "start the network client for",
         &layout.blobs_dir(),
     ))?;
-    let registries = registries::load(layout, &downloader, options.offline, options.now)?;
+    let freshness = crate::registry::client::Freshness::from_flags(options.offline, false);
+    let registries = registries::load(layout, &downloader, freshness, options.now)?;
     if registries.loaded.is_empty() {
         if registries.failed.is_empty() {
             return Err(Error::refused(
@@ -166,7 +167,7 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
     let mut downloaded_bytes = 0;
     if !store.has_blob(&resolved.sha256) {
         let fetch = [download_request(&resolved)];
-        progress.start(&[(resolved.id(), resolved.size)]);
+        progress.start(&[(resolved.id(), resolved.size.unwrap_or(0))]);
         let reporter = progress.clone();
         let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
             Arc::new(move |index, bytes| reporter.advance(index, bytes));
@@ -175,7 +176,10 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         for result in results {
             result?;
         }
-        downloaded_bytes = resolved.size;
+        // The index may not say (a design-shaped index): what arrived is what counts.
+        downloaded_bytes = fs_err::metadata(store.blob_path(&resolved.sha256))
+            .map(|metadata| metadata.len())
+            .unwrap_or(0);
     }
     let blob = store.blob_path(&resolved.sha256);
     let mut untrusted = Vec::new();

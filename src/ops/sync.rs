@@ -28,8 +28,8 @@ pub struct SyncOptions {
     pub profile: Option<String>,
     /// The lockfile (default: the profile's own).
     pub lockfile: Option<PathBuf>,
-    /// Use cached indexes only.
-    pub offline: bool,
+    /// When to use cached indexes (`--offline`: only; `--refresh`: never).
+    pub freshness: crate::registry::client::Freshness,
     /// Whose signatures are trusted.
     pub trust: crate::trust::Policy,
     /// How downloads are bounded.
@@ -99,7 +99,7 @@ pub fn sync(
             "start the network client for",
             &layout.blobs_dir(),
         ))?;
-        let registries = registries::load(layout, &downloader, options.offline, now)?;
+        let registries = registries::load(layout, &downloader, options.freshness, now)?;
         let targets = missing
             .iter()
             .map(|locked| source_of(locked, &registries, &store))
@@ -107,7 +107,7 @@ pub fn sync(
         let install_options = InstallOptions {
             targets,
             reinstall: false,
-            offline: options.offline,
+            freshness: options.freshness,
             now,
             policy: options.download,
             locked: lockfile.packages.clone(),

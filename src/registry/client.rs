@@ -1,7 +1,14 @@
 //! Fetching a registry's index: conditional requests (ETag / Last-Modified), a per-registry
-//! cache under `cache/registries/NAME/` that is fresh for a TTL and usable `--offline`, and the
-//! trust checks: a registry with keys must sign its index with one of them; an index older than
-//! one already seen (rollback) or past its `expires` (freeze) is refused.
+//! cache under `cache/registries/NAME/` that is fresh for a TTL (unless refreshed) and usable
+//! `--offline`, and the trust checks: a registry with keys must sign its index with one of
+//! them; an index older than one already seen (rollback) or past its `expires` (freeze) is
+//! refused. An index without a serial cannot be checked for rollback, nor one without
+//! `expires` for a freeze.
+//!
+//! A registry may have mirrors: its URLs are tried in order (the configured one, then each
+//! mirror) until one serves an index that passes every check, so a mirror that is down, stale
+//! or signed by another key costs only a warning. What each URL did wrong is in
+//! [`IndexError::EveryUrl`] when none served.
 //!
 //! The cache is verified again every time it is used: nothing on disk is trusted for having
 //! been checked once.
@@ -24,8 +31,13 @@ pub struct RegistrySource {
     pub name: String,
     /// Base URL (ends with `/`).
     pub url: Url,
+    /// Other base URLs serving the same registry, tried in order after `url`.
+    pub mirrors: Vec<Url>,
     /// Keys allowed to sign its index (empty: unsigned indexes accepted).
     pub keys: Vec<PublicKey>,
+    /// Whether the configuration requires signatures (for messages: with keys, an index must
+    /// be signed either way).
+    pub require_signatures: bool,
     /// How long a fetched index is used without asking the server again.
     pub ttl: Duration,
 }
@@ -33,19 +45,28 @@ pub struct RegistrySource {
 impl RegistrySource {
     /// `index.acl` under the registry's URL.
     pub fn index_url(&self) -> Url {
-        self.file_url("index.acl")
+        file_url(&self.url, "index.acl")
     }
 
-    fn file_url(&self, name: &str) -> Url {
-        let mut url = self.url.clone();
-        // A registry URL names a directory; without the trailing slash `join` would replace
-        // its last segment instead of descending into it.
-        if !url.path().ends_with('/') {
-            let path = format!("{}/", url.path());
-            url.set_path(&path);
-        }
-        url.join(name).unwrap_or(url)
+    /// `index.acl` under the registry's URL, then under each mirror's.
+    pub fn index_urls(&self) -> Vec<Url> {
+        std::iter::once(&self.url)
+            .chain(&self.mirrors)
+            .map(|base| file_url(base, "index.acl"))
+            .collect()
     }
+}
+
+/// `name` under the directory `base`.
+fn file_url(base: &Url, name: &str) -> Url {
+    let mut url = base.clone();
+    // A registry URL names a directory; without the trailing slash `join` would replace
+    // its last segment instead of descending into it.
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    url.join(name).unwrap_or(url)
 }
 
 /// Tries per index fetch: one retry covers a blip, and a registry that is down costs every
@@ -74,6 +95,73 @@ impl Default for IndexLimits {
     }
 }
 
+/// When to ask the registry rather than use the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// The cache while it is younger than the registry's TTL, else the network.
+    Cached,
+    /// The cache only (`--offline`).
+    Offline,
+    /// The network now, whatever the cache's age (`--refresh`, `pandora update`).
+    Refresh,
+}
+
+impl Freshness {
+    /// `--offline` and `--refresh` as flags (clap keeps them apart).
+    pub fn from_flags(offline: bool, refresh: bool) -> Freshness {
+        match (offline, refresh) {
+            (true, _) => Freshness::Offline,
+            (false, true) => Freshness::Refresh,
+            (false, false) => Freshness::Cached,
+        }
+    }
+}
+
+/// A verified index, and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedIndex {
+    /// The index.
+    pub index: RegistryIndex,
+    /// The URL of the `index.acl` that served it (relative package URLs resolve against it).
+    pub served_by: Url,
+    /// The registry's other `index.acl` URLs, in order (its mirrors, or its own URL when a
+    /// mirror served).
+    pub others: Vec<Url>,
+    /// Whether its signature was verified against the registry's keys.
+    pub signed: bool,
+    /// Whether it was fetched now (rather than taken from the cache).
+    pub fetched: bool,
+    /// The serial of the index cached before (`None`: nothing cached, or it had no serial).
+    pub previous_serial: Option<i64>,
+    /// Whether an index was cached before.
+    pub was_cached: bool,
+}
+
+/// What the cache holds about a registry, read without verifying anything: for display
+/// (`pandora registry list`), never for a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedSummary {
+    /// The cached index's serial, if it has one.
+    pub serial: Option<i64>,
+    /// Whether a signature is cached with it.
+    pub signed: bool,
+    /// When it was fetched (Unix seconds).
+    pub fetched_at: i64,
+}
+
+/// What the cache holds about registry `name`, if it holds an index that parses.
+pub fn cached_summary(cache_root: &Path, name: &str) -> Option<CachedSummary> {
+    let directory = cache_directory(cache_root, name);
+    let text = fs_err::read_to_string(directory.join("index.acl")).ok()?;
+    let index = RegistryIndex::parse("index.acl", &text).ok()?;
+    let state = CacheState::load(&directory.join("state.acl"));
+    Some(CachedSummary {
+        serial: index.serial,
+        signed: !state.keys.is_empty() && directory.join("index.acl.sig").is_file(),
+        fetched_at: state.fetched_at,
+    })
+}
+
 /// Why an index could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {
@@ -89,21 +177,36 @@ pub enum IndexError {
     },
     /// The registry has keys but serves no signature.
     #[error(
-        "registry `{registry}`: {url} is not signed, but the registry is configured with keys"
+        "registry `{registry}`: {url} is not signed{}, but the registry {}",
+        if *no_serial { " and has no serial" } else { "" },
+        if *required { "requires signatures" } else { "is configured with keys" }
     )]
     Unsigned {
         /// The registry.
         registry: String,
         /// The index's URL.
         url: String,
+        /// Whether the configuration requires signatures.
+        required: bool,
+        /// Whether the index has no serial either (so not even rollbacks could be detected).
+        no_serial: bool,
+    },
+    /// None of the registry's URLs (itself and its mirrors) served a usable index.
+    #[error(
+        "registry `{registry}`: no URL served a usable index: {}",
+        describe_failures(failures)
+    )]
+    EveryUrl {
+        /// The registry.
+        registry: String,
+        /// Each `index.acl` URL tried, in order, and why it was not used.
+        failures: Vec<(Url, IndexError)>,
     },
     /// Signed by a key the registry is not configured to trust.
-    #[error("registry `{registry}`: the index is signed by key {key} (fingerprint {}), which is not one of the registry's keys", key.fingerprint())]
+    #[error("registry `{registry}`: the index is signed by key {key}, which is not one of the registry's keys")]
     UnknownKey {
         /// The registry.
         registry: String,
-        /// The registry's URL, for the hint.
-        url: String,
         /// The signing key.
         key: PublicKey,
     },
@@ -153,14 +256,58 @@ pub enum IndexError {
     Io(#[from] pandora_core::IoError),
 }
 
+/// `URL (why); URL (why)`, each cause without the repeated registry name.
+fn describe_failures(failures: &[(Url, IndexError)]) -> String {
+    failures
+        .iter()
+        .map(|(url, error)| {
+            let text = pandora_core::error::chain(error);
+            let prefix = format!("registry `{}`: ", error.registry());
+            let text = text.strip_prefix(&prefix).unwrap_or(&text);
+            format!("{url}: {text}")
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl IndexError {
+    /// The registry the error is about (empty for a local I/O error).
+    pub fn registry(&self) -> &str {
+        match self {
+            IndexError::Fetch { registry, .. }
+            | IndexError::Unsigned { registry, .. }
+            | IndexError::EveryUrl { registry, .. }
+            | IndexError::UnknownKey { registry, .. }
+            | IndexError::BadSignature { registry, .. }
+            | IndexError::Rollback { registry, .. }
+            | IndexError::Expired { registry, .. }
+            | IndexError::Invalid { registry, .. }
+            | IndexError::NotCached { registry } => registry,
+            IndexError::Io(_) => "",
+        }
+    }
+}
+
 impl pandora_core::Hint for IndexError {
     fn hint(&self) -> Option<String> {
         Some(match self {
+            IndexError::Unsigned {
+                registry,
+                no_serial: true,
+                ..
+            } => format!(
+                "ask the registry's operator to sign the index (`pandora registry index` writes a signed one with a serial); only if an unauthenticated index without rollback protection is acceptable: `pandora registry remove {registry}`, then add it again without --key"
+            ),
             IndexError::Unsigned { registry, .. } | IndexError::BadSignature { registry, .. } => {
                 format!("the index may have been tampered with; tell the registry's operator, or `pandora registry remove {registry}`")
             }
-            IndexError::UnknownKey { registry, url, key } => {
-                format!("if the registry's operator confirms it changed its key to {key}, re-add it: `pandora registry remove {registry}` then `pandora registry add {registry} {url} --key {key}`")
+            IndexError::UnknownKey { registry, .. } => {
+                format!("if the registry changed its key, trust the new one: `pandora registry set {registry} --add-key ed25519:NEW`")
+            }
+            IndexError::EveryUrl { failures, .. } => {
+                return failures
+                    .first()
+                    .and_then(|(_, error)| pandora_core::Hint::hint(error))
             }
             IndexError::Rollback { registry, .. } => format!(
                 "the server is serving stale data; try again later or use another mirror. If the registry was rebuilt, forget what was seen: `pandora registry remove {registry}`, then add it again"
@@ -186,6 +333,8 @@ struct CacheState {
     fetched_at: i64,
     max_serial: i64,
     keys: String,
+    /// The `index.acl` URL that served the cached index (conditional requests go only there).
+    served_by: Option<String>,
 }
 
 /// The registry's keys as the cache records them: sorted, comma-separated.
@@ -228,6 +377,7 @@ impl CacheState {
             fetched_at: document.get_int("Cache.fetched_at").unwrap_or(0),
             max_serial: document.get_int("Cache.max_serial").unwrap_or(0),
             keys: text("keys").unwrap_or_default(),
+            served_by: text("served_by"),
         }
     }
 
@@ -240,7 +390,8 @@ impl CacheState {
             )
             .with("fetched_at", self.fetched_at)
             .with("max_serial", self.max_serial)
-            .with("keys", self.keys.clone());
+            .with("keys", self.keys.clone())
+            .with("served_by", self.served_by.clone().unwrap_or_default());
         Document::new().with_block(block).to_string()
     }
 }
@@ -270,8 +421,7 @@ pub fn load_index(
     )
 }
 
-/// [`load_index`] within explicit limits. Emits a `fetch` event: the registry, the index URL
-/// and the status (`fetched`, `not-modified`, `cached`, or `failed` with the cause).
+/// [`load_index`] within explicit limits.
 pub fn load_index_within(
     downloader: &Downloader,
     source: &RegistrySource,
@@ -280,38 +430,20 @@ pub fn load_index_within(
     now: i64,
     limits: &IndexLimits,
 ) -> Result<RegistryIndex, IndexError> {
-    let mut status = "cached";
-    let result = load_index_reporting(
-        downloader,
-        source,
-        cache_root,
-        offline,
-        now,
-        limits,
-        &mut status,
-    );
-    let event = pandora_core::events::Event::new("fetch")
-        .with("registry", &source.name)
-        .with("url", source.index_url());
-    match &result {
-        Ok(index) => event.with("status", status).with("serial", index.serial),
-        Err(error) => event
-            .with("status", "failed")
-            .with("cause", pandora_core::error::chain(error)),
-    }
-    .emit();
-    result
+    let freshness = Freshness::from_flags(offline, false);
+    load(downloader, source, cache_root, freshness, now, limits).map(|loaded| loaded.index)
 }
 
-fn load_index_reporting(
+/// Loads a registry's index as `freshness` says, trying the registry's URLs in order until one
+/// serves an index that passes every check.
+pub fn load(
     downloader: &Downloader,
     source: &RegistrySource,
     cache_root: &Path,
-    offline: bool,
+    freshness: Freshness,
     now: i64,
     limits: &IndexLimits,
-    status: &mut &'static str,
-) -> Result<RegistryIndex, IndexError> {
+) -> Result<LoadedIndex, IndexError> {
     let directory = cache_directory(cache_root, &source.name);
     let (index_path, signature_path, state_path) = (
         directory.join("index.acl"),
@@ -343,72 +475,101 @@ fn load_index_reporting(
         .ok()
         .filter(|_| same_keys);
     let cached_signature = fs_err::read_to_string(&signature_path).ok();
-    let index_url = source.index_url();
+    let previous_serial = cached
+        .as_deref()
+        .and_then(|text| RegistryIndex::parse("index.acl", text).ok())
+        .and_then(|index| index.serial);
+    let urls = source.index_urls();
+    // The URL that served the cache, if it is still one of the registry's.
+    let cached_from = state
+        .served_by
+        .as_deref()
+        .and_then(|served| urls.iter().position(|url| url.as_str() == served));
     let fresh = cached.is_some()
         && now.saturating_sub(state.fetched_at)
             < i64::try_from(source.ttl.as_secs()).unwrap_or(i64::MAX);
-    let (text, signature, fetched) = match (&cached, offline || fresh) {
-        (Some(text), true) => (text.clone(), cached_signature, false),
-        (None, true) if offline => {
+    let use_cache = match freshness {
+        Freshness::Offline => true,
+        Freshness::Cached => fresh,
+        Freshness::Refresh => false,
+    };
+    let loaded = |index, position: usize, fetched| {
+        let mut others = urls.clone();
+        let served_by = others.remove(position);
+        LoadedIndex {
+            index,
+            served_by,
+            others,
+            signed: !source.keys.is_empty(),
+            fetched,
+            previous_serial,
+            was_cached: cached.is_some(),
+        }
+    };
+    if use_cache {
+        let Some(text) = &cached else {
             return Err(IndexError::NotCached {
                 registry: source.name.clone(),
-            })
+            });
+        };
+        let position = cached_from.unwrap_or(0);
+        let verified = verify(
+            source,
+            &urls[position],
+            text,
+            cached_signature.as_deref(),
+            &state,
+            now,
+        );
+        let event = fetch_event(source, &urls[position]);
+        match &verified {
+            Ok(index) => event
+                .with("status", "cached")
+                .with("serial", index.serial.unwrap_or(0)),
+            Err(error) => event
+                .with("status", "failed")
+                .with("cause", pandora_core::error::chain(error)),
         }
-        _ => match fetch(
+        .emit();
+        return Ok(loaded(verified?, position, false));
+    }
+    let mut failures = Vec::new();
+    for (position, url) in urls.iter().enumerate() {
+        // Validators are only worth sending to the server they came from.
+        let validators = (cached.is_some() && cached_from == Some(position)).then_some(&state);
+        let attempt = fetch_verified(
             downloader,
             source,
-            &index_url,
-            cached.as_ref().map(|_| &state),
-            limits.index_bytes,
-            limits.deadline,
-        )? {
-            Fetched::NotModified => {
-                *status = "not-modified";
-                (cached.clone().unwrap_or_default(), cached_signature, true)
+            url,
+            validators,
+            cached.as_deref().zip(Some(cached_signature.as_deref())),
+            &state,
+            now,
+            limits,
+        );
+        let (index, text, signature, etag, last_modified, status) = match attempt {
+            Ok(found) => found,
+            Err(error) => {
+                fetch_event(source, url)
+                    .with("status", "failed")
+                    .with("cause", pandora_core::error::chain(&error))
+                    .emit();
+                if matches!(error, IndexError::Io(_)) {
+                    return Err(error);
+                }
+                failures.push((url.clone(), error));
+                continue;
             }
-            Fetched::Body(text, etag, last_modified) => {
-                *status = "fetched";
-                state.etag = etag;
-                state.last_modified = last_modified;
-                let signature_url = source.file_url("index.acl.sig");
-                let signature = match fetch(
-                    downloader,
-                    source,
-                    &signature_url,
-                    None,
-                    limits.signature_bytes,
-                    limits.deadline,
-                ) {
-                    Ok(Fetched::Body(signature, ..)) => Some(signature),
-                    Ok(Fetched::NotModified) | Err(_) => None,
-                };
-                (text, signature, true)
-            }
-        },
-    };
-    check_signature(source, &index_url, &text, signature.as_deref())?;
-    let index = RegistryIndex::parse(index_url.as_str(), &text).map_err(|source_error| {
-        IndexError::Invalid {
-            registry: source.name.clone(),
-            source: source_error,
-        }
-    })?;
-    if index.expires <= now {
-        return Err(IndexError::Expired {
-            registry: source.name.clone(),
-            expired: pandora_core::time::rfc3339(u64::try_from(index.expires).unwrap_or(0)),
-        });
-    }
-    if index.serial < state.max_serial {
-        return Err(IndexError::Rollback {
-            registry: source.name.clone(),
-            serial: index.serial,
-            seen: state.max_serial,
-        });
-    }
-    if fetched {
+        };
+        fetch_event(source, url)
+            .with("status", status)
+            .with("serial", index.serial.unwrap_or(0))
+            .emit();
+        state.etag = etag;
+        state.last_modified = last_modified;
         state.fetched_at = now;
-        state.max_serial = state.max_serial.max(index.serial);
+        state.max_serial = state.max_serial.max(index.serial.unwrap_or(0));
+        state.served_by = Some(url.to_string());
         fs_err::create_dir_all(&directory).map_err(|error| {
             IndexError::Io(pandora_core::IoError {
                 action: "access",
@@ -433,6 +594,119 @@ fn load_index_reporting(
             }
         }
         write(&state_path, state.to_acl().as_bytes())?;
+        return Ok(loaded(index, position, true));
+    }
+    if failures.len() == 1 {
+        return Err(failures.remove(0).1);
+    }
+    Err(IndexError::EveryUrl {
+        registry: source.name.clone(),
+        failures,
+    })
+}
+
+/// The `fetch` event for one of a registry's index URLs: what was tried, for `--log` and `-v`.
+fn fetch_event(source: &RegistrySource, url: &Url) -> pandora_core::events::Event {
+    pandora_core::events::Event::new("fetch")
+        .with("registry", &source.name)
+        .with("url", url)
+}
+
+/// What one URL served, verified: the index, its text and signature, and the validators
+/// (ETag, Last-Modified) to remember.
+type VerifiedIndex = (
+    RegistryIndex,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    &'static str,
+);
+
+/// Fetches `index.acl` (conditionally on `validators`, answered from `cached` text and
+/// signature when not modified) and `index.acl.sig` from `url`, and verifies them.
+#[allow(clippy::too_many_arguments)] // one call site; a struct would only rename them
+fn fetch_verified(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    url: &Url,
+    validators: Option<&CacheState>,
+    cached: Option<(&str, Option<&str>)>,
+    state: &CacheState,
+    now: i64,
+    limits: &IndexLimits,
+) -> Result<VerifiedIndex, IndexError> {
+    let (text, signature, etag, last_modified, status) = match fetch(
+        downloader,
+        source,
+        url,
+        validators,
+        limits.index_bytes,
+        limits.deadline,
+    )? {
+        Fetched::NotModified => {
+            let (text, signature) = cached.unwrap_or_default();
+            let validators = validators.cloned().unwrap_or_default();
+            (
+                text.to_string(),
+                signature.map(str::to_string),
+                validators.etag,
+                validators.last_modified,
+                "not-modified",
+            )
+        }
+        Fetched::Body(text, etag, last_modified) => {
+            // Beside the index: `url` names `index.acl` itself.
+            let signature_url = url.join("index.acl.sig").unwrap_or_else(|_| url.clone());
+            let signature = match fetch(
+                downloader,
+                source,
+                &signature_url,
+                None,
+                limits.signature_bytes,
+                limits.deadline,
+            ) {
+                Ok(Fetched::Body(signature, ..)) => Some(signature),
+                Ok(Fetched::NotModified) | Err(_) => None,
+            };
+            (text, signature, etag, last_modified, "fetched")
+        }
+    };
+    let index = verify(source, url, &text, signature.as_deref(), state, now)?;
+    Ok((index, text, signature, etag, last_modified, status))
+}
+
+/// Every check an index must pass, fetched or cached: its signature (when the registry has
+/// keys), that it parses, that it has not expired, and that it is not older than one seen.
+fn verify(
+    source: &RegistrySource,
+    url: &Url,
+    text: &str,
+    signature: Option<&str>,
+    state: &CacheState,
+    now: i64,
+) -> Result<RegistryIndex, IndexError> {
+    let parsed = RegistryIndex::parse(url.as_str(), text);
+    let no_serial = parsed.as_ref().is_ok_and(|index| index.serial.is_none());
+    check_signature(source, url, text, signature, no_serial)?;
+    let index = parsed.map_err(|source_error| IndexError::Invalid {
+        registry: source.name.clone(),
+        source: source_error,
+    })?;
+    if let Some(expires) = index.expires.filter(|expires| *expires <= now) {
+        return Err(IndexError::Expired {
+            registry: source.name.clone(),
+            expired: pandora_core::time::rfc3339(u64::try_from(expires).unwrap_or(0)),
+        });
+    }
+    // Without a serial there is nothing to compare: such an index cannot be checked for a
+    // rollback (README.md says so).
+    if let Some(serial) = index.serial.filter(|serial| *serial < state.max_serial) {
+        return Err(IndexError::Rollback {
+            registry: source.name.clone(),
+            serial,
+            seen: state.max_serial,
+        });
     }
     Ok(index)
 }
@@ -442,6 +716,7 @@ fn check_signature(
     url: &Url,
     text: &str,
     signature: Option<&str>,
+    no_serial: bool,
 ) -> Result<(), IndexError> {
     if source.keys.is_empty() {
         return Ok(());
@@ -449,6 +724,8 @@ fn check_signature(
     let unsigned = || IndexError::Unsigned {
         registry: source.name.clone(),
         url: url.to_string(),
+        required: source.require_signatures,
+        no_serial,
     };
     let bad = || IndexError::BadSignature {
         registry: source.name.clone(),
@@ -459,7 +736,6 @@ fn check_signature(
     if !source.keys.contains(&key) {
         return Err(IndexError::UnknownKey {
             registry: source.name.clone(),
-            url: source.url.to_string(),
             key,
         });
     }

@@ -28,21 +28,38 @@ use tokio::time::Instant;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use super::index::UNSIZED_PACKAGE_LIMIT;
 use super::transport::{
     GetRequest, Response, Resume, Served, Transport, TransportError, Transports,
 };
 use crate::env_vars;
 use crate::format::metadata::encode_hex;
 
+impl DownloadRequest {
+    /// The most bytes accepted: the promised size, else [`UNSIZED_PACKAGE_LIMIT`].
+    pub fn limit(&self) -> u64 {
+        self.size.unwrap_or(UNSIZED_PACKAGE_LIMIT)
+    }
+
+    /// Every URL to try, in order.
+    fn urls(&self) -> impl Iterator<Item = &Url> {
+        std::iter::once(&self.url).chain(&self.mirrors)
+    }
+}
+
 /// One blob to fetch.
 #[derive(Debug, Clone)]
 pub struct DownloadRequest {
     /// Where it is.
     pub url: Url,
+    /// Other places with the same bytes (a registry's mirrors), tried in order when `url`
+    /// fails: the SHA-256 decides what is right, whoever serves it.
+    pub mirrors: Vec<Url>,
     /// The SHA-256 the index promises.
     pub sha256: [u8; 32],
-    /// The size the index promises.
-    pub size: u64,
+    /// The size the index promises; `None` when it does not say, and then the download is cut
+    /// off past [`UNSIZED_PACKAGE_LIMIT`].
+    pub size: Option<u64>,
     /// The registry, for messages.
     pub registry: String,
 }
@@ -80,6 +97,27 @@ pub enum DownloadError {
         /// The promised size.
         size: u64,
     },
+    /// More bytes than the cap for a package whose index gives no size.
+    #[error("{url} (registry `{registry}`): the body is longer than {limit} bytes, the most Pandora downloads for a package whose index gives no size")]
+    OverLimit {
+        /// The URL.
+        url: String,
+        /// The registry.
+        registry: String,
+        /// The cap ([`UNSIZED_PACKAGE_LIMIT`]).
+        limit: u64,
+    },
+    /// Every URL of the package (the registry's and its mirrors') failed.
+    #[error(
+        "registry `{registry}`: no URL could serve the package: {}",
+        describe(failures)
+    )]
+    EveryUrl {
+        /// The registry.
+        registry: String,
+        /// Why each URL failed, in the order tried.
+        failures: Vec<DownloadError>,
+    },
     /// The right size, the wrong bytes.
     #[error(
         "{url} (registry `{registry}`): the download hashes to {actual}, the index says {expected}"
@@ -108,6 +146,14 @@ pub enum DownloadError {
     /// A file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] pandora_core::IoError),
+}
+
+fn describe(failures: &[DownloadError]) -> String {
+    failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl pandora_core::Hint for DownloadError {
@@ -476,30 +522,42 @@ async fn fetch(
         return Ok(target);
     }
     fs_err::create_dir_all(blobs).map_err(io_error(blobs))?;
-    let Some(deadline) = policy.deadline(request.size) else {
+    let Some(deadline) = policy.deadline(request.limit()) else {
         return fetch_locked(transports, policy, request, blobs, progress).await;
     };
+    // Each URL gets the whole deadline: a stalled primary must not use up its mirrors' time.
+    let urls = u32::try_from(request.urls().count()).unwrap_or(u32::MAX);
     match tokio::time::timeout(
-        deadline,
+        deadline.saturating_mul(urls),
         fetch_locked(transports, policy, request, blobs, progress),
     )
     .await
     {
         Ok(result) => result,
         // The partial download stays, for the next run to resume.
-        Err(_) => Err(DownloadError::TooSlow {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            detail: format!(
-                "not finished within {:.1?}, the deadline for {} bytes ({} of {} s + the size at {} of {} bytes/s)",
-                deadline,
-                request.size,
-                env_vars::PANDORA_DOWNLOAD_TIMEOUT,
-                policy.timeout.as_secs_f64(),
-                env_vars::PANDORA_DOWNLOAD_MIN_RATE,
-                policy.min_rate,
-            ),
-        }),
+        Err(_) => Err(past_deadline(policy, request, &request.url, deadline)),
+    }
+}
+
+/// The error for a blob not finished within its overall deadline.
+fn past_deadline(
+    policy: &DownloadPolicy,
+    request: &DownloadRequest,
+    url: &Url,
+    deadline: Duration,
+) -> DownloadError {
+    DownloadError::TooSlow {
+        url: url.to_string(),
+        registry: request.registry.clone(),
+        detail: format!(
+            "not finished within {:.1?}, the deadline for {} bytes ({} of {} s + the size at {} of {} bytes/s)",
+            deadline,
+            request.limit(),
+            env_vars::PANDORA_DOWNLOAD_TIMEOUT,
+            policy.timeout.as_secs_f64(),
+            env_vars::PANDORA_DOWNLOAD_MIN_RATE,
+            policy.min_rate,
+        ),
     }
 }
 
@@ -525,71 +583,130 @@ async fn fetch_locked(
         // Bytes that are not what their name says: never used, fetched again.
         fs_err::remove_file(&target).map_err(io_error(&target))?;
     }
-    let transport = transports
-        .for_url(&request.url)
-        .map_err(|error| DownloadError::Transport {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            detail: error.to_string(),
-        })?;
     let partial = blobs.join(format!("{name}.partial"));
     let validator_path = blobs.join(format!("{name}.partial.validator"));
-    let mut last = None;
-    let mut slow = None;
-    for attempt in 0..policy.attempts.max(1) {
-        let once = Once {
-            transport: transport.as_ref(),
+    let urls: Vec<&Url> = request.urls().collect();
+    let deadline = policy.deadline(request.limit());
+    let mut failures = Vec::new();
+    for (position, url) in urls.iter().enumerate() {
+        if position > 0 {
+            // Another server: start afresh rather than continue what the last one sent.
+            let _ = fs_err::remove_file(&partial);
+            let _ = fs_err::remove_file(&validator_path);
+        }
+        let from = FetchFrom {
+            transports,
             policy,
             request,
+            url,
             partial: &partial,
             validator_path: &validator_path,
         };
-        let wait = match once.attempt(progress).await {
-            Attempt::Done => {
+        let result = match deadline {
+            Some(deadline) if urls.len() > 1 => {
+                match tokio::time::timeout(deadline, from.fetch(progress)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(past_deadline(policy, request, url, deadline)),
+                }
+            }
+            _ => from.fetch(progress).await,
+        };
+        match result {
+            Ok(()) => {
                 fs_err::rename(&partial, &target).map_err(io_error(&target))?;
                 let _ = fs_err::remove_file(&validator_path);
                 crate::fs::sync_directory(blobs).map_err(io_error(blobs))?;
                 return Ok(target);
             }
-            Attempt::Fail(error) => {
-                let _ = fs_err::remove_file(&partial);
-                let _ = fs_err::remove_file(&validator_path);
-                return Err(error);
-            }
-            Attempt::Retry(error, wait) => {
-                last = Some(error);
-                slow = None;
-                wait
-            }
-            Attempt::Slow(detail) => {
-                slow = Some(detail);
-                None
-            }
-        };
-        if attempt + 1 < policy.attempts {
-            let backoff = policy.backoff * 2u32.saturating_pow(attempt);
-            tokio::time::sleep(wait.unwrap_or(backoff).min(Duration::from_secs(30))).await;
+            // A local failure: no other server would help.
+            Err(error @ DownloadError::Io(_)) => return Err(error),
+            Err(error) => failures.push(error),
         }
     }
-    if let Some(detail) = slow {
-        return Err(DownloadError::TooSlow {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            detail,
-        });
+    if failures.len() == 1 {
+        return Err(failures.remove(0));
     }
-    Err(match last {
-        Some(TransportError::Status { status, .. }) => DownloadError::Status {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            status,
-        },
-        other => DownloadError::Transport {
-            url: request.url.to_string(),
-            registry: request.registry.clone(),
-            detail: other.map(|error| error.to_string()).unwrap_or_default(),
-        },
+    Err(DownloadError::EveryUrl {
+        registry: request.registry.clone(),
+        failures,
     })
+}
+
+/// Fetching one blob from one of its URLs, with the policy's attempts.
+struct FetchFrom<'a> {
+    transports: &'a Transports,
+    policy: &'a DownloadPolicy,
+    request: &'a DownloadRequest,
+    url: &'a Url,
+    partial: &'a Path,
+    validator_path: &'a Path,
+}
+
+impl FetchFrom<'_> {
+    /// Leaves the verified blob in `partial`, or says why it could not.
+    async fn fetch(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<(), DownloadError> {
+        let (policy, request, url) = (self.policy, self.request, self.url);
+        let transport = self
+            .transports
+            .for_url(url)
+            .map_err(|error| DownloadError::Transport {
+                url: url.to_string(),
+                registry: request.registry.clone(),
+                detail: error.to_string(),
+            })?;
+        let mut last = None;
+        let mut slow = None;
+        for attempt in 0..policy.attempts.max(1) {
+            let once = Once {
+                transport: transport.as_ref(),
+                policy,
+                request,
+                url,
+                partial: self.partial,
+                validator_path: self.validator_path,
+            };
+            let wait = match once.attempt(progress).await {
+                Attempt::Done => return Ok(()),
+                Attempt::Fail(error) => {
+                    let _ = fs_err::remove_file(self.partial);
+                    let _ = fs_err::remove_file(self.validator_path);
+                    return Err(error);
+                }
+                Attempt::Retry(error, wait) => {
+                    last = Some(error);
+                    slow = None;
+                    wait
+                }
+                Attempt::Slow(detail) => {
+                    slow = Some(detail);
+                    None
+                }
+            };
+            if attempt + 1 < policy.attempts {
+                let backoff = policy.backoff * 2u32.saturating_pow(attempt);
+                tokio::time::sleep(wait.unwrap_or(backoff).min(Duration::from_secs(30))).await;
+            }
+        }
+        if let Some(detail) = slow {
+            return Err(DownloadError::TooSlow {
+                url: url.to_string(),
+                registry: request.registry.clone(),
+                detail,
+            });
+        }
+        Err(match last {
+            Some(TransportError::Status { status, .. }) => DownloadError::Status {
+                url: url.to_string(),
+                registry: request.registry.clone(),
+                status,
+            },
+            other => DownloadError::Transport {
+                url: url.to_string(),
+                registry: request.registry.clone(),
+                detail: other.map(|error| error.to_string()).unwrap_or_default(),
+            },
+        })
+    }
 }
 
 /// Bytes over time in one attempt, for the minimum throughput over a sliding window.
@@ -666,6 +783,7 @@ struct Once<'a> {
     transport: &'a dyn Transport,
     policy: &'a DownloadPolicy,
     request: &'a DownloadRequest,
+    url: &'a Url,
     partial: &'a Path,
     validator_path: &'a Path,
 }
@@ -697,7 +815,7 @@ impl Once<'_> {
             .unwrap_or(0);
         let validator = fs_err::read_to_string(self.validator_path).ok();
         let resume = match validator {
-            Some(validator) if have > 0 && have < request.size => Some(Resume {
+            Some(validator) if have > 0 && have < request.limit() => Some(Resume {
                 from: have,
                 validator,
             }),
@@ -709,7 +827,7 @@ impl Once<'_> {
         };
         let response = match tokio::time::timeout(
             self.policy.stall_timeout,
-            self.transport.get(&request.url, &get),
+            self.transport.get(self.url, &get),
         )
         .await
         {
@@ -723,14 +841,14 @@ impl Once<'_> {
             }
             Ok(Err(TransportError::Status { status, .. })) => {
                 return Attempt::Fail(DownloadError::Status {
-                    url: request.url.to_string(),
+                    url: self.url.to_string(),
                     registry: request.registry.clone(),
                     status,
                 })
             }
             Ok(Err(error)) => {
                 return Attempt::Fail(DownloadError::Transport {
-                    url: request.url.to_string(),
+                    url: self.url.to_string(),
                     registry: request.registry.clone(),
                     detail: error.to_string(),
                 })
@@ -742,9 +860,9 @@ impl Once<'_> {
         let continuing = match response.served {
             Served::Partial { start } => {
                 if start != have
-                    || response
-                        .length
-                        .is_some_and(|length| length != request.size - have)
+                    || response.length.is_some_and(|length| {
+                        request.size.is_some_and(|size| length != size - have)
+                    })
                 {
                     return self.restart("the server answered the range from the wrong offset");
                 }
@@ -831,14 +949,21 @@ impl Once<'_> {
             };
             last_data = Instant::now();
             received += chunk.len() as u64;
-            if received > request.size {
+            if received > request.limit() {
                 if continuing {
                     return self.restart("the resumed body ran past the promised size");
                 }
-                return Attempt::Fail(DownloadError::TooLong {
-                    url: request.url.to_string(),
-                    registry: request.registry.clone(),
-                    size: request.size,
+                return Attempt::Fail(match request.size {
+                    Some(size) => DownloadError::TooLong {
+                        url: self.url.to_string(),
+                        registry: request.registry.clone(),
+                        size,
+                    },
+                    None => DownloadError::OverLimit {
+                        url: self.url.to_string(),
+                        registry: request.registry.clone(),
+                        limit: request.limit(),
+                    },
                 });
             }
             hasher.update(&chunk);
@@ -848,11 +973,8 @@ impl Once<'_> {
             meter.record(last_data, received);
             progress(received);
         }
-        if received < request.size {
-            return Once::retry(format!(
-                "the body ended after {received} of {} bytes",
-                request.size
-            ));
+        if let Some(size) = request.size.filter(|size| received < *size) {
+            return Once::retry(format!("the body ended after {received} of {size} bytes"));
         }
         let actual: [u8; 32] = hasher.finalize().into();
         if actual != request.sha256 && continuing {
@@ -861,7 +983,7 @@ impl Once<'_> {
         }
         if actual != request.sha256 {
             return Attempt::Fail(DownloadError::HashMismatch {
-                url: request.url.to_string(),
+                url: self.url.to_string(),
                 registry: request.registry.clone(),
                 expected: encode_hex(&request.sha256),
                 actual: encode_hex(&actual),

@@ -24,6 +24,12 @@
 //!     }
 //! }
 //! ```
+//!
+//! The design's shorter shape is read too: no `name`, `serial`, `expires` or `size`, and per
+//! package a `pkg_base_url` (relative `pkg_url`s and `manifest_url`s resolve against it) and per
+//! version a `manifest_url`. Without a serial there is no rollback protection and without
+//! `expires` no freeze protection; without a size a download is capped at
+//! [`UNSIZED_PACKAGE_LIMIT`].
 
 use acl_parser::{Block, Document, Value};
 use pandora_core::PublicKey;
@@ -32,15 +38,24 @@ use pandora_core::Sha256;
 use crate::format::metadata::{decode_hex, encode_hex};
 use pandora_core::id::{compare_versions, validate_name, validate_pin, validate_version};
 
+/// The largest package file downloaded for a version whose index gives no `size` (1 GiB): the
+/// download is cut off past it, as one past an indexed size is (DESIGN.md invariant 9).
+pub const UNSIZED_PACKAGE_LIMIT: u64 = 1 << 30;
+
 /// A registry's index.
+///
+/// Pandora writes every field; indexes in the design's shorter shape (no `name`, `serial`,
+/// `expires` or `size`; `pkg_base_url` and `manifest_url`) are read too. Without a serial the
+/// client cannot detect a rollback, and without `expires` a freeze: such an index is only as
+/// fresh as the server that served it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryIndex {
-    /// The registry's name.
+    /// The registry's name (empty when the index does not say).
     pub name: String,
-    /// Grows with every publication.
-    pub serial: i64,
-    /// Unix time after which clients refuse the index.
-    pub expires: i64,
+    /// Grows with every publication; `None` when the index has none (no rollback protection).
+    pub serial: Option<i64>,
+    /// Unix time after which clients refuse the index; `None`: it never expires.
+    pub expires: Option<i64>,
     /// Priority hint.
     pub priority: i64,
     /// Packages, sorted by name.
@@ -58,6 +73,9 @@ pub struct IndexPackage {
     pub tags: Vec<String>,
     /// The newest version that is not deprecated (else the newest).
     pub latest: String,
+    /// What relative `pkg_url`s (and `manifest_url`s) are relative to, itself relative to the
+    /// index's URL (or absolute); treated as a directory. Absent: the index's URL.
+    pub pkg_base_url: Option<String>,
     /// Versions, oldest first.
     pub versions: Vec<IndexVersion>,
 }
@@ -71,8 +89,12 @@ pub struct IndexVersion {
     pub pkg_url: String,
     /// SHA-256 of the whole `.psp` file.
     pub sha256: Sha256,
-    /// Its size in bytes.
-    pub size: u64,
+    /// Its size in bytes; `None` when the index does not say (downloads are then capped at
+    /// [`UNSIZED_PACKAGE_LIMIT`]).
+    pub size: Option<u64>,
+    /// Where the package's manifest can be read, as the index gives it (relative like
+    /// `pkg_url`).
+    pub manifest_url: Option<String>,
     /// Exact `name@version` pins.
     pub dependencies: Vec<String>,
     /// SPDX expression.
@@ -123,6 +145,12 @@ impl RegistryIndex {
                 )),
             }
         };
+        let optional_int = |block: &Block, field: &str| -> Result<Option<i64>, acl_parser::Error> {
+            match block.field(field) {
+                None => Ok(None),
+                Some(_) => int(block, field).map(Some),
+            }
+        };
         let list = |block: &Block, field: &str| document.string_array(block, field);
         let mut packages = Vec::new();
         for package in registry.blocks("Package") {
@@ -152,9 +180,13 @@ impl RegistryIndex {
                     .ok_or_else(|| {
                         document.error_at(at(version, "sha256"), "`sha256` must be 64 hex digits")
                     })?;
-                let size = u64::try_from(int(version, "size")?).map_err(|_| {
-                    document.error_at(at(version, "size"), "`size` cannot be negative")
-                })?;
+                let size = optional_int(version, "size")?
+                    .map(|size| {
+                        u64::try_from(size).map_err(|_| {
+                            document.error_at(at(version, "size"), "`size` cannot be negative")
+                        })
+                    })
+                    .transpose()?;
                 let dependencies = list(version, "dependencies")?;
                 for pin in &dependencies {
                     validate_pin(pin).map_err(|reason| {
@@ -183,6 +215,8 @@ impl RegistryIndex {
                     pkg_url,
                     sha256: sha256.into(),
                     size,
+                    manifest_url: text(version, "manifest_url", false)?
+                        .filter(|url| !url.is_empty()),
                     dependencies,
                     license: text(version, "license", false)?,
                     deprecated,
@@ -210,29 +244,34 @@ impl RegistryIndex {
                 description: text(package, "description", false)?,
                 tags: list(package, "tags")?,
                 latest,
+                pkg_base_url: text(package, "pkg_base_url", false)?.filter(|url| !url.is_empty()),
                 versions,
             });
         }
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(RegistryIndex {
-            name: text(registry, "name", true)?.unwrap_or_default(),
-            serial: int(registry, "serial")?,
-            expires: int(registry, "expires")?,
-            priority: match registry.field("priority") {
-                None => crate::config::DEFAULT_PRIORITY,
-                Some(_) => int(registry, "priority")?,
-            },
+            name: text(registry, "name", false)?.unwrap_or_default(),
+            serial: optional_int(registry, "serial")?,
+            expires: optional_int(registry, "expires")?,
+            priority: optional_int(registry, "priority")?
+                .unwrap_or(crate::config::DEFAULT_PRIORITY),
             packages,
         })
     }
 
     /// The index as canonical ACL (what `pandora registry index` writes and signs).
     pub fn to_acl(&self) -> String {
-        let mut registry = Block::new("Registry")
-            .with("name", self.name.clone())
-            .with("serial", self.serial)
-            .with("expires", self.expires)
-            .with("priority", self.priority);
+        let mut registry = Block::new("Registry");
+        if !self.name.is_empty() {
+            registry = registry.with("name", self.name.clone());
+        }
+        if let Some(serial) = self.serial {
+            registry = registry.with("serial", serial);
+        }
+        if let Some(expires) = self.expires {
+            registry = registry.with("expires", expires);
+        }
+        registry = registry.with("priority", self.priority);
         for package in &self.packages {
             let mut block = Block::labelled("Package", package.name.clone());
             if let Some(description) = &package.description {
@@ -240,21 +279,29 @@ impl RegistryIndex {
             }
             block = block
                 .with("tags", package.tags.clone())
-                .with("latest", package.latest.clone())
-                .with(
-                    "versions",
-                    package
-                        .versions
-                        .iter()
-                        .map(|v| v.version.clone())
-                        .collect::<Vec<_>>(),
-                );
+                .with("latest", package.latest.clone());
+            if let Some(base) = &package.pkg_base_url {
+                block = block.with("pkg_base_url", base.clone());
+            }
+            block = block.with(
+                "versions",
+                package
+                    .versions
+                    .iter()
+                    .map(|v| v.version.clone())
+                    .collect::<Vec<_>>(),
+            );
             for version in &package.versions {
                 let mut entry = Block::labelled("Version", version.version.clone())
                     .with("pkg_url", version.pkg_url.clone())
-                    .with("sha256", encode_hex(&version.sha256))
-                    .with("size", i64::try_from(version.size).unwrap_or(i64::MAX))
-                    .with("dependencies", version.dependencies.clone());
+                    .with("sha256", encode_hex(&version.sha256));
+                if let Some(size) = version.size {
+                    entry = entry.with("size", i64::try_from(size).unwrap_or(i64::MAX));
+                }
+                if let Some(manifest) = &version.manifest_url {
+                    entry = entry.with("manifest_url", manifest.clone());
+                }
+                entry = entry.with("dependencies", version.dependencies.clone());
                 if let Some(license) = &version.license {
                     entry = entry.with("license", license.clone());
                 }
@@ -272,6 +319,56 @@ impl RegistryIndex {
     pub fn package(&self, name: &str) -> Option<&IndexPackage> {
         self.packages.iter().find(|package| package.name == name)
     }
+}
+
+impl IndexPackage {
+    /// Where `version`'s package file is, for an index served from `index_url`: its `pkg_url`
+    /// against the package's `pkg_base_url` (against `index_url`), under [`package_url`]'s
+    /// scheme rule.
+    pub fn version_url(
+        &self,
+        index_url: &url::Url,
+        version: &IndexVersion,
+    ) -> Result<url::Url, String> {
+        resolve(index_url, self.pkg_base_url.as_deref(), &version.pkg_url)
+    }
+
+    /// Where `version`'s manifest is (resolved as its package file is), if the index says.
+    pub fn manifest_url(
+        &self,
+        index_url: &url::Url,
+        version: &IndexVersion,
+    ) -> Option<Result<url::Url, String>> {
+        let manifest = version.manifest_url.as_deref()?;
+        Some(resolve(index_url, self.pkg_base_url.as_deref(), manifest))
+    }
+
+    /// Whether `version`'s file URL depends on where the index was served from (relative all
+    /// the way): then any mirror of the registry can serve it, as the signed index's SHA-256
+    /// says which bytes are right whoever serves them.
+    pub fn is_relative(&self, version: &IndexVersion) -> bool {
+        let relative = |text: &str| url::Url::parse(text).is_err();
+        relative(&version.pkg_url) && self.pkg_base_url.as_deref().is_none_or(relative)
+    }
+}
+
+/// `reference` against `base` (a directory, relative to `index_url`, or absolute) or, without
+/// a base, against `index_url`; the result under [`package_url`]'s scheme rule.
+fn resolve(index_url: &url::Url, base: Option<&str>, reference: &str) -> Result<url::Url, String> {
+    let Some(base) = base else {
+        return package_url(index_url, reference);
+    };
+    let directory = if base.ends_with('/') {
+        base.to_string()
+    } else {
+        format!("{base}/")
+    };
+    let base_url =
+        package_url(index_url, &directory).map_err(|reason| format!("`pkg_base_url` {reason}"))?;
+    let url = base_url
+        .join(reference)
+        .map_err(|error| format!("`{reference}` is not a valid URL: {error}"))?;
+    package_url(index_url, url.as_str())
 }
 
 /// Where a registry's package file is: its `pkg_url` resolved against the index's URL. The
@@ -342,20 +439,22 @@ mod tests {
     fn sample() -> RegistryIndex {
         RegistryIndex {
             name: "main".into(),
-            serial: 3,
-            expires: 1_900_000_000,
+            serial: Some(3),
+            expires: Some(1_900_000_000),
             priority: 100,
             packages: vec![IndexPackage {
                 name: "hello".into(),
                 description: Some("Greets".into()),
                 tags: vec!["demo".into()],
                 latest: "1.10.0".into(),
+                pkg_base_url: None,
                 versions: vec![
                     IndexVersion {
                         version: "1.2.0".into(),
                         pkg_url: "hello/hello-1.2.0.psp".into(),
                         sha256: [1; 32].into(),
-                        size: 10,
+                        size: Some(10),
+                        manifest_url: None,
                         dependencies: vec![],
                         license: None,
                         deprecated: true,
@@ -364,7 +463,8 @@ mod tests {
                         version: "1.10.0".into(),
                         pkg_url: "https://cdn.example/hello-1.10.0.psp".into(),
                         sha256: [2; 32].into(),
-                        size: 20,
+                        size: Some(20),
+                        manifest_url: Some("hello/1.10.0.acl".into()),
                         dependencies: vec!["libgreet@2.0.0".into()],
                         license: Some("MIT".into()),
                         deprecated: false,
@@ -443,7 +543,8 @@ mod tests {
             (good.replace("string latest = \"1.10.0\";", "string latest = \"9.9.9\";"), "`latest` is `9.9.9`, which is not one of the versions"),
             (good.replace("\"1.2.0\", \"1.10.0\"", "\"1.2.0\""), "`versions` lists [\"1.2.0\"] but the Version blocks are [\"1.2.0\", \"1.10.0\"]"),
             (good.replace(&encode_hex(&[1; 32]), "abc"), "`sha256` must be 64 hex digits"),
-            (good.replace("int serial = 3;", ""), "missing `serial`"),
+            (good.replace("int size = 10;", "int size = -1;"), "`size` cannot be negative"),
+            (good.replace("int serial = 3;", "string serial = \"3\";"), "`serial` must be an int, not string \"3\""),
             (good.replace("{ \"libgreet@2.0.0\" }", "{ \"libgreet@^2\" }"), "invalid dependency `libgreet@^2`: `^2` is not an exact version such as `1.2.3` or `2.0.0-rc.1`"),
             ("Package \"x\" {}".to_string(), "no `Registry { ... }` block"),
         ];
@@ -451,6 +552,66 @@ mod tests {
             let error = RegistryIndex::parse("index.acl", &text).unwrap_err();
             assert_eq!(error.kind().to_string(), message);
         }
+    }
+
+    #[test]
+    fn design_shaped_indexes_are_read() {
+        let text = r#"
+            Registry {
+                string url = "https://example.org/pandora/";
+                int priority = 100;
+                bool require_signatures = false;
+                string cache_policy = "max-age=300";
+                Package "mytool" {
+                    string[] versions = { "1.0.0" };
+                    string latest = "1.0.0";
+                    string pkg_base_url = "pkgs/mytool";
+                    Version "1.0.0" {
+                        string manifest_url = "manifests/mytool-1.0.0.acl";
+                        string pkg_url = "mytool-1.0.0.psp";
+                        string sha256 = "0000000000000000000000000000000000000000000000000000000000000000";
+                        bool deprecated = true;
+                    }
+                }
+            }
+        "#;
+        let index = RegistryIndex::parse("index.acl", text).unwrap();
+        assert_eq!(
+            (index.serial, index.expires, index.name.as_str()),
+            (None, None, "")
+        );
+        let package = index.package("mytool").unwrap();
+        let version = &package.versions[0];
+        assert_eq!((version.size, version.deprecated), (None, true));
+        let https = url::Url::parse("https://example.org/pandora/index.acl").unwrap();
+        assert_eq!(
+            package.version_url(&https, version).unwrap().as_str(),
+            "https://example.org/pandora/pkgs/mytool/mytool-1.0.0.psp"
+        );
+        assert_eq!(
+            package
+                .manifest_url(&https, version)
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "https://example.org/pandora/pkgs/mytool/manifests/mytool-1.0.0.acl"
+        );
+        assert!(package.is_relative(version));
+        // Round trip: the optional fields stay optional.
+        assert_eq!(
+            RegistryIndex::parse("index.acl", &index.to_acl()).unwrap(),
+            index
+        );
+        // An absolute base, and the scheme rule on it.
+        let mut absolute = package.clone();
+        absolute.pkg_base_url = Some("https://cdn.example/m/".into());
+        assert_eq!(
+            absolute.version_url(&https, version).unwrap().as_str(),
+            "https://cdn.example/m/mytool-1.0.0.psp"
+        );
+        assert!(!absolute.is_relative(version));
+        absolute.pkg_base_url = Some("file:///srv/".into());
+        assert!(absolute.version_url(&https, version).is_err());
     }
 
     #[test]

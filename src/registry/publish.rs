@@ -240,7 +240,8 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             version: version.clone(),
             pkg_url,
             sha256: sha256.into(),
-            size: package.size(),
+            size: Some(package.size()),
+            manifest_url: None,
             dependencies: pandora.dependencies.clone(),
             license: pandora.license.clone(),
             deprecated,
@@ -288,6 +289,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             description,
             tags,
             latest,
+            pkg_base_url: None,
             versions: versions.into_iter().map(|found| found.entry).collect(),
         });
     }
@@ -299,17 +301,15 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
                 .map(|name| name.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "registry".to_string());
-    let serial = match &previous {
+    // An index without a serial (hand-written in the design's shape) is followed by serial 1.
+    let serial = match previous.as_ref().and_then(|index| index.serial) {
         None => 1,
-        Some(index) => {
-            index
-                .serial
-                .checked_add(1)
-                .ok_or_else(|| PublishError::SerialExhausted {
-                    path: index_path.clone(),
-                    serial: index.serial,
-                })?
-        }
+        Some(serial) => serial
+            .checked_add(1)
+            .ok_or_else(|| PublishError::SerialExhausted {
+                path: index_path.clone(),
+                serial,
+            })?,
     };
     let index = RegistryIndex {
         name: options
@@ -317,8 +317,8 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             .clone()
             .or_else(|| previous.as_ref().map(|index| index.name.clone()))
             .unwrap_or(fallback_name),
-        serial,
-        expires: options.now + i64::from(options.expires_in_days) * 86_400,
+        serial: Some(serial),
+        expires: Some(options.now + i64::from(options.expires_in_days) * 86_400),
         priority: options
             .priority
             .or_else(|| previous.as_ref().map(|index| index.priority))

@@ -113,3 +113,34 @@ pub fn configure(sandbox: &Sandbox, server: &FixtureServer) {
         ])
         .success();
 }
+
+/// Rewrites the registry's index with `change` and signs it again with the key from `seed`, as
+/// `pandora registry index` would have: for indexes the CLI refuses to write (one already
+/// expired, say).
+pub fn resign(
+    registry: &Path,
+    seed: &str,
+    change: impl FnOnce(&mut pandora::registry::index::RegistryIndex),
+) {
+    use pandora::registry::index::{signature_file, RegistryIndex};
+    let path = registry.join("index.acl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut index = RegistryIndex::parse("index.acl", &text).unwrap();
+    change(&mut index);
+    let text = index.to_acl();
+    let key = SigningKey::from_seed(seed);
+    let signature = key.sign(text.as_bytes());
+    std::fs::write(&path, &text).unwrap();
+    std::fs::write(
+        registry.join("index.acl.sig"),
+        signature_file(&key.public_key(), &signature),
+    )
+    .unwrap();
+}
+
+/// Makes the registry's index one that expired a minute ago, signed with the key from `seed`.
+pub fn expire(registry: &Path, seed: &str) {
+    resign(registry, seed, |index| {
+        index.expires = Some(pandora::registry::publish::now() - 60);
+    });
+}
