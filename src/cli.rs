@@ -125,7 +125,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// Active packages to upgrade [default: every package you asked for]
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(installed_packages))]
     pub packages: Vec<String>,
     /// Use only cached registry indexes
     #[arg(long)]
@@ -150,7 +150,7 @@ pub struct OutdatedArgs {
 #[derive(Debug, Args)]
 pub struct WhyArgs {
     /// NAME (the active version, else the only installed one) or NAME@VERSION
-    #[arg(value_name = "NAME[@VERSION]")]
+    #[arg(value_name = "NAME[@VERSION]", add = ArgValueCandidates::new(installed_packages))]
     pub package: String,
 }
 
@@ -594,7 +594,8 @@ pub struct RunArgs {
         required = true,
         num_args = 1..,
         trailing_var_arg = true,
-        value_name = "FILE|NAME[@VERSION] [ARGS]"
+        value_name = "FILE|NAME[@VERSION] [ARGS]",
+        add = ArgValueCompleter::new(installed_or_file)
     )]
     pub command: Vec<std::ffi::OsString>,
 }
@@ -690,6 +691,7 @@ pub struct RegistryAddArgs {
 ])))]
 pub struct RegistrySetArgs {
     /// The registry to change
+    #[arg(add = ArgValueCandidates::new(registry_names))]
     pub name: String,
     /// New priority (higher is consulted first)
     #[arg(long, value_name = "N", allow_negative_numbers = true)]

@@ -86,6 +86,9 @@ fn bash_completes_installed_packages_profiles_and_registries() {
         &["graph"],
         &["info"],
         &["verify"],
+        &["why"],
+        &["upgrade"],
+        &["run"],
     ] {
         let mut words = vec!["pandora"];
         words.extend_from_slice(command);
@@ -113,8 +116,10 @@ fn bash_completes_installed_packages_profiles_and_registries() {
     let all = bash_complete(&sandbox, &["pandora", "profile", "switch", ""]);
     assert!(all.contains(&"default".to_string()), "{all:?}");
 
-    let registries = bash_complete(&sandbox, &["pandora", "registry", "remove", "m"]);
-    assert_eq!(registries, ["mirror-one"]);
+    for command in ["remove", "set"] {
+        let registries = bash_complete(&sandbox, &["pandora", "registry", command, "m"]);
+        assert_eq!(registries, ["mirror-one"], "{command}");
+    }
     // Commands and flags complete as before.
     assert_eq!(bash_complete(&sandbox, &["pandora", "regi"]), ["registry"]);
     assert!(bash_complete(&sandbox, &["pandora", "install", "--no-"])
