@@ -588,6 +588,12 @@ pub struct PruneArgs {
 The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started); a package that cannot be found or fetched by name exits with 1."
 )]
 pub struct RunArgs {
+    /// For a package that is not installed: use only cached registry indexes
+    #[arg(long)]
+    pub offline: bool,
+    /// For a package that is not installed: fetch registry indexes now, whatever their age
+    #[arg(long, conflicts_with = "offline")]
+    pub refresh: bool,
     /// The package (a file, or NAME[@VERSION]), then the arguments for its program, passed
     /// through untouched (`--help` and `-v` included: Pandora's own options go before the package)
     #[arg(

@@ -297,3 +297,36 @@ fn concurrent_runs_interleave_whole_lines() {
         6
     );
 }
+
+#[test]
+fn rollback_and_switch_are_logged() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    let log = sandbox.home().join("events.log");
+    let logged = |args: &[&str]| {
+        let mut all = vec!["--log", log.to_str().unwrap()];
+        all.extend_from_slice(args);
+        sandbox.run(&all).success();
+    };
+    logged(&["install", "--yes", "hello"]);
+    logged(&["deactivate", "hello"]);
+    logged(&["rollback"]);
+    logged(&["profile", "create", "other"]);
+    logged(&["profile", "switch", "other"]);
+    let lines = read_log(&log);
+    let rollback = lines
+        .iter()
+        .find(|line| line.event == "rollback")
+        .expect("a rollback event");
+    assert_eq!(rollback.fields["profile"], "default");
+    assert_eq!(rollback.fields["from"], "2");
+    assert_eq!(rollback.fields["generation"], "1");
+    let switch = lines
+        .iter()
+        .find(|line| line.event == "switch")
+        .expect("a switch event");
+    assert_eq!(switch.fields["from"], "default");
+    assert_eq!(switch.fields["profile"], "other");
+    let fetch = lines.iter().find(|line| line.event == "fetch").unwrap();
+    assert!(fetch.fields["serial"].parse::<u64>().is_ok(), "{fetch:?}");
+}

@@ -164,3 +164,20 @@ fn keys_a_registry_vouches_for_let_run_start_under_the_strict_policy_as_install_
     std::fs::copy(fixture.registry.join("pkgs/hello-1.1.0.psp"), &file).unwrap();
     strict(&["run", file.to_str().unwrap()]).failure(112);
 }
+
+#[test]
+fn offline_runs_from_the_cached_index_and_flags_after_the_package_are_the_programs() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    // The index is cached; the package file too once it has run.
+    sandbox.run(&["run", "hello"]).success();
+    drop(fixture.server);
+    let offline = sandbox.run(&["run", "--offline", "hello", "--offline"]);
+    assert!(
+        offline.success().stdout.contains("arg=[--offline]"),
+        "{}",
+        offline.stderr
+    );
+    let clash = sandbox.run(&["run", "--offline", "--refresh", "hello"]);
+    clash.failure(2);
+}

@@ -9,6 +9,7 @@ use crate::launcher::{launch, LaunchSettings};
 use crate::ops::install::Target;
 use crate::ops::run::{locate, RunOptions};
 use crate::printer::human_bytes;
+use crate::registry::client::Freshness;
 
 /// Runs the package; on success this process is replaced by the package's program. Failures
 /// to start exit with the launcher's documented codes (111-114), the same a `.psp` run
@@ -45,7 +46,7 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         Target::Named(request) => {
             let options = RunOptions {
                 request,
-                offline: false,
+                freshness: Freshness::from_flags(args.offline, args.refresh),
                 now: pandora_core::time::now(),
                 policy: context.settings.download,
                 trust: context.trust_policy(),

@@ -40,6 +40,11 @@ pub fn rollback(
     let moved = profiles.move_checked(&profile, target, |generation| {
         check_trust(layout, &generation.members, trust)
     })?;
+    pandora_core::events::Event::new("rollback")
+        .with("profile", &profile)
+        .with("from", moved.from)
+        .with("generation", moved.to)
+        .emit();
     let mut warnings = profiles.take_warnings();
     let home = link_home(layout, home, &profile, &mut warnings);
     Ok(RolledBack {
@@ -60,9 +65,14 @@ pub fn switch(
     trust: &Policy,
 ) -> Result<(HomeLinks, Vec<String>)> {
     let profiles = Profiles::new(layout);
+    let before = profiles.active().ok();
     profiles.switch_checked(name, |generation| {
         check_trust(layout, &generation.members, trust)
     })?;
+    pandora_core::events::Event::new("switch")
+        .with("from", before.unwrap_or_default())
+        .with("profile", name)
+        .emit();
     let mut warnings = profiles.take_warnings();
     let links = link_home(layout, home, name, &mut warnings);
     Ok((links, warnings))

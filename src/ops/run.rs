@@ -12,6 +12,7 @@ use super::install::{check_blob, download_request, Progress};
 use super::registries;
 use super::{Error, Result};
 use crate::layout::Layout;
+use crate::registry::client::Freshness;
 use crate::registry::download::{DownloadPolicy, Downloader};
 use crate::resolver::{find, Request};
 use crate::store::Store;
@@ -22,8 +23,8 @@ use crate::trust::Policy;
 pub struct RunOptions {
     /// `name` or `name@version`.
     pub request: Request,
-    /// Use cached indexes only (for a package that is not installed).
-    pub offline: bool,
+    /// When to use cached indexes (for a package that is not installed).
+    pub freshness: Freshness,
     /// The current time (Unix seconds).
     pub now: i64,
     /// Download behaviour.
@@ -138,8 +139,7 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         "start the network client for",
         &layout.blobs_dir(),
     ))?;
-    let freshness = crate::registry::client::Freshness::from_flags(options.offline, false);
-    let registries = registries::load(layout, &downloader, freshness, options.now)?;
+    let registries = registries::load(layout, &downloader, options.freshness, options.now)?;
     if registries.loaded.is_empty() {
         if registries.failed.is_empty() {
             return Err(Error::refused(

@@ -525,7 +525,7 @@ pub fn load(
         match &verified {
             Ok(index) => event
                 .with("status", "cached")
-                .with("serial", index.serial.unwrap_or(0)),
+                .with("serial", serial_text(index.serial)),
             Err(error) => event
                 .with("status", "failed")
                 .with("cause", pandora_core::error::chain(error)),
@@ -563,7 +563,7 @@ pub fn load(
         };
         fetch_event(source, url)
             .with("status", status)
-            .with("serial", index.serial.unwrap_or(0))
+            .with("serial", serial_text(index.serial))
             .emit();
         state.etag = etag;
         state.last_modified = last_modified;
@@ -603,6 +603,11 @@ pub fn load(
         registry: source.name.clone(),
         failures,
     })
+}
+
+/// A serial as the log writes it: the number, or `none` for an index without one.
+fn serial_text(serial: Option<i64>) -> String {
+    serial.map_or_else(|| "none".to_string(), |serial| serial.to_string())
 }
 
 /// The `fetch` event for one of a registry's index URLs: what was tried, for `--log` and `-v`.
