@@ -24,6 +24,26 @@ pub enum ActivationError {
     /// An active package would lose the version of a dependency it pins.
     #[error("{}", .0)]
     Broken(Box<Broken>),
+    /// The profile changed between the plan the user agreed to and the change.
+    #[error("profile {profile} changed while the plan was being agreed to: it would now replace {old} with {new}, which was not in the plan; nothing was activated")]
+    Moved {
+        /// The profile.
+        profile: String,
+        /// The active version that would be replaced.
+        old: String,
+        /// What would replace it.
+        new: String,
+    },
+    /// One change would bring two versions of one package.
+    #[error(
+        "{first} and {second} cannot both be active: a profile holds one version of a package"
+    )]
+    TwoVersions {
+        /// One `name@version`.
+        first: String,
+        /// The other.
+        second: String,
+    },
     /// `deactivate` of a package the profile does not hold.
     #[error("profile {profile} does not hold {name}")]
     NotActive {
@@ -71,6 +91,13 @@ impl pandora_core::Hint for ActivationError {
         match self {
             ActivationError::NotInstalled { id, .. } => Some(format!("pandora install {id}")),
             ActivationError::Broken(broken) => Some(broken.fix.clone()),
+            ActivationError::Moved { .. } => Some(
+                "another command changed the profile: run this one again to see the new plan"
+                    .into(),
+            ),
+            ActivationError::TwoVersions { second, .. } => Some(format!(
+                "activate one of them (`pandora activate {second}`); both can stay installed"
+            )),
             ActivationError::NotActive { .. } => {
                 Some("`pandora list --installed` shows what is active".into())
             }
@@ -123,6 +150,20 @@ pub fn apply(
     prefer: Prefer,
     description: &str,
 ) -> Result<Applied, ActivationError> {
+    apply_to(layout, profile, change, prefer, description, None)
+}
+
+/// [`apply`], refused if, with the lock held, the change would replace an active version
+/// (`old`, `new` `name@version`s) that is not among `accepted`: what the user agreed to was
+/// worked out before, and another command may have changed the profile since.
+pub fn apply_to(
+    layout: &Layout,
+    profile: &str,
+    change: Change<'_>,
+    prefer: Prefer,
+    description: &str,
+    accepted: Option<&[(String, String)]>,
+) -> Result<Applied, ActivationError> {
     let store = Store::new(layout);
     let mut before = Vec::new();
     let mut after = Vec::new();
@@ -136,6 +177,24 @@ pub fn apply(
         change_contents(&store, profile, change, &mut contents)?;
         contents.description = description.to_string();
         after = contents.members.iter().map(Record::id).collect();
+        if let Some(accepted) = accepted {
+            for new in after.iter().filter(|id| !before.contains(id)) {
+                let name = pandora_core::id::name_of(new);
+                let Some(old) = before
+                    .iter()
+                    .find(|id| pandora_core::id::name_of(id) == name)
+                else {
+                    continue;
+                };
+                if !accepted.iter().any(|(a, b)| a == old && b == new) {
+                    return Err(ActivationError::Moved {
+                        profile: profile.to_string(),
+                        old: old.clone(),
+                        new: new.clone(),
+                    });
+                }
+            }
+        }
         Ok::<_, ActivationError>(contents)
     })?;
     let added: Vec<String> = after
@@ -204,6 +263,16 @@ fn change_contents(
             for id in ids {
                 collect(store, id, &mut vec![root.clone()], &mut seen, &mut closure)?;
             }
+            // A profile holds one version of a name: two in one change is refused, whatever
+            // asked for them (two files, a pin, a name given twice).
+            for (index, record) in closure.iter().enumerate() {
+                if let Some(other) = closure[..index].iter().find(|o| o.name == record.name) {
+                    return Err(ActivationError::TwoVersions {
+                        first: other.id(),
+                        second: record.id(),
+                    });
+                }
+            }
             let names: BTreeSet<&str> = closure.iter().map(|r| r.name.as_str()).collect();
             contents
                 .members
@@ -216,12 +285,14 @@ fn change_contents(
                     contents.namespaced.remove(&name);
                 }
             }
+            let incoming: Vec<String> = closure.iter().map(Record::id).collect();
             contents.members.extend(closure);
             contents.requested.extend(
                 ids.iter()
                     .map(|id| pandora_core::id::name_of(id).to_string()),
             );
-            check(store, &contents.members, profile, ids, &[])
+            let pinned: Vec<Pinned> = contents.members.iter().map(Pinned::from).collect();
+            check_pins(store, &pinned, profile, ids, &incoming, &[])
         }
         Change::Deactivate(names) => {
             for name in names {
@@ -297,8 +368,28 @@ fn collect(
     Ok(())
 }
 
-/// Every member's pins must be members at exactly that version. `requested` are the ids being
-/// activated and `leaving` the names being deactivated, for the fix command.
+/// What the pin check needs of a package: its `name@version`, name and pins (from an install
+/// record, or from an install's plan before anything is downloaded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pinned {
+    /// `name@version`.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its exact pins.
+    pub dependencies: Vec<String>,
+}
+
+impl From<&Record> for Pinned {
+    fn from(record: &Record) -> Pinned {
+        Pinned {
+            id: record.id(),
+            name: record.name.clone(),
+            dependencies: record.dependencies.clone(),
+        }
+    }
+}
+
 fn check(
     store: &Store,
     members: &[Record],
@@ -306,12 +397,27 @@ fn check(
     requested: &[String],
     leaving: &[String],
 ) -> Result<(), ActivationError> {
-    let by_name: BTreeMap<&str, &Record> = members.iter().map(|r| (r.name.as_str(), r)).collect();
+    let pinned: Vec<Pinned> = members.iter().map(Pinned::from).collect();
+    check_pins(store, &pinned, profile, requested, requested, leaving)
+}
+
+/// Every member's pins must be members at exactly that version. `requested` are the ids being
+/// activated, `incoming` everything joining with them, and `leaving` the names being
+/// deactivated, for the graph and the fix command.
+pub fn check_pins(
+    store: &Store,
+    members: &[Pinned],
+    profile: &str,
+    requested: &[String],
+    incoming: &[String],
+    leaving: &[String],
+) -> Result<(), ActivationError> {
+    let by_name: BTreeMap<&str, &Pinned> = members.iter().map(|m| (m.name.as_str(), m)).collect();
     let root = format!("profile {profile}");
     for member in members {
         for pin in &member.dependencies {
             let name = pandora_core::id::name_of(pin);
-            let found = by_name.get(name).map(|r| r.id());
+            let found = by_name.get(name).map(|m| m.id.clone());
             if found.as_deref() == Some(pin.as_str()) {
                 continue;
             }
@@ -319,9 +425,9 @@ fn check(
                 Some(other) => format!("{pin} ✗ the profile would have {other}"),
                 None => format!("{pin} ✗ not in the profile"),
             };
-            let mut paths = vec![vec![root.clone(), member.id(), note]];
+            let mut paths = vec![vec![root.clone(), member.id.clone(), note]];
             if let Some(other) = &found {
-                let why = if requested.contains(other) {
+                let why = if requested.contains(other) || incoming.contains(other) {
                     "activating"
                 } else {
                     "active"
@@ -333,7 +439,7 @@ fn check(
                     format!("pandora deactivate {} {}", leaving.join(" "), member.name)
                 }
                 None => format!("pandora activate {pin}"),
-                Some(other) => match compatible_version(store, member, other)? {
+                Some(other) => match compatible_version(store, &member.name, other)? {
                     Some(id) => format!("pandora activate {} {id}", requested.join(" ")),
                     None if requested.is_empty() => format!("pandora activate {pin}"),
                     None => format!(
@@ -345,7 +451,7 @@ fn check(
             };
             return Err(ActivationError::Broken(Box::new(Broken {
                 profile: profile.to_string(),
-                dependent: member.id(),
+                dependent: member.id.clone(),
                 needs: pin.clone(),
                 found,
                 paths,
@@ -359,12 +465,12 @@ fn check(
 /// The newest installed version of `member`'s package that pins `dependency` exactly.
 fn compatible_version(
     store: &Store,
-    member: &Record,
+    name: &str,
     dependency: &str,
 ) -> Result<Option<String>, StoreError> {
     let records = store.records()?;
     Ok(newest(&records, |r| {
-        r.name == member.name && r.dependencies.iter().any(|d| d == dependency)
+        r.name == name && r.dependencies.iter().any(|d| d == dependency)
     })
     .map(Record::id))
 }

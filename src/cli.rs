@@ -583,7 +583,7 @@ pub struct PruneArgs {
 /// `pandora run`
 #[derive(Debug, Args)]
 #[command(
-    after_help = "The package is a file when the argument contains `/`, ends in `.psp` or names an existing file; otherwise it is NAME or NAME@VERSION. An installed NAME runs its active version (else its only installed one) from the package file it was installed from. A package that is not installed is fetched from the registries into the blob cache, verified against their signed index and the trust policy as `install` would, and run without changing the store or any profile (`pandora prune` deletes the cached file). A .psp is self-contained: running one needs none of its dependencies.
+    after_help = "The package is a file when the argument contains `/` or ends in `.psp` (write ./FILE for another file name); otherwise it is NAME or NAME@VERSION, even where a file of that name exists. An installed NAME runs its active version (else its only installed one) from the package file it was installed from. A package that is not installed is fetched from the registries into the blob cache, verified against their signed index and the trust policy as `install` would, and run without changing the store or any profile (`pandora prune` deletes the cached file). A .psp is self-contained: running one needs none of its dependencies.
 
 The program's exit code is passed through. Launcher failures exit with 111 (package invalid), 112 (key not trusted under PANDORA_REQUIRE_TRUSTED=1), 113 (work environment cannot be prepared) or 114 (command cannot be started); a package that cannot be found or fetched by name exits with 1."
 )]

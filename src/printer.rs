@@ -64,7 +64,7 @@ impl Printer {
 
     /// A line of data on stdout.
     pub fn data(&self, line: impl Display) {
-        self.data_bytes(format!("{line}\n").as_bytes());
+        self.data_bytes(format!("{}\n", visible(&line.to_string())).as_bytes());
     }
 
     /// Raw data on stdout. A closed pipe (`pandora list | head -1`) ends the output quietly;
@@ -104,12 +104,14 @@ impl Printer {
             return;
         }
         let verb = self.paint(&format!("{verb:>12}"), Style::new().green().bold());
+        let message = visible(&message.to_string()).into_owned();
         self.diagnostic(format_args!("{verb} {message}"));
     }
 
     /// Detail shown only with `-v`.
     pub fn detail(&self, message: impl Display) {
         if self.verbose > 0 && !self.quiet {
+            let message = visible(&message.to_string()).into_owned();
             self.diagnostic(format_args!(
                 "{} {message}",
                 self.paint("note:", Style::new().cyan())
@@ -119,6 +121,7 @@ impl Printer {
 
     /// A warning on stderr (shown even with `-q`: it is about something the user should know).
     pub fn warn(&self, message: impl Display) {
+        let message = visible(&message.to_string()).into_owned();
         self.diagnostic(format_args!(
             "{} {message}",
             self.paint("warning:", Style::new().yellow().bold())
@@ -127,6 +130,7 @@ impl Printer {
 
     /// A hint on stderr.
     pub fn hint(&self, message: impl Display) {
+        let message = visible(&message.to_string()).into_owned();
         self.diagnostic(format_args!(
             "{} {message}",
             self.paint("hint:", Style::new().cyan().bold())
@@ -139,8 +143,7 @@ impl Printer {
         let mut chain = error.chain();
         if let Some(top) = chain.next() {
             // Dependency graphs in a message mark the offending package with ✗: highlight it.
-            let text: Vec<String> = top
-                .to_string()
+            let text: Vec<String> = visible(&top.to_string())
                 .lines()
                 .map(|line| {
                     if !self.color || !line.contains('✗') {
@@ -160,6 +163,7 @@ impl Printer {
             ));
         }
         for cause in chain {
+            let cause = visible(&cause.to_string()).into_owned();
             self.diagnostic(format_args!(
                 "{} {cause}",
                 self.paint("caused by:", Style::new().bold())
@@ -284,6 +288,29 @@ impl Progress for Bars {
     }
 }
 
+/// `text` with every control character but newline and tab written out (`\u{1b}`): text from
+/// a registry or a package (a description, a name in an error) must never drive the terminal,
+/// to recolour, move the cursor over a warning or set a title.
+pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .map(|c| {
+                if c.is_control() && c != '\n' && c != '\t' {
+                    c.escape_unicode().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Bytes for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -383,5 +410,16 @@ pub fn describe_event(event: &pandora_core::events::Event) -> String {
                 .collect();
             format!("{} {}", event.name, fields.join(" "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_written_out() {
+        assert_eq!(visible("plain ✗ text\n\tnext"), "plain ✗ text\n\tnext");
+        assert_eq!(visible("\u{1b}[31mRED\u{7}"), "\\u{1b}[31mRED\\u{7}");
     }
 }

@@ -417,7 +417,7 @@ fn missing(
         format!("no configured registry has `{name}`: add one that does with `pandora registry add NAME URL`, or look for it with `pandora search {name}`")
     } else {
         format!(
-            "available versions of {name}: {}; `pandora info {name}` shows them",
+            "available versions of {name}: {}; `pandora info {name}` shows them (if it was published just now: `--refresh` reads the registries again)",
             available.join(", ")
         )
     };
@@ -709,7 +709,7 @@ mod tests {
         );
         assert_eq!(
             error.fix(),
-            "available versions of libfoo: 1.0.0; `pandora info libfoo` shows them"
+            "available versions of libfoo: 1.0.0; `pandora info libfoo` shows them (if it was published just now: `--refresh` reads the registries again)"
         );
         let error = resolve_in(&requests(&["nope"]), &registries).unwrap_err();
         assert!(

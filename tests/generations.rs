@@ -124,10 +124,10 @@ fn rollback_moves_back_forward_and_to_any_generation() {
         "{}",
         lines[2]
     );
-    // Generation 4 was made from 1, not from 3: it only added beta.
+    // Generation 4 was made from 1, not from 3: it only added beta, and says from where.
     assert!(lines[3].starts_with("*    4  "), "{}", lines[3]);
     assert!(
-        lines[3].contains("  + beta@1.0.0  (activated beta@1.0.0)"),
+        lines[3].contains("  + beta@1.0.0 (from generation 1)  (activated beta@1.0.0)"),
         "{}",
         lines[3]
     );

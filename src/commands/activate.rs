@@ -34,6 +34,8 @@ pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus>
         &ids,
         args.layout.placement(),
         &context.trust_policy(),
+        // Without --yes, the change must be the one previewed (and asked about, if it had to be).
+        (!context.settings.assume_yes).then_some(&preview),
     )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)

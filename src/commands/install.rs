@@ -100,15 +100,6 @@ fn install_targets(
     context: &Context,
 ) -> anyhow::Result<ExitStatus> {
     let started = Instant::now();
-    if !args.no_activate && !context.settings.assume_yes && !context.settings.interactive {
-        // Refused before anything is read or downloaded, so a script learns it at once.
-        return Err(UserError::new(
-            "install activates what it installs after asking, and standard input is not a terminal",
-        )
-        .hint("pass --yes to activate, or --no-activate to only install into the store")
-        .status(ExitStatus::NotConfirmed)
-        .into());
-    }
     let options = InstallOptions {
         targets,
         reinstall: args.reinstall,
@@ -120,6 +111,16 @@ fn install_targets(
     };
     let layout = &context.settings.layout;
     let plan = plan_install(layout, &options)?;
+    if !args.no_activate && !context.settings.assume_yes && !context.settings.interactive {
+        // Refused after the plan (so what cannot be installed at all says so first) and before
+        // anything is downloaded.
+        return Err(UserError::new(
+            "install activates what it installs after asking, and standard input is not a terminal",
+        )
+        .hint("pass --yes to activate, or --no-activate to only install into the store")
+        .status(ExitStatus::NotConfirmed)
+        .into());
+    }
     for warning in plan.warnings() {
         context.printer.warn(warning);
     }
@@ -187,6 +188,8 @@ fn install_targets(
         &requested,
         args.layout.placement(),
         &context.trust_policy(),
+        // Without --yes, the change must be the one shown and agreed to.
+        preview.as_ref().filter(|_| !context.settings.assume_yes),
     )?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)

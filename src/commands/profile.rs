@@ -59,13 +59,22 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
 fn history_line(entry: &profile::HistoryEntry) -> String {
     let generation = &entry.generation;
     let marker = if entry.current { "*" } else { " " };
+    // Changes are measured from the generation this one was made from; after a rollback that
+    // is not the one listed above it, so say which.
+    let from = match entry.base {
+        Some(base) if base + 1 != generation.number => format!(" (from generation {base})"),
+        _ => String::new(),
+    };
     let changes = match (&entry.changes, entry.base) {
-        (Some(changes), _) if changes.is_empty() => "no package changed".to_string(),
-        (Some(changes), _) => changes
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
+        (Some(changes), _) if changes.is_empty() => format!("no package changed{from}"),
+        (Some(changes), _) => format!(
+            "{}{from}",
+            changes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
         (None, Some(base)) => format!("made from generation {base} (pruned since)"),
         (None, None) => String::new(),
     };

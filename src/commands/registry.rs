@@ -69,8 +69,8 @@ fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             added.registry.name
         ));
         context.printer.hint(format!(
-            "ask its operator for the key and add it: `pandora registry remove {0}` then `pandora registry add {0} {1} --key ed25519:HEX`",
-            added.registry.name, added.registry.url
+            "ask its operator for the key and add it: `pandora registry set {0} --key ed25519:HEX`",
+            added.registry.name
         ));
     }
     if let Some(same) = &added.same_url {
@@ -177,8 +177,11 @@ fn url_cell(listed: &registry::Listed) -> String {
         cell.push_str(&format!(" (mirrors: {})", mirrors.join(", ")));
     }
     if let Some(cached) = &listed.cached {
+        // Without a configured key nothing is checked, signed or not: say that, not "unsigned".
+        let unchecked = registry.keys.is_empty() && cached.signed;
         let lacks: Vec<&str> = [
             (!cached.signed).then_some("unsigned"),
+            unchecked.then_some("signature not checked: no key configured"),
             cached.serial.is_none().then_some("no serial"),
         ]
         .into_iter()

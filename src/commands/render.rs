@@ -76,6 +76,26 @@ pub fn unfinished(printer: &Printer, warnings: &[String]) {
 /// Rows as aligned columns on stdout: every column but the last padded to its widest cell, two
 /// spaces between columns, no trailing blanks.
 pub fn table(printer: &Printer, rows: &[Vec<String>]) {
+    // A registry's text is the registry's to choose: a 200 KB description is cut, not printed.
+    const WIDEST: usize = 120;
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| {
+                    let cell = crate::printer::visible(cell);
+                    if cell.chars().count() > WIDEST {
+                        let mut cut: String = cell.chars().take(WIDEST - 1).collect();
+                        cut.push('…');
+                        cut
+                    } else {
+                        cell.into_owned()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let rows = &rows[..];
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|column| {

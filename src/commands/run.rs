@@ -15,14 +15,14 @@ use crate::registry::client::Freshness;
 /// to start exit with the launcher's documented codes (111-114), the same a `.psp` run
 /// directly gives; finding a package by name fails as any command does (exit 1).
 ///
-/// The first argument is a file when it contains `/`, ends in `.psp` or names an existing file
+/// The first argument is a file when it contains `/` or ends in `.psp`
 /// (the rule `install` uses); otherwise it is `NAME` or `NAME@VERSION`.
 pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let first = args.file();
     let text = first.to_string_lossy();
     let target = Target::parse(&text).map_err(|reason| {
         UserError::new(format!(
-            "`{text}` is neither a package file nor a package name ({reason})"
+            "neither a package file nor a package name: {reason}"
         ))
         .hint("`pandora run ./FILE.psp [ARGS...]` or `pandora run NAME[@VERSION] [ARGS...]`")
         .status(ExitStatus::Usage)

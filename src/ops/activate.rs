@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{Error, Result};
-use crate::activation::{apply, Applied, Change};
+use crate::activation::{apply, apply_to, check_pins, Applied, Change, Pinned};
 use crate::config::RegistriesFile;
 use crate::layout::Layout;
 use crate::profile::{link_user_dirs, HomeLinks, Prefer, Profiles};
@@ -97,12 +97,15 @@ pub struct Preview {
     pub joining: Vec<String>,
     /// Active versions that would be replaced.
     pub replaced: Vec<Replacement>,
+    /// Whether `vir` is missing although the profile has a generation.
+    pub unlinked: bool,
 }
 
 impl Preview {
-    /// Whether the profile would stay as it is.
+    /// Whether the profile would stay as it is (and `vir` leads to it: an interrupted command
+    /// may have left it unmade, which activating finishes).
     pub fn changes_nothing(&self) -> bool {
-        self.joining.is_empty() && self.replaced.is_empty()
+        self.joining.is_empty() && self.replaced.is_empty() && !self.unlinked
     }
 
     /// Replacements of packages that nobody named: the one rule is that these need a yes.
@@ -126,8 +129,10 @@ pub fn preview(
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
     let active = profiles.members(&profile)?;
+    let generation = profiles.current(&profile)?.map(|current| current.number);
     let mut preview = Preview {
         profile,
+        unlinked: generation.is_some() && layout.vir().symlink_metadata().is_err(),
         ..Preview::default()
     };
     let named: Vec<&str> = ids.iter().map(|id| pandora_core::id::name_of(id)).collect();
@@ -152,37 +157,146 @@ pub fn preview(
                 });
             }
         }
-        let dependencies = match pins(&id) {
-            Some(dependencies) => dependencies,
-            None => store
-                .record(&id)?
-                .map(|record| record.dependencies)
-                .unwrap_or_default(),
-        };
+        let dependencies = dependencies_of(&store, pins, &id)?;
         for pin in dependencies.into_iter().rev() {
             pending.push((pin, Some(id.clone())));
         }
     }
+    check_preview(&store, pins, &active, ids, &preview)?;
     Ok(preview)
+}
+
+/// The pins of `id`: from `pins` (a plan's packages, not installed yet), else its install record.
+fn dependencies_of(
+    store: &Store,
+    pins: &dyn Fn(&str) -> Option<Vec<String>>,
+    id: &str,
+) -> Result<Vec<String>> {
+    Ok(match pins(id) {
+        Some(dependencies) => dependencies,
+        None => store
+            .record(id)?
+            .map(|record| record.dependencies)
+            .unwrap_or_default(),
+    })
+}
+
+/// Refuses, before anything is asked or downloaded, a change the activation itself would
+/// refuse, with the same error: two versions of one package, or a package left without the
+/// exact version it pins. The members are put in the order activation puts them: what stays,
+/// then what joins, dependencies first.
+fn check_preview(
+    store: &Store,
+    pins: &dyn Fn(&str) -> Option<Vec<String>>,
+    active: &[String],
+    ids: &[String],
+    preview: &Preview,
+) -> Result<()> {
+    let mut joining: Vec<String> = Vec::new();
+    for id in ids {
+        post_order(store, pins, id, &mut Vec::new(), &mut joining)?;
+    }
+    for (index, id) in joining.iter().enumerate() {
+        let name = pandora_core::id::name_of(id);
+        if let Some(other) = joining[..index]
+            .iter()
+            .find(|other| pandora_core::id::name_of(other) == name)
+        {
+            return Err(crate::activation::ActivationError::TwoVersions {
+                first: other.clone(),
+                second: id.clone(),
+            }
+            .into());
+        }
+    }
+    let mut members: Vec<Pinned> = Vec::new();
+    let names: Vec<&str> = joining
+        .iter()
+        .map(|id| pandora_core::id::name_of(id))
+        .collect();
+    for id in active
+        .iter()
+        .filter(|id| !names.contains(&pandora_core::id::name_of(id)))
+        .chain(&joining)
+    {
+        members.push(Pinned {
+            id: id.clone(),
+            name: pandora_core::id::name_of(id).to_string(),
+            dependencies: dependencies_of(store, pins, id)?,
+        });
+    }
+    check_pins(store, &members, &preview.profile, ids, &joining, &[])?;
+    Ok(())
+}
+
+/// `id` after everything it pins (depth first, pins in sorted order), once each, as
+/// activation collects a closure.
+fn post_order(
+    store: &Store,
+    pins: &dyn Fn(&str) -> Option<Vec<String>>,
+    id: &str,
+    path: &mut Vec<String>,
+    out: &mut Vec<String>,
+) -> Result<()> {
+    if out.iter().any(|seen| seen == id) || path.iter().any(|on| on == id) {
+        return Ok(());
+    }
+    let mut dependencies = dependencies_of(store, pins, id)?;
+    dependencies.sort();
+    path.push(id.to_string());
+    for pin in &dependencies {
+        post_order(store, pins, pin, path, out)?;
+    }
+    path.pop();
+    out.push(id.to_string());
+    Ok(())
 }
 
 /// Makes `ids` (installed `name@version`s, with their dependencies) part of the active profile,
 /// if the trust policy accepts their signers (as it did, or would have, at install).
+///
+/// `agreed` is the preview the user was shown and agreed to: the change is made only if the
+/// profile is still the one it was made against (same profile active, same generation), so a
+/// concurrent change can never slip an unseen replacement into a yes.
 pub fn activate(
     layout: &Layout,
     home: Option<&Path>,
     ids: &[String],
     placement: Placement,
     trust: &Policy,
+    agreed: Option<&Preview>,
 ) -> Result<ProfileChange> {
     check_trust(layout, ids, trust)?;
     let profile = Profiles::new(layout).active()?;
+    if let Some(agreed) = agreed.filter(|agreed| agreed.profile != profile) {
+        return Err(Error::refused(
+            format!(
+                "the active profile changed from {} to {profile} while the plan was being agreed to; nothing was activated",
+                agreed.profile
+            ),
+            "run the command again to see the new plan",
+        ));
+    }
     let change = Change::Activate {
         ids,
         namespace: placement.namespace,
     };
     let description = format!("activated {}", ids.join(", "));
-    let applied = apply(layout, &profile, change, placement.prefer, &description)?;
+    let accepted: Option<Vec<(String, String)>> = agreed.map(|agreed| {
+        agreed
+            .replaced
+            .iter()
+            .map(|replacement| (replacement.old.clone(), replacement.new.clone()))
+            .collect()
+    });
+    let applied = apply_to(
+        layout,
+        &profile,
+        change,
+        placement.prefer,
+        &description,
+        accepted.as_deref(),
+    )?;
     finish(layout, home, profile, applied)
 }
 

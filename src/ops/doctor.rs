@@ -106,6 +106,28 @@ fn home_writable(layout: &Layout) -> Finding {
 
 fn profile(layout: &Layout) -> Vec<Finding> {
     let profiles = Profiles::new(layout);
+    if layout.vir().symlink_metadata().is_err() {
+        let made: Vec<(String, u64)> = profiles
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|name| {
+                let current = profiles.current(&name).ok().flatten()?;
+                Some((name, current.number))
+            })
+            .collect();
+        if let Some((name, number)) = made.first() {
+            return vec![finding(
+                Level::Fail,
+                "profile",
+                format!(
+                    "{} is missing, although profile {name} has generation {number} (a command was interrupted)",
+                    layout.vir().display()
+                ),
+                Some(format!("`pandora profile switch {name}` links it again")),
+            )];
+        }
+    }
     match profiles.check_active() {
         Ok((None, problems)) if problems.is_empty() => vec![finding(
             Level::Ok,

@@ -41,12 +41,20 @@ pub enum Target {
 }
 
 impl Target {
-    /// A path when it names an existing file (or looks like one), else a package name.
+    /// A path when it looks like one (a `/`, or the `.psp` ending), else a package name. A
+    /// file that merely exists under a package's name is never taken for it: `hello` in the
+    /// current directory must not stand in for the package `hello`.
     pub fn parse(text: &str) -> Result<Target, String> {
-        if text.contains('/') || text.ends_with(".psp") || Path::new(text).is_file() {
+        if text.contains('/') || text.ends_with(".psp") {
             return Ok(Target::File(PathBuf::from(text)));
         }
-        Request::parse(text).map(Target::Named)
+        Request::parse(text).map(Target::Named).map_err(|reason| {
+            if Path::new(text).is_file() {
+                format!("`{text}`: {reason} (to use the file of that name, write ./{text})")
+            } else {
+                format!("`{text}`: {reason}")
+            }
+        })
     }
 }
 
@@ -688,8 +696,8 @@ pub(super) fn check_blob(
                 resolved.registry
             ),
             format!(
-                "if its publisher confirms that key, add it: `pandora registry remove {0}` then `pandora registry add {0} {1} --key {2}` (with the registry's other keys)",
-                resolved.registry, configured.url, verified.public_key
+                "if its publisher confirms that key, add it: `pandora registry set {0} --add-key {1}`",
+                resolved.registry, verified.public_key
             )));
         }
     }

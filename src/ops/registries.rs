@@ -107,17 +107,39 @@ pub fn load(
 ) -> Result<Registries> {
     let file = RegistriesFile::load(&layout.registries_file())?;
     let mut registries = Registries::default();
-    for configured in file.by_priority() {
-        let source = registry_source(configured);
-        let limits = IndexLimits::default();
-        match client::load(
-            downloader,
-            &source,
-            &layout.cache_dir(),
-            freshness,
-            now,
-            &limits,
-        ) {
+    let configured: Vec<&ConfiguredRegistry> = file.by_priority();
+    // All at once: a registry that is slow to answer costs its own timeout, not the sum of
+    // every registry's. Results are taken in priority order whatever order they finish in.
+    let cache = layout.cache_dir();
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = configured
+            .iter()
+            .map(|configured| {
+                let cache = &cache;
+                scope.spawn(move || {
+                    let source = registry_source(configured);
+                    client::load(
+                        downloader,
+                        &source,
+                        cache,
+                        freshness,
+                        now,
+                        &IndexLimits::default(),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    });
+    for (configured, result) in configured.into_iter().zip(results) {
+        match result {
             Ok(loaded) => registries.loaded.push(LoadedRegistry {
                 configured: configured.clone(),
                 index: Registry {

@@ -557,6 +557,12 @@ impl Profiles {
         let current = self.current(name)?;
         let contents = change(current.as_ref())?;
         if let Some(current) = current.filter(|current| contents.same_as(current)) {
+            // Nothing to change, but a command killed after its generation became current
+            // may have left `vir` or the lockfile link unmade: finish that.
+            if self.layout.vir().symlink_metadata().is_err() {
+                self.after_commit(self.point_vir(name));
+            }
+            self.after_commit(self.link_lockfile(name));
             return Ok(current.number);
         }
         Ok(self.commit_locked(name, &contents, prefer)?)

@@ -83,6 +83,10 @@ pub struct IndexLimits {
     pub signature_bytes: u64,
     /// How long one fetch may take in all, however the bytes trickle in (default 120 s).
     pub deadline: Duration,
+    /// How long a server may take to start answering, or pause while answering (default
+    /// 10 s, or the download stall timeout when that is shorter): an index is small, and a
+    /// registry that accepts connections but never answers must not hold a command for long.
+    pub response: Duration,
 }
 
 impl Default for IndexLimits {
@@ -91,6 +95,7 @@ impl Default for IndexLimits {
             index_bytes: 256 << 20,
             signature_bytes: 64 << 10,
             deadline: Duration::from_secs(120),
+            response: Duration::from_secs(10),
         }
     }
 }
@@ -648,6 +653,7 @@ fn fetch_verified(
         validators,
         limits.index_bytes,
         limits.deadline,
+        limits.response,
     )? {
         Fetched::NotModified => {
             let (text, signature) = cached.unwrap_or_default();
@@ -670,6 +676,7 @@ fn fetch_verified(
                 None,
                 limits.signature_bytes,
                 limits.deadline,
+                limits.response,
             ) {
                 Ok(Fetched::Body(signature, ..)) => Some(signature),
                 Ok(Fetched::NotModified) | Err(_) => None,
@@ -762,6 +769,7 @@ fn fetch(
     cached: Option<&CacheState>,
     limit: u64,
     deadline: Duration,
+    response_timeout: Duration,
 ) -> Result<Fetched, IndexError> {
     let failure = |detail: String| IndexError::Fetch {
         registry: source.name.clone(),
@@ -778,10 +786,11 @@ fn fetch(
         resume: None,
     };
     let policy = *downloader.policy();
+    let stall = policy.stall_timeout.min(response_timeout);
     let once = || async {
-        let mut response = tokio::time::timeout(policy.stall_timeout, transport.get(url, &request))
+        let mut response = tokio::time::timeout(stall, transport.get(url, &request))
             .await
-            .map_err(|_| TransportError::Network("no response before the timeout".into()))??;
+            .map_err(|_| TransportError::Network(format!("no response within {stall:?}")))??;
         if response.served == Served::NotModified {
             return Ok(Fetched::NotModified);
         }
@@ -792,12 +801,12 @@ fn fetch(
         }
         let mut body = Vec::new();
         loop {
-            let chunk = tokio::time::timeout(policy.stall_timeout, response.chunk())
+            let chunk = tokio::time::timeout(stall, response.chunk())
                 .await
                 .map_err(|_| {
                     TransportError::Network(format!(
                         "no data for {:?} after {} bytes",
-                        policy.stall_timeout,
+                        stall,
                         body.len()
                     ))
                 })??;

@@ -1,0 +1,259 @@
+//! What an attack on the everyday commands found, each fixed at its mechanism: one version of
+//! a package per profile whatever brings two, registry text that cannot drive the terminal, a
+//! file named like a package never standing in for it, plans that check pins before asking,
+//! and a profile left unlinked by a killed command found and finished.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
+
+mod support;
+
+use support::registry::{fixture, index, publish, resign};
+use support::{Sandbox, ECHO_SCRIPT};
+
+/// `name@version` built into the sandbox's home.
+fn local(sandbox: &Sandbox, name: &str, version: &str, pins: &[&str]) -> std::path::PathBuf {
+    let path = sandbox.home().join(format!("{name}-{version}.psp"));
+    support::publish(
+        sandbox,
+        &path,
+        name,
+        version,
+        pins,
+        ECHO_SCRIPT,
+        "publisher",
+    );
+    path
+}
+
+#[test]
+fn two_versions_of_one_package_are_refused_before_anything_is_installed() {
+    let sandbox = Sandbox::new();
+    let one = local(&sandbox, "hello", "1.1.0", &[]);
+    let two = local(&sandbox, "hello", "1.2.0", &[]);
+    for extra in [&[][..], &["--prefer", "new"], &["--namespace"]] {
+        let mut args = vec!["install", "--yes"];
+        args.extend_from_slice(extra);
+        args.extend([one.to_str().unwrap(), two.to_str().unwrap()]);
+        let refused = sandbox.run(&args);
+        refused.failure(1);
+        assert!(
+            refused.stderr.contains("cannot both be active"),
+            "{extra:?}: {}",
+            refused.stderr
+        );
+        assert!(sandbox.run(&["list", "--store"]).stdout.is_empty());
+    }
+    // Installed one at a time, they may both stay in the store, never both in the profile.
+    sandbox
+        .run(&["install", "--no-activate", one.to_str().unwrap()])
+        .success();
+    sandbox
+        .run(&["install", "--no-activate", two.to_str().unwrap()])
+        .success();
+    let activate = sandbox.run(&["activate", "--yes", "hello@1.1.0", "hello@1.2.0"]);
+    activate.failure(1);
+    assert!(sandbox.run(&["list"]).stdout.is_empty());
+}
+
+#[test]
+fn registry_text_cannot_drive_the_terminal() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    resign(&fixture.registry, "registry", |index| {
+        for package in &mut index.packages {
+            package.description = Some(format!(
+                "\u{1b}[2K\u{1b}[1Arewritten\u{7}{}",
+                "x".repeat(5000)
+            ));
+        }
+    });
+    for args in [
+        &["search", "hello"][..],
+        &["list", "--remote"],
+        &["info", "hello"],
+    ] {
+        let run = sandbox.run(args);
+        run.success();
+        assert!(!run.stdout.contains('\u{1b}'), "{args:?}: {:?}", run.stdout);
+        assert!(!run.stdout.contains('\u{7}'), "{args:?}");
+        assert!(
+            run.stdout.contains("\\u{1b}[2K"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let search = sandbox.run(&["search", "hello"]).stdout;
+    assert!(
+        search.lines().all(|line| line.chars().count() < 400),
+        "a table cell is cut: {search}"
+    );
+}
+
+#[test]
+fn a_file_named_like_a_package_does_not_stand_in_for_it() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    // Someone leaves a package named `hello` (another one) in the current directory.
+    let work = sandbox.home().join("downloads");
+    std::fs::create_dir_all(&work).unwrap();
+    let other = local(sandbox, "other", "6.6.6", &[]);
+    std::fs::copy(&other, work.join("hello")).unwrap();
+    let run = sandbox.run_with(&["run", "hello", "x"], |command| {
+        command.current_dir(&work);
+    });
+    run.success();
+    assert!(!run.stderr.contains("other"), "{}", run.stderr);
+    let installed = sandbox.run_with(&["install", "--yes", "hello"], |command| {
+        command.current_dir(&work);
+    });
+    installed.success();
+    assert!(!sandbox.run(&["list", "--store"]).stdout.contains("other@"));
+    // The file is still reachable, written as a path.
+    let explicit = sandbox.run_with(&["run", "./hello"], |command| {
+        command.current_dir(&work);
+    });
+    explicit.success();
+}
+
+#[test]
+fn a_plan_that_would_break_a_pin_is_refused_before_asking_or_downloading() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    publish(
+        sandbox,
+        &fixture.registry,
+        "app",
+        "1.0.0",
+        &["hello@1.1.0"],
+        ECHO_SCRIPT,
+    );
+    publish(
+        sandbox,
+        &fixture.registry,
+        "hello",
+        "1.2.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
+    index(sandbox, &fixture.registry, &[]);
+    sandbox
+        .run(&["install", "--yes", "hello@1.1.0", "app"])
+        .success();
+    let blobs = support::files_under(&sandbox.pandora_home().join("blobs")).len();
+    let refused = sandbox.run(&["upgrade", "--yes", "hello"]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains("app@1.0.0 needs hello@1.1.0"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("Installed"), "{}", refused.stderr);
+    assert_eq!(
+        support::files_under(&sandbox.pandora_home().join("blobs")).len(),
+        blobs,
+        "nothing downloaded"
+    );
+}
+
+#[test]
+fn a_profile_left_unlinked_by_a_killed_command_is_found_and_finished() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    // As a kill between the generation becoming current and `vir` leaves it.
+    std::fs::remove_file(sandbox.pandora_home().join("vir")).unwrap();
+    std::fs::remove_file(sandbox.home().join("bin")).unwrap();
+    let doctor = sandbox.run(&["doctor", "--offline"]);
+    doctor.failure(1);
+    assert!(doctor.stdout.contains("FAIL  profile"), "{}", doctor.stdout);
+    assert!(
+        doctor.stderr.contains("pandora profile switch default"),
+        "{}",
+        doctor.stderr
+    );
+    // Running the command again finishes it.
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    assert!(sandbox.pandora_home().join("vir").exists());
+    let ran = sandbox.run_file(&sandbox.home().join("bin/hello"), &["y"], |_| {});
+    assert!(ran.success().stdout.contains("arg=[y]"));
+    sandbox.run(&["doctor", "--offline"]).success();
+}
+
+#[test]
+fn a_profile_changed_while_the_user_answers_is_not_changed_again_behind_their_back() {
+    use std::io::{Read, Write};
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    publish(
+        sandbox,
+        &fixture.registry,
+        "app",
+        "1.0.0",
+        &["hello@1.1.0"],
+        ECHO_SCRIPT,
+    );
+    publish(
+        sandbox,
+        &fixture.registry,
+        "hello",
+        "1.0.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
+    index(sandbox, &fixture.registry, &[]);
+    let pandora = sandbox
+        .command(&[])
+        .get_program()
+        .to_string_lossy()
+        .into_owned();
+    // The plan: app and the hello it pins join; nothing is replaced.
+    let mut asking = std::process::Command::new("script")
+        .args(["-qec", &format!("{pandora} install app"), "/dev/null"])
+        .env("HOME", sandbox.home())
+        .env("PANDORA_HOME", sandbox.pandora_home())
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut output = asking.stdout.take().unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let shown = shown.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(read) = output.read(&mut buffer) {
+                if read == 0 {
+                    break;
+                }
+                shown
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buffer[..read]));
+            }
+        })
+    };
+    let asked = (0..200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        shown.lock().unwrap().contains("Proceed?")
+    });
+    assert!(asked, "{}", shown.lock().unwrap());
+    // Meanwhile another command activates another hello, which app's would now replace.
+    sandbox.run(&["install", "--yes", "hello@1.0.0"]).success();
+    let mut stdin = asking.stdin.take().unwrap();
+    stdin.write_all(b"y\n").unwrap();
+    drop(stdin);
+    let status = asking.wait().unwrap();
+    reader.join().unwrap();
+    let shown = shown.lock().unwrap().clone();
+    assert_eq!(status.code(), Some(1), "{shown}");
+    assert!(
+        shown.contains("changed while the plan was being agreed to"),
+        "{shown}"
+    );
+    let listed = sandbox.run(&["list"]).stdout;
+    assert!(
+        listed.contains("hello@1.0.0") && !listed.contains("app@"),
+        "{listed}"
+    );
+}
