@@ -266,6 +266,7 @@ fn the_downloader_replaces_a_damaged_cached_blob() {
         mirrors: Vec::new(),
         size: Some(content.len() as u64),
         registry: "fixtures".into(),
+        launcher: None,
     };
     let quiet: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
     let path = downloader

@@ -81,8 +81,11 @@ fn identity(metadata: &std::fs::Metadata) -> Identity {
     )
 }
 
-fn states() -> &'static Mutex<HashMap<[u8; 32], (Identity, Sha256)>> {
-    static STATES: OnceLock<Mutex<HashMap<[u8; 32], (Identity, Sha256)>>> = OnceLock::new();
+/// Hash states after each launcher's bytes, by launcher SHA-256, with the file they came from.
+type States = Mutex<HashMap<[u8; 32], (Identity, Sha256)>>;
+
+fn states() -> &'static States {
+    static STATES: OnceLock<States> = OnceLock::new();
     STATES.get_or_init(Default::default)
 }
 
@@ -205,7 +208,6 @@ pub fn materialize(blob: &Path, target: &Path) -> std::io::Result<[u8; 32]> {
         file.seek(SeekFrom::Start(reference.size))?;
     }
     copy(&mut file, &mut hasher)?;
-    drop(copy);
     output.sync_all()?;
     Ok(hasher.finalize().into())
 }
