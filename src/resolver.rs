@@ -102,6 +102,8 @@ pub struct Resolved {
     pub mirrors: Vec<Url>,
     /// The size the index promises (`None`: it does not say).
     pub size: Option<u64>,
+    /// The launcher stub the index says the file starts with, if it says.
+    pub launcher: Option<crate::registry::index::LauncherRef>,
     /// Its pins.
     pub dependencies: Vec<String>,
     /// Whether the registry marks it deprecated (a warning, never a refusal).
@@ -466,6 +468,7 @@ fn plan_entry(
         mirrors,
         sha256: found.sha256,
         size: found.size,
+        launcher: found.launcher,
         dependencies: found.dependencies.clone(),
         deprecated: found.deprecated,
         chain,
@@ -554,6 +557,7 @@ mod tests {
             dependencies: dependencies.iter().map(|pin| pin.to_string()).collect(),
             license: None,
             deprecated: false,
+            launcher: None,
         }
     }
 

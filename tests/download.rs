@@ -49,6 +49,7 @@ fn request(setup: &Setup, path: &str, content: &[u8]) -> DownloadRequest {
         mirrors: Vec::new(),
         size: Some(content.len() as u64),
         registry: "fixtures".into(),
+        launcher: None,
     }
 }
 

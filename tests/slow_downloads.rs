@@ -61,6 +61,7 @@ fn fetch(setup: &Setup, policy: DownloadPolicy) -> Result<PathBuf, DownloadError
         mirrors: Vec::new(),
         size: Some(setup.content.len() as u64),
         registry: "fixtures".into(),
+        launcher: None,
     };
     let blobs = setup.directory.path().join("blobs");
     let (send, receive) = std::sync::mpsc::channel();

@@ -23,7 +23,7 @@ pub fn run(args: &InstallArgs, context: &Context) -> anyhow::Result<ExitStatus> 
         .iter()
         .map(|text| {
             Target::parse(text).map_err(|reason| {
-                UserError::new(format!("invalid package {reason}"))
+                UserError::new(format!("invalid package `{text}`: {reason}"))
                     .hint("write NAME, NAME@VERSION, or a path to a .psp file")
             })
         })

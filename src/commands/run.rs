@@ -22,7 +22,7 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let text = first.to_string_lossy();
     let target = Target::parse(&text).map_err(|reason| {
         UserError::new(format!(
-            "neither a package file nor a package name: {reason}"
+            "`{text}` is neither a package file nor a package name: {reason}"
         ))
         .hint("`pandora run ./FILE.psp [ARGS...]` or `pandora run NAME[@VERSION] [ARGS...]`")
         .status(ExitStatus::Usage)

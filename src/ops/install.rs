@@ -12,7 +12,7 @@ use pandora_core::events::Event;
 use super::registries::{self, LoadedRegistry, Registries};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
-use crate::format::package::{Package, Scope, Verified};
+use crate::format::package::{Scope, Verified};
 use crate::format::platform::Platform;
 use crate::layout::Layout;
 use crate::profile::Locked;
@@ -50,9 +50,9 @@ impl Target {
         }
         Request::parse(text).map(Target::Named).map_err(|reason| {
             if Path::new(text).is_file() {
-                format!("`{text}`: {reason} (to use the file of that name, write ./{text})")
+                format!("{reason} (to use the file of that name, write ./{text})")
             } else {
-                format!("`{text}`: {reason}")
+                reason
             }
         })
     }
@@ -442,7 +442,7 @@ fn local_file(
     options: &InstallOptions,
     untrusted: &mut Vec<String>,
 ) -> Result<LocalFile> {
-    let package = Package::open(&store.blob_path(&sha256))?;
+    let package = crate::registry::launchers::open_blob(&store.blob_path(&sha256))?;
     let verified = package.verified(Scope::Full).map_err(|error| {
         Error::refused(
             format!(
@@ -515,6 +515,7 @@ pub fn execute(
         .iter()
         .map(|resolved| download_request(resolved))
         .collect();
+    let mut downloaded_bytes = 0;
     if !downloads.is_empty() {
         progress.start(
             &downloads
@@ -525,7 +526,8 @@ pub fn execute(
         let reporter = progress.clone();
         let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
             Arc::new(move |index, bytes| reporter.advance(index, bytes));
-        let results = downloader.fetch_all(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
+        let results =
+            downloader.fetch_all_counted(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
         progress.finish();
         for (result, resolved) in results.iter().zip(&downloads) {
             let event = Event::new("download")
@@ -533,9 +535,9 @@ pub fn execute(
                 .with("registry", &resolved.registry)
                 .with("url", &resolved.url);
             match result {
-                Ok(_) => event
+                Ok(fetched) => event
                     .with("status", "ok")
-                    .with("bytes", resolved.size.unwrap_or(0))
+                    .with("bytes", fetched.downloaded)
                     .with("sha256", resolved.sha256),
                 Err(error) => event
                     .with("status", "failed")
@@ -544,7 +546,7 @@ pub fn execute(
             .emit();
         }
         for result in results {
-            result?;
+            downloaded_bytes += result?.downloaded;
         }
     }
     // From here on the store's lock is held, and `prune` takes it too: no blob can vanish
@@ -552,7 +554,9 @@ pub fn execute(
     let mut transaction = store.begin()?;
     let gone: Vec<DownloadRequest> = needed
         .iter()
-        .filter(|resolved| !store.blob_path(&resolved.sha256).is_file())
+        // Hashed again (a split blob's launcher was hashed once already): a launcher pruned
+        // since makes its blobs incomplete, and they are fetched again.
+        .filter(|resolved| !store.has_blob(&resolved.sha256))
         .map(download_request)
         .collect();
     let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
@@ -583,14 +587,9 @@ pub fn execute(
     }
     let mut report = InstallReport {
         downloads: downloads.len(),
-        // What arrived, which an index that gives no sizes does not say in advance.
-        downloaded_bytes: downloads
-            .iter()
-            .map(|resolved| {
-                fs_err::metadata(store.blob_path(&resolved.sha256))
-                    .map_or(resolved.size.unwrap_or(0), |metadata| metadata.len())
-            })
-            .sum(),
+        // What arrived (an index that gives no sizes does not say in advance; a launcher
+        // already here did not travel).
+        downloaded_bytes,
         ..InstallReport::default()
     };
     // Identity and signer checked on every blob before anything is staged; staging hashes
@@ -653,7 +652,7 @@ pub(super) fn check_blob(
     trust: &Policy,
     untrusted: &mut Vec<String>,
 ) -> Result<()> {
-    let package = Package::open(blob)?;
+    let package = crate::registry::launchers::open_blob(blob)?;
     let verified = package.verified(Scope::Structure)?;
     package
         .check_platform(&verified.metadata, &Platform::current())
@@ -729,6 +728,7 @@ pub(super) fn download_request(resolved: &Resolved) -> DownloadRequest {
         sha256: resolved.sha256.into(),
         size: resolved.size,
         registry: resolved.registry.clone(),
+        launcher: resolved.launcher,
     }
 }
 

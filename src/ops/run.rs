@@ -4,7 +4,7 @@
 //! touching the store or any profile (as `uvx`, `npx` and `nix run` do). A `.psp` is
 //! self-contained, so running one needs none of its dependencies.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::activate::installed_id;
@@ -17,6 +17,7 @@ use crate::registry::download::{DownloadPolicy, Downloader};
 use crate::resolver::{find, Request};
 use crate::store::Store;
 use crate::trust::Policy;
+use pandora_core::Sha256;
 
 /// What to run and how to find it.
 #[derive(Debug, Clone)]
@@ -108,6 +109,7 @@ fn installed_blob(layout: &Layout, store: &Store, id: &str) -> Result<Runnable> 
             format!("put it back with `pandora install --reinstall --no-activate {again}`; meanwhile the installed program runs from ~/bin"),
         ));
     }
+    let blob = whole_file(layout, &blob, &record.blob)?;
     let vouched = match &record.registry {
         Some(name) => crate::config::RegistriesFile::load(&layout.registries_file())?
             .find(name)
@@ -190,6 +192,7 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         &options.trust,
         &mut untrusted,
     )?;
+    let blob = whole_file(layout, &blob, &resolved.sha256)?;
     let vouched = registries
         .loaded
         .iter()
@@ -205,4 +208,45 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         warnings: registries.warnings(),
         vouched,
     })
+}
+
+/// The file `run` hands the launcher: the blob itself, or for a blob kept split (its launcher
+/// in `blobs/launchers/`), the whole file put back together once in `cache/run/<sha>.psp`
+/// (kept, so the launcher's warm start finds it unchanged next time; checked against its
+/// name's SHA-256 when written and whenever it is reused).
+fn whole_file(layout: &Layout, blob: &Path, sha256: &Sha256) -> Result<PathBuf> {
+    use crate::registry::launchers;
+    let split = launchers::split_reference(blob)
+        .map_err(pandora_core::IoError::at("read", blob))?
+        .is_some();
+    if !split {
+        return Ok(blob.to_path_buf());
+    }
+    let directory = layout.cache_dir().join("run");
+    let target = directory.join(format!("{}.psp", pandora_core::hex::encode(sha256.bytes())));
+    if crate::registry::download::file_sha256(&target).is_ok_and(|actual| actual == *sha256.bytes())
+    {
+        return Ok(target);
+    }
+    fs_err::create_dir_all(&directory).map_err(pandora_core::IoError::at("create", &directory))?;
+    let staging = directory.join(format!(
+        ".{}.{}.partial",
+        pandora_core::hex::encode(sha256.bytes()),
+        std::process::id()
+    ));
+    let _ = fs_err::remove_file(&staging);
+    let written = launchers::materialize(blob, &staging)
+        .map_err(pandora_core::IoError::at("write", &staging))?;
+    if written != *sha256.bytes() {
+        let _ = fs_err::remove_file(&staging);
+        return Err(Error::refused(
+            format!(
+                "{} does not put back together into the package it was installed from",
+                blob.display()
+            ),
+            "run `pandora install --reinstall` for it to fetch the package again",
+        ));
+    }
+    fs_err::rename(&staging, &target).map_err(pandora_core::IoError::at("rename", &target))?;
+    Ok(target)
 }

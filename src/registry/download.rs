@@ -28,7 +28,8 @@ use tokio::time::Instant;
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use super::index::UNSIZED_PACKAGE_LIMIT;
+use super::index::{LauncherRef, UNSIZED_PACKAGE_LIMIT};
+use super::launchers;
 use super::transport::{
     GetRequest, Response, Resume, Served, Transport, TransportError, Transports,
 };
@@ -62,6 +63,20 @@ pub struct DownloadRequest {
     pub size: Option<u64>,
     /// The registry, for messages.
     pub registry: String,
+    /// The launcher stub the index says the file starts with. When the blob directory holds
+    /// it, only the rest of the file is fetched (`Range: bytes=N-`) and the whole file's
+    /// SHA-256 is checked as always; a server that sends the whole file anyway is fine too.
+    pub launcher: Option<LauncherRef>,
+}
+
+/// A fetched blob.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The bytes the network brought in the attempt that finished it (0 when it was already
+    /// there or another process fetched it).
+    pub downloaded: u64,
 }
 
 /// Why a download failed, after any retries.
@@ -366,9 +381,10 @@ pub fn file_sha256(path: &Path) -> std::io::Result<[u8; 32]> {
     }
 }
 
-/// Whether `path` is a file whose bytes hash to `sha256` (a blob that keeps its name's promise).
+/// Whether `path` is a blob whose whole file (its launcher read from `launchers/` when it is
+/// kept split) hashes to `sha256`: a blob that keeps its name's promise.
 pub fn blob_is_intact(path: &Path, sha256: &[u8; 32]) -> bool {
-    path.is_file() && file_sha256(path).is_ok_and(|actual| actual == *sha256)
+    path.is_file() && launchers::blob_sha256(path).is_ok_and(|actual| actual == *sha256)
 }
 
 /// [`blob_is_intact`] off the runtime's thread.
@@ -388,7 +404,8 @@ pub struct Downloader {
 }
 
 enum Attempt {
-    Done,
+    /// Finished, with the bytes this attempt brought.
+    Done(u64),
     /// Worth another try (after the delay, if the server asked for one).
     Retry(TransportError, Option<Duration>),
     /// Below the minimum throughput: worth another try, resuming.
@@ -438,6 +455,19 @@ impl Downloader {
         blobs: &Path,
         on_progress: &Arc<dyn Fn(usize, u64) + Send + Sync>,
     ) -> Vec<Result<PathBuf, DownloadError>> {
+        self.fetch_all_counted(requests, blobs, on_progress)
+            .into_iter()
+            .map(|result| result.map(|fetched| fetched.path))
+            .collect()
+    }
+
+    /// [`Downloader::fetch_all`], saying how many bytes each download brought.
+    pub fn fetch_all_counted(
+        &self,
+        requests: &[DownloadRequest],
+        blobs: &Path,
+        on_progress: &Arc<dyn Fn(usize, u64) + Send + Sync>,
+    ) -> Vec<Result<Fetched, DownloadError>> {
         let semaphore = Arc::new(tokio::sync::Semaphore::new(self.policy.parallel.max(1)));
         self.runtime.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
@@ -458,7 +488,7 @@ impl Downloader {
                     )
                 });
             }
-            let mut results: Vec<Option<Result<PathBuf, DownloadError>>> =
+            let mut results: Vec<Option<Result<Fetched, DownloadError>>> =
                 requests.iter().map(|_| None).collect();
             while let Some(joined) = tasks.join_next().await {
                 if let Ok((index, result)) = joined {
@@ -515,11 +545,14 @@ async fn fetch(
     request: &DownloadRequest,
     blobs: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<PathBuf, DownloadError> {
+) -> Result<Fetched, DownloadError> {
     let target = blobs.join(encode_hex(&request.sha256));
     // Content-addressed, and checked: a blob that hashes to its name needs nothing.
     if target.is_file() && intact(&target, request.sha256).await {
-        return Ok(target);
+        return Ok(Fetched {
+            path: target,
+            downloaded: 0,
+        });
     }
     fs_err::create_dir_all(blobs).map_err(io_error(blobs))?;
     let Some(deadline) = policy.deadline(request.limit()) else {
@@ -570,7 +603,7 @@ async fn fetch_locked(
     request: &DownloadRequest,
     blobs: &Path,
     progress: &(dyn Fn(u64) + Send + Sync),
-) -> Result<PathBuf, DownloadError> {
+) -> Result<Fetched, DownloadError> {
     let name = encode_hex(&request.sha256);
     let target = blobs.join(&name);
     let _lock = BlobLock::acquire_async(blobs, &name)
@@ -578,7 +611,10 @@ async fn fetch_locked(
         .map_err(io_error(blobs))?;
     if target.symlink_metadata().is_ok() {
         if intact(&target, request.sha256).await {
-            return Ok(target);
+            return Ok(Fetched {
+                path: target,
+                downloaded: 0,
+            });
         }
         // Bytes that are not what their name says: never used, fetched again.
         fs_err::remove_file(&target).map_err(io_error(&target))?;
@@ -587,6 +623,14 @@ async fn fetch_locked(
     let validator_path = blobs.join(format!("{name}.partial.validator"));
     let urls: Vec<&Url> = request.urls().collect();
     let deadline = policy.deadline(request.limit());
+    // The launcher this file starts with, when it is here and intact: then only the rest of
+    // the file needs to travel.
+    let launcher = match request.launcher {
+        Some(launcher) => launchers::launcher_prefix(blobs, &launcher)
+            .map_err(io_error(&launchers::launcher_path(blobs, &launcher.sha256)))?
+            .map(|state| (launcher, state)),
+        None => None,
+    };
     let mut failures = Vec::new();
     for (position, url) in urls.iter().enumerate() {
         if position > 0 {
@@ -601,6 +645,7 @@ async fn fetch_locked(
             url,
             partial: &partial,
             validator_path: &validator_path,
+            launcher: launcher.clone(),
         };
         let result = match deadline {
             Some(deadline) if urls.len() > 1 => {
@@ -612,11 +657,22 @@ async fn fetch_locked(
             _ => from.fetch(progress).await,
         };
         match result {
-            Ok(()) => {
-                fs_err::rename(&partial, &target).map_err(io_error(&target))?;
+            Ok(downloaded) => {
                 let _ = fs_err::remove_file(&validator_path);
+                // Verified whole: its launcher goes to `launchers/` (once) and the blob keeps
+                // the rest. A failure half way leaves bytes that are not the package's.
+                if let Some(launcher) = &request.launcher {
+                    if let Err(source) = launchers::split_in_place(blobs, &partial, launcher) {
+                        let _ = fs_err::remove_file(&partial);
+                        return Err(io_error(&partial)(source));
+                    }
+                }
+                fs_err::rename(&partial, &target).map_err(io_error(&target))?;
                 crate::fs::sync_directory(blobs).map_err(io_error(blobs))?;
-                return Ok(target);
+                return Ok(Fetched {
+                    path: target,
+                    downloaded,
+                });
             }
             // A local failure: no other server would help.
             Err(error @ DownloadError::Io(_)) => return Err(error),
@@ -640,11 +696,14 @@ struct FetchFrom<'a> {
     url: &'a Url,
     partial: &'a Path,
     validator_path: &'a Path,
+    /// The launcher the file starts with and the hash state after its bytes, when held here.
+    launcher: Option<(LauncherRef, Sha256)>,
 }
 
 impl FetchFrom<'_> {
-    /// Leaves the verified blob in `partial`, or says why it could not.
-    async fn fetch(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<(), DownloadError> {
+    /// Leaves the verified blob in `partial` and says how many bytes came, or says why it
+    /// could not.
+    async fn fetch(&self, progress: &(dyn Fn(u64) + Send + Sync)) -> Result<u64, DownloadError> {
         let (policy, request, url) = (self.policy, self.request, self.url);
         let transport = self
             .transports
@@ -656,6 +715,8 @@ impl FetchFrom<'_> {
             })?;
         let mut last = None;
         let mut slow = None;
+        // Asking for the rest of the file is tried until it goes wrong once; then the whole.
+        let mut launcher = self.launcher.clone();
         for attempt in 0..policy.attempts.max(1) {
             let once = Once {
                 transport: transport.as_ref(),
@@ -664,9 +725,20 @@ impl FetchFrom<'_> {
                 url,
                 partial: self.partial,
                 validator_path: self.validator_path,
+                launcher: launcher.as_ref(),
             };
-            let wait = match once.attempt(progress).await {
-                Attempt::Done => return Ok(()),
+            let outcome = once.attempt(progress).await;
+            if !matches!(outcome, Attempt::Done(_)) && launcher.is_some() {
+                // Whatever went wrong, the next try fetches the whole file.
+                launcher = None;
+                let _ = fs_err::remove_file(self.partial);
+                let _ = fs_err::remove_file(self.validator_path);
+                if let Attempt::Fail(_) = outcome {
+                    continue;
+                }
+            }
+            let wait = match outcome {
+                Attempt::Done(downloaded) => return Ok(downloaded),
                 Attempt::Fail(error) => {
                     let _ = fs_err::remove_file(self.partial);
                     let _ = fs_err::remove_file(self.validator_path);
@@ -786,6 +858,9 @@ struct Once<'a> {
     url: &'a Url,
     partial: &'a Path,
     validator_path: &'a Path,
+    /// Fetch only what follows this launcher (held here, with the hash state after its
+    /// bytes), unless a partial download is there to resume.
+    launcher: Option<&'a (LauncherRef, Sha256)>,
 }
 
 impl Once<'_> {
@@ -814,10 +889,16 @@ impl Once<'_> {
             .map(|metadata| metadata.len())
             .unwrap_or(0);
         let validator = fs_err::read_to_string(self.validator_path).ok();
-        let resume = match validator {
-            Some(validator) if have > 0 && have < request.limit() => Some(Resume {
+        let resumable = validator.is_some() && have > 0 && have < request.limit();
+        let rest = self.launcher.filter(|_| !resumable);
+        let resume = match (validator, rest) {
+            (_, Some((launcher, _))) => Some(Resume {
+                from: launcher.size,
+                validator: None,
+            }),
+            (Some(validator), None) if resumable => Some(Resume {
                 from: have,
-                validator,
+                validator: Some(validator),
             }),
             _ => None,
         };
@@ -855,6 +936,28 @@ impl Once<'_> {
             }
             Ok(Ok(response)) => response,
         };
+        if let Some((launcher, state)) = rest {
+            return match response.served {
+                Served::Partial { start }
+                    if start == launcher.size
+                        && response.length.is_none_or(|length| {
+                            request
+                                .size
+                                .is_none_or(|size| length == size - launcher.size)
+                        }) =>
+                {
+                    self.receive(response, Start::After(launcher, state.clone()), progress)
+                        .await
+                }
+                Served::Partial { .. } => {
+                    self.restart("the server answered the range from the wrong offset")
+                }
+                // The server sent the whole file anyway: take it.
+                Served::Full | Served::NotModified => {
+                    self.receive(response, Start::Fresh, progress).await
+                }
+            };
+        }
         // A continuation must start where we asked and carry exactly the missing bytes;
         // anything else starts over from byte 0.
         let continuing = match response.served {
@@ -870,16 +973,24 @@ impl Once<'_> {
             }
             Served::Full | Served::NotModified => false,
         };
-        self.receive(response, have, continuing, progress).await
+        let start = if continuing {
+            Start::Continuing(have)
+        } else {
+            Start::Fresh
+        };
+        self.receive(response, start, progress).await
     }
 
     async fn receive(
         &self,
         mut response: Response,
-        have: u64,
-        continuing: bool,
+        start: Start<'_>,
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Attempt {
+        let (have, continuing) = match &start {
+            Start::Continuing(have) => (*have, true),
+            Start::Fresh | Start::After(..) => (0, false),
+        };
         let request = self.request;
         let mut file = match fs_err::OpenOptions::new()
             .create(true)
@@ -892,7 +1003,19 @@ impl Once<'_> {
             Err(source) => return self.io_failure(source),
         };
         let mut hasher = Sha256::new();
-        let mut received = if continuing {
+        let mut received = if let Start::After(launcher, state) = start {
+            // The launcher's bytes are hashed already (`state`); the file gets the reference
+            // a split blob starts with and a hole, then the rest at its own offset.
+            if let Err(source) = file
+                .set_len(0)
+                .and_then(|()| launchers::write_reference(file.file(), launcher))
+            {
+                return self.io_failure(source);
+            }
+            let _ = fs_err::remove_file(self.validator_path);
+            hasher = state;
+            launcher.size
+        } else if continuing {
             // Hash what is already there, then continue after it.
             let mut buffer = vec![0u8; 256 << 10];
             let mut done = 0u64;
@@ -925,6 +1048,7 @@ impl Once<'_> {
             0
         };
         let _ = file.seek(SeekFrom::Start(received));
+        let first = received;
         let mut meter = Meter::new(self.policy, received);
         let mut last_data = Instant::now();
         loop {
@@ -992,6 +1116,16 @@ impl Once<'_> {
         if let Err(source) = file.sync_all() {
             return self.io_failure(source);
         }
-        Attempt::Done
+        Attempt::Done(received - first)
     }
+}
+
+/// Where a body goes in the partial file.
+enum Start<'a> {
+    /// From byte 0, replacing whatever is there.
+    Fresh,
+    /// After the first `.0` bytes already there (a resumed download).
+    Continuing(u64),
+    /// After a launcher held in `launchers/`, whose hash state is given: the body is the rest.
+    After(&'a LauncherRef, Sha256),
 }

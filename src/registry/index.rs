@@ -101,6 +101,19 @@ pub struct IndexVersion {
     pub license: Option<String>,
     /// Whether the publisher advises against it.
     pub deprecated: bool,
+    /// The launcher stub at the start of the file (`launcher_sha256` and `launcher_size`);
+    /// `None` when the index does not say. A client that holds that launcher fetches only the
+    /// rest of the file.
+    pub launcher: Option<LauncherRef>,
+}
+
+/// A launcher stub, the first `size` bytes of a package file, by its SHA-256.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LauncherRef {
+    /// SHA-256 of the stub's bytes.
+    pub sha256: [u8; 32],
+    /// Its size: the PSPF index block's `launcher_size`.
+    pub size: u64,
 }
 
 impl RegistryIndex {
@@ -210,6 +223,38 @@ impl RegistryIndex {
                         ))
                     }
                 };
+                let launcher_sha256 = text(version, "launcher_sha256", false)?
+                    .map(|hex| {
+                        decode_hex::<32>(&hex).ok_or_else(|| {
+                            document.error_at(
+                                at(version, "launcher_sha256"),
+                                "`launcher_sha256` must be 64 hex digits",
+                            )
+                        })
+                    })
+                    .transpose()?;
+                let launcher_size = optional_int(version, "launcher_size")?
+                    .map(|size| {
+                        u64::try_from(size).map_err(|_| {
+                            document.error_at(
+                                at(version, "launcher_size"),
+                                "`launcher_size` cannot be negative",
+                            )
+                        })
+                    })
+                    .transpose()?;
+                // Both or neither; a launcher as large as the file leaves nothing to fetch.
+                let launcher = match (launcher_sha256, launcher_size) {
+                    (Some(sha256), Some(launcher_size))
+                        if launcher_size > 0 && size.is_none_or(|file| launcher_size < file) =>
+                    {
+                        Some(LauncherRef {
+                            sha256,
+                            size: launcher_size,
+                        })
+                    }
+                    _ => None,
+                };
                 versions.push(IndexVersion {
                     version: label.to_string(),
                     pkg_url,
@@ -220,6 +265,7 @@ impl RegistryIndex {
                     dependencies,
                     license: text(version, "license", false)?,
                     deprecated,
+                    launcher,
                 });
             }
             versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
@@ -304,6 +350,14 @@ impl RegistryIndex {
                 entry = entry.with("dependencies", version.dependencies.clone());
                 if let Some(license) = &version.license {
                     entry = entry.with("license", license.clone());
+                }
+                if let Some(launcher) = &version.launcher {
+                    entry = entry
+                        .with("launcher_sha256", encode_hex(&launcher.sha256))
+                        .with(
+                            "launcher_size",
+                            i64::try_from(launcher.size).unwrap_or(i64::MAX),
+                        );
                 }
                 block = block.with_block(entry.with("deprecated", version.deprecated));
             }
@@ -458,6 +512,7 @@ mod tests {
                         dependencies: vec![],
                         license: None,
                         deprecated: true,
+                        launcher: None,
                     },
                     IndexVersion {
                         version: "1.10.0".into(),
@@ -468,6 +523,10 @@ mod tests {
                         dependencies: vec!["libgreet@2.0.0".into()],
                         license: Some("MIT".into()),
                         deprecated: false,
+                        launcher: Some(LauncherRef {
+                            sha256: [3; 32],
+                            size: 12,
+                        }),
                     },
                 ],
             }],

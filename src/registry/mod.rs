@@ -4,5 +4,6 @@
 pub mod client;
 pub mod download;
 pub mod index;
+pub mod launchers;
 pub mod publish;
 pub mod transport;

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use pandora_core::id::{compare_versions, validate_name, validate_version};
 pub use pandora_core::time::now;
 
-use super::index::{signature_file, IndexPackage, IndexVersion, RegistryIndex};
+use super::index::{signature_file, IndexPackage, IndexVersion, LauncherRef, RegistryIndex};
 use crate::format::package::{Package, Scope};
 use crate::format::signing::SigningKey;
 use crate::format::FormatError;
@@ -236,6 +236,20 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
                     .find(|v| v.version == version && v.sha256 == sha256)
             })
             .is_some_and(|known| known.deprecated);
+        let launcher_size = package.index().launcher_size;
+        let launcher = if launcher_size > 0 && launcher_size < package.size() {
+            Some(LauncherRef {
+                sha256: package.hash_range(0, launcher_size).map_err(|source| {
+                    PublishError::InvalidPackage {
+                        path: path.to_path_buf(),
+                        source,
+                    }
+                })?,
+                size: launcher_size,
+            })
+        } else {
+            None
+        };
         let entry = IndexVersion {
             version: version.clone(),
             pkg_url,
@@ -245,6 +259,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             dependencies: pandora.dependencies.clone(),
             license: pandora.license.clone(),
             deprecated,
+            launcher,
         };
         let versions = found.entry(name.clone()).or_default();
         if let Some(known) = versions.get(&version) {

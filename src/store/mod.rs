@@ -33,7 +33,7 @@ use sha2::Digest;
 
 use crate::format::extract::{Extraction, Limits};
 use crate::format::metadata::encode_hex;
-use crate::format::package::{Package, Scope};
+use crate::format::package::Scope;
 use crate::format::FormatError;
 use crate::fs::FileLock;
 use crate::layout::Layout;
@@ -533,7 +533,9 @@ impl Store {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let _claim = match blob_hash(&name) {
-                Some(hash) => match BlobLock::try_acquire(&blobs, hash).map_err(io(&blobs))? {
+                Some(hash) => match BlobLock::try_acquire(path.parent().unwrap_or(&blobs), hash)
+                    .map_err(io(&blobs))?
+                {
                     Some(claim) => Some(claim),
                     None => continue,
                 },
@@ -584,14 +586,36 @@ impl Store {
         let Ok(entries) = fs_err::read_dir(&blobs) else {
             return Ok(Vec::new());
         };
+        let launchers = crate::registry::launchers::launchers_dir(&blobs);
         let mut unreferenced: Vec<PathBuf> = entries
             .flatten()
             .filter(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                !referenced.contains(&name) && !name.ends_with(".lock")
+                !referenced.contains(&name) && !name.ends_with(".lock") && entry.path() != launchers
             })
             .map(|entry| entry.path())
             .collect();
+        // A launcher stays while a blob that stays is split on it.
+        let needed: std::collections::HashSet<String> = referenced
+            .iter()
+            .filter_map(|name| {
+                crate::registry::launchers::split_reference(&blobs.join(name))
+                    .ok()
+                    .flatten()
+            })
+            .map(|launcher| encode_hex(&launcher.sha256))
+            .collect();
+        if let Ok(entries) = fs_err::read_dir(&launchers) {
+            unreferenced.extend(
+                entries
+                    .flatten()
+                    .filter(|entry| {
+                        let name = entry.file_name().to_string_lossy().into_owned();
+                        !needed.contains(&name) && !name.ends_with(".lock")
+                    })
+                    .map(|entry| entry.path()),
+            );
+        }
         unreferenced.sort();
         Ok(unreferenced)
     }
@@ -684,7 +708,7 @@ impl Transaction<'_> {
     ) -> Result<Installed, StoreError> {
         let store = self.store;
         let blob = store.blob_path(sha256);
-        let package = Package::open(&blob)?;
+        let package = crate::registry::launchers::open_blob(&blob)?;
         let verified = package.verified(Scope::Structure)?;
         let (name, version) = (
             verified.metadata.package.name.clone(),

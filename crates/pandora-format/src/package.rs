@@ -30,6 +30,9 @@ const MAX_SLOTS: u32 = 4096;
 pub struct Package {
     path: PathBuf,
     file: File,
+    /// Where the launcher region's bytes come from instead of `file`, for a file stored with
+    /// its launcher elsewhere ([`Package::open_split`]).
+    launcher: Option<SplitLauncher>,
     size: u64,
     block: Box<[u8; INDEX_SIZE]>,
     magics_ok: bool,
@@ -177,11 +180,82 @@ impl Package {
         Ok(Package {
             path: path.to_path_buf(),
             file,
+            launcher: None,
             size,
             block,
             magics_ok,
             index,
         })
+    }
+
+    /// Opens a package stored in two files: `path` holds the whole package's length, of which
+    /// the first `launcher_size` bytes are not read (a cache keeps a placeholder there), and
+    /// `launcher` holds exactly those bytes. Every read below `launcher_size` comes from
+    /// `launcher`, so the package reads as the one file it stands for; nothing here checks
+    /// that `launcher` is the right stub (its caller knows its digest; [`Package::verify`]
+    /// compares it with the signed metadata's).
+    pub fn open_split(
+        path: &Path,
+        launcher: &Path,
+        launcher_size: u64,
+    ) -> Result<Package, FormatError> {
+        let mut package = Package::open(path)?;
+        let file = fs_err::File::open(launcher).map_err(|source| FormatError::Open {
+            path: launcher.to_path_buf(),
+            source,
+        })?;
+        let length = file
+            .metadata()
+            .map_err(|source| FormatError::Read {
+                path: launcher.to_path_buf(),
+                source,
+            })?
+            .len();
+        if length != launcher_size || launcher_size > package.size {
+            return Err(FormatError::Read {
+                path: launcher.to_path_buf(),
+                source: std::io::Error::other(format!(
+                    "the launcher is {length} bytes, the package needs {launcher_size}"
+                )),
+            });
+        }
+        package.launcher = Some(SplitLauncher {
+            file: file.into_parts().0,
+            size: launcher_size,
+        });
+        Ok(package)
+    }
+
+    /// Reads at `offset` of the package (from its launcher's file below its size, when split).
+    fn read_at(&self, buffer: &mut [u8], offset: u64) -> std::io::Result<usize> {
+        if let Some(launcher) = self.launcher.as_ref().filter(|l| offset < l.size) {
+            let wanted = buffer
+                .len()
+                .min(usize::try_from(launcher.size - offset).unwrap_or(usize::MAX));
+            return launcher.file.read_at(&mut buffer[..wanted], offset);
+        }
+        self.file.read_at(buffer, offset)
+    }
+
+    /// Fills `buffer` from `offset`.
+    fn read_exact_at(&self, mut buffer: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+        while !buffer.is_empty() {
+            match self.read_at(buffer, offset) {
+                Ok(0) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "file ends early",
+                    ))
+                }
+                Ok(read) => {
+                    buffer = &mut buffer[read..];
+                    offset += read as u64;
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
     }
 
     /// The file's path.
@@ -207,8 +281,7 @@ impl Package {
     fn read_range(&self, offset: u64, length: u64) -> Result<Vec<u8>, String> {
         let length = usize::try_from(length).map_err(|_| "range too large".to_string())?;
         let mut bytes = vec![0u8; length];
-        self.file
-            .read_exact_at(&mut bytes, offset)
+        self.read_exact_at(&mut bytes, offset)
             .map_err(|error| format!("cannot read {length} bytes at {offset}: {error}"))?;
         Ok(bytes)
     }
@@ -486,7 +559,7 @@ impl Package {
                 let mut header = [0u8; 64];
                 let length = (self.index.launcher_size as usize).min(header.len());
                 let mut reader = RangeReader {
-                    file: &self.file,
+                    package: self,
                     position: 0,
                     end: length as u64,
                 };
@@ -603,7 +676,7 @@ impl Package {
     pub fn hash_range(&self, offset: u64, length: u64) -> Result<[u8; 32], FormatError> {
         let mut hasher = Sha256::new();
         let mut reader = RangeReader {
-            file: &self.file,
+            package: self,
             position: offset,
             end: offset.saturating_add(length),
         };
@@ -617,17 +690,24 @@ impl Package {
     /// A reader over a slot's stored bytes (positioned reads; the file offset is not shared).
     pub fn slot_reader(&self, descriptor: &SlotDescriptor) -> RangeReader<'_> {
         RangeReader {
-            file: &self.file,
+            package: self,
             position: descriptor.offset,
             end: descriptor.offset.saturating_add(descriptor.size),
         }
     }
 }
 
-/// Reads `[position, end)` of a file with `pread`.
+/// A launcher stored apart from its package ([`Package::open_split`]).
+#[derive(Debug)]
+struct SplitLauncher {
+    file: File,
+    size: u64,
+}
+
+/// Reads `[position, end)` of a package with `pread`.
 #[derive(Debug)]
 pub struct RangeReader<'f> {
-    file: &'f File,
+    package: &'f Package,
     position: u64,
     end: u64,
 }
@@ -641,7 +721,7 @@ impl Read for RangeReader<'_> {
         if wanted == 0 {
             return Ok(0);
         }
-        let read = self.file.read_at(&mut buffer[..wanted], self.position)?;
+        let read = self.package.read_at(&mut buffer[..wanted], self.position)?;
         if read == 0 {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::UnexpectedEof,

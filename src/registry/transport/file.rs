@@ -104,7 +104,13 @@ impl Transport for FileTransport {
                 });
             }
             let start = match &request.resume {
-                Some(resume) if resume.validator == tag && resume.from <= metadata.len() => {
+                Some(resume)
+                    if resume
+                        .validator
+                        .as_ref()
+                        .is_none_or(|validator| *validator == tag)
+                        && resume.from <= metadata.len() =>
+                {
                     resume.from
                 }
                 _ => 0,
@@ -215,11 +221,22 @@ mod tests {
             let resume = GetRequest {
                 resume: Some(Resume {
                     from: 6,
-                    validator: current.clone(),
+                    validator: Some(current.clone()),
                 }),
                 ..GetRequest::default()
             };
             let mut rest = transport.get(&url, &resume).await.unwrap();
+            assert_eq!(rest.served, Served::Partial { start: 6 });
+            assert_eq!(body(&mut rest).await, b"world");
+            // Without a validator any version will do.
+            let unconditional = GetRequest {
+                resume: Some(Resume {
+                    from: 6,
+                    validator: None,
+                }),
+                ..GetRequest::default()
+            };
+            let mut rest = transport.get(&url, &unconditional).await.unwrap();
             assert_eq!(rest.served, Served::Partial { start: 6 });
             assert_eq!(body(&mut rest).await, b"world");
             let cached = GetRequest {

@@ -68,9 +68,10 @@ impl Transport for HttpTransport {
                 builder = builder.header(header::IF_MODIFIED_SINCE, modified);
             }
             if let Some(resume) = &request.resume {
-                builder = builder
-                    .header(header::RANGE, format!("bytes={}-", resume.from))
-                    .header(header::IF_RANGE, &resume.validator);
+                builder = builder.header(header::RANGE, format!("bytes={}-", resume.from));
+                if let Some(validator) = &resume.validator {
+                    builder = builder.header(header::IF_RANGE, validator);
+                }
             }
             let response = builder.send().await.map_err(|error| network(&error))?;
             let status = response.status();

@@ -38,8 +38,10 @@ pub struct GetRequest {
 pub struct Resume {
     /// The first byte wanted.
     pub from: u64,
-    /// The ETag or Last-Modified of the version read so far.
-    pub validator: String,
+    /// The ETag or Last-Modified of the version read so far; `None` when any version will do
+    /// (the caller verifies the whole file's hash anyway, as when it supplies the first bytes
+    /// itself).
+    pub validator: Option<String>,
 }
 
 /// Which bytes a response carries.

@@ -1,0 +1,172 @@
+//! Launchers travel and are stored once: a client holding a package's launcher fetches only the
+//! rest of the file (`Range`), verifies the whole file's SHA-256, and keeps one launcher in
+//! `blobs/launchers/` for every package that starts with it.
+#![allow(clippy::disallowed_methods)] // fixtures are set up with std::fs; the fs-err rule is for Pandora
+
+mod support;
+
+use registry_fixtures::server::{Behavior, FixtureServer};
+use support::registry::{configure, index, publish};
+use support::Sandbox;
+
+const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
+
+/// Three small packages sharing one launcher, served on 127.0.0.1.
+fn registry() -> (Sandbox, std::path::PathBuf, FixtureServer) {
+    let sandbox = Sandbox::new();
+    let registry = sandbox.home().join("registry");
+    for name in NAMES {
+        publish(
+            &sandbox,
+            &registry,
+            name,
+            "1.0.0",
+            &[],
+            &format!("#!/bin/sh\necho {name}\n"),
+        );
+    }
+    index(&sandbox, &registry, &[]);
+    let server = FixtureServer::start(&registry).unwrap();
+    configure(&sandbox, &server);
+    (sandbox, registry, server)
+}
+
+fn launchers(sandbox: &Sandbox) -> Vec<String> {
+    std::fs::read_dir(sandbox.pandora_home().join("blobs/launchers"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| !name.ends_with(".lock"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).unwrap().len()
+}
+
+/// The bytes the `download` event of `id` reports.
+fn downloaded(log: &str, id: &str) -> u64 {
+    log.lines()
+        .find(|line| line.contains("download") && line.contains(id) && line.contains("status=ok"))
+        .and_then(|line| {
+            line.split_whitespace()
+                .find_map(|field| field.strip_prefix("bytes="))
+                .and_then(|bytes| bytes.trim_matches('"').parse().ok())
+        })
+        .unwrap_or_else(|| panic!("no download event for {id} in:\n{log}"))
+}
+
+#[test]
+fn the_index_records_each_launcher() {
+    let (_sandbox, registry, _server) = registry();
+    let index = std::fs::read_to_string(registry.join("index.acl")).unwrap();
+    assert_eq!(index.matches("launcher_sha256").count(), 3, "{index}");
+    assert_eq!(index.matches("launcher_size").count(), 3, "{index}");
+}
+
+#[test]
+fn second_package_fetches_only_what_follows_the_launcher() {
+    let (sandbox, registry, server) = registry();
+    sandbox.run(&["install", "--yes", "alpha"]).success();
+    assert_eq!(launchers(&sandbox).len(), 1);
+    let log = sandbox.pandora_home().join("events.log");
+    sandbox
+        .run(&["--log", log.to_str().unwrap(), "install", "--yes", "beta"])
+        .success();
+    let whole = size(&registry.join("pkgs/beta-1.0.0.psp"));
+    let launcher = size(
+        &sandbox
+            .pandora_home()
+            .join("blobs/launchers")
+            .join(&launchers(&sandbox)[0]),
+    );
+    let got = downloaded(&std::fs::read_to_string(&log).unwrap(), "beta@1.0.0");
+    assert_eq!(got, whole - launcher, "the body only");
+    let asked: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with("beta-1.0.0.psp"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(
+        asked[0].range.as_deref(),
+        Some(&*format!("bytes={launcher}-"))
+    );
+    // The split blob still is the package: it runs, and verifies.
+    let run = sandbox.run(&["run", "beta"]);
+    run.success();
+    assert_eq!(run.stdout, "beta\n");
+    sandbox.run(&["verify", "--all"]).success();
+}
+
+#[test]
+fn a_server_that_ignores_ranges_still_works() {
+    let (sandbox, _registry, server) = registry();
+    server.set("/pkgs/beta-1.0.0.psp", Behavior::IgnoreRange);
+    sandbox.run(&["install", "--yes", "alpha"]).success();
+    sandbox.run(&["install", "--yes", "beta"]).success();
+    assert_eq!(sandbox.run(&["run", "beta"]).stdout, "beta\n");
+    assert_eq!(launchers(&sandbox).len(), 1);
+}
+
+#[test]
+fn one_launcher_for_three_packages() {
+    let (sandbox, _registry, _server) = registry();
+    sandbox
+        .run(&["install", "--yes", "alpha", "beta", "gamma"])
+        .success();
+    assert_eq!(launchers(&sandbox).len(), 1);
+    let launcher = sandbox
+        .pandora_home()
+        .join("blobs/launchers")
+        .join(&launchers(&sandbox)[0]);
+    // Each blob keeps its length but not its launcher's bytes on disk.
+    use std::os::unix::fs::MetadataExt;
+    let blobs = sandbox.pandora_home().join("blobs");
+    for entry in std::fs::read_dir(&blobs).unwrap().flatten() {
+        let metadata = entry.metadata().unwrap();
+        if metadata.is_file() && !entry.file_name().to_string_lossy().contains('.') {
+            assert!(
+                metadata.blocks() * 512 < size(&launcher),
+                "{:?} takes {} bytes",
+                entry.path(),
+                metadata.blocks() * 512
+            );
+        }
+    }
+    for name in NAMES {
+        assert_eq!(sandbox.run(&["run", name]).stdout, format!("{name}\n"));
+    }
+    // Prune keeps the launcher the installed blobs need.
+    sandbox.run(&["prune", "--yes"]).success();
+    assert_eq!(launchers(&sandbox).len(), 1);
+    assert_eq!(sandbox.run(&["run", "gamma"]).stdout, "gamma\n");
+}
+
+#[test]
+fn a_damaged_launcher_is_detected_and_the_package_fetched_whole() {
+    let (sandbox, _registry, server) = registry();
+    sandbox.run(&["install", "--yes", "alpha"]).success();
+    let launcher = sandbox
+        .pandora_home()
+        .join("blobs/launchers")
+        .join(&launchers(&sandbox)[0]);
+    let mut bytes = std::fs::read(&launcher).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&launcher, &bytes).unwrap();
+    sandbox.run(&["install", "--yes", "beta"]).success();
+    let asked: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with("beta-1.0.0.psp"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(asked[0].range, None, "fetched whole");
+    // The launcher is whole again, and both packages run.
+    assert_ne!(std::fs::read(&launcher).unwrap(), bytes);
+    assert_eq!(sandbox.run(&["run", "beta"]).stdout, "beta\n");
+    assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
+}
