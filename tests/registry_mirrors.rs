@@ -149,6 +149,15 @@ fn packages_fail_over_to_a_mirror() {
             && fetched.contains(&"/pkgs/libgreet-2.0.0.psp".to_string()),
         "{fetched:?}"
     );
+    // The record says where the bytes came from: the mirror, not the primary that failed.
+    let info = sandbox.run(&["info", "hello"]);
+    assert!(
+        info.success()
+            .stdout
+            .contains(&format!("{}pkgs/hello-1.1.0.psp", mirror.url())),
+        "{}",
+        info.stdout
+    );
 
     // Nowhere to be had: the error names every URL tried and what each did.
     mirror.set("/pkgs/tool-1.0.0.psp", Behavior::NotFound);

@@ -516,6 +516,8 @@ pub fn execute(
         .map(|resolved| download_request(resolved))
         .collect();
     let mut downloaded_bytes = 0;
+    let mut served_by: std::collections::BTreeMap<String, url::Url> =
+        std::collections::BTreeMap::new();
     if !downloads.is_empty() {
         progress.start(
             &downloads
@@ -528,12 +530,18 @@ pub fn execute(
             Arc::new(move |index, bytes| reporter.advance(index, bytes));
         let results =
             downloader.fetch_all_counted(&requests_to_fetch, &layout.blobs_dir(), &on_progress);
+        // The record says where the bytes really came from: a mirror, when the primary failed.
         progress.finish();
         for (result, resolved) in results.iter().zip(&downloads) {
+            let served = result
+                .as_ref()
+                .ok()
+                .and_then(|fetched| fetched.served_by.as_ref())
+                .unwrap_or(&resolved.url);
             let event = Event::new("download")
                 .with("id", resolved.id())
                 .with("registry", &resolved.registry)
-                .with("url", &resolved.url);
+                .with("url", served);
             match result {
                 Ok(fetched) => event
                     .with("status", "ok")
@@ -545,8 +553,12 @@ pub fn execute(
             }
             .emit();
         }
-        for result in results {
-            downloaded_bytes += result?.downloaded;
+        for (result, resolved) in results.into_iter().zip(&downloads) {
+            let fetched = result?;
+            downloaded_bytes += fetched.downloaded;
+            if let Some(url) = fetched.served_by {
+                served_by.insert(resolved.id(), url);
+            }
         }
     }
     // From here on the store's lock is held, and `prune` takes it too: no blob can vanish
@@ -561,14 +573,21 @@ pub fn execute(
         .collect();
     let silent: Arc<dyn Fn(usize, u64) + Send + Sync> = Arc::new(|_, _| {});
     for (result, request) in downloader
-        .fetch_all(&gone, &layout.blobs_dir(), &silent)
+        .fetch_all_counted(&gone, &layout.blobs_dir(), &silent)
         .into_iter()
         .zip(&gone)
     {
-        result?;
+        let fetched = result?;
+        let url = fetched.served_by.unwrap_or_else(|| request.url.clone());
+        if let Some(resolved) = needed
+            .iter()
+            .find(|resolved| resolved.sha256 == request.sha256)
+        {
+            served_by.insert(resolved.id(), url.clone());
+        }
         Event::new("download")
             .with("registry", &request.registry)
-            .with("url", &request.url)
+            .with("url", &url)
             .with("status", "ok")
             .with("bytes", request.size.unwrap_or(0))
             .with("sha256", pandora_core::hex::encode(request.sha256))
@@ -607,7 +626,10 @@ pub fn execute(
     for resolved in &needed {
         let provenance = Provenance {
             registry: Some(resolved.registry.clone()),
-            source: resolved.url.to_string(),
+            source: served_by
+                .get(&resolved.id())
+                .unwrap_or(&resolved.url)
+                .to_string(),
         };
         outcomes.push(transaction.stage(&resolved.sha256, &provenance, options.reinstall)?);
     }

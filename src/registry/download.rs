@@ -77,6 +77,9 @@ pub struct Fetched {
     /// The bytes the network brought in the attempt that finished it (0 when it was already
     /// there or another process fetched it).
     pub downloaded: u64,
+    /// The URL that served it (the request's own or a mirror); `None` when nothing was
+    /// fetched.
+    pub served_by: Option<Url>,
 }
 
 /// Why a download failed, after any retries.
@@ -552,6 +555,7 @@ async fn fetch(
         return Ok(Fetched {
             path: target,
             downloaded: 0,
+            served_by: None,
         });
     }
     fs_err::create_dir_all(blobs).map_err(io_error(blobs))?;
@@ -614,6 +618,7 @@ async fn fetch_locked(
             return Ok(Fetched {
                 path: target,
                 downloaded: 0,
+                served_by: None,
             });
         }
         // Bytes that are not what their name says: never used, fetched again.
@@ -672,6 +677,7 @@ async fn fetch_locked(
                 return Ok(Fetched {
                     path: target,
                     downloaded,
+                    served_by: Some((*url).clone()),
                 });
             }
             // A local failure: no other server would help.
