@@ -354,3 +354,28 @@ fn import_copies_a_private_key_privately() {
         .run(&["key", "import", junk.to_str().unwrap()])
         .failure(1);
 }
+
+#[test]
+fn unlabelled_hex_is_asked_about_and_an_uppercase_label_is_the_same_key() {
+    let sandbox = Sandbox::new();
+    let key = key("someone");
+    let hex = key.trim_start_matches("ed25519:");
+    let bare = sandbox.run(&["key", "trust", hex]);
+    bare.failure(1);
+    assert!(
+        bare.stderr
+            .contains(&format!("pandora key trust ed25519:{hex}")),
+        "{}",
+        bare.stderr
+    );
+    sandbox
+        .run(&[
+            "key",
+            "trust",
+            &format!("ED25519:{hex}"),
+            "--name",
+            "someone",
+        ])
+        .success();
+    assert!(sandbox.run(&["key", "list"]).stdout.contains(&key));
+}

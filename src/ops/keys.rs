@@ -317,6 +317,13 @@ pub struct Trusted {
 /// private key file (Pandora's or PKCS#8 PEM), or a `.psp` package (its signer). With the name
 /// the source suggests (the file's stem, the package's name).
 pub fn resolve_key(source: &str) -> Result<(PublicKey, Option<String>)> {
+    // The prefix is a label: `ED25519:` is the same key.
+    let lowered = source.to_ascii_lowercase();
+    let source = if lowered.starts_with("ed25519:") || lowered.starts_with("sha256:") {
+        lowered.as_str()
+    } else {
+        source
+    };
     if source.starts_with("ed25519:") {
         let key = source.parse::<PublicKey>().map_err(|error| {
             Error::refused(
@@ -326,10 +333,17 @@ pub fn resolve_key(source: &str) -> Result<(PublicKey, Option<String>)> {
         })?;
         return Ok((key, None));
     }
-    if KeyFingerprint::parse_hex(source).is_some() {
+    if source.starts_with("sha256:") {
         return Err(Error::refused(
             format!("`{source}` is a fingerprint, not a public key: a key cannot be trusted by its fingerprint"),
             "pass the key itself (`ed25519:HEX`), a .pub file or the package: `pandora inspect FILE.psp` shows its signer's key",
+        ));
+    }
+    if KeyFingerprint::parse_hex(source).is_some() && !Path::new(source).exists() {
+        // 64 hex digits say neither what they are: a key and a fingerprint look the same.
+        return Err(Error::refused(
+            format!("`{source}` has no label: a public key is written `ed25519:{source}`, a fingerprint `sha256:{source}`"),
+            format!("if it is the key: `pandora key trust ed25519:{source}` (a key cannot be trusted by its fingerprint)"),
         ));
     }
     let path = Path::new(source);
