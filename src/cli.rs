@@ -468,7 +468,7 @@ pub struct SyncArgs {
 /// `pandora graph`
 #[derive(Debug, Args)]
 pub struct GraphArgs {
-    /// NAME@VERSION (or NAME: the active version, else the newest installed)
+    /// NAME@VERSION, or NAME: the active version, else the only installed one (else the registries' latest)
     #[arg(add = ArgValueCandidates::new(installed_packages))]
     pub package: String,
     /// Use only cached registry indexes (for packages not installed)

@@ -35,6 +35,13 @@ fn names_and_versions_mean_the_same_everywhere() {
         "{}",
         ambiguous.stderr
     );
+    let graph = sandbox.run(&["graph", "tool"]);
+    graph.failure(1);
+    assert!(
+        graph.stderr.contains("tool@1.0.0, tool@2.0.0"),
+        "{}",
+        graph.stderr
+    );
     sandbox.run(&["activate", "tool@1.0.0"]).success();
     // Now `tool` is the active version, for every command.
     let verified = sandbox.run(&["verify", "tool"]);

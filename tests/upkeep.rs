@@ -102,6 +102,15 @@ fn why_owner_and_autoremove_know_what_was_asked_for() {
     let through_home = sandbox.home().join("bin/hello");
     let by_path = sandbox.run(&["owner", through_home.to_str().unwrap()]);
     assert_eq!(by_path.success().stdout, "hello@1.1.0  bin/hello\n");
+    let unknown = sandbox.run(&["owner", "nosuchcommand"]);
+    unknown.failure(1);
+    assert!(
+        unknown
+            .stderr
+            .contains("no command `nosuchcommand` in the active profile"),
+        "{}",
+        unknown.stderr
+    );
     let elsewhere = sandbox.run(&["owner", "/bin/sh"]);
     elsewhere.failure(1);
     assert!(

@@ -11,7 +11,7 @@ use crate::layout::Layout;
 use crate::profile::Profiles;
 use crate::registry::client::Freshness;
 use crate::resolver::Registry;
-use crate::store::{newest, Record, Store};
+use crate::store::{Record, Store};
 
 /// The tree, and what could not be consulted.
 #[derive(Debug, Clone)]
@@ -81,9 +81,6 @@ impl Sources {
         if let Some(id) = self.active.iter().find(|id| id.starts_with(&prefix)) {
             return Some(id.clone());
         }
-        if let Some(record) = newest(self.records.values(), |r| r.name == text) {
-            return Some(record.id());
-        }
         self.registries.as_ref()?.iter().find_map(|registry| {
             let package = registry.index.package(text)?;
             Some(pandora_core::id::id(text, &package.latest))
@@ -140,6 +137,20 @@ pub fn graph(layout: &Layout, package: &str, freshness: Freshness) -> Result<Gra
         registries: None,
     };
     let mut warnings = Vec::new();
+    // An installed NAME follows the rule every command follows (the active version, else the
+    // only installed one, else an error listing them); only a name not installed at all is
+    // looked up in the registries.
+    let package = if !package.contains('@')
+        && sources
+            .records
+            .values()
+            .any(|record| record.name == package)
+    {
+        super::activate::installed_id(layout, package)?
+    } else {
+        package.to_string()
+    };
+    let package = package.as_str();
     let root = match sources.root_id(package) {
         Some(id) => Some(id),
         None => {

@@ -186,11 +186,22 @@ pub struct Owner {
 /// The installed package providing `path`: a path into `vir`, `$HOME/bin` or the store (links
 /// followed), or a bare command name, looked up in the active profile's `bin/`.
 pub fn owner(layout: &Layout, path: &Path) -> Result<Owner> {
-    let candidate: PathBuf = if path.components().count() == 1 && !path.exists() {
+    let command = path.components().count() == 1 && !path.exists();
+    let candidate: PathBuf = if command {
         layout.vir().join("bin").join(path)
     } else {
         path.to_path_buf()
     };
+    if command && candidate.symlink_metadata().is_err() {
+        return Err(Error::refused(
+            format!(
+                "no file `{}` here, and no command `{}` in the active profile",
+                path.display(),
+                path.display()
+            ),
+            "`pandora list` shows the active packages; give a path to look one up elsewhere",
+        ));
+    }
     let resolved = fs_err::canonicalize(&candidate).map_err(|source| {
         Error::Io(pandora_core::IoError {
             action: "find",
