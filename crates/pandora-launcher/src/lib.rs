@@ -77,18 +77,20 @@ use workenv::{Failure, Record};
 /// FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or launch it.
 pub fn main() -> std::process::ExitCode {
     use std::process::ExitCode;
+    let mut arguments = std::env::args_os();
+    let argv0 = arguments.next().unwrap_or_default();
     let package = match std::env::current_exe() {
         Ok(path) => path,
+        // No /proc (a bare chroot or container): a path in argv[0] is where the kernel found
+        // this file (a bare name never is: exec searched PATH for it, and /proc is the only
+        // sure way back).
+        Err(_) if argv0.as_encoded_bytes().contains(&b'/') => PathBuf::from(&argv0),
         Err(error) => {
             output::diagnostic(format_args!("cannot find the package being run: {error}"));
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let mut arguments = std::env::args_os();
-    let original = arguments
-        .next()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let original = argv0.to_string_lossy().into_owned();
     let arguments: Vec<_> = arguments.collect();
     let settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
     if std::env::var_os(env_vars::FLAVOR_LAUNCHER_CLI).is_some_and(|value| value == "1") {
