@@ -578,6 +578,9 @@ pub struct PruneArgs {
     /// Keep each profile's N newest generations (and its current one), delete older ones, then every store entry no remaining generation holds
     #[arg(long, value_name = "N")]
     pub generations: Option<usize>,
+    /// Delete launcher work environments (extracted packages in ~/.cache/pandora/workenv) no package has started from for N days; 0 deletes every one not running now
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub workenv_days: u64,
 }
 
 /// `pandora run`

@@ -52,12 +52,14 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod command;
+mod gc;
 mod maintenance;
 mod output;
 mod secure;
 mod workenv;
 
 pub use command::{glob_match, split_command, LaunchPlan};
+pub use gc::{collect_unused, Collected, GcError};
 pub use maintenance::maintenance;
 pub use secure::describe;
 
@@ -246,7 +248,11 @@ pub fn launch(
             "warning: not a trusted key source (ignored): {rejected}"
         ));
     }
-    let (workenv, plan) = match warm(package, settings, &stat)? {
+    // The work environment stays locked (shared) for as long as the program runs, so nothing
+    // removes it underneath (see `gc`).
+    let warm = warm(package, settings, &stat)?
+        .and_then(|(workenv, plan)| Some((gc::hold(&workenv)?, workenv, plan)));
+    let (_in_use, workenv, plan) = match warm {
         Some(found) => {
             debug(
                 settings,
@@ -446,7 +452,7 @@ fn cold(
     stat: &std::fs::Metadata,
     settings: &LaunchSettings,
     policy: &Policy,
-) -> Result<(PathBuf, LaunchPlan), LaunchError> {
+) -> Result<(gc::InUse, PathBuf, LaunchPlan), LaunchError> {
     let package = Package::open(package_path)?;
     let verified = package.verified(Scope::Structure)?;
     let plan = LaunchPlan::from_metadata(&verified.metadata, &verified.public_key).ok_or_else(|| LaunchError::Exec {
@@ -508,7 +514,16 @@ fn cold(
         );
         extract(&package, &verified, &plan, root, &key)
             .map_err(|failure| build_failure(package_path, failure))?;
+        // Older builds of this package nothing runs from: upgrades do not pile up.
+        gc::remove_superseded(root, &verified.metadata.package.name, &key);
     }
+    // Under the first-run lock, which every remover takes first: nothing removes it now.
+    let in_use = gc::hold(&workenv).ok_or_else(|| {
+        refuse(
+            &workenv,
+            "cannot lock the work environment for this run".into(),
+        )
+    })?;
     let record_file = record_path(settings, stat);
     let record = Record {
         stat: Record::stat_text(stat),
@@ -518,7 +533,7 @@ fn cold(
     };
     pandora_core::fs::write_atomic(&record_file, record.encode().as_bytes())
         .map_err(|error| refuse(&record_file, describe(&error)))?;
-    Ok((workenv, plan))
+    Ok((in_use, workenv, plan))
 }
 
 /// Builds the work environment in a staging directory of ours and renames it into place.
