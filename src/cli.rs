@@ -101,7 +101,7 @@ pub enum Command {
     /// Create, switch, delete and list profiles, and show their history
     #[command(subcommand)]
     Profile(ProfileCommand),
-    /// Delete what nothing uses: old generations (with --generations), store entries no generation holds, unused downloads, leftovers
+    /// Delete what nothing uses: old generations (with --generations), store entries no generation holds, unused downloads, unused launcher work environments, leftovers
     Prune(PruneArgs),
     /// Install the newest versions of active packages (what you asked for, or the NAMEs given), with their pins
     Upgrade(UpgradeArgs),

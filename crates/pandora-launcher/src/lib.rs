@@ -10,11 +10,16 @@
 //! <key>/.pandora/metadata.json  the signed metadata, believed only if it hashes to the record's
 //! <key>/.pandora/key            the signing key (informational: never read back)
 //! <key>/.pandora/complete       for older launchers sharing the cache
-//! <key>.lock              serializes first runs of the same package
+//! <key>.lock              serializes first runs of the same package (and removal)
 //! .staging-<key>-*/       extraction in progress (or left by a crash; swept under the lock)
 //! files/<dev>-<inode>     what was verified about a package file: its size, mtime and ctime,
 //!                         its work environment, the SHA-256 of its signed metadata, its key
 //! ```
+//!
+//! A work environment's directory is `flock`ed shared by every program running from it (the
+//! descriptor stays open across exec), and its mtime is the time of its last start, to the
+//! hour. A new build's extraction removes the older builds of the same package nothing runs
+//! from; `pandora prune` removes those unused for N days (see `gc`).
 //!
 //! # What a warm start checks, and what it does not
 //!
