@@ -57,7 +57,9 @@ fn set_age(path: &Path, age: Duration) {
 
 fn age(path: &Path) -> Duration {
     let modified = std::fs::metadata(path).unwrap().modified().unwrap();
-    SystemTime::now().duration_since(modified).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(modified)
+        .unwrap_or_default()
 }
 
 const DAY: Duration = Duration::from_secs(24 * 3600);
@@ -76,7 +78,11 @@ fn a_new_build_replaces_older_ones_of_the_same_package_only() {
     let run = sandbox.run_file(&second, &[], |_| {});
     assert_eq!(run.success().stdout, "hello 1.1.0\n");
     let after = workenvs(&sandbox);
-    assert_eq!(after.len(), 2, "app 1.0.0's was removed, other's kept: {after:?}");
+    assert_eq!(
+        after.len(),
+        2,
+        "app 1.0.0's was removed, other's kept: {after:?}"
+    );
     let kept: Vec<_> = before.iter().filter(|key| after.contains(key)).collect();
     assert_eq!(kept.len(), 1, "{before:?} -> {after:?}");
     // The old build still runs: it is extracted again (and replaces 1.1.0's in turn).
@@ -100,7 +106,10 @@ fn a_running_program_keeps_its_work_environment() {
         .unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !started.exists() {
-        assert!(std::time::Instant::now() < deadline, "the program never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the program never started"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let held = workenvs(&sandbox);
@@ -161,11 +170,7 @@ fn prune_deletes_work_environments_unused_for_the_given_days() {
 
     // 50 days: not old enough.
     let kept = sandbox.run(&["prune", "--workenv-days", "50"]);
-    assert!(
-        !kept.success().stdout.contains(&old_key),
-        "{}",
-        kept.stdout
-    );
+    assert!(!kept.success().stdout.contains(&old_key), "{}", kept.stdout);
     assert_eq!(workenvs(&sandbox).len(), 2);
 
     // The default, 30 days: it goes, with the record pointing at it; the recent one stays.
@@ -199,9 +204,13 @@ fn a_start_stamps_the_last_use_so_prune_keeps_what_is_used() {
     let run = sandbox.run_file(&package, &[], |command| {
         command.env("PANDORA_LAUNCHER_DEBUG", "1");
     });
-    assert!(run.success().stderr.contains("warm start"), "{}", run.stderr);
+    assert!(
+        run.success().stderr.contains("warm start"),
+        "{}",
+        run.stderr
+    );
     assert!(age(&path) < DAY, "{:?}", age(&path));
     let pruned = sandbox.run(&["prune"]);
     assert!(!pruned.success().stdout.contains(key.as_str()));
-    assert_eq!(workenvs(&sandbox), [key.clone()]);
+    assert_eq!(workenvs(&sandbox), std::slice::from_ref(key));
 }

@@ -53,7 +53,7 @@ pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 .data(format!("profile {profile} generation {number}")),
             Pruned::Package { id, .. } => context.printer.data(id),
             Pruned::Path { path, .. } | Pruned::Workenv { path, .. } => {
-                context.printer.data(path.display())
+                context.printer.data(path.display());
             }
         }
         context
