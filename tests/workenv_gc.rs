@@ -74,6 +74,10 @@ fn a_new_build_replaces_older_ones_of_the_same_package_only() {
     let before = workenvs(&sandbox);
     assert_eq!(before.len(), 2, "{before:?}");
 
+    // Both unused for two days (as their stamps say).
+    for key in &before {
+        set_age(&cache(&sandbox).join(key), 2 * DAY);
+    }
     let second = build(&sandbox, "app", "1.1.0", &hello("1.1.0"));
     let run = sandbox.run_file(&second, &[], |_| {});
     assert_eq!(run.success().stdout, "hello 1.1.0\n");
@@ -85,10 +89,19 @@ fn a_new_build_replaces_older_ones_of_the_same_package_only() {
     );
     let kept: Vec<_> = before.iter().filter(|key| after.contains(key)).collect();
     assert_eq!(kept.len(), 1, "{before:?} -> {after:?}");
-    // The old build still runs: it is extracted again (and replaces 1.1.0's in turn).
+    // The old build still runs: it is extracted again. 1.1.0's was used today, so it stays:
+    // builds used side by side are not extracted over and over.
     let again = sandbox.run_file(&first, &[], |_| {});
     assert_eq!(again.success().stdout, "hello 1.0.0\n");
-    assert_eq!(workenvs(&sandbox).len(), 2);
+    assert_eq!(workenvs(&sandbox).len(), 3);
+    let warm = sandbox.run_file(&second, &[], |command| {
+        command.env("PANDORA_LAUNCHER_DEBUG", "1");
+    });
+    assert!(
+        warm.success().stderr.contains("warm start"),
+        "{}",
+        warm.stderr
+    );
 }
 
 #[test]
@@ -117,9 +130,9 @@ fn a_running_program_keeps_its_work_environment() {
 
     // A newer build, and a prune that would take anything unused for 0 days: neither removes
     // what the running program runs from.
+    set_age(&cache(&sandbox).join(&held[0]), 90 * DAY);
     let newer = build(&sandbox, "app", "2.0.0", &hello("2.0.0"));
     sandbox.run_file(&newer, &[], |_| {}).success();
-    set_age(&cache(&sandbox).join(&held[0]), 90 * DAY);
     let pruned = sandbox.run(&["prune", "--workenv-days", "0"]);
     pruned.success();
     assert!(

@@ -13,7 +13,8 @@
 //!
 //! Two things remove work environments:
 //! - the launcher, after extracting a new one, removes the others of the same package name
-//!   that nothing is running from (older builds, as a package is upgraded);
+//!   that nothing is running from and nothing started from for a day (older builds, as a
+//!   package is upgraded);
 //! - [`collect_unused`] (`pandora prune`) removes those unused for a given time, with the
 //!   records that point at them and leftovers of interrupted extractions.
 
@@ -28,6 +29,10 @@ use crate::workenv::{self, CONTROL};
 
 /// A start refreshes the last-use stamp when it is older than this.
 const STAMP_EVERY: Duration = Duration::from_secs(3600);
+/// A new build removes another build of the same package only when nothing started from it
+/// for this long: two builds in use side by side (a release and a test build, say) are not
+/// extracted again and again, each removing the other.
+const SUPERSEDED_IDLE: Duration = Duration::from_secs(24 * 3600);
 
 /// The shared lock a run holds on its work environment, inherited by the program it execs.
 #[derive(Debug)]
@@ -194,14 +199,20 @@ pub fn collect_unused(
 }
 
 /// After extracting `keep` for package `name`: removes the other work environments of the same
-/// package name that nothing is running from. Best effort: what cannot be removed stays for
-/// `pandora prune`.
+/// package name that nothing is running from and nothing started from for [`SUPERSEDED_IDLE`].
+/// Best effort: what cannot be removed stays for `pandora prune`.
 pub(crate) fn remove_superseded(root: &Path, name: &str, keep: &str) {
     let Ok(found) = entries(root) else {
         return;
     };
+    let now = SystemTime::now();
     for (path, key) in found {
-        if is_key(&key) && key != keep && package_name(&path).as_deref() == Some(name) {
+        let idle = fs::symlink_metadata(&path)
+            .ok()
+            .and_then(|stat| stat.modified().ok())
+            .and_then(|modified| now.duration_since(modified).ok())
+            .is_some_and(|age| age >= SUPERSEDED_IDLE);
+        if is_key(&key) && key != keep && idle && package_name(&path).as_deref() == Some(name) {
             remove(root, &key);
         }
     }
