@@ -101,7 +101,7 @@ pub enum Command {
     /// Create, switch, delete and list profiles, and show their history
     #[command(subcommand)]
     Profile(ProfileCommand),
-    /// Delete what nothing uses: old generations (with --generations), store entries no generation holds, unused downloads, leftovers
+    /// Delete what nothing uses: old generations (with --generations), store entries no generation holds, unused downloads, unused launcher work environments, leftovers
     Prune(PruneArgs),
     /// Install the newest versions of active packages (what you asked for, or the NAMEs given), with their pins
     Upgrade(UpgradeArgs),
@@ -578,6 +578,9 @@ pub struct PruneArgs {
     /// Keep each profile's N newest generations (and its current one), delete older ones, then every store entry no remaining generation holds
     #[arg(long, value_name = "N")]
     pub generations: Option<usize>,
+    /// Delete launcher work environments (extracted packages in ~/.cache/pandora/workenv) no package has started from for N days; 0 deletes every one not running now
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub workenv_days: u64,
 }
 
 /// `pandora run`

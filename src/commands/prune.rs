@@ -1,19 +1,26 @@
 //! `pandora prune [--generations N] [--dry-run]`: lists (on stdout) and deletes what nothing
-//! uses. Deleting generations asks first (they are what `rollback` returns to); caches and
+//! uses. Deleting generations asks first (they are what `rollback` returns to); caches
+//! (launcher work environments unused for `--workenv-days`, rebuilt by the next start) and
 //! leftovers alone do not.
 
 use crate::cli::PruneArgs;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
-use crate::ops::prune::{prune, Pruned};
+use crate::launcher::LaunchSettings;
+use crate::ops::prune::{prune, Pruned, Workenvs};
 use crate::printer::human_bytes;
 
 /// Prunes, one line per item on stdout, then the total on stderr. With `--generations` (and
 /// not `--dry-run`) what would go is measured first and the user asked (or `--yes`).
 pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let layout = &context.settings.layout;
+    let launcher = LaunchSettings::from_environment(|name| std::env::var(name).ok());
+    let workenvs = Workenvs {
+        cache: &launcher.cache_root,
+        unused_for: std::time::Duration::from_secs(args.workenv_days * 24 * 3600),
+    };
     if args.generations.is_some() && !args.dry_run {
-        let planned = prune(layout, args.generations, true)?;
+        let planned = prune(layout, args.generations, workenvs, true)?;
         let generations = planned
             .iter()
             .filter(|item| matches!(item, Pruned::Generation { .. }))
@@ -36,7 +43,7 @@ pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             }
         }
     }
-    let pruned = prune(layout, args.generations, args.dry_run)?;
+    let pruned = prune(layout, args.generations, workenvs, args.dry_run)?;
     for item in &pruned {
         match item {
             Pruned::Generation {
@@ -45,7 +52,9 @@ pub fn run(args: &PruneArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 .printer
                 .data(format!("profile {profile} generation {number}")),
             Pruned::Package { id, .. } => context.printer.data(id),
-            Pruned::Path { path, .. } => context.printer.data(path.display()),
+            Pruned::Path { path, .. } | Pruned::Workenv { path, .. } => {
+                context.printer.data(path.display());
+            }
         }
         context
             .printer

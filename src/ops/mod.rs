@@ -90,6 +90,9 @@ pub enum Error {
     /// A file or directory.
     #[error(transparent)]
     Io(#[from] IoError),
+    /// The launcher's work environment cache could not be cleaned.
+    #[error(transparent)]
+    Workenv(#[from] crate::launcher::GcError),
 }
 
 impl Error {
@@ -122,6 +125,7 @@ impl Hint for Error {
             Error::Profile(error) => error.hint(),
             Error::Activation(error) => error.hint(),
             Error::Io(error) => error.hint(),
+            Error::Workenv(error) => error.hint(),
         }
     }
 }

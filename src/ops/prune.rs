@@ -32,6 +32,15 @@ pub enum Pruned {
         /// Its size in bytes.
         bytes: u64,
     },
+    /// A launcher work environment unused for the given time, or a leftover of the cache.
+    Workenv {
+        /// Where it was.
+        path: PathBuf,
+        /// The package it was extracted from, when known.
+        package: Option<String>,
+        /// Its size in bytes.
+        bytes: u64,
+    },
     /// A blob, orphaned store entry or leftover.
     Path {
         /// What.
@@ -50,6 +59,12 @@ impl Pruned {
             } => format!("profile {profile} generation {number}"),
             Pruned::Package { id, .. } => id.clone(),
             Pruned::Path { path, .. } => path.display().to_string(),
+            Pruned::Workenv {
+                path,
+                package: Some(package),
+                ..
+            } => format!("{} (work environment of {package})", path.display()),
+            Pruned::Workenv { path, .. } => path.display().to_string(),
         }
     }
 
@@ -59,14 +74,30 @@ impl Pruned {
         match self {
             Pruned::Generation { bytes, .. }
             | Pruned::Package { bytes, .. }
-            | Pruned::Path { bytes, .. } => *bytes,
+            | Pruned::Path { bytes, .. }
+            | Pruned::Workenv { bytes, .. } => *bytes,
         }
     }
 }
 
+/// Which launcher work environments go: those under `cache` unused for `unused_for`.
+#[derive(Debug, Clone, Copy)]
+pub struct Workenvs<'a> {
+    /// The launcher's cache root (`LaunchSettings::cache_root`).
+    pub cache: &'a Path,
+    /// How long a work environment must have gone unused.
+    pub unused_for: std::time::Duration,
+}
+
 /// Deletes (or with `dry_run` only lists) what nothing uses; `generations` keeps that many of
-/// each profile's newest generations and collects the store entries the rest held.
-pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Result<Vec<Pruned>> {
+/// each profile's newest generations and collects the store entries the rest held; launcher
+/// work environments unused for `workenvs.unused_for` (and not in use now) go too.
+pub fn prune(
+    layout: &Layout,
+    generations: Option<usize>,
+    workenvs: Workenvs<'_>,
+    dry_run: bool,
+) -> Result<Vec<Pruned>> {
     let store = Store::new(layout);
     let mut pruned = Vec::new();
     let mut collected = BTreeSet::new();
@@ -110,6 +141,13 @@ pub fn prune(layout: &Layout, generations: Option<usize>, dry_run: bool) -> Resu
         if !dry_run {
             store.remove_orphan(&path)?;
         }
+    }
+    for item in crate::launcher::collect_unused(workenvs.cache, workenvs.unused_for, dry_run)? {
+        pruned.push(Pruned::Workenv {
+            path: item.path,
+            package: item.package,
+            bytes: item.bytes,
+        });
     }
     pandora_core::events::Event::new("prune")
         .with("dry_run", dry_run)

@@ -10,11 +10,16 @@
 //! <key>/.pandora/metadata.json  the signed metadata, believed only if it hashes to the record's
 //! <key>/.pandora/key            the signing key (informational: never read back)
 //! <key>/.pandora/complete       for older launchers sharing the cache
-//! <key>.lock              serializes first runs of the same package
+//! <key>.lock              serializes first runs of the same package (and removal)
 //! .staging-<key>-*/       extraction in progress (or left by a crash; swept under the lock)
 //! files/<dev>-<inode>     what was verified about a package file: its size, mtime and ctime,
 //!                         its work environment, the SHA-256 of its signed metadata, its key
 //! ```
+//!
+//! A work environment's directory is `flock`ed shared by every program running from it (the
+//! descriptor stays open across exec), and its mtime is the time of its last start, to the
+//! hour. A new build's extraction removes the older builds of the same package nothing runs
+//! from; `pandora prune` removes those unused for N days (see `gc`).
 //!
 //! # What a warm start checks, and what it does not
 //!
@@ -52,12 +57,14 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod command;
+mod gc;
 mod maintenance;
 mod output;
 mod secure;
 mod workenv;
 
 pub use command::{glob_match, split_command, LaunchPlan};
+pub use gc::{collect_unused, Collected, GcError};
 pub use maintenance::maintenance;
 pub use secure::describe;
 
@@ -77,18 +84,20 @@ use workenv::{Failure, Record};
 /// FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or launch it.
 pub fn main() -> std::process::ExitCode {
     use std::process::ExitCode;
+    let mut arguments = std::env::args_os();
+    let argv0 = arguments.next().unwrap_or_default();
     let package = match std::env::current_exe() {
         Ok(path) => path,
+        // No /proc (a bare chroot or container): a path in argv[0] is where the kernel found
+        // this file (a bare name never is: exec searched PATH for it, and /proc is the only
+        // sure way back).
+        Err(_) if argv0.as_encoded_bytes().contains(&b'/') => PathBuf::from(&argv0),
         Err(error) => {
             output::diagnostic(format_args!("cannot find the package being run: {error}"));
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let mut arguments = std::env::args_os();
-    let original = arguments
-        .next()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let original = argv0.to_string_lossy().into_owned();
     let arguments: Vec<_> = arguments.collect();
     let settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
     if std::env::var_os(env_vars::FLAVOR_LAUNCHER_CLI).is_some_and(|value| value == "1") {
@@ -244,7 +253,11 @@ pub fn launch(
             "warning: not a trusted key source (ignored): {rejected}"
         ));
     }
-    let (workenv, plan) = match warm(package, settings, &stat)? {
+    // The work environment stays locked (shared) for as long as the program runs, so nothing
+    // removes it underneath (see `gc`).
+    let warm = warm(package, settings, &stat)?
+        .and_then(|(workenv, plan)| Some((gc::hold(&workenv)?, workenv, plan)));
+    let (_in_use, workenv, plan) = match warm {
         Some(found) => {
             debug(
                 settings,
@@ -444,7 +457,7 @@ fn cold(
     stat: &std::fs::Metadata,
     settings: &LaunchSettings,
     policy: &Policy,
-) -> Result<(PathBuf, LaunchPlan), LaunchError> {
+) -> Result<(gc::InUse, PathBuf, LaunchPlan), LaunchError> {
     let package = Package::open(package_path)?;
     let verified = package.verified(Scope::Structure)?;
     let plan = LaunchPlan::from_metadata(&verified.metadata, &verified.public_key).ok_or_else(|| LaunchError::Exec {
@@ -506,7 +519,16 @@ fn cold(
         );
         extract(&package, &verified, &plan, root, &key)
             .map_err(|failure| build_failure(package_path, failure))?;
+        // Older builds of this package nothing runs from: upgrades do not pile up.
+        gc::remove_superseded(root, &verified.metadata.package.name, &key);
     }
+    // Under the first-run lock, which every remover takes first: nothing removes it now.
+    let in_use = gc::hold(&workenv).ok_or_else(|| {
+        refuse(
+            &workenv,
+            "cannot lock the work environment for this run".into(),
+        )
+    })?;
     let record_file = record_path(settings, stat);
     let record = Record {
         stat: Record::stat_text(stat),
@@ -516,7 +538,7 @@ fn cold(
     };
     pandora_core::fs::write_atomic(&record_file, record.encode().as_bytes())
         .map_err(|error| refuse(&record_file, describe(&error)))?;
-    Ok((workenv, plan))
+    Ok((in_use, workenv, plan))
 }
 
 /// Builds the work environment in a staging directory of ours and renames it into place.

@@ -134,6 +134,21 @@ pub(crate) fn lock(path: &Path) -> Result<fs::File, String> {
     Ok(file)
 }
 
+/// The exclusive lock on `path` if nobody holds it now (created if missing, not through a
+/// link); `None` when it is held or cannot be opened.
+pub(crate) fn try_lock(path: &Path) -> Option<fs::File> {
+    let file = open_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .ok()?;
+    file.try_lock().ok()?;
+    Some(file)
+}
+
 /// Deletes a tree the launcher made, sealed directories included.
 pub(crate) fn remove_tree(path: &Path) -> Result<(), String> {
     pandora_core::fs::remove_tree(path).map_err(|error| describe(&error))
