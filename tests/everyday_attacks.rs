@@ -257,3 +257,53 @@ fn a_profile_changed_while_the_user_answers_is_not_changed_again_behind_their_ba
         "{listed}"
     );
 }
+
+#[test]
+fn removing_a_package_another_profile_holds_says_so_and_how_to_undo_it_there() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    sandbox
+        .run(&["profile", "create", "work", "--from", "default"])
+        .success();
+    let removed = sandbox.run(&["remove", "--yes", "hello"]);
+    removed.success();
+    assert!(
+        removed.stderr.contains(
+            "profile work held them at generation 1: `pandora profile switch work && pandora rollback --to 1`"
+        ),
+        "{}",
+        removed.stderr
+    );
+    let (_, shown) = {
+        use std::io::Write;
+        sandbox
+            .run(&["install", "--no-activate", "hello"])
+            .success();
+        sandbox.run(&["activate", "hello"]).success();
+        let pandora = sandbox
+            .command(&[])
+            .get_program()
+            .to_string_lossy()
+            .into_owned();
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &format!("{pandora} remove hello"), "/dev/null"])
+            .env("HOME", sandbox.home())
+            .env("PANDORA_HOME", sandbox.pandora_home())
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"n\n").unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status,
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    assert!(
+        shown.contains("taking it out of profile default"),
+        "{shown}"
+    );
+}

@@ -5,7 +5,7 @@ use crate::cli::RemoveArgs;
 use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
 use crate::ops::activate::installed_id;
-use crate::ops::remove::{check, remove};
+use crate::ops::remove::{check, holding_profiles, remove};
 
 /// Removes after confirmation (or `--yes`); refuses while a dependent is installed unless `--force`.
 pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -16,10 +16,17 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         .map(|text| installed_id(layout, text))
         .collect::<Result<Vec<_>, _>>()?;
     check(layout, &ids, args.force)?;
-    if !context
-        .printer
-        .confirm(&format!("Remove {}?", ids.join(", ")))?
-    {
+    let holding = holding_profiles(layout, &ids)?;
+    let question = if holding.is_empty() {
+        format!("Remove {}?", ids.join(", "))
+    } else {
+        format!(
+            "Remove {} (taking it out of profile {})?",
+            ids.join(", "),
+            holding.join(", ")
+        )
+    };
+    if !context.printer.confirm(&question)? {
         return Ok(ExitStatus::NotConfirmed);
     }
     let removed = remove(layout, &ids)?;
@@ -34,6 +41,12 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         context
             .printer
             .hint(format!("to undo this: `{}`", restore.command()));
+        // Other profiles lost them too: each gets its own way back (after the reinstall).
+        for (profile, generation) in &restore.elsewhere {
+            context.printer.hint(format!(
+                "profile {profile} held them at generation {generation}: `pandora profile switch {profile} && pandora rollback --to {generation}`, then switch back"
+            ));
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -58,6 +58,8 @@ pub struct Restore {
     pub reinstall: Vec<String>,
     /// The active profile's generation that held them, if it did.
     pub generation: Option<u64>,
+    /// Other profiles whose current generation held them: `(profile, generation)`.
+    pub elsewhere: Vec<(String, u64)>,
 }
 
 impl Restore {
@@ -67,12 +69,28 @@ impl Restore {
     }
 }
 
+/// The profiles whose current generation holds one of `ids`, for the question before removing.
+pub fn holding_profiles(layout: &Layout, ids: &[String]) -> Result<Vec<String>> {
+    let profiles = Profiles::new(layout);
+    let mut holding = Vec::new();
+    for profile in profiles.list()? {
+        if profiles
+            .current(&profile)?
+            .is_some_and(|generation| generation.members.iter().any(|id| ids.contains(id)))
+        {
+            holding.push(profile);
+        }
+    }
+    Ok(holding)
+}
+
 /// Takes `ids` out of every profile, then out of the store. Call [`check`] first.
 pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
     let mut report = Removed::default();
     let profiles = Profiles::new(layout);
     let active = profiles.active()?;
     let mut held = None;
+    let mut elsewhere = Vec::new();
     for profile in profiles.list()? {
         let Some(current) = profiles
             .current(&profile)?
@@ -82,6 +100,8 @@ pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
         };
         if profile == active {
             held = Some(current.number);
+        } else {
+            elsewhere.push((profile.clone(), current.number));
         }
         let description = format!("removed {}", ids.join(", "));
         let applied = apply(
@@ -109,6 +129,7 @@ pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
     report.restore = (!reinstall.is_empty()).then_some(Restore {
         reinstall,
         generation: held,
+        elsewhere,
     });
     Ok(report)
 }
