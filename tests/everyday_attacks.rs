@@ -36,7 +36,9 @@ fn two_versions_of_one_package_are_refused_before_anything_is_installed() {
         let refused = sandbox.run(&args);
         refused.failure(1);
         assert!(
-            refused.stderr.contains("cannot both be active"),
+            refused
+                .stderr
+                .contains("hello is needed at two versions: hello@1.1.0 and hello@1.2.0"),
             "{extra:?}: {}",
             refused.stderr
         );

@@ -86,7 +86,9 @@ fn local_files_use_what_is_installed_and_each_other_without_a_registry() {
     let run = sandbox.run(&["install", "--yes", orphan.to_str().unwrap()]);
     run.failure(1);
     assert!(
-        run.stderr.contains("no registries are configured"),
+        run.stderr.contains(
+            "nowhere@1.0.0 (needed by orphan@1.0.0) is not installed, and no registries are configured"
+        ),
         "{}",
         run.stderr
     );

@@ -285,11 +285,17 @@ fn plan_with(
         };
         let file = local_file(&store, path, sha256, source, options, &mut untrusted)?;
         for pin in &file.dependencies {
-            requests.push(Request::parse(pin).map_err(|reason| Error::Refused {
+            Request::parse(pin).map_err(|reason| Error::Refused {
                 message: format!("{}: dependency {reason}", file.path.display()),
                 hint: None,
-            })?);
+            })?;
         }
+        // The file itself is the request, at hand: its pins are resolved under it, so what is
+        // missing says what needs it.
+        requests.push(Request {
+            name: pandora_core::id::name_of(&file.id).to_string(),
+            version: pandora_core::id::split_id(&file.id).map(|(_, version)| version.to_string()),
+        });
         have.0.insert(file.id.clone(), file.dependencies.clone());
         files.push(file);
     }
@@ -315,7 +321,11 @@ fn plan_with(
     let at_hand = resolve_pinned(&requests, &have, &[], &pins);
     let (fetch, registries) = match at_hand {
         Ok(fetch) => (fetch, Registries::default()),
-        Err(_) => {
+        // Only what is missing can come from a registry: two versions at hand stay two.
+        Err(error) if !matches!(error, crate::resolver::ResolveError::Missing { .. }) => {
+            return Err(error.into())
+        }
+        Err(missing) => {
             let registries = match loaded {
                 Some(loaded) => loaded,
                 None => {
@@ -329,8 +339,17 @@ fn plan_with(
             };
             if registries.loaded.is_empty() {
                 if registries.failed.is_empty() {
+                    let wanted = match &missing {
+                        crate::resolver::ResolveError::Missing { wanted, chain, .. }
+                            if !chain.is_empty() =>
+                        {
+                            format!("{wanted} (needed by {})", chain.join(" -> "))
+                        }
+                        crate::resolver::ResolveError::Missing { wanted, .. } => wanted.clone(),
+                        other => other.to_string(),
+                    };
                     return Err(Error::refused(
-                        "no registries are configured, and what is asked for is not installed",
+                        format!("{wanted} is not installed, and no registries are configured to get it from"),
                         "add one with `pandora registry add NAME URL`",
                     ));
                 }
