@@ -617,6 +617,7 @@ mod tests {
                         versions,
                     })
                     .collect(),
+                compact: None,
             },
         }
     }
