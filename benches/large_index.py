@@ -11,12 +11,12 @@ Then, with the cache fresh (what a command sees within the registry's TTL):
 - info:   `pandora info pkg-0000042`;
 - resolve: `pandora install --yes hello` with hello installed and active (the index read, the
   request resolved, nothing to do);
-- acl:    the same `search` with the compact index removed before each run, so the cached
-  `index.acl` is verified and parsed as every command did before (it writes the compact form
-  again, included in its time);
+- before: the same search and info on the code path every command took before compact indexes
+  (the cached `index.acl` verified and parsed): the compact key is made unusable (a directory
+  where `cache/index-cache.key` goes), so no compact index is read or written;
 
 each against the bare start of the same binary (`pandora --version`). Median wall time over RUNS
-runs and the largest peak RSS (getrusage via wait4). Release binaries are built here; everything
+runs; peak RSS from GNU time (a child forked from Python would report Python's own peak). Release binaries are built here; everything
 lives under target/bench-large-index.
 """
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pspf import ROOT, RELEASE, timed  # noqa: E402
+from pspf import ROOT, RELEASE, peak_rss_mib, timed  # noqa: E402
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
@@ -91,6 +91,12 @@ def generate(directory: Path, packages: int, hello: Path):
     return f"ed25519:{public}", len(text)
 
 
+def publisher_key():
+    """The key `--key-seed bench` signs packages with (the Ed25519 secret is SHA-256 of the seed)."""
+    key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"bench").digest())
+    return "ed25519:" + key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
 def main():
     sizes = [int(argument) for argument in sys.argv[1:]] or [10_000, 100_000]
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True)
@@ -113,27 +119,47 @@ def main():
         key, index_bytes = generate(registry, size, hello)
         env = {"PANDORA_HOME": str(work / f"home-{size}"), "HOME": str(work / f"user-{size}")}
         Path(env["HOME"]).mkdir()
-        pandora(env, "registry", "add", "bench", registry.as_uri(), "--key", key, "--require-signatures",
+        pandora(env, "registry", "add", "bench", registry.as_uri(), "--key", key, "--key", publisher_key(),
+                "--require-signatures",
                 "--cache-ttl", "86400")
         update, _ = timed([binary, "--quiet", "update"], 1, env)
         pandora(env, "install", "--yes", "hello")
         compact = Path(env["PANDORA_HOME"]) / "cache" / "registries" / "bench" / "index.compact"
 
-        def drop_compact():
-            compact.unlink(missing_ok=True)
+        key_file = Path(env["PANDORA_HOME"]) / "cache" / "index-cache.key"
 
         term = "pkg-0000042"
-        start, start_rss = timed([binary, "--version"], RUNS, env)
-        search, search_rss = timed([binary, "--quiet", "search", term], RUNS, env)
-        info, info_rss = timed([binary, "--quiet", "info", term], RUNS, env)
-        resolve, resolve_rss = timed([binary, "--quiet", "install", "--yes", "hello"], RUNS, env)
-        acl, acl_rss = timed([binary, "--quiet", "search", term], max(3, RUNS // 4), env, before=drop_compact)
+        commands = {
+            "start": [binary, "--version"],
+            "search": [binary, "--quiet", "search", term],
+            "info": [binary, "--quiet", "info", term],
+            "resolve": [binary, "--quiet", "install", "--yes", "hello"],
+        }
+        start, _ = timed(commands["start"], RUNS, env)
+        start_rss = peak_rss_mib(commands["start"], env) * 1024
+        search, _ = timed(commands["search"], RUNS, env)
+        search_rss = peak_rss_mib(commands["search"], env) * 1024
+        info, _ = timed(commands["info"], RUNS, env)
+        info_rss = peak_rss_mib(commands["info"], env) * 1024
+        resolve, _ = timed(commands["resolve"], RUNS, env)
+        resolve_rss = peak_rss_mib(commands["resolve"], env) * 1024
+        key_bytes = key_file.read_bytes()
+        key_file.unlink()
+        key_file.mkdir()
+        old_search, _ = timed(commands["search"], max(5, RUNS // 3), env)
+        old_search_rss = peak_rss_mib(commands["search"], env) * 1024
+        old_info, _ = timed(commands["info"], max(5, RUNS // 3), env)
+        old_info_rss = peak_rss_mib(commands["info"], env) * 1024
+        key_file.rmdir()
+        key_file.write_bytes(key_bytes)
+        key_file.chmod(0o600)
         print(f"{size} packages x {len(VERSIONS)} versions: index.acl {index_bytes / 1e6:.1f} MB, "
               f"index.compact {compact.stat().st_size / 1e6:.1f} MB; update (fetch, verify, compact) {update:.0f} ms")
         print(f"  pandora --version        {start:7.2f} ms  {start_rss / 1024:6.1f} MiB   (baseline)")
         for label, ms, rss in [("search", search, search_rss), ("info", info, info_rss),
                                ("install (resolve only)", resolve, resolve_rss),
-                               ("search, ACL verified", acl, acl_rss)]:
+                               ("search (before)", old_search, old_search_rss),
+                               ("info (before)", old_info, old_info_rss)]:
             print(f"  {label:<24} {ms:7.2f} ms  {rss / 1024:6.1f} MiB   +{ms - start:.2f} ms over the bare start")
 
 

@@ -164,7 +164,8 @@ fn a_tampered_compact_index_is_detected_and_rebuilt() {
 
     // The search text, the header and a forged file under another key: never opened.
     let key_path = compact::key_path(&cache);
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<u8>)>)> = vec![
+    type Change = Box<dyn Fn(&mut Vec<u8>)>;
+    let cases: Vec<(&str, Change)> = vec![
         (
             "search text",
             Box::new(|bytes: &mut Vec<u8>| {
@@ -229,7 +230,7 @@ fn a_compact_index_of_another_index_is_ignored() {
     assert!(index.package("libgreet").is_none());
     assert_ne!(std::fs::read(&path).unwrap(), old, "rebuilt");
     // Under other keys (the registry's keys changed): not used either.
-    let mut rotated = source.clone();
+    let mut rotated = source;
     rotated
         .keys
         .push(SigningKey::from_seed("other").public_key());

@@ -530,7 +530,7 @@ pub fn load(
             }
             .emit();
             checked?;
-            let mut others = urls.clone();
+            let mut others = urls;
             let served_by = others.remove(position);
             return Ok(LoadedIndex {
                 previous_serial: index.serial,
@@ -872,10 +872,9 @@ fn remember_compact(
         // Only if nothing was fetched since this process read the state: else the state names
         // a newer index, and this one must not take its place.
         let state_path = directory.join("state.acl");
-        let current = CacheState::load(&state_path);
-        let mut expected = current.clone();
-        expected.index_sha256 = state.index_sha256.clone();
-        if expected != state {
+        let mut current = CacheState::load(&state_path);
+        current.index_sha256 = state.index_sha256.clone();
+        if current != state {
             return;
         }
         state.index_sha256 = Some(digest);

@@ -261,6 +261,13 @@ fn offset(value: usize, what: &str) -> std::io::Result<u32> {
 /// The compact form of `index`, which has just been verified and is described by `facts`.
 pub fn encode(key: &[u8; 32], facts: &Facts, index: &RegistryIndex) -> std::io::Result<Vec<u8>> {
     let packages = index.packages();
+    // The table is searched by name: two packages of one name (which the ACL's first-match
+    // lookup would tell apart by order) make an index this form does not describe.
+    if packages.windows(2).any(|pair| pair[0].name >= pair[1].name) {
+        return Err(std::io::Error::other(
+            "the index's packages are not sorted by distinct names",
+        ));
+    }
     let mut table = Vec::with_capacity(packages.len() * ENTRY);
     let mut text = Vec::new();
     let mut bodies = Vec::new();
