@@ -360,6 +360,11 @@ impl Store {
         if let Ok(entries) = fs_err::read_dir(&records) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
+                // A summary (or record) write killed before its rename: garbage.
+                if name.starts_with(".pandora-tmp-") {
+                    let _ = fs_err::remove_file(entry.path());
+                    continue;
+                }
                 let Some(id) = name.strip_suffix(".acl.next") else {
                     continue;
                 };
