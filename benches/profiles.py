@@ -8,6 +8,9 @@
   against `cp -rs` building the unfolded symlink farm of the same files (what GNU stow does).
 - switch: `pandora profile switch` between two profiles of those 100 packages, against the
   bare start of the same binary (`pandora --version`), which no command can beat.
+- before: the same activation on the code path taken before install records had summaries
+  (every ACL record parsed): each `records/ID.summary` is replaced by a directory, so none is
+  read or written.
 
 Release binaries are built here; everything lives under target/bench-profiles.
 """
@@ -68,6 +71,16 @@ def main():
 
     activations = series([str(RELEASE / "pandora"), "--quiet", "activate", *ids], env, fresh_profile)
     activate = median(activations)
+    records = work / "home" / "records"
+    for id in ids:
+        (records / f"{id}.summary").unlink()
+        (records / f"{id}.summary").mkdir()
+    befores = series([str(RELEASE / "pandora"), "--quiet", "activate", *ids], env, fresh_profile)
+    before = median(befores)
+    for id in ids:
+        (records / f"{id}.summary").rmdir()
+    # Summaries made again on first read.
+    pandora(env, "list", "--store")
     links = sum(1 for p in (work / "home" / "vir").rglob("*") if p.is_symlink())
 
     farm = work / "farm"
@@ -91,6 +104,7 @@ def main():
 
     print(f"store: {PACKAGES} packages, {files} files; a generation holds {links} links (folded)")
     print(f"new generation (activate {PACKAGES} packages): median {activate:6.2f} ms (best {min(activations):6.2f})   cp -rs symlink farm: {stow:7.2f} ms   ratio {activate / stow:.3f}x")
+    print(f"  before (ACL records parsed):           median {before:6.2f} ms (best {min(befores):6.2f})   ratio after/before {activate / before:.2f}x")
     print(f"profile switch:                          median {switch:6.2f} ms (best {min(switches):6.2f})   pandora --version:   {start:7.2f} ms   ratio {switch / start:.2f}x")
 
 

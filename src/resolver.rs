@@ -621,6 +621,7 @@ mod tests {
                         versions,
                     })
                     .collect(),
+                compact: None,
             },
         }
     }

@@ -199,6 +199,11 @@ fn untrusted_indexes_are_refused() {
             .replace("1.0.0", "6.6.6"),
     )
     .unwrap();
+    // The compact form made from the verified index answers, never the tampered text ...
+    let index = load_index(&downloader, &trusting, &cache("cached"), false, now()).unwrap();
+    assert_eq!(index.package("hello").unwrap().latest, "1.0.0");
+    // ... and without it the tampered index itself is checked, and refused.
+    std::fs::remove_file(cache("cached").join("registries/fixtures/index.compact")).unwrap();
     expect(
         load_index(&downloader, &trusting, &cache("cached"), false, now()),
         "does not match its contents",

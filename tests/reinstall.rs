@@ -159,7 +159,7 @@ fn a_kill_at_any_step_of_a_reinstall_leaves_a_whole_verified_entry() {
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     records.sort();
-    assert_eq!(records, ["hello@1.0.0.acl"]);
+    assert_eq!(records, ["hello@1.0.0.acl", "hello@1.0.0.summary"]);
     let store: Vec<String> = std::fs::read_dir(home.join("store"))
         .unwrap()
         .flatten()

@@ -19,7 +19,7 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         let mut rows = Vec::new();
         for loaded in &registries.loaded {
             let registry = &loaded.index;
-            for package in &registry.index.packages {
+            for package in registry.index.packages() {
                 for version in package.versions.iter().rev() {
                     rows.push(render::offered(&registry.name, package, version));
                 }

@@ -327,7 +327,7 @@ fn registries(layout: &Layout, environment: &Environment<'_>) -> Result<Vec<Find
                 &format!("registry {}", registry.configured.name),
                 format!(
                     "{} package(s), {}",
-                    registry.index.index.packages.len(),
+                    registry.index.index.package_count(),
                     registry
                         .index
                         .index

@@ -65,20 +65,10 @@ pub struct Found {
 /// Packages whose name, description or tags contain `term` (case-insensitive).
 pub fn search(layout: &Layout, term: &str, freshness: Freshness) -> Result<Found> {
     let registries = readable(layout, freshness)?;
-    let term = term.to_lowercase();
     let mut found = Vec::new();
     for loaded in &registries.loaded {
-        for package in &loaded.index.index.packages {
-            let haystack = format!(
-                "{} {} {}",
-                package.name,
-                package.description.clone().unwrap_or_default(),
-                package.tags.join(" ")
-            )
-            .to_lowercase();
-            if haystack.contains(&term) {
-                found.push((loaded.index.name.clone(), package.clone()));
-            }
+        for package in loaded.index.index.search(term) {
+            found.push((loaded.index.name.clone(), package.clone()));
         }
     }
     Ok(Found {

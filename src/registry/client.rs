@@ -20,6 +20,9 @@ use acl_parser::{Block, Document};
 use pandora_core::PublicKey;
 use url::Url;
 
+use pandora_core::Sha256;
+
+use super::compact;
 use super::download::Downloader;
 use super::index::{parse_signature_file, RegistryIndex};
 use super::transport::{GetRequest, Served, TransportError};
@@ -340,6 +343,9 @@ struct CacheState {
     keys: String,
     /// The `index.acl` URL that served the cached index (conditional requests go only there).
     served_by: Option<String>,
+    /// SHA-256 of the cached `index.acl` (lowercase hex): the compact index made from it must
+    /// record the same (absent in caches written before compact indexes).
+    index_sha256: Option<String>,
 }
 
 /// The registry's keys as the cache records them: sorted, comma-separated.
@@ -383,6 +389,7 @@ impl CacheState {
             max_serial: document.get_int("Cache.max_serial").unwrap_or(0),
             keys: text("keys").unwrap_or_default(),
             served_by: text("served_by"),
+            index_sha256: text("index_sha256"),
         }
     }
 
@@ -396,7 +403,11 @@ impl CacheState {
             .with("fetched_at", self.fetched_at)
             .with("max_serial", self.max_serial)
             .with("keys", self.keys.clone())
-            .with("served_by", self.served_by.clone().unwrap_or_default());
+            .with("served_by", self.served_by.clone().unwrap_or_default())
+            .with(
+                "index_sha256",
+                self.index_sha256.clone().unwrap_or_default(),
+            );
         Document::new().with_block(block).to_string()
     }
 }
@@ -476,6 +487,67 @@ pub fn load(
             }
         };
     }
+    let urls = source.index_urls();
+    // The URL that served the cache, if it is still one of the registry's.
+    let cached_from = state
+        .served_by
+        .as_deref()
+        .and_then(|served| urls.iter().position(|url| url.as_str() == served));
+    let young = now.saturating_sub(state.fetched_at)
+        < i64::try_from(source.ttl.as_secs()).unwrap_or(i64::MAX);
+    let cache_wanted = match freshness {
+        Freshness::Offline => true,
+        Freshness::Cached => young,
+        Freshness::Refresh => false,
+    };
+    // The compact form, when the cache is to be used and is the one verified under these keys:
+    // a lookup then costs what its answer costs. Anything wrong with it and the ACL below is
+    // verified again (and the compact form rebuilt from it).
+    if cache_wanted && same_keys {
+        let position = cached_from.unwrap_or(0);
+        let verify_again: compact::Fallback = {
+            let (source, cache_root, directory, state, url) = (
+                source.clone(),
+                cache_root.to_path_buf(),
+                directory.clone(),
+                state.clone(),
+                urls[position].clone(),
+            );
+            Box::new(move || {
+                let text = fs_err::read_to_string(directory.join("index.acl")).ok()?;
+                let signature = fs_err::read_to_string(directory.join("index.acl.sig")).ok();
+                let index = verify(&source, &url, &text, signature.as_deref(), &state, now).ok()?;
+                remember_compact(&source, &cache_root, &directory, &state, &text, &index);
+                Some(index)
+            })
+        };
+        if let Some(compact) = open_compact(source, cache_root, &directory, &state, verify_again) {
+            let index = compact::CompactIndex::to_index(&compact);
+            let checked = check_freshness(source, index.serial, index.expires, &state, now);
+            let event = fetch_event(source, &urls[position]);
+            match &checked {
+                Ok(()) => event
+                    .with("status", "cached")
+                    .with("serial", index.serial.unwrap_or(0)),
+                Err(error) => event
+                    .with("status", "failed")
+                    .with("cause", pandora_core::error::chain(error)),
+            }
+            .emit();
+            checked?;
+            let mut others = urls;
+            let served_by = others.remove(position);
+            return Ok(LoadedIndex {
+                previous_serial: index.serial,
+                index,
+                served_by,
+                others,
+                signed: !source.keys.is_empty(),
+                fetched: false,
+                was_cached: true,
+            });
+        }
+    }
     let cached = fs_err::read_to_string(&index_path)
         .ok()
         .filter(|_| same_keys);
@@ -484,20 +556,7 @@ pub fn load(
         .as_deref()
         .and_then(|text| RegistryIndex::parse("index.acl", text).ok())
         .and_then(|index| index.serial);
-    let urls = source.index_urls();
-    // The URL that served the cache, if it is still one of the registry's.
-    let cached_from = state
-        .served_by
-        .as_deref()
-        .and_then(|served| urls.iter().position(|url| url.as_str() == served));
-    let fresh = cached.is_some()
-        && now.saturating_sub(state.fetched_at)
-            < i64::try_from(source.ttl.as_secs()).unwrap_or(i64::MAX);
-    let use_cache = match freshness {
-        Freshness::Offline => true,
-        Freshness::Cached => fresh,
-        Freshness::Refresh => false,
-    };
+    let use_cache = cache_wanted && (cached.is_some() || freshness == Freshness::Offline);
     let loaded = |index, position: usize, fetched| {
         let mut others = urls.clone();
         let served_by = others.remove(position);
@@ -536,7 +595,9 @@ pub fn load(
                 .with("cause", pandora_core::error::chain(error)),
         }
         .emit();
-        return Ok(loaded(verified?, position, false));
+        let index = verified?;
+        remember_compact(source, cache_root, &directory, &state, text, &index);
+        return Ok(loaded(index, position, false));
     }
     let mut failures = Vec::new();
     for (position, url) in urls.iter().enumerate() {
@@ -575,6 +636,7 @@ pub fn load(
         state.fetched_at = now;
         state.max_serial = state.max_serial.max(index.serial.unwrap_or(0));
         state.served_by = Some(url.to_string());
+        state.index_sha256 = Some(Sha256::of(text.as_bytes()).to_string());
         fs_err::create_dir_all(&directory).map_err(|error| {
             IndexError::Io(pandora_core::IoError {
                 action: "access",
@@ -598,7 +660,16 @@ pub fn load(
                 let _ = fs_err::remove_file(&signature_path);
             }
         }
-        write(&state_path, state.to_acl().as_bytes())?;
+        {
+            // Another process may have fetched meanwhile: what either saw must count.
+            let _lock = cache_lock(&directory)?;
+            let current = CacheState::load(&state_path);
+            if current.keys == state.keys {
+                state.max_serial = state.max_serial.max(current.max_serial);
+            }
+            write(&state_path, state.to_acl().as_bytes())?;
+        }
+        write_compact(source, cache_root, &directory, &state, &index);
         return Ok(loaded(index, position, true));
     }
     if failures.len() == 1 {
@@ -705,7 +776,20 @@ fn verify(
         registry: source.name.clone(),
         source: source_error,
     })?;
-    if let Some(expires) = index.expires.filter(|expires| *expires <= now) {
+    check_freshness(source, index.serial, index.expires, state, now)?;
+    Ok(index)
+}
+
+/// The checks an index must pass every time it is used, whatever form it is read from: not
+/// past its `expires`, not older than one already seen.
+fn check_freshness(
+    source: &RegistrySource,
+    serial: Option<i64>,
+    expires: Option<i64>,
+    state: &CacheState,
+    now: i64,
+) -> Result<(), IndexError> {
+    if let Some(expires) = expires.filter(|expires| *expires <= now) {
         return Err(IndexError::Expired {
             registry: source.name.clone(),
             expired: pandora_core::time::rfc3339(u64::try_from(expires).unwrap_or(0)),
@@ -713,14 +797,158 @@ fn verify(
     }
     // Without a serial there is nothing to compare: such an index cannot be checked for a
     // rollback (README.md says so).
-    if let Some(serial) = index.serial.filter(|serial| *serial < state.max_serial) {
+    if let Some(serial) = serial.filter(|serial| *serial < state.max_serial) {
         return Err(IndexError::Rollback {
             registry: source.name.clone(),
             serial,
             seen: state.max_serial,
         });
     }
-    Ok(index)
+    Ok(())
+}
+
+/// The lock serializing writes to a registry's cache directory (readers take none: every file
+/// is replaced whole).
+fn cache_lock(directory: &Path) -> Result<crate::fs::FileLock, IndexError> {
+    let path = directory.join(".lock");
+    crate::fs::FileLock::acquire(&path).map_err(|error| {
+        IndexError::Io(pandora_core::IoError {
+            action: "lock",
+            path,
+            source: error,
+        })
+    })
+}
+
+/// The `index-cache` event: what happened to a registry's compact index.
+fn compact_event(source: &RegistrySource, status: &str) -> pandora_core::events::Event {
+    pandora_core::events::Event::new("index-cache")
+        .with("registry", &source.name)
+        .with("status", status)
+}
+
+/// The compact index of registry `source`, if there is one made from the cached index the
+/// state names, under the registry's current keys, and it is authentic.
+fn open_compact(
+    source: &RegistrySource,
+    cache_root: &Path,
+    directory: &Path,
+    state: &CacheState,
+    verify_again: compact::Fallback,
+) -> Option<compact::Shared> {
+    let expected = state
+        .index_sha256
+        .as_deref()
+        .and_then(crate::format::metadata::decode_hex::<32>)?;
+    let path = compact::path(directory);
+    let key = compact::key(cache_root).ok()?;
+    match compact::open(
+        &path,
+        &key,
+        &expected.into(),
+        &compact::key_set_digest(&state.keys),
+        verify_again,
+    ) {
+        Ok(compact) => Some(compact),
+        Err(compact::Refused::Unreadable { source: error, .. })
+            if error.kind() == std::io::ErrorKind::NotFound =>
+        {
+            None
+        }
+        Err(refused) => {
+            compact_event(source, "ignored")
+                .with("cause", refused.to_string())
+                .emit();
+            None
+        }
+    }
+}
+
+/// After the cached `index.acl` (`text`) passed every check: remembers its digest in the state
+/// if the state does not name it yet (a cache written before compact indexes), and writes its
+/// compact form if the one on disk is not it.
+fn remember_compact(
+    source: &RegistrySource,
+    cache_root: &Path,
+    directory: &Path,
+    state: &CacheState,
+    text: &str,
+    index: &RegistryIndex,
+) {
+    let digest = Sha256::of(text.as_bytes()).to_string();
+    let mut state = state.clone();
+    if state.index_sha256.as_deref() != Some(digest.as_str()) {
+        let Ok(_lock) = cache_lock(directory) else {
+            return;
+        };
+        // Only if nothing was fetched since this process read the state: else the state names
+        // a newer index, and this one must not take its place.
+        let state_path = directory.join("state.acl");
+        let mut current = CacheState::load(&state_path);
+        current.index_sha256 = state.index_sha256.clone();
+        if current != state {
+            return;
+        }
+        state.index_sha256 = Some(digest);
+        if crate::fs::write_atomic(&state_path, state.to_acl().as_bytes()).is_err() {
+            return;
+        }
+    }
+    write_compact(source, cache_root, directory, &state, index);
+}
+
+/// Writes the compact form of `index`, just verified and named by `state`. Best effort: a
+/// command that cannot write its cache still has its answer (the event says why).
+fn write_compact(
+    source: &RegistrySource,
+    cache_root: &Path,
+    directory: &Path,
+    state: &CacheState,
+    index: &RegistryIndex,
+) {
+    let Some(digest) = state
+        .index_sha256
+        .as_deref()
+        .and_then(crate::format::metadata::decode_hex::<32>)
+    else {
+        return;
+    };
+    let facts = compact::Facts {
+        index_sha256: digest.into(),
+        keys_sha256: compact::key_set_digest(&state.keys),
+        name: index.name.clone(),
+        serial: index.serial,
+        expires: index.expires,
+        priority: index.priority,
+    };
+    let path = compact::path(directory);
+    let key = match compact::key(cache_root) {
+        Ok(key) => key,
+        Err(error) => {
+            let path = compact::key_path(cache_root);
+            compact_event(source, "failed")
+                .with("cause", format!("{}: {error}", path.display()))
+                .emit();
+            return;
+        }
+    };
+    // A registry revalidated with a 304 serves the index already compacted: keep that file.
+    let current = compact::open(
+        &path,
+        &key,
+        &facts.index_sha256,
+        &facts.keys_sha256,
+        Box::new(|| None),
+    );
+    if current.is_ok() {
+        return;
+    }
+    let written = compact::write(&path, &key, &facts, index);
+    match written {
+        Ok(()) => compact_event(source, "written"),
+        Err(error) => compact_event(source, "failed").with("cause", error.to_string()),
+    }
+    .emit();
 }
 
 fn check_signature(

@@ -58,8 +58,13 @@ pub struct RegistryIndex {
     pub expires: Option<i64>,
     /// Priority hint.
     pub priority: i64,
-    /// Packages, sorted by name.
+    /// Packages, sorted by name, when the index was parsed from ACL. An index read from its
+    /// compact form ([`super::compact`]) leaves this empty and reads each package only when
+    /// asked: use [`RegistryIndex::package`], [`RegistryIndex::packages`],
+    /// [`RegistryIndex::search`] and [`RegistryIndex::package_count`], which see both.
     pub packages: Vec<IndexPackage>,
+    /// The verified compact form the packages are read from, if any.
+    pub compact: Option<super::compact::Shared>,
 }
 
 /// One package of an index.
@@ -120,6 +125,7 @@ impl RegistryIndex {
     /// Reads and validates an index. `name` (a path or URL) appears in errors.
     pub fn parse(name: &str, text: &str) -> Result<RegistryIndex, acl_parser::Error> {
         let document = acl_parser::from_str(name, text)?;
+        let fields = Fields(&document);
         let mut registries = document.blocks("Registry");
         let registry = registries.next().ok_or_else(|| {
             document
@@ -132,176 +138,20 @@ impl RegistryIndex {
                 "a second `Registry` block: an index describes one registry",
             ));
         }
-        let at =
-            |block: &Block, field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
-        let text = |block: &Block,
-                    field: &str,
-                    required: bool|
-         -> Result<Option<String>, acl_parser::Error> {
-            match block.field(field).map(|f| f.value()) {
-                Some(Value::String(text)) => Ok(Some(text.clone())),
-                None if !required => Ok(None),
-                None => Err(document.error_at(block.span(), format!("missing `{field}`"))),
-                Some(other) => Err(document.error_at(
-                    at(block, field),
-                    format!("`{field}` must be a string, not {}", other.describe()),
-                )),
-            }
-        };
-        let int = |block: &Block, field: &str| -> Result<i64, acl_parser::Error> {
-            match block.field(field).map(|f| f.value()) {
-                Some(Value::Int(number)) => Ok(*number),
-                None => Err(document.error_at(block.span(), format!("missing `{field}`"))),
-                Some(other) => Err(document.error_at(
-                    at(block, field),
-                    format!("`{field}` must be an int, not {}", other.describe()),
-                )),
-            }
-        };
-        let optional_int = |block: &Block, field: &str| -> Result<Option<i64>, acl_parser::Error> {
-            match block.field(field) {
-                None => Ok(None),
-                Some(_) => int(block, field).map(Some),
-            }
-        };
-        let list = |block: &Block, field: &str| document.string_array(block, field);
         let mut packages = Vec::new();
         for package in registry.blocks("Package") {
-            let name = package.label().ok_or_else(|| {
-                document.error_at(
-                    package.span(),
-                    "a Package block needs a name: `Package \"hello\" { ... }`",
-                )
-            })?;
-            validate_name(name).map_err(|reason| {
-                document.error_at(package.span(), format!("invalid package name {reason}"))
-            })?;
-            let mut versions = Vec::new();
-            for version in package.blocks("Version") {
-                let label = version.label().ok_or_else(|| {
-                    document.error_at(
-                        version.span(),
-                        "a Version block needs a version: `Version \"1.0.0\" { ... }`",
-                    )
-                })?;
-                validate_version(label).map_err(|reason| {
-                    document.error_at(version.span(), format!("invalid version: {reason}"))
-                })?;
-                let sha256 = text(version, "sha256", true)?
-                    .as_deref()
-                    .and_then(decode_hex::<32>)
-                    .ok_or_else(|| {
-                        document.error_at(at(version, "sha256"), "`sha256` must be 64 hex digits")
-                    })?;
-                let size = optional_int(version, "size")?
-                    .map(|size| {
-                        u64::try_from(size).map_err(|_| {
-                            document.error_at(at(version, "size"), "`size` cannot be negative")
-                        })
-                    })
-                    .transpose()?;
-                let dependencies = list(version, "dependencies")?;
-                for pin in &dependencies {
-                    validate_pin(pin).map_err(|reason| {
-                        document.error_at(
-                            at(version, "dependencies"),
-                            format!("invalid dependency {reason}"),
-                        )
-                    })?;
-                }
-                let pkg_url = text(version, "pkg_url", true)?.unwrap_or_default();
-                if pkg_url.is_empty() {
-                    return Err(document.error_at(at(version, "pkg_url"), "`pkg_url` is empty"));
-                }
-                let deprecated = match version.field("deprecated").map(|f| f.value()) {
-                    None => false,
-                    Some(Value::Bool(flag)) => *flag,
-                    Some(other) => {
-                        return Err(document.error_at(
-                            at(version, "deprecated"),
-                            format!("`deprecated` must be a bool, not {}", other.describe()),
-                        ))
-                    }
-                };
-                let launcher_sha256 = text(version, "launcher_sha256", false)?
-                    .map(|hex| {
-                        decode_hex::<32>(&hex).ok_or_else(|| {
-                            document.error_at(
-                                at(version, "launcher_sha256"),
-                                "`launcher_sha256` must be 64 hex digits",
-                            )
-                        })
-                    })
-                    .transpose()?;
-                let launcher_size = optional_int(version, "launcher_size")?
-                    .map(|size| {
-                        u64::try_from(size).map_err(|_| {
-                            document.error_at(
-                                at(version, "launcher_size"),
-                                "`launcher_size` cannot be negative",
-                            )
-                        })
-                    })
-                    .transpose()?;
-                // Both or neither; a launcher as large as the file leaves nothing to fetch.
-                let launcher = match (launcher_sha256, launcher_size) {
-                    (Some(sha256), Some(launcher_size))
-                        if launcher_size > 0 && size.is_none_or(|file| launcher_size < file) =>
-                    {
-                        Some(LauncherRef {
-                            sha256,
-                            size: launcher_size,
-                        })
-                    }
-                    _ => None,
-                };
-                versions.push(IndexVersion {
-                    version: label.to_string(),
-                    pkg_url,
-                    sha256: sha256.into(),
-                    size,
-                    manifest_url: text(version, "manifest_url", false)?
-                        .filter(|url| !url.is_empty()),
-                    dependencies,
-                    license: text(version, "license", false)?,
-                    deprecated,
-                    launcher,
-                });
-            }
-            versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
-            let listed = list(package, "versions")?;
-            let found: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
-            let mut listed_sorted: Vec<&str> = listed.iter().map(String::as_str).collect();
-            listed_sorted.sort_by(|a, b| compare_versions(a, b));
-            if listed_sorted != found {
-                return Err(document
-                    .error_at(at(package, "versions"), format!("`versions` lists {listed:?} but the Version blocks are {found:?}"))
-                    .with_hint("every listed version needs a `Version \"x\" { ... }` block, and every block a listing"));
-            }
-            let latest = text(package, "latest", true)?.unwrap_or_default();
-            if !found.contains(&latest.as_str()) {
-                return Err(document.error_at(
-                    at(package, "latest"),
-                    format!("`latest` is `{latest}`, which is not one of the versions"),
-                ));
-            }
-            packages.push(IndexPackage {
-                name: name.to_string(),
-                description: text(package, "description", false)?,
-                tags: list(package, "tags")?,
-                latest,
-                pkg_base_url: text(package, "pkg_base_url", false)?.filter(|url| !url.is_empty()),
-                versions,
-            });
+            packages.push(fields.package(package)?);
         }
         packages.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(RegistryIndex {
-            name: text(registry, "name", false)?.unwrap_or_default(),
-            serial: optional_int(registry, "serial")?,
-            expires: optional_int(registry, "expires")?,
-            priority: optional_int(registry, "priority")?
+            name: fields.text(registry, "name", false)?.unwrap_or_default(),
+            serial: fields.optional_int(registry, "serial")?,
+            expires: fields.optional_int(registry, "expires")?,
+            priority: fields
+                .optional_int(registry, "priority")?
                 .unwrap_or(crate::config::DEFAULT_PRIORITY),
             packages,
+            compact: None,
         })
     }
 
@@ -318,50 +168,8 @@ impl RegistryIndex {
             registry = registry.with("expires", expires);
         }
         registry = registry.with("priority", self.priority);
-        for package in &self.packages {
-            let mut block = Block::labelled("Package", package.name.clone());
-            if let Some(description) = &package.description {
-                block = block.with("description", description.clone());
-            }
-            block = block
-                .with("tags", package.tags.clone())
-                .with("latest", package.latest.clone());
-            if let Some(base) = &package.pkg_base_url {
-                block = block.with("pkg_base_url", base.clone());
-            }
-            block = block.with(
-                "versions",
-                package
-                    .versions
-                    .iter()
-                    .map(|v| v.version.clone())
-                    .collect::<Vec<_>>(),
-            );
-            for version in &package.versions {
-                let mut entry = Block::labelled("Version", version.version.clone())
-                    .with("pkg_url", version.pkg_url.clone())
-                    .with("sha256", encode_hex(&version.sha256));
-                if let Some(size) = version.size {
-                    entry = entry.with("size", i64::try_from(size).unwrap_or(i64::MAX));
-                }
-                if let Some(manifest) = &version.manifest_url {
-                    entry = entry.with("manifest_url", manifest.clone());
-                }
-                entry = entry.with("dependencies", version.dependencies.clone());
-                if let Some(license) = &version.license {
-                    entry = entry.with("license", license.clone());
-                }
-                if let Some(launcher) = &version.launcher {
-                    entry = entry
-                        .with("launcher_sha256", encode_hex(&launcher.sha256))
-                        .with(
-                            "launcher_size",
-                            i64::try_from(launcher.size).unwrap_or(i64::MAX),
-                        );
-                }
-                block = block.with_block(entry.with("deprecated", version.deprecated));
-            }
-            registry = registry.with_block(block);
+        for package in self.packages() {
+            registry = registry.with_block(package.to_block());
         }
         format!(
             "// Pandora registry index. Written by `pandora registry index`; signed in index.acl.sig.\n{}",
@@ -371,11 +179,112 @@ impl RegistryIndex {
 
     /// The package called `name`.
     pub fn package(&self, name: &str) -> Option<&IndexPackage> {
-        self.packages.iter().find(|package| package.name == name)
+        match &self.compact {
+            Some(compact) => compact.package(name),
+            None => self.packages.iter().find(|package| package.name == name),
+        }
+    }
+
+    /// How many packages the index offers.
+    pub fn package_count(&self) -> usize {
+        match &self.compact {
+            Some(compact) => compact.len(),
+            None => self.packages.len(),
+        }
+    }
+
+    /// Every package, sorted by name (from a compact index, each is read now).
+    pub fn packages(&self) -> Vec<&IndexPackage> {
+        match &self.compact {
+            Some(compact) => compact.all(),
+            None => self.packages.iter().collect(),
+        }
+    }
+
+    /// Packages whose name, description or tags contain `term` (case-insensitive), sorted by
+    /// name. From a compact index only the matches are read.
+    pub fn search(&self, term: &str) -> Vec<&IndexPackage> {
+        let term = term.to_lowercase();
+        match &self.compact {
+            Some(compact) => compact.search(&term),
+            None => self
+                .packages
+                .iter()
+                .filter(|package| search_text(package).contains(&term))
+                .collect(),
+        }
     }
 }
 
+/// What `search` matches a package by: its name, description and tags, lowercased.
+pub fn search_text(package: &IndexPackage) -> String {
+    format!(
+        "{} {} {}",
+        package.name,
+        package.description.as_deref().unwrap_or_default(),
+        package.tags.join(" ")
+    )
+    .to_lowercase()
+}
+
 impl IndexPackage {
+    /// The package as its `Package "name" { ... }` block of the canonical ACL.
+    pub fn to_block(&self) -> Block {
+        let mut block = Block::labelled("Package", self.name.clone());
+        if let Some(description) = &self.description {
+            block = block.with("description", description.clone());
+        }
+        block = block
+            .with("tags", self.tags.clone())
+            .with("latest", self.latest.clone());
+        if let Some(base) = &self.pkg_base_url {
+            block = block.with("pkg_base_url", base.clone());
+        }
+        block = block.with(
+            "versions",
+            self.versions
+                .iter()
+                .map(|v| v.version.clone())
+                .collect::<Vec<_>>(),
+        );
+        for version in &self.versions {
+            let mut entry = Block::labelled("Version", version.version.clone())
+                .with("pkg_url", version.pkg_url.clone())
+                .with("sha256", encode_hex(&version.sha256));
+            if let Some(size) = version.size {
+                entry = entry.with("size", i64::try_from(size).unwrap_or(i64::MAX));
+            }
+            if let Some(manifest) = &version.manifest_url {
+                entry = entry.with("manifest_url", manifest.clone());
+            }
+            entry = entry.with("dependencies", version.dependencies.clone());
+            if let Some(license) = &version.license {
+                entry = entry.with("license", license.clone());
+            }
+            if let Some(launcher) = &version.launcher {
+                entry = entry
+                    .with("launcher_sha256", encode_hex(&launcher.sha256))
+                    .with(
+                        "launcher_size",
+                        i64::try_from(launcher.size).unwrap_or(i64::MAX),
+                    );
+            }
+            block = block.with_block(entry.with("deprecated", version.deprecated));
+        }
+        block
+    }
+
+    /// Reads one package from its `Package "name" { ... }` block alone (the compact index
+    /// keeps each package so), with the same checks [`RegistryIndex::parse`] applies.
+    pub fn parse_block(name: &str, text: &str) -> Result<IndexPackage, acl_parser::Error> {
+        let document = acl_parser::from_str(name, text)?;
+        let package = document
+            .blocks("Package")
+            .next()
+            .ok_or_else(|| document.error_at(None, "no `Package { ... }` block"))?;
+        Fields(&document).package(package)
+    }
+
     /// Where `version`'s package file is, for an index served from `index_url`: its `pkg_url`
     /// against the package's `pkg_base_url` (against `index_url`), under [`package_url`]'s
     /// scheme rule.
@@ -403,6 +312,193 @@ impl IndexPackage {
     pub fn is_relative(&self, version: &IndexVersion) -> bool {
         let relative = |text: &str| url::Url::parse(text).is_err();
         relative(&version.pkg_url) && self.pkg_base_url.as_deref().is_none_or(relative)
+    }
+}
+
+/// Typed reads of an index's fields, with errors at their positions.
+struct Fields<'d>(&'d Document);
+
+impl Fields<'_> {
+    fn at(block: &Block, field: &str) -> Option<acl_parser::Span> {
+        block.field(field).and_then(|f| f.span()).or(block.span())
+    }
+
+    fn text(
+        &self,
+        block: &Block,
+        field: &str,
+        required: bool,
+    ) -> Result<Option<String>, acl_parser::Error> {
+        match block.field(field).map(|f| f.value()) {
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            None if !required => Ok(None),
+            None => Err(self.0.error_at(block.span(), format!("missing `{field}`"))),
+            Some(other) => Err(self.0.error_at(
+                Self::at(block, field),
+                format!("`{field}` must be a string, not {}", other.describe()),
+            )),
+        }
+    }
+
+    fn int(&self, block: &Block, field: &str) -> Result<i64, acl_parser::Error> {
+        match block.field(field).map(|f| f.value()) {
+            Some(Value::Int(number)) => Ok(*number),
+            None => Err(self.0.error_at(block.span(), format!("missing `{field}`"))),
+            Some(other) => Err(self.0.error_at(
+                Self::at(block, field),
+                format!("`{field}` must be an int, not {}", other.describe()),
+            )),
+        }
+    }
+
+    fn optional_int(&self, block: &Block, field: &str) -> Result<Option<i64>, acl_parser::Error> {
+        match block.field(field) {
+            None => Ok(None),
+            Some(_) => self.int(block, field).map(Some),
+        }
+    }
+
+    fn list(&self, block: &Block, field: &str) -> Result<Vec<String>, acl_parser::Error> {
+        self.0.string_array(block, field)
+    }
+
+    /// One `Package "name" { ... }` block, checked.
+    fn package(&self, package: &Block) -> Result<IndexPackage, acl_parser::Error> {
+        let document = self.0;
+        let at = Self::at;
+        let name = package.label().ok_or_else(|| {
+            document.error_at(
+                package.span(),
+                "a Package block needs a name: `Package \"hello\" { ... }`",
+            )
+        })?;
+        validate_name(name).map_err(|reason| {
+            document.error_at(package.span(), format!("invalid package name {reason}"))
+        })?;
+        let mut versions = Vec::new();
+        for version in package.blocks("Version") {
+            let label = version.label().ok_or_else(|| {
+                document.error_at(
+                    version.span(),
+                    "a Version block needs a version: `Version \"1.0.0\" { ... }`",
+                )
+            })?;
+            validate_version(label).map_err(|reason| {
+                document.error_at(version.span(), format!("invalid version: {reason}"))
+            })?;
+            let sha256 = self
+                .text(version, "sha256", true)?
+                .as_deref()
+                .and_then(decode_hex::<32>)
+                .ok_or_else(|| {
+                    document.error_at(at(version, "sha256"), "`sha256` must be 64 hex digits")
+                })?;
+            let size = self
+                .optional_int(version, "size")?
+                .map(|size| {
+                    u64::try_from(size).map_err(|_| {
+                        document.error_at(at(version, "size"), "`size` cannot be negative")
+                    })
+                })
+                .transpose()?;
+            let dependencies = self.list(version, "dependencies")?;
+            for pin in &dependencies {
+                validate_pin(pin).map_err(|reason| {
+                    document.error_at(
+                        at(version, "dependencies"),
+                        format!("invalid dependency {reason}"),
+                    )
+                })?;
+            }
+            let pkg_url = self.text(version, "pkg_url", true)?.unwrap_or_default();
+            if pkg_url.is_empty() {
+                return Err(document.error_at(at(version, "pkg_url"), "`pkg_url` is empty"));
+            }
+            let deprecated = match version.field("deprecated").map(|f| f.value()) {
+                None => false,
+                Some(Value::Bool(flag)) => *flag,
+                Some(other) => {
+                    return Err(document.error_at(
+                        at(version, "deprecated"),
+                        format!("`deprecated` must be a bool, not {}", other.describe()),
+                    ))
+                }
+            };
+            let launcher_sha256 = self
+                .text(version, "launcher_sha256", false)?
+                .map(|hex| {
+                    decode_hex::<32>(&hex).ok_or_else(|| {
+                        document.error_at(
+                            at(version, "launcher_sha256"),
+                            "`launcher_sha256` must be 64 hex digits",
+                        )
+                    })
+                })
+                .transpose()?;
+            let launcher_size = self
+                .optional_int(version, "launcher_size")?
+                .map(|size| {
+                    u64::try_from(size).map_err(|_| {
+                        document.error_at(
+                            at(version, "launcher_size"),
+                            "`launcher_size` cannot be negative",
+                        )
+                    })
+                })
+                .transpose()?;
+            // Both or neither; a launcher as large as the file leaves nothing to fetch.
+            let launcher = match (launcher_sha256, launcher_size) {
+                (Some(sha256), Some(launcher_size))
+                    if launcher_size > 0 && size.is_none_or(|file| launcher_size < file) =>
+                {
+                    Some(LauncherRef {
+                        sha256,
+                        size: launcher_size,
+                    })
+                }
+                _ => None,
+            };
+            versions.push(IndexVersion {
+                version: label.to_string(),
+                pkg_url,
+                sha256: sha256.into(),
+                size,
+                manifest_url: self
+                    .text(version, "manifest_url", false)?
+                    .filter(|url| !url.is_empty()),
+                dependencies,
+                license: self.text(version, "license", false)?,
+                deprecated,
+                launcher,
+            });
+        }
+        versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
+        let listed = self.list(package, "versions")?;
+        let found: Vec<&str> = versions.iter().map(|v| v.version.as_str()).collect();
+        let mut listed_sorted: Vec<&str> = listed.iter().map(String::as_str).collect();
+        listed_sorted.sort_by(|a, b| compare_versions(a, b));
+        if listed_sorted != found {
+            return Err(document
+                .error_at(at(package, "versions"), format!("`versions` lists {listed:?} but the Version blocks are {found:?}"))
+                .with_hint("every listed version needs a `Version \"x\" { ... }` block, and every block a listing"));
+        }
+        let latest = self.text(package, "latest", true)?.unwrap_or_default();
+        if !found.contains(&latest.as_str()) {
+            return Err(document.error_at(
+                at(package, "latest"),
+                format!("`latest` is `{latest}`, which is not one of the versions"),
+            ));
+        }
+        Ok(IndexPackage {
+            name: name.to_string(),
+            description: self.text(package, "description", false)?,
+            tags: self.list(package, "tags")?,
+            latest,
+            pkg_base_url: self
+                .text(package, "pkg_base_url", false)?
+                .filter(|url| !url.is_empty()),
+            versions,
+        })
     }
 }
 
@@ -530,6 +626,7 @@ mod tests {
                     },
                 ],
             }],
+            compact: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! writing one for a directory of packages (`pandora registry index`).
 
 pub mod client;
+pub mod compact;
 pub mod download;
 pub mod index;
 pub mod launchers;

@@ -339,6 +339,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             .or_else(|| previous.as_ref().map(|index| index.priority))
             .unwrap_or(crate::config::DEFAULT_PRIORITY),
         packages,
+        compact: None,
     };
     let text = index.to_acl();
     let signature = options.key.sign(text.as_bytes());

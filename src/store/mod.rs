@@ -257,20 +257,43 @@ impl Store {
     }
 
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
-        match fs_err::read_to_string(path) {
-            Ok(text) => Record::parse(&path.display().to_string(), &text)
-                .map(Some)
-                .map_err(|source| StoreError::Record {
-                    path: path.to_path_buf(),
-                    source,
-                }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(StoreError::Io(pandora_core::IoError {
+        let failed = |source| {
+            StoreError::Io(pandora_core::IoError {
                 action: "access",
                 path: path.to_path_buf(),
                 source,
-            })),
+            })
+        };
+        let mut file = match fs_err::File::open(path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(failed(source)),
+        };
+        // The stamp of the very file read, so a summary made from it names what was read.
+        let stamp = record::summary::Stamp::of(&file.metadata().map_err(failed)?);
+        let summary_path = Store::summary_path(path);
+        if let Ok(bytes) = fs_err::read(&summary_path) {
+            if let Some(record) = record::summary::decode(&bytes, stamp) {
+                return Ok(Some(record));
+            }
         }
+        let mut text = String::new();
+        file.read_to_string(&mut text).map_err(failed)?;
+        let record = Record::parse(&path.display().to_string(), &text).map_err(|source| {
+            StoreError::Record {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+        // Made now for a record without one (written before summaries, or its summary stale or
+        // damaged); best effort: a read-only home still reads the ACL record.
+        let _ = write_summary(&summary_path, &record::summary::encode(&record, stamp));
+        Ok(Some(record))
+    }
+
+    /// The compact summary beside the ACL record at `record_path`.
+    fn summary_path(record_path: &Path) -> PathBuf {
+        record_path.with_extension("summary")
     }
 
     /// The record of a commit in progress and the tree it names, if there is one that parses.
@@ -337,6 +360,11 @@ impl Store {
         if let Ok(entries) = fs_err::read_dir(&records) {
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
+                // A summary (or record) write killed before its rename: garbage.
+                if name.starts_with(".pandora-tmp-") {
+                    let _ = fs_err::remove_file(entry.path());
+                    continue;
+                }
                 let Some(id) = name.strip_suffix(".acl.next") else {
                     continue;
                 };
@@ -431,6 +459,8 @@ impl Store {
         }
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
+        // Stale without its record either way; removed so nothing is left behind.
+        let _ = fs_err::remove_file(Store::summary_path(&record_path));
         // The package is gone from the store now; the tree left in tmp/ is only garbage, which
         // the next command holding this lock sweeps (and `prune` lists). Failing to delete it
         // must not report a removal that took effect as a failure.
@@ -813,6 +843,20 @@ impl Transaction<'_> {
     }
 }
 
+/// Replaces a record's summary whole (a temporary file renamed over it) but without an fsync:
+/// it is derived data, and one a crash left empty or torn fails its digest and is made again
+/// from the ACL record, so making it durable is not worth an fsync per package.
+fn write_summary(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let directory = path.parent().unwrap_or(Path::new("."));
+    let mut temporary = tempfile::Builder::new()
+        .prefix(".pandora-tmp-")
+        .tempfile_in(directory)?;
+    temporary.write_all(bytes)?;
+    temporary.persist(path).map_err(|error| error.error)?;
+    Ok(())
+}
+
 impl Store {
     /// Commits one staged package (steps 1 to 3 of the module's documentation).
     fn swap_in(&self, staged: &Staged) -> Result<(), StoreError> {
@@ -844,6 +888,15 @@ impl Store {
         let store_dir = self.layout.store_dir();
         crate::fs::sync_directory(&store_dir).map_err(io(&store_dir))?;
         fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
+        // The summary activation reads (best effort: without it the ACL record is read, and
+        // the summary made then).
+        if let Ok(metadata) = fs_err::metadata(&record_path) {
+            let stamp = record::summary::Stamp::of(&metadata);
+            let _ = write_summary(
+                &Store::summary_path(&record_path),
+                &record::summary::encode(&staged.record, stamp),
+            );
+        }
         if aside.symlink_metadata().is_ok() {
             remove_tree(&aside)?;
         }
