@@ -574,6 +574,7 @@ impl Profiles {
             .map(|r| Member {
                 id: r.id(),
                 entries: &r.entries,
+                entry_points: &r.entry_points,
                 namespace: contents
                     .namespaced
                     .contains(&r.name)
@@ -872,6 +873,8 @@ impl Profiles {
         };
         let store = self.layout.store_dir();
         let store = store.canonicalize().unwrap_or(store);
+        let entries = self.layout.entries_dir();
+        let entries = entries.canonicalize().unwrap_or(entries);
         for id in &generation.members {
             if !store.join(id).is_dir() {
                 problems.push(format!("member {id} is not in the store"));
@@ -896,6 +899,7 @@ impl Profiles {
                 Ok(target) => {
                     let owner = target
                         .strip_prefix(&store)
+                        .or_else(|_| target.strip_prefix(&entries))
                         .ok()
                         .and_then(|inside| inside.components().next())
                         .map(|c| c.as_os_str().to_string_lossy().into_owned());
@@ -1005,7 +1009,9 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
             let ours = file_type.is_symlink()
                 && fs_err::read_link(entry.path()).is_ok_and(|target| {
                     target.starts_with("..")
-                        && target.components().any(|part| part.as_os_str() == "store")
+                        && target.components().any(|part| {
+                            part.as_os_str() == "store" || part.as_os_str() == "entries"
+                        })
                 });
             if !ours {
                 let path = entry.path();
@@ -1123,6 +1129,7 @@ mod tests {
             installed_at: 0,
             dependencies: Vec::new(),
             entries,
+            entry_points: Vec::new(),
         }
     }
 

@@ -20,6 +20,7 @@
 //! (deletes the `.next`, puts an old tree that stepped aside back), and garbage in `tmp/`,
 //! which it sweeps.
 
+mod entries;
 mod record;
 
 pub use record::{newest, Record, RecordedEntry};
@@ -429,6 +430,10 @@ impl Store {
         if entry.symlink_metadata().is_ok() {
             fs_err::rename(&entry, &trash).map_err(io(&entry))?;
         }
+        let entries_trash = tmp.join(format!("removed-entries-{id}-{}", std::process::id()));
+        fs_err::create_dir_all(&entries_trash).map_err(io(&entries_trash))?;
+        self.swap_entries(id, None, &entries_trash)?;
+        let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
         // The package is gone from the store now; the tree left in tmp/ is only garbage, which
@@ -485,6 +490,16 @@ impl Store {
                 }
             }
         }
+        // Entry points of a package no longer installed (a crash between their rename and the
+        // tree's); the home's launcher copies are not orphans.
+        if let Ok(entries) = fs_err::read_dir(self.layout.entries_dir()) {
+            for entry in entries.flatten() {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                if !id.starts_with('.') && self.record(&id)?.is_none() {
+                    orphans.push(entry.path());
+                }
+            }
+        }
         if let Ok(entries) = fs_err::read_dir(self.layout.tmp_dir()) {
             orphans.extend(entries.flatten().map(|entry| entry.path()));
         }
@@ -497,7 +512,10 @@ impl Store {
     pub fn remove_orphan(&self, path: &Path) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         self.recover()?;
-        if path.parent() == Some(self.layout.store_dir().as_path()) {
+        let parent = path.parent();
+        if parent == Some(self.layout.store_dir().as_path())
+            || parent == Some(self.layout.entries_dir().as_path())
+        {
             let id = path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
@@ -671,6 +689,8 @@ pub struct Transaction<'s> {
 struct Staged {
     staging: PathBuf,
     record: Record,
+    /// Writable directories its store entry links out to, made at commit.
+    writable: Vec<crate::launcher::WritableDirectory>,
 }
 
 impl Transaction<'_> {
@@ -740,7 +760,9 @@ impl Transaction<'_> {
                     .unwrap_or_default()
                     .dependencies,
                 entries: Vec::new(),
+                entry_points: Vec::new(),
             },
+            writable: Vec::new(),
         });
         let tree = staging.join("tree");
         fs_err::create_dir(&tree).map_err(io(&tree))?;
@@ -749,12 +771,25 @@ impl Transaction<'_> {
             extraction.extract_slot(&package, slot, &tree)?;
         }
         extraction.finish()?;
+        let prepared = entries::prepare(
+            &store.layout,
+            &verified.metadata,
+            &verified.public_key,
+            &id,
+            &tree,
+            &provenance.source,
+        )?;
+        if !prepared.records.is_empty() {
+            entries::write(&store.layout, &staging.join("entries"), &prepared.records)?;
+        }
         let entries = seal(&tree)?;
         let staged = self
             .staged
             .last_mut()
             .ok_or_else(|| StoreError::NotInstalled { id: id.clone() })?;
         staged.record.entries = entries;
+        staged.record.entry_points = prepared.records.into_keys().collect();
+        staged.writable = prepared.writable;
         Ok(Installed::New(staged.record.clone()))
     }
 
@@ -809,6 +844,9 @@ impl Store {
             staged.record.to_pending_acl(&tree_name).as_bytes(),
         )
         .map_err(io(&pending))?;
+        // The entry points first: they run the tree named `store/<id>`, whichever it is, and
+        // describe this one (a failed swap leaves them, and the next install replaces them).
+        self.swap_entries(&id, Some(&staged.staging.join("entries")), &staged.staging)?;
         if let Err(error) = swap_tree(&tree, &entry, &aside, true) {
             // Nothing changed (a failed rename changes nothing): the pending record goes.
             let _ = fs_err::remove_file(&pending);
@@ -822,6 +860,30 @@ impl Store {
         fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
         if aside.symlink_metadata().is_ok() {
             remove_tree(&aside)?;
+        }
+        entries::make_writable(&self.layout, &staged.writable)?;
+        Ok(())
+    }
+
+    /// `entries/<id>`: replaced by `staged` if it exists, else removed. The old one goes into
+    /// `trash` (a directory of ours in `tmp/`).
+    fn swap_entries(
+        &self,
+        id: &str,
+        staged: Option<&Path>,
+        trash: &Path,
+    ) -> Result<(), StoreError> {
+        let directory = self.layout.entries_dir();
+        let entry = directory.join(id);
+        if entry.symlink_metadata().is_ok() {
+            entries::set_sealed(&entry, false)?;
+            let old = trash.join("old-entries");
+            fs_err::rename(&entry, &old).map_err(io(&entry))?;
+        }
+        if let Some(staged) = staged.filter(|staged| staged.is_dir()) {
+            fs_err::create_dir_all(&directory).map_err(io(&directory))?;
+            fs_err::rename(staged, &entry).map_err(io(&entry))?;
+            entries::set_sealed(&entry, true)?;
         }
         Ok(())
     }

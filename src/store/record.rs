@@ -66,6 +66,9 @@ pub struct Record {
     pub dependencies: Vec<String>,
     /// Every entry, sorted by path.
     pub entries: Vec<RecordedEntry>,
+    /// Its entry points' names (`entries/<id>/NAME`, linked as a profile's `bin/NAME`); none
+    /// for a library, or in a record written before entry points existed.
+    pub entry_points: Vec<String>,
 }
 
 impl Record {
@@ -101,6 +104,9 @@ impl Record {
             .with("key", self.public_key.to_string())
             .with("installed_at", self.installed_at)
             .with("dependencies", self.dependencies.clone());
+        if !self.entry_points.is_empty() {
+            block = block.with("entry_points", self.entry_points.clone());
+        }
         for entry in &self.entries {
             block = block.with_block(match entry {
                 RecordedEntry::File { path, sha256, mode } => Block::labelled("File", path.clone())
@@ -162,6 +168,7 @@ impl Record {
             });
         }
         let dependencies = document.string_array(block, "dependencies")?;
+        let entry_points = document.string_array(block, "entry_points")?;
         let registry = text("registry")?;
         Ok(Record {
             name: text("name")?,
@@ -178,6 +185,7 @@ impl Record {
                 .map_err(|_| invalid("`installed_at` must be an int"))?,
             dependencies,
             entries,
+            entry_points,
         })
     }
 }
@@ -229,6 +237,7 @@ mod tests {
                     target: "hello".into(),
                 },
             ],
+            entry_points: vec!["hello".into(), "hello-admin".into()],
         };
         assert_eq!(Record::parse("record", &record.to_acl()).unwrap(), record);
         let pending = record.to_pending_acl("64768:1234");
@@ -257,6 +266,7 @@ mod tests {
             installed_at: 0,
             dependencies: vec!["libgreet@2.0.0".into()],
             entries: Vec::new(),
+            entry_points: Vec::new(),
         };
         let text = record.to_acl();
         let damaged = text.replace(
