@@ -92,14 +92,16 @@ impl Tree {
                 .or_insert(None)
                 .get_or_insert_with(Tree::default);
             let bin = match namespace {
-                Some(namespace) => bin
-                    .children
-                    .entry(namespace.to_string())
-                    .or_insert(None)
-                    .get_or_insert_with(|| Tree {
-                        synthetic: true,
-                        ..Tree::default()
-                    }),
+                Some(namespace) => {
+                    let inner = bin
+                        .children
+                        .entry(namespace.to_string())
+                        .or_insert(None)
+                        .get_or_insert_with(Tree::default);
+                    // Never folded into one link to the store's `bin`: it holds entry points.
+                    inner.synthetic = true;
+                    inner
+                }
                 None => bin,
             };
             for name in entry_points {

@@ -897,6 +897,15 @@ impl Profiles {
             let relative = item.path().strip_prefix(&vir).unwrap_or(item.path());
             match item.path().canonicalize() {
                 Ok(target) => {
+                    // Where the forest's own link leads (a package's links inside its store
+                    // entry may lead on, to its writable directories, say).
+                    let target = item
+                        .path()
+                        .parent()
+                        .and_then(|parent| parent.canonicalize().ok())
+                        .zip(fs_err::read_link(item.path()).ok())
+                        .map(|(parent, link)| normalize(&parent.join(link)))
+                        .unwrap_or(target);
                     let owner = target
                         .strip_prefix(&store)
                         .or_else(|_| target.strip_prefix(&entries))
@@ -1022,6 +1031,21 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     }
     strays.sort();
     Ok(strays)
+}
+
+/// `path` with `.` and `..` taken out lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), ProfileError> {

@@ -355,9 +355,12 @@ impl Store {
             }
             crate::fs::sync_directory(&records).map_err(io(&records))?;
         }
-        // Old trees that stepped aside: back where they were if the new one never arrived.
-        let store = self.layout.store_dir();
-        if let Ok(entries) = fs_err::read_dir(&store) {
+        // Old trees (and entry-point directories) that stepped aside: back where they were if
+        // the new one never arrived.
+        for directory in [self.layout.store_dir(), self.layout.entries_dir()] {
+            let Ok(entries) = fs_err::read_dir(&directory) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(id) = name
@@ -367,7 +370,7 @@ impl Store {
                     continue;
                 };
                 let aside = entry.path();
-                let entry_path = self.entry_path(id);
+                let entry_path = directory.join(id);
                 if entry_path.symlink_metadata().is_err() {
                     fs_err::rename(&aside, &entry_path).map_err(io(&entry_path))?;
                 } else {
@@ -875,15 +878,27 @@ impl Store {
     ) -> Result<(), StoreError> {
         let directory = self.layout.entries_dir();
         let entry = directory.join(id);
-        if entry.symlink_metadata().is_ok() {
+        let present = entry.symlink_metadata().is_ok();
+        if present {
             entries::set_sealed(&entry, false)?;
-            let old = trash.join("old-entries");
-            fs_err::rename(&entry, &old).map_err(io(&entry))?;
         }
-        if let Some(staged) = staged.filter(|staged| staged.is_dir()) {
-            fs_err::create_dir_all(&directory).map_err(io(&directory))?;
-            fs_err::rename(staged, &entry).map_err(io(&entry))?;
-            entries::set_sealed(&entry, true)?;
+        match staged.filter(|staged| staged.is_dir()) {
+            // Exchanged in one step where the filesystem can, as trees are: there is always an
+            // entry-point directory for a profile's links to lead to.
+            Some(staged) => {
+                fs_err::create_dir_all(&directory).map_err(io(&directory))?;
+                let aside = directory.join(format!(".{id}.replaced"));
+                swap_tree(staged, &entry, &aside, true).map_err(io(&entry))?;
+                entries::set_sealed(&entry, true)?;
+                if aside.symlink_metadata().is_ok() {
+                    remove_tree(&aside)?;
+                }
+            }
+            None if present => {
+                let old = trash.join("old-entries");
+                fs_err::rename(&entry, &old).map_err(io(&entry))?;
+            }
+            None => {}
         }
         Ok(())
     }
