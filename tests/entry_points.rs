@@ -435,6 +435,22 @@ fn deactivate_and_rollback_take_entry_points_away_and_back() {
     // Removed from the store, its entry points go with it.
     sandbox.run(&["remove", "--yes", "app@1.0.0"]).success();
     assert!(!sandbox.pandora_home().join("entries/app@1.0.0").exists());
+    // The home's launcher copy, linked by no entry point now, goes with `prune`.
+    let launchers = || {
+        std::fs::read_dir(sandbox.pandora_home().join("entries"))
+            .unwrap()
+            .flatten()
+            .filter(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(".launcher-")
+            })
+            .count()
+    };
+    assert_eq!(launchers(), 1);
+    sandbox.run(&["prune", "--yes"]).success();
+    assert_eq!(launchers(), 0);
 }
 
 #[test]

@@ -605,6 +605,62 @@ mod tests {
     }
 
     #[test]
+    fn entry_points_take_bin_names_and_link_into_entries() {
+        let tool = [dir("bin"), file("bin/tool"), file("bin/other")];
+        let names = ["tool".to_string(), "tool-admin".to_string()];
+        let mut member = member("tool@1", &tool);
+        member.entry_points = &names;
+        let forest = plan(&[member.clone()], rules(Prefer::Neither))
+            .unwrap()
+            .forest;
+        assert_eq!(
+            forest.links(),
+            vec![
+                ("bin/other".to_string(), "tool@1"),
+                ("bin/tool".to_string(), "tool@1"),
+                ("bin/tool-admin".to_string(), "tool@1"),
+            ]
+        );
+        let home = tempfile::tempdir().unwrap();
+        let generation = home.path().join("profiles/default/1/forest");
+        fs_err::create_dir_all(&generation).unwrap();
+        forest.write(&generation, 4).unwrap();
+        let target =
+            |generation: &Path, path: &str| fs_err::read_link(generation.join(path)).unwrap();
+        assert_eq!(
+            target(&generation, "bin/tool"),
+            Path::new("../../../../../entries/tool@1/tool")
+        );
+        assert_eq!(
+            target(&generation, "bin/other"),
+            Path::new("../../../../../store/tool@1/bin/other")
+        );
+
+        // Namespaced: bin/NS/NAME, never folded into a link to the store's bin.
+        let first = [dir("bin"), file("bin/tool")];
+        let mut second = member;
+        second.id = "tool@2".into();
+        second.namespace = Some("tool-2".into());
+        let forest = plan(
+            &[self::member("tool@1", &first), second],
+            rules(Prefer::Neither),
+        )
+        .unwrap()
+        .forest;
+        let generation = home.path().join("profiles/default/2/forest");
+        fs_err::create_dir_all(&generation).unwrap();
+        forest.write(&generation, 4).unwrap();
+        assert_eq!(
+            target(&generation, "bin/tool-2/tool-admin"),
+            Path::new("../../../../../../entries/tool@2/tool-admin")
+        );
+        assert_eq!(
+            target(&generation, "bin/tool"),
+            Path::new("../../../../../store/tool@1/bin/tool")
+        );
+    }
+
+    #[test]
     fn written_links_are_relative_and_resolve_into_the_store() {
         let home = tempfile::tempdir().unwrap();
         for (id, tool) in [("a@1", "a"), ("b@1", "b")] {

@@ -494,11 +494,17 @@ impl Store {
             }
         }
         // Entry points of a package no longer installed (a crash between their rename and the
-        // tree's); the home's launcher copies are not orphans.
+        // tree's), and copies of the launcher no entry point links to any more (an older
+        // version's, or a copy cut short).
         if let Ok(entries) = fs_err::read_dir(self.layout.entries_dir()) {
+            use std::os::unix::fs::MetadataExt;
             for entry in entries.flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                if !id.starts_with('.') && self.record(&id)?.is_none() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let unused_launcher = name.starts_with(".launcher-")
+                    && entry
+                        .metadata()
+                        .is_ok_and(|metadata| metadata.is_file() && metadata.nlink() == 1);
+                if unused_launcher || (!name.starts_with('.') && self.record(&name)?.is_none()) {
                     orphans.push(entry.path());
                 }
             }
@@ -524,6 +530,12 @@ impl Store {
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default();
             if self.record(&id)?.is_some() {
+                return Ok(());
+            }
+            // A launcher copy an install linked to since it was listed.
+            use std::os::unix::fs::MetadataExt;
+            let linked = fs_err::symlink_metadata(path).is_ok_and(|metadata| metadata.nlink() > 1);
+            if id.starts_with(".launcher-") && linked {
                 return Ok(());
             }
         }
