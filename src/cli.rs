@@ -211,7 +211,14 @@ const BUILD_HELP: &str = "manifest.acl:
       string command = \"bin/hello\";               // entry point, relative to the package
       string arch = \"linux_amd64\";
       env { GREETING = \"hi\"; }                     // set for the program
+      entry \"hello-loud\" {                         // another entry point (repeatable)
+          string command = \"bin/hello --loud\";     // its own command
+          env { VOLUME = \"11\"; }                   // set over the package's env
+      }
   }
+
+Installed and activated, a package with a command runs as bin/NAME (its name) exactly as
+./NAME.psp runs: same arguments, environment ({workenv} is its store entry) and exit code.
 
 Builds are reproducible: the same input and key give the same bytes (times come from
 SOURCE_DATE_EPOCH, else 0).";

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use support::{package_source, Sandbox};
 
-/// Builds and installs (into the store only) a package holding `files`.
+/// Builds and installs (into the store only) a package holding `files`. It has no command, so
+/// it has no entry point: its `bin/` files are linked as they are (tests/entry_points.rs has
+/// packages with commands).
 fn install(sandbox: &Sandbox, name: &str, version: &str, files: &[(&str, &str)]) {
     let source = sandbox.home().join(format!("src-{name}-{version}"));
-    package_source(&source, name, version, Some("bin/run"), files);
+    package_source(&source, name, version, None, files);
     let output: PathBuf = sandbox.home().join(format!("{name}-{version}.psp"));
     sandbox.build(&source, &output, "publisher", &[]).success();
     sandbox

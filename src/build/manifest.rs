@@ -13,8 +13,15 @@
 //!     string command = "bin/hello";                   // relative to the package root
 //!     string arch = "linux_amd64";
 //!     env { GREETING = "hello"; }                     // set for the program
+//!     entry "hello-loud" {                            // another entry point: bin/hello-loud
+//!         string command = "bin/hello --loud";        // its own command
+//!         env { VOLUME = "11"; }                      // set over the package's env
+//!     }
 //! }
 //! ```
+//!
+//! Installed, a package with a `command` gets the entry point `bin/NAME` (its name); each
+//! `entry` block adds one more, carried signed in the metadata's `pandora.entry_points`.
 
 pub use pandora_core::id::{validate_name, validate_pin, validate_version};
 use std::collections::BTreeMap;
@@ -35,7 +42,7 @@ const FIELDS: &[&str] = &[
     "command",
     "arch",
 ];
-const BLOCKS: &[&str] = &["env", "build_meta"];
+const BLOCKS: &[&str] = &["env", "build_meta", "entry"];
 
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +66,17 @@ pub struct Manifest {
     /// Target platform.
     pub arch: Option<String>,
     /// Variables set for the program.
+    pub env: BTreeMap<String, String>,
+    /// Named entry points (`entry "NAME" { ... }`), by name.
+    pub entry_points: BTreeMap<String, EntryPoint>,
+}
+
+/// One `entry "NAME" { command = "..."; env { ... } }` block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryPoint {
+    /// Its command line, relative to the package root as `command` is.
+    pub command: String,
+    /// Variables set for it, over the package's `env`.
     pub env: BTreeMap<String, String>,
 }
 
@@ -161,25 +179,52 @@ impl Manifest {
         {
             return Err(document.error_at(at("command"), "`command` is empty"));
         }
-        let mut env = BTreeMap::new();
-        if let Some(env_block) = block.all_blocks().find(|inner| inner.name() == "env") {
-            for field in env_block.fields() {
-                match field.value() {
-                    Value::String(value) => {
-                        env.insert(field.name().to_string(), value.clone());
-                    }
-                    other => {
-                        return Err(document.error_at(
+        let env = env_of(document, block)?;
+        let mut entry_points = BTreeMap::new();
+        for entry in block.all_blocks().filter(|inner| inner.name() == "entry") {
+            let name = entry.label().map(str::to_string).ok_or_else(|| {
+                document
+                    .error_at(entry.span(), "an `entry` block without a name")
+                    .with_hint("write `entry \"NAME\" { string command = \"bin/tool\"; }`")
+            })?;
+            validate_name(&name).map_err(|reason| {
+                document.error_at(entry.span(), format!("invalid entry point name {reason}"))
+            })?;
+            for field in entry.fields() {
+                if field.name() != "command" {
+                    return Err(document
+                        .error_at(
                             field.span(),
-                            format!(
-                                "environment variable `{}` must be a string, not {}",
-                                field.name(),
-                                other.describe()
-                            ),
-                        ))
-                    }
+                            format!("unknown field `{}` in an entry point", field.name()),
+                        )
+                        .with_hint("an entry point has `command` and an `env { ... }` block"));
                 }
             }
+            if let Some(inner) = entry.all_blocks().find(|inner| inner.name() != "env") {
+                return Err(document.error_at(
+                    inner.span(),
+                    format!("unknown block `{}` in an entry point", inner.name()),
+                ));
+            }
+            let command = match entry.field("command").map(|field| field.value()) {
+                Some(Value::String(command)) if !command.trim().is_empty() => command.clone(),
+                _ => {
+                    return Err(document
+                        .error_at(
+                            entry.span(),
+                            format!("entry point `{name}` has no `command`"),
+                        )
+                        .with_hint("add `string command = \"bin/tool\";`"))
+                }
+            };
+            if entry_points.contains_key(&name) {
+                return Err(document.error_at(
+                    entry.span(),
+                    format!("entry point `{name}` is declared twice"),
+                ));
+            }
+            let env = env_of(document, entry)?;
+            entry_points.insert(name, EntryPoint { command, env });
         }
         Ok(Manifest {
             name,
@@ -192,20 +237,69 @@ impl Manifest {
             command,
             arch: text("arch")?,
             env,
+            entry_points,
         })
+    }
+
+    /// The named entry points as the metadata records them (commands anchored as
+    /// [`Manifest::execution_command`] anchors the package's).
+    pub fn metadata_entry_points(&self) -> BTreeMap<String, crate::format::metadata::EntryPoint> {
+        self.entry_points
+            .iter()
+            .map(|(name, entry)| {
+                (
+                    name.clone(),
+                    crate::format::metadata::EntryPoint {
+                        command: anchor(&entry.command),
+                        env: entry.env.clone(),
+                    },
+                )
+            })
+            .collect()
     }
 
     /// The command as the metadata records it: relative programs are anchored at `{workenv}`.
     pub fn execution_command(&self) -> Option<String> {
-        self.command.as_ref().map(|command| {
-            let command = command.trim();
-            if command.starts_with('{') || command.starts_with('/') {
-                command.to_string()
-            } else {
-                format!("{{workenv}}/{}", command.trim_start_matches("./"))
-            }
-        })
+        self.command.as_deref().map(anchor)
     }
+}
+
+/// A command line with a relative program anchored at `{workenv}`.
+fn anchor(command: &str) -> String {
+    let command = command.trim();
+    if command.starts_with('{') || command.starts_with('/') {
+        command.to_string()
+    } else {
+        format!("{{workenv}}/{}", command.trim_start_matches("./"))
+    }
+}
+
+/// The `env { NAME = "value"; }` block inside `block`, if any.
+fn env_of(
+    document: &Document,
+    block: &Block,
+) -> Result<BTreeMap<String, String>, acl_parser::Error> {
+    let mut env = BTreeMap::new();
+    if let Some(env_block) = block.all_blocks().find(|inner| inner.name() == "env") {
+        for field in env_block.fields() {
+            match field.value() {
+                Value::String(value) => {
+                    env.insert(field.name().to_string(), value.clone());
+                }
+                other => {
+                    return Err(document.error_at(
+                        field.span(),
+                        format!(
+                            "environment variable `{}` must be a string, not {}",
+                            field.name(),
+                            other.describe()
+                        ),
+                    ))
+                }
+            }
+        }
+    }
+    Ok(env)
 }
 
 #[cfg(test)]
@@ -231,6 +325,30 @@ mod tests {
         );
         assert_eq!(manifest.env["GREETING"], "hi");
         assert_eq!(manifest.dependencies, ["libgreet@2.0.0"]);
+    }
+
+    #[test]
+    fn named_entry_points() {
+        let manifest = load(
+            "manifest { name = \"hello\"; version = \"1.0.0\"; command = \"bin/hello\";\n entry \"hello-loud\" { command = \"bin/hello --loud\"; env { VOLUME = \"11\"; } }\n entry \"hi\" { command = \"/bin/echo hi\"; } }",
+        )
+        .unwrap();
+        let entries = manifest.metadata_entry_points();
+        assert_eq!(entries["hello-loud"].command, "{workenv}/bin/hello --loud");
+        assert_eq!(entries["hello-loud"].env["VOLUME"], "11");
+        assert_eq!(entries["hi"].command, "/bin/echo hi");
+        for (text, message) in [
+            ("entry \"x\" { }", "entry point `x` has no `command`"),
+            ("entry \"X\" { command = \"a\"; }", "invalid entry point name `X` must start with a lowercase letter or digit and be at most 64 characters"),
+            ("entry \"x\" { command = \"a\"; path = \"b\"; }", "unknown field `path` in an entry point"),
+        ] {
+            match load(&format!("manifest {{ name = \"hello\"; version = \"1.0.0\"; {text} }}")) {
+                Err(BuildError::Manifest { source, .. }) => {
+                    assert_eq!(source.kind().to_string(), message, "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
     }
 
     #[test]

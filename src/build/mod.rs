@@ -292,6 +292,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             authors: manifest.authors.clone(),
             tags: manifest.tags.clone(),
             arch: manifest.arch.clone(),
+            entry_points: manifest.metadata_entry_points(),
         }),
     };
     let size = write_package(

@@ -226,7 +226,18 @@ pub fn owner(layout: &Layout, path: &Path) -> Result<Owner> {
             "`pandora list` shows the active packages; `pandora owner` takes a path into the profile or the store",
         )
     };
-    let inside = resolved.strip_prefix(&store_dir).map_err(|_| not_ours())?;
+    // An entry point (`entries/<id>/NAME`) is the package's `bin/NAME`.
+    let entries_dir = fs_err::canonicalize(layout.entries_dir()).ok();
+    let (inside, entry_point) = match entries_dir
+        .as_ref()
+        .and_then(|entries| resolved.strip_prefix(entries).ok())
+    {
+        Some(inside) => (inside, true),
+        None => (
+            resolved.strip_prefix(&store_dir).map_err(|_| not_ours())?,
+            false,
+        ),
+    };
     let mut parts = inside.components();
     let id = parts
         .next()
@@ -236,7 +247,12 @@ pub fn owner(layout: &Layout, path: &Path) -> Result<Owner> {
     if Store::new(layout).record(&id)?.is_none() {
         return Err(not_ours());
     }
-    let file = parts.as_path().display().to_string();
+    let rest = parts.as_path().display().to_string();
+    let file = if entry_point {
+        format!("bin/{rest}")
+    } else {
+        rest
+    };
     let profiles = Profiles::new(layout);
     let active = profiles.members(&profiles.active()?)?.contains(&id);
     Ok(Owner { id, file, active })

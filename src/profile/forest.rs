@@ -20,6 +20,9 @@ pub struct Member<'r> {
     pub entries: &'r [RecordedEntry],
     /// Set for `--namespace`: its files appear as `TOP/NAMESPACE/...` instead of `TOP/...`.
     pub namespace: Option<String>,
+    /// Its entry points: `bin/NAME` links to `entries/<id>/NAME`, over a file of its own
+    /// called `bin/NAME`.
+    pub entry_points: &'r [String],
 }
 
 impl Member<'_> {
@@ -49,7 +52,11 @@ struct Tree {
 }
 
 impl Tree {
-    fn from_entries(entries: &[RecordedEntry], namespace: Option<&str>) -> Tree {
+    fn from_entries(
+        entries: &[RecordedEntry],
+        namespace: Option<&str>,
+        entry_points: &[String],
+    ) -> Tree {
         let mut root = Tree::default();
         for entry in entries {
             let is_dir = matches!(entry, RecordedEntry::Directory { .. });
@@ -77,6 +84,30 @@ impl Tree {
                 }
             }
         }
+        // Entry points take `bin/NAME` (`bin/NAMESPACE/NAME`) whatever the package ships there.
+        if !entry_points.is_empty() {
+            let bin = root
+                .children
+                .entry(ENTRY_DIRECTORY.to_string())
+                .or_insert(None)
+                .get_or_insert_with(Tree::default);
+            let bin = match namespace {
+                Some(namespace) => {
+                    let inner = bin
+                        .children
+                        .entry(namespace.to_string())
+                        .or_insert(None)
+                        .get_or_insert_with(Tree::default);
+                    // Never folded into one link to the store's `bin`: it holds entry points.
+                    inner.synthetic = true;
+                    inner
+                }
+                None => bin,
+            };
+            for name in entry_points {
+                bin.children.insert(name.clone(), None);
+            }
+        }
         root
     }
 
@@ -86,6 +117,9 @@ impl Tree {
             .try_fold(self, |tree, part| tree.children.get(part)?.as_ref())
     }
 }
+
+/// Where entry points go in a profile.
+const ENTRY_DIRECTORY: &str = "bin";
 
 /// A node of the planned forest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +138,7 @@ pub enum Node {
 pub struct Forest {
     ids: Vec<String>,
     namespaces: Vec<Option<String>>,
+    entry_points: Vec<Vec<String>>,
     root: BTreeMap<String, Node>,
 }
 
@@ -142,7 +177,7 @@ pub struct Plan {
 pub fn plan(members: &[Member<'_>], rules: Rules<'_>) -> Result<Plan, Vec<Conflict>> {
     let trees: Vec<Tree> = members
         .iter()
-        .map(|m| Tree::from_entries(m.entries, m.namespace.as_deref()))
+        .map(|m| Tree::from_entries(m.entries, m.namespace.as_deref(), m.entry_points))
         .collect();
     let names: Vec<&str> = members.iter().map(Member::name).collect();
     let mut planner = Planner {
@@ -172,6 +207,7 @@ pub fn plan(members: &[Member<'_>], rules: Rules<'_>) -> Result<Plan, Vec<Confli
         forest: Forest {
             ids: members.iter().map(|m| m.id.clone()).collect(),
             namespaces: members.iter().map(|m| m.namespace.clone()).collect(),
+            entry_points: members.iter().map(|m| m.entry_points.to_vec()).collect(),
             root,
         },
         settled: planner.settled,
@@ -320,6 +356,17 @@ impl Forest {
         parts.join("/")
     }
 
+    /// The entry point `source` (a path in `member`'s store entry) is, if it is one.
+    fn entry_point<'s>(&self, source: &'s str, member: usize) -> Option<&'s str> {
+        let name = source
+            .strip_prefix(ENTRY_DIRECTORY)
+            .and_then(|rest| rest.strip_prefix('/'))?;
+        self.entry_points[member]
+            .iter()
+            .any(|entry| entry == name)
+            .then_some(name)
+    }
+
     /// Writes the forest into the empty directory `dir`. Links are relative, climbing
     /// `depth_below_home` levels out of `dir` to reach `store/`, so a moved home keeps working.
     pub fn write(
@@ -335,9 +382,18 @@ impl Forest {
             for _ in 0..climb {
                 target.push("..");
             }
-            target.push("store");
-            target.push(&self.ids[member]);
-            target.push(source);
+            match self.entry_point(&source, member) {
+                Some(name) => {
+                    target.push("entries");
+                    target.push(&self.ids[member]);
+                    target.push(name);
+                }
+                None => {
+                    target.push("store");
+                    target.push(&self.ids[member]);
+                    target.push(&source);
+                }
+            }
             if let Some(parent) = link.parent() {
                 fs_err::create_dir_all(parent).map_err(|e| (parent.to_path_buf(), e))?;
             }
@@ -368,6 +424,7 @@ mod tests {
             id: id.into(),
             entries,
             namespace: None,
+            entry_points: &[],
         }
     }
 
@@ -545,6 +602,62 @@ mod tests {
         assert_eq!(read("bin/tool"), "one");
         assert_eq!(read("bin/tool-2/tool"), "two");
         assert_eq!(read("tool-2/README"), "tool@2");
+    }
+
+    #[test]
+    fn entry_points_take_bin_names_and_link_into_entries() {
+        let tool = [dir("bin"), file("bin/tool"), file("bin/other")];
+        let names = ["tool".to_string(), "tool-admin".to_string()];
+        let mut member = member("tool@1", &tool);
+        member.entry_points = &names;
+        let forest = plan(&[member.clone()], rules(Prefer::Neither))
+            .unwrap()
+            .forest;
+        assert_eq!(
+            forest.links(),
+            vec![
+                ("bin/other".to_string(), "tool@1"),
+                ("bin/tool".to_string(), "tool@1"),
+                ("bin/tool-admin".to_string(), "tool@1"),
+            ]
+        );
+        let home = tempfile::tempdir().unwrap();
+        let generation = home.path().join("profiles/default/1/forest");
+        fs_err::create_dir_all(&generation).unwrap();
+        forest.write(&generation, 4).unwrap();
+        let target =
+            |generation: &Path, path: &str| fs_err::read_link(generation.join(path)).unwrap();
+        assert_eq!(
+            target(&generation, "bin/tool"),
+            Path::new("../../../../../entries/tool@1/tool")
+        );
+        assert_eq!(
+            target(&generation, "bin/other"),
+            Path::new("../../../../../store/tool@1/bin/other")
+        );
+
+        // Namespaced: bin/NS/NAME, never folded into a link to the store's bin.
+        let first = [dir("bin"), file("bin/tool")];
+        let mut second = member;
+        second.id = "tool@2".into();
+        second.namespace = Some("tool-2".into());
+        let forest = plan(
+            &[self::member("tool@1", &first), second],
+            rules(Prefer::Neither),
+        )
+        .unwrap()
+        .forest;
+        let generation = home.path().join("profiles/default/2/forest");
+        fs_err::create_dir_all(&generation).unwrap();
+        forest.write(&generation, 4).unwrap();
+        assert_eq!(
+            target(&generation, "bin/tool-2/tool-admin"),
+            Path::new("../../../../../../entries/tool@2/tool-admin")
+        );
+        assert_eq!(
+            target(&generation, "bin/tool"),
+            Path::new("../../../../../store/tool@1/bin/tool")
+        );
     }
 
     #[test]

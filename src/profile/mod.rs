@@ -580,6 +580,7 @@ impl Profiles {
             .map(|r| Member {
                 id: r.id(),
                 entries: &r.entries,
+                entry_points: &r.entry_points,
                 namespace: contents
                     .namespaced
                     .contains(&r.name)
@@ -878,6 +879,8 @@ impl Profiles {
         };
         let store = self.layout.store_dir();
         let store = store.canonicalize().unwrap_or(store);
+        let entries = self.layout.entries_dir();
+        let entries = entries.canonicalize().unwrap_or(entries);
         for id in &generation.members {
             if !store.join(id).is_dir() {
                 problems.push(format!("member {id} is not in the store"));
@@ -900,8 +903,18 @@ impl Profiles {
             let relative = item.path().strip_prefix(&vir).unwrap_or(item.path());
             match item.path().canonicalize() {
                 Ok(target) => {
+                    // Where the forest's own link leads (a package's links inside its store
+                    // entry may lead on, to its writable directories, say).
+                    let target = item
+                        .path()
+                        .parent()
+                        .and_then(|parent| parent.canonicalize().ok())
+                        .zip(fs_err::read_link(item.path()).ok())
+                        .map(|(parent, link)| normalize(&parent.join(link)))
+                        .unwrap_or(target);
                     let owner = target
                         .strip_prefix(&store)
+                        .or_else(|_| target.strip_prefix(&entries))
                         .ok()
                         .and_then(|inside| inside.components().next())
                         .map(|c| c.as_os_str().to_string_lossy().into_owned());
@@ -1011,7 +1024,9 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
             let ours = file_type.is_symlink()
                 && fs_err::read_link(entry.path()).is_ok_and(|target| {
                     target.starts_with("..")
-                        && target.components().any(|part| part.as_os_str() == "store")
+                        && target.components().any(|part| {
+                            part.as_os_str() == "store" || part.as_os_str() == "entries"
+                        })
                 });
             if !ours {
                 let path = entry.path();
@@ -1022,6 +1037,21 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     }
     strays.sort();
     Ok(strays)
+}
+
+/// `path` with `.` and `..` taken out lexically.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), ProfileError> {
@@ -1129,6 +1159,7 @@ mod tests {
             installed_at: 0,
             dependencies: Vec::new(),
             entries,
+            entry_points: Vec::new(),
         }
     }
 

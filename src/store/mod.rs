@@ -20,6 +20,7 @@
 //! (deletes the `.next`, puts an old tree that stepped aside back), and garbage in `tmp/`,
 //! which it sweeps.
 
+mod entries;
 mod record;
 
 pub use record::{newest, Record, RecordedEntry};
@@ -382,9 +383,12 @@ impl Store {
             }
             crate::fs::sync_directory(&records).map_err(io(&records))?;
         }
-        // Old trees that stepped aside: back where they were if the new one never arrived.
-        let store = self.layout.store_dir();
-        if let Ok(entries) = fs_err::read_dir(&store) {
+        // Old trees (and entry-point directories) that stepped aside: back where they were if
+        // the new one never arrived.
+        for directory in [self.layout.store_dir(), self.layout.entries_dir()] {
+            let Ok(entries) = fs_err::read_dir(&directory) else {
+                continue;
+            };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(id) = name
@@ -394,7 +398,7 @@ impl Store {
                     continue;
                 };
                 let aside = entry.path();
-                let entry_path = self.entry_path(id);
+                let entry_path = directory.join(id);
                 if entry_path.symlink_metadata().is_err() {
                     fs_err::rename(&aside, &entry_path).map_err(io(&entry_path))?;
                 } else {
@@ -457,6 +461,10 @@ impl Store {
         if entry.symlink_metadata().is_ok() {
             fs_err::rename(&entry, &trash).map_err(io(&entry))?;
         }
+        let entries_trash = tmp.join(format!("removed-entries-{id}-{}", std::process::id()));
+        fs_err::create_dir_all(&entries_trash).map_err(io(&entries_trash))?;
+        self.swap_entries(id, None, &entries_trash)?;
+        let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
         // Stale without its record either way; removed so nothing is left behind.
@@ -515,6 +523,22 @@ impl Store {
                 }
             }
         }
+        // Entry points of a package no longer installed (a crash between their rename and the
+        // tree's), and copies of the launcher no entry point links to any more (an older
+        // version's, or a copy cut short).
+        if let Ok(entries) = fs_err::read_dir(self.layout.entries_dir()) {
+            use std::os::unix::fs::MetadataExt;
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let unused_launcher = name.starts_with(".launcher-")
+                    && entry
+                        .metadata()
+                        .is_ok_and(|metadata| metadata.is_file() && metadata.nlink() == 1);
+                if unused_launcher || (!name.starts_with('.') && self.record(&name)?.is_none()) {
+                    orphans.push(entry.path());
+                }
+            }
+        }
         if let Ok(entries) = fs_err::read_dir(self.layout.tmp_dir()) {
             orphans.extend(entries.flatten().map(|entry| entry.path()));
         }
@@ -527,12 +551,21 @@ impl Store {
     pub fn remove_orphan(&self, path: &Path) -> Result<(), StoreError> {
         let _lock = self.lock()?;
         self.recover()?;
-        if path.parent() == Some(self.layout.store_dir().as_path()) {
+        let parent = path.parent();
+        if parent == Some(self.layout.store_dir().as_path())
+            || parent == Some(self.layout.entries_dir().as_path())
+        {
             let id = path
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default();
             if self.record(&id)?.is_some() {
+                return Ok(());
+            }
+            // A launcher copy an install linked to since it was listed.
+            use std::os::unix::fs::MetadataExt;
+            let linked = fs_err::symlink_metadata(path).is_ok_and(|metadata| metadata.nlink() > 1);
+            if id.starts_with(".launcher-") && linked {
                 return Ok(());
             }
         }
@@ -725,6 +758,8 @@ pub struct Transaction<'s> {
 struct Staged {
     staging: PathBuf,
     record: Record,
+    /// Writable directories its store entry links out to, made at commit.
+    writable: Vec<crate::launcher::WritableDirectory>,
 }
 
 impl Transaction<'_> {
@@ -794,7 +829,9 @@ impl Transaction<'_> {
                     .unwrap_or_default()
                     .dependencies,
                 entries: Vec::new(),
+                entry_points: Vec::new(),
             },
+            writable: Vec::new(),
         });
         let tree = staging.join("tree");
         fs_err::create_dir(&tree).map_err(io(&tree))?;
@@ -803,12 +840,25 @@ impl Transaction<'_> {
             extraction.extract_slot(&package, slot, &tree)?;
         }
         extraction.finish()?;
+        let prepared = entries::prepare(
+            &store.layout,
+            &verified.metadata,
+            &verified.public_key,
+            &id,
+            &tree,
+            &provenance.source,
+        )?;
+        if !prepared.records.is_empty() {
+            entries::write(&store.layout, &staging.join("entries"), &prepared.records)?;
+        }
         let entries = seal(&tree)?;
         let staged = self
             .staged
             .last_mut()
             .ok_or_else(|| StoreError::NotInstalled { id: id.clone() })?;
         staged.record.entries = entries;
+        staged.record.entry_points = prepared.records.into_keys().collect();
+        staged.writable = prepared.writable;
         Ok(Installed::New(staged.record.clone()))
     }
 
@@ -877,6 +927,9 @@ impl Store {
             staged.record.to_pending_acl(&tree_name).as_bytes(),
         )
         .map_err(io(&pending))?;
+        // The entry points first: they run the tree named `store/<id>`, whichever it is, and
+        // describe this one (a failed swap leaves them, and the next install replaces them).
+        self.swap_entries(&id, Some(&staged.staging.join("entries")), &staged.staging)?;
         if let Err(error) = swap_tree(&tree, &entry, &aside, true) {
             // Nothing changed (a failed rename changes nothing): the pending record goes.
             let _ = fs_err::remove_file(&pending);
@@ -899,6 +952,42 @@ impl Store {
         }
         if aside.symlink_metadata().is_ok() {
             remove_tree(&aside)?;
+        }
+        entries::make_writable(&self.layout, &staged.writable)?;
+        Ok(())
+    }
+
+    /// `entries/<id>`: replaced by `staged` if it exists, else removed. The old one goes into
+    /// `trash` (a directory of ours in `tmp/`).
+    fn swap_entries(
+        &self,
+        id: &str,
+        staged: Option<&Path>,
+        trash: &Path,
+    ) -> Result<(), StoreError> {
+        let directory = self.layout.entries_dir();
+        let entry = directory.join(id);
+        let present = entry.symlink_metadata().is_ok();
+        if present {
+            entries::set_sealed(&entry, false)?;
+        }
+        match staged.filter(|staged| staged.is_dir()) {
+            // Exchanged in one step where the filesystem can, as trees are: there is always an
+            // entry-point directory for a profile's links to lead to.
+            Some(staged) => {
+                fs_err::create_dir_all(&directory).map_err(io(&directory))?;
+                let aside = directory.join(format!(".{id}.replaced"));
+                swap_tree(staged, &entry, &aside, true).map_err(io(&entry))?;
+                entries::set_sealed(&entry, true)?;
+                if aside.symlink_metadata().is_ok() {
+                    remove_tree(&aside)?;
+                }
+            }
+            None if present => {
+                let old = trash.join("old-entries");
+                fs_err::rename(&entry, &old).map_err(io(&entry))?;
+            }
+            None => {}
         }
         Ok(())
     }

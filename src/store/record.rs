@@ -66,6 +66,9 @@ pub struct Record {
     pub dependencies: Vec<String>,
     /// Every entry, sorted by path.
     pub entries: Vec<RecordedEntry>,
+    /// Its entry points' names (`entries/<id>/NAME`, linked as a profile's `bin/NAME`); none
+    /// for a library, or in a record written before entry points existed.
+    pub entry_points: Vec<String>,
 }
 
 impl Record {
@@ -101,6 +104,9 @@ impl Record {
             .with("key", self.public_key.to_string())
             .with("installed_at", self.installed_at)
             .with("dependencies", self.dependencies.clone());
+        if !self.entry_points.is_empty() {
+            block = block.with("entry_points", self.entry_points.clone());
+        }
         for entry in &self.entries {
             block = block.with_block(match entry {
                 RecordedEntry::File { path, sha256, mode } => Block::labelled("File", path.clone())
@@ -162,6 +168,7 @@ impl Record {
             });
         }
         let dependencies = document.string_array(block, "dependencies")?;
+        let entry_points = document.string_array(block, "entry_points")?;
         let registry = text("registry")?;
         Ok(Record {
             name: text("name")?,
@@ -178,6 +185,7 @@ impl Record {
                 .map_err(|_| invalid("`installed_at` must be an int"))?,
             dependencies,
             entries,
+            entry_points,
         })
     }
 }
@@ -221,7 +229,8 @@ pub mod summary {
     use super::{Record, RecordedEntry};
     use pandora_core::{PublicKey, Sha256};
 
-    const MAGIC: &[u8; 8] = b"PNDRREC1";
+    // 2: entry points follow the entries (a version-1 summary is made again from its record).
+    const MAGIC: &[u8; 8] = b"PNDRREC2";
     const STAMP: usize = 7 * 8;
 
     /// The identity of an ACL record file, as a summary of it records.
@@ -284,6 +293,10 @@ pub mod summary {
                     string(&mut body, target);
                 }
             }
+        }
+        body.extend_from_slice(&(record.entry_points.len() as u32).to_le_bytes());
+        for entry_point in &record.entry_points {
+            string(&mut body, entry_point);
         }
         let mut out = Vec::with_capacity(MAGIC.len() + STAMP + 32 + body.len());
         out.extend_from_slice(MAGIC);
@@ -376,6 +389,10 @@ pub mod summary {
                 _ => return None,
             });
         }
+        let mut entry_points = Vec::with_capacity(reader.count()?);
+        for _ in 0..entry_points.capacity() {
+            entry_points.push(reader.string()?);
+        }
         if !reader.0.is_empty() {
             return None;
         }
@@ -389,6 +406,7 @@ pub mod summary {
             installed_at,
             dependencies,
             entries,
+            entry_points,
         })
     }
 }
@@ -420,6 +438,7 @@ mod tests {
                     target: "hello".into(),
                 },
             ],
+            entry_points: vec!["hello".into(), "hello-admin".into()],
         };
         assert_eq!(Record::parse("record", &record.to_acl()).unwrap(), record);
         let pending = record.to_pending_acl("64768:1234");
@@ -448,6 +467,7 @@ mod tests {
             installed_at: 0,
             dependencies: vec!["libgreet@2.0.0".into()],
             entries: Vec::new(),
+            entry_points: Vec::new(),
         };
         let text = record.to_acl();
         let damaged = text.replace(

@@ -42,6 +42,12 @@ pub const PANDORA_LOG: &str = "PANDORA_LOG";
 /// `pandora` for completion candidates; never set it yourself.
 pub const PANDORA_COMPLETE: &str = "PANDORA_COMPLETE";
 
+/// Where installed packages' writable work-environment directories go (FlavorPack's
+/// `workenv.directories`): `$FLAVOR_WORKENV_DIR/NAME@VERSION/DIR` instead of
+/// `$PANDORA_HOME/var/NAME@VERSION/DIR`. Read when a package is installed: its store entry's
+/// `{workenv}/DIR` becomes a link there, and its entry points create the directory if missing.
+pub const FLAVOR_WORKENV_DIR: &str = "FLAVOR_WORKENV_DIR";
+
 // Read by the CLI and the launcher.
 
 /// FlavorPack's trusted-keys directory (`*.pub` files); Pandora trusts these keys too.
@@ -106,6 +112,7 @@ pub const ALL: &[&str] = &[
     PANDORA_DOWNLOAD_TIMEOUT,
     PANDORA_LOG,
     PANDORA_COMPLETE,
+    FLAVOR_WORKENV_DIR,
     FLAVOR_TRUSTED_KEYS_DIR,
     PANDORA_REQUIRE_TRUSTED,
     PANDORA_LAUNCHER_DEBUG,

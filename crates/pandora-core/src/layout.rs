@@ -45,6 +45,20 @@ impl Layout {
         self.root.join("blobs")
     }
 
+    /// `entries/`: installed packages' entry points, what a profile's `bin/NAME` links to:
+    /// `entries/<id>/NAME` (a hard link to `entries/.launcher-<hash>`, the launcher as an exec
+    /// trampoline) and its record `entries/<id>/.NAME.entry`, written at install, read-only.
+    pub fn entries_dir(&self) -> PathBuf {
+        self.root.join("entries")
+    }
+
+    /// `var/`: what installed packages write into their work environment: the store entry's
+    /// `workenv.directories` are links to `var/<id>/<directory>` (unless `FLAVOR_WORKENV_DIR`
+    /// named another root at install).
+    pub fn var_dir(&self) -> PathBuf {
+        self.root.join("var")
+    }
+
     /// `records/`: one install record per store entry, outside the package trees.
     pub fn records_dir(&self) -> PathBuf {
         self.root.join("records")

@@ -236,6 +236,20 @@ pub struct PandoraInfo {
     /// Target platform, e.g. `linux_amd64`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arch: Option<String>,
+    /// Named entry points, by name: an installed package's profile gets `bin/NAME` for each
+    /// (besides `bin/<package name>` for `execution.command`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entry_points: BTreeMap<String, EntryPoint>,
+}
+
+/// One `pandora.entry_points` entry: its own command, and variables set over `execution.env`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub struct EntryPoint {
+    /// The command line, as `execution.command` is written (`{workenv}` and friends).
+    pub command: String,
+    /// Variables set for this entry point, after (and over) `execution.env`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
 }
 
 pub use pandora_core::hex::decode as decode_hex;

@@ -37,11 +37,57 @@ impl LaunchPlan {
     /// The plan for a verified package.
     pub fn from_metadata(metadata: &Metadata, public_key: &PublicKey) -> Option<LaunchPlan> {
         let execution = metadata.execution.as_ref()?;
-        Some(LaunchPlan {
+        Some(LaunchPlan::with_command(
+            metadata,
+            public_key,
+            execution.command.clone(),
+            execution.env.clone(),
+        ))
+    }
+
+    /// The plan of each entry point an installed package gets, by name: the package's own name
+    /// runs `execution.command` (exactly what running the `.psp` runs), and each of
+    /// `pandora.entry_points` its own command, with its variables set over `execution.env`. A
+    /// named entry point called as the package overrides the command's. A package with neither
+    /// (a library) has none.
+    pub fn entry_points(
+        metadata: &Metadata,
+        public_key: &PublicKey,
+    ) -> BTreeMap<String, LaunchPlan> {
+        let mut plans = BTreeMap::new();
+        if let Some(plan) = LaunchPlan::from_metadata(metadata, public_key) {
+            plans.insert(metadata.package.name.clone(), plan);
+        }
+        let named = metadata
+            .pandora
+            .as_ref()
+            .map(|pandora| &pandora.entry_points);
+        for (name, entry) in named.into_iter().flatten() {
+            let mut env = metadata
+                .execution
+                .as_ref()
+                .map(|execution| execution.env.clone())
+                .unwrap_or_default();
+            env.extend(entry.env.clone());
+            plans.insert(
+                name.clone(),
+                LaunchPlan::with_command(metadata, public_key, entry.command.clone(), env),
+            );
+        }
+        plans
+    }
+
+    fn with_command(
+        metadata: &Metadata,
+        public_key: &PublicKey,
+        command: String,
+        execution_env: BTreeMap<String, String>,
+    ) -> LaunchPlan {
+        LaunchPlan {
             name: metadata.package.name.clone(),
             version: metadata.package.version.clone(),
-            command: execution.command.clone(),
-            execution_env: execution.env.clone(),
+            command,
+            execution_env,
             runtime_env: metadata
                 .runtime
                 .as_ref()
@@ -68,7 +114,7 @@ impl LaunchPlan {
                 })
                 .collect(),
             public_key: *public_key,
-        })
+        }
     }
 
     /// Replaces the placeholders in `text` in one pass: substituted text (a slot's target, a

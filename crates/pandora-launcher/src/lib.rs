@@ -57,6 +57,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 mod command;
+mod entry;
 mod gc;
 mod maintenance;
 mod output;
@@ -64,6 +65,7 @@ mod secure;
 mod workenv;
 
 pub use command::{glob_match, split_command, LaunchPlan};
+pub use entry::{record_name, EntryRecord, WritableDirectory, RECORD_FORMAT};
 pub use gc::{collect_unused, Collected, GcError};
 pub use maintenance::maintenance;
 pub use secure::describe;
@@ -99,6 +101,26 @@ pub fn main() -> std::process::ExitCode {
     };
     let original = argv0.to_string_lossy().into_owned();
     let arguments: Vec<_> = arguments.collect();
+    // An installed package's entry point (this binary hard-linked under $PANDORA_HOME, a record
+    // beside it), before anything a package start needs.
+    match entry::find(&package) {
+        Ok(None) => {}
+        Ok(Some(entry)) => {
+            let spawn = std::env::var_os(env_vars::FLAVOR_EXEC_MODE)
+                .is_some_and(|value| value.eq_ignore_ascii_case("spawn"));
+            return match entry::run(&package, &entry, &arguments, &original, spawn) {
+                Ok(code) => ExitCode::from(code),
+                Err(error) => {
+                    output::diagnostic(format_args!("{}", describe(&error)));
+                    ExitCode::from(error.exit_code())
+                }
+            };
+        }
+        Err(error) => {
+            output::diagnostic(format_args!("{}", describe(&error)));
+            return ExitCode::from(error.exit_code());
+        }
+    }
     let settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
     if std::env::var_os(env_vars::FLAVOR_LAUNCHER_CLI).is_some_and(|value| value == "1") {
         return ExitCode::from(maintenance(&package, &arguments, &settings));
@@ -268,14 +290,35 @@ pub fn launch(
         None => cold(package, &stat, settings, &policy)?,
     };
     check_trust(package, &plan, &policy, &settings.vouched, true)?;
+    execute(
+        package,
+        &plan,
+        &workenv,
+        arguments,
+        original_command,
+        settings.spawn,
+    )
+}
+
+/// Runs `plan` in `workenv` with `arguments`: the program, its arguments and its environment as
+/// [`LaunchPlan`] makes them, exec'd (or, with `spawn`, run as a child whose exit code is
+/// returned). Shared by packages and installed entry points, so both start programs alike.
+pub(crate) fn execute(
+    package: &Path,
+    plan: &LaunchPlan,
+    workenv: &Path,
+    arguments: &[OsString],
+    original_command: &str,
+    spawn: bool,
+) -> Result<u8, LaunchError> {
     let argv = plan
-        .argv(&workenv, arguments)
+        .argv(workenv, arguments)
         .map_err(|detail| LaunchError::Exec {
             package: package.to_path_buf(),
             program: plan.command.clone(),
             detail,
         })?;
-    let environment = plan.environment(&workenv, std::env::vars_os(), package, original_command);
+    let environment = plan.environment(workenv, std::env::vars_os(), package, original_command);
     let program = command::resolve_program(
         Path::new(&argv[0]),
         environment.get(&OsString::from(env_vars::PATH)),
@@ -291,7 +334,7 @@ pub fn launch(
         program: program.display().to_string(),
         detail: error.to_string(),
     };
-    if settings.spawn {
+    if spawn {
         let status = child.status().map_err(exec_error)?;
         use std::os::unix::process::ExitStatusExt;
         return Ok(match (status.code(), status.signal()) {
