@@ -63,29 +63,10 @@ fn a_registry_without_a_key_is_called_unauthenticated() {
 
 #[test]
 fn declining_activation_exits_3() {
-    use std::io::Write;
     let fixture = fixture();
     let sandbox = &fixture.sandbox;
-    // A terminal to answer on: `script` runs the command on a pseudo-terminal fed from its
-    // own standard input, and exits with the command's status.
-    let pandora = sandbox
-        .command(&[])
-        .get_program()
-        .to_string_lossy()
-        .into_owned();
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &format!("{pandora} install hello"), "/dev/null"])
-        .env("HOME", sandbox.home())
-        .env("PANDORA_HOME", sandbox.pandora_home())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
-    let output = child.wait_with_output().unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(3), "{shown}");
+    let (status, shown) = sandbox.on_terminal("install hello", "n\n");
+    assert_eq!(status, Some(3), "{shown}");
     // The plan and the question come before the download: declining leaves nothing behind.
     assert!(shown.contains("hello@1.1.0"), "{shown}");
     assert!(shown.contains("to download"), "{shown}");

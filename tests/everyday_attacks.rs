@@ -203,21 +203,8 @@ fn a_profile_changed_while_the_user_answers_is_not_changed_again_behind_their_ba
         ECHO_SCRIPT,
     );
     index(sandbox, &fixture.registry, &[]);
-    let pandora = sandbox
-        .command(&[])
-        .get_program()
-        .to_string_lossy()
-        .into_owned();
     // The plan: app and the hello it pins join; nothing is replaced.
-    let mut asking = std::process::Command::new("script")
-        .args(["-qec", &format!("{pandora} install app"), "/dev/null"])
-        .env("HOME", sandbox.home())
-        .env("PANDORA_HOME", sandbox.pandora_home())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut asking = sandbox.terminal("install app").spawn().unwrap();
     let mut output = asking.stdout.take().unwrap();
     let shown = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let reader = {
@@ -277,33 +264,11 @@ fn removing_a_package_another_profile_holds_says_so_and_how_to_undo_it_there() {
         "{}",
         removed.stderr
     );
-    let (_, shown) = {
-        use std::io::Write;
-        sandbox
-            .run(&["install", "--no-activate", "hello"])
-            .success();
-        sandbox.run(&["activate", "hello"]).success();
-        let pandora = sandbox
-            .command(&[])
-            .get_program()
-            .to_string_lossy()
-            .into_owned();
-        let mut child = std::process::Command::new("script")
-            .args(["-qec", &format!("{pandora} remove hello"), "/dev/null"])
-            .env("HOME", sandbox.home())
-            .env("PANDORA_HOME", sandbox.pandora_home())
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(b"n\n").unwrap();
-        let output = child.wait_with_output().unwrap();
-        (
-            output.status,
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-        )
-    };
+    sandbox
+        .run(&["install", "--no-activate", "hello"])
+        .success();
+    sandbox.run(&["activate", "hello"]).success();
+    let (_, shown) = sandbox.on_terminal("remove hello", "n\n");
     assert!(
         shown.contains("taking it out of profile default"),
         "{shown}"

@@ -321,31 +321,13 @@ fn pruning_generations_asks_and_counts_what_it_frees() {
 
 #[test]
 fn declining_to_prune_generations_exits_3_and_keeps_them() {
-    use std::io::Write;
     let sandbox = Sandbox::new();
     install(&sandbox, "alpha", "1.0.0");
     sandbox.run(&["activate", "alpha@1.0.0"]).success();
     install(&sandbox, "alpha", "2.0.0");
     sandbox.run(&["activate", "alpha@2.0.0"]).success();
-    let pandora = env!("CARGO_BIN_EXE_pandora");
-    // `script` runs the command on a pseudo-terminal fed from its own standard input.
-    let mut child = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{pandora} prune --generations 1"),
-            "/dev/null",
-        ])
-        .env("HOME", sandbox.home())
-        .env("PANDORA_HOME", sandbox.pandora_home())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"n\n").unwrap();
-    let output = child.wait_with_output().unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(3), "{shown}");
+    let (status, shown) = sandbox.on_terminal("prune --generations 1", "n\n");
+    assert_eq!(status, Some(3), "{shown}");
     assert!(
         shown.contains("Delete 1 generation(s) and 1 package(s)"),
         "{shown}"

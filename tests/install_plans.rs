@@ -26,36 +26,6 @@ fn local(sandbox: &Sandbox, name: &str, version: &str, pins: &[&str]) -> PathBuf
     path
 }
 
-/// Runs `pandora ARGS` on a pseudo-terminal answering `answer`; returns (status, what it showed).
-fn on_terminal(sandbox: &Sandbox, args: &str, answer: &str) -> (Option<i32>, String) {
-    use std::io::Write;
-    let pandora = sandbox
-        .command(&[])
-        .get_program()
-        .to_string_lossy()
-        .into_owned();
-    let mut child = std::process::Command::new("script")
-        .args(["-qec", &format!("{pandora} {args}"), "/dev/null"])
-        .env("HOME", sandbox.home())
-        .env("PANDORA_HOME", sandbox.pandora_home())
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answer.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
-}
-
 #[test]
 fn local_files_use_what_is_installed_and_each_other_without_a_registry() {
     let sandbox = Sandbox::new();
@@ -130,7 +100,7 @@ fn replacing_an_active_package_nobody_named_needs_a_yes() {
     );
     assert!(sandbox.run(&["list"]).stdout.contains("hello@1.1.0"));
     // On a terminal it is asked; no keeps the profile.
-    let (status, shown) = on_terminal(sandbox, "activate app", "n\n");
+    let (status, shown) = sandbox.on_terminal("activate app", "n\n");
     assert_eq!(status, Some(3), "{shown}");
     assert!(
         shown.contains("Replace hello@1.1.0 -> hello@1.0.0"),
@@ -140,7 +110,7 @@ fn replacing_an_active_package_nobody_named_needs_a_yes() {
 
     // install: the plan shows the replacement before anything is downloaded.
     sandbox.run(&["remove", "--yes", "app@1.0.0"]).success();
-    let (status, shown) = on_terminal(sandbox, "install app", "n\n");
+    let (status, shown) = sandbox.on_terminal("install app", "n\n");
     assert_eq!(status, Some(3), "{shown}");
     assert!(
         shown.contains("hello@1.1.0 -> hello@1.0.0 (pinned by app@1.0.0)"),
@@ -214,7 +184,7 @@ fn nothing_to_download_draws_no_progress_bar() {
     sandbox
         .run(&["install", "--no-activate", "hello"])
         .success();
-    let (status, shown) = on_terminal(sandbox, "install hello", "y\n");
+    let (status, shown) = sandbox.on_terminal("install hello", "y\n");
     assert_eq!(status, Some(0), "{shown}");
     assert!(!shown.contains("0 B/0 B"), "{shown}");
     assert!(!shown.contains("to download"), "{shown}");

@@ -92,6 +92,45 @@ impl Sandbox {
         finish(command.output().expect("run pandora"))
     }
 
+    /// `pandora ARGS` (one string, as a shell reads it) on a pseudo-terminal: `script` runs it
+    /// fed from its own standard input, which gets `answer`. Returns the exit code and
+    /// everything the terminal showed (stdout and stderr together).
+    #[allow(dead_code)] // not every test crate that includes `support` asks
+    pub fn on_terminal(&self, args: &str, answer: &str) -> (Option<i32>, String) {
+        use std::io::Write;
+        let mut child = self.terminal(args).spawn().expect("run script");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    }
+
+    /// The `script` command [`Sandbox::on_terminal`] runs, for a test that answers later.
+    #[allow(dead_code)] // not every test crate that includes `support` asks
+    pub fn terminal(&self, args: &str) -> Command {
+        let pandora = self
+            .command(&[])
+            .get_program()
+            .to_string_lossy()
+            .into_owned();
+        let mut command = Command::new("script");
+        command
+            .args(["-qec", &format!("{pandora} {args}"), "/dev/null"])
+            .env("HOME", self.home())
+            .env("PANDORA_HOME", self.pandora_home())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        command
+    }
+
     /// `pandora build SOURCE -o OUTPUT --key-seed SEED EXTRA...`.
     pub fn build(&self, source: &Path, output: &Path, seed: &str, extra: &[&str]) -> Run {
         let mut args = vec![
