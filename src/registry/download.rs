@@ -182,7 +182,8 @@ impl pandora_core::Hint for DownloadError {
                 env_vars::PANDORA_DOWNLOAD_MIN_RATE,
                 env_vars::PANDORA_DOWNLOAD_TIMEOUT
             )),
-            _ => Some("nothing was installed; run the same command again to retry (finished downloads are kept)".into()),
+            // A cached index can keep pointing at a server that is gone: `--refresh` asks again.
+            _ => Some("nothing was installed; run the same command again to retry (finished downloads are kept), with `--refresh` if the registry may have moved its files".into()),
         }
     }
 }
