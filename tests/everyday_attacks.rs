@@ -9,26 +9,11 @@ mod support;
 use support::registry::{fixture, index, publish, resign};
 use support::{Sandbox, ECHO_SCRIPT};
 
-/// `name@version` built into the sandbox's home.
-fn local(sandbox: &Sandbox, name: &str, version: &str, pins: &[&str]) -> std::path::PathBuf {
-    let path = sandbox.home().join(format!("{name}-{version}.psp"));
-    support::publish(
-        sandbox,
-        &path,
-        name,
-        version,
-        pins,
-        ECHO_SCRIPT,
-        "publisher",
-    );
-    path
-}
-
 #[test]
 fn two_versions_of_one_package_are_refused_before_anything_is_installed() {
     let sandbox = Sandbox::new();
-    let one = local(&sandbox, "hello", "1.1.0", &[]);
-    let two = local(&sandbox, "hello", "1.2.0", &[]);
+    let one = support::local_package(&sandbox, "hello", "1.1.0", &[]);
+    let two = support::local_package(&sandbox, "hello", "1.2.0", &[]);
     for extra in [&[][..], &["--prefer", "new"], &["--namespace"]] {
         let mut args = vec!["install", "--yes"];
         args.extend_from_slice(extra);
@@ -98,7 +83,7 @@ fn a_file_named_like_a_package_does_not_stand_in_for_it() {
     // Someone leaves a package named `hello` (another one) in the current directory.
     let work = sandbox.home().join("downloads");
     std::fs::create_dir_all(&work).unwrap();
-    let other = local(sandbox, "other", "6.6.6", &[]);
+    let other = support::local_package(sandbox, "other", "6.6.6", &[]);
     std::fs::copy(&other, work.join("hello")).unwrap();
     let run = sandbox.run_with(&["run", "hello", "x"], |command| {
         command.current_dir(&work);

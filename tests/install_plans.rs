@@ -6,40 +6,23 @@
 
 mod support;
 
-use std::path::PathBuf;
-
 use support::registry::{fixture, index, publish as publish_to};
-use support::{publish, read, Sandbox, ECHO_SCRIPT};
-
-/// Builds `name@version` with `pins` into the sandbox's home and returns its path.
-fn local(sandbox: &Sandbox, name: &str, version: &str, pins: &[&str]) -> PathBuf {
-    let path = sandbox.home().join(format!("{name}-{version}.psp"));
-    publish(
-        sandbox,
-        &path,
-        name,
-        version,
-        pins,
-        ECHO_SCRIPT,
-        "publisher",
-    );
-    path
-}
+use support::{read, Sandbox, ECHO_SCRIPT};
 
 #[test]
 fn local_files_use_what_is_installed_and_each_other_without_a_registry() {
     let sandbox = Sandbox::new();
     // No registry is configured at all.
-    let lib = local(&sandbox, "lib", "1.0.0", &[]);
+    let lib = support::local_package(&sandbox, "lib", "1.0.0", &[]);
     sandbox
         .run(&["install", "--yes", lib.to_str().unwrap()])
         .success();
-    let app = local(&sandbox, "app", "1.0.0", &["lib@1.0.0"]);
+    let app = support::local_package(&sandbox, "app", "1.0.0", &["lib@1.0.0"]);
     let run = sandbox.run(&["install", "--yes", app.to_str().unwrap()]);
     assert_eq!(run.success().stdout, "app@1.0.0\n", "{}", run.stderr);
     // Two files needing each other (and the installed lib) in one command.
-    let helper = local(&sandbox, "helper", "2.0.0", &["lib@1.0.0"]);
-    let tool = local(&sandbox, "tool", "1.0.0", &["helper@2.0.0"]);
+    let helper = support::local_package(&sandbox, "helper", "2.0.0", &["lib@1.0.0"]);
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &["helper@2.0.0"]);
     let run = sandbox.run(&[
         "install",
         "--yes",
@@ -52,7 +35,7 @@ fn local_files_use_what_is_installed_and_each_other_without_a_registry() {
         assert!(listed.contains(id), "{id} missing from:\n{listed}");
     }
     // What is truly missing still needs a registry, and says so.
-    let orphan = local(&sandbox, "orphan", "1.0.0", &["nowhere@1.0.0"]);
+    let orphan = support::local_package(&sandbox, "orphan", "1.0.0", &["nowhere@1.0.0"]);
     let run = sandbox.run(&["install", "--yes", orphan.to_str().unwrap()]);
     run.failure(1);
     assert!(

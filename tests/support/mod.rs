@@ -375,6 +375,23 @@ pub fn publish(
     sandbox.build(&source, output, seed, &[]).success();
 }
 
+/// Builds `name@version` (the echo script, exact `pins`, signed by the `publisher` seed) into
+/// `$HOME/NAME-VERSION.psp` and returns its path: a local package file.
+#[allow(dead_code)] // not every test crate that includes `support` asks
+pub fn local_package(sandbox: &Sandbox, name: &str, version: &str, pins: &[&str]) -> PathBuf {
+    let path = sandbox.home().join(format!("{name}-{version}.psp"));
+    publish(
+        sandbox,
+        &path,
+        name,
+        version,
+        pins,
+        ECHO_SCRIPT,
+        "publisher",
+    );
+    path
+}
+
 /// Whether the tests run as root (as CI does): root can write into sealed trees.
 #[allow(dead_code)] // not every test crate that includes `support` asks
 pub fn is_root() -> bool {
