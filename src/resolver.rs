@@ -11,6 +11,7 @@ use url::Url;
 use crate::graph::explain;
 use pandora_core::id::compare_versions;
 
+use crate::format::platform::Platform;
 use crate::registry::index::{IndexVersion, RegistryIndex};
 
 /// What the user asked for.
@@ -154,6 +155,18 @@ pub enum ResolveError {
         /// What is wrong with the URL.
         reason: String,
     },
+    /// A version whose files are all for other platforms.
+    #[error("{id} in registry `{registry}` has no file for this machine ({platform}); it is built for {}", offered.join(", "))]
+    NoFileForPlatform {
+        /// `name@version`.
+        id: String,
+        /// The registry.
+        registry: String,
+        /// This machine's platform.
+        platform: String,
+        /// The platforms it has files for.
+        offered: Vec<String>,
+    },
     /// A package that needs itself, through its dependencies.
     #[error("dependency cycle: {}{}", cycle.join(" -> "), explain(&[marked_path(cycle, "cycle")]))]
     Cycle {
@@ -201,6 +214,10 @@ impl ResolveError {
             ResolveError::BadUrl { registry, .. } => format!(
                 "nothing was downloaded; the registry is broken or hostile: tell its operator, or `pandora registry remove {registry}`"
             ),
+            ResolveError::NoFileForPlatform { id, .. } => format!(
+                "nothing was downloaded; `pandora info {}` lists the versions, another may be built for this machine, or ask its publisher for a build",
+                id.split('@').next().unwrap_or(id)
+            ),
             ResolveError::Cycle { cycle } => format!(
                 "a package cannot need itself, even indirectly; ask the publisher of {} to break the cycle",
                 cycle.first().map_or("it", String::as_str)
@@ -229,13 +246,22 @@ fn lookup<'r>(
             .find(|candidate| candidate.version == version)
             .map(|found| (registry, found))
     };
+    let here = Platform::current();
+    let file = |found: &IndexVersion| found.file_for(&here).ok().map(|file| file.sha256);
     let pinned = version.and_then(|version| pins.get(&pandora_core::id::id(name, version)));
     pinned
         .and_then(|sha256| {
             registries
                 .iter()
                 .filter_map(offers)
-                .find(|(_, found)| found.sha256 == *sha256)
+                .find(|(_, found)| file(found) == Some(*sha256))
+        })
+        // A registry with a file for this platform before one without (whose error says so).
+        .or_else(|| {
+            registries
+                .iter()
+                .filter_map(offers)
+                .find(|(_, found)| file(found).is_some())
         })
         .or_else(|| registries.iter().find_map(offers))
 }
@@ -448,13 +474,22 @@ fn plan_entry(
         .index
         .package(name)
         .ok_or_else(|| bad_url(String::new()))?;
+    let here = Platform::current();
+    let file = found
+        .file_for(&here)
+        .map_err(|offered| ResolveError::NoFileForPlatform {
+            id: pandora_core::id::id(name, &found.version),
+            registry: registry.name.clone(),
+            platform: here.to_string(),
+            offered,
+        })?;
     let url = package
-        .version_url(&registry.index_url, found)
+        .version_url(&registry.index_url, file.pkg_url)
         .map_err(bad_url)?;
     let mut mirrors = Vec::new();
-    if package.is_relative(found) {
+    if package.is_relative(file.pkg_url) {
         for mirror in &registry.mirrors {
-            let mirrored = package.version_url(mirror, found).map_err(bad_url)?;
+            let mirrored = package.version_url(mirror, file.pkg_url).map_err(bad_url)?;
             if mirrored != url && !mirrors.contains(&mirrored) {
                 mirrors.push(mirrored);
             }
@@ -466,9 +501,9 @@ fn plan_entry(
         registry: registry.name.clone(),
         url,
         mirrors,
-        sha256: found.sha256,
-        size: found.size,
-        launcher: found.launcher,
+        sha256: file.sha256,
+        size: file.size,
+        launcher: file.launcher,
         dependencies: found.dependencies.clone(),
         deprecated: found.deprecated,
         chain,
@@ -552,6 +587,7 @@ mod tests {
             version: version.into(),
             pkg_url: format!("{version}.psp"),
             sha256: [0; 32].into(),
+            files: Vec::new(),
             size: Some(1),
             manifest_url: None,
             dependencies: dependencies.iter().map(|pin| pin.to_string()).collect(),

@@ -105,3 +105,145 @@ fn a_launcher_for_another_machine_gives_the_platform_away() {
         refused.stderr
     );
 }
+
+/// `linux_x86_64` here, `linux_aarch64` on an arm machine, and the other one.
+fn platforms() -> (&'static str, &'static str) {
+    if cfg!(target_arch = "aarch64") {
+        ("linux_aarch64", "linux_x86_64")
+    } else {
+        ("linux_x86_64", "linux_aarch64")
+    }
+}
+
+#[test]
+fn an_index_lists_one_file_per_platform_and_the_client_takes_its_own() {
+    use support::registry::{configure, index};
+    let sandbox = Sandbox::new();
+    let (own, foreign) = platforms();
+    let registry = sandbox.home().join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    // app@1.0.0 for both platforms; app@2.0.0 only for two others.
+    for (arch, version) in [
+        (own, "1.0.0"),
+        (foreign, "1.0.0"),
+        (foreign, "2.0.0"),
+        ("linux_riscv64", "2.0.0"),
+    ] {
+        let source = source(&sandbox, Some(arch));
+        let manifest = source.join("manifest.acl");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(
+            &manifest,
+            text.replace("\"1.0.0\"", &format!("\"{version}\"")),
+        )
+        .unwrap();
+        let output = registry.join(format!("app-{version}-{arch}.psp"));
+        sandbox.build(&source, &output, "publisher", &[]).success();
+        std::fs::remove_dir_all(&source).unwrap();
+    }
+    index(&sandbox, &registry, &[]);
+    let text = std::fs::read_to_string(registry.join("index.acl")).unwrap();
+    assert!(text.contains(&format!("File \"{own}\"")), "{text}");
+    assert!(text.contains(&format!("File \"{foreign}\"")), "{text}");
+    let server = registry_fixtures::server::FixtureServer::start(&registry).unwrap();
+    configure(&sandbox, &server);
+
+    let info = sandbox.run(&["info", "app@1.0.0"]);
+    info.success();
+    assert!(
+        info.stdout
+            .contains(&format!("platforms    {foreign}, {own}"))
+            || info
+                .stdout
+                .contains(&format!("platforms    {own}, {foreign}")),
+        "{}",
+        info.stdout
+    );
+    assert!(
+        info.stdout.contains(&format!("app-1.0.0-{own}.psp")),
+        "{}",
+        info.stdout
+    );
+
+    // Only builds for other platforms: refused before any download, saying why.
+    let refused = sandbox.run(&["install", "--yes", "app@2.0.0"]);
+    refused.failure(1);
+    assert!(
+        refused
+            .stderr
+            .contains(&format!("has no file for this machine ({})", own)),
+        "{}",
+        refused.stderr
+    );
+    for platform in [foreign, "linux_riscv64"] {
+        assert!(refused.stderr.contains(platform), "{}", refused.stderr);
+    }
+    assert!(
+        refused.stderr.contains("nothing was downloaded"),
+        "{}",
+        refused.stderr
+    );
+
+    sandbox.run(&["install", "--yes", "app@1.0.0"]).success();
+    let record = sandbox.run(&["info", "app"]);
+    assert!(
+        record.stdout.contains(&format!("app-1.0.0-{own}.psp")),
+        "{}",
+        record.stdout
+    );
+    // The lockfile pins this platform's bytes, and sync finds them again.
+    sandbox.run(&["sync", "--yes"]).success();
+}
+
+#[test]
+fn two_builds_of_one_version_for_one_platform_are_still_a_conflict() {
+    let sandbox = Sandbox::new();
+    let (own, _) = platforms();
+    let registry = sandbox.home().join("registry");
+    std::fs::create_dir_all(&registry).unwrap();
+    for (n, script) in ["#!/bin/sh\necho one\n", "#!/bin/sh\necho two\n"]
+        .iter()
+        .enumerate()
+    {
+        let source = sandbox.home().join(format!("src{n}"));
+        package_source(
+            &source,
+            "app",
+            "1.0.0",
+            Some("bin/app"),
+            &[("bin/app", script)],
+        );
+        let manifest = source.join("manifest.acl");
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(
+            &manifest,
+            text.replacen(
+                "manifest {",
+                &format!("manifest {{\n    string arch = \"{own}\";"),
+                1,
+            ),
+        )
+        .unwrap();
+        sandbox
+            .build(
+                &source,
+                &registry.join(format!("app{n}.psp")),
+                "publisher",
+                &[],
+            )
+            .success();
+    }
+    let refused = sandbox.run(&[
+        "registry",
+        "index",
+        registry.to_str().unwrap(),
+        "--key-seed",
+        "registry",
+    ]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains("with different contents"),
+        "{}",
+        refused.stderr
+    );
+}

@@ -46,19 +46,32 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         }
         row("registry", offered.registry.clone());
         row("url", offered.url.clone());
-        row("sha256", pandora_core::hex::encode(version.sha256));
-        row(
-            "size",
-            version.size.map_or_else(
-                || {
-                    format!(
-                        "not given by the index (downloads stop at {})",
-                        human_bytes(crate::registry::index::UNSIZED_PACKAGE_LIMIT)
-                    )
-                },
-                human_bytes,
-            ),
-        );
+        if let Ok(file) = version.file_for(&crate::format::platform::Platform::current()) {
+            row("sha256", pandora_core::hex::encode(file.sha256));
+            row(
+                "size",
+                file.size.map_or_else(
+                    || {
+                        format!(
+                            "not given by the index (downloads stop at {})",
+                            human_bytes(crate::registry::index::UNSIZED_PACKAGE_LIMIT)
+                        )
+                    },
+                    human_bytes,
+                ),
+            );
+        }
+        if !version.files.is_empty() {
+            let mut platforms: Vec<&str> = version
+                .files
+                .iter()
+                .map(|file| file.platform.as_str())
+                .collect();
+            if !version.pkg_url.is_empty() {
+                platforms.push("any other");
+            }
+            row("platforms", platforms.join(", "));
+        }
         if let Some(manifest) = &offered.manifest {
             row("manifest", manifest.clone());
         }

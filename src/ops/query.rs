@@ -127,12 +127,19 @@ pub fn info(layout: &Layout, package: &str, freshness: Freshness) -> Result<Info
         let version = package.versions.iter().find(|v| v.version == wanted)?;
         Some(Offered {
             registry: registry.name.clone(),
-            url: package
-                .version_url(&registry.index_url, version)
-                .map_or_else(
-                    |reason| format!("(refused: {reason})"),
-                    |url| url.to_string(),
+            url: match version.file_for(&crate::format::platform::Platform::current()) {
+                Ok(file) => package
+                    .version_url(&registry.index_url, file.pkg_url)
+                    .map_or_else(
+                        |reason| format!("(refused: {reason})"),
+                        |url| url.to_string(),
+                    ),
+                Err(offered) => format!(
+                    "(none for this machine, {}; built for {})",
+                    crate::format::platform::Platform::current(),
+                    offered.join(", ")
                 ),
+            },
             manifest: package
                 .manifest_url(&registry.index_url, version)
                 .map(|url| {

@@ -131,6 +131,14 @@ pub fn sync(
     })
 }
 
+/// The SHA-256 of the file of `offer` this machine would download.
+fn sha256_here(offer: &crate::registry::index::IndexVersion) -> Option<pandora_core::Sha256> {
+    offer
+        .file_for(&crate::format::platform::Platform::current())
+        .ok()
+        .map(|file| file.sha256)
+}
+
 /// Where a locked package's exact bytes come from: a configured registry that offers
 /// `name@version` with the locked SHA-256 (whatever it is called here), else the blob cache,
 /// else nowhere, which is an error naming the package and what to do.
@@ -141,10 +149,9 @@ fn source_of(locked: &Locked, registries: &Registries, store: &Store) -> Result<
             .index
             .package(&locked.name)
             .is_some_and(|package| {
-                package
-                    .versions
-                    .iter()
-                    .any(|offer| offer.version == locked.version && offer.sha256 == locked.sha256)
+                package.versions.iter().any(|offer| {
+                    offer.version == locked.version && sha256_here(offer) == Some(locked.sha256)
+                })
             })
     });
     if offered {
@@ -174,11 +181,17 @@ fn source_of(locked: &Locked, registries: &Registries, store: &Store) -> Result<
                 .versions
                 .iter()
                 .find(|offer| offer.version == locked.version)?;
-            Some(format!(
-                "registry `{}` offers SHA-256 {}",
-                loaded.configured.name,
-                encode_hex(&offer.sha256)
-            ))
+            Some(match sha256_here(offer) {
+                Some(sha256) => format!(
+                    "registry `{}` offers SHA-256 {}",
+                    loaded.configured.name,
+                    encode_hex(&sha256)
+                ),
+                None => format!(
+                    "registry `{}` has no file of it for this machine",
+                    loaded.configured.name
+                ),
+            })
         })
         .collect();
     let mut message = format!(

@@ -21,6 +21,11 @@
 //!             string license = "MIT";
 //!             bool deprecated = false;
 //!         }
+//!         Version "2.0.0" {                     // one file per platform: each client picks its own
+//!             File "linux_x86_64" { string pkg_url = "hello/hello-2.0.0-x86_64.psp"; string sha256 = "..."; int size = 31337; }
+//!             File "linux_aarch64" { string pkg_url = "hello/hello-2.0.0-aarch64.psp"; string sha256 = "..."; int size = 30123; }
+//!             string[] dependencies = {};
+//!         }
 //!     }
 //! }
 //! ```
@@ -110,6 +115,77 @@ pub struct IndexVersion {
     /// `None` when the index does not say. A client that holds that launcher fetches only the
     /// rest of the file.
     pub launcher: Option<LauncherRef>,
+    /// Files for named platforms (`File "linux_x86_64" { ... }` blocks), when the version is
+    /// built for several. The fields above are then the file for any other platform, and
+    /// `pkg_url` is empty when there is none: [`IndexVersion::file_for`] picks.
+    pub files: Vec<PlatformFile>,
+}
+
+/// One platform's file of a version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformFile {
+    /// The platform as the index spells it (`linux_x86_64`; `linux/amd64` and the like read
+    /// the same).
+    pub platform: String,
+    /// Where the `.psp` is, as a version's `pkg_url`.
+    pub pkg_url: String,
+    /// SHA-256 of the whole file.
+    pub sha256: Sha256,
+    /// Its size, if the index says.
+    pub size: Option<u64>,
+    /// The launcher stub it starts with, if the index says.
+    pub launcher: Option<LauncherRef>,
+}
+
+/// The file a client downloads for a version: the one for its platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileRef<'a> {
+    /// Where it is (relative to the index, or absolute).
+    pub pkg_url: &'a str,
+    /// SHA-256 of the whole file.
+    pub sha256: Sha256,
+    /// Its size, if the index says.
+    pub size: Option<u64>,
+    /// The launcher stub it starts with, if the index says.
+    pub launcher: Option<LauncherRef>,
+    /// The platform it was listed for (`None`: the version's file for any platform).
+    pub platform: Option<&'a str>,
+}
+
+impl IndexVersion {
+    /// The file to download on `platform`: the one listed for it, else the version's own file.
+    /// `Err` lists the platforms there are files for when neither exists.
+    pub fn file_for(
+        &self,
+        platform: &crate::format::platform::Platform,
+    ) -> Result<FileRef<'_>, Vec<String>> {
+        let listed = self.files.iter().find(|file| {
+            crate::format::platform::Platform::parse(&file.platform).as_ref() == Some(platform)
+        });
+        if let Some(file) = listed {
+            return Ok(FileRef {
+                pkg_url: &file.pkg_url,
+                sha256: file.sha256,
+                size: file.size,
+                launcher: file.launcher,
+                platform: Some(&file.platform),
+            });
+        }
+        if self.pkg_url.is_empty() {
+            return Err(self
+                .files
+                .iter()
+                .map(|file| file.platform.clone())
+                .collect());
+        }
+        Ok(FileRef {
+            pkg_url: &self.pkg_url,
+            sha256: self.sha256,
+            size: self.size,
+            launcher: self.launcher,
+            platform: None,
+        })
+    }
 }
 
 /// A launcher stub, the first `size` bytes of a package file, by its SHA-256.
@@ -248,11 +324,24 @@ impl IndexPackage {
                 .collect::<Vec<_>>(),
         );
         for version in &self.versions {
-            let mut entry = Block::labelled("Version", version.version.clone())
-                .with("pkg_url", version.pkg_url.clone())
-                .with("sha256", encode_hex(&version.sha256));
-            if let Some(size) = version.size {
-                entry = entry.with("size", i64::try_from(size).unwrap_or(i64::MAX));
+            let mut entry = Block::labelled("Version", version.version.clone());
+            if !version.pkg_url.is_empty() {
+                entry = file_fields(
+                    entry,
+                    &version.pkg_url,
+                    &version.sha256,
+                    version.size,
+                    version.launcher,
+                );
+            }
+            for file in &version.files {
+                entry = entry.with_block(file_fields(
+                    Block::labelled("File", file.platform.clone()),
+                    &file.pkg_url,
+                    &file.sha256,
+                    file.size,
+                    file.launcher,
+                ));
             }
             if let Some(manifest) = &version.manifest_url {
                 entry = entry.with("manifest_url", manifest.clone());
@@ -260,14 +349,6 @@ impl IndexPackage {
             entry = entry.with("dependencies", version.dependencies.clone());
             if let Some(license) = &version.license {
                 entry = entry.with("license", license.clone());
-            }
-            if let Some(launcher) = &version.launcher {
-                entry = entry
-                    .with("launcher_sha256", encode_hex(&launcher.sha256))
-                    .with(
-                        "launcher_size",
-                        i64::try_from(launcher.size).unwrap_or(i64::MAX),
-                    );
             }
             block = block.with_block(entry.with("deprecated", version.deprecated));
         }
@@ -285,15 +366,11 @@ impl IndexPackage {
         Fields(&document).package(package)
     }
 
-    /// Where `version`'s package file is, for an index served from `index_url`: its `pkg_url`
-    /// against the package's `pkg_base_url` (against `index_url`), under [`package_url`]'s
-    /// scheme rule.
-    pub fn version_url(
-        &self,
-        index_url: &url::Url,
-        version: &IndexVersion,
-    ) -> Result<url::Url, String> {
-        resolve(index_url, self.pkg_base_url.as_deref(), &version.pkg_url)
+    /// Where a version's package file (its `pkg_url`, from [`IndexVersion::file_for`]) is, for
+    /// an index served from `index_url`: against the package's `pkg_base_url` (against
+    /// `index_url`), under [`package_url`]'s scheme rule.
+    pub fn version_url(&self, index_url: &url::Url, pkg_url: &str) -> Result<url::Url, String> {
+        resolve(index_url, self.pkg_base_url.as_deref(), pkg_url)
     }
 
     /// Where `version`'s manifest is (resolved as its package file is), if the index says.
@@ -306,13 +383,38 @@ impl IndexPackage {
         Some(resolve(index_url, self.pkg_base_url.as_deref(), manifest))
     }
 
-    /// Whether `version`'s file URL depends on where the index was served from (relative all
+    /// Whether a version's file URL (`pkg_url`) depends on where the index was served from (relative all
     /// the way): then any mirror of the registry can serve it, as the signed index's SHA-256
     /// says which bytes are right whoever serves them.
-    pub fn is_relative(&self, version: &IndexVersion) -> bool {
+    pub fn is_relative(&self, pkg_url: &str) -> bool {
         let relative = |text: &str| url::Url::parse(text).is_err();
-        relative(&version.pkg_url) && self.pkg_base_url.as_deref().is_none_or(relative)
+        relative(pkg_url) && self.pkg_base_url.as_deref().is_none_or(relative)
     }
+}
+
+/// A file's fields, written into `block`.
+fn file_fields(
+    mut block: Block,
+    pkg_url: &str,
+    sha256: &Sha256,
+    size: Option<u64>,
+    launcher: Option<LauncherRef>,
+) -> Block {
+    block = block
+        .with("pkg_url", pkg_url.to_string())
+        .with("sha256", encode_hex(sha256));
+    if let Some(size) = size {
+        block = block.with("size", i64::try_from(size).unwrap_or(i64::MAX));
+    }
+    if let Some(launcher) = launcher {
+        block = block
+            .with("launcher_sha256", encode_hex(&launcher.sha256))
+            .with(
+                "launcher_size",
+                i64::try_from(launcher.size).unwrap_or(i64::MAX),
+            );
+    }
+    block
 }
 
 /// Typed reads of an index's fields, with errors at their positions.
@@ -362,6 +464,85 @@ impl Fields<'_> {
         self.0.string_array(block, field)
     }
 
+    /// A block's file fields (`pkg_url`, `sha256`, `size`, `launcher_sha256`,
+    /// `launcher_size`), required.
+    #[allow(clippy::type_complexity)]
+    fn file(
+        &self,
+        block: &Block,
+    ) -> Result<Option<(String, Sha256, Option<u64>, Option<LauncherRef>)>, acl_parser::Error> {
+        self.file_if(block, true)
+    }
+
+    /// A block's file fields; `None` when not `required` and the block has no `pkg_url`.
+    #[allow(clippy::type_complexity)]
+    fn file_if(
+        &self,
+        block: &Block,
+        required: bool,
+    ) -> Result<Option<(String, Sha256, Option<u64>, Option<LauncherRef>)>, acl_parser::Error> {
+        let document = self.0;
+        let at = Self::at;
+        let version = block;
+        if !required && block.field("pkg_url").is_none() && block.field("sha256").is_none() {
+            return Ok(None);
+        }
+        let pkg_url = self.text(version, "pkg_url", true)?.unwrap_or_default();
+        if pkg_url.is_empty() {
+            return Err(document.error_at(at(version, "pkg_url"), "`pkg_url` is empty"));
+        }
+        let sha256 = self
+            .text(version, "sha256", true)?
+            .as_deref()
+            .and_then(decode_hex::<32>)
+            .ok_or_else(|| {
+                document.error_at(at(version, "sha256"), "`sha256` must be 64 hex digits")
+            })?;
+        let size = self
+            .optional_int(version, "size")?
+            .map(|size| {
+                u64::try_from(size).map_err(|_| {
+                    document.error_at(at(version, "size"), "`size` cannot be negative")
+                })
+            })
+            .transpose()?;
+        let launcher_sha256 = self
+            .text(version, "launcher_sha256", false)?
+            .map(|hex| {
+                decode_hex::<32>(&hex).ok_or_else(|| {
+                    document.error_at(
+                        at(version, "launcher_sha256"),
+                        "`launcher_sha256` must be 64 hex digits",
+                    )
+                })
+            })
+            .transpose()?;
+        let launcher_size = self
+            .optional_int(version, "launcher_size")?
+            .map(|size| {
+                u64::try_from(size).map_err(|_| {
+                    document.error_at(
+                        at(version, "launcher_size"),
+                        "`launcher_size` cannot be negative",
+                    )
+                })
+            })
+            .transpose()?;
+        // Both or neither; a launcher as large as the file leaves nothing to fetch.
+        let launcher = match (launcher_sha256, launcher_size) {
+            (Some(sha256), Some(launcher_size))
+                if launcher_size > 0 && size.is_none_or(|file| launcher_size < file) =>
+            {
+                Some(LauncherRef {
+                    sha256,
+                    size: launcher_size,
+                })
+            }
+            _ => None,
+        };
+        Ok(Some((pkg_url, sha256.into(), size, launcher)))
+    }
+
     /// One `Package "name" { ... }` block, checked.
     fn package(&self, package: &Block) -> Result<IndexPackage, acl_parser::Error> {
         let document = self.0;
@@ -386,21 +567,6 @@ impl Fields<'_> {
             validate_version(label).map_err(|reason| {
                 document.error_at(version.span(), format!("invalid version: {reason}"))
             })?;
-            let sha256 = self
-                .text(version, "sha256", true)?
-                .as_deref()
-                .and_then(decode_hex::<32>)
-                .ok_or_else(|| {
-                    document.error_at(at(version, "sha256"), "`sha256` must be 64 hex digits")
-                })?;
-            let size = self
-                .optional_int(version, "size")?
-                .map(|size| {
-                    u64::try_from(size).map_err(|_| {
-                        document.error_at(at(version, "size"), "`size` cannot be negative")
-                    })
-                })
-                .transpose()?;
             let dependencies = self.list(version, "dependencies")?;
             for pin in &dependencies {
                 validate_pin(pin).map_err(|reason| {
@@ -409,10 +575,6 @@ impl Fields<'_> {
                         format!("invalid dependency {reason}"),
                     )
                 })?;
-            }
-            let pkg_url = self.text(version, "pkg_url", true)?.unwrap_or_default();
-            if pkg_url.is_empty() {
-                return Err(document.error_at(at(version, "pkg_url"), "`pkg_url` is empty"));
             }
             let deprecated = match version.field("deprecated").map(|f| f.value()) {
                 None => false,
@@ -424,44 +586,47 @@ impl Fields<'_> {
                     ))
                 }
             };
-            let launcher_sha256 = self
-                .text(version, "launcher_sha256", false)?
-                .map(|hex| {
-                    decode_hex::<32>(&hex).ok_or_else(|| {
-                        document.error_at(
-                            at(version, "launcher_sha256"),
-                            "`launcher_sha256` must be 64 hex digits",
+            let mut files = Vec::new();
+            for file in version.blocks("File") {
+                use crate::format::platform::Platform;
+                let platform = file.label().unwrap_or_default();
+                let Some(parsed) = Platform::parse(platform) else {
+                    return Err(document
+                        .error_at(
+                            file.span(),
+                            format!("`File \"{platform}\"`: not a platform"),
                         )
-                    })
-                })
-                .transpose()?;
-            let launcher_size = self
-                .optional_int(version, "launcher_size")?
-                .map(|size| {
-                    u64::try_from(size).map_err(|_| {
-                        document.error_at(
-                            at(version, "launcher_size"),
-                            "`launcher_size` cannot be negative",
-                        )
-                    })
-                })
-                .transpose()?;
-            // Both or neither; a launcher as large as the file leaves nothing to fetch.
-            let launcher = match (launcher_sha256, launcher_size) {
-                (Some(sha256), Some(launcher_size))
-                    if launcher_size > 0 && size.is_none_or(|file| launcher_size < file) =>
-                {
-                    Some(LauncherRef {
-                        sha256,
-                        size: launcher_size,
-                    })
+                        .with_hint(
+                            "label each file with its platform: `File \"linux_x86_64\" { ... }`",
+                        ));
+                };
+                if files.iter().any(|known: &PlatformFile| {
+                    Platform::parse(&known.platform).as_ref() == Some(&parsed)
+                }) {
+                    return Err(document.error_at(
+                        file.span(),
+                        format!("a second `File \"{platform}\"` in one version"),
+                    ));
                 }
-                _ => None,
+                let (pkg_url, sha256, size, launcher) =
+                    self.file(file)?.expect("a required file is there");
+                files.push(PlatformFile {
+                    platform: platform.to_string(),
+                    pkg_url,
+                    sha256,
+                    size,
+                    launcher,
+                });
+            }
+            // The version's own file is optional only beside files for named platforms.
+            let (pkg_url, sha256, size, launcher) = match self.file_if(version, files.is_empty())? {
+                Some(file) => file,
+                None => (String::new(), Sha256::from([0; 32]), None, None),
             };
             versions.push(IndexVersion {
                 version: label.to_string(),
                 pkg_url,
-                sha256: sha256.into(),
+                sha256,
                 size,
                 manifest_url: self
                     .text(version, "manifest_url", false)?
@@ -470,6 +635,7 @@ impl Fields<'_> {
                 license: self.text(version, "license", false)?,
                 deprecated,
                 launcher,
+                files,
             });
         }
         versions.sort_by(|a, b| compare_versions(&a.version, &b.version));
@@ -609,6 +775,7 @@ mod tests {
                         license: None,
                         deprecated: true,
                         launcher: None,
+                        files: Vec::new(),
                     },
                     IndexVersion {
                         version: "1.10.0".into(),
@@ -623,10 +790,57 @@ mod tests {
                             sha256: [3; 32],
                             size: 12,
                         }),
+                        files: vec![PlatformFile {
+                            platform: "linux_aarch64".into(),
+                            pkg_url: "hello/hello-1.10.0-arm.psp".into(),
+                            sha256: [4; 32].into(),
+                            size: Some(21),
+                            launcher: None,
+                        }],
                     },
                 ],
             }],
             compact: None,
+        }
+    }
+
+    #[test]
+    fn each_platform_takes_its_own_file_and_the_others_the_version_file() {
+        use crate::format::platform::Platform;
+        let index = sample();
+        let version = &index.packages[0].versions[1];
+        let arm = version
+            .file_for(&Platform::parse("linux_arm64").unwrap())
+            .unwrap();
+        assert_eq!(arm.pkg_url, "hello/hello-1.10.0-arm.psp");
+        assert_eq!(arm.platform, Some("linux_aarch64"));
+        let other = version
+            .file_for(&Platform::parse("linux_x86_64").unwrap())
+            .unwrap();
+        assert_eq!(other.pkg_url, "https://cdn.example/hello-1.10.0.psp");
+        let mut only_arm = version.clone();
+        only_arm.pkg_url.clear();
+        assert_eq!(
+            only_arm.file_for(&Platform::parse("linux_x86_64").unwrap()),
+            Err(vec!["linux_aarch64".to_string()])
+        );
+    }
+
+    #[test]
+    fn a_file_for_no_platform_or_twice_for_one_is_refused() {
+        for (files, wanted) in [
+            ("File \"beos\" { pkg_url = \"a\"; sha256 = \"SHA\"; }", "not a platform"),
+            (
+                "File \"linux_arm64\" { pkg_url = \"a\"; sha256 = \"SHA\"; } File \"linux/aarch64\" { pkg_url = \"b\"; sha256 = \"SHA\"; }",
+                "a second",
+            ),
+        ] {
+            let text = format!(
+                "Registry {{ Package \"a\" {{ latest = \"1.0.0\"; versions = {{ \"1.0.0\" }}; Version \"1.0.0\" {{ {} }} }} }}",
+                files.replace("SHA", &"ab".repeat(32))
+            );
+            let error = RegistryIndex::parse("index.acl", &text).unwrap_err();
+            assert!(error.to_string().contains(wanted), "{error}");
         }
     }
 
@@ -741,7 +955,10 @@ mod tests {
         assert_eq!((version.size, version.deprecated), (None, true));
         let https = url::Url::parse("https://example.org/pandora/index.acl").unwrap();
         assert_eq!(
-            package.version_url(&https, version).unwrap().as_str(),
+            package
+                .version_url(&https, &version.pkg_url)
+                .unwrap()
+                .as_str(),
             "https://example.org/pandora/pkgs/mytool/mytool-1.0.0.psp"
         );
         assert_eq!(
@@ -752,7 +969,7 @@ mod tests {
                 .as_str(),
             "https://example.org/pandora/pkgs/mytool/manifests/mytool-1.0.0.acl"
         );
-        assert!(package.is_relative(version));
+        assert!(package.is_relative(&version.pkg_url));
         // Round trip: the optional fields stay optional.
         assert_eq!(
             RegistryIndex::parse("index.acl", &index.to_acl()).unwrap(),
@@ -762,12 +979,15 @@ mod tests {
         let mut absolute = package.clone();
         absolute.pkg_base_url = Some("https://cdn.example/m/".into());
         assert_eq!(
-            absolute.version_url(&https, version).unwrap().as_str(),
+            absolute
+                .version_url(&https, &version.pkg_url)
+                .unwrap()
+                .as_str(),
             "https://cdn.example/m/mytool-1.0.0.psp"
         );
-        assert!(!absolute.is_relative(version));
+        assert!(!absolute.is_relative(&version.pkg_url));
         absolute.pkg_base_url = Some("file:///srv/".into());
-        assert!(absolute.version_url(&https, version).is_err());
+        assert!(absolute.version_url(&https, &version.pkg_url).is_err());
     }
 
     #[test]

@@ -7,8 +7,11 @@ use std::path::PathBuf;
 use pandora_core::id::{compare_versions, validate_name, validate_version};
 pub use pandora_core::time::now;
 
-use super::index::{signature_file, IndexPackage, IndexVersion, LauncherRef, RegistryIndex};
+use super::index::{
+    signature_file, IndexPackage, IndexVersion, LauncherRef, PlatformFile, RegistryIndex,
+};
 use crate::format::package::{Package, Scope};
+use crate::format::platform::Platform;
 use crate::format::signing::SigningKey;
 use crate::format::FormatError;
 
@@ -76,7 +79,7 @@ impl pandora_core::Hint for PublishError {
     fn hint(&self) -> Option<String> {
         Some(match self {
             PublishError::InvalidPackage { path, .. } => format!("remove it, or rebuild it; `pandora verify {}` lists every check", path.display()),
-            PublishError::Conflict { .. } => "a name and version is published once: bump the version of one of them".into(),
+            PublishError::Conflict { .. } => "a name and version is published once (once per platform, for builds that declare their `arch`): bump the version of one of them".into(),
             PublishError::SerialExhausted { .. } => "it was made by a broken or hostile tool: move it away to start again at serial 1, and have clients re-add the registry (`pandora registry remove NAME`, then `pandora registry add`)".into(),
             PublishError::ExistingIndex { .. } => "fix it, or move it away to start again at serial 1 (clients that saw a higher serial will refuse the new index)".into(),
             _ => return None,
@@ -113,9 +116,52 @@ pub struct Published {
 /// One version found in the directory.
 struct Found {
     file: PathBuf,
+    /// The platform of the first file found (known when the package says).
+    platform: Option<Platform>,
     entry: IndexVersion,
     description: Option<String>,
     tags: Vec<String>,
+}
+
+impl Found {
+    /// Takes another file of the same version: the same bytes again, or a build for another
+    /// platform (both files then listed per platform, each client picking its own). `false`
+    /// for different bytes that are not told apart by platform.
+    fn add_platform_file(&mut self, other: &IndexVersion, platform: Option<&Platform>) -> bool {
+        let same_bytes = |sha256| sha256 == other.sha256;
+        if same_bytes(self.entry.sha256) || self.entry.files.iter().any(|f| same_bytes(f.sha256)) {
+            return true;
+        }
+        let (Some(mine), Some(theirs)) = (self.platform.clone(), platform) else {
+            return false;
+        };
+        let file = |entry: &IndexVersion, platform: &Platform| PlatformFile {
+            platform: platform.to_string(),
+            pkg_url: entry.pkg_url.clone(),
+            sha256: entry.sha256,
+            size: entry.size,
+            launcher: entry.launcher,
+        };
+        if self.entry.files.is_empty() {
+            if mine == *theirs {
+                return false;
+            }
+            self.entry.files.push(file(&self.entry, &mine));
+            self.entry.pkg_url.clear();
+            self.entry.size = None;
+            self.entry.launcher = None;
+        } else if self
+            .entry
+            .files
+            .iter()
+            .any(|known| Platform::parse(&known.platform).as_ref() == Some(theirs))
+        {
+            return false;
+        }
+        self.entry.files.push(file(other, theirs));
+        self.entry.files.sort_by(|a, b| a.platform.cmp(&b.platform));
+        true
+    }
 }
 
 /// Indexes and signs the directory.
@@ -260,10 +306,18 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
             license: pandora.license.clone(),
             deprecated,
             launcher,
+            files: Vec::new(),
         };
+        let platform = package
+            .platform(metadata)
+            .map_err(|source| PublishError::InvalidPackage {
+                path: path.to_path_buf(),
+                source,
+            })?
+            .map(|(platform, _)| platform);
         let versions = found.entry(name.clone()).or_default();
-        if let Some(known) = versions.get(&version) {
-            if known.entry.sha256 != sha256 {
+        if let Some(known) = versions.get_mut(&version) {
+            if !known.add_platform_file(&entry, platform.as_ref()) {
                 return Err(PublishError::Conflict {
                     first: known.file.clone(),
                     second: path.to_path_buf(),
@@ -275,6 +329,7 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         }
         let found_version = Found {
             file: path.to_path_buf(),
+            platform,
             entry,
             description: metadata.package.description.clone(),
             tags: pandora.tags.clone(),

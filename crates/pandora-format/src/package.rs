@@ -540,40 +540,46 @@ impl Package {
         }
     }
 
-    /// Refuses a package for another platform than `host`: by its declared platform (Pandora's
-    /// `arch`), else by what its launcher stub was compiled for.
-    pub fn check_platform(
+    /// The platform the package is for, and what says so: its declared platform (Pandora's
+    /// `arch`), else what its launcher stub was compiled for; `None` when neither tells.
+    pub fn platform(
         &self,
         metadata: &Metadata,
-        host: &crate::platform::Platform,
-    ) -> Result<(), FormatError> {
+    ) -> Result<Option<(crate::platform::Platform, String)>, FormatError> {
         use crate::platform::Platform;
         let declared = metadata
             .pandora
             .as_ref()
             .and_then(|pandora| pandora.arch.as_deref())
             .and_then(|arch| Platform::parse(arch).map(|platform| (arch, platform)));
-        let (platform, evidence) = match declared {
-            Some((text, platform)) => (platform, format!("it declares `{text}`")),
-            None => {
-                let mut header = [0u8; 64];
-                let length = (self.index.launcher_size as usize).min(header.len());
-                let mut reader = RangeReader {
-                    package: self,
-                    position: 0,
-                    end: length as u64,
-                };
-                reader
-                    .read_exact(&mut header[..length])
-                    .map_err(|source| FormatError::Read {
-                        path: self.path.clone(),
-                        source,
-                    })?;
-                match Platform::of_executable(&header[..length]) {
-                    Some(platform) => (platform, "its launcher's executable header".to_string()),
-                    None => return Ok(()),
-                }
-            }
+        if let Some((text, platform)) = declared {
+            return Ok(Some((platform, format!("it declares `{text}`"))));
+        }
+        let mut header = [0u8; 64];
+        let length = (self.index.launcher_size as usize).min(header.len());
+        let mut reader = RangeReader {
+            package: self,
+            position: 0,
+            end: length as u64,
+        };
+        reader
+            .read_exact(&mut header[..length])
+            .map_err(|source| FormatError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(Platform::of_executable(&header[..length])
+            .map(|platform| (platform, "its launcher's executable header".to_string())))
+    }
+
+    /// Refuses a package for another platform than `host` (see [`Package::platform`]).
+    pub fn check_platform(
+        &self,
+        metadata: &Metadata,
+        host: &crate::platform::Platform,
+    ) -> Result<(), FormatError> {
+        let Some((platform, evidence)) = self.platform(metadata)? else {
+            return Ok(());
         };
         if platform.runs_on(host) {
             return Ok(());
