@@ -359,7 +359,7 @@ fn plan_with(
                 Ok(fetch) => (fetch, registries),
                 Err(error) if !registries.failed.is_empty() => {
                     return Err(Error::ResolvedWithout {
-                        error,
+                        error: Box::new(error),
                         unavailable: registries
                             .failed
                             .iter()

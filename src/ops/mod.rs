@@ -74,7 +74,7 @@ pub enum Error {
     #[error("{error}\nregistries that could not be read, which might have offered it:\n{}", unavailable.iter().map(|line| format!("  {line}")).collect::<Vec<_>>().join("\n"))]
     ResolvedWithout {
         /// What resolution found.
-        error: ResolveError,
+        error: Box<ResolveError>,
         /// Each unreadable registry and why.
         unavailable: Vec<String>,
     },

@@ -156,7 +156,7 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
             Error::Resolve(error)
         } else {
             Error::ResolvedWithout {
-                error,
+                error: Box::new(error),
                 unavailable: registries
                     .failed
                     .iter()
