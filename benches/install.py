@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Install benchmarks against a loopback registry, with baselines measured in the same run.
 
-    python3 benches/install.py small    # 20 small packages into an empty home vs curl of the same files
+    python3 benches/install.py small    # 20 small packages into an empty home, activated, vs curl of the same files (fixture server and nginx)
     python3 benches/install.py big      # ~700 MB in 10,000 files vs curl | zstd -d | tar -x, and peak RSS
 
 Release binaries are built here; the registry is served by `fixture-registry serve` on
-127.0.0.1; everything lives under target/ on one filesystem.
+127.0.0.1 (and, for `small`, also by nginx, started here when `nginx` is on PATH); everything
+lives under target/ on one filesystem.
 """
 
 import os
@@ -38,10 +39,49 @@ class Registry:
         self.process.wait(timeout=10)
 
 
+class Nginx:
+    """nginx serving a directory on 127.0.0.1, in the foreground, with its state in `work`."""
+
+    def __init__(self, directory: Path, work: Path):
+        import socket
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        state = work / "nginx-state"
+        state.mkdir()
+        temp = "".join(f"{kind}_temp_path {state}/{kind};\n" for kind in ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"])
+        (state / "nginx.conf").write_text(f"""
+{"user root;" if os.geteuid() == 0 else ""}
+daemon off; worker_processes 1; pid {state}/nginx.pid; error_log {state}/error.log;
+events {{ worker_connections 256; }}
+http {{
+    access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000;
+    types {{ application/octet-stream psp; text/plain acl sig; }}
+    {temp}
+    server {{ listen 127.0.0.1:{port}; root {directory}; }}
+}}
+""")
+        self.process = subprocess.Popen(["nginx", "-c", str(state / "nginx.conf"), "-p", str(state)], stderr=subprocess.PIPE)
+        self.url = f"http://127.0.0.1:{port}/"
+        for _ in range(200):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.1):
+                    return
+            except OSError:
+                if self.process.poll() is not None:
+                    raise SystemExit(f"nginx did not start: {self.process.stderr.read().decode()}")
+                time.sleep(0.02)
+        raise SystemExit("nginx did not start listening")
+
+    def close(self):
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
 def configured_home(pandora: Path, acl: Path, work: Path, registry: Path, url: str) -> dict:
     key = subprocess.run([str(acl), "get", str(registry / "index.acl.sig"), "Signature.key"], capture_output=True, text=True, check=True).stdout.strip()
     template = work / "template-home"
-    env = {"PANDORA_HOME": str(template)}
+    env = {"PANDORA_HOME": str(template), "HOME": str(work)}
     subprocess.run([str(pandora), "--quiet", "registry", "add", "bench", url, "--key", key, "--require-signatures"], env=dict(os.environ, **env), check=True)
     return env
 
@@ -50,7 +90,9 @@ def fresh_home(work: Path, name: str) -> dict:
     home = work / name
     shutil.rmtree(home, ignore_errors=True)
     shutil.copytree(work / "template-home", home)
-    return {"PANDORA_HOME": str(home)}
+    # HOME too: activation links ~/bin and friends, which must be the bench's, not the user's.
+    (home / "user").mkdir(exist_ok=True)
+    return {"PANDORA_HOME": str(home), "HOME": str(home / "user")}
 
 
 def publish(pandora: Path, launcher: Path, source: Path, registry: Path, name: str):
@@ -73,38 +115,64 @@ def bench_small():
             (source / "manifest.acl").write_text(f'manifest {{ name = "{name}"; version = "1.0.0"; command = "bin/{name}"; }}\n')
             publish(pandora, launcher, source, registry, name)
         subprocess.run([str(pandora), "--quiet", "registry", "index", str(registry), "--key-seed", "bench"], check=True, stdout=subprocess.DEVNULL)
-        server = Registry(server_binary, registry)
+        servers = [("fixture server", Registry(server_binary, registry))]
+        if shutil.which("nginx"):
+            servers.append(("nginx", Nginx(registry, work)))
+        else:
+            print("nginx is not installed (apt-get install nginx): measuring the fixture server only")
+        size = sum((registry / "pkgs" / f"{name}.psp").stat().st_size for name in names) / 1e6
+        print(f"20 small packages ({size:.1f} MB with their launcher stubs) into an empty home, activation included, median of 15:")
         try:
-            configured_home(pandora, acl, work, registry, server.url)
-            runs = 15
-            counter = iter(range(10_000))
-            homes = {}
-
-            def reset():
-                homes["env"] = fresh_home(work, f"home-{next(counter)}")
-
-            curl_target = work / "curl"
-            urls = [f"{server.url}pkgs/{name}.psp" for name in names]
-
-            def clear_curl():
-                shutil.rmtree(curl_target, ignore_errors=True)
-                curl_target.mkdir()
-
-            base, _ = timed(["curl", "-s", "--parallel", "--output-dir", str(curl_target), *sum((["-O", url] for url in urls), [])], runs, before=clear_curl)
-            times = []
-            for _ in range(runs):
-                reset()
-                start = time.perf_counter()
-                subprocess.run([str(pandora), "--quiet", "install", "--no-activate", *names], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
-                times.append((time.perf_counter() - start) * 1000)
-            times.sort()
-            ours = times[len(times) // 2]
-            size = sum((registry / "pkgs" / f"{name}.psp").stat().st_size for name in names) / 1e6
-            print(f"20 small packages ({size:.1f} MB with their launcher stubs) into an empty home, median of {runs}:")
-            print(f"  curl --parallel of the same 20 files   {base:7.1f} ms   (baseline: transfer only)")
-            print(f"  pandora install (index, resolve, download, verify, store)   {ours:7.1f} ms   ratio {ours / base:.2f}x")
+            for label, server in servers:
+                small_against(pandora, acl, work / label.replace(" ", "-"), registry, server.url, names, label)
         finally:
-            server.close()
+            for _, server in servers:
+                server.close()
+
+
+def small_against(pandora, acl, work, registry, url, names, label):
+    work.mkdir()
+    configured_home(pandora, acl, work, registry, url)
+    runs = 15
+    counter = iter(range(10_000))
+    homes = {}
+
+    def reset():
+        homes["env"] = fresh_home(work, f"home-{next(counter)}")
+
+    curl_target = work / "curl"
+    urls = [f"{url}pkgs/{name}.psp" for name in names]
+
+    def clear_curl():
+        shutil.rmtree(curl_target, ignore_errors=True)
+        curl_target.mkdir()
+
+    base, _ = timed(["curl", "-s", "--parallel", "--output-dir", str(curl_target), *sum((["-O", u] for u in urls), [])], runs, before=clear_curl)
+
+    def install(prepare=None):
+        times = []
+        for _ in range(runs):
+            reset()
+            if prepare:
+                prepare(homes["env"])
+            start = time.perf_counter()
+            subprocess.run([str(pandora), "--quiet", "install", "--yes", *names], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL)
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        return times[len(times) // 2]
+
+    cold = install()
+
+    def holds_launcher(env):
+        # A home that installed something before: the launcher stub is already in blobs/.
+        subprocess.run([str(pandora), "--quiet", "install", "--no-activate", "--yes", f"{registry}/pkgs/{names[0]}.psp"], env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL)
+        subprocess.run([str(pandora), "--quiet", "remove", "--yes", f"{names[0]}@1.0.0"], env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    warm = install(holds_launcher)
+    print(f"  served by {label}:")
+    print(f"    curl --parallel of the same 20 files                  {base:7.1f} ms   (baseline: transfer only)")
+    print(f"    pandora install --yes (index .. activation), new home  {cold:7.1f} ms   ratio {cold / base:.2f}x")
+    print(f"    ... in a home that holds the launcher stub already    {warm:7.1f} ms   ratio {warm / base:.2f}x")
 
 
 def big_tree(files: Path, files_count: int = 10_000, megabytes: int = 700):

@@ -114,11 +114,19 @@ fn a_server_that_ignores_ranges_still_works() {
 
 #[test]
 fn one_launcher_for_three_packages() {
-    let (sandbox, _registry, _server) = registry();
+    let (sandbox, _registry, server) = registry();
     sandbox
         .run(&["install", "--yes", "alpha", "beta", "gamma"])
         .success();
     assert_eq!(launchers(&sandbox).len(), 1);
+    // Into an empty home, downloading in parallel, the launcher still crosses the wire once:
+    // one package comes whole, the others wait for its launcher and fetch what follows it.
+    let whole: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with(".psp") && request.range.is_none())
+        .collect();
+    assert_eq!(whole.len(), 1, "{whole:?}");
     let launcher = sandbox
         .pandora_home()
         .join("blobs/launchers")

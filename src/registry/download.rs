@@ -473,17 +473,22 @@ impl Downloader {
         on_progress: &Arc<dyn Fn(usize, u64) + Send + Sync>,
     ) -> Vec<Result<Fetched, DownloadError>> {
         let semaphore = Arc::new(tokio::sync::Semaphore::new(self.policy.parallel.max(1)));
+        let mut launchers = LauncherLeaders::default();
         self.runtime.block_on(async {
             let mut tasks = tokio::task::JoinSet::new();
             for (index, request) in requests.iter().cloned().enumerate() {
-                let (transports, policy, blobs, semaphore, progress) = (
+                let (transports, policy, blobs_dir, semaphore, progress) = (
                     self.transports.clone(),
                     self.policy,
                     blobs.to_path_buf(),
                     semaphore.clone(),
                     on_progress.clone(),
                 );
+                let turn = launchers.turn(blobs, request.launcher.as_ref());
+                let blobs = blobs_dir;
                 tasks.spawn(async move {
+                    // Before taking a permit: the leader must be able to get one.
+                    let _done = turn.wait().await;
                     let _permit = semaphore.acquire_owned().await;
                     let report = move |bytes| progress(index, bytes);
                     (
@@ -513,6 +518,55 @@ impl Downloader {
                 })
                 .collect()
         })
+    }
+}
+
+/// Files that start with the same launcher stub, not held here yet: the first (the leader)
+/// downloads whole, so its launcher lands in `launchers/`; the others wait for it and then
+/// fetch only what follows the launcher. Twenty small packages move one launcher, not eight
+/// (as many as download at once) before the first is stored.
+#[derive(Default)]
+struct LauncherLeaders {
+    leaders: std::collections::HashMap<[u8; 32], tokio::sync::watch::Receiver<()>>,
+}
+
+/// A download's place among those sharing its launcher.
+enum Turn {
+    /// Nothing to wait for; a leader holds the sender, closed (dropped) when its download ends.
+    Now(Option<tokio::sync::watch::Sender<()>>),
+    /// Wait until the leader's download ends, however it ends.
+    After(tokio::sync::watch::Receiver<()>),
+}
+
+impl LauncherLeaders {
+    fn turn(&mut self, blobs: &Path, launcher: Option<&LauncherRef>) -> Turn {
+        let Some(launcher) = launcher else {
+            return Turn::Now(None);
+        };
+        if let Some(leader) = self.leaders.get(&launcher.sha256) {
+            return Turn::After(leader.clone());
+        }
+        if launchers::launcher_path(blobs, &launcher.sha256).exists() {
+            return Turn::Now(None);
+        }
+        let (sender, receiver) = tokio::sync::watch::channel(());
+        self.leaders.insert(launcher.sha256, receiver);
+        Turn::Now(Some(sender))
+    }
+}
+
+impl Turn {
+    /// Waits for the leader, if any; the value returned is the leader's own sender, to keep
+    /// until its download ends.
+    async fn wait(self) -> Option<tokio::sync::watch::Sender<()>> {
+        match self {
+            Turn::Now(sender) => sender,
+            Turn::After(mut receiver) => {
+                // Err once the leader's sender is dropped: its download has ended.
+                while receiver.changed().await.is_ok() {}
+                None
+            }
+        }
     }
 }
 
