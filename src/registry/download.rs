@@ -727,8 +727,10 @@ async fn fetch_locked(
                         return Err(io_error(&partial)(source));
                     }
                 }
+                // Not flushed: a blob is a cache, and every use hashes it first (`intact`, the
+                // store's staging), so one a crash left torn is fetched again, never used. The
+                // store entry made from it is what install makes durable.
                 fs_err::rename(&partial, &target).map_err(io_error(&target))?;
-                crate::fs::sync_directory(blobs).map_err(io_error(blobs))?;
                 return Ok(Fetched {
                     path: target,
                     downloaded,
@@ -1173,9 +1175,6 @@ impl Once<'_> {
                 expected: encode_hex(&request.sha256),
                 actual: encode_hex(&actual),
             });
-        }
-        if let Err(source) = file.sync_all() {
-            return self.io_failure(source);
         }
         Attempt::Done(received - first)
     }

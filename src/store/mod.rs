@@ -3,8 +3,8 @@
 //!
 //! An entry exists only complete and verified, and its record describes exactly it (DESIGN.md
 //! invariant 1): the package is verified, extracted into `tmp/` with every slot hashed as it
-//! streams, made read-only and flushed with one `syncfs`. Then, per package, a commit in three
-//! steps, each a rename:
+//! streams, made read-only. Then, per package, a commit in three steps, each a rename (a batch
+//! takes each step for all its packages at once, with one flush after each step):
 //!
 //! 1. the new record is written beside the current one as `records/<id>.acl.next`, naming the
 //!    staged tree it describes (its device and inode);
@@ -288,7 +288,7 @@ impl Store {
         })?;
         // Made now for a record without one (written before summaries, or its summary stale or
         // damaged); best effort: a read-only home still reads the ACL record.
-        let _ = write_summary(&summary_path, &record::summary::encode(&record, stamp));
+        let _ = write_unsynced(&summary_path, &record::summary::encode(&record, stamp));
         Ok(Some(record))
     }
 
@@ -862,9 +862,12 @@ impl Transaction<'_> {
         Ok(Installed::New(staged.record.clone()))
     }
 
-    /// Makes every staged package durable with one `syncfs`, then commits each in turn (a
-    /// pending record naming its tree, the tree swapped in, the record promoted: see the
-    /// module's documentation), and syncs again.
+    /// Commits every staged package in three phases, each step of the module's documentation
+    /// taken for all packages at once, so that a batch costs three flushes, not three per
+    /// package: (1) every pending record is written, then one `syncfs` makes them and the staged
+    /// trees durable; (2) every tree is swapped in, then the store directory is synced; (3)
+    /// every record is promoted, then one more `syncfs`. A crash between phases leaves each
+    /// package in a state the next holder of the lock finishes or undoes, as for one.
     pub fn commit(mut self) -> Result<Vec<Record>, StoreError> {
         let store = self.store;
         let tmp = store.layout.tmp_dir();
@@ -872,31 +875,80 @@ impl Transaction<'_> {
         let store_dir = store.layout.store_dir();
         fs_err::create_dir_all(&records_dir).map_err(io(&records_dir))?;
         fs_err::create_dir_all(&store_dir).map_err(io(&store_dir))?;
-        syncfs(&tmp)?;
-        let mut committed = Vec::new();
-        while !self.staged.is_empty() {
-            let staged = self.staged.remove(0);
-            let result = store.swap_in(&staged);
-            // What is left in the staging directory is the old tree, or nothing.
-            let cleaned = remove_tree(&staged.staging);
-            result?;
-            cleaned?;
-            pandora_core::events::Event::new("store-commit")
-                .with("id", staged.record.id())
-                .with("sha256", staged.record.blob)
-                .with("source", &staged.record.source)
-                .emit();
-            committed.push(staged.record);
+        let staged = std::mem::take(&mut self.staged);
+        let mut pending = Vec::with_capacity(staged.len());
+        let mut failure = None;
+        for package in &staged {
+            match store.write_pending(package) {
+                Ok(()) => pending.push(package),
+                Err(error) => {
+                    failure = Some(error);
+                    break;
+                }
+            }
         }
-        syncfs(&store_dir)?;
+        let flushed = if failure.is_none() {
+            syncfs(&tmp)
+        } else {
+            Ok(())
+        };
+        if let Some(error) = failure.or(flushed.err()) {
+            for package in pending {
+                let _ = fs_err::remove_file(store.pending_path(&package.record.id()));
+            }
+            self.staged = staged;
+            return Err(error);
+        }
+        let mut swapped = Vec::with_capacity(staged.len());
+        let mut failure = None;
+        for (at, package) in staged.iter().enumerate() {
+            if let Err(error) = store.swap_in(package) {
+                // This one's pending record is gone; the rest never had their trees swapped.
+                for later in &staged[at + 1..] {
+                    let _ = fs_err::remove_file(store.pending_path(&later.record.id()));
+                }
+                failure = Some(error);
+                break;
+            }
+            swapped.push(package);
+        }
+        // Whatever was swapped in is promoted, even when a later package failed.
+        let mut result = crate::fs::sync_directory(&store_dir).map_err(io(&store_dir));
+        let mut committed = Vec::new();
+        for package in swapped {
+            if result.is_ok() {
+                result = store.promote(package);
+            }
+            if result.is_ok() {
+                pandora_core::events::Event::new("store-commit")
+                    .with("id", package.record.id())
+                    .with("sha256", package.record.blob)
+                    .with("source", &package.record.source)
+                    .emit();
+                committed.push(package.record.clone());
+            }
+        }
+        // What is left in each staging directory is an old tree, or nothing.
+        for package in &staged {
+            let cleaned = remove_tree(&package.staging);
+            if result.is_ok() {
+                result = cleaned;
+            }
+        }
+        let flushed = syncfs(&store_dir);
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        result?;
+        flushed?;
         Ok(committed)
     }
 }
 
-/// Replaces a record's summary whole (a temporary file renamed over it) but without an fsync:
-/// it is derived data, and one a crash left empty or torn fails its digest and is made again
-/// from the ACL record, so making it durable is not worth an fsync per package.
-fn write_summary(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Replaces a file whole (a temporary file renamed over it) but without an fsync: for derived
+/// data (a record's summary: one a crash left empty or torn fails its digest and is made again
+/// from the ACL record), or for what the caller makes durable with one `syncfs` for many.
+fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let directory = path.parent().unwrap_or(Path::new("."));
     let mut temporary = tempfile::Builder::new()
@@ -908,44 +960,61 @@ fn write_summary(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 impl Store {
-    /// Commits one staged package (steps 1 to 3 of the module's documentation).
-    fn swap_in(&self, staged: &Staged) -> Result<(), StoreError> {
-        let id = staged.record.id();
+    /// Step 1 of the module's documentation: the pending record naming the staged tree,
+    /// written whole; [`Transaction::commit`] makes it durable.
+    fn write_pending(&self, staged: &Staged) -> Result<(), StoreError> {
         let tree = staged.staging.join("tree");
-        let entry = self.entry_path(&id);
-        let pending = self.pending_path(&id);
-        let record_path = self.record_path(&id);
-        let aside = self.aside_path(&id);
+        let pending = self.pending_path(&staged.record.id());
         let tree_name = tree_id(&tree).ok_or_else(|| {
             io(&tree)(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "the staged tree is gone",
             ))
         })?;
-        crate::fs::write_atomic(
+        write_unsynced(
             &pending,
             staged.record.to_pending_acl(&tree_name).as_bytes(),
         )
-        .map_err(io(&pending))?;
+        .map_err(io(&pending))
+    }
+
+    /// Step 2: the staged tree (and its entry points) take the entry's name. On failure
+    /// nothing changed and the pending record is gone.
+    fn swap_in(&self, staged: &Staged) -> Result<(), StoreError> {
+        let id = staged.record.id();
+        let tree = staged.staging.join("tree");
+        let entry = self.entry_path(&id);
+        let pending = self.pending_path(&id);
+        let aside = self.aside_path(&id);
         // The entry points first: they run the tree named `store/<id>`, whichever it is, and
         // describe this one (a failed swap leaves them, and the next install replaces them).
-        self.swap_entries(&id, Some(&staged.staging.join("entries")), &staged.staging)?;
-        if let Err(error) = swap_tree(&tree, &entry, &aside, true) {
+        let swapped = self
+            .swap_entries(&id, Some(&staged.staging.join("entries")), &staged.staging)
+            .and_then(|()| swap_tree(&tree, &entry, &aside, true).map_err(io(&entry)));
+        if let Err(error) = swapped {
             // Nothing changed (a failed rename changes nothing): the pending record goes.
             let _ = fs_err::remove_file(&pending);
             if aside.symlink_metadata().is_ok() && entry.symlink_metadata().is_err() {
                 let _ = fs_err::rename(&aside, &entry);
             }
-            return Err(io(&entry)(error));
+            return Err(error);
         }
-        let store_dir = self.layout.store_dir();
-        crate::fs::sync_directory(&store_dir).map_err(io(&store_dir))?;
+        Ok(())
+    }
+
+    /// Step 3, once the swap is durable: the pending record becomes the record; then its
+    /// summary, the old tree's removal and the writable directories.
+    fn promote(&self, staged: &Staged) -> Result<(), StoreError> {
+        let id = staged.record.id();
+        let pending = self.pending_path(&id);
+        let record_path = self.record_path(&id);
+        let aside = self.aside_path(&id);
         fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
         // The summary activation reads (best effort: without it the ACL record is read, and
         // the summary made then).
         if let Ok(metadata) = fs_err::metadata(&record_path) {
             let stamp = record::summary::Stamp::of(&metadata);
-            let _ = write_summary(
+            let _ = write_unsynced(
                 &Store::summary_path(&record_path),
                 &record::summary::encode(&staged.record, stamp),
             );
