@@ -474,3 +474,22 @@ fn library_packages_have_nothing_to_run() {
         run.stderr
     );
 }
+
+#[test]
+fn the_program_gets_sigpipe_at_its_default() {
+    // The launcher ignores SIGPIPE itself (its output into a closed pipe is an error it
+    // handles); the program it execs must not inherit that, or `prog | head` never ends it.
+    let sandbox = Sandbox::new();
+    let package = sandbox.home().join("signals.psp");
+    build(
+        &sandbox,
+        &package,
+        "signals",
+        "#!/bin/sh\nsed -n 's/^SigIgn:[[:space:]]*//p' /proc/$$/status\n",
+        &[],
+    );
+    let run = run_package(&sandbox, &package, &[], |_| {});
+    run.success();
+    let ignored = u64::from_str_radix(run.stdout.trim(), 16).expect(&run.stdout);
+    assert_eq!(ignored & (1 << (13 - 1)), 0, "SIGPIPE ignored: {ignored:x}");
+}

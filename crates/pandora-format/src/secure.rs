@@ -186,16 +186,8 @@ pub fn check_directory_if_present(path: &Path, owners: Owners) -> Result<bool, U
 /// one, and the directory holding that link is only on the absolute one.
 pub fn check_ancestors(path: &Path) -> Result<(), Unsafe> {
     let absolute = std::path::absolute(path).map_err(|error| io(&error))?;
-    let canonical = fs::canonicalize(path).map_err(|error| io(&error))?;
-    let resolved = (canonical != absolute).then_some(&canonical);
-    let ancestors = absolute.ancestors().skip(1).chain(
-        resolved
-            .into_iter()
-            .flat_map(|path| path.ancestors().skip(1)),
-    );
     let me = effective_uid();
-    for ancestor in ancestors {
-        let metadata = fs::metadata(ancestor).map_err(|error| io(&error))?;
+    let check = |ancestor: &Path, metadata: &std::fs::Metadata| {
         let mode = metadata.permissions().mode() & 0o7777;
         if metadata.uid() != me && metadata.uid() != 0 {
             return Err(Unsafe::AncestorOwner {
@@ -210,6 +202,31 @@ pub fn check_ancestors(path: &Path) -> Result<(), Unsafe> {
                 below: path.to_path_buf(),
                 mode,
             });
+        }
+        Ok(())
+    };
+    // One lstat per directory on the way, as the launcher's warm start runs this: only when a
+    // link is met (or `path` is one) is the path resolved, and the directories above where it
+    // really is checked too.
+    let mut linked = fs::symlink_metadata(&absolute)
+        .map_err(|error| io(&error))?
+        .file_type()
+        .is_symlink();
+    for ancestor in absolute.ancestors().skip(1) {
+        let mut metadata = fs::symlink_metadata(ancestor).map_err(|error| io(&error))?;
+        if metadata.file_type().is_symlink() {
+            linked = true;
+            metadata = fs::metadata(ancestor).map_err(|error| io(&error))?;
+        }
+        check(ancestor, &metadata)?;
+    }
+    if linked {
+        let canonical = fs::canonicalize(path).map_err(|error| io(&error))?;
+        for ancestor in canonical.ancestors().skip(1) {
+            check(
+                ancestor,
+                &fs::metadata(ancestor).map_err(|error| io(&error))?,
+            )?;
         }
     }
     Ok(())
@@ -342,6 +359,36 @@ mod tests {
         assert_eq!(
             check_directory_tree(&file, Owners::Me),
             Err(Unsafe::NotDirectory(file.clone()))
+        );
+    }
+
+    #[test]
+    fn the_directories_above_where_a_link_leads_are_checked_too() {
+        let directory = tempfile::tempdir().unwrap();
+        let open = directory.path().join("open");
+        let cache = open.join("cache");
+        fs::create_dir_all(&cache).unwrap();
+        fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+        fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let private = directory.path().join("private");
+        fs::create_dir(&private).unwrap();
+        fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+        // The link itself, and a link on the way: either leads under a world-writable directory.
+        std::os::unix::fs::symlink(&cache, private.join("cache")).unwrap();
+        std::os::unix::fs::symlink(&open, private.join("way")).unwrap();
+        for path in [private.join("cache"), private.join("way/cache")] {
+            assert!(
+                matches!(
+                    check_directory_tree(&path, Owners::Me),
+                    Err(Unsafe::AncestorWritable { .. })
+                ),
+                "{path:?}"
+            );
+        }
+        fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            check_directory_tree(&private.join("way/cache"), Owners::Me),
+            Ok(true)
         );
     }
 }

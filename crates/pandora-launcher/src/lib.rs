@@ -82,10 +82,21 @@ use pandora_format::FormatError;
 
 use workenv::{Failure, Record};
 
-/// The stub's whole program: find the package being run (this executable), then either run
-/// FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or launch it.
-pub fn main() -> std::process::ExitCode {
-    use std::process::ExitCode;
+/// Output into a closed pipe (`| head`) is an error the launcher handles, not a signal to die
+/// of. The binary has no Rust runtime start-up (which would do this); the program it execs gets
+/// SIGPIPE's default back, as `Command::exec` restores it.
+#[allow(unsafe_code)]
+fn ignore_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_IGN runs no handler code; nothing else in the process has set one yet.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
+}
+
+/// The stub's whole program, returning its exit code: find the package being run (this
+/// executable), then either run FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or
+/// launch it.
+pub fn main() -> u8 {
+    ignore_sigpipe();
     let mut arguments = std::env::args_os();
     let argv0 = arguments.next().unwrap_or_default();
     let package = match std::env::current_exe() {
@@ -96,7 +107,7 @@ pub fn main() -> std::process::ExitCode {
         Err(_) if argv0.as_encoded_bytes().contains(&b'/') => PathBuf::from(&argv0),
         Err(error) => {
             output::diagnostic(format_args!("cannot find the package being run: {error}"));
-            return ExitCode::from(EXIT_INVALID);
+            return EXIT_INVALID;
         }
     };
     let original = argv0.to_string_lossy().into_owned();
@@ -109,27 +120,27 @@ pub fn main() -> std::process::ExitCode {
             let spawn = std::env::var_os(env_vars::FLAVOR_EXEC_MODE)
                 .is_some_and(|value| value.eq_ignore_ascii_case("spawn"));
             return match entry::run(&package, &entry, &arguments, &original, spawn) {
-                Ok(code) => ExitCode::from(code),
+                Ok(code) => code,
                 Err(error) => {
                     output::diagnostic(format_args!("{}", describe(&error)));
-                    ExitCode::from(error.exit_code())
+                    error.exit_code()
                 }
             };
         }
         Err(error) => {
             output::diagnostic(format_args!("{}", describe(&error)));
-            return ExitCode::from(error.exit_code());
+            return error.exit_code();
         }
     }
     let settings = LaunchSettings::from_environment(|name| std::env::var(name).ok());
     if std::env::var_os(env_vars::FLAVOR_LAUNCHER_CLI).is_some_and(|value| value == "1") {
-        return ExitCode::from(maintenance(&package, &arguments, &settings));
+        return maintenance(&package, &arguments, &settings);
     }
     match launch(&package, &arguments, &original, &settings) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code,
         Err(error) => {
             output::diagnostic(format_args!("{}", describe(&error)));
-            ExitCode::from(error.exit_code())
+            error.exit_code()
         }
     }
 }
