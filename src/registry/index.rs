@@ -106,6 +106,11 @@ pub struct IndexVersion {
     pub license: Option<String>,
     /// Whether the publisher advises against it.
     pub deprecated: bool,
+    /// Why, in the publisher's words (`pandora deprecate --message`); shown as the warning.
+    pub deprecation: Option<String>,
+    /// Withdrawn by the publisher (`pandora yank`): never chosen for a new install, still
+    /// installed when a lockfile pins exactly these bytes.
+    pub yanked: bool,
     /// The launcher stub at the start of the file (`launcher_sha256` and `launcher_size`);
     /// `None` when the index does not say. A client that holds that launcher fetches only the
     /// rest of the file.
@@ -269,7 +274,15 @@ impl IndexPackage {
                         i64::try_from(launcher.size).unwrap_or(i64::MAX),
                     );
             }
-            block = block.with_block(entry.with("deprecated", version.deprecated));
+            entry = entry.with("deprecated", version.deprecated);
+            if let Some(message) = &version.deprecation {
+                entry = entry.with("deprecation", message.clone());
+            }
+            // Written only when set, so indexes without yanks read as they always did.
+            if version.yanked {
+                entry = entry.with("yanked", true);
+            }
+            block = block.with_block(entry);
         }
         block
     }
@@ -469,6 +482,19 @@ impl Fields<'_> {
                 dependencies,
                 license: self.text(version, "license", false)?,
                 deprecated,
+                deprecation: self
+                    .text(version, "deprecation", false)?
+                    .filter(|message| !message.is_empty()),
+                yanked: match version.field("yanked").map(|f| f.value()) {
+                    None => false,
+                    Some(Value::Bool(flag)) => *flag,
+                    Some(other) => {
+                        return Err(document.error_at(
+                            at(version, "yanked"),
+                            format!("`yanked` must be a bool, not {}", other.describe()),
+                        ))
+                    }
+                },
                 launcher,
             });
         }
@@ -608,6 +634,8 @@ mod tests {
                         dependencies: vec![],
                         license: None,
                         deprecated: true,
+                        deprecation: Some("use 1.10".into()),
+                        yanked: true,
                         launcher: None,
                     },
                     IndexVersion {
@@ -619,6 +647,8 @@ mod tests {
                         dependencies: vec!["libgreet@2.0.0".into()],
                         license: Some("MIT".into()),
                         deprecated: false,
+                        deprecation: None,
+                        yanked: false,
                         launcher: Some(LauncherRef {
                             sha256: [3; 32],
                             size: 12,
