@@ -425,13 +425,13 @@ fn missing(
         .flat_map(|package| package.versions.iter().filter(|v| !v.yanked))
         .map(|v| v.version.clone())
         .collect();
-    let yanked = version.is_some_and(|version| {
-        registries
+    // Only yanked versions match: say so, rather than that nothing exists.
+    let yanked = (version.is_some() || available.is_empty())
+        && registries
             .iter()
             .filter_map(|registry| registry.index.package(name))
             .flat_map(|package| &package.versions)
-            .any(|v| v.version == version && v.yanked)
-    });
+            .any(|v| v.yanked && version.is_none_or(|version| v.version == version));
     let fix = if yanked {
         format!(
             "{wanted} was yanked by its publisher: it is installed only where a lockfile pins it (`pandora sync`); available versions of {name}: {}",
