@@ -1,7 +1,7 @@
 //! `pandora deprecate NAME[@VERSION] --registry NAME --message MSG [--undo]`.
 
 use crate::cli::DeprecateArgs;
-use crate::commands::render::{publisher, render_index};
+use crate::commands::render;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
 use crate::ops::publish;
@@ -15,7 +15,7 @@ pub fn run(args: &DeprecateArgs, context: &Context) -> anyhow::Result<ExitStatus
     };
     let report = publish::deprecate(
         &context.settings.layout,
-        &publisher(&args.target, context),
+        &render::publisher(&args.target, context),
         &args.id,
         message,
     )?;
@@ -39,6 +39,6 @@ pub fn run(args: &DeprecateArgs, context: &Context) -> anyhow::Result<ExitStatus
             args.id, report.registry
         ),
     );
-    render_index(&report, context);
+    render::render_index(&report, context);
     Ok(ExitStatus::Success)
 }

@@ -1,7 +1,7 @@
 //! `pandora publish FILE.psp... --registry NAME`.
 
 use crate::cli::PublishArgs;
-use crate::commands::render::{publisher, render_index};
+use crate::commands::render;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
 use crate::ops::publish;
@@ -10,7 +10,7 @@ use crate::ops::publish;
 pub fn run(args: &PublishArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let report = publish::publish(
         &context.settings.layout,
-        &publisher(&args.target, context),
+        &render::publisher(&args.target, context),
         &args.files,
     )?;
     for package in &report.packages {
@@ -27,6 +27,6 @@ pub fn run(args: &PublishArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             .printer
             .data(format!("{}\t{}", package.id, package.blob));
     }
-    render_index(&report, context);
+    render::render_index(&report, context);
     Ok(ExitStatus::Success)
 }

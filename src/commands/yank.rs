@@ -1,7 +1,7 @@
 //! `pandora yank NAME@VERSION --registry NAME [--undo]`.
 
 use crate::cli::YankArgs;
-use crate::commands::render::{publisher, render_index};
+use crate::commands::render;
 use crate::commands::Context;
 use crate::exit::ExitStatus;
 use crate::ops::publish;
@@ -10,7 +10,7 @@ use crate::ops::publish;
 pub fn run(args: &YankArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let report = publish::yank(
         &context.settings.layout,
-        &publisher(&args.target, context),
+        &render::publisher(&args.target, context),
         &args.id,
         args.undo,
     )?;
@@ -31,6 +31,6 @@ pub fn run(args: &YankArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             args.id, report.registry
         ),
     );
-    render_index(&report, context);
+    render::render_index(&report, context);
     Ok(ExitStatus::Success)
 }

@@ -345,7 +345,7 @@ pub fn plan_gc(layout: &Layout, publisher: &Publisher<'_>, grace_seconds: i64) -
         }
     }
     Ok(GcPlan {
-        registry: registry.name.clone(),
+        registry: registry.name,
         location: target.location(),
         garbage,
         recent,

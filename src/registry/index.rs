@@ -20,6 +20,8 @@
 //!             string[] dependencies = { "libgreet@2.0.0" };
 //!             string license = "MIT";
 //!             bool deprecated = false;
+//!             string deprecation = "...";              // optional: the publisher's message
+//!             bool yanked = true;                      // optional: only lockfile pins get it
 //!         }
 //!     }
 //! }

@@ -48,6 +48,9 @@ impl S3Location {
     }
 }
 
+/// An object's bytes and its ETag.
+type Tagged = (Vec<u8>, Option<String>);
+
 /// A bucket registry.
 #[derive(Debug)]
 pub struct S3Target {
@@ -122,7 +125,7 @@ impl S3Target {
     }
 
     /// The object and its ETag.
-    fn get(&self, key: &str) -> Result<Option<(Vec<u8>, Option<String>)>, PublishError> {
+    fn get(&self, key: &str) -> Result<Option<Tagged>, PublishError> {
         let path = self.path(key);
         self.runtime.block_on(async {
             match self.store.get(&path).await {
