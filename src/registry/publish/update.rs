@@ -227,3 +227,193 @@ fn settle(target: &dyn Target, signer: &Signer<'_>) -> Result<(), PublishError> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::publish::file::DirectoryTarget;
+    use crate::registry::publish::target::Listed;
+    use std::cell::Cell;
+
+    /// A directory where another writer changes the index between each read and the first
+    /// `losses` commits, as a concurrent publisher would: the commit then reports the lost race
+    /// (an S3 412).
+    struct Raced<'k> {
+        inner: DirectoryTarget,
+        losses: Cell<u32>,
+        rival: &'k SigningKey,
+    }
+
+    impl Target for Raced<'_> {
+        fn location(&self) -> String {
+            self.inner.location()
+        }
+        fn begin(&self) -> Result<Current, PublishError> {
+            self.inner.begin()
+        }
+        fn end(&self) {
+            self.inner.end();
+        }
+        fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PublishError> {
+            self.inner.read(key)
+        }
+        fn exists(&self, key: &str) -> Result<bool, PublishError> {
+            self.inner.exists(key)
+        }
+        fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, PublishError> {
+            self.inner.create(key, bytes)
+        }
+        fn replace(&self, key: &str, bytes: Vec<u8>) -> Result<(), PublishError> {
+            self.inner.replace(key, bytes)
+        }
+        fn commit_index(&self, text: &[u8], current: &Current) -> Result<bool, PublishError> {
+            if self.losses.get() == 0 {
+                return self.inner.commit_index(text, current);
+            }
+            self.losses.set(self.losses.get() - 1);
+            // The rival publishes serial + 1 with a package of its own, fully signed.
+            let mut index = RegistryIndex::parse("rival", current.index.as_deref().unwrap())
+                .expect("a valid index");
+            index.serial = index.serial.map(|serial| serial + 1);
+            let mut package = index.packages[0].clone();
+            package.name = format!("rival{}", index.serial.unwrap());
+            index.packages.push(package);
+            let text = index.to_acl();
+            let signature =
+                signature_file(&self.rival.public_key(), &self.rival.sign(text.as_bytes()));
+            self.inner.replace("index.acl", text.into_bytes())?;
+            self.inner
+                .replace("index.acl.sig", signature.into_bytes())?;
+            Ok(false)
+        }
+        fn list(&self, prefix: &str) -> Result<Vec<Listed>, PublishError> {
+            self.inner.list(prefix)
+        }
+        fn delete(&self, key: &str) -> Result<(), PublishError> {
+            self.inner.delete(key)
+        }
+    }
+
+    fn add_package(
+        name: &'static str,
+    ) -> impl FnMut(&mut RegistryIndex) -> Result<bool, PublishError> {
+        move |index| {
+            if index.package(name).is_some() {
+                return Ok(false);
+            }
+            let version = crate::registry::index::IndexVersion {
+                version: "1.0.0".into(),
+                pkg_url: format!("{name}.psp"),
+                sha256: [7; 32].into(),
+                size: Some(1),
+                manifest_url: None,
+                dependencies: vec![],
+                license: None,
+                deprecated: false,
+                deprecation: None,
+                yanked: false,
+                launcher: None,
+            };
+            index.packages.push(crate::registry::index::IndexPackage {
+                name: name.into(),
+                description: None,
+                tags: vec![],
+                latest: "1.0.0".into(),
+                pkg_base_url: None,
+                versions: vec![version],
+            });
+            index.packages.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(true)
+        }
+    }
+
+    #[test]
+    fn a_lost_race_is_re_read_and_re_applied_and_the_serial_only_grows() {
+        let directory = tempfile::tempdir().unwrap();
+        let (ours, rival) = (
+            SigningKey::from_seed("ours"),
+            SigningKey::from_seed("rival"),
+        );
+        let trusted = [ours.public_key(), rival.public_key()];
+        let signer = Signer {
+            key: &ours,
+            trusted: &trusted,
+            registry: "r",
+            expires_in_days: 1,
+            now: 1_000,
+        };
+        let target = Raced {
+            inner: DirectoryTarget::new(directory.path()).unwrap(),
+            losses: Cell::new(0),
+            rival: &rival,
+        };
+        let first = update(&target, &signer, &mut add_package("a")).unwrap();
+        assert_eq!((first.index.serial, first.attempts), (Some(1), 1));
+        target.losses.set(2);
+        let second = update(&target, &signer, &mut add_package("b")).unwrap();
+        assert_eq!(second.attempts, 3);
+        // Two rival writes (serials 2 and 3) came first; ours follows them and keeps theirs.
+        assert_eq!(second.index.serial, Some(4));
+        let names: Vec<&str> = second
+            .index
+            .packages
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b", "rival2", "rival3"]);
+        let read_back = read(&target, &trusted, "r").unwrap();
+        assert_eq!(read_back, second.index);
+        // The same change again writes nothing.
+        let again = update(&target, &signer, &mut add_package("b")).unwrap();
+        assert!(!again.changed);
+        assert_eq!(again.index.serial, Some(4));
+    }
+
+    #[test]
+    fn a_stale_signature_is_put_back_from_the_staged_copy_and_a_foreign_one_is_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        let key = SigningKey::from_seed("ours");
+        let trusted = [key.public_key()];
+        let signer = Signer {
+            key: &key,
+            trusted: &trusted,
+            registry: "r",
+            expires_in_days: 1,
+            now: 1_000,
+        };
+        let target = DirectoryTarget::new(directory.path()).unwrap();
+        update(&target, &signer, &mut add_package("a")).unwrap();
+        let stale = target.read("index.acl.sig").unwrap().unwrap();
+        update(&target, &signer, &mut add_package("b")).unwrap();
+        // Killed between index.acl and index.acl.sig.
+        target.replace("index.acl.sig", stale).unwrap();
+        let repaired = update(&target, &signer, &mut add_package("b")).unwrap();
+        assert!(!repaired.changed);
+        let text = String::from_utf8(target.read("index.acl").unwrap().unwrap()).unwrap();
+        let signature = String::from_utf8(target.read("index.acl.sig").unwrap().unwrap()).unwrap();
+        signed_by_trusted(&text, &signature, &trusted).unwrap();
+
+        // An index someone else signed: refused, nothing written.
+        let stranger = SigningKey::from_seed("stranger");
+        let forged = text.replace("serial = 2;", "serial = 99;");
+        target
+            .replace("index.acl", forged.clone().into_bytes())
+            .unwrap();
+        target
+            .replace(
+                "index.acl.sig",
+                signature_file(&stranger.public_key(), &stranger.sign(forged.as_bytes()))
+                    .into_bytes(),
+            )
+            .unwrap();
+        let error = update(&target, &signer, &mut add_package("c")).unwrap_err();
+        assert!(
+            matches!(error, PublishError::UntrustedIndex { .. }),
+            "{error}"
+        );
+        assert_eq!(
+            target.read("index.acl").unwrap().unwrap(),
+            forged.into_bytes()
+        );
+    }
+}
