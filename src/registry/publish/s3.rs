@@ -163,11 +163,16 @@ impl S3Target {
 
 /// An `object_store` error as a storage failure, classified for the hint.
 fn storage(action: &'static str, location: &str, error: &object_store::Error) -> PublishError {
+    // object_store's messages already repeat their sources' text: add a source only when it
+    // says something new.
     let mut message = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(inner) = source {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
+        let text = inner.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
         source = inner.source();
     }
     let kind = if message.contains("NoSuchBucket") {
