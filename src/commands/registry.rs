@@ -335,6 +335,16 @@ fn list(context: &Context) -> anyhow::Result<ExitStatus> {
                     .printer
                     .detail(format!("{} trusts {key}", registry.name));
             }
+            if let Some(url) = &registry.publish_url {
+                let allowed = if registry.allow_publish {
+                    "publishes to"
+                } else {
+                    "would publish to (not allowed)"
+                };
+                context
+                    .printer
+                    .detail(format!("{} {allowed} {url}", registry.name));
+            }
         }
     }
     Ok(ExitStatus::Success)
