@@ -466,6 +466,18 @@ fn a_half_written_update_is_repaired_by_the_next_run_and_gc_removes_orphans() {
         .success();
     assert!(!orphan.exists());
     sandbox.run(&["install", "--yes", "first"]).success();
+
+    // A stored file cut short under a package's hash (a damaged copy) is replaced, not trusted.
+    let third = local_package(sandbox, "third", "1.0.0", &[]);
+    let blob = served
+        .directory
+        .join(format!("blobs/sha256/{}.psp", sha256(&third)));
+    std::fs::write(&blob, &std::fs::read(&third).unwrap()[..100]).unwrap();
+    let run = publish(sandbox, &[&third]);
+    run.success();
+    assert!(run.stderr.contains("(uploaded"), "{}", run.stderr);
+    assert_eq!(sha256(&blob), sha256(&third));
+    sandbox.run(&["install", "--yes", "third"]).success();
 }
 
 #[test]

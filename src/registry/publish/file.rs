@@ -99,12 +99,18 @@ impl Target for DirectoryTarget {
         }
     }
 
-    fn exists(&self, key: &str) -> Result<bool, PublishError> {
-        Ok(self.path(key).is_file())
+    fn size(&self, key: &str) -> Result<Option<u64>, PublishError> {
+        let path = self.path(key);
+        match fs_err::metadata(&path) {
+            Ok(metadata) if metadata.is_file() => Ok(Some(metadata.len())),
+            Ok(_) => Ok(None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(io("look up", &path)(error)),
+        }
     }
 
     fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, PublishError> {
-        if self.exists(key)? {
+        if self.size(key)? == Some(bytes.len() as u64) {
             return Ok(false);
         }
         self.replace(key, bytes)?;

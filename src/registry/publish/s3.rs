@@ -234,20 +234,21 @@ impl Target for S3Target {
         Ok(self.get(key)?.map(|(bytes, _)| bytes))
     }
 
-    fn exists(&self, key: &str) -> Result<bool, PublishError> {
+    fn size(&self, key: &str) -> Result<Option<u64>, PublishError> {
         let path = self.path(key);
         match self.runtime.block_on(self.store.head(&path)) {
-            Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
             Err(error) => Err(storage("look up", &self.describe(key), &error)),
         }
     }
 
     fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, PublishError> {
-        if self.exists(key)? {
-            return Ok(false);
+        match self.size(key)? {
+            Some(size) if size == bytes.len() as u64 => Ok(false),
+            Some(_) => self.put(key, bytes, PutMode::Overwrite),
+            None => self.put(key, bytes, PutMode::Create),
         }
-        self.put(key, bytes, PutMode::Create)
     }
 
     fn replace(&self, key: &str, bytes: Vec<u8>) -> Result<(), PublishError> {

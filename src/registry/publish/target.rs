@@ -27,10 +27,11 @@ pub trait Target {
     fn end(&self);
     /// Reads one object; `None` when it does not exist.
     fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PublishError>;
-    /// Whether an object exists.
-    fn exists(&self, key: &str) -> Result<bool, PublishError>;
-    /// Stores an object unless one is there already (content-addressed keys: the same key is
-    /// the same bytes). Returns whether it stored it.
+    /// An object's size, `None` when it does not exist.
+    fn size(&self, key: &str) -> Result<Option<u64>, PublishError>;
+    /// Stores an object unless one of the same size is there already (content-addressed keys:
+    /// the same key is the same bytes; one of another size was damaged or tampered with, and is
+    /// replaced). Returns whether it stored it.
     fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, PublishError>;
     /// Replaces an object whatever is there.
     fn replace(&self, key: &str, bytes: Vec<u8>) -> Result<(), PublishError>;

@@ -257,8 +257,8 @@ mod tests {
         fn read(&self, key: &str) -> Result<Option<Vec<u8>>, PublishError> {
             self.inner.read(key)
         }
-        fn exists(&self, key: &str) -> Result<bool, PublishError> {
-            self.inner.exists(key)
+        fn size(&self, key: &str) -> Result<Option<u64>, PublishError> {
+            self.inner.size(key)
         }
         fn create(&self, key: &str, bytes: Vec<u8>) -> Result<bool, PublishError> {
             self.inner.create(key, bytes)
