@@ -129,7 +129,9 @@ fn publish_stores_by_hash_signs_the_index_and_installs_over_http() {
         "#!/bin/sh\necho changed\n",
         "publisher",
     );
-    let refused = publish(sandbox, &[&other]);
+    // With a new package beside it: nothing at all is stored.
+    let fresh = local_package(sandbox, "fresh", "1.0.0", &[]);
+    let refused = publish(sandbox, &[&fresh, &other]);
     refused.failure(1);
     assert!(refused.stderr.contains(&sha256(&app)), "{}", refused.stderr);
     assert!(
@@ -147,6 +149,10 @@ fn publish_stores_by_hash_signs_the_index_and_installs_over_http() {
     assert!(!served
         .directory
         .join(format!("blobs/sha256/{}.psp", sha256(&other)))
+        .exists());
+    assert!(!served
+        .directory
+        .join(format!("blobs/sha256/{}.psp", sha256(&fresh)))
         .exists());
     assert_eq!(index, read(&served.directory.join("index.acl")));
 }

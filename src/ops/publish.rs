@@ -214,9 +214,12 @@ pub fn publish(
         let mut change = |index: &mut RegistryIndex| -> std::result::Result<bool, PublishError> {
             let mut changed = false;
             packages.clear();
-            for package in &offered {
-                // Refused versions upload nothing: check before storing.
-                let added = merge::check_immutable(index, package)? == Added::New;
+            // A refusal uploads nothing, for any of the files: check them all before storing.
+            let added: Vec<bool> = offered
+                .iter()
+                .map(|package| Ok(merge::check_immutable(index, package)? == Added::New))
+                .collect::<std::result::Result<_, PublishError>>()?;
+            for (package, added) in offered.iter().zip(added) {
                 let blob = blob_key(&package.entry.sha256);
                 let uploaded = match uploads.iter().find(|(key, _)| *key == blob) {
                     Some((_, uploaded)) => *uploaded,
