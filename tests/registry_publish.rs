@@ -76,8 +76,30 @@ fn publish_stores_by_hash_signs_the_index_and_installs_over_http() {
     let sandbox = &served.sandbox;
     let lib = local_package(sandbox, "libgreet", "2.0.0", &[]);
     let app = local_package(sandbox, "hello", "1.1.0", &["libgreet@2.0.0"]);
-    let run = publish(sandbox, &[&lib, &app]);
+    let log = sandbox.home().join("events.log");
+    let mut args = vec![
+        "publish",
+        "--registry",
+        "pub",
+        "--key-seed",
+        "registry",
+        "--log",
+    ];
+    args.extend([
+        log.to_str().unwrap(),
+        lib.to_str().unwrap(),
+        app.to_str().unwrap(),
+    ]);
+    let run = sandbox.run(&args);
     run.success();
+    let events = read(&log);
+    assert!(
+        events.contains(&format!(
+            " publish registry=pub id=hello@1.1.0 sha256={} status=added serial=1\n",
+            sha256(&app)
+        )),
+        "{events}"
+    );
     assert!(
         run.stderr.contains("Published libgreet@2.0.0 (uploaded"),
         "{}",

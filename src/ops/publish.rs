@@ -5,6 +5,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use pandora_core::events::Event;
+
 use super::keys::{signing_key, KeySource};
 use super::{Error, Result};
 use crate::config::{RegistriesFile, Registry};
@@ -262,7 +264,26 @@ pub fn publish(
         // `change` borrows the target for uploads while the loop drives it: a second handle.
         update::update(target_ref, &signer, &mut change)?
     };
+    for package in &packages {
+        Event::new("publish")
+            .with("registry", &registry.name)
+            .with("id", &package.id)
+            .with("sha256", &package.sha256)
+            .with("status", if package.added { "added" } else { "unchanged" })
+            .with("serial", updated.index.serial.unwrap_or(0))
+            .emit();
+    }
     Ok(report(&registry, &*target, packages, &updated))
+}
+
+/// The log line of a yank or deprecation.
+fn log_change(event: &'static str, id: &str, report: &RegistryChangeReport, detail: &str) {
+    Event::new(event)
+        .with("registry", &report.registry)
+        .with("id", id)
+        .with("status", detail)
+        .with("serial", report.serial.unwrap_or(0))
+        .emit();
 }
 
 /// Yanks `name@version` (or, with `undo`, takes the yank back).
@@ -280,7 +301,9 @@ pub fn yank(
         &signer(publisher, &registry, &key),
         &mut |index| merge::yank(index, id, !undo, &location),
     )?;
-    Ok(report(&registry, &*target, Vec::new(), &updated))
+    let report = report(&registry, &*target, Vec::new(), &updated);
+    log_change("yank", id, &report, if undo { "undone" } else { "yanked" });
+    Ok(report)
 }
 
 /// Deprecates `name@version`, or every version of `name`, with `message` (`None`: undo).
@@ -298,7 +321,9 @@ pub fn deprecate(
         &signer(publisher, &registry, &key),
         &mut |index| merge::deprecate(index, target_id, message, &location),
     )?;
-    Ok(report(&registry, &*target, Vec::new(), &updated))
+    let report = report(&registry, &*target, Vec::new(), &updated);
+    log_change("deprecate", target_id, &report, message.unwrap_or("undone"));
+    Ok(report)
 }
 
 /// What `registry gc` would delete.
@@ -378,5 +403,13 @@ pub fn gc(layout: &Layout, publisher: &Publisher<'_>, plan: &GcPlan) -> Result<V
         target.delete(&listed.key)?;
         deleted.push(listed.clone());
     }
+    Event::new("registry-gc")
+        .with("registry", &registry.name)
+        .with("items", deleted.len())
+        .with(
+            "bytes",
+            deleted.iter().map(|listed| listed.size).sum::<u64>(),
+        )
+        .emit();
     Ok(deleted)
 }
