@@ -117,6 +117,12 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Fetch every configured registry's index now and say what changed (exit 1 only if none could be fetched)
     Update,
+    /// Verify packages and publish them to a registry that allows it (uploads, re-signs the index)
+    Publish(PublishArgs),
+    /// Withdraw a published version from new installs (lockfiles that pin it still install it)
+    Yank(YankArgs),
+    /// Mark a published package or version deprecated, with a message shown on install and activate
+    Deprecate(DeprecateArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -650,6 +656,100 @@ pub enum RegistryCommand {
     Set(RegistrySetArgs),
     /// Write a signed index.acl for a directory of .psp files, so any static host can serve it
     Index(RegistryIndexArgs),
+    /// Delete stored package files of a registry you publish to that no index entry points at
+    Gc(RegistryGcArgs),
+}
+
+/// Which registry a publishing command writes, and the key it signs the index with.
+#[derive(Debug, Args)]
+pub struct PublishTargetArgs {
+    /// The configured registry to write (it needs `allow_publish` and a `publish_url`)
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(registry_names))]
+    pub registry: String,
+    /// Key signing the index: a name under $PANDORA_HOME/keys, or a key file; it must be one of the registry's keys [default: the key named `default`]
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "key_seed")]
+    pub key: Option<String>,
+    /// Derive the signing key from a seed (secret = SHA-256(seed))
+    #[arg(long, value_name = "SEED")]
+    pub key_seed: Option<String>,
+    /// Days until clients refuse the index unless it is re-published
+    #[arg(long, value_name = "DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
+    pub expires_in: u32,
+}
+
+impl PublishTargetArgs {
+    /// Where the signing key comes from.
+    pub fn key_source(&self) -> crate::ops::keys::KeySource<'_> {
+        key_source(self.key.as_deref(), self.key_seed.as_deref())
+    }
+}
+
+/// `pandora publish`
+#[derive(Debug, Args)]
+#[command(after_help = PUBLISH_HELP)]
+pub struct PublishArgs {
+    /// The package files
+    #[arg(required = true, value_name = "FILE.psp")]
+    pub files: Vec<PathBuf>,
+    /// Where and how
+    #[command(flatten)]
+    pub target: PublishTargetArgs,
+}
+
+const PUBLISH_HELP: &str =
+    "Each file is verified in full first (as install does); nothing is written unless all pass. \
+Files are stored under their SHA-256 (blobs/sha256/HEX.psp beside index.acl), so the same bytes \
+are stored once and publishing them again changes nothing; a NAME@VERSION already published \
+with other bytes is refused. The index is replaced with a conditional write (S3: If-Match on its \
+ETag; a directory: under a lock), so concurrent publishers never lose each other's packages. \
+S3 credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, or AWS_PROFILE in \
+~/.aws/credentials and ~/.aws/config; region and endpoint from the registry's s3_region and \
+s3_endpoint, else AWS_REGION and AWS_ENDPOINT_URL.";
+
+/// `pandora yank`
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    /// The version to yank, as NAME@VERSION
+    #[arg(value_name = "NAME@VERSION")]
+    pub id: String,
+    /// Take the yank back
+    #[arg(long)]
+    pub undo: bool,
+    /// Where and how
+    #[command(flatten)]
+    pub target: PublishTargetArgs,
+}
+
+/// `pandora deprecate`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["message", "undo"])))]
+pub struct DeprecateArgs {
+    /// NAME@VERSION, or NAME for every version published now
+    #[arg(value_name = "NAME[@VERSION]")]
+    pub id: String,
+    /// Why, and what to use instead (shown as the warning on install and activate)
+    #[arg(long, short, value_name = "MSG")]
+    pub message: Option<String>,
+    /// Take the deprecation back
+    #[arg(long)]
+    pub undo: bool,
+    /// Where and how
+    #[command(flatten)]
+    pub target: PublishTargetArgs,
+}
+
+/// `pandora registry gc`
+#[derive(Debug, Args)]
+pub struct RegistryGcArgs {
+    /// The configured registry to clean (it needs `allow_publish` and a `publish_url`)
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(registry_names))]
+    pub registry: String,
+    /// Only list what would be deleted
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep unreferenced files younger than this: a publisher may be about to index them
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(0..))]
+    pub grace: i64,
 }
 
 /// `pandora registry index`
@@ -703,7 +803,8 @@ pub struct RegistryAddArgs {
 #[command(after_help = REGISTRY_SET_HELP)]
 #[command(group(clap::ArgGroup::new("change").required(true).multiple(true).args([
     "priority", "keys", "add_keys", "remove_keys", "require_signatures",
-    "no_require_signatures", "cache_ttl", "mirrors", "no_mirrors",
+    "no_require_signatures", "cache_ttl", "mirrors", "no_mirrors", "allow_publish",
+    "no_allow_publish", "publish_url", "no_publish_url", "s3_endpoint", "s3_region",
 ])))]
 pub struct RegistrySetArgs {
     /// The registry to change
@@ -736,6 +837,24 @@ pub struct RegistrySetArgs {
     /// Remove every mirror
     #[arg(long)]
     pub no_mirrors: bool,
+    /// Let `pandora publish`, `yank`, `deprecate` and `registry gc` write to it (needs a publish URL)
+    #[arg(long, conflicts_with = "no_allow_publish")]
+    pub allow_publish: bool,
+    /// Stop publishing to it from here
+    #[arg(long)]
+    pub no_allow_publish: bool,
+    /// Where its files are written: s3://BUCKET/PREFIX, or file:///DIR (its URL must serve the same files)
+    #[arg(long, value_name = "URL", conflicts_with = "no_publish_url")]
+    pub publish_url: Option<String>,
+    /// Forget the publish URL (and the S3 settings)
+    #[arg(long)]
+    pub no_publish_url: bool,
+    /// The S3-compatible endpoint for an s3:// publish URL, e.g. http://127.0.0.1:9000 [default: AWS, or AWS_ENDPOINT_URL]
+    #[arg(long, value_name = "URL")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region [default: AWS_REGION, the AWS profile's, else us-east-1]
+    #[arg(long, value_name = "REGION")]
+    pub s3_region: Option<String>,
 }
 
 const REGISTRY_SET_HELP: &str =

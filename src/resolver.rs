@@ -109,6 +109,8 @@ pub struct Resolved {
     pub dependencies: Vec<String>,
     /// Whether the registry marks it deprecated (a warning, never a refusal).
     pub deprecated: bool,
+    /// The publisher's message, when it gave one.
+    pub deprecation: Option<String>,
     /// What asked for it: `["app@1.0.0", "libfoo@2.0.0"]` ends with this package.
     pub chain: Vec<String>,
 }
@@ -231,6 +233,8 @@ pub type Pins = BTreeMap<String, Sha256>;
 
 /// The first registry (by priority) offering `name` at `version` (its latest when `None`);
 /// for a pinned `name@version`, the first offering exactly the pinned bytes, if any does.
+/// Yanked versions are offered only to a pin of exactly their bytes (a lockfile's), as cargo
+/// does: a new install never chooses one.
 fn lookup<'r>(
     registries: &'r [Registry],
     name: &str,
@@ -256,14 +260,20 @@ fn lookup<'r>(
                 .filter_map(offers)
                 .find(|(_, found)| file(found) == Some(*sha256))
         })
-        // A registry with a file for this platform before one without (whose error says so).
+        // Not yanked; a registry with a file for this platform before one without (whose
+        // error says so).
         .or_else(|| {
             registries
                 .iter()
                 .filter_map(offers)
-                .find(|(_, found)| file(found).is_some())
+                .find(|(_, found)| !found.yanked && file(found).is_some())
         })
-        .or_else(|| registries.iter().find_map(offers))
+        .or_else(|| {
+            registries
+                .iter()
+                .filter_map(offers)
+                .find(|(_, found)| !found.yanked)
+        })
 }
 
 /// Resolves `requests` against what is at hand, then `registries` (highest priority first).
@@ -439,9 +449,22 @@ fn missing(
     let available: Vec<String> = registries
         .iter()
         .filter_map(|registry| registry.index.package(name))
-        .flat_map(|package| package.versions.iter().map(|v| v.version.clone()))
+        .flat_map(|package| package.versions.iter().filter(|v| !v.yanked))
+        .map(|v| v.version.clone())
         .collect();
-    let fix = if available.is_empty() {
+    // Only yanked versions match: say so, rather than that nothing exists.
+    let yanked = (version.is_some() || available.is_empty())
+        && registries
+            .iter()
+            .filter_map(|registry| registry.index.package(name))
+            .flat_map(|package| &package.versions)
+            .any(|v| v.yanked && version.is_none_or(|version| v.version == version));
+    let fix = if yanked {
+        format!(
+            "{wanted} was yanked by its publisher: it is installed only where a lockfile pins it (`pandora sync`); available versions of {name}: {}",
+            if available.is_empty() { "none".to_string() } else { available.join(", ") }
+        )
+    } else if available.is_empty() {
         format!("no configured registry has `{name}`: add one that does with `pandora registry add NAME URL`, or look for it with `pandora search {name}`")
     } else {
         format!(
@@ -506,6 +529,7 @@ fn plan_entry(
         launcher: file.launcher,
         dependencies: found.dependencies.clone(),
         deprecated: found.deprecated,
+        deprecation: found.deprecation.clone(),
         chain,
     })
 }
@@ -593,6 +617,8 @@ mod tests {
             dependencies: dependencies.iter().map(|pin| pin.to_string()).collect(),
             license: None,
             deprecated: false,
+            deprecation: None,
+            yanked: false,
             launcher: None,
         }
     }

@@ -200,7 +200,10 @@ fn packages_fail_over_to_a_mirror() {
 }
 
 /// Replaces the fixture's `tool` (which pins a libgreet nobody has) with one that needs nothing.
+/// Re-publishes tool@1.0.0 (its file already removed) with other bytes: the index drops it
+/// first, as a published version is never replaced in place.
 fn publish_tool_without_dependencies(fixture: &support::registry::Fixture) {
+    support::registry::index(&fixture.sandbox, &fixture.registry, &[]);
     support::registry::publish(
         &fixture.sandbox,
         &fixture.registry,

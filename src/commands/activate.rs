@@ -26,7 +26,7 @@ pub fn run(args: &ActivateArgs, context: &Context) -> anyhow::Result<ExitStatus>
     for id in deprecated(layout, &preview.joining)? {
         context
             .printer
-            .warn(format!("{id} is deprecated; it is activated all the same"));
+            .warn(format!("{id}; it is activated all the same"));
     }
     let change = activate(
         layout,

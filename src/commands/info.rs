@@ -25,11 +25,7 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             format!(
                 "{}{}",
                 version.version,
-                if version.deprecated {
-                    " (deprecated)"
-                } else {
-                    ""
-                }
+                crate::commands::render::version_marks(version)
             ),
         );
         row(
@@ -37,10 +33,16 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             package
                 .versions
                 .iter()
-                .map(|v| v.version.clone())
+                .map(|v| {
+                    let mark = if v.yanked { " (yanked)" } else { "" };
+                    format!("{}{mark}", v.version)
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         );
+        if let Some(message) = &version.deprecation {
+            row("deprecated", message.clone());
+        }
         if let Some(description) = &package.description {
             row("description", description.clone());
         }

@@ -127,7 +127,7 @@ fn install_targets(
     for id in &plan.deprecated {
         context
             .printer
-            .warn(format!("{id} is deprecated; it is installed all the same"));
+            .warn(format!("{id}; it is installed all the same"));
     }
     let preview = if args.no_activate {
         None

@@ -5,6 +5,7 @@
 mod activate;
 mod build;
 mod completions;
+mod deprecate;
 mod doctor;
 mod env;
 mod graph;
@@ -17,6 +18,7 @@ mod needs;
 mod plan;
 mod profile;
 mod prune;
+mod publish;
 mod registry;
 mod remove;
 mod render;
@@ -26,6 +28,7 @@ mod sync;
 mod unpack;
 mod update;
 mod verify;
+mod yank;
 
 use crate::cli::{Cli, Command};
 use crate::exit::ExitStatus;
@@ -90,6 +93,9 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Autoremove => needs::autoremove(context),
         Command::Doctor(args) => doctor::run(&args, context),
         Command::Update => update::run(context),
+        Command::Publish(args) => publish::run(&args, context),
+        Command::Yank(args) => yank::run(&args, context),
+        Command::Deprecate(args) => deprecate::run(&args, context),
         Command::Completions(args) => completions::run(&args, context),
     }
 }

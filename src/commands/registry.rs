@@ -1,10 +1,12 @@
 //! `pandora registry add | list | remove | set | index`.
 
 use crate::cli::{
-    RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryRemoveArgs, RegistrySetArgs,
+    RegistryAddArgs, RegistryCommand, RegistryGcArgs, RegistryIndexArgs, RegistryRemoveArgs,
+    RegistrySetArgs,
 };
 use crate::commands::Context;
 use crate::exit::ExitStatus;
+use crate::ops::publish;
 use crate::ops::registry::{self, IndexRequest, NewRegistry, RegistryChange};
 
 /// Runs a `pandora registry` subcommand.
@@ -15,7 +17,60 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
         RegistryCommand::Remove(args) => remove(&args, context),
         RegistryCommand::Set(args) => set(&args, context),
         RegistryCommand::Index(args) => index(&args, context),
+        RegistryCommand::Gc(args) => gc(&args, context),
     }
+}
+
+fn gc(args: &RegistryGcArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let layout = &context.settings.layout;
+    let publisher = publish::Publisher {
+        registry: &args.registry,
+        key: crate::ops::keys::KeySource::Default,
+        expires_in_days: 1,
+        home: context.home(),
+        variable: |name| std::env::var(name).ok(),
+    };
+    let plan = publish::plan_gc(layout, &publisher, args.grace)?;
+    let bytes: u64 = plan.garbage.iter().map(|listed| listed.size).sum();
+    for listed in &plan.garbage {
+        context.printer.data(&listed.key);
+    }
+    if !plan.recent.is_empty() {
+        context.printer.status(
+            "Kept",
+            format!(
+                "{} unreferenced file(s) younger than {} s (a publisher may be indexing them; --grace 0 to include them)",
+                plan.recent.len(),
+                args.grace
+            ),
+        );
+    }
+    if plan.garbage.is_empty() {
+        context
+            .printer
+            .status("Clean", format!("nothing to delete in {}", plan.location));
+        return Ok(ExitStatus::Success);
+    }
+    let summary = format!(
+        "{} file(s), {} from {}",
+        plan.garbage.len(),
+        crate::printer::human_bytes(bytes),
+        plan.location
+    );
+    if args.dry_run {
+        context.printer.status("Would delete", summary);
+        return Ok(ExitStatus::Success);
+    }
+    if !context.printer.confirm(&format!("Delete {summary}?"))? {
+        context.printer.status("Kept", summary);
+        return Ok(ExitStatus::NotConfirmed);
+    }
+    let deleted = publish::gc(layout, &publisher, &plan)?;
+    context.printer.status(
+        "Deleted",
+        format!("{} file(s) from {}", deleted.len(), plan.location),
+    );
+    Ok(ExitStatus::Success)
 }
 
 fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStatus> {
@@ -109,6 +164,15 @@ fn set(args: &RegistrySetArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             } else {
                 (!args.mirrors.is_empty()).then(|| args.mirrors.clone())
             },
+            allow_publish: option(args.allow_publish, true)
+                .or(option(args.no_allow_publish, false)),
+            publish_url: if args.no_publish_url {
+                Some(None)
+            } else {
+                args.publish_url.clone().map(Some)
+            },
+            s3_endpoint: args.s3_endpoint.clone(),
+            s3_region: args.s3_region.clone(),
         },
     )?;
     let (before, after) = (&changed.before, &changed.after);
@@ -145,6 +209,22 @@ fn set(args: &RegistrySetArgs, context: &Context) -> anyhow::Result<ExitStatus> 
             before.mirrors.len(),
             after.mirrors.len()
         ));
+    }
+    if before.allow_publish != after.allow_publish {
+        changes.push(if after.allow_publish {
+            "publishing allowed".to_string()
+        } else {
+            "publishing not allowed".to_string()
+        });
+    }
+    if before.publish_url != after.publish_url {
+        changes.push(match &after.publish_url {
+            Some(url) => format!("publish_url {url}"),
+            None => "no publish_url".to_string(),
+        });
+    }
+    if before.s3_endpoint != after.s3_endpoint || before.s3_region != after.s3_region {
+        changes.push("S3 settings".to_string());
     }
     if after.keys.is_empty() && !before.keys.is_empty() && !context.settings.quiet {
         context.printer.warn(format!(
@@ -254,6 +334,16 @@ fn list(context: &Context) -> anyhow::Result<ExitStatus> {
                 context
                     .printer
                     .detail(format!("{} trusts {key}", registry.name));
+            }
+            if let Some(url) = &registry.publish_url {
+                let allowed = if registry.allow_publish {
+                    "publishes to"
+                } else {
+                    "would publish to (not allowed)"
+                };
+                context
+                    .printer
+                    .detail(format!("{} {allowed} {url}", registry.name));
             }
         }
     }

@@ -2,6 +2,7 @@
 //! links made after it.
 
 use crate::activation::Applied;
+use crate::commands::Context;
 use crate::ops::activate::ProfileChange;
 use crate::printer::Printer;
 use crate::profile::HomeLinks;
@@ -121,6 +122,23 @@ pub fn table(printer: &Printer, rows: &[Vec<String>]) {
     }
 }
 
+/// What a registry says of a version, as ` (deprecated)`, ` (yanked)`, ` (deprecated, yanked)`
+/// or nothing.
+pub fn version_marks(version: &crate::registry::index::IndexVersion) -> String {
+    let marks: Vec<&str> = [
+        version.deprecated.then_some("deprecated"),
+        version.yanked.then_some("yanked"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if marks.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", marks.join(", "))
+    }
+}
+
 /// A registry's package version as `search` and `list --remote` both show it: `name@version`
 /// (pasteable into `install`), the registry, and the description (deprecation marked).
 pub fn offered(
@@ -129,12 +147,50 @@ pub fn offered(
     version: &crate::registry::index::IndexVersion,
 ) -> Vec<String> {
     let mut description = package.description.clone().unwrap_or_default();
-    if version.deprecated {
-        description.push_str(" (deprecated)");
-    }
+    description.push_str(&version_marks(version));
     vec![
         pandora_core::id::id(&package.name, &version.version),
         registry.to_string(),
         description.trim().to_string(),
     ]
+}
+
+/// The publisher for `target`'s flags.
+pub fn publisher<'a>(
+    target: &'a crate::cli::PublishTargetArgs,
+    context: &'a Context,
+) -> crate::ops::publish::Publisher<'a> {
+    crate::ops::publish::Publisher {
+        registry: &target.registry,
+        key: target.key_source(),
+        expires_in_days: target.expires_in,
+        home: context.home(),
+        variable: |name| std::env::var(name).ok(),
+    }
+}
+
+/// The closing status line: the index written (or not) and its serial.
+pub fn render_index(report: &crate::ops::publish::RegistryChangeReport, context: &Context) {
+    let serial = report.serial.unwrap_or(0);
+    if report.changed {
+        let retries = match report.attempts {
+            1 => String::new(),
+            attempts => format!(" (after {} retries: others were publishing)", attempts - 1),
+        };
+        context.printer.status(
+            "Signed",
+            format!(
+                "the index of registry `{}` at {}, serial {serial}{retries}",
+                report.registry, report.location
+            ),
+        );
+    } else {
+        context.printer.status(
+            "Unchanged",
+            format!(
+                "the index of registry `{}` at {} (serial {serial})",
+                report.registry, report.location
+            ),
+        );
+    }
 }

@@ -2,7 +2,10 @@
 
 mod registries;
 
-pub use registries::{parse_url, RegistriesFile, Registry, DEFAULT_CACHE_TTL, DEFAULT_PRIORITY};
+pub use registries::{
+    parse_endpoint, parse_publish_url, parse_url, RegistriesFile, Registry, DEFAULT_CACHE_TTL,
+    DEFAULT_PRIORITY,
+};
 
 use std::path::PathBuf;
 

@@ -9,8 +9,16 @@
 //!     string[] keys = { "ed25519:..." };   // trusted signing keys
 //!     bool require_signatures = true;
 //!     string[] mirrors = { "https://mirror.example/pandora/" };   // optional; tried in order
+//!     // Publishing (`pandora publish`, `yank`, `deprecate`, `registry gc`), all optional:
+//!     bool allow_publish = true;                        // off unless set
+//!     string publish_url = "s3://bucket/pandora";       // or "file:///srv/pandora"
+//!     string s3_endpoint = "http://127.0.0.1:9000";     // S3-compatible storage (default AWS)
+//!     string s3_region = "us-east-1";                   // default: AWS_REGION, ~/.aws/config
 //! }
 //! ```
+//!
+//! Credentials for `s3://` come from the AWS environment variables and `~/.aws` files, never
+//! from this file.
 //!
 //! Changes edit the text rather than rewrite the whole document, so a hand-edited file keeps
 //! its comments and order: `add` appends a canonical block, `remove` cuts one block (and the
@@ -36,6 +44,10 @@ const FIELDS: &[&str] = &[
     "require_signatures",
     "cache_ttl",
     "mirrors",
+    "allow_publish",
+    "publish_url",
+    "s3_endpoint",
+    "s3_region",
 ];
 
 /// Seconds a fetched index is used before asking the registry again, unless configured.
@@ -58,6 +70,14 @@ pub struct Registry {
     pub require_signatures: bool,
     /// Seconds a fetched index stays fresh before the registry is asked again.
     pub cache_ttl: i64,
+    /// Whether `pandora publish` (and yank, deprecate, gc) may write to it.
+    pub allow_publish: bool,
+    /// Where it is written: `file:///dir/` or `s3://bucket/prefix/` (its `url` serves it).
+    pub publish_url: Option<Url>,
+    /// The S3-compatible endpoint for an `s3://` publish URL (default: AWS, or AWS_ENDPOINT_URL).
+    pub s3_endpoint: Option<Url>,
+    /// The S3 region (default: AWS_REGION, the AWS profile's, else us-east-1).
+    pub s3_region: Option<String>,
     /// Where its block is in the file (absent for registries not read from a file).
     span: Option<Span>,
 }
@@ -80,6 +100,10 @@ impl Registry {
             keys,
             require_signatures,
             cache_ttl: DEFAULT_CACHE_TTL,
+            allow_publish: false,
+            publish_url: None,
+            s3_endpoint: None,
+            s3_region: None,
             span: None,
         })
     }
@@ -97,11 +121,26 @@ impl Registry {
             .with("keys", keys)
             .with("require_signatures", self.require_signatures)
             .with("cache_ttl", self.cache_ttl);
-        if self.mirrors.is_empty() {
-            return block;
+        let mut block = if self.mirrors.is_empty() {
+            block
+        } else {
+            let mirrors: Vec<String> = self.mirrors.iter().map(Url::to_string).collect();
+            block.with("mirrors", mirrors)
+        };
+        // The publishing fields are written only when set, so other blocks read as before.
+        if self.allow_publish || self.publish_url.is_some() {
+            block = block.with("allow_publish", self.allow_publish);
         }
-        let mirrors: Vec<String> = self.mirrors.iter().map(Url::to_string).collect();
-        block.with("mirrors", mirrors)
+        if let Some(url) = &self.publish_url {
+            block = block.with("publish_url", url.as_str());
+        }
+        if let Some(endpoint) = &self.s3_endpoint {
+            block = block.with("s3_endpoint", endpoint.as_str());
+        }
+        if let Some(region) = &self.s3_region {
+            block = block.with("s3_region", region.clone());
+        }
+        block
     }
 }
 
@@ -314,12 +353,23 @@ impl RegistriesFile {
             }
             let new = match new {
                 Some(new) => new,
-                // Only `mirrors` is left out when empty: an empty array says the same.
-                None => field_text(
+                // `mirrors` is left out when empty: an empty array says the same.
+                None if *field == "mirrors" => field_text(
                     &Block::new("Field").with(*field, Vec::<String>::new()),
                     field,
                 )
                 .unwrap_or_default(),
+                // An optional setting unset: its line goes.
+                None => {
+                    if let Some(existing) = parsed
+                        .and_then(|block| block.field(field))
+                        .and_then(|field| field.span())
+                    {
+                        let (start, end) = line_of(&self.text, existing.range());
+                        edits.push((start, end, String::new()));
+                    }
+                    continue;
+                }
             };
             match parsed
                 .and_then(|block| block.field(field))
@@ -373,6 +423,76 @@ impl RegistriesFile {
             }
         })
     }
+}
+
+/// The whole line of `range` when nothing else is on it, else `range` itself.
+fn line_of(text: &str, range: std::ops::Range<usize>) -> (usize, usize) {
+    let start = text[..range.start]
+        .rfind('\n')
+        .map_or(0, |newline| newline + 1);
+    let end = text[range.end..]
+        .find('\n')
+        .map_or(text.len(), |newline| range.end + newline + 1);
+    let rest = &text[range.end..end];
+    if text[start..range.start].trim().is_empty()
+        && (rest.trim().is_empty() || rest.trim_start().starts_with("//"))
+    {
+        (start, end)
+    } else {
+        (range.start, range.end)
+    }
+}
+
+/// Parses where a registry is published: `s3://bucket/prefix` or a directory (`file:///dir`,
+/// or an absolute path). The base always ends with `/`.
+pub fn parse_publish_url(text: &str) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidUrl {
+        url: text.to_string(),
+        reason,
+    };
+    if text.starts_with('/') {
+        return parse_url(text);
+    }
+    let mut url = Url::parse(text).map_err(|error| invalid(error.to_string()))?;
+    match url.scheme() {
+        "file" => return parse_url(text),
+        "s3" if url.host_str().is_none_or(str::is_empty) => {
+            return Err(invalid(
+                "it names no bucket: write `s3://BUCKET/PREFIX`".into(),
+            ))
+        }
+        "s3" => {}
+        other => {
+            return Err(invalid(format!(
+            "publishing to `{other}` is not supported: use `s3://BUCKET/PREFIX` or `file:///DIR`"
+        )))
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid(
+            "a publish URL cannot have a query or a fragment".into(),
+        ));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+/// Parses an S3 endpoint: http(s) with a host.
+pub fn parse_endpoint(text: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(text).map_err(|error| ConfigError::InvalidUrl {
+        url: text.to_string(),
+        reason: error.to_string(),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(ConfigError::InvalidUrl {
+            url: text.to_string(),
+            reason: "an S3 endpoint is `http(s)://HOST[:PORT]`".into(),
+        });
+    }
+    Ok(url)
 }
 
 /// The byte range to cut for a block at `block`: whole lines, plus the comment lines directly
@@ -577,6 +697,34 @@ fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_pa
     .into_iter()
     .map(|mirror| parse_url(mirror).map_err(|error| field_error("mirrors", error.to_string())))
     .collect::<Result<Vec<_>, _>>()?;
+    let string = |field: &str| {
+        optional(document, block, field, "a string", |value| match value {
+            Value::String(text) => Some(text.clone()),
+            _ => None,
+        })
+    };
+    let allow_publish = optional(
+        document,
+        block,
+        "allow_publish",
+        "a bool",
+        |value| match value {
+            Value::Bool(flag) => Some(*flag),
+            _ => None,
+        },
+    )?
+    .unwrap_or(false);
+    let publish_url = string("publish_url")?
+        .map(|url| {
+            parse_publish_url(&url).map_err(|error| field_error("publish_url", error.to_string()))
+        })
+        .transpose()?;
+    let s3_endpoint = string("s3_endpoint")?
+        .map(|url| {
+            parse_endpoint(&url).map_err(|error| field_error("s3_endpoint", error.to_string()))
+        })
+        .transpose()?;
+    let s3_region = string("s3_region")?;
     if require_signatures && keys.is_empty() {
         return Err(field_error(
             "require_signatures",
@@ -592,6 +740,10 @@ fn parse_registry(document: &Document, block: &Block) -> Result<Registry, acl_pa
         keys,
         require_signatures,
         cache_ttl,
+        allow_publish,
+        publish_url,
+        s3_endpoint,
+        s3_region,
         span: block.span(),
     })
 }
@@ -740,6 +892,47 @@ mod tests {
             pandora_core::Hint::hint(&error).unwrap(),
             "configured registries: main, other"
         );
+    }
+
+    #[test]
+    fn publishing_settings_are_set_and_unset_in_place() {
+        let original = "Registry \"main\" {\n    url = \"https://a.example/\"; // served\n}\n";
+        let mut registries = file(original).unwrap();
+        registries
+            .update("main", |registry| {
+                registry.allow_publish = true;
+                registry.publish_url = Some(parse_publish_url("s3://bucket/pandora").unwrap());
+                registry.s3_endpoint = Some(parse_endpoint("http://127.0.0.1:9000").unwrap());
+                registry.s3_region = Some("eu-west-1".into());
+                Ok(())
+            })
+            .unwrap();
+        let main = registries.find("main").unwrap();
+        assert!(main.allow_publish);
+        assert_eq!(
+            main.publish_url.as_ref().unwrap().as_str(),
+            "s3://bucket/pandora/"
+        );
+        assert_eq!(main.s3_region.as_deref(), Some("eu-west-1"));
+        assert!(registries.text().contains("// served"));
+        registries
+            .update("main", |registry| {
+                registry.allow_publish = false;
+                registry.publish_url = None;
+                registry.s3_endpoint = None;
+                registry.s3_region = None;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(registries.text(), original);
+        for bad in ["s3://", "ftp://x/y", "relative"] {
+            assert!(parse_publish_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_publish_url("/srv/reg").unwrap().as_str(),
+            "file:///srv/reg/"
+        );
+        assert!(parse_endpoint("s3://x").is_err());
     }
 
     #[test]

@@ -173,8 +173,8 @@ pub struct Plan {
     pub needed: Vec<Resolved>,
     /// Of `needed`, what must be downloaded: `(name@version, size)`.
     pub downloads: Vec<(String, u64)>,
-    /// Packages the registries mark deprecated: `name@version (registry NAME)`.
-    pub deprecated: Vec<String>,
+    /// Packages the registries mark deprecated, with the publisher's messages.
+    pub deprecated: Vec<super::query::Deprecation>,
     /// Local files whose signer is not trusted (allowed by the policy).
     untrusted: Vec<String>,
     registries: Registries,
@@ -390,7 +390,10 @@ fn plan_with(
     let deprecated = fetch
         .iter()
         .filter(|resolved| resolved.deprecated)
-        .map(|resolved| format!("{} (registry `{}`)", resolved.id(), resolved.registry))
+        .map(|resolved| super::query::Deprecation {
+            id: format!("{} (registry `{}`)", resolved.id(), resolved.registry),
+            message: resolved.deprecation.clone(),
+        })
         .collect();
     let mut requested = Vec::new();
     let mut local = files.iter();

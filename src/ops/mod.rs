@@ -12,6 +12,7 @@ pub mod keys;
 pub mod needs;
 pub mod profile;
 pub mod prune;
+pub mod publish;
 pub mod query;
 pub mod registries;
 pub mod registry;

@@ -185,9 +185,9 @@ pub fn active_profile(layout: &Layout) -> Result<(String, Vec<String>)> {
 }
 
 /// Of `ids` (installed `name@version`s), those the registry each came from marks deprecated,
-/// as `name@version (registry NAME)`, from cached indexes only: a warning must never cost a
+/// with the publisher's message, from cached indexes only: a warning must never cost a
 /// network round trip or fail a command.
-pub fn deprecated(layout: &Layout, ids: &[String]) -> Result<Vec<String>> {
+pub fn deprecated(layout: &Layout, ids: &[String]) -> Result<Vec<Deprecation>> {
     let store = Store::new(layout);
     let mut from: Vec<(String, String)> = Vec::new();
     for id in ids {
@@ -201,18 +201,38 @@ pub fn deprecated(layout: &Layout, ids: &[String]) -> Result<Vec<String>> {
     let registries = registries::read(layout, Freshness::Offline)?;
     Ok(from
         .into_iter()
-        .filter(|(id, registry)| {
-            let Some((name, version)) = pandora_core::id::split_id(id) else {
-                return false;
-            };
-            registries
+        .filter_map(|(id, registry)| {
+            let (name, version) = pandora_core::id::split_id(&id)?;
+            let found = registries
                 .loaded
                 .iter()
-                .filter(|loaded| &loaded.configured.name == registry)
+                .filter(|loaded| loaded.configured.name == registry)
                 .filter_map(|loaded| loaded.index.index.package(name))
                 .flat_map(|package| &package.versions)
-                .any(|candidate| candidate.version == version && candidate.deprecated)
+                .find(|candidate| candidate.version == version && candidate.deprecated)?;
+            Some(Deprecation {
+                id: format!("{id} (registry `{registry}`)"),
+                message: found.deprecation.clone(),
+            })
         })
-        .map(|(id, registry)| format!("{id} (registry `{registry}`)"))
         .collect())
+}
+
+/// A deprecated version about to be installed or activated, for the warning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deprecation {
+    /// `name@version (registry NAME)`.
+    pub id: String,
+    /// The publisher's message.
+    pub message: Option<String>,
+}
+
+impl std::fmt::Display for Deprecation {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} is deprecated", self.id)?;
+        match &self.message {
+            Some(message) => write!(formatter, " ({message})"),
+            None => Ok(()),
+        }
+    }
 }

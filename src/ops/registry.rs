@@ -117,6 +117,14 @@ pub struct RegistryChange {
     pub cache_ttl: Option<i64>,
     /// Replace the mirrors with these (an empty list removes them all).
     pub mirrors: Option<Vec<String>>,
+    /// Allow publishing, or not.
+    pub allow_publish: Option<bool>,
+    /// Where it is published (`Some(None)`: forget it, with the S3 settings).
+    pub publish_url: Option<Option<String>>,
+    /// The S3 endpoint.
+    pub s3_endpoint: Option<String>,
+    /// The S3 region.
+    pub s3_region: Option<String>,
 }
 
 /// What `set` did.
@@ -138,6 +146,16 @@ pub fn set(layout: &Layout, name: &str, change: &RegistryChange) -> Result<Chang
     let add_keys = parse_keys(&change.add_keys)?;
     let remove_keys = parse_keys(&change.remove_keys)?;
     let mirrors = change.mirrors.as_deref().map(parse_mirrors).transpose()?;
+    let publish_url = match &change.publish_url {
+        Some(Some(url)) => Some(Some(crate::config::parse_publish_url(url)?)),
+        Some(None) => Some(None),
+        None => None,
+    };
+    let s3_endpoint = change
+        .s3_endpoint
+        .as_deref()
+        .map(crate::config::parse_endpoint)
+        .transpose()?;
     let _lock = lock(layout)?;
     let mut file = RegistriesFile::load(&layout.registries_file())?;
     let before = file.find(name)?.clone();
@@ -176,6 +194,30 @@ pub fn set(layout: &Layout, name: &str, change: &RegistryChange) -> Result<Chang
         }
         if let Some(mirrors) = mirrors {
             registry.mirrors = mirrors;
+        }
+        if let Some(allow) = change.allow_publish {
+            registry.allow_publish = allow;
+        }
+        match publish_url {
+            Some(Some(url)) => registry.publish_url = Some(url),
+            Some(None) => {
+                registry.publish_url = None;
+                registry.s3_endpoint = None;
+                registry.s3_region = None;
+            }
+            None => {}
+        }
+        if let Some(endpoint) = s3_endpoint {
+            registry.s3_endpoint = Some(endpoint);
+        }
+        if let Some(region) = &change.s3_region {
+            registry.s3_region = Some(region.clone());
+        }
+        if registry.allow_publish && registry.publish_url.is_none() {
+            return Err(ConfigError::InvalidUrl {
+                url: String::new(),
+                reason: format!("registry `{name}` cannot allow publishing without a publish URL: add --publish-url s3://BUCKET/PREFIX or file:///DIR"),
+            });
         }
         Ok(())
     })?;

@@ -1008,9 +1008,15 @@ fn fetch(
         .transports()
         .for_url(url)
         .map_err(|error| failure(error.to_string()))?;
+    let etag = cached.and_then(|state| state.etag.clone());
     let request = GetRequest {
-        if_none_match: cached.and_then(|state| state.etag.clone()),
-        if_modified_since: cached.and_then(|state| state.last_modified.clone()),
+        // With an ETag, the date is left out: RFC 9110 says a server ignores it then, but some
+        // (moto's S3) answer 304 for a date within the same second as a newer index, so an
+        // update published that second would be missed.
+        if_modified_since: cached
+            .filter(|_| etag.is_none())
+            .and_then(|state| state.last_modified.clone()),
+        if_none_match: etag,
         resume: None,
     };
     let policy = *downloader.policy();

@@ -20,6 +20,8 @@
 //!             string[] dependencies = { "libgreet@2.0.0" };
 //!             string license = "MIT";
 //!             bool deprecated = false;
+//!             string deprecation = "...";              // optional: the publisher's message
+//!             bool yanked = true;                      // optional: only lockfile pins get it
 //!         }
 //!         Version "2.0.0" {                     // one file per platform: each client picks its own
 //!             File "linux_x86_64" { string pkg_url = "hello/hello-2.0.0-x86_64.psp"; string sha256 = "..."; int size = 31337; }
@@ -111,6 +113,11 @@ pub struct IndexVersion {
     pub license: Option<String>,
     /// Whether the publisher advises against it.
     pub deprecated: bool,
+    /// Why, in the publisher's words (`pandora deprecate --message`); shown as the warning.
+    pub deprecation: Option<String>,
+    /// Withdrawn by the publisher (`pandora yank`): never chosen for a new install, still
+    /// installed when a lockfile pins exactly these bytes.
+    pub yanked: bool,
     /// The launcher stub at the start of the file (`launcher_sha256` and `launcher_size`);
     /// `None` when the index does not say. A client that holds that launcher fetches only the
     /// rest of the file.
@@ -350,7 +357,15 @@ impl IndexPackage {
             if let Some(license) = &version.license {
                 entry = entry.with("license", license.clone());
             }
-            block = block.with_block(entry.with("deprecated", version.deprecated));
+            entry = entry.with("deprecated", version.deprecated);
+            if let Some(message) = &version.deprecation {
+                entry = entry.with("deprecation", message.clone());
+            }
+            // Written only when set, so indexes without yanks read as they always did.
+            if version.yanked {
+                entry = entry.with("yanked", true);
+            }
+            block = block.with_block(entry);
         }
         block
     }
@@ -634,6 +649,19 @@ impl Fields<'_> {
                 dependencies,
                 license: self.text(version, "license", false)?,
                 deprecated,
+                deprecation: self
+                    .text(version, "deprecation", false)?
+                    .filter(|message| !message.is_empty()),
+                yanked: match version.field("yanked").map(|f| f.value()) {
+                    None => false,
+                    Some(Value::Bool(flag)) => *flag,
+                    Some(other) => {
+                        return Err(document.error_at(
+                            at(version, "yanked"),
+                            format!("`yanked` must be a bool, not {}", other.describe()),
+                        ))
+                    }
+                },
                 launcher,
                 files,
             });
@@ -774,6 +802,8 @@ mod tests {
                         dependencies: vec![],
                         license: None,
                         deprecated: true,
+                        deprecation: Some("use 1.10".into()),
+                        yanked: true,
                         launcher: None,
                         files: Vec::new(),
                     },
@@ -786,6 +816,8 @@ mod tests {
                         dependencies: vec!["libgreet@2.0.0".into()],
                         license: Some("MIT".into()),
                         deprecated: false,
+                        deprecation: None,
+                        yanked: false,
                         launcher: Some(LauncherRef {
                             sha256: [3; 32],
                             size: 12,

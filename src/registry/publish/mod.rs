@@ -1,16 +1,27 @@
-//! `pandora registry index DIR`: turns a directory of `.psp` files into a signed registry that
-//! any static host can serve. Publishing is: copy the files in, run this, upload.
+//! Writing registries. `pandora registry index DIR` turns a directory of `.psp` files into a
+//! signed registry that any static host can serve; `pandora publish` adds packages to a
+//! registry in place, on a directory ([`file`]) or S3-compatible object storage ([`s3`]),
+//! through one read-merge-sign-write loop ([`update`]) that never loses a concurrent update.
+//!
+//! Published files are content-addressed: [`blob_key`] (`blobs/sha256/HEX.psp`, relative to
+//! the index). A `name@version` is immutable once indexed: other bytes under it are refused by
+//! both `publish` and `registry index`.
+
+pub mod aws;
+pub mod file;
+pub mod merge;
+pub mod offer;
+pub mod s3;
+pub mod target;
+pub mod update;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use pandora_core::id::{compare_versions, validate_name, validate_version};
+use pandora_core::id::compare_versions;
 pub use pandora_core::time::now;
 
-use super::index::{
-    signature_file, IndexPackage, IndexVersion, LauncherRef, PlatformFile, RegistryIndex,
-};
-use crate::format::package::{Package, Scope};
+use super::index::{signature_file, IndexPackage, IndexVersion, PlatformFile, RegistryIndex};
 use crate::format::platform::Platform;
 use crate::format::signing::SigningKey;
 use crate::format::FormatError;
@@ -64,6 +75,58 @@ pub enum PublishError {
         /// Its serial.
         serial: i64,
     },
+    /// A `name@version` the index already has, offered with other bytes.
+    #[error("{id} is already published with SHA-256 {indexed}; {path} has SHA-256 {offered}")]
+    Immutable {
+        /// `name@version`.
+        id: String,
+        /// The indexed SHA-256 (hex).
+        indexed: String,
+        /// The offered file's SHA-256 (hex).
+        offered: String,
+        /// The offered file.
+        path: PathBuf,
+    },
+    /// A version that is not in the index (yank, deprecate).
+    #[error("{id} is not in the index at {location}")]
+    UnknownVersion {
+        /// `name@version`, or the name.
+        id: String,
+        /// The registry's storage.
+        location: String,
+    },
+    /// The registry's storage failed or refused.
+    #[error("{action} {location}: {message}")]
+    Storage {
+        /// What was being done.
+        action: &'static str,
+        /// The object or file.
+        location: String,
+        /// What the storage said.
+        message: String,
+        /// What kind of failure, for the hint.
+        kind: StorageFailure,
+    },
+    /// The index at the registry is not signed by a key the registry's configuration trusts.
+    #[error(
+        "the index at {location} is not signed by a key registry `{registry}` trusts: {reason}"
+    )]
+    UntrustedIndex {
+        /// Where it is.
+        location: String,
+        /// The registry.
+        registry: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Other publishers kept changing the index.
+    #[error("the index at {location} changed under every one of {attempts} attempts")]
+    Contended {
+        /// Where it is.
+        location: String,
+        /// How many tries.
+        attempts: u32,
+    },
     /// The index already there does not parse, so its serial is unknown.
     #[error("the existing index {path} is not valid")]
     ExistingIndex {
@@ -82,9 +145,47 @@ impl pandora_core::Hint for PublishError {
             PublishError::Conflict { .. } => "a name and version is published once (once per platform, for builds that declare their `arch`): bump the version of one of them".into(),
             PublishError::SerialExhausted { .. } => "it was made by a broken or hostile tool: move it away to start again at serial 1, and have clients re-add the registry (`pandora registry remove NAME`, then `pandora registry add`)".into(),
             PublishError::ExistingIndex { .. } => "fix it, or move it away to start again at serial 1 (clients that saw a higher serial will refuse the new index)".into(),
+            PublishError::Immutable { .. } => "a published version never changes: bump the version and publish that (or `pandora yank` the old one)".into(),
+            PublishError::UnknownVersion { .. } => "`pandora info NAME` lists the versions a registry offers".into(),
+            PublishError::Storage { kind, .. } => kind.hint().into(),
+            PublishError::UntrustedIndex { registry, .. } => format!("nothing was written; if the registry's key changed, update it with `pandora registry set {registry} --add-key ed25519:HEX`, else tell the registry's operator: someone else wrote that index"),
+            PublishError::Contended { .. } => "nothing was lost; run the command again (what it published so far is in the index)".into(),
             _ => return None,
         })
     }
+}
+
+/// Why the storage failed, for the hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// The bucket or directory does not exist.
+    Missing,
+    /// Credentials were refused or are missing.
+    Credentials,
+    /// The network or server failed.
+    Unreachable,
+    /// Anything else.
+    Other,
+}
+
+impl StorageFailure {
+    fn hint(self) -> &'static str {
+        match self {
+            StorageFailure::Missing => "check the registry's publish_url (`pandora registry set NAME --publish-url URL`); the bucket or directory must exist",
+            StorageFailure::Credentials => "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE with ~/.aws/credentials) to credentials allowed to write the bucket",
+            StorageFailure::Unreachable => "the registry was left valid (an uploaded file without an index entry is harmless); run the command again when the storage is reachable",
+            StorageFailure::Other => "the registry was left valid; run the command again, or `pandora -v` for details",
+        }
+    }
+}
+
+/// Where a published file goes, relative to the index: its SHA-256, so the same bytes are
+/// stored once and a name can never point at other bytes than the index says.
+pub fn blob_key(sha256: &pandora_core::Sha256) -> String {
+    format!(
+        "blobs/sha256/{}.psp",
+        crate::format::metadata::encode_hex(sha256)
+    )
 }
 
 /// How to index.
@@ -229,34 +330,12 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         {
             continue;
         }
-        let package = Package::open(path).map_err(|source| PublishError::InvalidPackage {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let verified =
-            package
-                .verified(Scope::Full)
-                .map_err(|source| PublishError::InvalidPackage {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-        let metadata = &verified.metadata;
-        let (name, version) = (
-            metadata.package.name.clone(),
-            metadata.package.version.clone(),
-        );
-        validate_name(&name)
-            .and_then(|()| validate_version(&version))
-            .map_err(|reason| PublishError::BadIdentity {
-                path: path.to_path_buf(),
-                reason,
-            })?;
-        let sha256 = package.hash_range(0, package.size()).map_err(|source| {
-            PublishError::InvalidPackage {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+        let offered = offer::offer(path)?;
+        // A version the previous index has is immutable: other bytes under its name are
+        // refused, never silently re-indexed.
+        if let Some(previous) = &previous {
+            merge::check_immutable(previous, &offered)?;
+        }
         let file_url = url::Url::from_file_path(std::path::absolute(path).map_err(|source| {
             PublishError::Io(pandora_core::IoError {
                 action: "access",
@@ -267,57 +346,29 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         .map_err(|()| PublishError::NotADirectory {
             path: path.to_path_buf(),
         })?;
-        let pkg_url = base
+        let mut entry = offered.entry.clone();
+        entry.pkg_url = base
             .make_relative(&file_url)
             .unwrap_or_else(|| file_url.to_string());
-        let pandora = metadata.pandora.clone().unwrap_or_default();
-        // A deprecation set by hand in the previous index survives re-indexing.
-        let deprecated = previous
+        // What the publisher set on a version (deprecation, yank) survives re-indexing.
+        if let Some(known) = previous
             .as_ref()
-            .and_then(|index| index.package(&name))
+            .and_then(|index| index.package(&offered.name))
             .and_then(|known| {
                 known
                     .versions
                     .iter()
-                    .find(|v| v.version == version && v.sha256 == sha256)
+                    .find(|v| v.version == entry.version && v.sha256 == entry.sha256)
             })
-            .is_some_and(|known| known.deprecated);
-        let launcher_size = package.index().launcher_size;
-        let launcher = if launcher_size > 0 && launcher_size < package.size() {
-            Some(LauncherRef {
-                sha256: package.hash_range(0, launcher_size).map_err(|source| {
-                    PublishError::InvalidPackage {
-                        path: path.to_path_buf(),
-                        source,
-                    }
-                })?,
-                size: launcher_size,
-            })
-        } else {
-            None
-        };
-        let entry = IndexVersion {
-            version: version.clone(),
-            pkg_url,
-            sha256: sha256.into(),
-            size: Some(package.size()),
-            manifest_url: None,
-            dependencies: pandora.dependencies.clone(),
-            license: pandora.license.clone(),
-            deprecated,
-            launcher,
-            files: Vec::new(),
-        };
-        let platform = package
-            .platform(metadata)
-            .map_err(|source| PublishError::InvalidPackage {
-                path: path.to_path_buf(),
-                source,
-            })?
-            .map(|(platform, _)| platform);
+        {
+            entry.deprecated = known.deprecated;
+            entry.deprecation.clone_from(&known.deprecation);
+            entry.yanked = known.yanked;
+        }
+        let (name, version) = (offered.name.clone(), entry.version.clone());
         let versions = found.entry(name.clone()).or_default();
         if let Some(known) = versions.get_mut(&version) {
-            if !known.add_platform_file(&entry, platform.as_ref()) {
+            if !known.add_platform_file(&entry, offered.platform.as_ref()) {
                 return Err(PublishError::Conflict {
                     first: known.file.clone(),
                     second: path.to_path_buf(),
@@ -329,10 +380,10 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         }
         let found_version = Found {
             file: path.to_path_buf(),
-            platform,
+            platform: offered.platform.clone(),
             entry,
-            description: metadata.package.description.clone(),
-            tags: pandora.tags.clone(),
+            description: offered.description,
+            tags: offered.tags,
         };
         versions.insert(version, found_version);
     }
@@ -341,15 +392,8 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
     for (name, versions) in found {
         let mut versions: Vec<Found> = versions.into_values().collect();
         versions.sort_by(|a, b| compare_versions(&a.entry.version, &b.entry.version));
-        // Description and tags come from the newest version; `latest` is the newest one that
-        // is not deprecated, or the newest when all are.
-        let latest = versions
-            .iter()
-            .rev()
-            .find(|found| !found.entry.deprecated)
-            .or(versions.last())
-            .map(|found| found.entry.version.clone())
-            .unwrap_or_default();
+        let entries: Vec<IndexVersion> = versions.iter().map(|found| found.entry.clone()).collect();
+        let latest = merge::latest(&entries);
         let (description, tags) = versions
             .last()
             .map(|found| (found.description.clone(), found.tags.clone()))
@@ -372,15 +416,10 @@ pub fn index_directory(options: &PublishOptions) -> Result<Published, PublishErr
         })
         .unwrap_or_else(|| "registry".to_string());
     // An index without a serial (hand-written in the design's shape) is followed by serial 1.
-    let serial = match previous.as_ref().and_then(|index| index.serial) {
-        None => 1,
-        Some(serial) => serial
-            .checked_add(1)
-            .ok_or_else(|| PublishError::SerialExhausted {
-                path: index_path.clone(),
-                serial,
-            })?,
-    };
+    let serial = merge::next_serial(
+        previous.as_ref().and_then(|index| index.serial),
+        &index_path.display().to_string(),
+    )?;
     let index = RegistryIndex {
         name: options
             .name
