@@ -1,7 +1,8 @@
-//! `pandora registry add | list | remove | set | index`.
+//! `pandora registry add | list | remove | set | index | metrics`.
 
 use crate::cli::{
-    RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryRemoveArgs, RegistrySetArgs,
+    RegistryAddArgs, RegistryCommand, RegistryIndexArgs, RegistryMetricsArgs, RegistryRemoveArgs,
+    RegistrySetArgs,
 };
 use crate::commands::Context;
 use crate::exit::ExitStatus;
@@ -15,11 +16,50 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
         RegistryCommand::Remove(args) => remove(&args, context),
         RegistryCommand::Set(args) => set(&args, context),
         RegistryCommand::Index(args) => index(&args, context),
+        RegistryCommand::Metrics(args) => metrics(&args, context),
     }
 }
 
+/// Prints the path of the metrics.acl written; the counts go to stderr as a summary.
+fn metrics(args: &RegistryMetricsArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let aggregated = crate::ops::metrics::aggregate(
+        &context.settings.layout,
+        crate::ops::metrics::AggregateRequest {
+            directory: args.directory.clone(),
+            logs: args.access_logs.clone(),
+            key: args.key_source(),
+        },
+    )?;
+    let metrics = &aggregated.metrics;
+    if metrics.skipped > 0 {
+        context.printer.warn(format!(
+            "{} of {} access log line(s) were in neither nginx's combined nor the S3 access log format, and were skipped",
+            metrics.skipped, metrics.requests
+        ));
+    }
+    let downloads: u64 = metrics.packages.iter().map(|package| package.downloads).sum();
+    context.printer.status(
+        "Counted",
+        format!(
+            "{downloads} download(s) of {} package(s) in {} request(s)",
+            metrics
+                .packages
+                .iter()
+                .filter(|package| package.downloads > 0)
+                .count(),
+            metrics.requests
+        ),
+    );
+    context.printer.status(
+        "Wrote",
+        format!("the web page {}", aggregated.page.display()),
+    );
+    context.printer.data(aggregated.path.display());
+    Ok(ExitStatus::Success)
+}
+
 fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let published = registry::index(
+    let indexed = registry::index(
         &context.settings.layout,
         IndexRequest {
             directory: args.directory.clone(),
@@ -29,6 +69,7 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
             priority: args.priority,
         },
     )?;
+    let published = &indexed.published;
     let index = &published.index;
     let versions: usize = index
         .packages
@@ -46,6 +87,9 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
         ),
     );
     context.printer.data(published.path.display());
+    context
+        .printer
+        .status("Wrote", format!("the web page {}", indexed.page.display()));
     Ok(ExitStatus::Success)
 }
 

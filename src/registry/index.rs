@@ -549,11 +549,16 @@ pub fn package_url(index_url: &url::Url, pkg_url: &str) -> Result<url::Url, Stri
 
 /// `index.acl.sig`: which key signed the index, and the signature over its exact bytes.
 pub fn signature_file(public_key: &PublicKey, signature: &[u8; 64]) -> String {
+    signature_file_for("index.acl", public_key, signature)
+}
+
+/// The signature file of another file a registry signs as its index (`metrics.acl.sig`).
+pub fn signature_file_for(signed: &str, public_key: &PublicKey, signature: &[u8; 64]) -> String {
     let block = Block::new("Signature")
         .with("algorithm", "ed25519")
         .with("key", public_key.to_string())
         .with("signature", encode_hex(signature));
-    format!("// Ed25519 signature over the exact bytes of index.acl.\n{block}")
+    format!("// Ed25519 signature over the exact bytes of {signed}.\n{block}")
 }
 
 /// Reads `index.acl.sig`: the key and the signature.
