@@ -86,7 +86,10 @@ impl Browser {
         while !request(port, "GET", "/status", None)
             .is_ok_and(|status| status["value"]["ready"] == true)
         {
-            assert!(started.elapsed() < Duration::from_secs(60), "chromedriver did not start");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "chromedriver did not start"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let profile = tempfile::tempdir().unwrap();
@@ -128,10 +131,7 @@ impl Browser {
         let path = format!("/session/{}{path}", self.session);
         let answer = request(self.port, method, &path, body.as_ref()).unwrap();
         let value = answer["value"].clone();
-        assert!(
-            value.get("error").is_none(),
-            "{method} {path}: {answer}"
-        );
+        assert!(value.get("error").is_none(), "{method} {path}: {answer}");
         value
     }
 
@@ -221,14 +221,17 @@ fn decode_base64(text: &str) -> Vec<u8> {
         b'/' => 63,
         _ => panic!("not base64: {byte}"),
     };
-    let digits: Vec<u8> = text.bytes().filter(|byte| *byte != b'=').map(value).collect();
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|byte| *byte != b'=')
+        .map(value)
+        .collect();
     digits
         .chunks(4)
         .flat_map(|chunk| {
-            let bits = chunk
-                .iter()
-                .enumerate()
-                .fold(0u32, |bits, (at, digit)| bits | u32::from(*digit) << (18 - 6 * at));
+            let bits = chunk.iter().enumerate().fold(0u32, |bits, (at, digit)| {
+                bits | u32::from(*digit) << (18 - 6 * at)
+            });
             let bytes = bits.to_be_bytes();
             bytes[1..chunk.len()].to_vec()
         })
@@ -252,8 +255,22 @@ fn tools_installed() -> bool {
 /// hello (needing libgreet) and a package whose description and tag are hostile markup.
 fn registry(sandbox: &Sandbox) -> std::path::PathBuf {
     let registry = sandbox.home().join("registry");
-    publish(sandbox, &registry, "libgreet", "2.0.0", &[], "#!/bin/sh\necho libgreet\n");
-    publish(sandbox, &registry, "hello", "1.1.0", &["libgreet@2.0.0"], ECHO_SCRIPT);
+    publish(
+        sandbox,
+        &registry,
+        "libgreet",
+        "2.0.0",
+        &[],
+        "#!/bin/sh\necho libgreet\n",
+    );
+    publish(
+        sandbox,
+        &registry,
+        "hello",
+        "1.1.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
     let source = sandbox.home().join("src-xss");
     support::package_source(&source, "xss", "1.0.0", None, &[("bin/xss", ECHO_SCRIPT)]);
     std::fs::write(
@@ -264,7 +281,12 @@ fn registry(sandbox: &Sandbox) -> std::path::PathBuf {
     )
     .unwrap();
     sandbox
-        .build(&source, &registry.join("pkgs/xss-1.0.0.psp"), "publisher", &[])
+        .build(
+            &source,
+            &registry.join("pkgs/xss-1.0.0.psp"),
+            "publisher",
+            &[],
+        )
         .success();
     index(sandbox, &registry, &[]);
     registry
@@ -293,7 +315,10 @@ fn search_the_registry_page_in_chromium() {
         browser.script("return document.querySelector('article .description').textContent;"),
         json!(PAYLOAD)
     );
-    assert_eq!(browser.script("return window.pwned === undefined;"), json!(true));
+    assert_eq!(
+        browser.script("return window.pwned === undefined;"),
+        json!(true)
+    );
     assert_eq!(
         browser.script("return document.querySelectorAll('article img, article script').length;"),
         json!(0)
@@ -303,7 +328,11 @@ fn search_the_registry_page_in_chromium() {
     browser.search("hello");
     assert_eq!(browser.shown(), ["hello"]);
     let summary = browser.element("article summary");
-    browser.call("POST", &format!("/element/{summary}/click"), Some(json!({})));
+    browser.call(
+        "POST",
+        &format!("/element/{summary}/click"),
+        Some(json!({})),
+    );
     browser.wait_for(
         "document.querySelectorAll('article table tr').length",
         &json!(2),
@@ -336,7 +365,9 @@ fn a_ten_thousand_package_page_stays_small() {
             let name = format!("{}pkg-{number:05}", (b'a' + (number % 26) as u8) as char);
             IndexPackage {
                 name: name.clone(),
-                description: Some(format!("Generated package number {number}, for the page bench")),
+                description: Some(format!(
+                    "Generated package number {number}, for the page bench"
+                )),
                 tags: vec![format!("group{}", number % 50), "generated".into()],
                 latest: "1.2.0".into(),
                 pkg_base_url: None,
@@ -369,8 +400,16 @@ fn a_ten_thousand_package_page_stays_small() {
     let site = render(&index, &Extras::default());
     let directory = tempfile::tempdir().unwrap();
     write(directory.path(), &site).unwrap();
-    let size = |relative: &str| std::fs::metadata(directory.path().join(relative)).unwrap().len();
-    let (shell, data, shard) = (size("index.html"), size("index-data.json"), size("index-data/a.json"));
+    let size = |relative: &str| {
+        std::fs::metadata(directory.path().join(relative))
+            .unwrap()
+            .len()
+    };
+    let (shell, data, shard) = (
+        size("index.html"),
+        size("index-data.json"),
+        size("index-data/a.json"),
+    );
     eprintln!(
         "10,000 packages: index.html {shell} B, index-data.json {data} B, one shard {shard} B, all files {} B",
         site.bytes()

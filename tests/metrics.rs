@@ -18,10 +18,7 @@ fn activity(sandbox: &support::Sandbox) -> Vec<LogLine> {
 fn summary<'a>(stdout: &'a str, key: &str) -> &'a str {
     stdout
         .lines()
-        .find_map(|line| {
-            line.strip_prefix(key)
-                .filter(|rest| rest.starts_with("  "))
-        })
+        .find_map(|line| line.strip_prefix(key).filter(|rest| rest.starts_with("  ")))
         .unwrap_or_else(|| panic!("no `{key}` in {stdout}"))
         .trim()
 }
@@ -89,12 +86,22 @@ fn an_activity_log_that_cannot_be_written_only_warns() {
     let run = sandbox.run(&["install", "--yes", "hello"]);
     run.success();
     assert_eq!(
-        run.stderr.matches("the activity log was not written").count(),
+        run.stderr
+            .matches("the activity log was not written")
+            .count(),
         1,
         "one warning for the whole command: {}",
         run.stderr
     );
-    assert!(sandbox.pandora_home().join("store").read_dir().unwrap().count() >= 2);
+    assert!(
+        sandbox
+            .pandora_home()
+            .join("store")
+            .read_dir()
+            .unwrap()
+            .count()
+            >= 2
+    );
 }
 
 #[test]
@@ -124,7 +131,9 @@ fn concurrent_commands_append_whole_lines() {
 }
 
 fn nginx_line(address: &str, time: &str, request: &str, status: u16) -> String {
-    format!("{address} - - [01/Dec/2026:{time} +0000] \"{request}\" {status} 100 \"-\" \"pandora\"\n")
+    format!(
+        "{address} - - [01/Dec/2026:{time} +0000] \"{request}\" {status} 100 \"-\" \"pandora\"\n"
+    )
 }
 
 #[test]
@@ -144,10 +153,30 @@ fn registry_metrics_are_signed_published_and_shown() {
 
     let log = sandbox.home().join("access.log");
     let mut text = String::new();
-    text += &nginx_line("10.0.0.1", "10:00:00", "GET /pkgs/hello-1.1.0.psp HTTP/1.1", 200);
-    text += &nginx_line("10.0.0.1", "10:00:01", "GET /pkgs/hello-1.1.0.psp HTTP/1.1", 206);
-    text += &nginx_line("10.0.0.2", "10:00:02", "GET /pkgs/hello-1.1.0.psp HTTP/1.1", 200);
-    text += &nginx_line("10.0.0.2", "10:00:03", "GET /pkgs/libgreet-2.0.0.psp HTTP/1.1", 200);
+    text += &nginx_line(
+        "10.0.0.1",
+        "10:00:00",
+        "GET /pkgs/hello-1.1.0.psp HTTP/1.1",
+        200,
+    );
+    text += &nginx_line(
+        "10.0.0.1",
+        "10:00:01",
+        "GET /pkgs/hello-1.1.0.psp HTTP/1.1",
+        206,
+    );
+    text += &nginx_line(
+        "10.0.0.2",
+        "10:00:02",
+        "GET /pkgs/hello-1.1.0.psp HTTP/1.1",
+        200,
+    );
+    text += &nginx_line(
+        "10.0.0.2",
+        "10:00:03",
+        "GET /pkgs/libgreet-2.0.0.psp HTTP/1.1",
+        200,
+    );
     text += &nginx_line("10.0.0.2", "10:00:04", "GET /index.acl HTTP/1.1", 200);
     text += "this is not a log line\n\u{1b}[31m\"[\n";
     std::fs::write(&log, text).unwrap();
@@ -155,17 +184,36 @@ fn registry_metrics_are_signed_published_and_shown() {
     let directory = registry.to_str().unwrap();
 
     let wrong = sandbox.run(&[
-        "registry", "metrics", directory, "--access-log", log, "--key-seed", "someone",
+        "registry",
+        "metrics",
+        directory,
+        "--access-log",
+        log,
+        "--key-seed",
+        "someone",
     ]);
     wrong.failure(1);
-    assert!(wrong.stderr.contains("not by the key given"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("not by the key given"),
+        "{}",
+        wrong.stderr
+    );
     assert!(!registry.join("metrics.acl").exists());
 
     let written = sandbox.run(&[
-        "registry", "metrics", directory, "--access-log", log, "--key-seed", "registry",
+        "registry",
+        "metrics",
+        directory,
+        "--access-log",
+        log,
+        "--key-seed",
+        "registry",
     ]);
     written.success();
-    assert_eq!(written.stdout.trim(), registry.join("metrics.acl").to_str().unwrap());
+    assert_eq!(
+        written.stdout.trim(),
+        registry.join("metrics.acl").to_str().unwrap()
+    );
     assert_eq!(
         written.stderr.matches("warning:").count(),
         1,
@@ -173,7 +221,11 @@ fn registry_metrics_are_signed_published_and_shown() {
         written.stderr
     );
     assert!(written.stderr.contains("2 of 7"), "{}", written.stderr);
-    assert!(written.stderr.contains("3 download(s)"), "{}", written.stderr);
+    assert!(
+        written.stderr.contains("3 download(s)"),
+        "{}",
+        written.stderr
+    );
 
     let shown = sandbox.run(&["metrics", "--registry", "fixtures"]);
     shown.success();
@@ -191,7 +243,11 @@ fn registry_metrics_are_signed_published_and_shown() {
     assert_eq!(row("  hello@1.1.0"), ["hello@1.1.0", "2"]);
     assert_eq!(row("libgreet "), ["libgreet", "1", "1", "-"]);
     assert_eq!(row("tool "), ["tool", "0", "1", "-"]);
-    assert!(shown.stderr.contains("2026-12-01T10:00:00Z"), "{}", shown.stderr);
+    assert!(
+        shown.stderr.contains("2026-12-01T10:00:00Z"),
+        "{}",
+        shown.stderr
+    );
 
     // The page was written again with the counts.
     let data: serde_json::Value =
@@ -223,7 +279,10 @@ fn registry_index_writes_a_page_beside_the_index() {
     let registry = &fixture.registry;
     let page = support::read(&registry.join("index.html"));
     assert!(page.contains("<title>fixtures — Pandora registry</title>"));
-    assert!(!page.contains("http://") && !page.contains("https://"), "nothing external");
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "nothing external"
+    );
     let data: serde_json::Value =
         serde_json::from_str(&support::read(&registry.join("index-data.json"))).unwrap();
     let names: Vec<&str> = data["packages"]

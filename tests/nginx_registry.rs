@@ -12,9 +12,30 @@ use support::{Sandbox, ECHO_SCRIPT};
 /// libgreet, hello needing it, and beta: all three start with the same launcher.
 fn registry(sandbox: &Sandbox) -> std::path::PathBuf {
     let registry = sandbox.home().join("registry");
-    publish(sandbox, &registry, "libgreet", "2.0.0", &[], "#!/bin/sh\necho libgreet\n");
-    publish(sandbox, &registry, "hello", "1.1.0", &["libgreet@2.0.0"], ECHO_SCRIPT);
-    publish(sandbox, &registry, "beta", "1.0.0", &[], "#!/bin/sh\necho beta\n");
+    publish(
+        sandbox,
+        &registry,
+        "libgreet",
+        "2.0.0",
+        &[],
+        "#!/bin/sh\necho libgreet\n",
+    );
+    publish(
+        sandbox,
+        &registry,
+        "hello",
+        "1.1.0",
+        &["libgreet@2.0.0"],
+        ECHO_SCRIPT,
+    );
+    publish(
+        sandbox,
+        &registry,
+        "beta",
+        "1.0.0",
+        &[],
+        "#!/bin/sh\necho beta\n",
+    );
     index(sandbox, &registry, &[]);
     registry
 }
@@ -41,8 +62,14 @@ fn install_through_nginx_then_count_its_access_log() {
     let hello = sandbox.run(&["run", "hello", "through", "nginx"]);
     hello.success();
     assert!(hello.stdout.contains("arg=[through]"), "{}", hello.stdout);
-    assert_eq!(requests_matching(&nginx, "GET /pkgs/hello-1.1.0.psp", 200), 1);
-    assert_eq!(requests_matching(&nginx, "GET /pkgs/libgreet-2.0.0.psp", 200), 1);
+    assert_eq!(
+        requests_matching(&nginx, "GET /pkgs/hello-1.1.0.psp", 200),
+        1
+    );
+    assert_eq!(
+        requests_matching(&nginx, "GET /pkgs/libgreet-2.0.0.psp", 200),
+        1
+    );
 
     // The launcher is here already: only the rest of beta's file travels, as a range nginx
     // honours.
@@ -97,7 +124,9 @@ fn install_through_nginx_then_count_its_access_log() {
     let (status, headers, body) = get("index.html");
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
-    assert!(String::from_utf8(body).unwrap().contains("index-data.json?serial=1"));
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("index-data.json?serial=1"));
     let (status, headers, _) = get("index-data.json?serial=1");
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");

@@ -37,7 +37,11 @@ fn metrics(args: &RegistryMetricsArgs, context: &Context) -> anyhow::Result<Exit
             metrics.skipped, metrics.requests
         ));
     }
-    let downloads: u64 = metrics.packages.iter().map(|package| package.downloads).sum();
+    let downloads: u64 = metrics
+        .packages
+        .iter()
+        .map(|package| package.downloads)
+        .sum();
     context.printer.status(
         "Counted",
         format!(

@@ -138,12 +138,13 @@ pub fn aggregate(layout: &Layout, request: AggregateRequest<'_>) -> Result<Aggre
     let directory = &request.directory;
     let index_path = directory.join("index.acl");
     let text = fs_err::read_to_string(&index_path).map_err(IoError::at("read", &index_path))?;
-    let index = RegistryIndex::parse(&index_path.display().to_string(), &text).map_err(|source| {
-        crate::registry::publish::PublishError::ExistingIndex {
-            path: index_path.clone(),
-            source,
-        }
-    })?;
+    let index =
+        RegistryIndex::parse(&index_path.display().to_string(), &text).map_err(|source| {
+            crate::registry::publish::PublishError::ExistingIndex {
+                path: index_path.clone(),
+                source,
+            }
+        })?;
     let index_signer = index_signer(directory);
     if let Some(signer) = &index_signer {
         if *signer != key.public_key() {
@@ -171,8 +172,7 @@ pub fn aggregate(layout: &Layout, request: AggregateRequest<'_>) -> Result<Aggre
     let text = metrics.to_acl();
     let signature = key.sign(text.as_bytes());
     let path = directory.join("metrics.acl");
-    crate::fs::write_atomic_public(&path, text.as_bytes())
-        .map_err(IoError::at("write", &path))?;
+    crate::fs::write_atomic_public(&path, text.as_bytes()).map_err(IoError::at("write", &path))?;
     let signature_path = directory.join("metrics.acl.sig");
     crate::fs::write_atomic_public(
         &signature_path,
@@ -299,18 +299,20 @@ pub fn registry(layout: &Layout, name: &str) -> Result<Published> {
     let file = RegistriesFile::load(&layout.registries_file())?;
     let configured = file.find(name)?;
     let source = super::registries::registry_source(configured);
-    let downloader = Downloader::new(DownloadPolicy::default())
-        .map_err(IoError::at("start the network client for", &layout.cache_dir()))?;
+    let downloader = Downloader::new(DownloadPolicy::default()).map_err(IoError::at(
+        "start the network client for",
+        &layout.cache_dir(),
+    ))?;
     let Some(text) = client::fetch_signed(&downloader, &source, "metrics.acl")? else {
         return Ok(Published {
             registry: name.to_string(),
             metrics: None,
         });
     };
-    let url = source.url.join("metrics.acl").map_or_else(
-        |_| "metrics.acl".to_string(),
-        |url| url.to_string(),
-    );
+    let url = source
+        .url
+        .join("metrics.acl")
+        .map_or_else(|_| "metrics.acl".to_string(), |url| url.to_string());
     let metrics = RegistryMetrics::parse(&url, &text).map_err(|error| {
         Error::refused(
             format!("registry `{name}`: its metrics.acl is not valid: {error}"),

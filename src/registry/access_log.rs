@@ -221,7 +221,10 @@ mod tests {
     #[test]
     fn times_read_as_written() {
         assert_eq!(parse_time("01/Jan/1970:00:00:00 +0000"), Some(0));
-        assert_eq!(parse_time("14/Nov/2023:23:13:20 +0100"), Some(1_700_000_000));
+        assert_eq!(
+            parse_time("14/Nov/2023:23:13:20 +0100"),
+            Some(1_700_000_000)
+        );
         assert_eq!(parse_time("29/Feb/2000:00:00:00 +0000"), Some(951_782_400));
         for bad in [
             "",

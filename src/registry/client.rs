@@ -999,18 +999,12 @@ fn fetch(
     deadline: Duration,
     response_timeout: Duration,
 ) -> Result<Fetched, IndexError> {
-    fetch_text(
-        downloader,
-        url,
-        cached,
-        limit,
-        deadline,
-        response_timeout,
-    )
-    .map_err(|error| IndexError::Fetch {
-        registry: source.name.clone(),
-        url: url.to_string(),
-        detail: error.to_string(),
+    fetch_text(downloader, url, cached, limit, deadline, response_timeout).map_err(|error| {
+        IndexError::Fetch {
+            registry: source.name.clone(),
+            url: url.to_string(),
+            detail: error.to_string(),
+        }
     })
 }
 
@@ -1112,7 +1106,9 @@ pub fn fetch_signed(
     let limits = IndexLimits::default();
     let mut failures = Vec::new();
     let mut missing = 0;
-    let bases: Vec<&Url> = std::iter::once(&source.url).chain(&source.mirrors).collect();
+    let bases: Vec<&Url> = std::iter::once(&source.url)
+        .chain(&source.mirrors)
+        .collect();
     for base in &bases {
         let url = file_url(base, name);
         let get = |url: &Url| {

@@ -128,7 +128,9 @@ pub fn render(index: &RegistryIndex, extras: &Extras<'_>) -> Site {
             package.description.as_deref().unwrap_or(""),
             package.tags.as_slice(),
             package.latest.as_str(),
-            counts.map_or(-1, |counts| i64::try_from(counts.downloads).unwrap_or(i64::MAX)),
+            counts.map_or(-1, |counts| {
+                i64::try_from(counts.downloads).unwrap_or(i64::MAX)
+            }),
             state,
         ));
         let versions = package
@@ -236,12 +238,10 @@ fn shell(index: &RegistryIndex) -> String {
     } else {
         format!("{} — Pandora registry", index.name)
     };
-    TEMPLATE
-        .replace("{{title}}", &escape(&title))
-        .replace(
-            "{{data}}",
-            &format!("index-data.json?serial={}", index.serial.unwrap_or(0)),
-        )
+    TEMPLATE.replace("{{title}}", &escape(&title)).replace(
+        "{{data}}",
+        &format!("index-data.json?serial={}", index.serial.unwrap_or(0)),
+    )
 }
 
 const TEMPLATE: &str = include_str!("html/index.html");

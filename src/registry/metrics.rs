@@ -114,10 +114,7 @@ impl PathMap {
                 }
             }
         }
-        PathMap {
-            by_path,
-            by_sha256,
-        }
+        PathMap { by_path, by_sha256 }
     }
 
     /// The (package, version) a request path (query removed) names, if any: the longest
@@ -183,7 +180,10 @@ impl Tally {
     }
 
     fn request(&mut self, map: &PathMap, request: &Request) {
-        self.from = Some(self.from.map_or(request.time, |from| from.min(request.time)));
+        self.from = Some(
+            self.from
+                .map_or(request.time, |from| from.min(request.time)),
+        );
         self.until = Some(
             self.until
                 .map_or(request.time, |until| until.max(request.time)),
@@ -199,8 +199,8 @@ impl Tally {
                 let previous = self.series.insert(key, request.time);
                 // Logs are in time order per file but several files may interleave: a
                 // request earlier than the last one seen continues that series too.
-                let continues = previous
-                    .is_some_and(|last| (request.time - last).abs() < SERIES_SECONDS);
+                let continues =
+                    previous.is_some_and(|last| (request.time - last).abs() < SERIES_SECONDS);
                 if !continues {
                     *self.downloads.entry(file).or_default() += 1;
                 }
@@ -420,15 +420,50 @@ mod tests {
         let mut tally = Tally::default();
         let lines = [
             // A download, then its resume: one.
-            nginx("10.0.0.1", "10:00:00", "GET /reg/hello/hello-1.0.0.psp HTTP/1.1", 200),
-            nginx("10.0.0.1", "10:00:05", "GET /reg/hello/hello-1.0.0.psp HTTP/1.1", 206),
+            nginx(
+                "10.0.0.1",
+                "10:00:00",
+                "GET /reg/hello/hello-1.0.0.psp HTTP/1.1",
+                200,
+            ),
+            nginx(
+                "10.0.0.1",
+                "10:00:05",
+                "GET /reg/hello/hello-1.0.0.psp HTTP/1.1",
+                206,
+            ),
             // Another client, and the first one again an hour later: two more.
-            nginx("10.0.0.2", "10:01:00", "GET /reg/hello/hello-1.0.0.psp?x=1 HTTP/1.1", 206),
-            nginx("10.0.0.1", "11:00:00", "GET /reg/hello/hello-1.0.0.psp HTTP/1.1", 200),
+            nginx(
+                "10.0.0.2",
+                "10:01:00",
+                "GET /reg/hello/hello-1.0.0.psp?x=1 HTTP/1.1",
+                206,
+            ),
+            nginx(
+                "10.0.0.1",
+                "11:00:00",
+                "GET /reg/hello/hello-1.0.0.psp HTTP/1.1",
+                200,
+            ),
             // Not downloads: a HEAD, a 304, a 404, the index.
-            nginx("10.0.0.3", "11:00:00", "HEAD /reg/hello/hello-1.1.0.psp HTTP/1.1", 200),
-            nginx("10.0.0.3", "11:00:01", "GET /reg/hello/hello-1.1.0.psp HTTP/1.1", 304),
-            nginx("10.0.0.3", "11:00:02", "GET /reg/hello/hello-1.1.0.psp HTTP/1.1", 404),
+            nginx(
+                "10.0.0.3",
+                "11:00:00",
+                "HEAD /reg/hello/hello-1.1.0.psp HTTP/1.1",
+                200,
+            ),
+            nginx(
+                "10.0.0.3",
+                "11:00:01",
+                "GET /reg/hello/hello-1.1.0.psp HTTP/1.1",
+                304,
+            ),
+            nginx(
+                "10.0.0.3",
+                "11:00:02",
+                "GET /reg/hello/hello-1.1.0.psp HTTP/1.1",
+                404,
+            ),
             nginx("10.0.0.3", "11:00:03", "GET /reg/index.acl HTTP/1.1", 200),
             // Content-addressed.
             nginx(

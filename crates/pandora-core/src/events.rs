@@ -162,7 +162,9 @@ impl Sink for FileSink {
 /// The events the activity log keeps ([`ActivityLog`]): what changed what is installed,
 /// active or published. Everything else (fetches, downloads, command start and end) goes only
 /// to `--log`.
-pub const ACTIVITY: &[&str] = &["install", "remove", "activate", "rollback", "switch", "publish"];
+pub const ACTIVITY: &[&str] = &[
+    "install", "remove", "activate", "rollback", "switch", "publish",
+];
 
 /// The activity log, `$PANDORA_HOME/log/events.log` (see [`crate::layout::Layout::events_log`]):
 /// the lines of [`ACTIVITY`] events, in the `--log` format, kept whatever `--log` says. Bounded:
@@ -383,7 +385,15 @@ mod tests {
         assert_eq!(parsed.field("id"), Some("hello@1.0.0"));
         assert_eq!(parsed.field("note"), Some("a \"b\" = c\\d\n\u{1}é"));
         assert_eq!(parsed.field("empty"), Some(""));
-        for bad in ["", "only-time", "t e k", "t e =v", "t e k=\"open", "t e K=v", "t e k=\"a\"b"] {
+        for bad in [
+            "",
+            "only-time",
+            "t e k",
+            "t e =v",
+            "t e k=\"open",
+            "t e K=v",
+            "t e k=\"a\"b",
+        ] {
             assert_eq!(LogLine::parse(bad), None, "{bad}");
         }
     }
@@ -392,7 +402,8 @@ mod tests {
     fn the_activity_log_keeps_only_activity_and_rotates() {
         let directory = tempfile::tempdir().unwrap();
         let log = ActivityLog::new(directory.path().join("log/events.log"), 100);
-        log.record(&Event::new("fetch").with("url", "x"), 0).unwrap();
+        log.record(&Event::new("fetch").with("url", "x"), 0)
+            .unwrap();
         assert!(!log.path().exists(), "a fetch is not activity");
         for number in 0..6 {
             log.record(&Event::new("install").with("id", format!("p{number}@1")), 0)
