@@ -127,16 +127,16 @@ impl Browser {
         }
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+    fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
         let path = format!("/session/{}{path}", self.session);
-        let answer = request(self.port, method, &path, body.as_ref()).unwrap();
+        let answer = request(self.port, method, &path, body).unwrap();
         let value = answer["value"].clone();
         assert!(value.get("error").is_none(), "{method} {path}: {answer}");
         value
     }
 
     fn open(&self, url: &str) {
-        self.call("POST", "/url", Some(json!({ "url": url })));
+        self.call("POST", "/url", Some(&json!({ "url": url })));
         self.wait_for("document.body.getAttribute('data-ready')", &json!("true"));
     }
 
@@ -144,7 +144,7 @@ impl Browser {
         self.call(
             "POST",
             "/execute/sync",
-            Some(json!({"script": script, "args": []})),
+            Some(&json!({"script": script, "args": []})),
         )
     }
 
@@ -167,7 +167,7 @@ impl Browser {
         let found = self.call(
             "POST",
             "/element",
-            Some(json!({"using": "css selector", "value": selector})),
+            Some(&json!({"using": "css selector", "value": selector})),
         );
         found[ELEMENT]
             .as_str()
@@ -178,11 +178,11 @@ impl Browser {
     /// Clears the search box and types `text` into it, key by key.
     fn search(&self, text: &str) {
         let field = self.element("#q");
-        self.call("POST", &format!("/element/{field}/clear"), Some(json!({})));
+        self.call("POST", &format!("/element/{field}/clear"), Some(&json!({})));
         self.call(
             "POST",
             &format!("/element/{field}/value"),
-            Some(json!({ "text": text })),
+            Some(&json!({ "text": text })),
         );
     }
 
@@ -331,7 +331,7 @@ fn search_the_registry_page_in_chromium() {
     browser.call(
         "POST",
         &format!("/element/{summary}/click"),
-        Some(json!({})),
+        Some(&json!({})),
     );
     browser.wait_for(
         "document.querySelectorAll('article table tr').length",
@@ -348,7 +348,7 @@ fn search_the_registry_page_in_chromium() {
     browser.screenshot(&screenshot);
     assert!(std::fs::read(&screenshot).unwrap().starts_with(b"\x89PNG"));
     // Linkable: the query is in the URL, and a reload shows the same.
-    browser.call("POST", "/refresh", Some(json!({})));
+    browser.call("POST", "/refresh", Some(&json!({})));
     browser.wait_for("document.body.getAttribute('data-ready')", &json!("true"));
     assert_eq!(browser.shown(), ["hello"]);
 }

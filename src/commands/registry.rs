@@ -24,7 +24,7 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
 fn metrics(args: &RegistryMetricsArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     let aggregated = crate::ops::metrics::aggregate(
         &context.settings.layout,
-        crate::ops::metrics::AggregateRequest {
+        &crate::ops::metrics::AggregateRequest {
             directory: args.directory.clone(),
             logs: args.access_logs.clone(),
             key: args.key_source(),

@@ -133,7 +133,7 @@ pub struct Aggregated {
 
 /// Counts downloads in `logs` against the index in `directory` and writes a signed
 /// `metrics.acl` (and its `.sig`) beside it, and the web page again with the counts.
-pub fn aggregate(layout: &Layout, request: AggregateRequest<'_>) -> Result<Aggregated> {
+pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggregated> {
     let key = signing_key(layout, request.key)?;
     let directory = &request.directory;
     let index_path = directory.join("index.acl");
