@@ -179,7 +179,11 @@ fn registry_metrics_are_signed_published_and_shown() {
     );
     text += &nginx_line("10.0.0.2", "10:00:04", "GET /index.acl HTTP/1.1", 200);
     text += "this is not a log line\n\u{1b}[31m\"[\n";
-    std::fs::write(&log, text).unwrap();
+    // A line far too long to be one, and bytes that are not text.
+    text += &"x".repeat(200_000);
+    let mut bytes = text.into_bytes();
+    bytes.extend_from_slice(b"\n\xff\xfe\x00 - - [\n");
+    std::fs::write(&log, bytes).unwrap();
     let log = log.to_str().unwrap();
     let directory = registry.to_str().unwrap();
 
@@ -220,7 +224,7 @@ fn registry_metrics_are_signed_published_and_shown() {
         "one warning for the skipped lines: {}",
         written.stderr
     );
-    assert!(written.stderr.contains("2 of 7"), "{}", written.stderr);
+    assert!(written.stderr.contains("4 of 9"), "{}", written.stderr);
     assert!(
         written.stderr.contains("3 download(s)"),
         "{}",

@@ -188,24 +188,50 @@ pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggr
 }
 
 /// Feeds every line of `reader` to `tally`; bytes that are not UTF-8 make a line unreadable,
-/// not the log.
+/// not the log. A line is kept only up to [`access_log::LONGEST_LINE`] bytes (a longer one is
+/// not a log line, and is counted as skipped): a log without newlines is never held whole.
 fn read_lines(
     mut reader: impl BufRead,
     path: &Path,
     map: &PathMap,
     tally: &mut Tally,
 ) -> Result<()> {
+    let limit = crate::registry::access_log::LONGEST_LINE;
     let mut line = Vec::new();
+    let mut overlong = false;
     loop {
-        line.clear();
-        let read = reader
-            .read_until(b'\n', &mut line)
-            .map_err(IoError::at("read", path))?;
-        if read == 0 {
+        let buffer = reader.fill_buf().map_err(IoError::at("read", path))?;
+        if buffer.is_empty() {
+            if overlong || !line.is_empty() {
+                finish_line(&mut line, &mut overlong, map, tally);
+            }
             return Ok(());
         }
-        tally.line(map, &String::from_utf8_lossy(&line));
+        let (piece, ends) = match memchr::memchr(b'\n', buffer) {
+            Some(at) => (&buffer[..at], true),
+            None => (buffer, false),
+        };
+        if line.len() + piece.len() > limit {
+            overlong = true;
+        } else {
+            line.extend_from_slice(piece);
+        }
+        let used = piece.len() + usize::from(ends);
+        reader.consume(used);
+        if ends {
+            finish_line(&mut line, &mut overlong, map, tally);
+        }
     }
+}
+
+fn finish_line(line: &mut Vec<u8>, overlong: &mut bool, map: &PathMap, tally: &mut Tally) {
+    if *overlong {
+        tally.unreadable();
+    } else {
+        tally.line(map, &String::from_utf8_lossy(line));
+    }
+    line.clear();
+    *overlong = false;
 }
 
 /// The key `index.acl.sig` in `directory` names, if it is there and readable.

@@ -25,7 +25,7 @@ pub struct Request {
 }
 
 /// The longest line read; a longer one is not a log line.
-const LONGEST_LINE: usize = 64 * 1024;
+pub const LONGEST_LINE: usize = 64 * 1024;
 
 /// Parses one line of either format.
 pub fn parse(line: &str) -> Option<Request> {

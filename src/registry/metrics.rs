@@ -179,6 +179,12 @@ impl Tally {
         }
     }
 
+    /// Counts a line that could not even be read as one (too long).
+    pub fn unreadable(&mut self) {
+        self.requests += 1;
+        self.skipped += 1;
+    }
+
     fn request(&mut self, map: &PathMap, request: &Request) {
         self.from = Some(
             self.from
