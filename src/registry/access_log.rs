@@ -69,8 +69,13 @@ fn object_storage(fields: &[Field<'_>]) -> Option<Request> {
         return None;
     };
     let agent = rest.get(6).map_or("-", |field| field.text);
-    let method = match operation.text.split('.').collect::<Vec<_>>()[..] {
-        ["REST", method, ..] => method.to_string(),
+    // What happened to the object, from the operation: a multipart upload is an object
+    // written when it completes (`REST.POST.UPLOAD`), not at each part (`REST.PUT.PART`).
+    let method = match operation.text {
+        "REST.GET.OBJECT" => "GET".to_string(),
+        "REST.HEAD.OBJECT" => "HEAD".to_string(),
+        "REST.PUT.OBJECT" | "REST.POST.UPLOAD" => "PUT".to_string(),
+        other if other.starts_with("REST.") => other.to_string(),
         _ => request_line(request.text)?.0,
     };
     Some(Request {

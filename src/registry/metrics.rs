@@ -516,6 +516,13 @@ mod tests {
         };
         for line in [
             s3("REST.PUT.OBJECT", "hello/hello-1.1.0.psp", "PUT", 200),
+            // A multipart upload: counted once, when it completes.
+            s3("REST.POST.UPLOADS", "hello/hello-1.0.0.psp", "POST", 200),
+            s3("REST.PUT.PART", "hello/hello-1.0.0.psp", "PUT", 200),
+            s3("REST.PUT.PART", "hello/hello-1.0.0.psp", "PUT", 200),
+            s3("REST.POST.UPLOAD", "hello/hello-1.0.0.psp", "POST", 200),
+            // Refused: not a publication.
+            s3("REST.PUT.OBJECT", "quiet-2.0.0.psp", "PUT", 412),
             s3("REST.GET.OBJECT", "hello/hello-1.1.0.psp", "GET", 200),
             s3("REST.GET.OBJECT", "hello/hello%2D1.0.0.psp", "GET", 206),
         ] {
@@ -524,7 +531,7 @@ mod tests {
         assert_eq!(tally.skipped(), 0);
         let metrics = tally.finish(&index, 0);
         let hello = metrics.package("hello").unwrap();
-        assert_eq!(hello.publishes, Some(1));
+        assert_eq!(hello.publishes, Some(2));
         assert_eq!(
             hello.by_version,
             [("1.0.0".to_string(), 1), ("1.1.0".to_string(), 1)]
