@@ -264,6 +264,21 @@ fn registry_metrics_are_signed_published_and_shown() {
         .unwrap();
     assert_eq!(hello[4], 2);
 
+    // The same over the file transport: a registry configured as a directory.
+    sandbox
+        .run(&[
+            "registry",
+            "add",
+            "local",
+            directory,
+            "--key",
+            &support::registry::key("registry"),
+        ])
+        .success();
+    let local = sandbox.run(&["metrics", "--registry", "local"]);
+    local.success();
+    assert_eq!(local.stdout, shown.stdout);
+
     // Tampered with on the server: refused, with the registry named.
     let metrics = registry.join("metrics.acl");
     let tampered = support::read(&metrics).replace("downloads = 2;", "downloads = 2000;");
@@ -303,4 +318,35 @@ fn registry_index_writes_a_page_beside_the_index() {
     assert_eq!(version["dependencies"][0], "libgreet@2.0.0");
     assert!(version["signer"].as_str().unwrap().starts_with("sha256:"));
     assert!(data["signer"].as_str().unwrap().starts_with("sha256:"));
+
+    // Indexed again: a shard no package needs any more goes, files of others stay.
+    std::fs::write(registry.join("index-data/z.json"), "{}").unwrap();
+    std::fs::write(registry.join("index-data/README"), "mine").unwrap();
+    support::registry::index(&fixture.sandbox, registry, &[]);
+    assert!(!registry.join("index-data/z.json").exists());
+    assert_eq!(support::read(&registry.join("index-data/README")), "mine");
+}
+
+#[test]
+fn an_index_html_pandora_did_not_write_is_left_alone() {
+    let fixture = fixture();
+    let registry = &fixture.registry;
+    std::fs::write(registry.join("index.html"), "<h1>my own page</h1>").unwrap();
+    let run = fixture.sandbox.run(&[
+        "registry",
+        "index",
+        registry.to_str().unwrap(),
+        "--key-seed",
+        "registry",
+    ]);
+    run.success();
+    assert!(
+        run.stderr.contains("was not written by Pandora") && run.stderr.contains("hint:"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        support::read(&registry.join("index.html")),
+        "<h1>my own page</h1>"
+    );
 }

@@ -54,10 +54,7 @@ fn metrics(args: &RegistryMetricsArgs, context: &Context) -> anyhow::Result<Exit
             metrics.requests
         ),
     );
-    context.printer.status(
-        "Wrote",
-        format!("the web page {}", aggregated.page.display()),
-    );
+    page(&aggregated.page, context);
     context.printer.data(aggregated.path.display());
     Ok(ExitStatus::Success)
 }
@@ -91,10 +88,27 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
         ),
     );
     context.printer.data(published.path.display());
-    context
-        .printer
-        .status("Wrote", format!("the web page {}", indexed.page.display()));
+    page(&indexed.page, context);
     Ok(ExitStatus::Success)
+}
+
+/// Says where the web page is, or why it was left alone.
+fn page(written: &crate::registry::html::Written, context: &Context) {
+    use crate::registry::html::Written;
+    match written {
+        Written::Page(path) => context
+            .printer
+            .status("Wrote", format!("the web page {}", path.display())),
+        Written::KeptTheirs(path) => {
+            context.printer.warn(format!(
+                "{} was not written by Pandora, so it was left as it is (no web page)",
+                path.display()
+            ));
+            context
+                .printer
+                .hint("move it away (or rename it) and run the command again to get the page");
+        }
+    }
 }
 
 fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> {

@@ -127,8 +127,8 @@ pub struct Aggregated {
     pub metrics: RegistryMetrics,
     /// `metrics.acl`.
     pub path: PathBuf,
-    /// `index.html`, written again with the counts.
-    pub page: PathBuf,
+    /// `index.html`, written again with the counts (or left alone: not Pandora's).
+    pub page: html::Written,
 }
 
 /// Counts downloads in `logs` against the index in `directory` and writes a signed
@@ -245,12 +245,12 @@ fn index_signer(directory: &Path) -> Option<pandora_core::PublicKey> {
 /// Writes the registry's web page (`index.html`, `index-data.json`, `index-data/`) for `index`
 /// into `directory`, with download counts from `metrics` (else from a `metrics.acl` there, if
 /// it parses), the index signer's fingerprint and each local package file's signer. Returns
-/// the page's path. `registry index` calls it after indexing; publishing should too.
+/// what was done. `registry index` calls it after indexing; publishing should too.
 pub fn write_page(
     directory: &Path,
     index: &RegistryIndex,
     metrics: Option<&RegistryMetrics>,
-) -> Result<PathBuf> {
+) -> Result<html::Written> {
     let found;
     let metrics = match metrics {
         Some(metrics) => Some(metrics),
@@ -269,8 +269,7 @@ pub fn write_page(
         generated: pandora_core::time::now(),
     };
     let site = html::render(index, &extras);
-    html::write(directory, &site)?;
-    Ok(directory.join("index.html"))
+    Ok(html::write(directory, &site)?)
 }
 
 /// Each local package file's signer fingerprint, read from its PSPF index block (the key the

@@ -247,8 +247,8 @@ pub struct IndexRequest<'a> {
 pub struct Indexed {
     /// The signed index.
     pub published: Published,
-    /// The web page beside it (`index.html`).
-    pub page: PathBuf,
+    /// The web page beside it (`index.html`), or why it was not written.
+    pub page: crate::registry::html::Written,
 }
 
 /// Writes `index.acl` and its signature for every package in a directory, and the registry's

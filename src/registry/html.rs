@@ -192,10 +192,32 @@ fn json(value: &impl Serialize) -> Vec<u8> {
     serde_json::to_vec(value).expect("plain data serializes")
 }
 
+/// What [`write`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written {
+    /// The page is there, new.
+    Page(PathBuf),
+    /// An `index.html` that Pandora did not write is there: nothing was written.
+    KeptTheirs(PathBuf),
+}
+
+/// In every shell Pandora writes: an `index.html` without it is someone else's.
+pub const GENERATOR: &str = "<meta name=\"generator\" content=\"pandora registry index\">";
+
 /// Writes the page into `directory`: data first, the shell last (so a new shell never points
 /// at data not written yet), each file replaced atomically; shards left from an older page
-/// are removed.
-pub fn write(directory: &Path, site: &Site) -> Result<(), pandora_core::IoError> {
+/// are removed. An `index.html` Pandora did not write (no [`GENERATOR`] mark) is left alone,
+/// and nothing is written.
+pub fn write(directory: &Path, site: &Site) -> Result<Written, pandora_core::IoError> {
+    let shell = directory.join("index.html");
+    match fs_err::read(&shell) {
+        Ok(existing) if !contains(&existing, GENERATOR.as_bytes()) => {
+            return Ok(Written::KeptTheirs(shell))
+        }
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(pandora_core::IoError::at("read", &shell)(error)),
+    }
     for (relative, contents) in &site.files {
         let path = directory.join(relative);
         crate::fs::write_atomic_public(&path, contents)
@@ -213,7 +235,11 @@ pub fn write(directory: &Path, site: &Site) -> Result<(), pandora_core::IoError>
             }
         }
     }
-    Ok(())
+    Ok(Written::Page(shell))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
 }
 
 /// `text` safe inside HTML text and attribute values.
@@ -274,6 +300,7 @@ mod tests {
         assert!(!shell.contains("<script>alert"), "{shell}");
         assert!(shell.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(shell.contains("index-data.json?serial=4"));
+        assert!(shell.contains(GENERATOR));
         let names: Vec<_> = site.files.iter().map(|(path, _)| path.clone()).collect();
         assert_eq!(
             names,
