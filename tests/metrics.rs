@@ -53,14 +53,30 @@ fn installs_removals_and_activations_are_logged_and_counted() {
         ("install", Some("libgreet@2.0.0"))
     );
 
+    // What `ops::metrics::record_publish` logs, as the publish workflow would.
+    let publish = pandora::events::Event::new("publish")
+        .with("id", "hello@1.2.0")
+        .with("registry", "fixtures")
+        .with("sha256", "00")
+        .line(1_900_000_000);
+    let log = sandbox.pandora_home().join("log/events.log");
+    let mut text = support::read(&log);
+    text.push_str(&publish);
+    text.push('\n');
+    std::fs::write(&log, text).unwrap();
+
     let run = sandbox.run(&["metrics"]);
     run.success();
     assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(summary(&run.stdout, "publishes"), "1");
+    assert_eq!(
+        summary(&run.stdout, "last activity"),
+        "2030-03-17T17:46:40Z"
+    );
     // hello twice (the second time already there), its dependency once.
     assert_eq!(summary(&run.stdout, "installs"), "3");
     assert_eq!(summary(&run.stdout, "removes"), "1");
     assert_ne!(summary(&run.stdout, "activations"), "0");
-    assert_ne!(summary(&run.stdout, "last activity"), "never");
     assert_ne!(summary(&run.stdout, "downloads (blobs)"), "0 B");
     let hello = run
         .stdout
@@ -68,7 +84,11 @@ fn installs_removals_and_activations_are_logged_and_counted() {
         .find(|line| line.starts_with("hello "))
         .unwrap_or_else(|| panic!("{}", run.stdout));
     let columns: Vec<&str> = hello.split_whitespace().collect();
-    assert_eq!(&columns[..4], ["hello", "2", "1", "0"], "{hello}");
+    assert_eq!(
+        columns,
+        ["hello", "2", "1", "1", "2030-03-17T17:46:40Z"],
+        "{hello}"
+    );
     assert!(run
         .stdout
         .lines()
