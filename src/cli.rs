@@ -676,7 +676,7 @@ pub enum RegistryCommand {
 pub struct RegistryMetricsArgs {
     /// The registry directory (holding index.acl)
     pub directory: PathBuf,
-    /// An access log: nginx combined format or S3 server access log format (repeatable; `-` reads standard input)
+    /// An access log: nginx combined format or S3 server access log format, plain or gzipped (repeatable; `-` reads standard input)
     #[arg(long = "access-log", value_name = "FILE", required = true)]
     pub access_logs: Vec<PathBuf>,
     /// Key signing metrics.acl (the index's): a name under $PANDORA_HOME/keys, or a key file [default: the key named `default`]

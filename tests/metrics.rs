@@ -207,6 +207,25 @@ fn registry_metrics_are_signed_published_and_shown() {
     let log = log.to_str().unwrap();
     let directory = registry.to_str().unwrap();
 
+    let unindexed = sandbox.home().join("empty");
+    std::fs::create_dir_all(&unindexed).unwrap();
+    let refused = sandbox.run(&[
+        "registry",
+        "metrics",
+        unindexed.to_str().unwrap(),
+        "--access-log",
+        log,
+        "--key-seed",
+        "registry",
+    ]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains("has no index.acl")
+            && refused.stderr.contains("hint: index it first"),
+        "{}",
+        refused.stderr
+    );
+
     let wrong = sandbox.run(&[
         "registry",
         "metrics",
@@ -249,6 +268,27 @@ fn registry_metrics_are_signed_published_and_shown() {
         written.stderr.contains("3 download(s)"),
         "{}",
         written.stderr
+    );
+
+    // The same log rotated and gzipped counts the same.
+    let gzipped = sandbox.home().join("access.log.2.gz");
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut encoder, &std::fs::read(log).unwrap()).unwrap();
+    std::fs::write(&gzipped, encoder.finish().unwrap()).unwrap();
+    let again = sandbox.run(&[
+        "registry",
+        "metrics",
+        directory,
+        "--access-log",
+        gzipped.to_str().unwrap(),
+        "--key-seed",
+        "registry",
+    ]);
+    again.success();
+    assert!(
+        again.stderr.contains("4 of 9") && again.stderr.contains("3 download(s)"),
+        "{}",
+        again.stderr
     );
 
     let shown = sandbox.run(&["metrics", "--registry", "fixtures"]);

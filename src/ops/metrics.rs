@@ -114,7 +114,8 @@ pub fn local(layout: &Layout) -> Result<LocalMetrics> {
 pub struct AggregateRequest<'a> {
     /// The registry directory (`index.acl` is read from it, `metrics.acl` written to it).
     pub directory: PathBuf,
-    /// Access logs, nginx combined or S3 server access log format (`-`: standard input).
+    /// Access logs, nginx combined or S3 server access log format, plain or gzipped (`-`:
+    /// standard input).
     pub logs: Vec<PathBuf>,
     /// The key signing `metrics.acl`.
     pub key: KeySource<'a>,
@@ -137,7 +138,22 @@ pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggr
     let key = signing_key(layout, request.key)?;
     let directory = &request.directory;
     let index_path = directory.join("index.acl");
-    let text = fs_err::read_to_string(&index_path).map_err(IoError::at("read", &index_path))?;
+    let text = match fs_err::read_to_string(&index_path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::refused(
+                format!(
+                    "{} has no index.acl: downloads are counted against a registry's index",
+                    directory.display()
+                ),
+                format!(
+                    "index it first: `pandora registry index {}`",
+                    directory.display()
+                ),
+            ))
+        }
+        Err(error) => return Err(IoError::at("read", &index_path)(error).into()),
+    };
     let index =
         RegistryIndex::parse(&index_path.display().to_string(), &text).map_err(|source| {
             crate::registry::publish::PublishError::ExistingIndex {
@@ -162,10 +178,10 @@ pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggr
     let mut tally = Tally::default();
     for log in &request.logs {
         if log.as_os_str() == "-" {
-            read_lines(std::io::stdin().lock(), log, &map, &mut tally)?;
+            read_log(std::io::stdin().lock(), log, &map, &mut tally)?;
         } else {
             let file = fs_err::File::open(log).map_err(IoError::at("read", log))?;
-            read_lines(std::io::BufReader::new(file), log, &map, &mut tally)?;
+            read_log(std::io::BufReader::new(file), log, &map, &mut tally)?;
         }
     }
     let metrics = tally.finish(&index, pandora_core::time::now());
@@ -185,6 +201,17 @@ pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggr
         path,
         page,
     })
+}
+
+/// Reads one log, plain or gzipped (as logrotate leaves `access.log.2.gz`).
+fn read_log(mut reader: impl BufRead, path: &Path, map: &PathMap, tally: &mut Tally) -> Result<()> {
+    let start = reader.fill_buf().map_err(IoError::at("read", path))?;
+    if start.starts_with(&[0x1f, 0x8b]) {
+        let decoder = flate2::bufread::MultiGzDecoder::new(reader);
+        read_lines(std::io::BufReader::new(decoder), path, map, tally)
+    } else {
+        read_lines(reader, path, map, tally)
+    }
 }
 
 /// Feeds every line of `reader` to `tally`; bytes that are not UTF-8 make a line unreadable,
