@@ -3,7 +3,7 @@
 //!
 //! It stays small for large registries by splitting what is searched from what is shown on
 //! demand:
-//! - `index.html`: the shell (about 10 KB), the same whatever the registry holds but for its
+//! - `index.html`: the shell (about 12 KB), the same whatever the registry holds but for its
 //!   name and the data file's URL, which carries the serial so a browser never mixes an old
 //!   data file with a new page;
 //! - `index-data.json`: one row per package, what search needs (name, description, tags,
