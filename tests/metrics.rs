@@ -226,6 +226,24 @@ fn registry_metrics_are_signed_published_and_shown() {
         refused.stderr
     );
 
+    std::fs::write(unindexed.join("index.acl"), "Registry {").unwrap();
+    let invalid = sandbox.run(&[
+        "registry",
+        "metrics",
+        unindexed.to_str().unwrap(),
+        "--access-log",
+        log,
+        "--key-seed",
+        "registry",
+    ]);
+    invalid.failure(1);
+    assert!(
+        invalid.stderr.contains("is not a valid index")
+            && invalid.stderr.contains("hint: write it again"),
+        "{}",
+        invalid.stderr
+    );
+
     let wrong = sandbox.run(&[
         "registry",
         "metrics",

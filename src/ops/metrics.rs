@@ -155,11 +155,14 @@ pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggr
         Err(error) => return Err(IoError::at("read", &index_path)(error).into()),
     };
     let index =
-        RegistryIndex::parse(&index_path.display().to_string(), &text).map_err(|source| {
-            crate::registry::publish::PublishError::ExistingIndex {
-                path: index_path.clone(),
-                source,
-            }
+        RegistryIndex::parse(&index_path.display().to_string(), &text).map_err(|error| {
+            Error::refused(
+                format!("{} is not a valid index: {error}", index_path.display()),
+                format!(
+                    "write it again: `pandora registry index {}`",
+                    directory.display()
+                ),
+            )
         })?;
     let index_signer = index_signer(directory);
     if let Some(signer) = &index_signer {
