@@ -123,6 +123,8 @@ pub enum Command {
     Yank(YankArgs),
     /// Mark a published package or version deprecated, with a message shown on install and activate
     Deprecate(DeprecateArgs),
+    /// Show local activity counts (installs per package, removals, activations, sizes), or a registry's download counts
+    Metrics(MetricsArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
 }
@@ -167,6 +169,20 @@ pub struct OwnerArgs {
     #[arg(value_name = "PATH|COMMAND")]
     pub path: PathBuf,
 }
+
+/// `pandora metrics`
+#[derive(Debug, Args)]
+#[command(after_help = METRICS_HELP)]
+pub struct MetricsArgs {
+    /// Show the download counts the registry publishes (its signed metrics.acl) instead
+    #[arg(long, value_name = "NAME", add = ArgValueCandidates::new(registry_names))]
+    pub registry: Option<String>,
+}
+
+const METRICS_HELP: &str = "Local counts come from the activity log, $PANDORA_HOME/log/events.log \
+(one line per install, removal, activation, rollback, profile switch and publication, in the \
+--log format; rotated to events.log.1 past 1 MiB). With --registry, the registry's metrics.acl \
+is fetched and its signature checked against the registry's keys.";
 
 /// `pandora doctor`
 #[derive(Debug, Args)]
@@ -654,10 +670,12 @@ pub enum RegistryCommand {
     Remove(RegistryRemoveArgs),
     /// Change a configured registry in place (only the fields given; comments are kept)
     Set(RegistrySetArgs),
-    /// Write a signed index.acl for a directory of .psp files, so any static host can serve it
+    /// Write a signed index.acl (and a browsable index.html) for a directory of .psp files, so any static host can serve it
     Index(RegistryIndexArgs),
     /// Delete stored package files of a registry you publish to that no index entry points at
     Gc(RegistryGcArgs),
+    /// Count downloads in web server access logs and write a signed metrics.acl beside the index
+    Metrics(RegistryMetricsArgs),
 }
 
 /// Which registry a publishing command writes, and the key it signs the index with.
@@ -751,6 +769,30 @@ pub struct RegistryGcArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(i64).range(0..))]
     pub grace: i64,
 }
+
+/// `pandora registry metrics`
+#[derive(Debug, Args)]
+#[command(after_help = REGISTRY_METRICS_HELP)]
+pub struct RegistryMetricsArgs {
+    /// The registry directory (holding index.acl)
+    pub directory: PathBuf,
+    /// An access log: nginx combined format or S3 server access log format, plain or gzipped (repeatable; `-` reads standard input)
+    #[arg(long = "access-log", value_name = "FILE", required = true)]
+    pub access_logs: Vec<PathBuf>,
+    /// Key signing metrics.acl (the index's): a name under $PANDORA_HOME/keys, or a key file [default: the key named `default`]
+    #[arg(long, value_name = "NAME|FILE", conflicts_with = "key_seed")]
+    pub key: Option<String>,
+    /// Derive the signing key from a seed (secret = SHA-256(seed))
+    #[arg(long, value_name = "SEED")]
+    pub key_seed: Option<String>,
+}
+
+const REGISTRY_METRICS_HELP: &str = "A download is a GET answered 200 or 206 of a package file \
+the index lists (under any path prefix) or of a path naming a version's SHA-256. Requests of \
+one file by one client (address and user agent) less than 10 minutes apart count once, so a \
+resumed or ranged download is one. An upload (S3 REST.PUT.OBJECT answered 200) counts as a \
+publication. Lines in neither format are skipped and counted. index.html is written again with \
+the counts.";
 
 /// `pandora registry index`
 #[derive(Debug, Args)]
@@ -864,6 +906,13 @@ is fetched again and the highest serial seen starts afresh; while one old key st
 an older index it signed is still refused.";
 
 impl BuildArgs {
+    /// Where the signing key comes from.
+    pub fn key_source(&self) -> crate::ops::keys::KeySource<'_> {
+        key_source(self.key.as_deref(), self.key_seed.as_deref())
+    }
+}
+
+impl RegistryMetricsArgs {
     /// Where the signing key comes from.
     pub fn key_source(&self) -> crate::ops::keys::KeySource<'_> {
         key_source(self.key.as_deref(), self.key_seed.as_deref())

@@ -14,9 +14,9 @@
 //!
 //! | layer | modules | owns on disk (under `$PANDORA_HOME`) |
 //! |---|---|---|
-//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`events`], [`trust`], [`launcher`] (the crates above) | `keys/trusted/`; `~/.cache/pandora/workenv/` |
+//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`events`], [`trust`], [`launcher`] (the crates above) | `keys/trusted/`; `log/events.log` (the activity log); `~/.cache/pandora/workenv/` |
 //! | 1 | [`graph`] (dependency graphs drawn as text), [`config`] (`registries.acl`), [`build`] (`manifest.acl` + `files/` to a signed `.psp`) | `registries.acl` |
-//! | 2 | [`registry`]: the signed index format, transports per URL scheme, fetching and trusting indexes, downloading blobs, indexing a directory, publishing to a directory or S3 (`registry::publish`) | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig` |
+//! | 2 | [`registry`]: the signed index format, transports per URL scheme, fetching and trusting indexes, downloading blobs, indexing a directory, publishing to a directory or S3 (`registry::publish`), its web page, download metrics from access logs | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig`, `blobs/sha256/`, `index.html`, `index-data*`, `metrics.acl`, `metrics.acl.sig` |
 //! | 3 | [`store`] (verified, read-only `store/name@version` trees, installed in transactions, with their entry points), [`resolver`] (the closure of exact pins, with the fix when it fails) | `store/`, `records/`, `entries/`, `var/`, `tmp/` |
 //! | 4 | [`profile`]: generations as symlink forests, the atomic `vir` switch, lockfiles, `$HOME` links | `profiles/`, `vir`, `manifests/`, `$HOME/bin` ... |
 //! | 5 | [`activation`]: what a profile holds, decided from install records (closures, pins) | through `profile` |

@@ -391,6 +391,26 @@ pub fn describe_event(event: &pandora_core::events::Event) -> String {
             )
         }
         "remove" => format!("removed {} from the store", field("id")),
+        "install" => format!(
+            "installed {}{}{}",
+            field("id"),
+            if field("new") == "true" {
+                ""
+            } else {
+                " (already in the store)"
+            },
+            if field("requested") == "true" {
+                ""
+            } else {
+                " as a dependency"
+            }
+        ),
+        "publish" => format!(
+            "published {} to registry `{}` (sha256 {})",
+            field("id"),
+            field("registry"),
+            field("sha256")
+        ),
         "prune" => format!(
             "pruned {} item(s), {}{}",
             field("items"),

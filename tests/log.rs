@@ -260,6 +260,14 @@ fn verbose_shows_the_events_in_words_on_stderr_only() {
     assert!(install
         .stderr
         .contains("profile `default` is now generation 1"));
+    assert!(
+        install.stderr.contains("installed hello@1.1.0\n")
+            && install
+                .stderr
+                .contains("installed libgreet@2.0.0 as a dependency"),
+        "{}",
+        install.stderr
+    );
     assert!(!install.stdout.contains("downloaded"));
 }
 

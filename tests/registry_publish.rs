@@ -124,6 +124,20 @@ fn publish_stores_by_hash_signs_the_index_and_installs_over_http() {
         .filter(|path| path.file_name().unwrap().to_string_lossy().starts_with('.'))
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
+    // The browsable page is published with the index, and the publish is local activity.
+    let page = read(&served.directory.join("index-data.json"));
+    assert!(page.contains("\"hello\""), "{page}");
+    assert!(served.directory.join("index.html").is_file());
+    let metrics = sandbox.run(&["metrics"]);
+    metrics.success();
+    assert!(
+        metrics
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("publishes") && line.trim_end().ends_with(" 2")),
+        "{}",
+        metrics.stdout
+    );
 
     sandbox.run(&["install", "--yes", "hello"]).success();
     let hello = sandbox.run(&["run", "hello"]);

@@ -14,6 +14,7 @@ mod inspect;
 mod install;
 mod key;
 mod list;
+mod metrics;
 mod needs;
 mod plan;
 mod profile;
@@ -96,6 +97,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
         Command::Publish(args) => publish::run(&args, context),
         Command::Yank(args) => yank::run(&args, context),
         Command::Deprecate(args) => deprecate::run(&args, context),
+        Command::Metrics(args) => metrics::run(&args, context),
         Command::Completions(args) => completions::run(&args, context),
     }
 }
@@ -118,12 +120,16 @@ pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
         None => None,
     };
     let shown = settings.verbose > 0 && !settings.quiet;
-    if log.is_some() || shown {
-        pandora_core::events::set_sink(Box::new(EventSink {
-            log,
-            printer: shown.then(|| printer.clone()),
-        }));
-    }
+    pandora_core::events::set_sink(Box::new(EventSink {
+        log,
+        printer: shown.then(|| printer.clone()),
+        activity: pandora_core::events::ActivityLog::new(
+            settings.layout.events_log(),
+            pandora_core::events::ACTIVITY_LIMIT,
+        ),
+        warner: printer.clone(),
+        warned: std::sync::atomic::AtomicBool::new(false),
+    }));
     let context = Context { settings, printer };
     let started = std::time::Instant::now();
     let name = command_name(&cli.command);
@@ -182,14 +188,26 @@ fn command_name(command: &Command) -> String {
         .to_ascii_lowercase()
 }
 
-/// Where events go: the log file, and with `-v` stderr in words.
+/// Where events go: the activity log (always), the log file, and with `-v` stderr in words.
 struct EventSink {
     log: Option<pandora_core::events::FileSink>,
     printer: Option<Printer>,
+    activity: pandora_core::events::ActivityLog,
+    /// Says once that the activity log could not be written: the command goes on without it.
+    warner: Printer,
+    warned: std::sync::atomic::AtomicBool,
 }
 
 impl pandora_core::events::Sink for EventSink {
     fn event(&self, event: &Event) {
+        let seconds = u64::try_from(pandora_core::time::now()).unwrap_or(0);
+        if let Err(error) = self.activity.record(event, seconds) {
+            if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                self.warner.warn(format!(
+                    "the activity log was not written (`pandora metrics` will not count this): {error}"
+                ));
+            }
+        }
         if let Some(log) = &self.log {
             log.event(event);
         }

@@ -1,8 +1,8 @@
-//! `pandora registry add | list | remove | set | index`.
+//! `pandora registry add | list | remove | set | index | metrics`.
 
 use crate::cli::{
-    RegistryAddArgs, RegistryCommand, RegistryGcArgs, RegistryIndexArgs, RegistryRemoveArgs,
-    RegistrySetArgs,
+    RegistryAddArgs, RegistryCommand, RegistryGcArgs, RegistryIndexArgs, RegistryMetricsArgs,
+    RegistryRemoveArgs, RegistrySetArgs,
 };
 use crate::commands::Context;
 use crate::exit::ExitStatus;
@@ -18,6 +18,7 @@ pub fn run(command: RegistryCommand, context: &Context) -> anyhow::Result<ExitSt
         RegistryCommand::Set(args) => set(&args, context),
         RegistryCommand::Index(args) => index(&args, context),
         RegistryCommand::Gc(args) => gc(&args, context),
+        RegistryCommand::Metrics(args) => metrics(&args, context),
     }
 }
 
@@ -73,8 +74,47 @@ fn gc(args: &RegistryGcArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// Prints the path of the metrics.acl written; the counts go to stderr as a summary.
+fn metrics(args: &RegistryMetricsArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    let aggregated = crate::ops::metrics::aggregate(
+        &context.settings.layout,
+        &crate::ops::metrics::AggregateRequest {
+            directory: args.directory.clone(),
+            logs: args.access_logs.clone(),
+            key: args.key_source(),
+        },
+    )?;
+    let metrics = &aggregated.metrics;
+    if metrics.skipped > 0 {
+        context.printer.warn(format!(
+            "{} of {} access log line(s) were in neither nginx's combined nor the S3 access log format, and were skipped",
+            metrics.skipped, metrics.requests
+        ));
+    }
+    let downloads: u64 = metrics
+        .packages
+        .iter()
+        .map(|package| package.downloads)
+        .sum();
+    context.printer.status(
+        "Counted",
+        format!(
+            "{downloads} download(s) of {} package(s) in {} request(s)",
+            metrics
+                .packages
+                .iter()
+                .filter(|package| package.downloads > 0)
+                .count(),
+            metrics.requests
+        ),
+    );
+    page(&aggregated.page, context);
+    context.printer.data(aggregated.path.display());
+    Ok(ExitStatus::Success)
+}
+
 fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStatus> {
-    let published = registry::index(
+    let indexed = registry::index(
         &context.settings.layout,
         IndexRequest {
             directory: args.directory.clone(),
@@ -84,6 +124,7 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
             priority: args.priority,
         },
     )?;
+    let published = &indexed.published;
     let index = &published.index;
     let versions: usize = index
         .packages
@@ -101,7 +142,27 @@ fn index(args: &RegistryIndexArgs, context: &Context) -> anyhow::Result<ExitStat
         ),
     );
     context.printer.data(published.path.display());
+    page(&indexed.page, context);
     Ok(ExitStatus::Success)
+}
+
+/// Says where the web page is, or why it was left alone.
+fn page(written: &crate::registry::html::Written, context: &Context) {
+    use crate::registry::html::Written;
+    match written {
+        Written::Page(path) => context
+            .printer
+            .status("Wrote", format!("the web page {}", path.display())),
+        Written::KeptTheirs(path) => {
+            context.printer.warn(format!(
+                "{} was not written by Pandora, so it was left as it is (no web page)",
+                path.display()
+            ));
+            context
+                .printer
+                .hint("move it away (or rename it) and run the command again to get the page");
+        }
+    }
 }
 
 fn add(args: &RegistryAddArgs, context: &Context) -> anyhow::Result<ExitStatus> {

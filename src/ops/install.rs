@@ -679,6 +679,19 @@ pub fn execute(
             report.already.push(id);
         }
     }
+    // The activity log's record: what entered the store, and what was asked for although it
+    // was already there (an install all the same, from the user's side).
+    for id in report
+        .installed
+        .iter()
+        .chain(requested.iter().filter(|id| !report.installed.contains(id)))
+    {
+        Event::new("install")
+            .with("id", id)
+            .with("new", report.installed.contains(id))
+            .with("requested", requested.contains(id))
+            .emit();
+    }
     report.requested = requested;
     report.untrusted = untrusted;
     report.warnings = registries.warnings();

@@ -9,6 +9,7 @@ pub mod graph;
 pub mod inspect;
 pub mod install;
 pub mod keys;
+pub mod metrics;
 pub mod needs;
 pub mod profile;
 pub mod prune;

@@ -284,15 +284,28 @@ pub struct IndexRequest<'a> {
     pub priority: Option<i64>,
 }
 
-/// Writes `index.acl` and its signature for every package in a directory.
-pub fn index(layout: &Layout, request: IndexRequest<'_>) -> Result<Published> {
+/// What `index` wrote.
+#[derive(Debug, Clone)]
+pub struct Indexed {
+    /// The signed index.
+    pub published: Published,
+    /// The web page beside it (`index.html`), or why it was not written.
+    pub page: crate::registry::html::Written,
+}
+
+/// Writes `index.acl` and its signature for every package in a directory, and the registry's
+/// web page beside them.
+pub fn index(layout: &Layout, request: IndexRequest<'_>) -> Result<Indexed> {
     let key = signing_key(layout, request.key)?;
-    Ok(index_directory(&PublishOptions {
+    let directory = request.directory.clone();
+    let published = index_directory(&PublishOptions {
         directory: request.directory,
         key,
         expires_in_days: request.expires_in_days,
         name: request.name,
         priority: request.priority,
         now: pandora_core::time::now(),
-    })?)
+    })?;
+    let page = super::metrics::write_page(&directory, &published.index, None)?;
+    Ok(Indexed { published, page })
 }

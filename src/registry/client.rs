@@ -999,15 +999,25 @@ fn fetch(
     deadline: Duration,
     response_timeout: Duration,
 ) -> Result<Fetched, IndexError> {
-    let failure = |detail: String| IndexError::Fetch {
-        registry: source.name.clone(),
-        url: url.to_string(),
-        detail,
-    };
-    let transport = downloader
-        .transports()
-        .for_url(url)
-        .map_err(|error| failure(error.to_string()))?;
+    fetch_text(downloader, url, cached, limit, deadline, response_timeout).map_err(|error| {
+        IndexError::Fetch {
+            registry: source.name.clone(),
+            url: url.to_string(),
+            detail: error.to_string(),
+        }
+    })
+}
+
+/// [`fetch`], with the transport's own error (so a caller can tell "not there" apart).
+fn fetch_text(
+    downloader: &Downloader,
+    url: &Url,
+    cached: Option<&CacheState>,
+    limit: u64,
+    deadline: Duration,
+    response_timeout: Duration,
+) -> Result<Fetched, TransportError> {
+    let transport = downloader.transports().for_url(url)?;
     let etag = cached.and_then(|state| state.etag.clone());
     let request = GetRequest {
         // With an ETag, the date is left out: RFC 9110 says a server ignores it then, but some
@@ -1081,8 +1091,82 @@ fn fetch(
                     tokio::time::sleep(wait.min(Duration::from_secs(30))).await;
                     attempt += 1;
                 }
-                Err(error) => return Err(failure(error.to_string())),
+                Err(error) => return Err(error),
             }
         }
     })
+}
+
+/// Largest signed side file ([`fetch_signed`]) read: 64 MiB, as for an index.
+const SIDE_FILE_LIMIT: u64 = 64 << 20;
+
+/// A file the registry publishes beside its index and signs the same way (`NAME` and
+/// `NAME.sig`, e.g. `metrics.acl`), fetched over the registry's transport from its URL or,
+/// when that fails, its mirrors, and verified against the registry's keys. `Ok(None)`: no
+/// URL has the file (404, or no such local file).
+pub fn fetch_signed(
+    downloader: &Downloader,
+    source: &RegistrySource,
+    name: &str,
+) -> Result<Option<String>, IndexError> {
+    let limits = IndexLimits::default();
+    let mut failures = Vec::new();
+    let mut missing = 0;
+    let bases: Vec<&Url> = std::iter::once(&source.url)
+        .chain(&source.mirrors)
+        .collect();
+    for base in &bases {
+        let url = file_url(base, name);
+        let get = |url: &Url| {
+            fetch_text(
+                downloader,
+                url,
+                None,
+                SIDE_FILE_LIMIT,
+                limits.deadline,
+                limits.response,
+            )
+        };
+        let text = match get(&url) {
+            Ok(Fetched::Body(text, ..)) => text,
+            Ok(Fetched::NotModified) => continue,
+            Err(error) if is_missing(&error) => {
+                missing += 1;
+                continue;
+            }
+            Err(error) => {
+                failures.push((url, error.to_string()));
+                continue;
+            }
+        };
+        let signature_url = file_url(base, &format!("{name}.sig"));
+        let signature = match get(&signature_url) {
+            Ok(Fetched::Body(signature, ..)) => Some(signature),
+            Err(error) if is_missing(&error) => None,
+            Ok(Fetched::NotModified) => None,
+            Err(error) => {
+                failures.push((signature_url, error.to_string()));
+                continue;
+            }
+        };
+        check_signature(source, &url, &text, signature.as_deref(), false)?;
+        return Ok(Some(text));
+    }
+    match failures.into_iter().next() {
+        Some((url, detail)) if missing < bases.len() => Err(IndexError::Fetch {
+            registry: source.name.clone(),
+            url: url.to_string(),
+            detail,
+        }),
+        _ => Ok(None),
+    }
+}
+
+/// Whether a read failed because there is nothing at the URL.
+fn is_missing(error: &TransportError) -> bool {
+    match error {
+        TransportError::Status { status, .. } => matches!(status, 404 | 410),
+        TransportError::Io { source, .. } => source.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
 }

@@ -160,6 +160,19 @@ pub struct FileRef<'a> {
 }
 
 impl IndexVersion {
+    /// Every file of the version, `(pkg_url, sha256)`: its own (when it has one), then one per
+    /// platform.
+    pub fn all_files(&self) -> impl Iterator<Item = (&str, &Sha256)> {
+        (!self.pkg_url.is_empty())
+            .then_some((self.pkg_url.as_str(), &self.sha256))
+            .into_iter()
+            .chain(
+                self.files
+                    .iter()
+                    .map(|file| (file.pkg_url.as_str(), &file.sha256)),
+            )
+    }
+
     /// The file to download on `platform`: the one listed for it, else the version's own file.
     /// `Err` lists the platforms there are files for when neither exists.
     pub fn file_for(
@@ -743,11 +756,16 @@ pub fn package_url(index_url: &url::Url, pkg_url: &str) -> Result<url::Url, Stri
 
 /// `index.acl.sig`: which key signed the index, and the signature over its exact bytes.
 pub fn signature_file(public_key: &PublicKey, signature: &[u8; 64]) -> String {
+    signature_file_for("index.acl", public_key, signature)
+}
+
+/// The signature file of another file a registry signs as its index (`metrics.acl.sig`).
+pub fn signature_file_for(signed: &str, public_key: &PublicKey, signature: &[u8; 64]) -> String {
     let block = Block::new("Signature")
         .with("algorithm", "ed25519")
         .with("key", public_key.to_string())
         .with("signature", encode_hex(signature));
-    format!("// Ed25519 signature over the exact bytes of index.acl.\n{block}")
+    format!("// Ed25519 signature over the exact bytes of {signed}.\n{block}")
 }
 
 /// Reads `index.acl.sig`: the key and the signature.

@@ -97,12 +97,17 @@ pub fn fixture() -> Fixture {
 
 /// Configures `sandbox` to use the fixture registry `server` (keys required, no index caching).
 pub fn configure(sandbox: &Sandbox, server: &FixtureServer) {
+    configure_url(sandbox, &server.url());
+}
+
+/// Configures `sandbox` to use the fixture registry served at `url` (by nginx, say).
+pub fn configure_url(sandbox: &Sandbox, url: &str) {
     sandbox
         .run(&[
             "registry",
             "add",
             "fixtures",
-            &server.url(),
+            url,
             "--key",
             &key("registry"),
             "--key",

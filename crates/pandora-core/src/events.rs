@@ -159,6 +159,189 @@ impl Sink for FileSink {
     }
 }
 
+/// The events the activity log keeps ([`ActivityLog`]): what changed what is installed,
+/// active or published. Everything else (fetches, downloads, command start and end) goes only
+/// to `--log`.
+pub const ACTIVITY: &[&str] = &[
+    "install", "remove", "activate", "rollback", "switch", "publish",
+];
+
+/// The activity log, `$PANDORA_HOME/log/events.log` (see [`crate::layout::Layout::events_log`]):
+/// the lines of [`ACTIVITY`] events, in the `--log` format, kept whatever `--log` says. Bounded:
+/// past `limit` bytes the file becomes `events.log.1` (replacing the one before) and a new one
+/// starts, so at most about twice the limit is ever kept.
+#[derive(Debug, Clone)]
+pub struct ActivityLog {
+    path: PathBuf,
+    limit: u64,
+}
+
+/// How large the activity log grows before it is rotated (1 MiB: some ten thousand lines).
+pub const ACTIVITY_LIMIT: u64 = 1 << 20;
+
+impl ActivityLog {
+    /// The log at `path`, rotated past `limit` bytes.
+    pub fn new(path: PathBuf, limit: u64) -> ActivityLog {
+        ActivityLog { path, limit }
+    }
+
+    /// The current file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The rotated file, the lines before the current file's.
+    pub fn rotated(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".1");
+        PathBuf::from(name)
+    }
+
+    /// Appends `event`'s line, if it is an activity event. The directory is created when
+    /// missing; the caller decides what a failure means (the CLI warns and carries on).
+    pub fn record(&self, event: &Event, seconds: u64) -> Result<(), crate::IoError> {
+        if !ACTIVITY.contains(&event.name) {
+            return Ok(());
+        }
+        if let Some(parent) = self.path.parent() {
+            fs_err::create_dir_all(parent).map_err(crate::IoError::at("create", parent))?;
+        }
+        // Two processes may both see the file over the limit and both rename: the second
+        // rename moves a nearly empty file, which loses at most the few lines in between. Never
+        // more than the bound is kept, and every kept line is whole.
+        if fs_err::metadata(&self.path).is_ok_and(|metadata| metadata.len() >= self.limit) {
+            let rotated = self.rotated();
+            fs_err::rename(&self.path, &rotated)
+                .map_err(crate::IoError::at("rotate the activity log", &self.path))?;
+        }
+        let sink = FileSink::open(&self.path)?;
+        let mut bytes = event.line(seconds).into_bytes();
+        bytes.push(b'\n');
+        (&sink.file)
+            .write_all(&bytes)
+            .map_err(|source| crate::IoError {
+                action: "append to",
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// Every line kept, oldest first, parsed; lines that do not parse (a torn tail after a
+    /// full disk, an edit by hand) are counted in the second value.
+    pub fn read(&self) -> Result<(Vec<LogLine>, usize), crate::IoError> {
+        let mut lines = Vec::new();
+        let mut unreadable = 0;
+        for path in [self.rotated(), self.path.clone()] {
+            let text = match fs_err::read(&path) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(crate::IoError::at("read", &path)(error)),
+            };
+            for line in text.lines().filter(|line| !line.is_empty()) {
+                match LogLine::parse(line) {
+                    Some(parsed) => lines.push(parsed),
+                    None => unreadable += 1,
+                }
+            }
+        }
+        Ok((lines, unreadable))
+    }
+}
+
+/// One log line read back: the inverse of [`Event::line`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    /// The time as written (RFC 3339, UTC).
+    pub time: String,
+    /// The event's name.
+    pub event: String,
+    /// Its fields, in order.
+    pub fields: Vec<(String, String)>,
+}
+
+impl LogLine {
+    /// Parses one line; `None` when it is not in the log format.
+    pub fn parse(line: &str) -> Option<LogLine> {
+        let (time, rest) = line.split_once(' ')?;
+        let (event, mut rest) = rest.split_once(' ').unwrap_or((rest, ""));
+        if time.is_empty() || event.is_empty() {
+            return None;
+        }
+        let mut fields = Vec::new();
+        while !rest.is_empty() {
+            let (key, after) = rest.split_once('=')?;
+            if key.is_empty()
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                return None;
+            }
+            let (value, after) = match after.strip_prefix('"') {
+                Some(quoted) => unquote(quoted)?,
+                None => {
+                    let (bare, after) = after.split_at(after.find(' ').unwrap_or(after.len()));
+                    if bare.is_empty() || bare.contains(['"', '=']) {
+                        return None;
+                    }
+                    (bare.to_string(), after)
+                }
+            };
+            fields.push((key.to_string(), value));
+            rest = match after.strip_prefix(' ') {
+                Some(next) => next,
+                None if after.is_empty() => after,
+                None => return None,
+            };
+        }
+        Some(LogLine {
+            time: time.to_string(),
+            event: event.to_string(),
+            fields,
+        })
+    }
+
+    /// The value of field `key`, if present.
+    pub fn field(&self, key: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(name, _)| name == key)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// A quoted value after its opening `"`: the value, and what follows the closing `"`.
+fn unquote(quoted: &str) -> Option<(String, &str)> {
+    let mut value = String::new();
+    let mut chars = quoted.char_indices();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '"' => return Some((value, &quoted[at + 1..])),
+            '\\' => match chars.next()?.1 {
+                'n' => value.push('\n'),
+                'r' => value.push('\r'),
+                't' => value.push('\t'),
+                'u' => {
+                    if chars.next()?.1 != '{' {
+                        return None;
+                    }
+                    let mut hex = String::new();
+                    loop {
+                        match chars.next()?.1 {
+                            '}' => break,
+                            digit => hex.push(digit),
+                        }
+                    }
+                    value.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                other => value.push(other),
+            },
+            c => value.push(c),
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +371,53 @@ mod tests {
         second.append("two");
         first.append("three");
         assert_eq!(fs_err::read_to_string(&path).unwrap(), "one\ntwo\nthree\n");
+    }
+
+    #[test]
+    fn log_lines_read_back_as_written() {
+        let event = Event::new("install")
+            .with("id", "hello@1.0.0")
+            .with("note", "a \"b\" = c\\d\n\u{1}é")
+            .with("empty", "");
+        let parsed = LogLine::parse(&event.line(0)).unwrap();
+        assert_eq!(parsed.time, "1970-01-01T00:00:00Z");
+        assert_eq!(parsed.event, "install");
+        assert_eq!(parsed.field("id"), Some("hello@1.0.0"));
+        assert_eq!(parsed.field("note"), Some("a \"b\" = c\\d\n\u{1}é"));
+        assert_eq!(parsed.field("empty"), Some(""));
+        for bad in [
+            "",
+            "only-time",
+            "t e k",
+            "t e =v",
+            "t e k=\"open",
+            "t e K=v",
+            "t e k=\"a\"b",
+        ] {
+            assert_eq!(LogLine::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_activity_log_keeps_only_activity_and_rotates() {
+        let directory = tempfile::tempdir().unwrap();
+        let log = ActivityLog::new(directory.path().join("log/events.log"), 100);
+        log.record(&Event::new("fetch").with("url", "x"), 0)
+            .unwrap();
+        assert!(!log.path().exists(), "a fetch is not activity");
+        for number in 0..6 {
+            log.record(&Event::new("install").with("id", format!("p{number}@1")), 0)
+                .unwrap();
+        }
+        let rotated = fs_err::read_to_string(log.rotated()).unwrap();
+        let current = fs_err::read_to_string(log.path()).unwrap();
+        // Rotated once the file reached the limit: three lines of 38 bytes each side.
+        assert_eq!((rotated.lines().count(), current.lines().count()), (3, 3));
+        let (lines, unreadable) = log.read().unwrap();
+        assert_eq!(unreadable, 0);
+        let ids: Vec<_> = lines.iter().filter_map(|line| line.field("id")).collect();
+        assert_eq!(ids, ["p0@1", "p1@1", "p2@1", "p3@1", "p4@1", "p5@1"]);
+        fs_err::write(log.path(), "garbage\n").unwrap();
+        assert_eq!(log.read().unwrap().1, 1);
     }
 }

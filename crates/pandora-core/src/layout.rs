@@ -59,6 +59,12 @@ impl Layout {
         self.root.join("var")
     }
 
+    /// `log/events.log`: the activity log (installs, removals, activations, publications),
+    /// rotated to `events.log.1`; what `pandora metrics` counts.
+    pub fn events_log(&self) -> PathBuf {
+        self.root.join("log").join("events.log")
+    }
+
     /// `records/`: one install record per store entry, outside the package trees.
     pub fn records_dir(&self) -> PathBuf {
         self.root.join("records")

@@ -95,7 +95,7 @@ fn attempt_all(
         )?;
         if target.commit_index(text.as_bytes(), &current)? {
             target.replace("index.acl.sig", signature.into_bytes())?;
-            for (key, bytes) in beside_index(&index) {
+            for (key, bytes) in beside_index(&index, signer) {
                 target.replace(&key, bytes)?;
             }
             settle(target, signer)?;
@@ -115,9 +115,20 @@ fn attempt_all(
 }
 
 /// Files published beside the index, derived from it, rewritten after every change (keys
-/// relative to the index). The one place to add such a file, e.g. a browsable `index.html`.
-pub fn beside_index(_index: &RegistryIndex) -> Vec<(String, Vec<u8>)> {
-    Vec::new()
+/// relative to the index): the browsable page (`index.html` last, so it never names data not
+/// there yet).
+pub fn beside_index(index: &RegistryIndex, signer: &Signer<'_>) -> Vec<(String, Vec<u8>)> {
+    let extras = crate::registry::html::Extras {
+        signer: Some(signer.key.public_key().fingerprint().to_string()),
+        metrics: None,
+        package_signers: Default::default(),
+        generated: signer.now,
+    };
+    crate::registry::html::render(index, &extras)
+        .files
+        .into_iter()
+        .map(|(path, bytes)| (path.to_string_lossy().into_owned(), bytes))
+        .collect()
 }
 
 /// Exponential from 20 ms, capped at 1 s, with jitter so racing writers spread out.
