@@ -382,7 +382,10 @@ fn a_ten_thousand_package_page_stays_small() {
                         dependencies: vec![format!("libgreet@2.0.{}", number % 3)],
                         license: Some("MIT".into()),
                         deprecated: false,
+                        deprecation: None,
+                        yanked: false,
                         launcher: None,
+                        files: Vec::new(),
                     })
                     .collect(),
             }

@@ -383,7 +383,10 @@ mod tests {
             dependencies: vec![],
             license: None,
             deprecated: false,
+            deprecation: None,
+            yanked: false,
             launcher: None,
+            files: Vec::new(),
         };
         RegistryIndex {
             name: "main".into(),
