@@ -178,3 +178,27 @@ fn a_damaged_launcher_is_detected_and_the_package_fetched_whole() {
     assert_eq!(sandbox.run(&["run", "beta"]).stdout, "beta\n");
     assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
 }
+
+#[test]
+fn prune_removes_the_whole_copy_run_made_with_its_blob() {
+    let (sandbox, _registry, _server) = registry();
+    sandbox.run(&["install", "--yes", "alpha"]).success();
+    // Not installed: fetched split (the launcher is held), put back together to run.
+    let run = sandbox.run(&["run", "beta"]);
+    run.success();
+    assert_eq!(run.stdout, "beta\n");
+    let copies = || -> Vec<_> {
+        std::fs::read_dir(sandbox.pandora_home().join("cache/run"))
+            .map(|entries| entries.flatten().map(|entry| entry.path()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(copies().len(), 1, "{:?}", copies());
+    let dry = sandbox.run(&["prune", "--dry-run", "-v"]);
+    dry.success();
+    assert!(dry.stderr.contains("cache/run/"), "{}", dry.stderr);
+    assert_eq!(copies().len(), 1);
+    sandbox.run(&["prune", "--yes"]).success();
+    assert!(copies().is_empty(), "{:?}", copies());
+    // What is installed still runs.
+    assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
+}

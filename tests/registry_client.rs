@@ -268,3 +268,34 @@ fn rollback_and_freeze_are_refused() {
         "the index expired at",
     );
 }
+
+#[test]
+fn an_index_caught_between_its_two_files_is_fetched_again() {
+    // A publisher to an object store writes index.acl, then index.acl.sig: a client in between
+    // sees a new index with the old signature, and must not fail for it.
+    let sandbox = Sandbox::new();
+    let directory = registry(&sandbox, &[]);
+    let server = FixtureServer::start(&directory).unwrap();
+    let signature = directory.join("index.acl.sig");
+    let old_signature = std::fs::read(&signature).unwrap();
+    registry(&sandbox, &[]);
+    let new_signature = std::fs::read(&signature).unwrap();
+    assert_ne!(old_signature, new_signature);
+    std::fs::write(&signature, &old_signature).unwrap();
+    let publisher = std::thread::spawn({
+        let signature = signature.clone();
+        move || {
+            std::thread::sleep(Duration::from_millis(150));
+            std::fs::write(&signature, new_signature).unwrap();
+        }
+    });
+    let index = load_index(
+        &downloader(),
+        &source(&server.url(), &["registry"], 0),
+        &sandbox.home().join("cache"),
+        false,
+        now(),
+    );
+    publisher.join().unwrap();
+    assert_eq!(index.unwrap().serial, Some(2));
+}

@@ -8,11 +8,14 @@
 //! start more than it gives a program whose job is to exec another: the program it execs gets
 //! SIGPIPE's default, as from a shell. `std::env::args_os` still works (glibc hands the
 //! arguments to Rust's initialiser itself).
-#![no_main]
+// Under `cargo test` the harness brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 
+#[cfg(not(test))]
 use std::ffi::{c_char, c_int};
 
 // The one symbol a C start-up calls; nothing else in the binary is named `main`.
+#[cfg(not(test))]
 #[allow(unsafe_code)]
 #[no_mangle]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {

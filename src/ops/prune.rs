@@ -1,7 +1,7 @@
 //! Deleting what nothing uses. With a generation count, old generations first, then every
 //! store entry no remaining generation of any profile holds (the GC roots); always blobs no
-//! installed package came from, store entries without an install record, and leftovers of
-//! interrupted downloads and installs. Every deletion is decided under the store's lock, and
+//! installed package came from (and the whole copies `run` made of them), store entries
+//! without an install record, and leftovers of interrupted downloads and installs. Every deletion is decided under the store's lock, and
 //! nothing of a blob is deleted while another process holds its lock (a download or copy in
 //! flight): that is skipped, for a later prune.
 
@@ -127,7 +127,15 @@ pub fn prune(
     }
     // A dry run's collected entries still have records: their blobs count as unreferenced,
     // as they will be once a real run removed them.
+    let mut going = BTreeSet::new();
     store.remove_unreferenced_blobs(dry_run, &collected, |path, bytes| {
+        going.insert(path.to_path_buf());
+        pruned.push(Pruned::Path {
+            path: path.to_path_buf(),
+            bytes,
+        });
+    })?;
+    super::run::prune_run_cache(layout, &going, dry_run, |path, bytes| {
         pruned.push(Pruned::Path {
             path: path.to_path_buf(),
             bytes,

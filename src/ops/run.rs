@@ -250,3 +250,53 @@ fn whole_file(layout: &Layout, blob: &Path, sha256: &Sha256) -> Result<PathBuf> 
     fs_err::rename(&staging, &target).map_err(pandora_core::IoError::at("rename", &target))?;
     Ok(target)
 }
+
+/// The files of `cache/run/` whose blob is gone (or, in a dry run, is among `going`, the blobs
+/// being pruned), and leftovers of an interrupted put-together older than an hour: deleted
+/// unless `dry_run`, each reported with its size. A file there is only a copy of a blob kept
+/// whole for the launcher, worth nothing once its blob is gone.
+pub fn prune_run_cache(
+    layout: &Layout,
+    going: &std::collections::BTreeSet<PathBuf>,
+    dry_run: bool,
+    mut each: impl FnMut(&Path, u64),
+) -> Result<()> {
+    let directory = layout.cache_dir().join("run");
+    let entries = match fs_err::read_dir(&directory) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(pandora_core::IoError::at("read", &directory)(error).into()),
+    };
+    let blobs = layout.blobs_dir();
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in entries {
+        let entry = entry.map_err(pandora_core::IoError::at("read", &directory))?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let metadata =
+            fs_err::symlink_metadata(&path).map_err(pandora_core::IoError::at("access", &path))?;
+        let stale = match name.strip_suffix(".psp") {
+            Some(hash) if !name.starts_with('.') => {
+                let blob = blobs.join(hash);
+                !blob.exists() || going.contains(&blob)
+            }
+            _ => {
+                name.ends_with(".partial")
+                    && metadata
+                        .modified()
+                        .is_ok_and(|modified| modified < hour_ago)
+            }
+        };
+        if !stale || !metadata.is_file() {
+            continue;
+        }
+        each(
+            &path,
+            crate::fs::disk_usage(&path).unwrap_or(metadata.len()),
+        );
+        if !dry_run {
+            fs_err::remove_file(&path).map_err(pandora_core::IoError::at("remove", &path))?;
+        }
+    }
+    Ok(())
+}

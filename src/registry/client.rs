@@ -603,16 +603,26 @@ pub fn load(
     for (position, url) in urls.iter().enumerate() {
         // Validators are only worth sending to the server they came from.
         let validators = (cached.is_some() && cached_from == Some(position)).then_some(&state);
-        let attempt = fetch_verified(
-            downloader,
-            source,
-            url,
-            validators,
-            cached.as_deref().zip(Some(cached_signature.as_deref())),
-            &state,
-            now,
-            limits,
-        );
+        let fetch_index = |validators| {
+            fetch_verified(
+                downloader,
+                source,
+                url,
+                validators,
+                cached.as_deref().zip(Some(cached_signature.as_deref())),
+                &state,
+                now,
+                limits,
+            )
+        };
+        let mut attempt = fetch_index(validators);
+        if matches!(attempt, Err(IndexError::BadSignature { .. })) {
+            // A publisher replaces `index.acl`, then `index.acl.sig` (an object store has no
+            // rename of two files at once): a client between the two sees a pair that does not
+            // match. Both once more, unconditionally, a moment later.
+            std::thread::sleep(SIGNATURE_RACE_WAIT);
+            attempt = fetch_index(None);
+        }
         let (index, text, signature, etag, last_modified, status) = match attempt {
             Ok(found) => found,
             Err(error) => {
@@ -950,6 +960,10 @@ fn write_compact(
     }
     .emit();
 }
+
+/// How long to wait before fetching an index again whose signature did not match it: more
+/// than a publisher takes between writing the two files.
+const SIGNATURE_RACE_WAIT: Duration = Duration::from_millis(500);
 
 fn check_signature(
     source: &RegistrySource,
