@@ -282,12 +282,9 @@ fn an_index_caught_between_its_two_files_is_fetched_again() {
     let new_signature = std::fs::read(&signature).unwrap();
     assert_ne!(old_signature, new_signature);
     std::fs::write(&signature, &old_signature).unwrap();
-    let publisher = std::thread::spawn({
-        let signature = signature.clone();
-        move || {
-            std::thread::sleep(Duration::from_millis(150));
-            std::fs::write(&signature, new_signature).unwrap();
-        }
+    let publisher = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(150));
+        std::fs::write(&signature, new_signature).unwrap();
     });
     let index = load_index(
         &downloader(),
