@@ -197,6 +197,21 @@ pub struct BuildArgs {
     /// Package files that look like secrets (*.env, *.pem, *.key, secrets/) anyway
     #[arg(long)]
     pub allow_secrets: bool,
+    /// Run the recipe's steps without the sandbox (when the kernel forbids user namespaces); not reproducible, and recorded in the provenance
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// Run the recipe's steps even if the build cache holds their output
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Build from scratch twice and fail unless both packages are byte-identical
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// Add the entries of a build-cache archive (from --cache-export) to the cache first
+    #[arg(long, value_name = "FILE")]
+    pub cache_import: Option<PathBuf>,
+    /// Write this build's cache entry to an archive (for another machine's --cache-import)
+    #[arg(long, value_name = "FILE")]
+    pub cache_export: Option<PathBuf>,
 }
 
 const BUILD_HELP: &str = "manifest.acl:
@@ -215,7 +230,25 @@ const BUILD_HELP: &str = "manifest.acl:
           string command = \"bin/hello --loud\";     // its own command
           env { VOLUME = \"11\"; }                   // set over the package's env
       }
+      build {                                      // build files/ from source (optional)
+          string[] sources = { \"src\" };            // copied to /build (the steps' $SRC)
+          fetch \"https://example.org/lib.tar.gz\" { // fetched first, checked, to /build/PATH
+              string sha256 = \"...\";
+              string path = \"vendor/lib.tar.gz\";
+          }
+          string[] build_dependencies = { \"tool@1.0.0\" }; // installed; read-only at /deps/PIN
+          string[] steps = { \"cc -O2 -o $OUT/bin/hello src/hello.c\" }; // sh -ec, in order
+          env { CFLAGS = \"-O2\"; }                  // besides the fixed environment
+          int time_limit = 900;                      // seconds per step
+      }
   }
+
+With a build block, each step runs in a sandbox: new user, mount, PID, IPC, UTS and network
+namespaces (no network), the host's /usr, /bin, /lib* and /etc read-only, only /build and /out
+($OUT, which becomes files/) writable, no capabilities, a seccomp filter and Landlock; the
+environment is PATH=/usr/bin:/bin, TZ=UTC, LC_ALL=C, SOURCE_DATE_EPOCH, SRC, OUT, DEPS, HOME
+and TMPDIR (inside /build) and the block's env. Outputs are cached under
+$PANDORA_HOME/cache/build/ by the hash of the recipe, the inputs and the build dependencies.
 
 Installed and activated, a package with a command runs as bin/NAME (its name) exactly as
 ./NAME.psp runs: same arguments, environment ({workenv} is its store entry) and exit code.

@@ -29,6 +29,7 @@ use std::path::Path;
 
 use acl_parser::{Block, Document, Value};
 
+use super::recipe::Recipe;
 use super::BuildError;
 
 const FIELDS: &[&str] = &[
@@ -42,7 +43,7 @@ const FIELDS: &[&str] = &[
     "command",
     "arch",
 ];
-const BLOCKS: &[&str] = &["env", "build_meta", "entry"];
+const BLOCKS: &[&str] = &["env", "build_meta", "entry", "build"];
 
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub struct Manifest {
     pub env: BTreeMap<String, String>,
     /// Named entry points (`entry "NAME" { ... }`), by name.
     pub entry_points: BTreeMap<String, EntryPoint>,
+    /// How to build `files/` from source (`build { ... }`), if the package says.
+    pub recipe: Option<Recipe>,
 }
 
 /// One `entry "NAME" { command = "..."; env { ... } }` block.
@@ -226,6 +229,14 @@ impl Manifest {
             let env = env_of(document, entry)?;
             entry_points.insert(name, EntryPoint { command, env });
         }
+        let mut recipes = block.all_blocks().filter(|inner| inner.name() == "build");
+        let recipe = recipes
+            .next()
+            .map(|build| Recipe::from_block(document, build))
+            .transpose()?;
+        if let Some(second) = recipes.next() {
+            return Err(document.error_at(second.span(), "a second `build` block"));
+        }
         Ok(Manifest {
             name,
             version,
@@ -238,6 +249,7 @@ impl Manifest {
             arch: text("arch")?,
             env,
             entry_points,
+            recipe,
         })
     }
 
@@ -275,7 +287,7 @@ fn anchor(command: &str) -> String {
 }
 
 /// The `env { NAME = "value"; }` block inside `block`, if any.
-fn env_of(
+pub(super) fn env_of(
     document: &Document,
     block: &Block,
 ) -> Result<BTreeMap<String, String>, acl_parser::Error> {

@@ -11,9 +11,13 @@
 //! deterministic, metadata serialised in a fixed order, Ed25519 deterministic.
 
 mod manifest;
+pub mod recipe;
+mod steps;
 mod tree;
 
 pub use manifest::Manifest;
+pub use recipe::Recipe;
+pub use steps::{run_steps, Workspace};
 pub use tree::{is_secret, walk, EntryKind, TreeEntry};
 
 use std::collections::BTreeMap;
@@ -105,6 +109,28 @@ pub enum BuildError {
         /// Where it was looked for.
         path: PathBuf,
     },
+    /// A build step failed.
+    #[error("build step {number} (`{step}`) {ending}")]
+    Step {
+        /// Its position, from 1.
+        number: usize,
+        /// Its command line.
+        step: String,
+        /// How it ended.
+        ending: crate::sandbox::Ending,
+    },
+    /// The sandbox could not be made.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    /// A local source named by the recipe is not there.
+    #[error("the build's source {path} does not exist")]
+    SourceMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The steps wrote nothing to `$OUT`.
+    #[error("the build steps wrote nothing to $OUT")]
+    EmptyOutput,
     /// A file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] pandora_core::IoError),
@@ -131,6 +157,20 @@ impl pandora_core::Hint for BuildError {
             BuildError::LauncherMissing { .. } => {
                 "build it with `cargo build --bin pandora-launcher`, or pass --launcher-bin PATH"
                     .into()
+            }
+            BuildError::Step { ending: crate::sandbox::Ending::TimedOut, .. } => {
+                "raise `int time_limit = SECONDS;` in the build block if the step needs longer"
+                    .into()
+            }
+            BuildError::Step { .. } => {
+                "the step's output is above; steps run in /build with the package's files going to $OUT (/out)".into()
+            }
+            BuildError::Sandbox(error) => return error.hint(),
+            BuildError::SourceMissing { .. } => {
+                "`sources` are paths relative to the package directory".into()
+            }
+            BuildError::EmptyOutput => {
+                "the steps must install the package's files under $OUT, e.g. `cc -o $OUT/bin/hello hello.c`".into()
             }
             BuildError::Manifest { source, .. } if source.hint().is_none() => {
                 "see `pandora build --help` for the manifest's fields".into()
@@ -170,6 +210,8 @@ pub struct BuildOptions {
     pub allow_secrets: bool,
     /// Timestamp recorded in archives and metadata (`SOURCE_DATE_EPOCH`, else 0).
     pub timestamp: u64,
+    /// The tree to package, when not `source/files` (a recipe's output).
+    pub files: Option<PathBuf>,
 }
 
 /// What a build produced.
@@ -192,7 +234,11 @@ pub struct Built {
 /// Builds a package. Either the complete output file exists afterwards, or nothing was written.
 pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
     let manifest = Manifest::load(&options.source.join("manifest.acl"))?;
-    let entries = walk(&options.source.join("files"), options.allow_secrets)?;
+    let files_root = options
+        .files
+        .clone()
+        .unwrap_or_else(|| options.source.join("files"));
+    let entries = walk(&files_root, options.allow_secrets)?;
     if !options.launcher.is_file() {
         return Err(BuildError::LauncherMissing {
             path: options.launcher.clone(),
@@ -220,7 +266,6 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             .unwrap_or_default();
         groups.entry(top).or_default().push(entry);
     }
-    let files_root = options.source.join("files");
     let mut slots = Vec::with_capacity(groups.len());
     let mut infos = Vec::with_capacity(groups.len());
     for (position, (name, group)) in groups.iter().enumerate() {

@@ -4,6 +4,7 @@
 
 pub mod activate;
 pub mod build;
+pub mod build_cache;
 pub mod doctor;
 pub mod graph;
 pub mod inspect;
@@ -17,6 +18,7 @@ pub mod registries;
 pub mod registry;
 pub mod remove;
 pub mod run;
+pub mod source_build;
 pub mod sync;
 pub mod verify;
 
