@@ -200,7 +200,7 @@ pub struct BuildArgs {
     /// Run the recipe's steps without the sandbox (when the kernel forbids user namespaces); not reproducible, and recorded in the provenance
     #[arg(long)]
     pub no_sandbox: bool,
-    /// Run the recipe's steps even if the build cache holds their output
+    /// Run the recipe's steps without using or filling the build cache
     #[arg(long)]
     pub no_cache: bool,
     /// Build from scratch twice and fail unless both packages are byte-identical

@@ -135,13 +135,15 @@ impl Recipe {
             Some(Value::Int(seconds)) if (1..=MAX_TIME_LIMIT as i64).contains(seconds) => {
                 *seconds as u64
             }
-            Some(other) => return Err(document.error_at(
-                at("time_limit"),
-                format!(
+            Some(other) => {
+                return Err(document.error_at(
+                    at("time_limit"),
+                    format!(
                     "`time_limit` must be a number of seconds from 1 to {MAX_TIME_LIMIT}, not {}",
                     describe(other)
                 ),
-            )),
+                ))
+            }
         };
         let mut fetches = Vec::new();
         for fetch in block.all_blocks().filter(|inner| inner.name() == "fetch") {

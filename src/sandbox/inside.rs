@@ -71,15 +71,15 @@ fn outer(request: &Request) -> i32 {
     if let Err(error) = unshare(flags) {
         return fail("unshare(user, mount, pid, ipc, uts, net)", error);
     }
-    // Without `deny`, an unprivileged process may not write a gid map.
-    for (file, contents) in [
-        ("/proc/self/setgroups", "deny".to_string()),
-        ("/proc/self/uid_map", format!("0 {uid} 1")),
-        ("/proc/self/gid_map", format!("0 {gid} 1")),
-    ] {
-        if let Err(error) = fs_err::write(file, contents) {
-            return fail("mapping the user into the namespace", error);
+    if request.build_user {
+        // Root writes the maps (two ids each) from outside; wait for it.
+        say(&Message::Unshared);
+        let mut go = String::new();
+        if std::io::stdin().read_line(&mut go).is_err() || go.trim() != "go" {
+            return fail("mapping the build user", "the caller went away");
         }
+    } else if let Err(code) = map_self(uid, gid) {
+        return code;
     }
     let json = serde_json::to_string(request).expect("a sandbox request serialises");
     let mut child = match Command::new("/proc/self/exe")
@@ -97,6 +97,21 @@ fn outer(request: &Request) -> i32 {
         Err(error) => return fail("waiting for the sandbox", error),
     }
     0
+}
+
+/// An unprivileged caller maps itself to root inside. Returns the exit code on failure.
+fn map_self(uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<(), i32> {
+    // Without `deny`, an unprivileged process may not write a gid map.
+    for (file, contents) in [
+        ("/proc/self/setgroups", "deny".to_string()),
+        ("/proc/self/uid_map", format!("0 {uid} 1")),
+        ("/proc/self/gid_map", format!("0 {gid} 1")),
+    ] {
+        if let Err(error) = fs_err::write(file, contents) {
+            return Err(fail("mapping the user into the namespace", error));
+        }
+    }
+    Ok(())
 }
 
 /// Waits for `child`, killing it (its process group, or its PID namespace when it is PID 1 of
@@ -150,8 +165,15 @@ fn init(request: &Request) -> i32 {
     if let Err(error) = chdir(&spec.workdir) {
         return fail(&format!("entering {}", spec.workdir.display()), error);
     }
-    if let Err(error) = drop_capabilities() {
-        return fail("dropping capabilities", error);
+    if request.build_user {
+        for mount in spec.mounts.iter().filter(|mount| mount.writable) {
+            if let Err(error) = hand_over(&mount.target) {
+                return fail("giving the writable directories to the build user", error);
+            }
+        }
+    }
+    if let Err(error) = drop_privileges(request.build_user) {
+        return fail("dropping privileges", error);
     }
     if let Err(error) = nix::sys::prctl::set_no_new_privs() {
         return fail("PR_SET_NO_NEW_PRIVS", error);
@@ -179,6 +201,11 @@ fn init(request: &Request) -> i32 {
         landlock,
         no_new_privs: true,
         capabilities_dropped: true,
+        host_uid: if request.build_user {
+            super::BUILD_USER
+        } else {
+            request.caller_uid
+        },
     }));
     let child = match Command::new(&spec.command[0])
         .args(&spec.command[1..])
@@ -356,13 +383,34 @@ fn limits(time_limit: u64, max_processes: u64) -> nix::Result<()> {
     setrlimit(Resource::RLIMIT_CORE, 0, 0)
 }
 
-fn drop_capabilities() -> Result<(), caps::errors::CapsError> {
+/// Every capability gone, for good; with `build_user`, uid and gid 1 and no supplementary
+/// groups too.
+fn drop_privileges(build_user: bool) -> Result<(), String> {
+    let caps = |error: caps::errors::CapsError| error.to_string();
     // The bounding set first: it needs CAP_SETPCAP, which clearing the others takes away.
-    caps::clear(None, caps::CapSet::Bounding)?;
-    caps::clear(None, caps::CapSet::Ambient)?;
-    caps::clear(None, caps::CapSet::Inheritable)?;
-    caps::clear(None, caps::CapSet::Effective)?;
-    caps::clear(None, caps::CapSet::Permitted)
+    caps::clear(None, caps::CapSet::Bounding).map_err(caps)?;
+    caps::clear(None, caps::CapSet::Ambient).map_err(caps)?;
+    caps::clear(None, caps::CapSet::Inheritable).map_err(caps)?;
+    if build_user {
+        use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
+        let describe = |error: nix::Error| error.to_string();
+        setgroups(&[]).map_err(describe)?;
+        setresgid(Gid::from_raw(1), Gid::from_raw(1), Gid::from_raw(1)).map_err(describe)?;
+        // Leaving uid 0 clears the permitted and effective sets.
+        setresuid(Uid::from_raw(1), Uid::from_raw(1), Uid::from_raw(1)).map_err(describe)?;
+    }
+    caps::clear(None, caps::CapSet::Effective).map_err(caps)?;
+    caps::clear(None, caps::CapSet::Permitted).map_err(caps)
+}
+
+/// Gives a writable tree to uid and gid 1 inside (the build user outside).
+fn hand_over(root: &Path) -> Result<(), String> {
+    for entry in walkdir::WalkDir::new(root) {
+        let entry = entry.map_err(|error| error.to_string())?;
+        std::os::unix::fs::lchown(entry.path(), Some(1), Some(1))
+            .map_err(|error| format!("{}: {error}", entry.path().display()))?;
+    }
+    Ok(())
 }
 
 /// Everything readable, only `writable` writable. Returns `full`, `partial` or `unsupported`.

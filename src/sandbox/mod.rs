@@ -26,7 +26,8 @@ mod inside;
 mod seccomp;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{BufRead, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -135,6 +136,8 @@ pub struct Report {
     pub no_new_privs: bool,
     /// Every capability dropped before the command started.
     pub capabilities_dropped: bool,
+    /// Who the command's files belong to on the host.
+    pub host_uid: u32,
 }
 
 /// How the command ended.
@@ -175,10 +178,17 @@ pub struct Outcome {
     pub report: Report,
 }
 
+/// The host uid and gid a root caller's commands run as. Root is exempt from `RLIMIT_NPROC`
+/// (and owns every file root owns), so a root caller's sandbox runs its commands as this
+/// account, which owns nothing, as an unprivileged caller's runs them as that caller.
+pub const BUILD_USER: u32 = 2_000_000_000;
+
 /// The lines the stages write to [`run`].
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Message {
+    /// Stage 1 made its namespaces and waits for [`run`] to write its id maps (root callers).
+    Unshared,
     Ready(Report),
     Failed(String),
     Ended(Ending),
@@ -237,9 +247,19 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
             path: std::env::temp_dir(),
             source,
         })?;
+    let build_user = nix::unistd::geteuid().is_root();
+    // Stage 2, mapped to the caller, must reach it.
+    fs_err::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).map_err(
+        |source| SandboxError::Start {
+            path: root.path().to_path_buf(),
+            source: source.into(),
+        },
+    )?;
     let request = Request {
         spec: spec.clone(),
         root: root.path().to_path_buf(),
+        build_user,
+        caller_uid: nix::unistd::geteuid().as_raw(),
     };
     // Serialising plain strings, numbers and maps cannot fail.
     let json = serde_json::to_string(&request).expect("a sandbox request serialises");
@@ -247,7 +267,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
         .arg(STAGE_OUTER)
         .arg(json)
         .env_clear()
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -255,34 +275,86 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
             path: executable.clone(),
             source,
         })?;
-    let mut lines = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        // An unreadable pipe shows up below as missing messages.
-        let _ = stdout.read_to_string(&mut lines);
-    }
+    let result = converse(&mut child, build_user);
     let status = child.wait().map_err(|source| SandboxError::Start {
         path: executable.clone(),
         source,
     })?;
+    if build_user {
+        for mount in spec.mounts.iter().filter(|mount| mount.writable) {
+            give_back(&mount.source)?;
+        }
+    }
+    result.unwrap_or_else(|| {
+        Err(SandboxError::Protocol(format!(
+            "stage 1 {status} without a result"
+        )))
+    })
+}
+
+/// Reads the stages' messages until the result; writes a root caller's id maps when stage 1
+/// asks. `None` when the stages ended without a result.
+fn converse(
+    child: &mut std::process::Child,
+    build_user: bool,
+) -> Option<Result<Outcome, SandboxError>> {
+    let stdout = child.stdout.take()?;
+    let mut stdin = child.stdin.take();
     let mut report = None;
-    for line in lines.lines() {
-        match serde_json::from_str::<Message>(line) {
+    for line in std::io::BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        match serde_json::from_str::<Message>(&line) {
+            Ok(Message::Unshared) if build_user => {
+                if let Err(error) = map_build_user(child.id()) {
+                    return Some(Err(error));
+                }
+                if let Some(mut go) = stdin.take() {
+                    let _ = go.write_all(b"go\n");
+                }
+            }
+            Ok(Message::Unshared) => {}
             Ok(Message::Ready(ready)) => report = Some(ready),
-            Ok(Message::Failed(reason)) => return Err(SandboxError::Unavailable(reason)),
+            Ok(Message::Failed(reason)) => return Some(Err(SandboxError::Unavailable(reason))),
             Ok(Message::Ended(ending)) => {
-                return match report {
+                return Some(match report {
                     Some(report) => Ok(Outcome { ending, report }),
                     None => Err(SandboxError::Protocol(format!(
                         "the command {ending} before the sandbox was ready"
                     ))),
-                }
+                })
             }
             Err(_) => {}
         }
     }
-    Err(SandboxError::Protocol(format!(
-        "stage 1 {status} without a result"
-    )))
+    None
+}
+
+/// Maps root inside to root outside (to set the sandbox up) and uid and gid 1 inside to
+/// [`BUILD_USER`] (what the command runs as).
+fn map_build_user(pid: u32) -> Result<(), SandboxError> {
+    let map = format!("0 0 1\n1 {BUILD_USER} 1\n");
+    for file in ["uid_map", "gid_map"] {
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        fs_err::write(&path, &map).map_err(|error| {
+            SandboxError::Unavailable(format!("writing {}: {error}", path.display()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Gives a tree the build user wrote back to the caller.
+fn give_back(root: &Path) -> Result<(), SandboxError> {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    for entry in walkdir::WalkDir::new(root).into_iter().flatten() {
+        std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).map_err(|source| {
+            SandboxError::Start {
+                path: entry.path().to_path_buf(),
+                source,
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// What stage 1 receives: the spec and an empty directory to build the new root on.
@@ -290,6 +362,10 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
 struct Request {
     spec: Spec,
     root: PathBuf,
+    /// The caller is root: run the command as [`BUILD_USER`] (uid 1 inside).
+    build_user: bool,
+    /// The caller's uid outside.
+    caller_uid: u32,
 }
 
 /// Runs `spec`'s command without any isolation (`--no-sandbox`): the same fixed environment
