@@ -136,6 +136,9 @@ pub fn import(root: &Path, archive: &Path) -> Result<usize> {
         }
         keys.insert(key);
     }
+    if keys.is_empty() {
+        return Err(invalid(archive, "it holds no cache entries"));
+    }
     let mut added = 0;
     for key in keys {
         let target = root.join(&key);

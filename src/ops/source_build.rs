@@ -14,7 +14,7 @@ use super::{Error, Result};
 use crate::build::{run_steps, Recipe, Workspace};
 use crate::format::metadata::encode_hex;
 use crate::layout::Layout;
-use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
+use crate::registry::download::{DownloadError, DownloadPolicy, DownloadRequest, Downloader};
 use crate::sandbox::Report;
 
 /// What went into a build and how it ran.
@@ -272,7 +272,16 @@ fn fetch_sources(
         .into_iter()
         .zip(&recipe.fetches)
     {
-        let blob = result?;
+        let blob = result.map_err(|error| match error {
+            DownloadError::HashMismatch { url, actual, .. } => Error::refused(
+                format!(
+                    "the build source {url} hashes to {actual}, the manifest's fetch says {}",
+                    fetch.sha256
+                ),
+                "nothing was built; if the new file is the one you mean to build from, put its digest in the fetch block's `sha256`",
+            ),
+            other => Error::Download(other),
+        })?;
         let destination = target.join(&fetch.path);
         if let Some(parent) = destination.parent() {
             fs_err::create_dir_all(parent).map_err(io("create", parent))?;
