@@ -374,6 +374,9 @@ pub struct InstallArgs {
     /// Only install into the store; leave the profile as it is
     #[arg(long)]
     pub no_activate: bool,
+    /// Do not run the packages' install hooks (they run in a sandbox otherwise)
+    #[arg(long)]
+    pub no_hooks: bool,
     /// How the new packages join the profile
     #[command(flatten)]
     pub layout: LayoutArgs,
@@ -467,6 +470,9 @@ pub struct RemoveArgs {
     /// Remove even when other installed packages depend on them
     #[arg(long)]
     pub force: bool,
+    /// Do not run the packages' pre-remove hooks
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `pandora activate`

@@ -10,6 +10,7 @@
 //! modes normalised (0755 for directories and executables, 0644 otherwise), compression
 //! deterministic, metadata serialised in a fixed order, Ed25519 deterministic.
 
+pub mod hooks;
 mod manifest;
 pub mod recipe;
 mod steps;
@@ -212,6 +213,8 @@ pub struct BuildOptions {
     pub timestamp: u64,
     /// The tree to package, when not `source/files` (a recipe's output).
     pub files: Option<PathBuf>,
+    /// How the tree was built from source, signed into the metadata.
+    pub provenance: Option<crate::format::metadata::Provenance>,
 }
 
 /// What a build produced.
@@ -338,6 +341,8 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             tags: manifest.tags.clone(),
             arch: manifest.arch.clone(),
             entry_points: manifest.metadata_entry_points(),
+            hooks: manifest.hooks.clone(),
+            provenance: options.provenance.clone(),
         }),
     };
     let size = write_package(

@@ -1,7 +1,7 @@
 //! `pandora info NAME[@VERSION]`: what the registries say, and what is installed.
 
 use crate::cli::InfoArgs;
-use crate::commands::Context;
+use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
 use crate::ops::query::info;
 use crate::printer::human_bytes;
@@ -74,7 +74,7 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    for record in &info.installed {
+    for (record, details) in info.installed.iter().zip(&info.details) {
         row(
             "installed",
             format!(
@@ -87,6 +87,15 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 record.source
             ),
         );
+        let Some(details) = details else { continue };
+        if !details.hooks.is_empty() {
+            row("hooks", render::hooks(&details.hooks));
+        }
+        if let Some(provenance) = &details.provenance {
+            for line in render::provenance(provenance) {
+                row("provenance", line);
+            }
+        }
     }
     if info.installed.is_empty() {
         row("installed", "no".into());

@@ -8,6 +8,7 @@ use super::source_build::{
 };
 use super::{Error, Result};
 use crate::build::{build as build_package, BuildOptions, Built, Compression, Manifest};
+use crate::format::metadata::Provenance;
 use crate::format::signing::SigningKey;
 use crate::layout::Layout;
 
@@ -71,7 +72,14 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
                 "--verify-reproducible, --cache-import and --cache-export are for packages built from source",
             ));
         }
-        let built = pack(&request, &key, &output, None)?;
+        let built = pack(
+            &request,
+            &key,
+            &output,
+            None,
+            provenance(&manifest, None, request.timestamp),
+        )?;
+        check_archive_digest(&manifest, &output)?;
         return Ok(BuildReport {
             built,
             source: None,
@@ -89,14 +97,27 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
         options.use_cache = false;
     }
     let source = build_from_source(layout, &request.source, &recipe, &options, &work)?;
+    let signed = |source: &SourceBuild| provenance(&manifest, Some(source), request.timestamp);
     let mut reproducible = None;
     let built = if request.verify_reproducible {
         let first_output = work.path().join("first.psp");
-        let first = pack(&request, &key, &first_output, Some(&source.files))?;
+        let first = pack(
+            &request,
+            &key,
+            &first_output,
+            Some(&source.files),
+            signed(&source),
+        )?;
         let again = work_directory(layout)?;
         let second_source = build_from_source(layout, &request.source, &recipe, &options, &again)?;
         let second_output = again.path().join("second.psp");
-        pack(&request, &key, &second_output, Some(&second_source.files))?;
+        pack(
+            &request,
+            &key,
+            &second_output,
+            Some(&second_source.files),
+            signed(&second_source),
+        )?;
         let digest = |path: &Path| {
             crate::registry::download::file_sha256(path)
                 .map(|sha| crate::format::metadata::encode_hex(&sha))
@@ -116,11 +137,24 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
             ));
         }
         reproducible = Some(one);
-        pack(&request, &key, &output, Some(&source.files))?;
+        pack(
+            &request,
+            &key,
+            &output,
+            Some(&source.files),
+            signed(&source),
+        )?;
         first
     } else {
-        pack(&request, &key, &output, Some(&source.files))?
+        pack(
+            &request,
+            &key,
+            &output,
+            Some(&source.files),
+            signed(&source),
+        )?
     };
+    check_archive_digest(&manifest, &output)?;
     let built = Built { output, ..built };
     if let Some(archive) = &request.cache_export {
         super::build_cache::export(&cache_root(layout), &source.key, archive)?;
@@ -133,13 +167,80 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
     })
 }
 
+/// The signed provenance of a package: how it was built (when from source) and the
+/// manifest's `build_meta`.
+fn provenance(
+    manifest: &Manifest,
+    source: Option<&SourceBuild>,
+    timestamp: u64,
+) -> Option<Provenance> {
+    if source.is_none() && manifest.build_meta.is_empty() {
+        return None;
+    }
+    let recipe = manifest.recipe.as_ref();
+    Some(Provenance {
+        builder: format!("pandora {}", env!("CARGO_PKG_VERSION")),
+        recipe_sha256: source
+            .map(|source| source.recipe_sha256.clone())
+            .unwrap_or_default(),
+        inputs: source
+            .map(|source| source.inputs.iter().cloned().collect())
+            .unwrap_or_default(),
+        fetched: recipe
+            .map(|recipe| {
+                recipe
+                    .fetches
+                    .iter()
+                    .map(|fetch| (fetch.url.clone(), fetch.sha256.clone()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        build_dependencies: source
+            .map(|source| source.dependencies.iter().cloned().collect())
+            .unwrap_or_default(),
+        sandbox: source
+            .map(|source| source.sandbox_description.clone())
+            .unwrap_or_else(|| "none: files/ was prepared outside Pandora".to_string()),
+        time: pandora_core::time::rfc3339(timestamp),
+        build_meta: manifest.build_meta.clone(),
+    })
+}
+
+/// Refuses a package whose digest is not the manifest's `archive_sha256`, removing it.
+fn check_archive_digest(manifest: &Manifest, output: &Path) -> Result<()> {
+    let Some(expected) = &manifest.archive_sha256 else {
+        return Ok(());
+    };
+    let actual = crate::registry::download::file_sha256(output)
+        .map(|sha| crate::format::metadata::encode_hex(&sha))
+        .map_err(|source| {
+            Error::Io(pandora_core::IoError {
+                action: "read",
+                path: output.to_path_buf(),
+                source,
+            })
+        })?;
+    if &actual != expected {
+        let _ = fs_err::remove_file(output);
+        return Err(Error::refused(
+            format!(
+                "the built package hashes to {actual}, but the manifest's archive_sha256 is {expected}"
+            ),
+            "nothing was written; if the change is intended, put the new digest in archive_sha256 (or remove the field)",
+        ));
+    }
+    Ok(())
+}
+
 fn pack(
     request: &BuildRequest<'_>,
     key: &SigningKey,
     output: &Path,
     files: Option<&Path>,
+    provenance: Option<Provenance>,
 ) -> Result<Built> {
     Ok(build_package(&BuildOptions {
+        provenance,
         source: request.source.clone(),
         output: output.to_path_buf(),
         compression: request.compression,

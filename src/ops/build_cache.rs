@@ -55,6 +55,12 @@ pub fn export(root: &Path, key: &str, archive: &Path) -> Result<()> {
     builder
         .append_dir_all(Path::new(key).join("files"), entry.join("files"))
         .map_err(io("write", archive))?;
+    let description = entry.join("sandbox");
+    if description.is_file() {
+        builder
+            .append_path_with_name(&description, Path::new(key).join("sandbox"))
+            .map_err(io("write", archive))?;
+    }
     let encoder = builder.into_inner().map_err(io("write", archive))?;
     encoder.finish().map_err(io("write", archive))?;
     temporary
@@ -84,6 +90,11 @@ pub fn import(root: &Path, archive: &Path) -> Result<usize> {
         let parts: Vec<Component> = path.components().collect();
         let key = match parts.as_slice() {
             [Component::Normal(key), Component::Normal(files), ..] if *files == "files" => {
+                key.to_string_lossy().into_owned()
+            }
+            [Component::Normal(key), Component::Normal(sandbox)]
+                if *sandbox == "sandbox" && entry.header().entry_type().is_file() =>
+            {
                 key.to_string_lossy().into_owned()
             }
             _ => {

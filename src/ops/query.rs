@@ -86,6 +86,9 @@ pub struct Info {
     pub offered: Option<Offered>,
     /// Installed versions of the name.
     pub installed: Vec<Record>,
+    /// The signed `pandora` metadata of each installed version, in the same order (`None`
+    /// when its blob was pruned): hooks, provenance.
+    pub details: Vec<Option<crate::format::metadata::PandoraInfo>>,
     /// Registries that could not be read, and why.
     pub warnings: Vec<String>,
 }
@@ -162,8 +165,14 @@ pub fn info(layout: &Layout, package: &str, freshness: Freshness) -> Result<Info
             format!("`pandora search {}` looks for similar names", request.name),
         ));
     }
+    let store = Store::new(layout);
+    let details = installed
+        .iter()
+        .map(|record| store.pandora_info_of(record))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Info {
         offered,
+        details,
         installed,
         warnings: registries.warnings(),
     })

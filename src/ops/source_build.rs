@@ -36,6 +36,27 @@ pub struct SourceBuild {
     pub sandbox: Option<Report>,
     /// Whether the steps were to run in the sandbox.
     pub sandboxed: bool,
+    /// The sandbox the output was built in, as the provenance records it (kept with a cache
+    /// entry, so a cached build records what the original build ran in).
+    pub sandbox_description: String,
+}
+
+/// The provenance's words for a sandbox (or its absence).
+pub fn describe_sandbox(report: Option<&Report>) -> String {
+    match report {
+        None => "off (--no-sandbox)".to_string(),
+        Some(report) => {
+            format!(
+            "namespaces {}; seccomp {}; landlock {}; no_new_privs {}; capabilities {}; /proc {}",
+            report.namespaces.join(","),
+            if report.seccomp { "on" } else { "off" },
+            report.landlock,
+            report.no_new_privs,
+            if report.capabilities_dropped { "none" } else { "kept" },
+            if report.proc { "own" } else { "none" },
+        )
+        }
+    }
 }
 
 /// How to run a recipe.
@@ -125,8 +146,13 @@ pub fn build_from_source(
         cached: true,
         sandbox: None,
         sandboxed: options.sandboxed,
+        sandbox_description: String::new(),
     };
+    let description = cached_entry.join("sandbox");
     if options.use_cache && report.files.is_dir() {
+        report.sandbox_description = fs_err::read_to_string(&description)
+            .map(|text| text.trim().to_string())
+            .unwrap_or_else(|_| "unknown (imported build cache)".to_string());
         return Ok(report);
     }
     let workspace = Workspace {
@@ -141,6 +167,10 @@ pub fn build_from_source(
         options.source_date_epoch,
     )?;
     report.cached = false;
+    report.sandbox_description = describe_sandbox(report.sandbox.as_ref());
+    let described = entry.join("sandbox");
+    fs_err::write(&described, format!("{}\n", report.sandbox_description))
+        .map_err(io("write", &described))?;
     if fs_err::read_dir(&out)
         .map_err(io("read", &out))?
         .next()
