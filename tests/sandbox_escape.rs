@@ -214,3 +214,83 @@ fn a_step_that_never_ends_is_killed_with_everything_it_started() {
         );
     }
 }
+
+/// A package shipping escape.c compiled on the host, whose post-install hook runs
+/// `bin/escape ATTACK`; installing it must fail with the attempt reported as blocked, and
+/// leave nothing installed.
+#[track_caller]
+fn blocked_in_hook(sandbox: &Sandbox, attack: &str) -> Run {
+    let directory = sandbox.home().join("hooked");
+    fs_err::create_dir_all(directory.join("files/bin")).unwrap();
+    fs_err::create_dir_all(directory.join("src")).unwrap();
+    fs_err::write(directory.join("src/escape.c"), ESCAPE_C).unwrap();
+    let compiled = std::process::Command::new("cc")
+        .arg("-o")
+        .arg(directory.join("files/bin/escape"))
+        .arg(directory.join("src/escape.c"))
+        .status()
+        .unwrap();
+    assert!(compiled.success());
+    fs_err::write(
+        directory.join("manifest.acl"),
+        format!(
+            "manifest {{ string name = \"hooked\"; string version = \"1.0.0\";\n hooks {{ string[] post_install = {{ \"./bin/escape {attack}\" }}; int time_limit = 60; }} }}\n"
+        ),
+    )
+    .unwrap();
+    let file = sandbox.home().join("hooked.psp");
+    sandbox.build(&directory, &file, "escape", &[]).success();
+    let run = sandbox.run(&["install", file.to_str().unwrap(), "--yes"]);
+    assert_ne!(run.code, 0, "{attack}: {}", run.stderr);
+    let name = attack.split(' ').next().unwrap();
+    assert!(!run.stderr.contains("ESCAPED"), "{attack}: {}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("BLOCKED {name}")),
+        "{attack}: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "a hook of hooked@1.0.0 failed: `./bin/escape {attack}` exited with code 1"
+        )),
+        "{attack}: {}",
+        run.stderr
+    );
+    assert!(!sandbox.pandora_home().join("store/hooked@1.0.0").exists());
+    run
+}
+
+#[test]
+fn a_hook_cannot_get_out_either() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let key = sandbox.home().join(".ssh/id_ed25519");
+    fs_err::create_dir_all(key.parent().unwrap()).unwrap();
+    fs_err::write(&key, "SECRET-KEY-MATERIAL").unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let pwned = sandbox.home().join("pwned");
+    let profile_file = sandbox.pandora_home().join("pwned");
+    for attack in [
+        format!("write {}", pwned.display()),
+        format!("write {}", profile_file.display()),
+        format!("read {}", key.display()),
+        format!("connect {port}"),
+        "ptrace".to_string(),
+        "mount".to_string(),
+        "unshare".to_string(),
+        "setuid".to_string(),
+        "forkbomb".to_string(),
+    ] {
+        let run = blocked_in_hook(&sandbox, &attack);
+        assert!(!run.stderr.contains("SECRET-KEY-MATERIAL"));
+    }
+    assert!(!pwned.exists() && !profile_file.exists());
+    listener.set_nonblocking(true).unwrap();
+    assert!(
+        listener.accept().is_err(),
+        "a hook connected to the listener"
+    );
+}
