@@ -13,6 +13,7 @@
 pub mod hooks;
 mod manifest;
 pub mod recipe;
+pub mod sbom;
 mod steps;
 mod tree;
 
@@ -132,6 +133,12 @@ pub enum BuildError {
     /// The steps wrote nothing to `$OUT`.
     #[error("the build steps wrote nothing to $OUT")]
     EmptyOutput,
+    /// `files/.sbom`, which Pandora keeps for the SBOM.
+    #[error("{path}: `.sbom/` at the top of a package is Pandora's own (its SBOM goes there)")]
+    Reserved {
+        /// The entry.
+        path: PathBuf,
+    },
     /// A file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] pandora_core::IoError),
@@ -242,6 +249,14 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         .clone()
         .unwrap_or_else(|| options.source.join("files"));
     let entries = walk(&files_root, options.allow_secrets)?;
+    if let Some(reserved) = entries
+        .iter()
+        .find(|entry| entry.relative.starts_with(sbom::RESERVED_DIRECTORY))
+    {
+        return Err(BuildError::Reserved {
+            path: files_root.join(&reserved.relative),
+        });
+    }
     if !options.launcher.is_file() {
         return Err(BuildError::LauncherMissing {
             path: options.launcher.clone(),
@@ -291,6 +306,68 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             permissions: Some("0755".to_string()),
         });
     }
+    // The SBOM goes last, in a slot of its own (so the package's own slots keep their places).
+    let build_dependencies: Vec<String> = options
+        .provenance
+        .as_ref()
+        .map(|provenance| provenance.build_dependencies.keys().cloned().collect())
+        .unwrap_or_default();
+    let sbom_bytes = sbom::spdx(
+        &manifest,
+        &files_root,
+        &entries,
+        &build_dependencies,
+        options.timestamp,
+    )?;
+    let sbom_root = tempfile::tempdir_in(&output_directory).map_err(|source| {
+        BuildError::Io(pandora_core::IoError {
+            action: "create",
+            path: output_directory.clone(),
+            source,
+        })
+    })?;
+    let sbom_file = sbom_root.path().join(sbom::SBOM_PATH);
+    fs_err::create_dir_all(sbom_root.path().join(sbom::RESERVED_DIRECTORY))
+        .and_then(|()| fs_err::write(&sbom_file, &sbom_bytes))
+        .map_err(|source| {
+            BuildError::Io(pandora_core::IoError {
+                action: "write",
+                path: sbom_file.clone(),
+                source,
+            })
+        })?;
+    let sbom_entries = [
+        TreeEntry {
+            relative: PathBuf::from(sbom::RESERVED_DIRECTORY),
+            kind: EntryKind::Directory,
+        },
+        TreeEntry {
+            relative: PathBuf::from(sbom::SBOM_PATH),
+            kind: EntryKind::File {
+                size: sbom_bytes.len() as u64,
+                executable: false,
+            },
+        },
+    ];
+    let sbom_group: Vec<&TreeEntry> = sbom_entries.iter().collect();
+    slots.push(archive_slot(
+        sbom_root.path(),
+        &sbom_group,
+        options,
+        &output_directory,
+    )?);
+    infos.push(SlotInfo {
+        slot: infos.len() as u64,
+        id: sbom::RESERVED_DIRECTORY.to_string(),
+        source: sbom::RESERVED_DIRECTORY.to_string(),
+        target: Some("{workenv}".to_string()),
+        size: None,
+        checksum: None,
+        operations: String::new(),
+        purpose: "payload".to_string(),
+        lifecycle: "runtime".to_string(),
+        permissions: Some("0755".to_string()),
+    });
     let launcher_bytes = fs_err::read(&options.launcher).map_err(|source| {
         BuildError::Io(pandora_core::IoError {
             action: "access",
@@ -343,6 +420,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             entry_points: manifest.metadata_entry_points(),
             hooks: manifest.hooks.clone(),
             provenance: options.provenance.clone(),
+            sbom_sha256: Some(encode_hex(&Sha256::digest(&sbom_bytes))),
         }),
     };
     let size = write_package(

@@ -246,6 +246,10 @@ pub struct PandoraInfo {
     /// How the package was built from source, when it was (signed with the rest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// SHA-256 (lowercase hex) of the SPDX SBOM the package carries at `.sbom/sbom.spdx.json`
+    /// (also in the index at offset 1440).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sbom_sha256: Option<String>,
 }
 
 /// `pandora.hooks`: what runs when the package is installed or removed.
