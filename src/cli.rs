@@ -438,6 +438,9 @@ pub struct InfoArgs {
     /// Fetch registry indexes now, even those cached within their cache_ttl
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Print the installed package's SBOM (SPDX 2.3 JSON, signed with the package) instead
+    #[arg(long)]
+    pub sbom: bool,
 }
 
 /// `pandora list`

@@ -133,8 +133,8 @@ pub enum BuildError {
     /// The steps wrote nothing to `$OUT`.
     #[error("the build steps wrote nothing to $OUT")]
     EmptyOutput,
-    /// `files/.sbom`, which Pandora keeps for the SBOM.
-    #[error("{path}: `.sbom/` at the top of a package is Pandora's own (its SBOM goes there)")]
+    /// `files/_attestation`, which Pandora keeps for the SBOM and provenance.
+    #[error("{path}: `_attestation` at the top of a package is Pandora's own (its SBOM and provenance go there)")]
     Reserved {
         /// The entry.
         path: PathBuf,
@@ -251,7 +251,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
     let entries = walk(&files_root, options.allow_secrets)?;
     if let Some(reserved) = entries
         .iter()
-        .find(|entry| entry.relative.starts_with(sbom::RESERVED_DIRECTORY))
+        .find(|entry| entry.relative.starts_with(sbom::ATTESTATION))
     {
         return Err(BuildError::Reserved {
             path: files_root.join(&reserved.relative),
@@ -306,67 +306,33 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             permissions: Some("0755".to_string()),
         });
     }
-    // The SBOM goes last, in a slot of its own (so the package's own slots keep their places).
+    // The attestation (SBOM and provenance) goes last, as FlavorPack puts it: one raw file in a
+    // slot of its own, whose SHA-256 the index binds at offset 1440.
     let build_dependencies: Vec<String> = options
         .provenance
         .as_ref()
         .map(|provenance| provenance.build_dependencies.keys().cloned().collect())
         .unwrap_or_default();
-    let sbom_bytes = sbom::spdx(
+    let sbom_document = sbom::spdx(
         &manifest,
         &files_root,
         &entries,
         &build_dependencies,
         options.timestamp,
     )?;
-    let sbom_root = tempfile::tempdir_in(&output_directory).map_err(|source| {
-        BuildError::Io(pandora_core::IoError {
-            action: "create",
-            path: output_directory.clone(),
-            source,
-        })
-    })?;
-    let sbom_file = sbom_root.path().join(sbom::SBOM_PATH);
-    fs_err::create_dir_all(sbom_root.path().join(sbom::RESERVED_DIRECTORY))
-        .and_then(|()| fs_err::write(&sbom_file, &sbom_bytes))
-        .map_err(|source| {
-            BuildError::Io(pandora_core::IoError {
-                action: "write",
-                path: sbom_file.clone(),
-                source,
-            })
-        })?;
-    let sbom_entries = [
-        TreeEntry {
-            relative: PathBuf::from(sbom::RESERVED_DIRECTORY),
-            kind: EntryKind::Directory,
-        },
-        TreeEntry {
-            relative: PathBuf::from(sbom::SBOM_PATH),
-            kind: EntryKind::File {
-                size: sbom_bytes.len() as u64,
-                executable: false,
-            },
-        },
-    ];
-    let sbom_group: Vec<&TreeEntry> = sbom_entries.iter().collect();
-    slots.push(archive_slot(
-        sbom_root.path(),
-        &sbom_group,
-        options,
-        &output_directory,
-    )?);
+    let attestation = sbom::attestation(sbom_document, options.provenance.as_ref());
+    slots.push(raw_slot(&attestation, &output_directory)?);
     infos.push(SlotInfo {
         slot: infos.len() as u64,
-        id: sbom::RESERVED_DIRECTORY.to_string(),
-        source: sbom::RESERVED_DIRECTORY.to_string(),
-        target: Some("{workenv}".to_string()),
+        id: sbom::ATTESTATION.to_string(),
+        source: sbom::ATTESTATION.to_string(),
+        target: Some(sbom::ATTESTATION.to_string()),
         size: None,
         checksum: None,
         operations: String::new(),
         purpose: "payload".to_string(),
-        lifecycle: "runtime".to_string(),
-        permissions: Some("0755".to_string()),
+        lifecycle: "attestation".to_string(),
+        permissions: Some("0644".to_string()),
     });
     let launcher_bytes = fs_err::read(&options.launcher).map_err(|source| {
         BuildError::Io(pandora_core::IoError {
@@ -420,7 +386,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             entry_points: manifest.metadata_entry_points(),
             hooks: manifest.hooks.clone(),
             provenance: options.provenance.clone(),
-            sbom_sha256: Some(encode_hex(&Sha256::digest(&sbom_bytes))),
+            attestation_sha256: Some(encode_hex(&Sha256::digest(&attestation))),
         }),
     };
     let size = write_package(
@@ -544,6 +510,27 @@ fn archive_slot(
         original_size,
         sha256: hashing.hasher.finalize().into(),
         operations,
+    })
+}
+
+/// A slot of `bytes` stored as they are (no archive, no compression), in an unlinked
+/// temporary file in `directory`.
+fn raw_slot(bytes: &[u8], directory: &Path) -> Result<SlotData, BuildError> {
+    let io_error = |source: io::Error| {
+        BuildError::Io(pandora_core::IoError {
+            action: "write",
+            path: directory.to_path_buf(),
+            source,
+        })
+    };
+    let mut data = tempfile::tempfile_in(directory).map_err(io_error)?;
+    data.write_all(bytes).map_err(io_error)?;
+    Ok(SlotData {
+        data,
+        size: bytes.len() as u64,
+        original_size: bytes.len() as u64,
+        sha256: Sha256::digest(bytes).into(),
+        operations: Operations::new(Vec::new()),
     })
 }
 

@@ -1,8 +1,8 @@
 //! The SBOM every build writes: SPDX 2.3 JSON naming the package, every file with its SHA-1
 //! (SPDX requires it) and SHA-256, its license, its dependencies and build dependencies as
-//! package URLs, and the builder. It travels in the package at [`SBOM_PATH`], in a slot of its
-//! own whose checksum the signed metadata carries, and its SHA-256 is in the metadata and the
-//! index (offset 1440).
+//! package URLs, and the builder. It travels in the package inside the attestation
+//! ([`ATTESTATION`]), a raw slot of its own whose checksum the signed metadata carries; the
+//! attestation's SHA-256 is in the metadata and the index (offset 1440).
 
 use std::io::Read;
 use std::path::Path;
@@ -14,21 +14,35 @@ use sha2::{Digest, Sha256};
 use super::{BuildError, EntryKind, Manifest, TreeEntry};
 use crate::format::metadata::encode_hex;
 
-/// Where the SBOM sits in a package's tree (and so in an installed store entry).
-pub const SBOM_PATH: &str = ".sbom/sbom.spdx.json";
+/// The attestation's slot and file name: `{"provenance": ..., "sbom": SPDX}` at the top of a
+/// package's tree (and so of an installed store entry), as FlavorPack's builders write it.
+pub const ATTESTATION: &str = "_attestation";
 
-/// The top-level directory of `files/` Pandora keeps for itself.
-pub const RESERVED_DIRECTORY: &str = ".sbom";
+/// The attestation's bytes: compact JSON, the SBOM under `sbom`, the provenance (or `null`)
+/// under `provenance`.
+pub fn attestation(
+    sbom: Value,
+    provenance: Option<&crate::format::metadata::Provenance>,
+) -> Vec<u8> {
+    let document = json!({ "provenance": provenance, "sbom": sbom });
+    serde_json::to_vec(&document).expect("JSON values serialise")
+}
 
-/// The SPDX document for `entries` under `root`, as bytes (deterministic: no wall-clock time,
-/// fields in a fixed order).
+/// The SBOM inside attestation bytes.
+pub fn sbom_of(attestation: &[u8]) -> Option<Value> {
+    let mut document: Value = serde_json::from_slice(attestation).ok()?;
+    Some(document.get_mut("sbom")?.take())
+}
+
+/// The SPDX document for `entries` under `root` (deterministic: no wall-clock time, fields in
+/// a fixed order).
 pub fn spdx(
     manifest: &Manifest,
     root: &Path,
     entries: &[TreeEntry],
     build_dependencies: &[String],
     timestamp: u64,
-) -> Result<Vec<u8>, BuildError> {
+) -> Result<Value, BuildError> {
     let mut files = Vec::new();
     let mut relationships = vec![json!({
         "spdxElementId": "SPDXRef-DOCUMENT",
@@ -127,9 +141,7 @@ pub fn spdx(
         "files": files,
         "relationships": relationships,
     });
-    let mut bytes = serde_json::to_vec_pretty(&document).expect("JSON values serialise");
-    bytes.push(b'\n');
-    Ok(bytes)
+    Ok(document)
 }
 
 fn purl(name: &str, version: &str) -> Value {

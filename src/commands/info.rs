@@ -8,6 +8,11 @@ use crate::printer::human_bytes;
 
 /// One `label value` line per fact on stdout.
 pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    if args.sbom {
+        let sbom = crate::ops::query::sbom(&context.settings.layout, &args.package)?;
+        context.printer.data(sbom);
+        return Ok(ExitStatus::Success);
+    }
     let info = info(
         &context.settings.layout,
         &args.package,

@@ -270,6 +270,14 @@ impl Store {
         })
     }
 
+    /// Where an installed package's attestation (its SBOM and provenance, as its package
+    /// carried them) is kept: beside its install record.
+    pub fn attestation_path(&self, id: &str) -> PathBuf {
+        self.layout
+            .records_dir()
+            .join(format!("{id}.attestation.json"))
+    }
+
     fn record_path(&self, id: &str) -> PathBuf {
         self.layout.records_dir().join(format!("{id}.acl"))
     }
@@ -531,6 +539,7 @@ impl Store {
         let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
+        let _ = fs_err::remove_file(self.attestation_path(id));
         // Stale without its record either way; removed so nothing is left behind.
         let _ = fs_err::remove_file(Store::summary_path(&record_path));
         // The package is gone from the store now; the tree left in tmp/ is only garbage, which
@@ -916,6 +925,13 @@ impl Transaction<'_> {
             extraction.extract_slot(&package, slot, &tree)?;
         }
         extraction.finish()?;
+        // The attestation (SBOM, provenance) is kept beside the record, not in the tree a
+        // profile links: every package has one, under the same name.
+        let attestation = tree.join(crate::build::sbom::ATTESTATION);
+        if fs_err::symlink_metadata(&attestation).is_ok_and(|metadata| metadata.is_file()) {
+            let kept = staging.join("attestation");
+            fs_err::rename(&attestation, &kept).map_err(io(&attestation))?;
+        }
         let package_hooks = verified
             .metadata
             .pandora
@@ -970,6 +986,11 @@ impl Transaction<'_> {
         while !self.staged.is_empty() {
             let staged = self.staged.remove(0);
             let result = store.swap_in(&staged);
+            let attestation = staged.staging.join("attestation");
+            if result.is_ok() && attestation.is_file() {
+                let kept = store.attestation_path(&staged.record.id());
+                fs_err::rename(&attestation, &kept).map_err(io(&kept))?;
+            }
             // What is left in the staging directory is the old tree, or nothing.
             let cleaned = remove_tree(&staged.staging);
             result?;

@@ -246,10 +246,10 @@ pub struct PandoraInfo {
     /// How the package was built from source, when it was (signed with the rest).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
-    /// SHA-256 (lowercase hex) of the SPDX SBOM the package carries at `.sbom/sbom.spdx.json`
-    /// (also in the index at offset 1440).
+    /// SHA-256 (lowercase hex) of the package's attestation slot (`_attestation`: its SPDX SBOM
+    /// and provenance), also in the index at offset 1440 as FlavorPack binds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sbom_sha256: Option<String>,
+    pub attestation_sha256: Option<String>,
 }
 
 /// `pandora.hooks`: what runs when the package is installed or removed.
