@@ -353,6 +353,9 @@ pub struct VerifyArgs {
     /// Re-hash every installed package
     #[arg(long, conflicts_with = "targets")]
     pub all: bool,
+    /// For package files, also check the signed attestation and provenance: the index's SBOM digest, and the fetched sources and build dependencies available here
+    #[arg(long)]
+    pub provenance: bool,
 }
 
 /// `pandora install`

@@ -562,3 +562,64 @@ fn every_build_carries_a_signed_valid_sbom_and_provenance() {
         .join("records/hello@1.0.0.attestation.json")
         .exists());
 }
+
+#[test]
+fn verify_provenance_checks_what_this_machine_can() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    fs_err::create_dir_all(sandbox.home()).unwrap();
+    let upstream = sandbox.home().join("upstream.c");
+    fs_err::write(&upstream, HELLO_C).unwrap();
+    let digest = {
+        use sha2::Digest;
+        sha2::Sha256::digest(HELLO_C.as_bytes())
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect::<String>()
+    };
+    let source = package(
+        &sandbox,
+        &format!(
+            "fetch \"file://{}\" {{ string sha256 = \"{digest}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
+            upstream.display()
+        ),
+    );
+    let output = sandbox.home().join("fetched.psp");
+    build(&sandbox, &source, &output, &[]).success();
+    let run = sandbox.run(&["verify", "--provenance", output.to_str().unwrap()]);
+    run.success();
+    for expected in [
+        "ok    attestation",
+        "(slot, signed metadata and index offset 1440 agree)",
+        "ok    sbom                 SPDX 2.3, 1 file(s)",
+        "ok    provenance           built by pandora",
+        &format!(
+            "ok    fetched              file://{} sha256:{digest} (cached here)",
+            upstream.display()
+        ),
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
+    }
+    // The cached copy changed under it: reported.
+    let cached = sandbox.pandora_home().join("cache/sources").join(&digest);
+    fs_err::write(&cached, "tampered").unwrap();
+    let run = sandbox.run(&["verify", "--provenance", output.to_str().unwrap()]);
+    run.failure(1);
+    assert!(run.stdout.contains("FAIL  fetched"), "{}", run.stdout);
+
+    // A package built from a prepared files/ tree has no provenance to check.
+    let prepared = sandbox.home().join("prepared");
+    support::package_source(&prepared, "plain", "1.0.0", None, &[("share/x", "x")]);
+    let plain = sandbox.home().join("plain.psp");
+    build(&sandbox, &prepared, &plain, &[]).success();
+    let run = sandbox.run(&["verify", "--provenance", plain.to_str().unwrap()]);
+    run.failure(1);
+    assert!(
+        run.stdout
+            .contains("FAIL  provenance           none recorded"),
+        "{}",
+        run.stdout
+    );
+}

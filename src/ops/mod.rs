@@ -12,6 +12,7 @@ pub mod install;
 pub mod keys;
 pub mod needs;
 pub mod profile;
+pub mod provenance;
 pub mod prune;
 pub mod query;
 pub mod registries;

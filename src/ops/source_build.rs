@@ -380,7 +380,7 @@ fn file_digest(path: &Path) -> Result<String> {
 }
 
 /// One digest for a whole tree (a build dependency's store entry).
-fn tree_sha256(root: &Path) -> Result<String> {
+pub fn tree_sha256(root: &Path) -> Result<String> {
     let mut hasher = Sha256::new();
     for (path, digest) in input_digests(root)? {
         hasher.update(format!("{path}\0{digest}\n").as_bytes());
