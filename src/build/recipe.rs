@@ -232,3 +232,73 @@ fn fetch_of(document: &Document, block: &Block) -> Result<Fetch, acl_parser::Err
         path,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recipe(body: &str) -> Result<Recipe, String> {
+        let text = format!("build {{ {body} }}");
+        let document =
+            acl_parser::from_str("manifest.acl", &text).map_err(|error| error.to_string())?;
+        let block = document.all_blocks().next().unwrap();
+        Recipe::from_block(&document, block).map_err(|error| error.kind().to_string())
+    }
+
+    #[test]
+    fn a_full_recipe() {
+        let parsed = recipe(
+            r#"string[] sources = { "src", "include/config.h" };
+            fetch "https://example.org/zlib-1.3.tar.gz" { string sha256 = "AB00000000000000000000000000000000000000000000000000000000000000"; }
+            string[] build_dependencies = { "cc-extra@1.0.0" };
+            string[] steps = { "make", "make install" };
+            env { CFLAGS = "-O2"; }
+            int time_limit = 60;"#,
+        )
+        .unwrap();
+        assert_eq!(parsed.sources, ["src", "include/config.h"]);
+        assert_eq!(parsed.fetches[0].path, "zlib-1.3.tar.gz");
+        assert_eq!(parsed.fetches[0].sha256, format!("ab{}", "0".repeat(62)));
+        assert_eq!(parsed.build_dependencies, ["cc-extra@1.0.0"]);
+        assert_eq!(parsed.env["CFLAGS"], "-O2");
+        assert_eq!(parsed.time_limit, 60);
+        assert_eq!(
+            recipe(r#"string[] steps = { "true" };"#)
+                .unwrap()
+                .time_limit,
+            DEFAULT_TIME_LIMIT
+        );
+    }
+
+    #[test]
+    fn mistakes() {
+        for (body, message) in [
+            (
+                r#"string[] steps = { "true" }; string[] sources = { "/etc" };"#,
+                "`/etc` must be a relative path inside the package directory, without `..`",
+            ),
+            (
+                r#"string[] steps = { "true" }; fetch "https://x/y" { string sha256 = "12"; }"#,
+                "`12` is not a SHA-256 (64 hexadecimal digits)",
+            ),
+            (
+                r#"string[] steps = { "true" }; fetch "https://x/y" { string sha256 = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"; string path = "../y"; }"#,
+                "`../y` must be a relative path inside the package directory, without `..`",
+            ),
+            (
+                r#"string[] steps = { " " };"#,
+                "the build block needs non-empty `steps`",
+            ),
+            (
+                r#"string[] steps = { "true" }; int time_limit = 100000;"#,
+                "`time_limit` must be a number of seconds from 1 to 86400, not 100000",
+            ),
+            (
+                r#"string[] steps = { "true" }; cache { }"#,
+                "unknown block `cache` in the build block",
+            ),
+        ] {
+            assert_eq!(recipe(body).unwrap_err(), message, "{body}");
+        }
+    }
+}

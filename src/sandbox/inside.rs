@@ -115,11 +115,12 @@ fn map_self(uid: nix::unistd::Uid, gid: nix::unistd::Gid) -> Result<(), i32> {
 }
 
 /// Waits for `child`, killing it (its process group, or its PID namespace when it is PID 1 of
-/// one) once `limit` has passed.
+/// one) once `limit` has passed. Polls rather than starting a watchdog thread: stage 1 runs in
+/// a new user namespace, where starting a thread can fail.
 pub(super) fn wait_with_limit(child: &mut Child, limit: Duration) -> std::io::Result<Ending> {
     let started = Instant::now();
     // Short polls first: most commands are quick, and the sandbox's cost counts per build.
-    let mut pause = Duration::from_micros(200);
+    let mut pause = Duration::from_micros(100);
     loop {
         if let Some(status) = child.try_wait()? {
             use std::os::unix::process::ExitStatusExt;
@@ -138,7 +139,7 @@ pub(super) fn wait_with_limit(child: &mut Child, limit: Duration) -> std::io::Re
             return Ok(Ending::TimedOut);
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
@@ -398,6 +399,9 @@ fn drop_privileges(build_user: bool) -> Result<(), String> {
         setresgid(Gid::from_raw(1), Gid::from_raw(1), Gid::from_raw(1)).map_err(describe)?;
         // Leaving uid 0 clears the permitted and effective sets.
         setresuid(Uid::from_raw(1), Uid::from_raw(1), Uid::from_raw(1)).map_err(describe)?;
+        // Changing ids clears the parent-death signal: without it again, stage 1 dying would
+        // leave this PID namespace running, holding the caller's pipe.
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(describe)?;
     }
     caps::clear(None, caps::CapSet::Effective).map_err(caps)?;
     caps::clear(None, caps::CapSet::Permitted).map_err(caps)
