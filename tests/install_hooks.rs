@@ -1,6 +1,7 @@
 //! Install and removal hooks: declared in the manifest (a `hooks` block, or the design's hook
 //! files), signed into the package, shown before anything runs, run in the sandbox with the
 //! new store entry writable, and a failing one leaves nothing installed.
+#![allow(clippy::disallowed_methods)] // tests use std::fs (the fs-err rule is for Pandora)
 
 mod support;
 

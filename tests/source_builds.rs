@@ -1,6 +1,7 @@
 //! `pandora build` of a package with a `build { ... }` recipe: a real C program compiled with
 //! the system's `cc` inside the sandbox, byte-identical twice, cached, exported and imported,
 //! with sources fetched and checked, and failures reported with nothing written.
+#![allow(clippy::disallowed_methods)] // tests use std::fs (the fs-err rule is for Pandora)
 
 mod support;
 

@@ -58,7 +58,7 @@ pub(super) fn from_block(
         if field.name() == "time_limit" {
             match field.value() {
                 Value::Int(seconds) if (1..=3600).contains(seconds) => {
-                    hooks.time_limit = Some(*seconds as u64)
+                    hooks.time_limit = Some(*seconds as u64);
                 }
                 _ => {
                     return Err(document.error_at(

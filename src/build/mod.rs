@@ -320,7 +320,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         &build_dependencies,
         options.timestamp,
     )?;
-    let attestation = sbom::attestation(sbom_document, options.provenance.as_ref());
+    let attestation = sbom::attestation(&sbom_document, options.provenance.as_ref());
     slots.push(raw_slot(&attestation, &output_directory)?);
     infos.push(SlotInfo {
         slot: infos.len() as u64,

@@ -163,7 +163,7 @@ impl Recipe {
 fn describe(value: &Value) -> String {
     match value {
         Value::Int(number) => number.to_string(),
-        other => other.describe().to_string(),
+        other => other.describe(),
     }
 }
 

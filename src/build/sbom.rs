@@ -21,7 +21,7 @@ pub const ATTESTATION: &str = "_attestation";
 /// The attestation's bytes: compact JSON, the SBOM under `sbom`, the provenance (or `null`)
 /// under `provenance`.
 pub fn attestation(
-    sbom: Value,
+    sbom: &Value,
     provenance: Option<&crate::format::metadata::Provenance>,
 ) -> Vec<u8> {
     let document = json!({ "provenance": provenance, "sbom": sbom });

@@ -35,7 +35,7 @@ pub fn run(args: &BuildArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         cache_import: args.cache_import.clone(),
         cache_export: args.cache_export.clone(),
     };
-    let report = build(&context.settings.layout, request)?;
+    let report = build(&context.settings.layout, &request)?;
     if report.imported > 0 {
         context.printer.status(
             "Imported",

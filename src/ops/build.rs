@@ -55,8 +55,8 @@ pub struct BuildReport {
 }
 
 /// Builds the package.
-pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> {
-    let key = signing_key(layout, request.key.clone())?;
+pub fn build(layout: &Layout, request: &BuildRequest<'_>) -> Result<BuildReport> {
+    let key = signing_key(layout, request.key)?;
     let manifest = Manifest::load(&request.source.join("manifest.acl"))?;
     let output = request
         .output
@@ -73,7 +73,7 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
             ));
         }
         let built = pack(
-            &request,
+            request,
             &key,
             &output,
             None,
@@ -102,7 +102,7 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
     let built = if request.verify_reproducible {
         let first_output = work.path().join("first.psp");
         let first = pack(
-            &request,
+            request,
             &key,
             &first_output,
             Some(&source.files),
@@ -112,7 +112,7 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
         let second_source = build_from_source(layout, &request.source, &recipe, &options, &again)?;
         let second_output = again.path().join("second.psp");
         pack(
-            &request,
+            request,
             &key,
             &second_output,
             Some(&second_source.files),
@@ -137,22 +137,10 @@ pub fn build(layout: &Layout, request: BuildRequest<'_>) -> Result<BuildReport> 
             ));
         }
         reproducible = Some(one);
-        pack(
-            &request,
-            &key,
-            &output,
-            Some(&source.files),
-            signed(&source),
-        )?;
+        pack(request, &key, &output, Some(&source.files), signed(&source))?;
         first
     } else {
-        pack(
-            &request,
-            &key,
-            &output,
-            Some(&source.files),
-            signed(&source),
-        )?
+        pack(request, &key, &output, Some(&source.files), signed(&source))?
     };
     check_archive_digest(&manifest, &output)?;
     let built = Built { output, ..built };

@@ -252,7 +252,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
     fs_err::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).map_err(
         |source| SandboxError::Start {
             path: root.path().to_path_buf(),
-            source: source.into(),
+            source,
         },
     )?;
     let request = Request {
