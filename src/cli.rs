@@ -219,6 +219,21 @@ pub struct BuildArgs {
     /// Package files that look like secrets (*.env, *.pem, *.key, secrets/) anyway
     #[arg(long)]
     pub allow_secrets: bool,
+    /// Run the recipe's steps without the sandbox (when the kernel forbids user namespaces); not reproducible, and recorded in the provenance
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// Run the recipe's steps without using or filling the build cache
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Build from scratch twice and fail unless both packages are byte-identical
+    #[arg(long)]
+    pub verify_reproducible: bool,
+    /// Add the entries of a build-cache archive (from --cache-export) to the cache first
+    #[arg(long, value_name = "FILE")]
+    pub cache_import: Option<PathBuf>,
+    /// Write this build's cache entry to an archive (for another machine's --cache-import)
+    #[arg(long, value_name = "FILE")]
+    pub cache_export: Option<PathBuf>,
 }
 
 const BUILD_HELP: &str = "manifest.acl:
@@ -237,7 +252,25 @@ const BUILD_HELP: &str = "manifest.acl:
           string command = \"bin/hello --loud\";     // its own command
           env { VOLUME = \"11\"; }                   // set over the package's env
       }
+      build {                                      // build files/ from source (optional)
+          string[] sources = { \"src\" };            // copied to /build (the steps' $SRC)
+          fetch \"https://example.org/lib.tar.gz\" { // fetched first, checked, to /build/PATH
+              string sha256 = \"...\";
+              string path = \"vendor/lib.tar.gz\";
+          }
+          string[] build_dependencies = { \"tool@1.0.0\" }; // installed; read-only at /deps/PIN
+          string[] steps = { \"cc -O2 -o $OUT/bin/hello src/hello.c\" }; // sh -ec, in order
+          env { CFLAGS = \"-O2\"; }                  // besides the fixed environment
+          int time_limit = 900;                      // seconds per step
+      }
   }
+
+With a build block, each step runs in a sandbox: new user, mount, PID, IPC, UTS and network
+namespaces (no network), the host's /usr, /bin, /lib* and /etc read-only, only /build and /out
+($OUT, which becomes files/) writable, no capabilities, a seccomp filter and Landlock; the
+environment is PATH=/usr/bin:/bin, TZ=UTC, LC_ALL=C, SOURCE_DATE_EPOCH, SRC, OUT, DEPS, HOME
+and TMPDIR (inside /build) and the block's env. Outputs are cached under
+$PANDORA_HOME/cache/build/ by the hash of the recipe, the inputs and the build dependencies.
 
 Installed and activated, a package with a command runs as bin/NAME (its name) exactly as
 ./NAME.psp runs: same arguments, environment ({workenv} is its store entry) and exit code.
@@ -342,6 +375,9 @@ pub struct VerifyArgs {
     /// Re-hash every installed package
     #[arg(long, conflicts_with = "targets")]
     pub all: bool,
+    /// For package files, also check the signed attestation and provenance: the index's SBOM digest, and the fetched sources and build dependencies available here
+    #[arg(long)]
+    pub provenance: bool,
 }
 
 /// `pandora install`
@@ -363,6 +399,9 @@ pub struct InstallArgs {
     /// Only install into the store; leave the profile as it is
     #[arg(long)]
     pub no_activate: bool,
+    /// Do not run the packages' install hooks (they run in a sandbox otherwise)
+    #[arg(long)]
+    pub no_hooks: bool,
     /// How the new packages join the profile
     #[command(flatten)]
     pub layout: LayoutArgs,
@@ -424,6 +463,9 @@ pub struct InfoArgs {
     /// Fetch registry indexes now, even those cached within their cache_ttl
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Print the installed package's SBOM (SPDX 2.3 JSON, signed with the package) instead
+    #[arg(long)]
+    pub sbom: bool,
 }
 
 /// `pandora list`
@@ -456,6 +498,9 @@ pub struct RemoveArgs {
     /// Remove even when other installed packages depend on them
     #[arg(long)]
     pub force: bool,
+    /// Do not run the packages' pre-remove hooks
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `pandora activate`

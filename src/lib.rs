@@ -14,7 +14,7 @@
 //!
 //! | layer | modules | owns on disk (under `$PANDORA_HOME`) |
 //! |---|---|---|
-//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`events`], [`trust`], [`launcher`] (the crates above) | `keys/trusted/`; `log/events.log` (the activity log); `~/.cache/pandora/workenv/` |
+//! | 0 | [`format`](mod@format), [`fs`], [`layout`], [`env_vars`], [`events`], [`trust`], [`launcher`] (the crates above); [`sandbox`] (namespaces, seccomp, Landlock for builds and hooks) | `keys/trusted/`; `log/events.log` (the activity log); `~/.cache/pandora/workenv/` |
 //! | 1 | [`graph`] (dependency graphs drawn as text), [`config`] (`registries.acl`), [`build`] (`manifest.acl` + `files/` to a signed `.psp`) | `registries.acl` |
 //! | 2 | [`registry`]: the signed index format, transports per URL scheme, fetching and trusting indexes, downloading blobs, indexing a directory, publishing to a directory or S3 (`registry::publish`), its web page, download metrics from access logs | `cache/registries/`, `blobs/`; a registry's `index.acl`, `index.acl.sig`, `blobs/sha256/`, `index.html`, `index-data*`, `metrics.acl`, `metrics.acl.sig` |
 //! | 3 | [`store`] (verified, read-only `store/name@version` trees, installed in transactions, with their entry points), [`resolver`] (the closure of exact pins, with the fix when it fails) | `store/`, `records/`, `entries/`, `var/`, `tmp/` |
@@ -48,6 +48,7 @@ pub mod printer;
 pub mod profile;
 pub mod registry;
 pub mod resolver;
+pub mod sandbox;
 pub mod settings;
 pub mod store;
 

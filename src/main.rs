@@ -8,6 +8,8 @@ use pandora::error::exit_status;
 use pandora::exit::ExitStatus;
 
 fn main() -> ExitCode {
+    // A sandbox stage never returns from here; it must run before anything starts a thread.
+    pandora::sandbox::enter_if_requested();
     // A shell asking for completions (the scripts of `pandora completions` set the variable):
     // answer on stdout and exit before anything else runs.
     clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command)

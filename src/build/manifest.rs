@@ -29,7 +29,9 @@ use std::path::Path;
 
 use acl_parser::{Block, Document, Value};
 
+use super::recipe::Recipe;
 use super::BuildError;
+use crate::format::metadata::Hooks;
 
 const FIELDS: &[&str] = &[
     "name",
@@ -41,8 +43,14 @@ const FIELDS: &[&str] = &[
     "dependencies",
     "command",
     "arch",
+    "install_hooks",
+    "archive_sha256",
+    "pkg_format",
 ];
-const BLOCKS: &[&str] = &["env", "build_meta", "entry"];
+const BLOCKS: &[&str] = &["env", "build_meta", "entry", "build", "hooks"];
+
+/// The only `pkg_format` Pandora writes: PSPF/2025 packages.
+pub const PKG_FORMAT: &str = "pandora-v1";
 
 /// A validated manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +77,14 @@ pub struct Manifest {
     pub env: BTreeMap<String, String>,
     /// Named entry points (`entry "NAME" { ... }`), by name.
     pub entry_points: BTreeMap<String, EntryPoint>,
+    /// How to build `files/` from source (`build { ... }`), if the package says.
+    pub recipe: Option<Recipe>,
+    /// Install and removal hooks (`hooks { ... }` and the `install_hooks` files).
+    pub hooks: Hooks,
+    /// `build_meta { ... }`: the builder's own notes, signed into the provenance.
+    pub build_meta: BTreeMap<String, String>,
+    /// `archive_sha256`: the SHA-256 the built `.psp` must have (checked after the build).
+    pub archive_sha256: Option<String>,
 }
 
 /// One `entry "NAME" { command = "..."; env { ... } }` block.
@@ -113,7 +129,13 @@ impl Manifest {
                         .with_hint("see `pandora build --help` for the manifest's fields"),
                 )
             })?;
-        Manifest::from_block(&document, block).map_err(invalid)
+        let mut manifest = Manifest::from_block(&document, block).map_err(invalid)?;
+        let files = document
+            .string_array(block, "install_hooks")
+            .map_err(invalid)?;
+        let root = path.parent().unwrap_or(Path::new("."));
+        super::hooks::from_files(root, &files, &mut manifest.hooks)?;
+        Ok(manifest)
     }
 
     fn from_block(document: &Document, block: &Block) -> Result<Manifest, acl_parser::Error> {
@@ -226,6 +248,57 @@ impl Manifest {
             let env = env_of(document, entry)?;
             entry_points.insert(name, EntryPoint { command, env });
         }
+        let mut recipes = block.all_blocks().filter(|inner| inner.name() == "build");
+        let recipe = recipes
+            .next()
+            .map(|build| Recipe::from_block(document, build))
+            .transpose()?;
+        if let Some(second) = recipes.next() {
+            return Err(document.error_at(second.span(), "a second `build` block"));
+        }
+        let mut hooks = Hooks::default();
+        for inner in block.all_blocks().filter(|inner| inner.name() == "hooks") {
+            super::hooks::from_block(document, inner, &mut hooks)?;
+        }
+        let mut build_meta = BTreeMap::new();
+        for inner in block
+            .all_blocks()
+            .filter(|inner| inner.name() == "build_meta")
+        {
+            for field in inner.fields() {
+                let value = match field.value() {
+                    Value::String(text) => text.clone(),
+                    Value::Int(number) => number.to_string(),
+                    Value::Bool(flag) => flag.to_string(),
+                    other => {
+                        return Err(document.error_at(
+                            field.span(),
+                            format!(
+                                "`build_meta.{}` must be a string, not {}",
+                                field.name(),
+                                other.describe()
+                            ),
+                        ))
+                    }
+                };
+                build_meta.insert(field.name().to_string(), value);
+            }
+        }
+        if let Some(format) = text("pkg_format")? {
+            if format != PKG_FORMAT {
+                return Err(document
+                    .error_at(at("pkg_format"), format!("`pkg_format` is `{format}`, but Pandora writes `{PKG_FORMAT}` (PSPF/2025) packages only"))
+                    .with_hint(format!("write `string pkg_format = \"{PKG_FORMAT}\";` or leave the field out")));
+            }
+        }
+        let archive_sha256 = text("archive_sha256")?;
+        if let Some(digest) = &archive_sha256 {
+            if digest.len() != 64 || !digest.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                return Err(document
+                    .error_at(at("archive_sha256"), format!("`{digest}` is not a SHA-256 (64 hexadecimal digits)"))
+                    .with_hint("archive_sha256 is the SHA-256 the built .psp must have; leave it out to accept any"));
+            }
+        }
         Ok(Manifest {
             name,
             version,
@@ -238,6 +311,10 @@ impl Manifest {
             arch: text("arch")?,
             env,
             entry_points,
+            recipe,
+            hooks,
+            build_meta,
+            archive_sha256: archive_sha256.map(|digest| digest.to_ascii_lowercase()),
         })
     }
 
@@ -275,7 +352,7 @@ fn anchor(command: &str) -> String {
 }
 
 /// The `env { NAME = "value"; }` block inside `block`, if any.
-fn env_of(
+pub(super) fn env_of(
     document: &Document,
     block: &Block,
 ) -> Result<BTreeMap<String, String>, acl_parser::Error> {

@@ -10,10 +10,16 @@
 //! modes normalised (0755 for directories and executables, 0644 otherwise), compression
 //! deterministic, metadata serialised in a fixed order, Ed25519 deterministic.
 
+pub mod hooks;
 mod manifest;
+pub mod recipe;
+pub mod sbom;
+mod steps;
 mod tree;
 
 pub use manifest::Manifest;
+pub use recipe::Recipe;
+pub use steps::{run_steps, Workspace};
 pub use tree::{is_secret, walk, EntryKind, TreeEntry};
 
 use std::collections::BTreeMap;
@@ -105,6 +111,34 @@ pub enum BuildError {
         /// Where it was looked for.
         path: PathBuf,
     },
+    /// A build step failed.
+    #[error("build step {number} (`{step}`) {ending}")]
+    Step {
+        /// Its position, from 1.
+        number: usize,
+        /// Its command line.
+        step: String,
+        /// How it ended.
+        ending: crate::sandbox::Ending,
+    },
+    /// The sandbox could not be made.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
+    /// A local source named by the recipe is not there.
+    #[error("the build's source {path} does not exist")]
+    SourceMissing {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The steps wrote nothing to `$OUT`.
+    #[error("the build steps wrote nothing to $OUT")]
+    EmptyOutput,
+    /// `files/_attestation`, which Pandora keeps for the SBOM and provenance.
+    #[error("{path}: `_attestation` at the top of a package is Pandora's own (its SBOM and provenance go there)")]
+    Reserved {
+        /// The entry.
+        path: PathBuf,
+    },
     /// A file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] pandora_core::IoError),
@@ -131,6 +165,20 @@ impl pandora_core::Hint for BuildError {
             BuildError::LauncherMissing { .. } => {
                 "build it with `cargo build --bin pandora-launcher`, or pass --launcher-bin PATH"
                     .into()
+            }
+            BuildError::Step { ending: crate::sandbox::Ending::TimedOut, .. } => {
+                "raise `int time_limit = SECONDS;` in the build block if the step needs longer"
+                    .into()
+            }
+            BuildError::Step { .. } => {
+                "the step's output is above; steps run in /build with the package's files going to $OUT (/out)".into()
+            }
+            BuildError::Sandbox(error) => return error.hint(),
+            BuildError::SourceMissing { .. } => {
+                "`sources` are paths relative to the package directory".into()
+            }
+            BuildError::EmptyOutput => {
+                "the steps must install the package's files under $OUT, e.g. `cc -o $OUT/bin/hello hello.c`".into()
             }
             BuildError::Manifest { source, .. } if source.hint().is_none() => {
                 "see `pandora build --help` for the manifest's fields".into()
@@ -170,6 +218,10 @@ pub struct BuildOptions {
     pub allow_secrets: bool,
     /// Timestamp recorded in archives and metadata (`SOURCE_DATE_EPOCH`, else 0).
     pub timestamp: u64,
+    /// The tree to package, when not `source/files` (a recipe's output).
+    pub files: Option<PathBuf>,
+    /// How the tree was built from source, signed into the metadata.
+    pub provenance: Option<crate::format::metadata::Provenance>,
 }
 
 /// What a build produced.
@@ -192,7 +244,19 @@ pub struct Built {
 /// Builds a package. Either the complete output file exists afterwards, or nothing was written.
 pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
     let manifest = Manifest::load(&options.source.join("manifest.acl"))?;
-    let entries = walk(&options.source.join("files"), options.allow_secrets)?;
+    let files_root = options
+        .files
+        .clone()
+        .unwrap_or_else(|| options.source.join("files"));
+    let entries = walk(&files_root, options.allow_secrets)?;
+    if let Some(reserved) = entries
+        .iter()
+        .find(|entry| entry.relative.starts_with(sbom::ATTESTATION))
+    {
+        return Err(BuildError::Reserved {
+            path: files_root.join(&reserved.relative),
+        });
+    }
     if !options.launcher.is_file() {
         return Err(BuildError::LauncherMissing {
             path: options.launcher.clone(),
@@ -220,7 +284,6 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             .unwrap_or_default();
         groups.entry(top).or_default().push(entry);
     }
-    let files_root = options.source.join("files");
     let mut slots = Vec::with_capacity(groups.len());
     let mut infos = Vec::with_capacity(groups.len());
     for (position, (name, group)) in groups.iter().enumerate() {
@@ -243,6 +306,34 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             permissions: Some("0755".to_string()),
         });
     }
+    // The attestation (SBOM and provenance) goes last, as FlavorPack puts it: one raw file in a
+    // slot of its own, whose SHA-256 the index binds at offset 1440.
+    let build_dependencies: Vec<String> = options
+        .provenance
+        .as_ref()
+        .map(|provenance| provenance.build_dependencies.keys().cloned().collect())
+        .unwrap_or_default();
+    let sbom_document = sbom::spdx(
+        &manifest,
+        &files_root,
+        &entries,
+        &build_dependencies,
+        options.timestamp,
+    )?;
+    let attestation = sbom::attestation(&sbom_document, options.provenance.as_ref());
+    slots.push(raw_slot(&attestation, &output_directory)?);
+    infos.push(SlotInfo {
+        slot: infos.len() as u64,
+        id: sbom::ATTESTATION.to_string(),
+        source: sbom::ATTESTATION.to_string(),
+        target: Some(sbom::ATTESTATION.to_string()),
+        size: None,
+        checksum: None,
+        operations: String::new(),
+        purpose: "payload".to_string(),
+        lifecycle: "attestation".to_string(),
+        permissions: Some("0644".to_string()),
+    });
     let launcher_bytes = fs_err::read(&options.launcher).map_err(|source| {
         BuildError::Io(pandora_core::IoError {
             action: "access",
@@ -293,6 +384,9 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
             tags: manifest.tags.clone(),
             arch: manifest.arch.clone(),
             entry_points: manifest.metadata_entry_points(),
+            hooks: manifest.hooks.clone(),
+            provenance: options.provenance.clone(),
+            attestation_sha256: Some(encode_hex(&Sha256::digest(&attestation))),
         }),
     };
     let size = write_package(
@@ -416,6 +510,27 @@ fn archive_slot(
         original_size,
         sha256: hashing.hasher.finalize().into(),
         operations,
+    })
+}
+
+/// A slot of `bytes` stored as they are (no archive, no compression), in an unlinked
+/// temporary file in `directory`.
+fn raw_slot(bytes: &[u8], directory: &Path) -> Result<SlotData, BuildError> {
+    let io_error = |source: io::Error| {
+        BuildError::Io(pandora_core::IoError {
+            action: "write",
+            path: directory.to_path_buf(),
+            source,
+        })
+    };
+    let mut data = tempfile::tempfile_in(directory).map_err(io_error)?;
+    data.write_all(bytes).map_err(io_error)?;
+    Ok(SlotData {
+        data,
+        size: bytes.len() as u64,
+        original_size: bytes.len() as u64,
+        sha256: Sha256::digest(bytes).into(),
+        operations: Operations::new(Vec::new()),
     })
 }
 

@@ -1,13 +1,18 @@
 //! `pandora info NAME[@VERSION]`: what the registries say, and what is installed.
 
 use crate::cli::InfoArgs;
-use crate::commands::Context;
+use crate::commands::{render, Context};
 use crate::exit::ExitStatus;
 use crate::ops::query::info;
 use crate::printer::human_bytes;
 
 /// One `label value` line per fact on stdout.
 pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
+    if args.sbom {
+        let sbom = crate::ops::query::sbom(&context.settings.layout, &args.package)?;
+        context.printer.data(sbom);
+        return Ok(ExitStatus::Success);
+    }
     let info = info(
         &context.settings.layout,
         &args.package,
@@ -22,11 +27,7 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         row("name", package.name.clone());
         row(
             "version",
-            format!(
-                "{}{}",
-                version.version,
-                crate::commands::render::version_marks(version)
-            ),
+            format!("{}{}", version.version, render::version_marks(version)),
         );
         row(
             "versions",
@@ -89,7 +90,7 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             },
         );
     }
-    for record in &info.installed {
+    for (record, details) in info.installed.iter().zip(&info.details) {
         row(
             "installed",
             format!(
@@ -102,6 +103,15 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 record.source
             ),
         );
+        let Some(details) = details else { continue };
+        if !details.hooks.is_empty() {
+            row("hooks", render::hooks(&details.hooks));
+        }
+        if let Some(provenance) = &details.provenance {
+            for line in render::provenance(provenance) {
+                row("provenance", line);
+            }
+        }
     }
     if info.installed.is_empty() {
         row("installed", "no".into());

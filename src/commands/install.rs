@@ -85,6 +85,7 @@ pub fn upgrade(args: &UpgradeArgs, context: &Context) -> anyhow::Result<ExitStat
         offline: args.offline,
         refresh: args.refresh,
         no_activate: false,
+        no_hooks: false,
         layout: LayoutArgs {
             prefer: None,
             namespace: false,
@@ -108,6 +109,7 @@ fn install_targets(
         policy: context.settings.download,
         locked: Vec::new(),
         trust: context.trust_policy(),
+        run_hooks: !args.no_hooks,
     };
     let layout = &context.settings.layout;
     let plan = plan_install(layout, &options)?;
@@ -158,8 +160,29 @@ fn install_targets(
             }
         }
     }
+    for file in &plan.files {
+        if !file.hooks.is_empty() {
+            let what = if args.no_hooks { "HasHooks" } else { "Hooks" };
+            context.printer.status(
+                what,
+                format!(
+                    "{}: {}{}",
+                    file.id,
+                    render::hooks(&file.hooks),
+                    if args.no_hooks {
+                        " (skipped: --no-hooks)"
+                    } else {
+                        " (run in the sandbox)"
+                    }
+                ),
+            );
+        }
+    }
     let requested = plan.requested.clone();
     let report = execute(layout, plan, &options, &context.printer.download_progress())?;
+    for (id, message) in &report.hook_messages {
+        context.printer.warn(format!("{id}: {message}"));
+    }
     for id in &report.installed {
         context.printer.data(id);
     }

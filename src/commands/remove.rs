@@ -29,7 +29,10 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     if !context.printer.confirm(&question)? {
         return Ok(ExitStatus::NotConfirmed);
     }
-    let removed = remove(layout, &ids)?;
+    let removed = remove(layout, &ids, !args.no_hooks)?;
+    for (id, message) in &removed.hook_messages {
+        context.printer.warn(format!("{id}: {message}"));
+    }
     for (profile, applied) in &removed.profiles {
         render::applied(&context.printer, profile, applied);
         render::unfinished(&context.printer, &applied.warnings);

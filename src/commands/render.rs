@@ -194,3 +194,63 @@ pub fn render_index(report: &crate::ops::publish::RegistryChangeReport, context:
         );
     }
 }
+
+/// A package's hooks on one line: `post_install `cmd`, warn "..."; pre_remove ...`.
+pub fn hooks(hooks: &crate::format::metadata::Hooks) -> String {
+    use crate::format::metadata::Hook;
+    let mut parts = Vec::new();
+    for (phase, list) in [
+        ("pre_install", &hooks.pre_install),
+        ("post_install", &hooks.post_install),
+        ("pre_remove", &hooks.pre_remove),
+    ] {
+        if list.is_empty() {
+            continue;
+        }
+        let shown: Vec<String> = list
+            .iter()
+            .map(|hook| match hook {
+                Hook::Run(command) => format!("`{command}`"),
+                Hook::Warn(message) => format!("warn \"{message}\""),
+            })
+            .collect();
+        parts.push(format!("{phase} {}", shown.join(", ")));
+    }
+    parts.join("; ")
+}
+
+/// A package's signed provenance, one fact a line.
+pub fn provenance(provenance: &crate::format::metadata::Provenance) -> Vec<String> {
+    let mut lines = vec![
+        format!("built by {} at {}", provenance.builder, provenance.time),
+        format!("sandbox: {}", provenance.sandbox),
+    ];
+    if !provenance.recipe_sha256.is_empty() {
+        lines.push(format!("recipe sha256:{}", provenance.recipe_sha256));
+    }
+    lines.extend(
+        provenance
+            .inputs
+            .iter()
+            .map(|(path, digest)| format!("input {path} {digest}")),
+    );
+    lines.extend(
+        provenance
+            .fetched
+            .iter()
+            .map(|(url, digest)| format!("fetched {url} sha256:{digest}")),
+    );
+    lines.extend(
+        provenance
+            .build_dependencies
+            .iter()
+            .map(|(pin, digest)| format!("build dependency {pin} tree sha256:{digest}")),
+    );
+    lines.extend(
+        provenance
+            .build_meta
+            .iter()
+            .map(|(name, value)| format!("build_meta {name} = {value}")),
+    );
+    lines
+}

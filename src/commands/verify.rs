@@ -13,6 +13,7 @@ pub fn run(args: &VerifyArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         all: args.all,
         trusted_key_dirs: context.settings.trusted_key_dirs(),
         require_trusted: context.settings.require_trusted,
+        provenance: args.provenance,
     };
     let report = verify(&context.settings.layout, &options)?;
     if args.all && report.packages.len() == args.targets.len() {

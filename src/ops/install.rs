@@ -77,6 +77,8 @@ pub struct InstallOptions {
     pub locked: Vec<Locked>,
     /// Whose signatures are trusted (`PANDORA_REQUIRE_TRUSTED` refuses the rest).
     pub trust: Policy,
+    /// Run packages' install hooks (`--no-hooks`: not).
+    pub run_hooks: bool,
 }
 
 /// What happened.
@@ -96,6 +98,8 @@ pub struct InstallReport {
     pub untrusted: Vec<String>,
     /// Registries that could not be read (what was installed came from the others).
     pub warnings: Vec<String>,
+    /// What packages' `warn` hooks said: `(name@version, message)`.
+    pub hook_messages: Vec<(String, String)>,
 }
 
 /// Progress reporting for a caller with a terminal.
@@ -157,6 +161,8 @@ pub struct LocalFile {
     /// Where it came from, for the install record (the file's absolute path, or where a
     /// cached blob first came from).
     pub source: String,
+    /// The hooks its signed metadata declares, shown before anything runs.
+    pub hooks: crate::format::metadata::Hooks,
 }
 
 /// What an install will do, decided before anything is downloaded, so a caller can show it
@@ -483,12 +489,8 @@ fn local_file(
     package
         .check_platform(&verified.metadata, &Platform::current())
         .map_err(|error| wrong_platform(error, path.display()))?;
-    let dependencies = verified
-        .metadata
-        .pandora
-        .clone()
-        .unwrap_or_default()
-        .dependencies;
+    let pandora = verified.metadata.pandora.clone().unwrap_or_default();
+    let (dependencies, hooks) = (pandora.dependencies, pandora.hooks);
     if let Some(pin) = dependencies
         .iter()
         .find(|pin| pandora_core::id::split_id(pin).is_none())
@@ -504,6 +506,7 @@ fn local_file(
         id,
         dependencies,
         source,
+        hooks,
     })
 }
 
@@ -586,6 +589,7 @@ pub fn execute(
     // From here on the store's lock is held, and `prune` takes it too: no blob can vanish
     // any more. One pruned between its download and now is fetched (or copied) again.
     let mut transaction = store.begin()?;
+    transaction.set_run_hooks(options.run_hooks);
     let gone: Vec<DownloadRequest> = needed
         .iter()
         // Hashed again (a split blob's launcher was hashed once already): a launcher pruned
@@ -662,7 +666,9 @@ pub fn execute(
         };
         outcomes.push(transaction.stage(&file.sha256, &provenance, options.reinstall)?);
     }
+    let hook_messages = transaction.messages().to_vec();
     transaction.commit()?;
+    report.hook_messages = hook_messages;
     for outcome in outcomes {
         match outcome {
             Installed::New(record) => report.installed.push(record.id()),

@@ -4,6 +4,7 @@
 
 pub mod activate;
 pub mod build;
+pub mod build_cache;
 pub mod doctor;
 pub mod graph;
 pub mod inspect;
@@ -12,6 +13,7 @@ pub mod keys;
 pub mod metrics;
 pub mod needs;
 pub mod profile;
+pub mod provenance;
 pub mod prune;
 pub mod publish;
 pub mod query;
@@ -19,6 +21,7 @@ pub mod registries;
 pub mod registry;
 pub mod remove;
 pub mod run;
+pub mod source_build;
 pub mod sync;
 pub mod verify;
 

@@ -86,6 +86,9 @@ pub struct Info {
     pub offered: Option<Offered>,
     /// Installed versions of the name.
     pub installed: Vec<Record>,
+    /// The signed `pandora` metadata of each installed version, in the same order (`None`
+    /// when its blob was pruned): hooks, provenance.
+    pub details: Vec<Option<crate::format::metadata::PandoraInfo>>,
     /// Registries that could not be read, and why.
     pub warnings: Vec<String>,
 }
@@ -169,8 +172,14 @@ pub fn info(layout: &Layout, package: &str, freshness: Freshness) -> Result<Info
             format!("`pandora search {}` looks for similar names", request.name),
         ));
     }
+    let store = Store::new(layout);
+    let details = installed
+        .iter()
+        .map(|record| store.pandora_info_of(record))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     Ok(Info {
         offered,
+        details,
         installed,
         warnings: registries.warnings(),
     })
@@ -235,4 +244,69 @@ impl std::fmt::Display for Deprecation {
             None => Ok(()),
         }
     }
+}
+
+/// The SBOM of the installed `NAME[@VERSION]` (the only installed version of NAME, or the one named), as
+/// pretty JSON: the `sbom` member of the attestation its package carried, kept beside its
+/// install record.
+pub fn sbom(layout: &Layout, package: &str) -> Result<String> {
+    let request = Request::parse(package).map_err(|reason| Error::Refused {
+        message: format!("invalid package {reason}"),
+        hint: None,
+    })?;
+    let store = Store::new(layout);
+    let installed: Vec<Record> = store
+        .records()?
+        .into_iter()
+        .filter(|record| record.name == request.name)
+        .filter(|record| {
+            request
+                .version
+                .as_ref()
+                .is_none_or(|version| &record.version == version)
+        })
+        .collect();
+    let record = match installed.as_slice() {
+        [] => {
+            return Err(Error::refused(
+                format!("{package} is not installed"),
+                "the SBOM of a package file is in it: `pandora unpack FILE DIR` writes it to DIR/_attestation",
+            ))
+        }
+        [record] => record,
+        _ => {
+            return Err(Error::refused(
+                format!(
+                    "{} versions of {} are installed",
+                    installed.len(),
+                    request.name
+                ),
+                format!("name one: {}", installed.iter().map(Record::id).collect::<Vec<_>>().join(", ")),
+            ))
+        }
+    };
+    let path = store.attestation_path(&record.id());
+    let bytes = match fs_err::read(&path) {
+        Ok(bytes) => bytes,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::refused(
+                format!("{} carries no SBOM", record.id()),
+                "packages built by `pandora build` carry one; ask its publisher to rebuild it",
+            ))
+        }
+        Err(source) => {
+            return Err(Error::Io(pandora_core::IoError {
+                action: "read",
+                path,
+                source,
+            }))
+        }
+    };
+    let document = crate::build::sbom::sbom_of(&bytes).ok_or_else(|| {
+        Error::refused(
+            format!("the attestation of {} holds no SBOM", record.id()),
+            "reinstall the package; if it persists, ask its publisher",
+        )
+    })?;
+    Ok(serde_json::to_string_pretty(&document).expect("JSON values serialise"))
 }

@@ -49,6 +49,8 @@ pub struct Removed {
     /// generation of the active profile that held them, to roll back to (`None` when the active
     /// profile did not hold them).
     pub restore: Option<Restore>,
+    /// What the packages' `warn` pre-remove hooks said: `(name@version, message)`.
+    pub hook_messages: Vec<(String, String)>,
 }
 
 /// How to undo a removal.
@@ -85,8 +87,17 @@ pub fn holding_profiles(layout: &Layout, ids: &[String]) -> Result<Vec<String>> 
 }
 
 /// Takes `ids` out of every profile, then out of the store. Call [`check`] first.
-pub fn remove(layout: &Layout, ids: &[String]) -> Result<Removed> {
+pub fn remove(layout: &Layout, ids: &[String], run_hooks: bool) -> Result<Removed> {
     let mut report = Removed::default();
+    if run_hooks {
+        // Before anything changes: a failing hook leaves everything installed and active.
+        let store = Store::new(layout);
+        for id in ids {
+            for message in store.run_remove_hooks(id)? {
+                report.hook_messages.push((id.clone(), message));
+            }
+        }
+    }
     let profiles = Profiles::new(layout);
     let active = profiles.active()?;
     let mut held = None;

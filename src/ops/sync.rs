@@ -112,6 +112,7 @@ pub fn sync(
             policy: options.download,
             locked: lockfile.packages.clone(),
             trust: options.trust.clone(),
+            run_hooks: true,
         };
         install_with(layout, &install_options, progress, registries)?
     };

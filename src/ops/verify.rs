@@ -21,6 +21,8 @@ pub struct VerifyOptions {
     pub trusted_key_dirs: Vec<PathBuf>,
     /// An untrusted signer fails the file.
     pub require_trusted: bool,
+    /// Check files' attestation and provenance too (`--provenance`).
+    pub provenance: bool,
 }
 
 /// One check's result.
@@ -96,7 +98,13 @@ pub fn verify(layout: &Layout, options: &VerifyOptions) -> Result<Verification> 
     let mut report = Verification::default();
     for target in options.targets.iter().chain(&installed) {
         let subject = if Path::new(target).is_file() {
-            verify_file(Path::new(target), &trust, options.require_trusted)
+            let mut subject = verify_file(Path::new(target), &trust, options.require_trusted);
+            if options.provenance && subject.passed() {
+                subject
+                    .checks
+                    .extend(super::provenance::check(layout, Path::new(target))?);
+            }
+            subject
         } else {
             verify_installed(&store, &super::activate::installed_id(layout, target)?)?
         };

@@ -21,6 +21,7 @@
 //! which it sweeps.
 
 mod entries;
+pub mod hooks;
 mod record;
 
 pub use record::{newest, Record, RecordedEntry};
@@ -74,6 +75,25 @@ pub enum StoreError {
         /// `name@version`.
         id: String,
     },
+    /// A hook failed: the install (or removal) did not happen.
+    #[error("a hook of {id} failed: `{command}` {ending}; nothing was changed")]
+    Hook {
+        /// `name@version`.
+        id: String,
+        /// The hook's command line.
+        command: String,
+        /// How it ended.
+        ending: crate::sandbox::Ending,
+    },
+    /// The sandbox for a package's hooks could not be made.
+    #[error("cannot run the hooks of {id}")]
+    HookSandbox {
+        /// `name@version`.
+        id: String,
+        /// Why.
+        #[source]
+        source: crate::sandbox::SandboxError,
+    },
     /// An install record that does not parse.
     #[error("the install record {path} is damaged")]
     Record {
@@ -89,6 +109,11 @@ impl pandora_core::Hint for StoreError {
     fn hint(&self) -> Option<String> {
         match self {
             StoreError::Conflict { .. } => Some("a version's contents never change; if you trust the new one, reinstall it explicitly".into()),
+            StoreError::Hook { .. } => Some("its output is above; --no-hooks skips a package's hooks (if you trust it to work without them)".into()),
+            StoreError::HookSandbox { source, .. } => Some(format!(
+                "{}; or pass --no-hooks to skip the package's hooks",
+                pandora_core::Hint::hint(source).unwrap_or_default()
+            )),
             _ => None,
         }
     }
@@ -240,7 +265,17 @@ impl Store {
             store: self,
             _lock: lock,
             staged: Vec::new(),
+            run_hooks: true,
+            messages: Vec::new(),
         })
+    }
+
+    /// Where an installed package's attestation (its SBOM and provenance, as its package
+    /// carried them) is kept: beside its install record.
+    pub fn attestation_path(&self, id: &str) -> PathBuf {
+        self.layout
+            .records_dir()
+            .join(format!("{id}.attestation.json"))
     }
 
     fn record_path(&self, id: &str) -> PathBuf {
@@ -450,6 +485,43 @@ impl Store {
         self.remove_locked(id)
     }
 
+    /// Runs an installed package's `pre_remove` hooks (its tree read-only), before anything
+    /// about its removal changes; returns their `warn` messages. A failing hook is an error.
+    pub fn run_remove_hooks(&self, id: &str) -> Result<Vec<String>, StoreError> {
+        let _lock = self.lock()?;
+        let Some(record) = self.record(id)? else {
+            return Ok(Vec::new());
+        };
+        let package_hooks = self.hooks_of(&record)?;
+        if package_hooks.pre_remove.is_empty() {
+            return Ok(Vec::new());
+        }
+        let entry = self.entry_path(id);
+        hooks::run(id, &package_hooks, hooks::Phase::Remove, &entry, &entry)
+    }
+
+    /// The hooks an installed package's signed metadata declares (none when its blob is gone).
+    pub fn hooks_of(&self, record: &Record) -> Result<crate::format::metadata::Hooks, StoreError> {
+        Ok(self
+            .pandora_info_of(record)?
+            .map(|pandora| pandora.hooks)
+            .unwrap_or_default())
+    }
+
+    /// The signed `pandora` metadata of an installed package (`None` when its blob is gone).
+    pub fn pandora_info_of(
+        &self,
+        record: &Record,
+    ) -> Result<Option<crate::format::metadata::PandoraInfo>, StoreError> {
+        let blob = self.blob_path(&record.blob);
+        if !blob.is_file() {
+            return Ok(None);
+        }
+        let package = crate::registry::launchers::open_blob(&blob)?;
+        let verified = package.verified(Scope::Structure)?;
+        Ok(verified.metadata.pandora)
+    }
+
     fn remove_locked(&self, id: &str) -> Result<Record, StoreError> {
         let record = self
             .record(id)?
@@ -467,6 +539,7 @@ impl Store {
         let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
+        let _ = fs_err::remove_file(self.attestation_path(id));
         // Stale without its record either way; removed so nothing is left behind.
         let _ = fs_err::remove_file(Store::summary_path(&record_path));
         // The package is gone from the store now; the tree left in tmp/ is only garbage, which
@@ -752,6 +825,8 @@ pub struct Transaction<'s> {
     store: &'s Store,
     _lock: FileLock,
     staged: Vec<Staged>,
+    run_hooks: bool,
+    messages: Vec<(String, String)>,
 }
 
 #[derive(Debug)]
@@ -763,6 +838,16 @@ struct Staged {
 }
 
 impl Transaction<'_> {
+    /// Whether staging runs packages' install hooks (`--no-hooks`: not).
+    pub fn set_run_hooks(&mut self, run_hooks: bool) {
+        self.run_hooks = run_hooks;
+    }
+
+    /// The `warn` messages of the hooks run so far: `(name@version, message)`.
+    pub fn messages(&self) -> &[(String, String)] {
+        &self.messages
+    }
+
     /// Verifies the blob `sha256` and extracts it into `tmp/` (every slot hashed as it streams),
     /// sealed read-only. Nothing in `store/` changes until [`Transaction::commit`].
     pub fn stage(
@@ -840,6 +925,30 @@ impl Transaction<'_> {
             extraction.extract_slot(&package, slot, &tree)?;
         }
         extraction.finish()?;
+        // The attestation (SBOM, provenance) is kept beside the record, not in the tree a
+        // profile links: every package has one, under the same name.
+        let attestation = tree.join(crate::build::sbom::ATTESTATION);
+        if fs_err::symlink_metadata(&attestation).is_ok_and(|metadata| metadata.is_file()) {
+            let kept = staging.join("attestation");
+            fs_err::rename(&attestation, &kept).map_err(io(&attestation))?;
+        }
+        let package_hooks = verified
+            .metadata
+            .pandora
+            .as_ref()
+            .map(|pandora| pandora.hooks.clone())
+            .unwrap_or_default();
+        if self.run_hooks && !package_hooks.is_empty() {
+            let messages = hooks::run(
+                &id,
+                &package_hooks,
+                hooks::Phase::Install,
+                &tree,
+                &store.entry_path(&id),
+            )?;
+            self.messages
+                .extend(messages.into_iter().map(|message| (id.clone(), message)));
+        }
         let prepared = entries::prepare(
             &store.layout,
             &verified.metadata,
@@ -1010,6 +1119,12 @@ impl Store {
         let record_path = self.record_path(&id);
         let aside = self.aside_path(&id);
         fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
+        // The package's SBOM and provenance, kept beside its record.
+        let attestation = staged.staging.join("attestation");
+        if attestation.is_file() {
+            let kept = self.attestation_path(&id);
+            fs_err::rename(&attestation, &kept).map_err(io(&kept))?;
+        }
         // The summary activation reads (best effort: without it the ACL record is read, and
         // the summary made then).
         if let Ok(metadata) = fs_err::metadata(&record_path) {

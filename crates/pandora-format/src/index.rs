@@ -51,6 +51,8 @@ pub struct Index {
     pub capabilities: u64,
     /// Lowercase hex SHA-256 of the public key, or `None` when the field is all zero.
     pub key_fingerprint: Option<[u8; 64]>,
+    /// ASCII lowercase hex SHA-256 of the package's SBOM (offset 1440); `None` when zero.
+    pub sbom_digest: Option<[u8; 64]>,
 }
 
 fn u32_at(block: &[u8], offset: usize) -> u32 {
@@ -98,6 +100,7 @@ impl Index {
     /// Decodes a block. Never fails: whether the values make sense is for verification.
     pub fn decode(block: &[u8; INDEX_SIZE]) -> Index {
         let fingerprint: [u8; 64] = array_at(block, 1376);
+        let sbom: [u8; 64] = array_at(block, 1440);
         Index {
             format_version: u32_at(block, 0),
             checksum: u32_at(block, 4),
@@ -118,6 +121,7 @@ impl Index {
                 .iter()
                 .any(|byte| *byte != 0)
                 .then_some(fingerprint),
+            sbom_digest: sbom.iter().any(|byte| *byte != 0).then_some(sbom),
         }
     }
 
@@ -144,6 +148,9 @@ impl Index {
         block[860..864].copy_from_slice(&1u32.to_le_bytes());
         if let Some(fingerprint) = &self.key_fingerprint {
             block[1376..1440].copy_from_slice(fingerprint);
+        }
+        if let Some(sbom) = &self.sbom_digest {
+            block[1440..1504].copy_from_slice(sbom);
         }
         let checksum = index_checksum(&block);
         block[4..8].copy_from_slice(&checksum.to_le_bytes());
@@ -183,6 +190,7 @@ mod tests {
             build_timestamp: 1_700_000_000,
             capabilities: CAPABILITIES,
             key_fingerprint: Some([b'a'; 64]),
+            sbom_digest: Some([b'b'; 64]),
         };
         let block = index.encode();
         let decoded = Index::decode(&block);

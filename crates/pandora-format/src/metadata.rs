@@ -240,6 +240,75 @@ pub struct PandoraInfo {
     /// (besides `bin/<package name>` for `execution.command`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub entry_points: BTreeMap<String, EntryPoint>,
+    /// Commands and messages run at install and removal, in Pandora's sandbox.
+    #[serde(default, skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
+    /// How the package was built from source, when it was (signed with the rest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
+    /// SHA-256 (lowercase hex) of the package's attestation slot (`_attestation`: its SPDX SBOM
+    /// and provenance), also in the index at offset 1440 as FlavorPack binds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation_sha256: Option<String>,
+}
+
+/// `pandora.hooks`: what runs when the package is installed or removed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub struct Hooks {
+    /// Before `post_install`, at the same point.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_install: Vec<Hook>,
+    /// After the package's files are in place, before they are sealed read-only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_install: Vec<Hook>,
+    /// Before the package is removed (its files read-only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_remove: Vec<Hook>,
+    /// Seconds each command may take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_limit: Option<u64>,
+}
+
+impl Hooks {
+    /// No hook at all.
+    pub fn is_empty(&self) -> bool {
+        self.pre_install.is_empty() && self.post_install.is_empty() && self.pre_remove.is_empty()
+    }
+}
+
+/// One hook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Hook {
+    /// A shell command line, run in the sandbox in the package's directory.
+    Run(String),
+    /// A message shown to the user.
+    Warn(String),
+}
+
+/// `pandora.provenance`: what a package was built from, how, and by what.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Default)]
+pub struct Provenance {
+    /// The tool, `pandora VERSION`.
+    pub builder: String,
+    /// SHA-256 of the recipe (the manifest's `build` block, canonical JSON).
+    pub recipe_sha256: String,
+    /// Every input under `/build`: path -> SHA-256 (`x:` executable, `link:` a link's target).
+    #[serde(default)]
+    pub inputs: BTreeMap<String, String>,
+    /// Fetched sources: URL -> SHA-256.
+    #[serde(default)]
+    pub fetched: BTreeMap<String, String>,
+    /// Build dependencies: `name@version` -> SHA-256 of their installed tree.
+    #[serde(default)]
+    pub build_dependencies: BTreeMap<String, String>,
+    /// The sandbox the steps ran in: `off` (`--no-sandbox`) or its protections.
+    pub sandbox: String,
+    /// `SOURCE_DATE_EPOCH` as RFC 3339.
+    pub time: String,
+    /// The manifest's own `build_meta { ... }` fields.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub build_meta: BTreeMap<String, String>,
 }
 
 /// One `pandora.entry_points` entry: its own command, and variables set over `execution.env`.

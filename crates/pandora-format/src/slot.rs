@@ -292,9 +292,19 @@ pub fn short_checksum(sha256: &[u8; 32]) -> u64 {
 /// Purpose names as the metadata writes them, by code.
 pub const PURPOSES: [&str; 3] = ["payload", "runtime", "tool"];
 /// Lifecycle names as the metadata writes them, by code.
-pub const LIFECYCLES: [&str; 11] = [
-    "init", "startup", "runtime", "shutdown", "cache", "temp", "lazy", "eager", "dev", "config",
+pub const LIFECYCLES: [&str; 12] = [
+    "init",
+    "startup",
+    "runtime",
+    "shutdown",
+    "cache",
+    "temp",
+    "lazy",
+    "eager",
+    "dev",
+    "config",
     "platform",
+    "attestation",
 ];
 
 #[cfg(test)]

@@ -132,6 +132,12 @@ pub fn write_package(
         build_timestamp,
         capabilities: CAPABILITIES,
         key_fingerprint: Some(fingerprint),
+        // The attestation's digest, as the signed metadata records it, where the format keeps it.
+        sbom_digest: metadata
+            .pandora
+            .as_ref()
+            .and_then(|pandora| pandora.attestation_sha256.as_deref())
+            .and_then(|hex| <[u8; 64]>::try_from(hex.as_bytes()).ok()),
     };
 
     let directory = parent_directory(output);
