@@ -562,3 +562,50 @@ fn eight_concurrent_publishers_to_a_directory_lose_nothing() {
     }
     sandbox.run(&["install", "--yes", "pkg0", "pkg7"]).success();
 }
+
+#[test]
+fn a_lost_or_rolled_back_index_is_never_built_on() {
+    let served = served();
+    let sandbox = &served.sandbox;
+    let a = local_package(sandbox, "alpha", "1.0.0", &[]);
+    let b = local_package(sandbox, "beta", "1.0.0", &[]);
+    let c = local_package(sandbox, "gamma", "1.0.0", &[]);
+    publish(sandbox, &[&a]).success();
+    let index = served.directory.join("index.acl");
+    let signature = served.directory.join("index.acl.sig");
+    let (first, first_signature) = (read(&index), read(&signature));
+    publish(sandbox, &[&b]).success();
+    let second = read(&index);
+    assert!(second.contains("serial = 2;"), "{second}");
+
+    // Rolled back to serial 1 by the storage: building on it would drop beta.
+    std::fs::write(&index, &first).unwrap();
+    std::fs::write(&signature, &first_signature).unwrap();
+    let refused = publish(sandbox, &[&c]);
+    refused.failure(1);
+    assert!(
+        refused
+            .stderr
+            .contains("has serial 1, older than serial 2 seen here"),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("nothing was written"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(read(&index), first);
+
+    // Lost altogether: not started afresh over the packages published.
+    std::fs::remove_file(&index).unwrap();
+    std::fs::remove_file(&signature).unwrap();
+    let refused = publish(sandbox, &[&c]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains("no index at") && refused.stderr.contains("serial 2 was seen here"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!index.exists());
+}

@@ -159,7 +159,14 @@ fn a_kill_at_any_step_of_a_reinstall_leaves_a_whole_verified_entry() {
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     records.sort();
-    assert_eq!(records, ["hello@1.0.0.acl", "hello@1.0.0.summary"]);
+    assert_eq!(
+        records,
+        [
+            "hello@1.0.0.acl",
+            "hello@1.0.0.attestation.json",
+            "hello@1.0.0.summary"
+        ]
+    );
     let store: Vec<String> = std::fs::read_dir(home.join("store"))
         .unwrap()
         .flatten()

@@ -136,25 +136,39 @@ fn key_for(
 }
 
 fn signer<'a>(
+    layout: &Layout,
     publisher: &'a Publisher<'_>,
     registry: &'a Registry,
     key: &'a crate::format::signing::SigningKey,
 ) -> Signer<'a> {
+    let floor = crate::registry::client::highest_serial(&layout.cache_dir(), &registry.name);
     Signer {
         key,
         trusted: &registry.keys,
         registry: &registry.name,
         expires_in_days: publisher.expires_in_days,
         now: pandora_core::time::now(),
+        floor,
     }
 }
 
 fn report(
+    layout: &Layout,
     registry: &Registry,
     target: &dyn Target,
     packages: Vec<PublishedPackage>,
     updated: &Updated,
 ) -> RegistryChangeReport {
+    // This home's floor for the next publish (and for fetching). Best effort: the index is
+    // written already, and the next fetch records its serial too.
+    if let Some(serial) = updated.index.serial {
+        let _ = crate::registry::client::remember_serial(
+            &layout.cache_dir(),
+            &registry.name,
+            &registry.keys,
+            serial,
+        );
+    }
     RegistryChangeReport {
         registry: registry.name.clone(),
         location: target.location(),
@@ -207,7 +221,7 @@ pub fn publish(
         }
         offered.push(package);
     }
-    let signer = signer(publisher, &registry, &key);
+    let signer = signer(layout, publisher, &registry, &key);
     let mut packages: Vec<PublishedPackage> = Vec::new();
     let updated = {
         let target_ref: &dyn Target = &*target;
@@ -273,7 +287,7 @@ pub fn publish(
             .with("serial", updated.index.serial.unwrap_or(0))
             .emit();
     }
-    Ok(report(&registry, &*target, packages, &updated))
+    Ok(report(layout, &registry, &*target, packages, &updated))
 }
 
 /// The log line of a yank or deprecation.
@@ -298,10 +312,10 @@ pub fn yank(
     let location = target.location();
     let updated = update::update(
         &*target,
-        &signer(publisher, &registry, &key),
+        &signer(layout, publisher, &registry, &key),
         &mut |index| merge::yank(index, id, !undo, &location),
     )?;
-    let report = report(&registry, &*target, Vec::new(), &updated);
+    let report = report(layout, &registry, &*target, Vec::new(), &updated);
     log_change("yank", id, &report, if undo { "undone" } else { "yanked" });
     Ok(report)
 }
@@ -318,10 +332,10 @@ pub fn deprecate(
     let location = target.location();
     let updated = update::update(
         &*target,
-        &signer(publisher, &registry, &key),
+        &signer(layout, publisher, &registry, &key),
         &mut |index| merge::deprecate(index, target_id, message, &location),
     )?;
-    let report = report(&registry, &*target, Vec::new(), &updated);
+    let report = report(layout, &registry, &*target, Vec::new(), &updated);
     log_change("deprecate", target_id, &report, message.unwrap_or("undone"));
     Ok(report)
 }

@@ -360,6 +360,49 @@ pub fn cache_directory(cache_root: &Path, name: &str) -> PathBuf {
     cache_root.join("registries").join(name)
 }
 
+/// The highest serial of registry `name`'s index this home has seen (fetched, or signed when
+/// publishing to it), 0 when none: a publisher never builds on an older index, nor starts a
+/// new one over it.
+pub fn highest_serial(cache_root: &Path, name: &str) -> i64 {
+    CacheState::load(&cache_directory(cache_root, name).join("state.acl")).max_serial
+}
+
+/// Records that this home signed `serial` for registry `name` (see [`highest_serial`]); the
+/// client then refuses anything older from it as it refuses a fetched rollback.
+pub fn remember_serial(
+    cache_root: &Path,
+    name: &str,
+    keys: &[PublicKey],
+    serial: i64,
+) -> Result<(), IndexError> {
+    let directory = cache_directory(cache_root, name);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| {
+            IndexError::Io(pandora_core::IoError {
+                action: "write",
+                path,
+                source,
+            })
+        }
+    };
+    fs_err::create_dir_all(&directory).map_err(io(&directory))?;
+    let _lock = cache_lock(&directory)?;
+    let path = directory.join("state.acl");
+    let mut state = CacheState::load(&path);
+    if state.max_serial >= serial {
+        return Ok(());
+    }
+    if state.keys.is_empty() {
+        // Recorded under the registry's keys, as a fetch records what it saw.
+        let mut sorted: Vec<String> = keys.iter().map(ToString::to_string).collect();
+        sorted.sort();
+        state.keys = sorted.join(",");
+    }
+    state.max_serial = serial;
+    crate::fs::write_atomic(&path, state.to_acl().as_bytes()).map_err(io(&path))
+}
+
 /// Forgets everything cached about registry `name`, including the highest serial seen: for a
 /// registry removed from the configuration, so that adding it again starts afresh.
 pub fn forget(cache_root: &Path, name: &str) -> Result<(), pandora_core::IoError> {

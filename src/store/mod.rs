@@ -1118,13 +1118,23 @@ impl Store {
         let pending = self.pending_path(&id);
         let record_path = self.record_path(&id);
         let aside = self.aside_path(&id);
-        fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
-        // The package's SBOM and provenance, kept beside its record.
+        // The package's SBOM and provenance, kept beside its record: in place before the record
+        // is, so a crash between the two leaves the new tree's (the next holder of the lock
+        // finishes the promotion, the tree being swapped in already).
         let attestation = staged.staging.join("attestation");
+        let kept = self.attestation_path(&id);
         if attestation.is_file() {
-            let kept = self.attestation_path(&id);
             fs_err::rename(&attestation, &kept).map_err(io(&kept))?;
+        } else {
+            // A reinstall from a package without one: the old tree's must not stay.
+            match fs_err::remove_file(&kept) {
+                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(io(&kept)(error))
+                }
+                _ => {}
+            }
         }
+        fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
         // The summary activation reads (best effort: without it the ACL record is read, and
         // the summary made then).
         if let Ok(metadata) = fs_err::metadata(&record_path) {

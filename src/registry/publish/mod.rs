@@ -119,6 +119,18 @@ pub enum PublishError {
         /// What is wrong.
         reason: String,
     },
+    /// The index found is older than one seen here, or missing where one was.
+    #[error("{}", older_index(location, registry, *found, *seen))]
+    OlderIndex {
+        /// Where it is.
+        location: String,
+        /// The registry.
+        registry: String,
+        /// Its serial (`None`: there is no index).
+        found: Option<i64>,
+        /// The highest serial seen or signed here (0: none, but package files are stored).
+        seen: i64,
+    },
     /// Other publishers kept changing the index.
     #[error("the index at {location} changed under every one of {attempts} attempts")]
     Contended {
@@ -138,6 +150,14 @@ pub enum PublishError {
     },
 }
 
+fn older_index(location: &str, registry: &str, found: Option<i64>, seen: i64) -> String {
+    match (found, seen) {
+        (Some(found), seen) => format!("the index of registry `{registry}` at {location} has serial {found}, older than serial {seen} seen here: it was rolled back, and building on it would drop what was published since"),
+        (None, 0) => format!("registry `{registry}` has package files stored but no index at {location}: it was lost, and a new one would drop every package published"),
+        (None, seen) => format!("registry `{registry}` has no index at {location}, but serial {seen} was seen here: it was lost, and a new one would drop every package published"),
+    }
+}
+
 impl pandora_core::Hint for PublishError {
     fn hint(&self) -> Option<String> {
         Some(match self {
@@ -150,6 +170,7 @@ impl pandora_core::Hint for PublishError {
             PublishError::Storage { kind, .. } => kind.hint().into(),
             PublishError::UntrustedIndex { registry, .. } => format!("nothing was written; if the registry's key changed, update it with `pandora registry set {registry} --add-key ed25519:HEX`, else tell the registry's operator: someone else wrote that index"),
             PublishError::Contended { .. } => "nothing was lost; run the command again (what it published so far is in the index)".into(),
+            PublishError::OlderIndex { registry, .. } => format!("nothing was written: restore the newest index.acl and index.acl.sig (for a directory registry, `pandora registry index DIR` rebuilds them from its files), or, to start `{registry}` anew on purpose, use another location (clients that saw the old one would refuse a new one here)"),
             _ => return None,
         })
     }

@@ -35,6 +35,9 @@ pub struct Signer<'a> {
     pub expires_in_days: u32,
     /// Now, in Unix seconds.
     pub now: i64,
+    /// The highest serial of this registry's index seen or signed here: an index found older
+    /// (or none at all) is a rollback or a loss, never something to build on.
+    pub floor: i64,
 }
 
 /// What an update did.
@@ -77,6 +80,7 @@ fn attempt_all(
     for attempt in 1..=ATTEMPTS {
         let current = target.begin()?;
         let mut index = trusted_index(target, &current, signer.trusted, signer.registry)?;
+        check_floor(target, &current, &index, signer)?;
         if !change(&mut index)? {
             settle(target, signer)?;
             return Ok(Updated {
@@ -167,6 +171,48 @@ fn signed_by_trusted(text: &str, signature: &str, trusted: &[PublicKey]) -> Resu
 
 /// The index `current` read, checked: signed by a trusted key (by `index.acl.sig`, or by the
 /// signature staged for exactly these bytes). No index yet: an empty one.
+/// How long package files stored without an index may be a failed first publish's (seconds).
+const FIRST_PUBLISH_GRACE: i64 = 3600;
+
+/// Refuses to build on an index older than one seen here, or to start a new one where one was
+/// (seen here, or told by package files stored without any index): either would drop every
+/// package published since, and clients that saw the newer one would refuse the result.
+fn check_floor(
+    target: &dyn Target,
+    current: &Current,
+    index: &RegistryIndex,
+    signer: &Signer<'_>,
+) -> Result<(), PublishError> {
+    let location = target.location();
+    let found = index.serial.unwrap_or(0);
+    if current.index.is_some() && found >= signer.floor {
+        return Ok(());
+    }
+    if current.index.is_some() || signer.floor > 0 {
+        return Err(PublishError::OlderIndex {
+            location: format!("{location}index.acl"),
+            registry: signer.registry.to_string(),
+            found: current.index.as_ref().map(|_| found),
+            seen: signer.floor,
+        });
+    }
+    // Files stored within the last hour may be a first publish's that failed before its index
+    // was written (a rerun must complete it); older ones had an index.
+    let stored = target.list("blobs/")?;
+    if stored
+        .iter()
+        .any(|file| file.modified < signer.now - FIRST_PUBLISH_GRACE)
+    {
+        return Err(PublishError::OlderIndex {
+            location: format!("{location}index.acl"),
+            registry: signer.registry.to_string(),
+            found: None,
+            seen: 0,
+        });
+    }
+    Ok(())
+}
+
 fn trusted_index(
     target: &dyn Target,
     current: &Current,
@@ -353,6 +399,7 @@ mod tests {
             registry: "r",
             expires_in_days: 1,
             now: 1_000,
+            floor: 0,
         };
         let target = Raced {
             inner: DirectoryTarget::new(directory.path()).unwrap(),
@@ -392,6 +439,7 @@ mod tests {
             registry: "r",
             expires_in_days: 1,
             now: 1_000,
+            floor: 0,
         };
         let target = DirectoryTarget::new(directory.path()).unwrap();
         update(&target, &signer, &mut add_package("a")).unwrap();
