@@ -288,6 +288,35 @@ fn registry_metrics_are_signed_published_and_shown() {
         written.stderr
     );
 
+    // An empty log (just rotated) or one in no known format leaves the counts as they are.
+    let counted = std::fs::read(registry.join("metrics.acl")).unwrap();
+    let empty = sandbox.home().join("rotated.log");
+    std::fs::write(&empty, "").unwrap();
+    let junk = sandbox.home().join("junk.log");
+    std::fs::write(&junk, "not a log line\n\x00\x01\n").unwrap();
+    for log in [&empty, &junk] {
+        let refused = sandbox.run(&[
+            "registry",
+            "metrics",
+            directory,
+            "--access-log",
+            log.to_str().unwrap(),
+            "--key-seed",
+            "registry",
+        ]);
+        refused.failure(1);
+        assert!(
+            refused.stderr.contains("is an access-log line")
+                && refused.stderr.contains("was left as it was"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(
+            std::fs::read(registry.join("metrics.acl")).unwrap(),
+            counted
+        );
+    }
+
     // The same log rotated and gzipped counts the same.
     let gzipped = sandbox.home().join("access.log.2.gz");
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

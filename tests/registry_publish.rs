@@ -373,6 +373,23 @@ fn deprecation_messages_are_the_warning_on_install_and_activate() {
             "registry",
         ])
         .success();
+    // A message that would forge a line of output is refused.
+    let forged = sandbox.run(&[
+        "deprecate",
+        "hello",
+        "--message",
+        "x\nerror: fake",
+        "--registry",
+        "pub",
+        "--key-seed",
+        "registry",
+    ]);
+    forged.failure(1);
+    assert!(
+        forged.stderr.contains("control characters"),
+        "{}",
+        forged.stderr
+    );
     let installed = sandbox.run(&["install", "--yes", "hello"]);
     installed.success();
     assert!(

@@ -177,6 +177,25 @@ pub fn aggregate(layout: &Layout, request: &AggregateRequest<'_>) -> Result<Aggr
         }
     }
     let metrics = tally.finish(&index, pandora_core::time::now());
+    // Counts replace the last ones: an empty or wrong file (after logrotate, say) must not
+    // publish zeros over them.
+    if metrics.requests == metrics.skipped {
+        return Err(Error::refused(
+            format!(
+                "no line of {} is an access-log line ({} line(s), {} not understood); {} was left as it was",
+                request
+                    .logs
+                    .iter()
+                    .map(|log| log.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                metrics.requests,
+                metrics.skipped,
+                directory.join("metrics.acl").display()
+            ),
+            "give the web server's access logs for the whole period (nginx's combined format or S3 server access logs; rotated .gz files too): the counts are made from them alone, not added to the last",
+        ));
+    }
     let text = metrics.to_acl();
     let signature = key.sign(text.as_bytes());
     let path = directory.join("metrics.acl");

@@ -327,6 +327,14 @@ pub fn deprecate(
     target_id: &str,
     message: Option<&str>,
 ) -> Result<RegistryChangeReport> {
+    if let Some(message) = message {
+        if message.trim().is_empty() || message.chars().any(char::is_control) {
+            return Err(Error::refused(
+                format!("the deprecation message {message:?} is empty or has control characters (line breaks among them); nothing was written"),
+                "give one line that says what to use instead: `--message \"use tool 2.x\"`",
+            ));
+        }
+    }
     let (registry, target) = open(publisher, layout)?;
     let key = key_for(layout, publisher, &registry)?;
     let location = target.location();

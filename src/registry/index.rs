@@ -660,10 +660,11 @@ impl Fields<'_> {
                     .text(version, "manifest_url", false)?
                     .filter(|url| !url.is_empty()),
                 dependencies,
-                license: self.text(version, "license", false)?,
+                license: self.text(version, "license", false)?.map(one_line),
                 deprecated,
                 deprecation: self
                     .text(version, "deprecation", false)?
+                    .map(one_line)
                     .filter(|message| !message.is_empty()),
                 yanked: match version.field("yanked").map(|f| f.value()) {
                     None => false,
@@ -698,8 +699,12 @@ impl Fields<'_> {
         }
         Ok(IndexPackage {
             name: name.to_string(),
-            description: self.text(package, "description", false)?,
-            tags: self.list(package, "tags")?,
+            description: self.text(package, "description", false)?.map(one_line),
+            tags: self
+                .list(package, "tags")?
+                .into_iter()
+                .map(one_line)
+                .collect(),
             latest,
             pkg_base_url: self
                 .text(package, "pkg_base_url", false)?
@@ -707,6 +712,28 @@ impl Fields<'_> {
             versions,
         })
     }
+}
+
+/// A publisher's text as one line that shows as it reads: control characters (line breaks
+/// among them: a forged `error:` line) and bidirectional overrides (text that reads in
+/// another order than it is) become visible escapes, wherever the text is printed.
+pub fn one_line(text: String) -> String {
+    let hidden = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(hidden) {
+        return text;
+    }
+    text.chars()
+        .map(|c| {
+            if hidden(c) {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// `reference` against `base` (a directory, relative to `index_url`, or absolute) or, without
@@ -873,6 +900,23 @@ mod tests {
         assert_eq!(
             only_arm.file_for(&Platform::parse("linux_x86_64").unwrap()),
             Err(vec!["linux_aarch64".to_string()])
+        );
+    }
+
+    #[test]
+    fn publisher_text_shows_as_one_line_in_reading_order() {
+        let text = "Registry { Package \"a\" { description = \"ok\\nerror: fake \u{202e}txt\"; tags = { \"t\\u001b[2J\" }; latest = \"1.0.0\"; versions = { \"1.0.0\" }; Version \"1.0.0\" { pkg_url = \"a\"; sha256 = \"SHA\"; deprecation = \"old\\r\\n\"; } } }"
+            .replace("SHA", &"ab".repeat(32));
+        let index = RegistryIndex::parse("index.acl", &text).unwrap();
+        let package = &index.packages[0];
+        assert_eq!(
+            package.description.as_deref(),
+            Some("ok\\u{a}error: fake \\u{202e}txt")
+        );
+        assert_eq!(package.tags, ["t\\u{1b}[2J"]);
+        assert_eq!(
+            package.versions[0].deprecation.as_deref(),
+            Some("old\\u{d}\\u{a}")
         );
     }
 
