@@ -153,6 +153,18 @@ fn publish_stores_by_hash_signs_the_index_and_installs_over_http() {
     );
     assert!(read(&served.directory.join("index.acl")).contains("serial = 1;"));
 
+    // A stored copy damaged in place (same size) is stored again by a rerun.
+    let stored = served.directory.join(&blob);
+    let mut damaged = std::fs::read(&stored).unwrap();
+    let last = damaged.len() - 100;
+    damaged[last] ^= 0xff;
+    std::fs::write(&stored, &damaged).unwrap();
+    publish(sandbox, &[&app]).success();
+    assert_eq!(
+        std::fs::read(&stored).unwrap(),
+        std::fs::read(&app).unwrap()
+    );
+
     // Other bytes under a published name and version: refused, naming both hashes.
     let other = sandbox.home().join("other/hello-1.1.0.psp");
     std::fs::create_dir_all(other.parent().unwrap()).unwrap();
@@ -625,4 +637,23 @@ fn a_lost_or_rolled_back_index_is_never_built_on() {
         refused.stderr
     );
     assert!(!index.exists());
+}
+
+#[test]
+fn publishing_leaves_an_operators_own_index_html_alone() {
+    let served = served();
+    let sandbox = &served.sandbox;
+    let a = local_package(sandbox, "alpha", "1.0.0", &[]);
+    let b = local_package(sandbox, "beta", "1.0.0", &[]);
+    publish(sandbox, &[&a]).success();
+    let page = served.directory.join("index.html");
+    assert!(read(&page).contains("generator"), "Pandora's page first");
+    std::fs::write(&page, "<h1>our landing page</h1>\n").unwrap();
+    publish(sandbox, &[&b]).success();
+    assert_eq!(read(&page), "<h1>our landing page</h1>\n");
+    let data = read(&served.directory.join("index-data.json"));
+    assert!(
+        !data.contains("\"beta\""),
+        "the page's data is left as it was: {data}"
+    );
 }

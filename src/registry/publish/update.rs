@@ -99,7 +99,7 @@ fn attempt_all(
         )?;
         if target.commit_index(text.as_bytes(), &current)? {
             target.replace("index.acl.sig", signature.into_bytes())?;
-            for (key, bytes) in beside_index(&index, signer) {
+            for (key, bytes) in beside_index(target, &index, signer)? {
                 target.replace(&key, bytes)?;
             }
             settle(target, signer)?;
@@ -120,19 +120,52 @@ fn attempt_all(
 
 /// Files published beside the index, derived from it, rewritten after every change (keys
 /// relative to the index): the browsable page (`index.html` last, so it never names data not
-/// there yet).
-pub fn beside_index(index: &RegistryIndex, signer: &Signer<'_>) -> Vec<(String, Vec<u8>)> {
-    let extras = crate::registry::html::Extras {
+/// there yet), with the download counts of the registry's `metrics.acl` when it has one signed
+/// by a key it trusts. None when an `index.html` Pandora did not write is there: it is the
+/// operator's, and left alone as `registry index` leaves it.
+pub fn beside_index(
+    target: &dyn Target,
+    index: &RegistryIndex,
+    signer: &Signer<'_>,
+) -> Result<Vec<(String, Vec<u8>)>, PublishError> {
+    use crate::registry::html;
+    if let Some(existing) = target.read("index.html")? {
+        let generator = html::GENERATOR.as_bytes();
+        if !existing
+            .windows(generator.len())
+            .any(|window| window == generator)
+        {
+            return Ok(Vec::new());
+        }
+    }
+    let metrics = match (target.read("metrics.acl")?, target.read("metrics.acl.sig")?) {
+        (Some(text), Some(signature)) => {
+            let (text, signature) = (
+                String::from_utf8_lossy(&text).into_owned(),
+                String::from_utf8_lossy(&signature).into_owned(),
+            );
+            parse_signature_file("metrics.acl.sig", &signature)
+                .ok()
+                .filter(|(key, bytes)| {
+                    signer.trusted.contains(key) && key.verify(text.as_bytes(), bytes)
+                })
+                .and_then(|_| {
+                    crate::registry::metrics::RegistryMetrics::parse("metrics.acl", &text).ok()
+                })
+        }
+        _ => None,
+    };
+    let extras = html::Extras {
         signer: Some(signer.key.public_key().fingerprint().to_string()),
-        metrics: None,
+        metrics: metrics.as_ref(),
         package_signers: Default::default(),
         generated: signer.now,
     };
-    crate::registry::html::render(index, &extras)
+    Ok(html::render(index, &extras)
         .files
         .into_iter()
         .map(|(path, bytes)| (path.to_string_lossy().into_owned(), bytes))
-        .collect()
+        .collect())
 }
 
 /// Exponential from 20 ms, capped at 1 s, with jitter so racing writers spread out.
@@ -169,8 +202,6 @@ fn signed_by_trusted(text: &str, signature: &str, trusted: &[PublicKey]) -> Resu
     Ok(())
 }
 
-/// The index `current` read, checked: signed by a trusted key (by `index.acl.sig`, or by the
-/// signature staged for exactly these bytes). No index yet: an empty one.
 /// How long package files stored without an index may be a failed first publish's (seconds).
 const FIRST_PUBLISH_GRACE: i64 = 3600;
 
@@ -213,6 +244,8 @@ fn check_floor(
     Ok(())
 }
 
+/// The index `current` read, checked: signed by a trusted key (by `index.acl.sig`, or by the
+/// signature staged for exactly these bytes). No index yet: an empty one.
 fn trusted_index(
     target: &dyn Target,
     current: &Current,
