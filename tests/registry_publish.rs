@@ -299,6 +299,21 @@ fn yanked_versions_are_hidden_from_new_installs_but_a_lockfile_still_installs_th
     let exported = sandbox.home().join("exported.lock");
     std::fs::copy(&lockfile, &exported).unwrap();
 
+    let bare = sandbox.run(&[
+        "yank",
+        "hello",
+        "--registry",
+        "pub",
+        "--key-seed",
+        "registry",
+    ]);
+    bare.failure(1);
+    assert!(
+        bare.stderr.contains("names no exact version")
+            && bare.stderr.contains("pandora info hello"),
+        "{}",
+        bare.stderr
+    );
     let yank = sandbox.run(&[
         "yank",
         "hello@1.1.0",

@@ -307,6 +307,13 @@ pub fn yank(
     id: &str,
     undo: bool,
 ) -> Result<RegistryChangeReport> {
+    if pandora_core::id::validate_pin(id).is_err() {
+        let name = id.split('@').next().unwrap_or(id);
+        return Err(Error::refused(
+            format!("`{id}` names no exact version: a yank withdraws one version, NAME@VERSION"),
+            format!("`pandora info {name}` lists its versions; yank each one you mean: `pandora yank {name}@VERSION --registry {}`", publisher.registry),
+        ));
+    }
     let (registry, target) = open(publisher, layout)?;
     let key = key_for(layout, publisher, &registry)?;
     let location = target.location();
