@@ -341,9 +341,15 @@ fn yanked_versions_are_hidden_from_new_installs_but_a_lockfile_still_installs_th
     );
     let third = Sandbox::new();
     add_registry(&third, &read_url(sandbox));
-    third
-        .run(&["sync", "--lockfile", exported.to_str().unwrap()])
-        .success();
+    let synced = third.run(&["sync", "--lockfile", exported.to_str().unwrap()]);
+    synced.success();
+    assert!(
+        synced.stderr.contains(
+            "hello@1.1.0 (registry `pub`) was yanked by its publisher; the lockfile pins it"
+        ),
+        "{}",
+        synced.stderr
+    );
 
     sandbox
         .run(&[

@@ -30,6 +30,14 @@ pub fn run(args: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
             ),
         );
     }
+    // The lockfile decides, not the publisher: a deprecated (or yanked) version it pins is
+    // activated, with the warning install and activate give.
+    for id in crate::ops::query::deprecated(&context.settings.layout, &synced.change.applied.added)?
+    {
+        context.printer.warn(format!(
+            "{id}; the lockfile pins it, so it is activated all the same"
+        ));
+    }
     render::profile_change(&context.printer, &synced.change);
     Ok(ExitStatus::Success)
 }

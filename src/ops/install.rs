@@ -399,6 +399,7 @@ fn plan_with(
         .map(|resolved| super::query::Deprecation {
             id: format!("{} (registry `{}`)", resolved.id(), resolved.registry),
             message: resolved.deprecation.clone(),
+            yanked: false,
         })
         .collect();
     let mut requested = Vec::new();

@@ -218,27 +218,36 @@ pub fn deprecated(layout: &Layout, ids: &[String]) -> Result<Vec<Deprecation>> {
                 .filter(|loaded| loaded.configured.name == registry)
                 .filter_map(|loaded| loaded.index.index.package(name))
                 .flat_map(|package| &package.versions)
-                .find(|candidate| candidate.version == version && candidate.deprecated)?;
+                .find(|candidate| {
+                    candidate.version == version && (candidate.deprecated || candidate.yanked)
+                })?;
             Some(Deprecation {
                 id: format!("{id} (registry `{registry}`)"),
-                message: found.deprecation.clone(),
+                message: found.deprecation.clone().filter(|_| found.deprecated),
+                yanked: found.yanked,
             })
         })
         .collect())
 }
 
-/// A deprecated version about to be installed or activated, for the warning.
+/// A deprecated (or yanked) version about to be installed or activated, for the warning.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deprecation {
     /// `name@version (registry NAME)`.
     pub id: String,
     /// The publisher's message.
     pub message: Option<String>,
+    /// Withdrawn from new installs (only a lockfile's pin brings it).
+    pub yanked: bool,
 }
 
 impl std::fmt::Display for Deprecation {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(formatter, "{} is deprecated", self.id)?;
+        if self.yanked {
+            write!(formatter, "{} was yanked by its publisher", self.id)?;
+        } else {
+            write!(formatter, "{} is deprecated", self.id)?;
+        }
         match &self.message {
             Some(message) => write!(formatter, " ({message})"),
             None => Ok(()),
