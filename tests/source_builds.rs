@@ -167,7 +167,16 @@ fn the_build_cache_is_used_exported_and_imported() {
         "{}",
         run.stderr
     );
-    assert!(bytes(&first) == bytes(&imported));
+    // Same files, but the provenance quotes the archive's sandbox text as unverified.
+    assert!(bytes(&first) != bytes(&imported));
+    let provenance = provenance_of(&other, &imported);
+    assert!(
+        provenance["sandbox"]
+            .as_str()
+            .unwrap()
+            .starts_with("imported from a build cache (unverified): namespaces user,mount"),
+        "{provenance}"
+    );
 
     // A hostile archive is refused with nothing added.
     let hostile = other.home().join("hostile.tar.zst");
@@ -201,6 +210,163 @@ fn the_build_cache_is_used_exported_and_imported() {
         run.stderr
     );
     assert!(!other.home().join("escaped").exists());
+}
+
+/// The provenance in a built package's attestation.
+fn provenance_of(sandbox: &Sandbox, package: &Path) -> serde_json::Value {
+    let unpacked = sandbox.home().join(format!(
+        "unpacked-{}",
+        package.file_stem().unwrap().to_string_lossy()
+    ));
+    sandbox
+        .run(&[
+            "unpack",
+            package.to_str().unwrap(),
+            unpacked.to_str().unwrap(),
+        ])
+        .success();
+    let attestation = fs_err::read(unpacked.join("_attestation")).unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&attestation).unwrap();
+    document["provenance"].clone()
+}
+
+/// A cache archive holding `entries` (path, symlink target or None for a file) under KEY.
+fn cache_archive(path: &Path, key: &str, entries: &[(&str, Option<&str>)]) {
+    let file = fs_err::File::create(path).unwrap();
+    let encoder = zstd::stream::write::Encoder::new(file, 3)
+        .unwrap()
+        .auto_finish();
+    let mut tar = tar::Builder::new(encoder);
+    for (name, link) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o755);
+        let name = format!("{key}/{name}");
+        match link {
+            Some(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                tar.append_link(&mut header, &name, target).unwrap();
+            }
+            None => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(6);
+                tar.append_data(&mut header, &name, &b"hello\n"[..])
+                    .unwrap();
+            }
+        }
+    }
+    tar.finish().unwrap();
+}
+
+#[test]
+fn an_imported_cache_entry_cannot_link_outside_itself() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, HELLO_BUILD);
+    let secret = sandbox.home().join(".ssh/id_ed25519");
+    fs_err::create_dir_all(secret.parent().unwrap()).unwrap();
+    fs_err::write(&secret, "SECRET-KEY-MATERIAL").unwrap();
+    // The key this recipe gets, learnt from a real export on another machine (home).
+    let learner = Sandbox::new();
+    let archive = learner.home().join("real.tar.zst");
+    build(
+        &learner,
+        &package(&learner, HELLO_BUILD),
+        &learner.home().join("real.psp"),
+        &["--cache-export", archive.to_str().unwrap()],
+    )
+    .success();
+    let key = {
+        let decoder = zstd::stream::read::Decoder::new(fs_err::File::open(&archive).unwrap());
+        let mut tar = tar::Archive::new(decoder.unwrap());
+        let first = tar.entries().unwrap().next().unwrap().unwrap();
+        let path = first.path().unwrap().into_owned();
+        path.components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let escape =
+        "../../../../../../../../../../..".to_string() + secret.parent().unwrap().to_str().unwrap();
+    let cases: Vec<Vec<(&str, Option<&str>)>> = vec![
+        // `files` itself a link to the user's ~/.ssh.
+        vec![("files", Some(escape.as_str()))],
+        // A link inside climbing out.
+        vec![
+            ("files/bin/hello", None),
+            (
+                "files/bin/keys",
+                Some("../../../../../../../../../../../../.."),
+            ),
+        ],
+        // One in-bounds link followed through another leaves.
+        vec![
+            ("files/bin/hello", None),
+            ("files/here", Some(".")),
+            ("files/up", Some("here/../sandbox")),
+            ("sandbox", None),
+        ],
+        // `sandbox` as a link.
+        vec![
+            ("files/bin/hello", None),
+            ("sandbox", Some("files/bin/hello")),
+        ],
+    ];
+    for (number, entries) in cases.iter().enumerate() {
+        let hostile = sandbox.home().join(format!("hostile-{number}.tar.zst"));
+        cache_archive(&hostile, &key, entries);
+        let output = sandbox.home().join(format!("hostile-{number}.psp"));
+        let run = build(
+            &sandbox,
+            &source,
+            &output,
+            &["--cache-import", hostile.to_str().unwrap()],
+        );
+        run.failure(1);
+        assert!(
+            run.stderr.contains("is not a build-cache archive"),
+            "case {number}: {}",
+            run.stderr
+        );
+        assert!(!output.exists(), "case {number}");
+        assert!(
+            !sandbox
+                .pandora_home()
+                .join("cache/build")
+                .join(&key)
+                .exists(),
+            "case {number}: the entry was added"
+        );
+    }
+}
+
+#[test]
+fn build_refuses_to_replace_an_output_that_is_not_a_regular_file() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, HELLO_BUILD);
+    fs_err::create_dir_all(sandbox.home()).unwrap();
+    let fifo = sandbox.home().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let run = build(&sandbox, &source, &fifo, &[]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("exists and is not a regular file"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs_err::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
 
 #[test]

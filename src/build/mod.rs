@@ -38,6 +38,17 @@ use crate::format::slot::{Operation, Operations};
 use crate::format::writer::{write_package, SlotData};
 use crate::format::FormatError;
 
+/// Refuses an existing output that is not a regular file. Symbolic links are refused too:
+/// whatever they point at is not the caller's to overwrite implicitly.
+fn check_output(output: &Path) -> Result<(), BuildError> {
+    match fs_err::symlink_metadata(output) {
+        Ok(metadata) if !metadata.file_type().is_file() => Err(BuildError::OutputNotRegular {
+            path: output.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Everything that can stop a build. Nothing is written when one happens.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -105,6 +116,13 @@ pub enum BuildError {
         /// The entry.
         path: PathBuf,
     },
+    /// `-o` names something that is not a regular file (a device, a FIFO, a directory, a link):
+    /// renaming the package over it would destroy it.
+    #[error("{path} exists and is not a regular file; refusing to replace it with the package")]
+    OutputNotRegular {
+        /// The output path.
+        path: PathBuf,
+    },
     /// No launcher stub where one was expected.
     #[error("no launcher at {path}")]
     LauncherMissing {
@@ -152,6 +170,9 @@ impl pandora_core::Hint for BuildError {
         Some(match self {
             BuildError::ManifestMissing { .. } => {
                 "a package directory holds `manifest.acl` and `files/`".into()
+            }
+            BuildError::OutputNotRegular { .. } => {
+                "pass -o a new path or an existing regular file to replace".into()
             }
             BuildError::FilesMissing { .. } => {
                 "put the package's files under `files/` (bin/, lib/, share/, ...)".into()
@@ -248,6 +269,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         .files
         .clone()
         .unwrap_or_else(|| options.source.join("files"));
+    check_output(&options.output)?;
     let entries = walk(&files_root, options.allow_secrets)?;
     if let Some(reserved) = entries
         .iter()

@@ -148,12 +148,11 @@ pub fn build_from_source(
         sandboxed: options.sandboxed,
         sandbox_description: String::new(),
     };
-    let description = cached_entry.join("sandbox");
-    if options.use_cache && report.files.is_dir() {
-        report.sandbox_description = fs_err::read_to_string(&description)
-            .map(|text| text.trim().to_string())
-            .unwrap_or_else(|_| "unknown (imported build cache)".to_string());
-        return Ok(report);
+    if options.use_cache {
+        if let Some(description) = cached_description(&cached_entry)? {
+            report.sandbox_description = description;
+            return Ok(report);
+        }
     }
     let workspace = Workspace {
         source,
@@ -191,6 +190,60 @@ pub fn build_from_source(
         }
     }
     Ok(report)
+}
+
+/// The marker `--cache-import` leaves in each entry it adds.
+pub const IMPORTED_MARKER: &str = "imported";
+
+/// The provenance's sandbox text of the cache entry at `entry`, or `None` when there is no
+/// usable entry. Nothing is followed through a link: an entry whose `files` or `sandbox` is
+/// a link is refused, since what it points at is not what the build produced. An imported
+/// entry's own words are quoted, never vouched for.
+fn cached_description(entry: &Path) -> Result<Option<String>> {
+    let files = entry.join("files");
+    match fs_err::symlink_metadata(&files) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::refused(
+                format!(
+                    "the build-cache entry {} is not a directory",
+                    files.display()
+                ),
+                "remove the entry (`pandora prune`) and build again",
+            ))
+        }
+        Err(_) => return Ok(None),
+    }
+    let description = entry.join("sandbox");
+    let text = match fs_err::symlink_metadata(&description) {
+        Ok(metadata) if metadata.is_file() => fs_err::read_to_string(&description)
+            .map_err(io("read", &description))?
+            .trim()
+            .to_string(),
+        Ok(_) => {
+            return Err(Error::refused(
+                format!(
+                    "the build-cache entry {} is not a file",
+                    description.display()
+                ),
+                "remove the entry (`pandora prune`) and build again",
+            ))
+        }
+        Err(_) => String::new(),
+    };
+    // One line of printable text: it goes into a signed document and onto terminals.
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(512)
+        .collect();
+    let imported = fs_err::symlink_metadata(entry.join(IMPORTED_MARKER)).is_ok();
+    Ok(Some(match (imported, text.is_empty()) {
+        (true, true) => "imported from a build cache (unverified): no description".to_string(),
+        (true, false) => format!("imported from a build cache (unverified): {text}"),
+        (false, true) => "unknown (build cache entry without a description)".to_string(),
+        (false, false) => text,
+    }))
 }
 
 /// A fresh working directory for one build, under the cache (same filesystem as the entries it
