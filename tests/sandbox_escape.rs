@@ -295,3 +295,46 @@ fn a_hook_cannot_get_out_either() {
         "a hook connected to the listener"
     );
 }
+
+#[test]
+fn a_step_cannot_type_into_the_callers_terminal() {
+    if !sandbox_works() {
+        return;
+    }
+    let have_script = std::process::Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !have_script {
+        eprintln!("SKIPPED: no `script` (util-linux) to run pandora on a terminal");
+        return;
+    }
+    let legacy = fs_err::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").unwrap_or_default();
+    if legacy.trim() == "0" {
+        eprintln!("note: this kernel refuses TIOCSTI anyway (dev.tty.legacy_tiocsti=0)");
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, "escape-tiocsti", &["./escape tiocsti"], 60);
+    let output = sandbox.home().join("tiocsti.psp");
+    // `script` makes its pseudo-terminal pandora's controlling terminal, as a shell's is.
+    let (code, shown) = sandbox.on_terminal(
+        &format!(
+            "build {} -o {} --key-seed escape --no-cache",
+            source.display(),
+            output.display()
+        ),
+        "",
+    );
+    assert_eq!(code, Some(1), "{shown}");
+    // The step did get the terminal as its output: the attempt was a real one.
+    assert!(shown.contains("fd 1 is a terminal"), "{shown}");
+    assert!(shown.contains("no controlling terminal"), "{shown}");
+    assert!(
+        shown.contains("BLOCKED tiocsti: Operation not permitted"),
+        "{shown}"
+    );
+    // Injected keystrokes are echoed by the terminal; none arrived.
+    assert!(!shown.contains("INJECTED-BY-THE-BUILD"), "{shown}");
+    assert!(!shown.contains("ESCAPED"), "{shown}");
+    assert!(!output.exists());
+}

@@ -160,6 +160,11 @@ fn init(request: &Request) -> i32 {
         Err(error) => return fail("setting up the sandbox's file system", error),
     };
     let _ = sethostname("pandora-sandbox");
+    // A session of its own: no controlling terminal, so nothing inside can push keystrokes
+    // into the caller's (TIOCSTI) or get its signals; the seccomp filter refuses that too.
+    if let Err(error) = nix::unistd::setsid() {
+        return fail("leaving the caller's terminal session", error);
+    }
     if let Err(error) = limits(spec.time_limit, spec.max_processes) {
         return fail("setting resource limits", error);
     }
