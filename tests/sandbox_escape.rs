@@ -338,3 +338,86 @@ fn a_step_cannot_type_into_the_callers_terminal() {
     assert!(!shown.contains("ESCAPED"), "{shown}");
     assert!(!output.exists());
 }
+
+/// A package whose one step is `step`, with the build block's size limits (MiB).
+fn limited(sandbox: &Sandbox, name: &str, step: &str, max_file_size: u64, tmp_size: u64) -> Run {
+    let directory = sandbox.home().join(name);
+    fs_err::create_dir_all(directory.join("src")).unwrap();
+    fs_err::write(directory.join("src/empty"), "").unwrap();
+    fs_err::write(
+        directory.join("manifest.acl"),
+        format!(
+            "manifest {{ string name = \"{name}\"; string version = \"1.0.0\";\n build {{ string[] sources = {{ \"src\" }}; int max_file_size = {max_file_size}; int tmp_size = {tmp_size};\n string[] steps = {{ \"{step}\" }}; }} }}\n"
+        ),
+    )
+    .unwrap();
+    let output = sandbox.home().join(format!("{name}.psp"));
+    let run = sandbox.build(&directory, &output, "escape", &["--no-cache"]);
+    assert!(!output.exists());
+    run
+}
+
+#[test]
+fn disk_use_stops_at_the_recipes_limits() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let run = limited(
+        &sandbox,
+        "big-file",
+        "head -c 3145728 /dev/zero > $OUT/big",
+        1,
+        8,
+    );
+    run.failure(1);
+    assert!(
+        run.stderr.contains(
+            "sandbox: a process was killed for writing a file past the limit of 1 MiB (RLIMIT_FSIZE)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("int max_file_size = MIB;"),
+        "{}",
+        run.stderr
+    );
+    let big = support::files_under(&sandbox.pandora_home())
+        .into_iter()
+        .filter_map(|path| fs_err::metadata(path).ok())
+        .any(|metadata| metadata.len() > 1 << 20);
+    assert!(!big, "a file past the limit was left behind");
+
+    let run = limited(
+        &sandbox,
+        "full-tmp",
+        "head -c 3145728 /dev/zero > /tmp/big",
+        8,
+        1,
+    );
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("sandbox: /tmp is full (its limit is 1 MiB)"),
+        "{}",
+        run.stderr
+    );
+    for (field, value) in [("max_file_size", "0"), ("tmp_size", "2000000")] {
+        let directory = sandbox.home().join(format!("bad-{field}"));
+        fs_err::create_dir_all(&directory).unwrap();
+        fs_err::write(
+            directory.join("manifest.acl"),
+            format!("manifest {{ string name = \"bad\"; string version = \"1.0.0\";\n build {{ int {field} = {value}; string[] steps = {{ \"true\" }}; }} }}\n"),
+        )
+        .unwrap();
+        let run = sandbox.build(&directory, &sandbox.home().join("bad.psp"), "escape", &[]);
+        run.failure(1);
+        assert!(
+            run.stderr
+                .contains(&format!("`{field}` must be a number of MiB from 1 to")),
+            "{}",
+            run.stderr
+        );
+    }
+}

@@ -191,8 +191,16 @@ impl pandora_core::Hint for BuildError {
                 "raise `int time_limit = SECONDS;` in the build block if the step needs longer"
                     .into()
             }
+            // 153: `sh` reporting a child killed by SIGXFSZ (128 + 25).
+            BuildError::Step {
+                ending:
+                    crate::sandbox::Ending::Exited(153) | crate::sandbox::Ending::Signaled(25),
+                ..
+            } => {
+                "a file reached the size limit: raise `int max_file_size = MIB;` in the build block (and `int tmp_size = MIB;` if /tmp filled)".into()
+            }
             BuildError::Step { .. } => {
-                "the step's output is above; steps run in /build with the package's files going to $OUT (/out)".into()
+                "the step's output is above; if it says /tmp is full, raise `int tmp_size = MIB;` in the build block; steps run in /build with the package's files going to $OUT (/out)".into()
             }
             BuildError::Sandbox(error) => return error.hint(),
             BuildError::SourceMissing { .. } => {

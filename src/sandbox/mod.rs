@@ -78,7 +78,19 @@ pub struct Spec {
     pub time_limit: u64,
     /// At most this many processes (fork bombs stop here).
     pub max_processes: u64,
+    /// The largest file the command may write, in bytes (`RLIMIT_FSIZE`; past it the writer
+    /// gets `SIGXFSZ`).
+    pub max_file_size: u64,
+    /// The size of the sandbox's own `/tmp`, in bytes (`/dev/shm` gets [`SHM_SIZE`]).
+    pub tmp_size: u64,
 }
+
+/// The default [`Spec::max_file_size`]: 4 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
+/// The default [`Spec::tmp_size`]: 1 GiB.
+pub const DEFAULT_TMP_SIZE: u64 = 1 << 30;
+/// The size of `/dev/shm` inside.
+pub const SHM_SIZE: u64 = 64 << 20;
 
 impl Spec {
     /// The environment every sandboxed command starts from: a fixed `PATH`, `TZ=UTC`,
@@ -98,6 +110,11 @@ impl Spec {
     fn check(&self) -> Result<(), SandboxError> {
         if self.command.is_empty() {
             return Err(SandboxError::Spec("no command to run".into()));
+        }
+        if self.max_file_size == 0 || self.tmp_size == 0 {
+            return Err(SandboxError::Spec(
+                "the file size and /tmp limits must be above zero".into(),
+            ));
         }
         for mount in &self.mounts {
             let target = &mount.target;

@@ -72,6 +72,8 @@ pub fn run(
                 .time_limit
                 .unwrap_or(crate::build::hooks::DEFAULT_HOOK_TIME_LIMIT),
             max_processes: MAX_PROCESSES,
+            max_file_size: sandbox::DEFAULT_MAX_FILE_SIZE,
+            tmp_size: sandbox::DEFAULT_TMP_SIZE,
         };
         let outcome = sandbox::run(&spec).map_err(|source| StoreError::HookSandbox {
             id: id.to_string(),
