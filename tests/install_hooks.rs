@@ -282,3 +282,54 @@ fn manifest_fields_pandora_computes_are_checked() {
     );
     assert!(run.stderr.contains("bad.acl:1:"), "{}", run.stderr);
 }
+
+#[test]
+fn a_hook_cannot_leave_links_out_or_special_files_in_the_entry() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    for (command, path, reason) in [
+        (
+            "ln -s / bin/root",
+            "bin/root",
+            "a symbolic link to the absolute path `/`",
+        ),
+        (
+            "ln -s ../../../../../../.. bin/up",
+            "bin/up",
+            "a symbolic link leaving the package",
+        ),
+        // Each link alone stays inside; one through the other leaves.
+        (
+            "ln -s . bin/here && ln -s here/../.. bin/out",
+            "bin/out",
+            "a symbolic link that resolves outside the package",
+        ),
+        // A FIFO would have blocked sealing the entry forever.
+        ("mkfifo bin/pipe", "bin/pipe", "a FIFO, socket or device"),
+    ] {
+        let file = built(
+            &sandbox,
+            &format!("hooks {{ string[] post_install = {{ \"{command}\" }}; }}"),
+        );
+        let run = install(&sandbox, &file, &[]);
+        assert_eq!(run.code, 1, "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "error: a hook of hi@1.0.0 (`{command}`) left {path}: {reason}"
+            )),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("nothing was installed"),
+            "{}",
+            run.stderr
+        );
+        assert!(!entry(&sandbox).exists(), "{command}");
+        assert!(!sandbox.pandora_home().join("records/hi@1.0.0.acl").exists());
+        assert!(!sandbox.home().join("bin/hi").exists(), "{command}");
+        fs_err::remove_file(&file).unwrap();
+    }
+}
