@@ -281,6 +281,22 @@ fn manifest_fields_pandora_computes_are_checked() {
         run.stderr
     );
     assert!(run.stderr.contains("bad.acl:1:"), "{}", run.stderr);
+
+    // A `warn` hook with commands would silently not run them: refused.
+    fs_err::write(
+        source.join("hooks/bad.acl"),
+        "postinstall { string action = \"warn\"; string msg = \"hi\"; string[] commands = { \"echo x\" }; }",
+    )
+    .unwrap();
+    let run = sandbox.build(&source, &sandbox.home().join("y.psp"), SEED, &[]);
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("a `warn` hook only shows its message: it cannot have `commands`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("bad.acl:1:"), "{}", run.stderr);
 }
 
 #[test]

@@ -385,10 +385,11 @@ fn fetched_sources_are_checked_before_anything_runs() {
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
     };
+    let server = registry_fixtures::server::FixtureServer::start(sandbox.home()).unwrap();
     let recipe = |sha: &str| {
         format!(
-            "fetch \"file://{}\" {{ string sha256 = \"{sha}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
-            upstream.display()
+            "fetch \"{}upstream.c\" {{ string sha256 = \"{sha}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
+            server.url()
         )
     };
     let source = package(&sandbox, &recipe(&digest));
@@ -562,7 +563,11 @@ fn a_build_block_with_mistakes_is_refused_where_they_are() {
         ),
         (
             "string[] steps = { \"true\" }; fetch \"ftp://x/y\" { string sha256 = \"00\"; }",
-            "`ftp://x/y`: sources are fetched over https, http or file",
+            "`ftp://x/y`: sources are fetched over https or http",
+        ),
+        (
+            "string[] steps = { \"true\" }; fetch \"file:///root/.ssh/id_ed25519\" { string sha256 = \"00\"; }",
+            "`file:///root/.ssh/id_ed25519`: sources are fetched over https or http",
         ),
         (
             "string[] steps = { \"true\" }; fetch \"https://x/y\" { }",
@@ -746,11 +751,12 @@ fn verify_provenance_checks_what_this_machine_can() {
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
     };
+    let server = registry_fixtures::server::FixtureServer::start(sandbox.home()).unwrap();
     let source = package(
         &sandbox,
         &format!(
-            "fetch \"file://{}\" {{ string sha256 = \"{digest}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
-            upstream.display()
+            "fetch \"{}upstream.c\" {{ string sha256 = \"{digest}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
+            server.url()
         ),
     );
     let output = sandbox.home().join("fetched.psp");
@@ -763,8 +769,8 @@ fn verify_provenance_checks_what_this_machine_can() {
         "ok    sbom                 SPDX 2.3, 1 file(s)",
         "ok    provenance           built by pandora",
         &format!(
-            "ok    fetched              file://{} sha256:{digest} (cached here)",
-            upstream.display()
+            "ok    fetched              {}upstream.c sha256:{digest} (cached here)",
+            server.url()
         ),
     ] {
         assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
@@ -789,4 +795,94 @@ fn verify_provenance_checks_what_this_machine_can() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn leftovers_of_killed_builds_are_swept_by_the_next_build_and_by_prune() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let cache = sandbox.pandora_home().join("cache/build");
+    // A killed build: its lock file is there, nobody holds it; read-only inside, as sealed.
+    let dead = cache.join(".work.dead");
+    fs_err::create_dir_all(dead.join("src/deep")).unwrap();
+    fs_err::write(dead.join(".lock"), "").unwrap();
+    fs_err::write(dead.join("src/deep/big"), "x").unwrap();
+    fs_err::set_permissions(
+        dead.join("src/deep"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    // A live build elsewhere: its lock is held (here, by this test).
+    let live = cache.join(".work.live");
+    fs_err::create_dir_all(&live).unwrap();
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::create(live.join(".lock")).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    // Just made, not locked yet: a build starting now.
+    let starting = cache.join(".work.starting");
+    fs_err::create_dir_all(&starting).unwrap();
+    // A sandbox root a killed build left in the temporary directory a day and more ago.
+    let root =
+        std::env::temp_dir().join(format!("pandora-sandbox-root.test{}", std::process::id()));
+    fs_err::create_dir_all(&root).unwrap();
+    let day_ago = nix::sys::time::TimeSpec::new(
+        (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 2 * 24 * 3600) as i64,
+        0,
+    );
+    nix::sys::stat::utimensat(
+        None,
+        &root,
+        &day_ago,
+        &day_ago,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+
+    let listed = sandbox.run(&["prune", "--dry-run"]);
+    listed.success();
+    assert!(listed.stdout.contains(".work.dead"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains(&root.display().to_string()),
+        "{}",
+        listed.stdout
+    );
+    assert!(!listed.stdout.contains(".work.live"), "{}", listed.stdout);
+    assert!(
+        !listed.stdout.contains(".work.starting"),
+        "{}",
+        listed.stdout
+    );
+    assert!(dead.exists() && root.exists());
+
+    sandbox.run(&["prune", "--yes"]).success();
+    assert!(
+        !dead.exists(),
+        "the killed build's directory is still there"
+    );
+    assert!(!root.exists(), "the stale sandbox root is still there");
+    assert!(live.join(".lock").exists() && starting.exists());
+
+    // The next build sweeps too, and leaves a live build's directory alone.
+    fs_err::create_dir_all(dead.join("src")).unwrap();
+    fs_err::write(dead.join(".lock"), "").unwrap();
+    let source = package(
+        &sandbox,
+        "string[] steps = { \"mkdir -p $OUT/bin\", \"echo x > $OUT/bin/x\" };",
+    );
+    build(
+        &sandbox,
+        &source,
+        &sandbox.home().join("x.psp"),
+        &["--no-sandbox"],
+    )
+    .success();
+    assert!(!dead.exists(), "the build did not sweep");
+    assert!(live.join(".lock").exists());
+    drop(held);
 }

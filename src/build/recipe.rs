@@ -85,7 +85,7 @@ impl Recipe {
 /// One `fetch "URL" { sha256 = "..."; path = "..."; }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fetch {
-    /// Where from (`https://`, `http://`, `file://`).
+    /// Where from (`https://` or `http://`).
     pub url: String,
     /// The expected SHA-256, lowercase hex.
     pub sha256: String,
@@ -223,11 +223,15 @@ fn fetch_of(document: &Document, block: &Block) -> Result<Fetch, acl_parser::Err
     let parsed = url::Url::parse(&url).map_err(|error| {
         document.error_at(block.span(), format!("invalid URL `{url}`: {error}"))
     })?;
-    if !matches!(parsed.scheme(), "https" | "http" | "file") {
-        return Err(document.error_at(
-            block.span(),
-            format!("`{url}`: sources are fetched over https, http or file"),
-        ));
+    // A `file://` source would read whatever the builder's machine has at that path (a key,
+    // a token) into the package: local sources belong in the package directory.
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(document
+            .error_at(
+                block.span(),
+                format!("`{url}`: sources are fetched over https or http"),
+            )
+            .with_hint("put local files in the package directory and list them in `sources`"));
     }
     for field in block.fields() {
         if !matches!(field.name(), "sha256" | "path") {
