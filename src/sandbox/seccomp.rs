@@ -97,6 +97,8 @@ fn refusals() -> Result<BpfProgram, seccompiler::Error> {
     // Pushing keystrokes into a terminal (TIOCSTI) or driving a virtual console (TIOCLINUX,
     // which can paste its selection as input) would type commands into the caller's shell,
     // outside the sandbox. The kernel reads the request as 32 bits.
+    // `Ioctl` is `c_ulong` with glibc and `c_int` with musl.
+    #[allow(clippy::unnecessary_cast)]
     let terminal_rules = [libc::TIOCSTI, libc::TIOCLINUX]
         .into_iter()
         .map(|request| {
