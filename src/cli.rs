@@ -141,6 +141,9 @@ pub struct UpgradeArgs {
     /// Fetch every registry's index now, whatever the cache's age
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Do not run the new versions' install hooks (they run in a sandbox otherwise)
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `pandora outdated`
@@ -540,6 +543,9 @@ pub struct SyncArgs {
     /// Fetch registry indexes now, even those cached within their cache_ttl
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Do not run the installed packages' install hooks (they run in a sandbox otherwise)
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `pandora graph`

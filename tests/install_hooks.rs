@@ -349,3 +349,51 @@ fn a_hook_cannot_leave_links_out_or_special_files_in_the_entry() {
         fs_err::remove_file(&file).unwrap();
     }
 }
+
+#[test]
+fn registry_packages_show_their_hooks_before_they_run_and_sync_can_skip_them() {
+    if !sandbox_works() {
+        return;
+    }
+    let publisher = Sandbox::new();
+    let registry = publisher.home().join("registry");
+    let command = "echo configured > configured";
+    let source = package(
+        &publisher,
+        &format!("hooks {{ string[] post_install = {{ \"{command}\" }}; }}"),
+    );
+    let file = registry.join("pkgs/hi-1.0.0.psp");
+    publisher.build(&source, &file, "publisher", &[]).success();
+    support::registry::index(&publisher, &registry, &[]);
+    let server = registry_fixtures::server::FixtureServer::start(&registry).unwrap();
+    let shown = format!("Running hooks of hi@1.0.0 in the sandbox: post_install `{command}`");
+
+    // Known only once downloaded: shown then, before they run, even with --yes.
+    let first = Sandbox::new();
+    support::registry::configure(&first, &server);
+    let run = first.run(&["install", "hi", "--yes"]);
+    run.success();
+    assert!(run.stderr.contains(&shown), "{}", run.stderr);
+    assert!(entry(&first).join("configured").is_file());
+    let lockfile = first.pandora_home().join("manifests/default.lock");
+
+    let skipped = Sandbox::new();
+    support::registry::configure(&skipped, &server);
+    let run = skipped.run(&[
+        "sync",
+        "--lockfile",
+        lockfile.to_str().unwrap(),
+        "--no-hooks",
+    ]);
+    run.success();
+    assert!(!run.stderr.contains("Running hooks"), "{}", run.stderr);
+    assert!(entry(&skipped).join("bin/hi").is_file());
+    assert!(!entry(&skipped).join("configured").exists());
+
+    let synced = Sandbox::new();
+    support::registry::configure(&synced, &server);
+    let run = synced.run(&["sync", "--lockfile", lockfile.to_str().unwrap()]);
+    run.success();
+    assert!(run.stderr.contains(&shown), "{}", run.stderr);
+    assert!(entry(&synced).join("configured").is_file());
+}

@@ -279,6 +279,7 @@ impl Store {
             _lock: lock,
             staged: Vec::new(),
             run_hooks: true,
+            before_hooks: None,
             messages: Vec::new(),
         })
     }
@@ -840,6 +841,18 @@ pub struct Transaction<'s> {
     staged: Vec<Staged>,
     run_hooks: bool,
     messages: Vec<(String, String)>,
+    before_hooks: Option<BeforeHooks>,
+}
+
+/// Told a package's install hooks just before they run: `(name@version, hooks)`.
+pub type HookObserver = std::sync::Arc<dyn Fn(&str, &crate::format::metadata::Hooks) + Send + Sync>;
+
+struct BeforeHooks(HookObserver);
+
+impl std::fmt::Debug for BeforeHooks {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("BeforeHooks")
+    }
 }
 
 #[derive(Debug)]
@@ -854,6 +867,12 @@ impl Transaction<'_> {
     /// Whether staging runs packages' install hooks (`--no-hooks`: not).
     pub fn set_run_hooks(&mut self, run_hooks: bool) {
         self.run_hooks = run_hooks;
+    }
+
+    /// Tells `observer` about each package's install hooks right before they run (a package
+    /// from a registry shows them only once downloaded), so the user sees what runs.
+    pub fn set_before_hooks(&mut self, observer: HookObserver) {
+        self.before_hooks = Some(BeforeHooks(observer));
     }
 
     /// The `warn` messages of the hooks run so far: `(name@version, message)`.
@@ -952,6 +971,9 @@ impl Transaction<'_> {
             .map(|pandora| pandora.hooks.clone())
             .unwrap_or_default();
         if self.run_hooks && !package_hooks.is_empty() {
+            if let Some(BeforeHooks(observer)) = &self.before_hooks {
+                observer(&id, &package_hooks);
+            }
             let messages = hooks::run(
                 &id,
                 &package_hooks,
