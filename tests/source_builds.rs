@@ -823,9 +823,13 @@ fn leftovers_of_killed_builds_are_swept_by_the_next_build_and_by_prune() {
     // Just made, not locked yet: a build starting now.
     let starting = cache.join(".work.starting");
     fs_err::create_dir_all(&starting).unwrap();
-    // A sandbox root a killed build left in the temporary directory a day and more ago.
-    let root =
-        std::env::temp_dir().join(format!("pandora-sandbox-root.test{}", std::process::id()));
+    // A sandbox root a killed build left in the temporary directory a day and more ago (a
+    // private one: other tests' prunes must not see it, nor this one theirs).
+    let temporary = sandbox.home().join("tmp");
+    let with_tmpdir = |command: &mut std::process::Command| {
+        command.env("TMPDIR", &temporary);
+    };
+    let root = temporary.join("pandora-sandbox-root.killed");
     fs_err::create_dir_all(&root).unwrap();
     let day_ago = nix::sys::time::TimeSpec::new(
         (std::time::SystemTime::now()
@@ -844,7 +848,7 @@ fn leftovers_of_killed_builds_are_swept_by_the_next_build_and_by_prune() {
     )
     .unwrap();
 
-    let listed = sandbox.run(&["prune", "--dry-run"]);
+    let listed = sandbox.run_with(&["prune", "--dry-run"], with_tmpdir);
     listed.success();
     assert!(listed.stdout.contains(".work.dead"), "{}", listed.stdout);
     assert!(
@@ -860,7 +864,7 @@ fn leftovers_of_killed_builds_are_swept_by_the_next_build_and_by_prune() {
     );
     assert!(dead.exists() && root.exists());
 
-    sandbox.run(&["prune", "--yes"]).success();
+    sandbox.run_with(&["prune", "--yes"], with_tmpdir).success();
     assert!(
         !dead.exists(),
         "the killed build's directory is still there"
