@@ -288,28 +288,7 @@ impl Progress for Bars {
     }
 }
 
-/// `text` with every control character but newline and tab written out (`\u{1b}`): text from
-/// a registry or a package (a description, a name in an error) must never drive the terminal,
-/// to recolour, move the cursor over a warning or set a title.
-pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if c.is_control() && c != '\n' && c != '\t' {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
+pub use pandora_core::text::visible;
 
 /// Bytes for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn human_bytes(bytes: u64) -> String {

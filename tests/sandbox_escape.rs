@@ -326,11 +326,14 @@ fn a_step_cannot_type_into_the_callers_terminal() {
         "",
     );
     assert_eq!(code, Some(1), "{shown}");
-    // The step did get the terminal as its output: the attempt was a real one.
-    assert!(shown.contains("fd 1 is a terminal"), "{shown}");
+    // The step gets no terminal at all: not as its output (a pipe pandora copies from), not as
+    // its controlling terminal (a session of its own).
+    assert!(!shown.contains("is a terminal"), "{shown}");
     assert!(shown.contains("no controlling terminal"), "{shown}");
+    assert!(shown.contains("BLOCKED tiocsti"), "{shown}");
+    // And were one reachable, the seccomp filter refuses the request before the kernel looks.
     assert!(
-        shown.contains("BLOCKED tiocsti: Operation not permitted"),
+        shown.contains("TIOCSTI on a file: Operation not permitted"),
         "{shown}"
     );
     // Injected keystrokes are echoed by the terminal; none arrived.
@@ -420,4 +423,25 @@ fn disk_use_stops_at_the_recipes_limits() {
             run.stderr
         );
     }
+}
+
+#[test]
+fn a_steps_output_cannot_drive_the_terminal() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, "control", &[r"printf 'A\033[2JB\rC\n'"], 60);
+    let run = sandbox.build(
+        &source,
+        &sandbox.home().join("control.psp"),
+        "escape",
+        &["--no-cache"],
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains(r"A\u{1b}[2JB\u{d}C"),
+        "{:?}",
+        run.stderr
+    );
 }

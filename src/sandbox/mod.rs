@@ -19,8 +19,10 @@
 //!    the command, reaping orphans until the command exits. When it dies the kernel kills
 //!    everything left in the namespace, so a time limit or a killed `pandora` leaves nothing.
 //!
-//! Both stages speak to [`run`] in JSON lines on their stdout; the command's own stdout goes to
-//! stderr (diagnostics, never the caller's data).
+//! Both stages speak to [`run`] in JSON lines on their stdout; the command's own stdout and
+//! stderr go to a pipe [`run`] copies to its stderr (diagnostics, never the caller's data) with
+//! control characters written out. Stage 2 starts a session of its own, so nothing inside has
+//! a controlling terminal to push keystrokes into.
 
 mod inside;
 mod seccomp;
@@ -250,7 +252,7 @@ impl pandora_core::Hint for SandboxError {
 }
 
 /// Runs `spec` in a new sandbox and waits for it. The command's stdout and stderr go to this
-/// process's stderr.
+/// process's stderr, through a pipe (never the caller's terminal itself), made visible.
 pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
     spec.check()?;
     let executable = std::env::current_exe().map_err(|source| SandboxError::Start {
@@ -280,23 +282,33 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
     };
     // Serialising plain strings, numbers and maps cannot fail.
     let json = serde_json::to_string(&request).expect("a sandbox request serialises");
+    // The command never gets the caller's terminal, not even as its output: a pipe, copied
+    // here with control characters written out, so it cannot drive the terminal either.
     let mut child = Command::new(&executable)
         .arg(STAGE_OUTER)
         .arg(json)
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| SandboxError::Start {
             path: executable.clone(),
             source,
         })?;
+    let relay = child
+        .stderr
+        .take()
+        .map(|output| std::thread::spawn(move || relay(output)));
     let result = converse(&mut child, build_user);
     let status = child.wait().map_err(|source| SandboxError::Start {
         path: executable.clone(),
         source,
     })?;
+    if let Some(relay) = relay {
+        // Ends when the last process of the sandbox closed the pipe: all are gone by now.
+        let _ = relay.join();
+    }
     if build_user {
         for mount in spec.mounts.iter().filter(|mount| mount.writable) {
             give_back(&mount.source)?;
@@ -307,6 +319,25 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
             "stage 1 {status} without a result"
         )))
     })
+}
+
+/// Copies what the sandbox writes to this process's stderr, line by line, control characters
+/// (escape sequences, carriage returns) written out.
+fn relay(output: std::process::ChildStderr) {
+    let mut reader = std::io::BufReader::new(output);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let mut stderr = std::io::stderr().lock();
+                let _ = stderr.write_all(pandora_core::text::visible(&text).as_bytes());
+                let _ = stderr.flush();
+            }
+        }
+    }
 }
 
 /// Reads the stages' messages until the result; writes a root caller's id maps when stage 1

@@ -108,6 +108,9 @@ int main(int argc, char **argv) {
             char linux_request = 0; /* TIOCLINUX subcodes: 0 is harmless, the call is the test */
             if (ioctl(fds[i], TIOCLINUX, &linux_request) == 0) injected = 1;
         }
+        /* On a file the kernel answers ENOTTY; only a filter in front of it says EPERM. */
+        int probe = open(argv[0], O_RDONLY);
+        if (ioctl(probe, TIOCSTI, keys) < 0) printf("TIOCSTI on a file: %s\n", strerror(errno));
         fflush(stdout);
         if (injected) return escaped("tiocsti");
         errno = reason;
