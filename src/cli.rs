@@ -141,6 +141,9 @@ pub struct UpgradeArgs {
     /// Fetch every registry's index now, whatever the cache's age
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Do not run the new versions' install hooks (they run in a sandbox otherwise)
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `pandora outdated`
@@ -262,12 +265,15 @@ const BUILD_HELP: &str = "manifest.acl:
           string[] steps = { \"cc -O2 -o $OUT/bin/hello src/hello.c\" }; // sh -ec, in order
           env { CFLAGS = \"-O2\"; }                  // besides the fixed environment
           int time_limit = 900;                      // seconds per step
+          int max_file_size = 4096;                  // MiB per file written (RLIMIT_FSIZE)
+          int tmp_size = 1024;                       // MiB of the sandbox's /tmp
       }
   }
 
 With a build block, each step runs in a sandbox: new user, mount, PID, IPC, UTS and network
 namespaces (no network), the host's /usr, /bin, /lib* and /etc read-only, only /build and /out
-($OUT, which becomes files/) writable, no capabilities, a seccomp filter and Landlock; the
+($OUT, which becomes files/) writable, no capabilities, no controlling terminal, a seccomp
+filter and Landlock, a size-limited /tmp and /dev/shm (64 MiB); fetches are https or http; the
 environment is PATH=/usr/bin:/bin, TZ=UTC, LC_ALL=C, SOURCE_DATE_EPOCH, SRC, OUT, DEPS, HOME
 and TMPDIR (inside /build) and the block's env. Outputs are cached under
 $PANDORA_HOME/cache/build/ by the hash of the recipe, the inputs and the build dependencies.
@@ -537,6 +543,9 @@ pub struct SyncArgs {
     /// Fetch registry indexes now, even those cached within their cache_ttl
     #[arg(long, conflicts_with = "offline")]
     pub refresh: bool,
+    /// Do not run the installed packages' install hooks (they run in a sandbox otherwise)
+    #[arg(long)]
+    pub no_hooks: bool,
 }
 
 /// `pandora graph`

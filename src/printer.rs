@@ -288,31 +288,7 @@ impl Progress for Bars {
     }
 }
 
-/// `text` with every control character but newline and tab, and every bidirectional override,
-/// written out (`\u{1b}`): text from a registry or a package (a description, a name in an
-/// error) must never drive the terminal, to recolour, move the cursor over a warning, set a
-/// title or reorder what is read.
-pub fn visible(text: &str) -> std::borrow::Cow<'_, str> {
-    // Bidirectional overrides too: text that would read in another order than it is.
-    let hidden = |c: char| {
-        (c.is_control() && c != '\n' && c != '\t')
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(hidden) {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .map(|c| {
-                if hidden(c) {
-                    c.escape_unicode().to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect(),
-    )
-}
+pub use pandora_core::text::visible;
 
 /// Bytes for people: `512 B`, `1.5 KiB`, `3.2 MiB`.
 pub fn human_bytes(bytes: u64) -> String {

@@ -281,4 +281,119 @@ fn manifest_fields_pandora_computes_are_checked() {
         run.stderr
     );
     assert!(run.stderr.contains("bad.acl:1:"), "{}", run.stderr);
+
+    // A `warn` hook with commands would silently not run them: refused.
+    fs_err::write(
+        source.join("hooks/bad.acl"),
+        "postinstall { string action = \"warn\"; string msg = \"hi\"; string[] commands = { \"echo x\" }; }",
+    )
+    .unwrap();
+    let run = sandbox.build(&source, &sandbox.home().join("y.psp"), SEED, &[]);
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("a `warn` hook only shows its message: it cannot have `commands`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("bad.acl:1:"), "{}", run.stderr);
+}
+
+#[test]
+fn a_hook_cannot_leave_links_out_or_special_files_in_the_entry() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    for (command, path, reason) in [
+        (
+            "ln -s / bin/root",
+            "bin/root",
+            "a symbolic link to the absolute path `/`",
+        ),
+        (
+            "ln -s ../../../../../../.. bin/up",
+            "bin/up",
+            "a symbolic link leaving the package",
+        ),
+        // Each link alone stays inside; one through the other leaves.
+        (
+            "ln -s . bin/here && ln -s here/../.. bin/out",
+            "bin/out",
+            "a symbolic link that resolves outside the package",
+        ),
+        // A FIFO would have blocked sealing the entry forever.
+        ("mkfifo bin/pipe", "bin/pipe", "a FIFO, socket or device"),
+    ] {
+        let file = built(
+            &sandbox,
+            &format!("hooks {{ string[] post_install = {{ \"{command}\" }}; }}"),
+        );
+        let run = install(&sandbox, &file, &[]);
+        assert_eq!(run.code, 1, "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "error: a hook of hi@1.0.0 (`{command}`) left {path}: {reason}"
+            )),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("nothing was installed"),
+            "{}",
+            run.stderr
+        );
+        assert!(!entry(&sandbox).exists(), "{command}");
+        assert!(!sandbox.pandora_home().join("records/hi@1.0.0.acl").exists());
+        assert!(!sandbox.home().join("bin/hi").exists(), "{command}");
+        fs_err::remove_file(&file).unwrap();
+    }
+}
+
+#[test]
+fn registry_packages_show_their_hooks_before_they_run_and_sync_can_skip_them() {
+    if !sandbox_works() {
+        return;
+    }
+    let publisher = Sandbox::new();
+    let registry = publisher.home().join("registry");
+    let command = "echo configured > configured";
+    let source = package(
+        &publisher,
+        &format!("hooks {{ string[] post_install = {{ \"{command}\" }}; }}"),
+    );
+    let file = registry.join("pkgs/hi-1.0.0.psp");
+    publisher.build(&source, &file, "publisher", &[]).success();
+    support::registry::index(&publisher, &registry, &[]);
+    let server = registry_fixtures::server::FixtureServer::start(&registry).unwrap();
+    let shown = format!("Running hooks of hi@1.0.0 in the sandbox: post_install `{command}`");
+
+    // Known only once downloaded: shown then, before they run, even with --yes.
+    let first = Sandbox::new();
+    support::registry::configure(&first, &server);
+    let run = first.run(&["install", "hi", "--yes"]);
+    run.success();
+    assert!(run.stderr.contains(&shown), "{}", run.stderr);
+    assert!(entry(&first).join("configured").is_file());
+    let lockfile = first.pandora_home().join("manifests/default.lock");
+
+    let skipped = Sandbox::new();
+    support::registry::configure(&skipped, &server);
+    let run = skipped.run(&[
+        "sync",
+        "--lockfile",
+        lockfile.to_str().unwrap(),
+        "--no-hooks",
+    ]);
+    run.success();
+    assert!(!run.stderr.contains("Running hooks"), "{}", run.stderr);
+    assert!(entry(&skipped).join("bin/hi").is_file());
+    assert!(!entry(&skipped).join("configured").exists());
+
+    let synced = Sandbox::new();
+    support::registry::configure(&synced, &server);
+    let run = synced.run(&["sync", "--lockfile", lockfile.to_str().unwrap()]);
+    run.success();
+    assert!(run.stderr.contains(&shown), "{}", run.stderr);
+    assert!(entry(&synced).join("configured").is_file());
 }

@@ -295,3 +295,153 @@ fn a_hook_cannot_get_out_either() {
         "a hook connected to the listener"
     );
 }
+
+#[test]
+fn a_step_cannot_type_into_the_callers_terminal() {
+    if !sandbox_works() {
+        return;
+    }
+    let have_script = std::process::Command::new("sh")
+        .args(["-c", "command -v script"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !have_script {
+        eprintln!("SKIPPED: no `script` (util-linux) to run pandora on a terminal");
+        return;
+    }
+    let legacy = fs_err::read_to_string("/proc/sys/dev/tty/legacy_tiocsti").unwrap_or_default();
+    if legacy.trim() == "0" {
+        eprintln!("note: this kernel refuses TIOCSTI anyway (dev.tty.legacy_tiocsti=0)");
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, "escape-tiocsti", &["./escape tiocsti"], 60);
+    let output = sandbox.home().join("tiocsti.psp");
+    // `script` makes its pseudo-terminal pandora's controlling terminal, as a shell's is.
+    let (code, shown) = sandbox.on_terminal(
+        &format!(
+            "build {} -o {} --key-seed escape --no-cache",
+            source.display(),
+            output.display()
+        ),
+        "",
+    );
+    assert_eq!(code, Some(1), "{shown}");
+    // The step gets no terminal at all: not as its output (a pipe pandora copies from), not as
+    // its controlling terminal (a session of its own).
+    assert!(!shown.contains("is a terminal"), "{shown}");
+    assert!(shown.contains("no controlling terminal"), "{shown}");
+    assert!(shown.contains("BLOCKED tiocsti"), "{shown}");
+    // And were one reachable, the seccomp filter refuses the request before the kernel looks.
+    assert!(
+        shown.contains("TIOCSTI on a file: Operation not permitted"),
+        "{shown}"
+    );
+    // Injected keystrokes are echoed by the terminal; none arrived.
+    assert!(!shown.contains("INJECTED-BY-THE-BUILD"), "{shown}");
+    assert!(!shown.contains("ESCAPED"), "{shown}");
+    assert!(!output.exists());
+}
+
+/// A package whose one step is `step`, with the build block's size limits (MiB).
+fn limited(sandbox: &Sandbox, name: &str, step: &str, max_file_size: u64, tmp_size: u64) -> Run {
+    let directory = sandbox.home().join(name);
+    fs_err::create_dir_all(directory.join("src")).unwrap();
+    fs_err::write(directory.join("src/empty"), "").unwrap();
+    fs_err::write(
+        directory.join("manifest.acl"),
+        format!(
+            "manifest {{ string name = \"{name}\"; string version = \"1.0.0\";\n build {{ string[] sources = {{ \"src\" }}; int max_file_size = {max_file_size}; int tmp_size = {tmp_size};\n string[] steps = {{ \"{step}\" }}; }} }}\n"
+        ),
+    )
+    .unwrap();
+    let output = sandbox.home().join(format!("{name}.psp"));
+    let run = sandbox.build(&directory, &output, "escape", &["--no-cache"]);
+    assert!(!output.exists());
+    run
+}
+
+#[test]
+fn disk_use_stops_at_the_recipes_limits() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let run = limited(
+        &sandbox,
+        "big-file",
+        "head -c 3145728 /dev/zero > $OUT/big",
+        1,
+        8,
+    );
+    run.failure(1);
+    assert!(
+        run.stderr.contains(
+            "sandbox: a process was killed for writing a file past the limit of 1 MiB (RLIMIT_FSIZE)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("int max_file_size = MIB;"),
+        "{}",
+        run.stderr
+    );
+    let big = support::files_under(&sandbox.pandora_home())
+        .into_iter()
+        .filter_map(|path| fs_err::metadata(path).ok())
+        .any(|metadata| metadata.len() > 1 << 20);
+    assert!(!big, "a file past the limit was left behind");
+
+    let run = limited(
+        &sandbox,
+        "full-tmp",
+        "head -c 3145728 /dev/zero > /tmp/big",
+        8,
+        1,
+    );
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("sandbox: /tmp is full (its limit is 1 MiB)"),
+        "{}",
+        run.stderr
+    );
+    for (field, value) in [("max_file_size", "0"), ("tmp_size", "2000000")] {
+        let directory = sandbox.home().join(format!("bad-{field}"));
+        fs_err::create_dir_all(&directory).unwrap();
+        fs_err::write(
+            directory.join("manifest.acl"),
+            format!("manifest {{ string name = \"bad\"; string version = \"1.0.0\";\n build {{ int {field} = {value}; string[] steps = {{ \"true\" }}; }} }}\n"),
+        )
+        .unwrap();
+        let run = sandbox.build(&directory, &sandbox.home().join("bad.psp"), "escape", &[]);
+        run.failure(1);
+        assert!(
+            run.stderr
+                .contains(&format!("`{field}` must be a number of MiB from 1 to")),
+            "{}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn a_steps_output_cannot_drive_the_terminal() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, "control", &[r"printf 'A\033[2JB\rC\n'"], 60);
+    let run = sandbox.build(
+        &source,
+        &sandbox.home().join("control.psp"),
+        "escape",
+        &["--no-cache"],
+    );
+    assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
+    assert!(
+        run.stderr.contains(r"A\u{1b}[2JB\u{d}C"),
+        "{:?}",
+        run.stderr
+    );
+}

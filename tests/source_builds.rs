@@ -167,7 +167,16 @@ fn the_build_cache_is_used_exported_and_imported() {
         "{}",
         run.stderr
     );
-    assert!(bytes(&first) == bytes(&imported));
+    // Same files, but the provenance quotes the archive's sandbox text as unverified.
+    assert!(bytes(&first) != bytes(&imported));
+    let provenance = provenance_of(&other, &imported);
+    assert!(
+        provenance["sandbox"]
+            .as_str()
+            .unwrap()
+            .starts_with("imported from a build cache (unverified): namespaces user,mount"),
+        "{provenance}"
+    );
 
     // A hostile archive is refused with nothing added.
     let hostile = other.home().join("hostile.tar.zst");
@@ -203,6 +212,163 @@ fn the_build_cache_is_used_exported_and_imported() {
     assert!(!other.home().join("escaped").exists());
 }
 
+/// The provenance in a built package's attestation.
+fn provenance_of(sandbox: &Sandbox, package: &Path) -> serde_json::Value {
+    let unpacked = sandbox.home().join(format!(
+        "unpacked-{}",
+        package.file_stem().unwrap().to_string_lossy()
+    ));
+    sandbox
+        .run(&[
+            "unpack",
+            package.to_str().unwrap(),
+            unpacked.to_str().unwrap(),
+        ])
+        .success();
+    let attestation = fs_err::read(unpacked.join("_attestation")).unwrap();
+    let document: serde_json::Value = serde_json::from_slice(&attestation).unwrap();
+    document["provenance"].clone()
+}
+
+/// A cache archive holding `entries` (path, symlink target or None for a file) under KEY.
+fn cache_archive(path: &Path, key: &str, entries: &[(&str, Option<&str>)]) {
+    let file = fs_err::File::create(path).unwrap();
+    let encoder = zstd::stream::write::Encoder::new(file, 3)
+        .unwrap()
+        .auto_finish();
+    let mut tar = tar::Builder::new(encoder);
+    for (name, link) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o755);
+        let name = format!("{key}/{name}");
+        match link {
+            Some(target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                tar.append_link(&mut header, &name, target).unwrap();
+            }
+            None => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(6);
+                tar.append_data(&mut header, &name, &b"hello\n"[..])
+                    .unwrap();
+            }
+        }
+    }
+    tar.finish().unwrap();
+}
+
+#[test]
+fn an_imported_cache_entry_cannot_link_outside_itself() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, HELLO_BUILD);
+    let secret = sandbox.home().join(".ssh/id_ed25519");
+    fs_err::create_dir_all(secret.parent().unwrap()).unwrap();
+    fs_err::write(&secret, "SECRET-KEY-MATERIAL").unwrap();
+    // The key this recipe gets, learnt from a real export on another machine (home).
+    let learner = Sandbox::new();
+    let archive = learner.home().join("real.tar.zst");
+    build(
+        &learner,
+        &package(&learner, HELLO_BUILD),
+        &learner.home().join("real.psp"),
+        &["--cache-export", archive.to_str().unwrap()],
+    )
+    .success();
+    let key = {
+        let decoder = zstd::stream::read::Decoder::new(fs_err::File::open(&archive).unwrap());
+        let mut tar = tar::Archive::new(decoder.unwrap());
+        let first = tar.entries().unwrap().next().unwrap().unwrap();
+        let path = first.path().unwrap().into_owned();
+        path.components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let escape =
+        "../../../../../../../../../../..".to_string() + secret.parent().unwrap().to_str().unwrap();
+    let cases: Vec<Vec<(&str, Option<&str>)>> = vec![
+        // `files` itself a link to the user's ~/.ssh.
+        vec![("files", Some(escape.as_str()))],
+        // A link inside climbing out.
+        vec![
+            ("files/bin/hello", None),
+            (
+                "files/bin/keys",
+                Some("../../../../../../../../../../../../.."),
+            ),
+        ],
+        // One in-bounds link followed through another leaves.
+        vec![
+            ("files/bin/hello", None),
+            ("files/here", Some(".")),
+            ("files/up", Some("here/../sandbox")),
+            ("sandbox", None),
+        ],
+        // `sandbox` as a link.
+        vec![
+            ("files/bin/hello", None),
+            ("sandbox", Some("files/bin/hello")),
+        ],
+    ];
+    for (number, entries) in cases.iter().enumerate() {
+        let hostile = sandbox.home().join(format!("hostile-{number}.tar.zst"));
+        cache_archive(&hostile, &key, entries);
+        let output = sandbox.home().join(format!("hostile-{number}.psp"));
+        let run = build(
+            &sandbox,
+            &source,
+            &output,
+            &["--cache-import", hostile.to_str().unwrap()],
+        );
+        run.failure(1);
+        assert!(
+            run.stderr.contains("is not a build-cache archive"),
+            "case {number}: {}",
+            run.stderr
+        );
+        assert!(!output.exists(), "case {number}");
+        assert!(
+            !sandbox
+                .pandora_home()
+                .join("cache/build")
+                .join(&key)
+                .exists(),
+            "case {number}: the entry was added"
+        );
+    }
+}
+
+#[test]
+fn build_refuses_to_replace_an_output_that_is_not_a_regular_file() {
+    if !sandbox_works() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let source = package(&sandbox, HELLO_BUILD);
+    fs_err::create_dir_all(sandbox.home()).unwrap();
+    let fifo = sandbox.home().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let run = build(&sandbox, &source, &fifo, &[]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("exists and is not a regular file"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("hint:"), "{}", run.stderr);
+    use std::os::unix::fs::FileTypeExt;
+    assert!(fs_err::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+}
+
 #[test]
 fn fetched_sources_are_checked_before_anything_runs() {
     if !sandbox_works() {
@@ -219,10 +385,11 @@ fn fetched_sources_are_checked_before_anything_runs() {
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
     };
+    let server = registry_fixtures::server::FixtureServer::start(sandbox.home()).unwrap();
     let recipe = |sha: &str| {
         format!(
-            "fetch \"file://{}\" {{ string sha256 = \"{sha}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
-            upstream.display()
+            "fetch \"{}upstream.c\" {{ string sha256 = \"{sha}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
+            server.url()
         )
     };
     let source = package(&sandbox, &recipe(&digest));
@@ -396,7 +563,11 @@ fn a_build_block_with_mistakes_is_refused_where_they_are() {
         ),
         (
             "string[] steps = { \"true\" }; fetch \"ftp://x/y\" { string sha256 = \"00\"; }",
-            "`ftp://x/y`: sources are fetched over https, http or file",
+            "`ftp://x/y`: sources are fetched over https or http",
+        ),
+        (
+            "string[] steps = { \"true\" }; fetch \"file:///root/.ssh/id_ed25519\" { string sha256 = \"00\"; }",
+            "`file:///root/.ssh/id_ed25519`: sources are fetched over https or http",
         ),
         (
             "string[] steps = { \"true\" }; fetch \"https://x/y\" { }",
@@ -580,11 +751,12 @@ fn verify_provenance_checks_what_this_machine_can() {
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
     };
+    let server = registry_fixtures::server::FixtureServer::start(sandbox.home()).unwrap();
     let source = package(
         &sandbox,
         &format!(
-            "fetch \"file://{}\" {{ string sha256 = \"{digest}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
-            upstream.display()
+            "fetch \"{}upstream.c\" {{ string sha256 = \"{digest}\"; string path = \"src/hello.c\"; }}\nstring[] steps = {{ \"mkdir -p $OUT/bin\", \"cc -o $OUT/bin/hello src/hello.c\" }};",
+            server.url()
         ),
     );
     let output = sandbox.home().join("fetched.psp");
@@ -597,8 +769,8 @@ fn verify_provenance_checks_what_this_machine_can() {
         "ok    sbom                 SPDX 2.3, 1 file(s)",
         "ok    provenance           built by pandora",
         &format!(
-            "ok    fetched              file://{} sha256:{digest} (cached here)",
-            upstream.display()
+            "ok    fetched              {}upstream.c sha256:{digest} (cached here)",
+            server.url()
         ),
     ] {
         assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
@@ -623,4 +795,98 @@ fn verify_provenance_checks_what_this_machine_can() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn leftovers_of_killed_builds_are_swept_by_the_next_build_and_by_prune() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let cache = sandbox.pandora_home().join("cache/build");
+    // A killed build: its lock file is there, nobody holds it; read-only inside, as sealed.
+    let dead = cache.join(".work.dead");
+    fs_err::create_dir_all(dead.join("src/deep")).unwrap();
+    fs_err::write(dead.join(".lock"), "").unwrap();
+    fs_err::write(dead.join("src/deep/big"), "x").unwrap();
+    fs_err::set_permissions(
+        dead.join("src/deep"),
+        std::fs::Permissions::from_mode(0o555),
+    )
+    .unwrap();
+    // A live build elsewhere: its lock is held (here, by this test).
+    let live = cache.join(".work.live");
+    fs_err::create_dir_all(&live).unwrap();
+    let held = nix::fcntl::Flock::lock(
+        std::fs::File::create(live.join(".lock")).unwrap(),
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    // Just made, not locked yet: a build starting now.
+    let starting = cache.join(".work.starting");
+    fs_err::create_dir_all(&starting).unwrap();
+    // A sandbox root a killed build left in the temporary directory a day and more ago (a
+    // private one: other tests' prunes must not see it, nor this one theirs).
+    let temporary = sandbox.home().join("tmp");
+    let with_tmpdir = |command: &mut std::process::Command| {
+        command.env("TMPDIR", &temporary);
+    };
+    let root = temporary.join("pandora-sandbox-root.killed");
+    fs_err::create_dir_all(&root).unwrap();
+    let day_ago = nix::sys::time::TimeSpec::new(
+        (std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 2 * 24 * 3600) as i64,
+        0,
+    );
+    nix::sys::stat::utimensat(
+        None,
+        &root,
+        &day_ago,
+        &day_ago,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .unwrap();
+
+    let listed = sandbox.run_with(&["prune", "--dry-run"], with_tmpdir);
+    listed.success();
+    assert!(listed.stdout.contains(".work.dead"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains(&root.display().to_string()),
+        "{}",
+        listed.stdout
+    );
+    assert!(!listed.stdout.contains(".work.live"), "{}", listed.stdout);
+    assert!(
+        !listed.stdout.contains(".work.starting"),
+        "{}",
+        listed.stdout
+    );
+    assert!(dead.exists() && root.exists());
+
+    sandbox.run_with(&["prune", "--yes"], with_tmpdir).success();
+    assert!(
+        !dead.exists(),
+        "the killed build's directory is still there"
+    );
+    assert!(!root.exists(), "the stale sandbox root is still there");
+    assert!(live.join(".lock").exists() && starting.exists());
+
+    // The next build sweeps too, and leaves a live build's directory alone.
+    fs_err::create_dir_all(dead.join("src")).unwrap();
+    fs_err::write(dead.join(".lock"), "").unwrap();
+    let source = package(
+        &sandbox,
+        "string[] steps = { \"mkdir -p $OUT/bin\", \"echo x > $OUT/bin/x\" };",
+    );
+    build(
+        &sandbox,
+        &source,
+        &sandbox.home().join("x.psp"),
+        &["--no-sandbox"],
+    )
+    .success();
+    assert!(!dead.exists(), "the build did not sweep");
+    assert!(live.join(".lock").exists());
+    drop(held);
 }

@@ -130,6 +130,13 @@ pub(super) fn from_files(
             };
             match text("action").as_deref() {
                 Some("warn") => {
+                    if let Some(field) = ["commands", "command"].into_iter().find_map(|name| block.field(name)) {
+                        return Err(invalid(
+                            document
+                                .error_at(field.span(), "a `warn` hook only shows its message: it cannot have `commands`")
+                                .with_hint("make it `string action = \"run\";` to run the commands, or remove them"),
+                        ));
+                    }
                     let message = text("msg").or_else(|| text("message")).ok_or_else(|| {
                         invalid(document.error_at(block.span(), "a `warn` hook needs `string msg = \"...\";`"))
                     })?;

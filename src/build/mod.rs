@@ -38,6 +38,17 @@ use crate::format::slot::{Operation, Operations};
 use crate::format::writer::{write_package, SlotData};
 use crate::format::FormatError;
 
+/// Refuses an existing output that is not a regular file. Symbolic links are refused too:
+/// whatever they point at is not the caller's to overwrite implicitly.
+fn check_output(output: &Path) -> Result<(), BuildError> {
+    match fs_err::symlink_metadata(output) {
+        Ok(metadata) if !metadata.file_type().is_file() => Err(BuildError::OutputNotRegular {
+            path: output.to_path_buf(),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Everything that can stop a build. Nothing is written when one happens.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
@@ -105,6 +116,13 @@ pub enum BuildError {
         /// The entry.
         path: PathBuf,
     },
+    /// `-o` names something that is not a regular file (a device, a FIFO, a directory, a link):
+    /// renaming the package over it would destroy it.
+    #[error("{path} exists and is not a regular file; refusing to replace it with the package")]
+    OutputNotRegular {
+        /// The output path.
+        path: PathBuf,
+    },
     /// No launcher stub where one was expected.
     #[error("no launcher at {path}")]
     LauncherMissing {
@@ -153,6 +171,9 @@ impl pandora_core::Hint for BuildError {
             BuildError::ManifestMissing { .. } => {
                 "a package directory holds `manifest.acl` and `files/`".into()
             }
+            BuildError::OutputNotRegular { .. } => {
+                "pass -o a new path or an existing regular file to replace".into()
+            }
             BuildError::FilesMissing { .. } => {
                 "put the package's files under `files/` (bin/, lib/, share/, ...)".into()
             }
@@ -170,8 +191,16 @@ impl pandora_core::Hint for BuildError {
                 "raise `int time_limit = SECONDS;` in the build block if the step needs longer"
                     .into()
             }
+            // 153: `sh` reporting a child killed by SIGXFSZ (128 + 25).
+            BuildError::Step {
+                ending:
+                    crate::sandbox::Ending::Exited(153) | crate::sandbox::Ending::Signaled(25),
+                ..
+            } => {
+                "a file reached the size limit: raise `int max_file_size = MIB;` in the build block (and `int tmp_size = MIB;` if /tmp filled)".into()
+            }
             BuildError::Step { .. } => {
-                "the step's output is above; steps run in /build with the package's files going to $OUT (/out)".into()
+                "the step's output is above; if it says /tmp is full, raise `int tmp_size = MIB;` in the build block; steps run in /build with the package's files going to $OUT (/out)".into()
             }
             BuildError::Sandbox(error) => return error.hint(),
             BuildError::SourceMissing { .. } => {
@@ -248,6 +277,7 @@ pub fn build(options: &BuildOptions) -> Result<Built, BuildError> {
         .files
         .clone()
         .unwrap_or_else(|| options.source.join("files"));
+    check_output(&options.output)?;
     let entries = walk(&files_root, options.allow_secrets)?;
     if let Some(reserved) = entries
         .iter()

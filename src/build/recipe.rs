@@ -14,6 +14,8 @@
 //!     };
 //!     env { CFLAGS = "-O2"; }                               // besides the fixed environment
 //!     int time_limit = 600;                                 // seconds per step [default: 900]
+//!     int max_file_size = 512;                              // MiB per file [default: 4096]
+//!     int tmp_size = 256;                                   // MiB of /tmp [default: 1024]
 //! }
 //! ```
 //!
@@ -30,7 +32,16 @@ use super::manifest::{env_of, validate_pin};
 /// The default per-step time limit, in seconds.
 pub const DEFAULT_TIME_LIMIT: u64 = 900;
 const MAX_TIME_LIMIT: u64 = 24 * 60 * 60;
-const FIELDS: &[&str] = &["sources", "build_dependencies", "steps", "time_limit"];
+const FIELDS: &[&str] = &[
+    "sources",
+    "build_dependencies",
+    "steps",
+    "time_limit",
+    "max_file_size",
+    "tmp_size",
+];
+/// The largest `max_file_size` and `tmp_size`, in MiB (1 TiB).
+const MAX_MIB: u64 = 1 << 20;
 const BLOCKS: &[&str] = &["fetch", "env"];
 
 /// A validated `build { ... }` block. Serialised, it is what the recipe digest covers.
@@ -48,12 +59,33 @@ pub struct Recipe {
     pub env: BTreeMap<String, String>,
     /// Seconds each step may take.
     pub time_limit: u64,
+    /// MiB a step may write to one file; `None`: the sandbox's default. Left out of the digest
+    /// when absent, so recipes without it keep their cache keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_file_size: Option<u64>,
+    /// MiB of the sandbox's `/tmp`; `None`: the sandbox's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tmp_size: Option<u64>,
+}
+
+impl Recipe {
+    /// [`Recipe::max_file_size`] in bytes.
+    pub fn max_file_size_bytes(&self) -> u64 {
+        self.max_file_size
+            .map_or(crate::sandbox::DEFAULT_MAX_FILE_SIZE, |mib| mib << 20)
+    }
+
+    /// [`Recipe::tmp_size`] in bytes.
+    pub fn tmp_size_bytes(&self) -> u64 {
+        self.tmp_size
+            .map_or(crate::sandbox::DEFAULT_TMP_SIZE, |mib| mib << 20)
+    }
 }
 
 /// One `fetch "URL" { sha256 = "..."; path = "..."; }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Fetch {
-    /// Where from (`https://`, `http://`, `file://`).
+    /// Where from (`https://` or `http://`).
     pub url: String,
     /// The expected SHA-256, lowercase hex.
     pub sha256: String,
@@ -145,6 +177,19 @@ impl Recipe {
                 ))
             }
         };
+        let mebibytes = |name: &str| match block.field(name).map(|field| field.value()) {
+            None => Ok(None),
+            Some(Value::Int(mib)) if (1..=MAX_MIB as i64).contains(mib) => Ok(Some(*mib as u64)),
+            Some(other) => Err(document.error_at(
+                at(name),
+                format!(
+                    "`{name}` must be a number of MiB from 1 to {MAX_MIB}, not {}",
+                    describe(other)
+                ),
+            )),
+        };
+        let max_file_size = mebibytes("max_file_size")?;
+        let tmp_size = mebibytes("tmp_size")?;
         let mut fetches = Vec::new();
         for fetch in block.all_blocks().filter(|inner| inner.name() == "fetch") {
             fetches.push(fetch_of(document, fetch)?);
@@ -156,6 +201,8 @@ impl Recipe {
             steps,
             env: env_of(document, block)?,
             time_limit,
+            max_file_size,
+            tmp_size,
         })
     }
 }
@@ -176,11 +223,15 @@ fn fetch_of(document: &Document, block: &Block) -> Result<Fetch, acl_parser::Err
     let parsed = url::Url::parse(&url).map_err(|error| {
         document.error_at(block.span(), format!("invalid URL `{url}`: {error}"))
     })?;
-    if !matches!(parsed.scheme(), "https" | "http" | "file") {
-        return Err(document.error_at(
-            block.span(),
-            format!("`{url}`: sources are fetched over https, http or file"),
-        ));
+    // A `file://` source would read whatever the builder's machine has at that path (a key,
+    // a token) into the package: local sources belong in the package directory.
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(document
+            .error_at(
+                block.span(),
+                format!("`{url}`: sources are fetched over https or http"),
+            )
+            .with_hint("put local files in the package directory and list them in `sources`"));
     }
     for field in block.fields() {
         if !matches!(field.name(), "sha256" | "path") {

@@ -87,6 +87,8 @@ pub fn run_steps(
                 env: paths(Path::new(BUILD), Path::new(OUT), Path::new(DEPS)),
                 time_limit: recipe.time_limit,
                 max_processes: MAX_PROCESSES,
+                max_file_size: recipe.max_file_size_bytes(),
+                tmp_size: recipe.tmp_size_bytes(),
             };
             let outcome = sandbox::run(&spec)?;
             report = Some(outcome.report);
@@ -102,6 +104,8 @@ pub fn run_steps(
                 env: paths(&workspace.source, &workspace.out, &deps),
                 time_limit: recipe.time_limit,
                 max_processes: MAX_PROCESSES,
+                max_file_size: recipe.max_file_size_bytes(),
+                tmp_size: recipe.tmp_size_bytes(),
             };
             sandbox::run_unsandboxed(&spec, &workspace.source)?
         };

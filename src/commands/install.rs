@@ -85,7 +85,7 @@ pub fn upgrade(args: &UpgradeArgs, context: &Context) -> anyhow::Result<ExitStat
         offline: args.offline,
         refresh: args.refresh,
         no_activate: false,
-        no_hooks: false,
+        no_hooks: args.no_hooks,
         layout: LayoutArgs {
             prefer: None,
             namespace: false,
@@ -179,7 +179,8 @@ fn install_targets(
         }
     }
     let requested = plan.requested.clone();
-    let report = execute(layout, plan, &options, &context.printer.download_progress())?;
+    let progress = render::showing_hooks(&context.printer, context.printer.download_progress());
+    let report = execute(layout, plan, &options, &progress)?;
     for (id, message) in &report.hook_messages {
         context.printer.warn(format!("{id}: {message}"));
     }

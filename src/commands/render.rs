@@ -254,3 +254,41 @@ pub fn provenance(provenance: &crate::format::metadata::Provenance) -> Vec<Strin
     );
     lines
 }
+
+/// Wraps download progress so that each package's install hooks are shown (`Running`) right
+/// before they run, whatever else was shown or confirmed before.
+pub fn showing_hooks(
+    printer: &Printer,
+    inner: std::sync::Arc<dyn crate::ops::install::Progress>,
+) -> std::sync::Arc<dyn crate::ops::install::Progress> {
+    std::sync::Arc::new(ShowingHooks {
+        printer: printer.clone(),
+        inner,
+    })
+}
+
+struct ShowingHooks {
+    printer: Printer,
+    inner: std::sync::Arc<dyn crate::ops::install::Progress>,
+}
+
+impl crate::ops::install::Progress for ShowingHooks {
+    fn start(&self, downloads: &[(String, u64)]) {
+        self.inner.start(downloads);
+    }
+
+    fn advance(&self, index: usize, bytes: u64) {
+        self.inner.advance(index, bytes);
+    }
+
+    fn finish(&self) {
+        self.inner.finish();
+    }
+
+    fn hooks(&self, id: &str, package_hooks: &crate::format::metadata::Hooks) {
+        self.printer.status(
+            "Running",
+            format!("hooks of {id} in the sandbox: {}", hooks(package_hooks)),
+        );
+    }
+}

@@ -14,13 +14,17 @@ pub fn run(args: &SyncArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         freshness: crate::registry::client::Freshness::from_flags(args.offline, args.refresh),
         trust: context.trust_policy(),
         download: context.settings.download,
+        run_hooks: !args.no_hooks,
     };
     let synced = sync(
         &context.settings.layout,
         context.home(),
         &options,
-        &context.printer.download_progress(),
+        &render::showing_hooks(&context.printer, context.printer.download_progress()),
     )?;
+    for (id, message) in &synced.installed.hook_messages {
+        context.printer.warn(format!("{id}: {message}"));
+    }
     if synced.installed.downloads > 0 || !synced.installed.installed.is_empty() {
         context.printer.status(
             "Installed",

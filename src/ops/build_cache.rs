@@ -1,16 +1,18 @@
 //! `pandora build --cache-export FILE` / `--cache-import FILE`: build-cache entries carried
 //! between machines (CI) as a zstd-compressed tar of `KEY/files/...`.
 //!
-//! An imported entry is trusted as the build's own output would be: whoever hands over the
-//! archive decides what the package contains, exactly as whoever hands over `files/` does.
-//! The archive itself is still checked: only `KEY/files/...` entries (KEY a SHA-256) of plain
-//! files, directories and relative links, nothing that climbs out.
+//! Whoever hands over the archive decides what the package contains, exactly as whoever hands
+//! over `files/` does, but not what the provenance says about how it was built: an imported
+//! entry is marked, and its sandbox text is recorded as unverified. The archive itself is
+//! checked: only `KEY/files/...` entries (KEY a SHA-256) of plain files, directories and
+//! relative links that stay under `KEY/files`, and at most a plain `KEY/sandbox` file.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path};
 
 use pandora_core::IoError;
 
+use super::source_build::IMPORTED_MARKER;
 use super::{Error, Result};
 
 fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Error + 'a {
@@ -31,6 +33,47 @@ fn invalid(archive: &Path, detail: impl std::fmt::Display) -> Error {
         ),
         "pass a file written by `pandora build --cache-export`",
     )
+}
+
+/// Whether a link in the directory `parent` (components under `KEY/files`) to the relative
+/// `target` stays under `KEY/files`, read without following anything.
+fn stays_inside(parent: &[Component], target: &Path) -> bool {
+    let mut depth = parent.len();
+    for part in target.components() {
+        match part {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir if depth > 0 => depth -= 1,
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Resolves every unpacked link as the kernel would (one link through another can leave where
+/// each alone stays) and refuses any that lands outside `entry/files`.
+fn check_links_resolved(archive: &Path, entry: &Path) -> Result<()> {
+    let files = entry.join("files");
+    let Ok(root) = fs_err::canonicalize(&files) else {
+        return Ok(());
+    };
+    for item in walkdir::WalkDir::new(&files).follow_links(false) {
+        let item = item.map_err(|error| invalid(archive, error))?;
+        if !item.path_is_symlink() {
+            continue;
+        }
+        // A link to nothing resolves nowhere; the packer refuses those anyway.
+        if let Ok(resolved) = fs_err::canonicalize(item.path()) {
+            if !resolved.starts_with(&root) {
+                let relative = item.path().strip_prefix(entry).unwrap_or(item.path());
+                return Err(invalid(
+                    archive,
+                    format!("{} leads outside its entry's files", relative.display()),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes the entry `key` of the cache at `root` to `archive`.
@@ -129,6 +172,23 @@ pub fn import(root: &Path, archive: &Path) -> Result<usize> {
                     format!("{} links to an absolute path", path.display()),
                 ));
             }
+            // `KEY/files` or `KEY/sandbox` as a link would hand the build whatever it names.
+            if parts.len() <= 2 {
+                return Err(invalid(
+                    archive,
+                    format!("{} is a symbolic link", path.display()),
+                ));
+            }
+            if !stays_inside(&parts[2..parts.len() - 1], &target) {
+                return Err(invalid(
+                    archive,
+                    format!(
+                        "{} links to {}, outside its entry's files",
+                        path.display(),
+                        target.display()
+                    ),
+                ));
+            }
         } else if !(kind.is_file() || kind.is_dir()) {
             return Err(invalid(
                 archive,
@@ -149,6 +209,14 @@ pub fn import(root: &Path, archive: &Path) -> Result<usize> {
     }
     if keys.is_empty() {
         return Err(invalid(archive, "it holds no cache entries"));
+    }
+    for key in &keys {
+        // Read back as the entry's provenance: what the archive says about its sandbox is
+        // quoted as unverified, never taken as this machine's word. Written before the links
+        // are checked, so none may point at it either.
+        let marker = staging.path().join(key).join(IMPORTED_MARKER);
+        fs_err::write(&marker, b"").map_err(io("write", &marker))?;
+        check_links_resolved(archive, &staging.path().join(key))?;
     }
     let mut added = 0;
     for key in keys {

@@ -110,6 +110,9 @@ pub trait Progress: Send + Sync {
     fn advance(&self, index: usize, bytes: u64);
     /// All downloads ended.
     fn finish(&self);
+    /// A package's install hooks are about to run (even with `--yes`: for a package from a
+    /// registry, this is the first time they are known).
+    fn hooks(&self, _id: &str, _hooks: &crate::format::metadata::Hooks) {}
 }
 
 /// Reports nothing.
@@ -591,6 +594,8 @@ pub fn execute(
     // any more. One pruned between its download and now is fetched (or copied) again.
     let mut transaction = store.begin()?;
     transaction.set_run_hooks(options.run_hooks);
+    let reporter = progress.clone();
+    transaction.set_before_hooks(Arc::new(move |id, hooks| reporter.hooks(id, hooks)));
     let gone: Vec<DownloadRequest> = needed
         .iter()
         // Hashed again (a split blob's launcher was hashed once already): a launcher pruned

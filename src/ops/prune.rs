@@ -141,6 +141,19 @@ pub fn prune(
             bytes,
         });
     })?;
+    for path in super::source_build::stale_leftovers(layout)? {
+        let bytes = disk_usage(&path).unwrap_or(0);
+        if !dry_run {
+            super::source_build::remove_leftover(&path).map_err(|source| {
+                super::Error::Io(pandora_core::IoError {
+                    action: "remove",
+                    path: path.clone(),
+                    source,
+                })
+            })?;
+        }
+        pruned.push(Pruned::Path { path, bytes });
+    }
     for path in store.orphans()? {
         pruned.push(Pruned::Path {
             bytes: disk_usage(&path)?,

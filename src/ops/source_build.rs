@@ -94,7 +94,7 @@ pub fn build_from_source(
     package: &Path,
     recipe: &Recipe,
     options: &SourceOptions,
-    work: &tempfile::TempDir,
+    work: &WorkDirectory,
 ) -> Result<SourceBuild> {
     let source = work.path().join("src");
     let entry = work.path().join("entry");
@@ -148,12 +148,11 @@ pub fn build_from_source(
         sandboxed: options.sandboxed,
         sandbox_description: String::new(),
     };
-    let description = cached_entry.join("sandbox");
-    if options.use_cache && report.files.is_dir() {
-        report.sandbox_description = fs_err::read_to_string(&description)
-            .map(|text| text.trim().to_string())
-            .unwrap_or_else(|_| "unknown (imported build cache)".to_string());
-        return Ok(report);
+    if options.use_cache {
+        if let Some(description) = cached_description(&cached_entry)? {
+            report.sandbox_description = description;
+            return Ok(report);
+        }
     }
     let workspace = Workspace {
         source,
@@ -193,15 +192,179 @@ pub fn build_from_source(
     Ok(report)
 }
 
+/// The marker `--cache-import` leaves in each entry it adds.
+pub const IMPORTED_MARKER: &str = "imported";
+
+/// The provenance's sandbox text of the cache entry at `entry`, or `None` when there is no
+/// usable entry. Nothing is followed through a link: an entry whose `files` or `sandbox` is
+/// a link is refused, since what it points at is not what the build produced. An imported
+/// entry's own words are quoted, never vouched for.
+fn cached_description(entry: &Path) -> Result<Option<String>> {
+    let files = entry.join("files");
+    match fs_err::symlink_metadata(&files) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::refused(
+                format!(
+                    "the build-cache entry {} is not a directory",
+                    files.display()
+                ),
+                "remove the entry (`pandora prune`) and build again",
+            ))
+        }
+        Err(_) => return Ok(None),
+    }
+    let description = entry.join("sandbox");
+    let text = match fs_err::symlink_metadata(&description) {
+        Ok(metadata) if metadata.is_file() => fs_err::read_to_string(&description)
+            .map_err(io("read", &description))?
+            .trim()
+            .to_string(),
+        Ok(_) => {
+            return Err(Error::refused(
+                format!(
+                    "the build-cache entry {} is not a file",
+                    description.display()
+                ),
+                "remove the entry (`pandora prune`) and build again",
+            ))
+        }
+        Err(_) => String::new(),
+    };
+    // One line of printable text: it goes into a signed document and onto terminals.
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(512)
+        .collect();
+    let imported = fs_err::symlink_metadata(entry.join(IMPORTED_MARKER)).is_ok();
+    Ok(Some(match (imported, text.is_empty()) {
+        (true, true) => "imported from a build cache (unverified): no description".to_string(),
+        (true, false) => format!("imported from a build cache (unverified): {text}"),
+        (false, true) => "unknown (build cache entry without a description)".to_string(),
+        (false, false) => text,
+    }))
+}
+
+/// A build's working directory, removed when dropped; while it lives, its [`WORK_LOCK`] is
+/// locked, which tells a sweep that it is in use.
+#[derive(Debug)]
+pub struct WorkDirectory {
+    directory: tempfile::TempDir,
+    _lock: nix::fcntl::Flock<std::fs::File>,
+}
+
+impl WorkDirectory {
+    /// Where it is.
+    pub fn path(&self) -> &Path {
+        self.directory.path()
+    }
+}
+
+/// The file a live build keeps locked in its working directory.
+const WORK_LOCK: &str = ".lock";
+/// How old an unlocked leftover (or an empty sandbox root) must be before a sweep removes it:
+/// a build that died before taking its lock, or another user's `/tmp` entry, gets a day.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// A fresh working directory for one build, under the cache (same filesystem as the entries it
-/// is renamed to; never under `tmp/`, which installs sweep).
-pub fn work_directory(layout: &Layout) -> Result<tempfile::TempDir> {
+/// is renamed to; never under `tmp/`, which installs sweep). Leftovers of killed builds are
+/// swept first.
+pub fn work_directory(layout: &Layout) -> Result<WorkDirectory> {
     let root = cache_root(layout);
     fs_err::create_dir_all(&root).map_err(io("create", &root))?;
-    tempfile::Builder::new()
+    for leftover in stale_leftovers(layout)? {
+        // Best effort: another build's sweep may be removing it at the same time.
+        let _ = remove_leftover(&leftover);
+    }
+    let directory = tempfile::Builder::new()
         .prefix(".work.")
         .tempdir_in(&root)
-        .map_err(io("create", &root))
+        .map_err(io("create", &root))?;
+    // Locked under another name, then renamed: a sweep never finds the lock file unlocked.
+    let unready = directory.path().join(".lock.new");
+    let file = fs_err::File::create(&unready).map_err(io("create", &unready))?;
+    let lock = nix::fcntl::Flock::lock(
+        file.into_parts().0,
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .map_err(|(_, errno)| io("lock", &unready)(errno.into()))?;
+    let path = directory.path().join(WORK_LOCK);
+    fs_err::rename(&unready, &path).map_err(io("create", &path))?;
+    Ok(WorkDirectory {
+        directory,
+        _lock: lock,
+    })
+}
+
+/// What killed builds and imports left behind: `cache/build/.work.*` no live build holds
+/// locked, `cache/build/.import.*` older than a day, and this user's empty
+/// `pandora-sandbox-root.*` directories in the temporary directory older than a day.
+pub fn stale_leftovers(layout: &Layout) -> Result<Vec<PathBuf>> {
+    let mut stale = Vec::new();
+    let old = |path: &Path| {
+        fs_err::symlink_metadata(path)
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified.elapsed().is_ok_and(|age| age > STALE_AFTER))
+    };
+    let root = cache_root(layout);
+    if let Ok(entries) = fs_err::read_dir(&root) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            let is_directory = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            if !is_directory {
+                continue;
+            }
+            if name.starts_with(".work.") {
+                let unlocked = match fs_err::File::open(path.join(WORK_LOCK)) {
+                    Ok(file) => nix::fcntl::Flock::lock(
+                        file.into_parts().0,
+                        nix::fcntl::FlockArg::LockExclusiveNonblock,
+                    )
+                    .is_ok(),
+                    Err(_) => old(&path),
+                };
+                if unlocked {
+                    stale.push(path);
+                }
+            } else if name.starts_with(".import.") && old(&path) {
+                stale.push(path);
+            }
+        }
+    }
+    let temporary = std::env::temp_dir();
+    let uid = nix::unistd::geteuid().as_raw();
+    if let Ok(entries) = fs_err::read_dir(&temporary) {
+        use std::os::unix::fs::MetadataExt;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let ours = entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with("pandora-sandbox-root.")
+                && fs_err::symlink_metadata(&path)
+                    .is_ok_and(|metadata| metadata.is_dir() && metadata.uid() == uid);
+            if ours && old(&path) {
+                stale.push(path);
+            }
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+/// Removes one of [`stale_leftovers`]: a sandbox root only when empty (on the host it always
+/// is; anything else there is not ours to delete), a build's leftovers whole.
+pub fn remove_leftover(path: &Path) -> std::io::Result<()> {
+    let sandbox_root = path
+        .file_name()
+        .is_some_and(|name| name.to_string_lossy().starts_with("pandora-sandbox-root."));
+    if sandbox_root {
+        fs_err::remove_dir(path)
+    } else {
+        crate::fs::remove_tree(path)
+    }
 }
 
 fn copy_local_sources(package: &Path, recipe: &Recipe, target: &Path) -> Result<()> {

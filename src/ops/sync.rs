@@ -34,6 +34,8 @@ pub struct SyncOptions {
     pub trust: crate::trust::Policy,
     /// How downloads are bounded.
     pub download: DownloadPolicy,
+    /// Run the installed packages' install hooks (`--no-hooks`: not).
+    pub run_hooks: bool,
 }
 
 /// What `sync` did.
@@ -112,7 +114,7 @@ pub fn sync(
             policy: options.download,
             locked: lockfile.packages.clone(),
             trust: options.trust.clone(),
-            run_hooks: true,
+            run_hooks: options.run_hooks,
         };
         install_with(layout, &install_options, progress, registries)?
     };

@@ -714,26 +714,13 @@ impl Fields<'_> {
     }
 }
 
-/// A publisher's text as one line that shows as it reads: control characters (line breaks
-/// among them: a forged `error:` line) and bidirectional overrides (text that reads in
-/// another order than it is) become visible escapes, wherever the text is printed.
-pub fn one_line(text: String) -> String {
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-    };
-    if !text.chars().any(hidden) {
-        return text;
+/// A publisher's text as one line that shows as it reads (see
+/// [`pandora_core::text::one_line`]), wherever it is printed.
+fn one_line(text: String) -> String {
+    match pandora_core::text::one_line(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
     }
-    text.chars()
-        .map(|c| {
-            if hidden(c) {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// `reference` against `base` (a directory, relative to `index_url`, or absolute) or, without

@@ -160,7 +160,12 @@ fn init(request: &Request) -> i32 {
         Err(error) => return fail("setting up the sandbox's file system", error),
     };
     let _ = sethostname("pandora-sandbox");
-    if let Err(error) = limits(spec.time_limit, spec.max_processes) {
+    // A session of its own: no controlling terminal, so nothing inside can push keystrokes
+    // into the caller's (TIOCSTI) or get its signals; the seccomp filter refuses that too.
+    if let Err(error) = nix::unistd::setsid() {
+        return fail("leaving the caller's terminal session", error);
+    }
+    if let Err(error) = limits(spec) {
         return fail("setting resource limits", error);
     }
     if let Err(error) = chdir(&spec.workdir) {
@@ -226,9 +231,13 @@ fn init(request: &Request) -> i32 {
     // PID 1 reaps every orphan; the command's end ends the sandbox.
     loop {
         match waitpid(None, None) {
-            Ok(WaitStatus::Exited(pid, code)) if pid == command => return code,
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => {
+                explain_limits(spec, code);
+                return code;
+            }
             Ok(WaitStatus::Signaled(pid, signal, _)) if pid == command => {
-                return 128 + signal as i32
+                explain_limits(spec, 128 + signal as i32);
+                return 128 + signal as i32;
             }
             Ok(_) => {}
             Err(nix::errno::Errno::EINTR) => {}
@@ -278,6 +287,7 @@ fn make_directory(path: &Path) -> Result<(), String> {
 /// Builds the new root on `request.root` and moves into it. Returns whether `/proc` is a fresh
 /// one of the new PID namespace.
 fn build_root(request: &Request) -> Result<bool, String> {
+    let spec = &request.spec;
     // Nothing mounted here may propagate back to the host.
     mount(
         None::<&str>,
@@ -320,10 +330,11 @@ fn build_root(request: &Request) -> Result<bool, String> {
     }
     let tmp = root.join("tmp");
     make_directory(&tmp)?;
-    tmpfs(&tmp, "mode=1777")?;
+    tmpfs(&tmp, &format!("mode=1777,size={}", spec.tmp_size))?;
     let dev = root.join("dev");
     make_directory(&dev)?;
-    tmpfs(&dev, "mode=0755")?;
+    // Holds only links and bind-mounted device nodes.
+    tmpfs(&dev, "mode=0755,size=1m")?;
     for device in ["null", "zero", "full", "random", "urandom"] {
         let inside = dev.join(device);
         fs_err::write(&inside, b"").map_err(|error| error.to_string())?;
@@ -335,7 +346,10 @@ fn build_root(request: &Request) -> Result<bool, String> {
         )?;
     }
     make_directory(&dev.join("shm"))?;
-    tmpfs(&dev.join("shm"), "mode=1777")?;
+    tmpfs(
+        &dev.join("shm"),
+        &format!("mode=1777,size={}", super::SHM_SIZE),
+    )?;
     for (link, target) in [
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -374,14 +388,46 @@ fn build_root(request: &Request) -> Result<bool, String> {
     Ok(proc)
 }
 
-fn limits(time_limit: u64, max_processes: u64) -> nix::Result<()> {
-    setrlimit(Resource::RLIMIT_NPROC, max_processes, max_processes)?;
+fn limits(spec: &super::Spec) -> nix::Result<()> {
+    setrlimit(
+        Resource::RLIMIT_NPROC,
+        spec.max_processes,
+        spec.max_processes,
+    )?;
     setrlimit(
         Resource::RLIMIT_CPU,
-        time_limit,
-        time_limit.saturating_add(1),
+        spec.time_limit,
+        spec.time_limit.saturating_add(1),
+    )?;
+    setrlimit(
+        Resource::RLIMIT_FSIZE,
+        spec.max_file_size,
+        spec.max_file_size,
     )?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0)
+}
+
+/// Says which limit a command ran into, when it looks like one did: killed by `SIGXFSZ`
+/// (directly, or as `sh` reports a child's death, 128 + 25), or `/tmp` or `/dev/shm` full.
+fn explain_limits(spec: &super::Spec, code: i32) {
+    let xfsz = Signal::SIGXFSZ as i32;
+    if code == 128 + xfsz {
+        eprintln!(
+            "sandbox: a process was killed for writing a file past the limit of {} (RLIMIT_FSIZE)",
+            mebibytes(spec.max_file_size)
+        );
+    }
+    for (path, size) in [("/tmp", spec.tmp_size), ("/dev/shm", super::SHM_SIZE)] {
+        if let Ok(stats) = nix::sys::statvfs::statvfs(path) {
+            if stats.blocks_available() == 0 {
+                eprintln!("sandbox: {path} is full (its limit is {})", mebibytes(size));
+            }
+        }
+    }
+}
+
+fn mebibytes(bytes: u64) -> String {
+    format!("{} MiB", bytes >> 20)
 }
 
 /// Every capability gone, for good; with `build_user`, uid and gid 1 and no supplementary

@@ -19,8 +19,10 @@
 //!    the command, reaping orphans until the command exits. When it dies the kernel kills
 //!    everything left in the namespace, so a time limit or a killed `pandora` leaves nothing.
 //!
-//! Both stages speak to [`run`] in JSON lines on their stdout; the command's own stdout goes to
-//! stderr (diagnostics, never the caller's data).
+//! Both stages speak to [`run`] in JSON lines on their stdout; the command's own stdout and
+//! stderr go to a pipe [`run`] copies to its stderr (diagnostics, never the caller's data) with
+//! control characters written out. Stage 2 starts a session of its own, so nothing inside has
+//! a controlling terminal to push keystrokes into.
 
 mod inside;
 mod seccomp;
@@ -78,7 +80,19 @@ pub struct Spec {
     pub time_limit: u64,
     /// At most this many processes (fork bombs stop here).
     pub max_processes: u64,
+    /// The largest file the command may write, in bytes (`RLIMIT_FSIZE`; past it the writer
+    /// gets `SIGXFSZ`).
+    pub max_file_size: u64,
+    /// The size of the sandbox's own `/tmp`, in bytes (`/dev/shm` gets [`SHM_SIZE`]).
+    pub tmp_size: u64,
 }
+
+/// The default [`Spec::max_file_size`]: 4 GiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 4 << 30;
+/// The default [`Spec::tmp_size`]: 1 GiB.
+pub const DEFAULT_TMP_SIZE: u64 = 1 << 30;
+/// The size of `/dev/shm` inside.
+pub const SHM_SIZE: u64 = 64 << 20;
 
 impl Spec {
     /// The environment every sandboxed command starts from: a fixed `PATH`, `TZ=UTC`,
@@ -98,6 +112,11 @@ impl Spec {
     fn check(&self) -> Result<(), SandboxError> {
         if self.command.is_empty() {
             return Err(SandboxError::Spec("no command to run".into()));
+        }
+        if self.max_file_size == 0 || self.tmp_size == 0 {
+            return Err(SandboxError::Spec(
+                "the file size and /tmp limits must be above zero".into(),
+            ));
         }
         for mount in &self.mounts {
             let target = &mount.target;
@@ -233,7 +252,7 @@ impl pandora_core::Hint for SandboxError {
 }
 
 /// Runs `spec` in a new sandbox and waits for it. The command's stdout and stderr go to this
-/// process's stderr.
+/// process's stderr, through a pipe (never the caller's terminal itself), made visible.
 pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
     spec.check()?;
     let executable = std::env::current_exe().map_err(|source| SandboxError::Start {
@@ -263,23 +282,33 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
     };
     // Serialising plain strings, numbers and maps cannot fail.
     let json = serde_json::to_string(&request).expect("a sandbox request serialises");
+    // The command never gets the caller's terminal, not even as its output: a pipe, copied
+    // here with control characters written out, so it cannot drive the terminal either.
     let mut child = Command::new(&executable)
         .arg(STAGE_OUTER)
         .arg(json)
         .env_clear()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .map_err(|source| SandboxError::Start {
             path: executable.clone(),
             source,
         })?;
+    let relay = child
+        .stderr
+        .take()
+        .map(|output| std::thread::spawn(move || relay(output)));
     let result = converse(&mut child, build_user);
     let status = child.wait().map_err(|source| SandboxError::Start {
         path: executable.clone(),
         source,
     })?;
+    if let Some(relay) = relay {
+        // Ends when the last process of the sandbox closed the pipe: all are gone by now.
+        let _ = relay.join();
+    }
     if build_user {
         for mount in spec.mounts.iter().filter(|mount| mount.writable) {
             give_back(&mount.source)?;
@@ -290,6 +319,25 @@ pub fn run(spec: &Spec) -> Result<Outcome, SandboxError> {
             "stage 1 {status} without a result"
         )))
     })
+}
+
+/// Copies what the sandbox writes to this process's stderr, line by line, control characters
+/// (escape sequences, carriage returns) written out.
+fn relay(output: std::process::ChildStderr) {
+    let mut reader = std::io::BufReader::new(output);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                let mut stderr = std::io::stderr().lock();
+                let _ = stderr.write_all(pandora_core::text::visible(&text).as_bytes());
+                let _ = stderr.flush();
+            }
+        }
+    }
 }
 
 /// Reads the stages' messages until the result; writes a root caller's id maps when stage 1

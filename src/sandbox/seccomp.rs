@@ -76,7 +76,8 @@ fn architecture() -> Result<TargetArch, seccompiler::Error> {
     Ok(std::env::consts::ARCH.try_into()?)
 }
 
-/// The filter refusing [`REFUSED`] and `clone` with namespace flags.
+/// The filter refusing [`REFUSED`], `clone` with namespace flags and the terminal `ioctl`s
+/// that inject input.
 fn refusals() -> Result<BpfProgram, seccompiler::Error> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> =
         REFUSED.iter().map(|&call| (call, Vec::new())).collect();
@@ -93,6 +94,24 @@ fn refusals() -> Result<BpfProgram, seccompiler::Error> {
         })
         .collect::<Result<Vec<_>, seccompiler::Error>>()?;
     rules.insert(libc::SYS_clone, clone_rules);
+    // Pushing keystrokes into a terminal (TIOCSTI) or driving a virtual console (TIOCLINUX,
+    // which can paste its selection as input) would type commands into the caller's shell,
+    // outside the sandbox. The kernel reads the request as 32 bits.
+    // `Ioctl` is `c_ulong` with glibc and `c_int` with musl.
+    #[allow(clippy::unnecessary_cast)]
+    let terminal_rules = [libc::TIOCSTI, libc::TIOCLINUX]
+        .into_iter()
+        .map(|request| {
+            let condition = SeccompCondition::new(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Eq,
+                request as u64,
+            )?;
+            Ok(SeccompRule::new(vec![condition])?)
+        })
+        .collect::<Result<Vec<_>, seccompiler::Error>>()?;
+    rules.insert(libc::SYS_ioctl, terminal_rules);
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,

@@ -72,6 +72,8 @@ pub fn run(
                 .time_limit
                 .unwrap_or(crate::build::hooks::DEFAULT_HOOK_TIME_LIMIT),
             max_processes: MAX_PROCESSES,
+            max_file_size: sandbox::DEFAULT_MAX_FILE_SIZE,
+            tmp_size: sandbox::DEFAULT_TMP_SIZE,
         };
         let outcome = sandbox::run(&spec).map_err(|source| StoreError::HookSandbox {
             id: id.to_string(),
@@ -84,6 +86,62 @@ pub fn run(
                 ending: outcome.ending,
             });
         }
+        if phase == Phase::Install {
+            check_tree(tree).map_err(|(path, reason)| StoreError::HookTree {
+                id: id.to_string(),
+                command: command.clone(),
+                path,
+                reason,
+            })?;
+        }
     }
     Ok(messages)
+}
+
+/// What extraction enforces for a package's files, checked again after a hook changed them:
+/// only directories, regular files and relative links that stay inside the tree (judged on
+/// their own and resolved through each other). Returns the first offender (relative) and why.
+pub(super) fn check_tree(root: &Path) -> Result<(), (PathBuf, String)> {
+    let inside = fs_err::canonicalize(root).map_err(|error| (PathBuf::new(), error.to_string()))?;
+    for item in walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let item = item.map_err(|error| {
+            let path = error.path().unwrap_or(root);
+            let relative = path.strip_prefix(root).unwrap_or(path).to_path_buf();
+            (relative, error.to_string())
+        })?;
+        let relative = item
+            .path()
+            .strip_prefix(root)
+            .unwrap_or(item.path())
+            .to_path_buf();
+        let kind = item.file_type();
+        if kind.is_symlink() {
+            let target = fs_err::read_link(item.path())
+                .map_err(|error| (relative.clone(), error.to_string()))?;
+            crate::format::extract::check_link(&relative, &target)
+                .map_err(|reason| (relative.clone(), reason))?;
+            // A link to nothing resolves nowhere; one that resolves must land inside.
+            if let Ok(resolved) = fs_err::canonicalize(item.path()) {
+                if !resolved.starts_with(&inside) {
+                    return Err((
+                        relative,
+                        format!(
+                            "a symbolic link that resolves outside the package (`{}`)",
+                            target.display()
+                        ),
+                    ));
+                }
+            }
+        } else if !kind.is_dir() && !kind.is_file() {
+            return Err((
+                relative,
+                "a FIFO, socket or device, which a package may not hold".to_string(),
+            ));
+        }
+    }
+    Ok(())
 }

@@ -85,6 +85,18 @@ pub enum StoreError {
         /// How it ended.
         ending: crate::sandbox::Ending,
     },
+    /// An install hook left the tree with something extraction would have refused.
+    #[error("a hook of {id} (`{command}`) left {path}: {reason}; nothing was installed")]
+    HookTree {
+        /// `name@version`.
+        id: String,
+        /// The hook's command line.
+        command: String,
+        /// The offending entry, under the package's tree.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The sandbox for a package's hooks could not be made.
     #[error("cannot run the hooks of {id}")]
     HookSandbox {
@@ -109,6 +121,7 @@ impl pandora_core::Hint for StoreError {
     fn hint(&self) -> Option<String> {
         match self {
             StoreError::Conflict { .. } => Some("a version's contents never change; if you trust the new one, reinstall it explicitly".into()),
+            StoreError::HookTree { .. } => Some("a package's files may hold only files, directories and links that stay inside it; the hook is broken or hostile: report it to the package's author, or pass --no-hooks to install without its hooks".into()),
             StoreError::Hook { .. } => Some("its output is above; --no-hooks skips a package's hooks (if you trust it to work without them)".into()),
             StoreError::HookSandbox { source, .. } => Some(format!(
                 "{}; or pass --no-hooks to skip the package's hooks",
@@ -266,6 +279,7 @@ impl Store {
             _lock: lock,
             staged: Vec::new(),
             run_hooks: true,
+            before_hooks: None,
             messages: Vec::new(),
         })
     }
@@ -827,6 +841,18 @@ pub struct Transaction<'s> {
     staged: Vec<Staged>,
     run_hooks: bool,
     messages: Vec<(String, String)>,
+    before_hooks: Option<BeforeHooks>,
+}
+
+/// Told a package's install hooks just before they run: `(name@version, hooks)`.
+pub type HookObserver = std::sync::Arc<dyn Fn(&str, &crate::format::metadata::Hooks) + Send + Sync>;
+
+struct BeforeHooks(HookObserver);
+
+impl std::fmt::Debug for BeforeHooks {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("BeforeHooks")
+    }
 }
 
 #[derive(Debug)]
@@ -841,6 +867,12 @@ impl Transaction<'_> {
     /// Whether staging runs packages' install hooks (`--no-hooks`: not).
     pub fn set_run_hooks(&mut self, run_hooks: bool) {
         self.run_hooks = run_hooks;
+    }
+
+    /// Tells `observer` about each package's install hooks right before they run (a package
+    /// from a registry shows them only once downloaded), so the user sees what runs.
+    pub fn set_before_hooks(&mut self, observer: HookObserver) {
+        self.before_hooks = Some(BeforeHooks(observer));
     }
 
     /// The `warn` messages of the hooks run so far: `(name@version, message)`.
@@ -939,6 +971,9 @@ impl Transaction<'_> {
             .map(|pandora| pandora.hooks.clone())
             .unwrap_or_default();
         if self.run_hooks && !package_hooks.is_empty() {
+            if let Some(BeforeHooks(observer)) = &self.before_hooks {
+                observer(&id, &package_hooks);
+            }
             let messages = hooks::run(
                 &id,
                 &package_hooks,
@@ -1255,11 +1290,7 @@ fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> 
                     .map_err(io(path))?;
             }
             let mut hasher = sha2::Sha256::new();
-            std::io::copy(
-                &mut fs_err::File::open(path).map_err(io(path))?,
-                &mut hasher,
-            )
-            .map_err(io(path))?;
+            std::io::copy(&mut open_regular(path)?, &mut hasher).map_err(io(path))?;
             entries.push(RecordedEntry::File {
                 path: relative,
                 sha256: hasher.finalize().into(),
@@ -1269,6 +1300,24 @@ fn walk_tree(root: &Path, seal: bool) -> Result<Vec<RecordedEntry>, StoreError> 
     }
     entries.sort_by(|a, b| a.path().cmp(b.path()));
     Ok(entries)
+}
+
+/// Opens a file of a tree for reading, refusing anything but a regular file: never through a
+/// link, and without blocking (a FIFO would hang the reader forever).
+fn open_regular(path: &Path) -> Result<fs_err::File, StoreError> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    let file = fs_err::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io(path))?;
+    let regular = file.metadata().map_err(io(path))?.file_type().is_file();
+    if !regular {
+        return Err(io(path)(std::io::Error::other(
+            "not a regular file, directory or symbolic link",
+        )));
+    }
+    Ok(file)
 }
 
 fn seal(root: &Path) -> Result<Vec<RecordedEntry>, StoreError> {

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,6 +91,30 @@ int main(int argc, char **argv) {
             if (child == 0) { pause(); _exit(0); }
         }
         return escaped("forkbomb");
+    }
+    if (!strcmp(attack, "tiocsti")) { /* push keystrokes into the caller's terminal */
+        /* Assembled here, so the text only reaches the terminal if the injection works. */
+        char keys[64];
+        snprintf(keys, sizeof keys, "echo %s-%s\n", "INJECTED", "BY-THE-BUILD");
+        int fds[4] = {0, 1, 2, open("/dev/tty", O_RDWR | O_NOCTTY)};
+        if (fds[3] < 0) printf("no controlling terminal: %s\n", strerror(errno));
+        int injected = 0, reason = ENOTTY;
+        for (int i = 0; i < 4; i++) {
+            if (fds[i] < 0) continue;
+            if (isatty(fds[i])) printf("fd %d is a terminal\n", i);
+            for (char *key = keys; *key; key++)
+                if (ioctl(fds[i], TIOCSTI, key) == 0) injected = 1;
+                else if (isatty(fds[i])) reason = errno;
+            char linux_request = 0; /* TIOCLINUX subcodes: 0 is harmless, the call is the test */
+            if (ioctl(fds[i], TIOCLINUX, &linux_request) == 0) injected = 1;
+        }
+        /* On a file the kernel answers ENOTTY; only a filter in front of it says EPERM. */
+        int probe = open(argv[0], O_RDONLY);
+        if (ioctl(probe, TIOCSTI, keys) < 0) printf("TIOCSTI on a file: %s\n", strerror(errno));
+        fflush(stdout);
+        if (injected) return escaped("tiocsti");
+        errno = reason;
+        return blocked("tiocsti");
     }
     return 2;
 }
