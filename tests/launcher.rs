@@ -493,3 +493,28 @@ fn the_program_gets_sigpipe_at_its_default() {
     let ignored = u64::from_str_radix(run.stdout.trim(), 16).expect(&run.stdout);
     assert_eq!(ignored & (1 << (13 - 1)), 0, "SIGPIPE ignored: {ignored:x}");
 }
+
+#[test]
+fn a_closed_stdout_is_the_programs_to_see_not_the_work_environment() {
+    // Without a runtime start-up opening /dev/null there, the launcher's hold on the work
+    // environment (a directory kept open across the exec) took the closed descriptor's number.
+    let sandbox = Sandbox::new();
+    let package = sandbox.home().join("fds.psp");
+    build(
+        &sandbox,
+        &package,
+        "fds",
+        "#!/bin/sh\nfor fd in 0 1 2; do [ -d /proc/$$/fd/$fd ] && echo \"$fd is a directory\"; done >> \"$RESULT\"\necho done >> \"$RESULT\"\n",
+        &[],
+    );
+    let result = sandbox.home().join("result");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {} <&- >&- 2>&-", package.display()))
+        .env("HOME", sandbox.home())
+        .env("RESULT", &result)
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(std::fs::read_to_string(&result).unwrap(), "done\n");
+}

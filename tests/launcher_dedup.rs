@@ -193,12 +193,24 @@ fn prune_removes_the_whole_copy_run_made_with_its_blob() {
             .unwrap_or_default()
     };
     assert_eq!(copies().len(), 1, "{:?}", copies());
+    // A file of the user's own there (not a name `run` gives) is never touched.
+    let own = sandbox.pandora_home().join("cache/run/notes.psp");
+    std::fs::write(&own, "mine").unwrap();
     let dry = sandbox.run(&["prune", "--dry-run", "-v"]);
     dry.success();
     assert!(dry.stderr.contains("cache/run/"), "{}", dry.stderr);
-    assert_eq!(copies().len(), 1);
+    assert!(!dry.stderr.contains("notes.psp"), "{}", dry.stderr);
+    assert_eq!(copies().len(), 2);
     sandbox.run(&["prune", "--yes"]).success();
-    assert!(copies().is_empty(), "{:?}", copies());
+    assert_eq!(copies(), [own.clone()]);
+    // Nor is a directory `cache/run` is a link to.
+    let elsewhere = sandbox.home().join("mine");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join(format!("{}.psp", "ab".repeat(32))), "mine").unwrap();
+    std::fs::remove_dir_all(sandbox.pandora_home().join("cache/run")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, sandbox.pandora_home().join("cache/run")).unwrap();
+    sandbox.run(&["prune", "--yes"]).success();
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 1);
     // What is installed still runs.
     assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
 }

@@ -678,3 +678,63 @@ fn publishing_leaves_an_operators_own_index_html_alone() {
         "the page's data is left as it was: {data}"
     );
 }
+
+#[test]
+fn gc_keeps_every_platforms_file_of_a_version() {
+    let served = served();
+    let sandbox = &served.sandbox;
+    let blobs = served.directory.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    for arch in ["linux_x86_64", "linux_aarch64"] {
+        let source = sandbox.home().join(format!("src-{arch}"));
+        support::package_source(
+            &source,
+            "app",
+            "2.0.0",
+            Some("bin/app"),
+            &[("bin/app", support::ECHO_SCRIPT)],
+        );
+        let manifest = source.join("manifest.acl");
+        let text = read(&manifest).replacen(
+            "manifest {",
+            &format!("manifest {{\n    string arch = \"{arch}\";"),
+            1,
+        );
+        std::fs::write(&manifest, text).unwrap();
+        let built = sandbox.home().join(format!("app-{arch}.psp"));
+        sandbox.build(&source, &built, "publisher", &[]).success();
+        std::fs::copy(&built, blobs.join(format!("{}.psp", sha256(&built)))).unwrap();
+    }
+    sandbox
+        .run(&[
+            "registry",
+            "index",
+            served.directory.to_str().unwrap(),
+            "--key-seed",
+            "registry",
+        ])
+        .success();
+    assert_eq!(
+        read(&served.directory.join("index.acl"))
+            .matches("File \"")
+            .count(),
+        2
+    );
+    let gc = sandbox.run(&[
+        "registry",
+        "gc",
+        "--registry",
+        "pub",
+        "--grace",
+        "0",
+        "--yes",
+    ]);
+    gc.success();
+    assert_eq!(
+        std::fs::read_dir(&blobs).unwrap().count(),
+        2,
+        "{}",
+        gc.stderr
+    );
+    sandbox.run(&["install", "--yes", "app@2.0.0"]).success();
+}

@@ -376,7 +376,10 @@ pub fn plan_gc(layout: &Layout, publisher: &Publisher<'_>, grace_seconds: i64) -
     let mut referenced: BTreeSet<String> = BTreeSet::new();
     for package in index.packages() {
         for version in &package.versions {
-            referenced.insert(version.pkg_url.clone());
+            // Every file of it: its own and each platform's.
+            for (pkg_url, _) in version.all_files() {
+                referenced.insert(pkg_url.to_string());
+            }
         }
     }
     let current_signature = target
@@ -417,7 +420,8 @@ pub fn gc(layout: &Layout, publisher: &Publisher<'_>, plan: &GcPlan) -> Result<V
     let referenced: BTreeSet<&str> = index
         .packages()
         .into_iter()
-        .flat_map(|package| package.versions.iter().map(|v| v.pkg_url.as_str()))
+        .flat_map(|package| package.versions.iter().flat_map(|v| v.all_files()))
+        .map(|(pkg_url, _)| pkg_url)
         .collect();
     let current_signature = target
         .read("index.acl")?

@@ -262,6 +262,10 @@ pub fn prune_run_cache(
     mut each: impl FnMut(&Path, u64),
 ) -> Result<()> {
     let directory = layout.cache_dir().join("run");
+    // Only the directory `run` makes: never one a link leads to (the user's own files).
+    if !fs_err::symlink_metadata(&directory).is_ok_and(|metadata| metadata.is_dir()) {
+        return Ok(());
+    }
     let entries = match fs_err::read_dir(&directory) {
         Ok(entries) => entries,
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -275,13 +279,22 @@ pub fn prune_run_cache(
         let name = entry.file_name().to_string_lossy().into_owned();
         let metadata =
             fs_err::symlink_metadata(&path).map_err(pandora_core::IoError::at("access", &path))?;
+        // Only names `run` gives: `HASH.psp`, `.HASH.PID.partial`.
+        let hash = |text: &str| text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit());
         let stale = match name.strip_suffix(".psp") {
-            Some(hash) if !name.starts_with('.') => {
-                let blob = blobs.join(hash);
+            Some(stem) if hash(stem) => {
+                let blob = blobs.join(stem);
                 !blob.exists() || going.contains(&blob)
             }
             _ => {
-                name.ends_with(".partial")
+                let partial = name
+                    .strip_prefix('.')
+                    .and_then(|rest| rest.strip_suffix(".partial"))
+                    .and_then(|rest| rest.split_once('.'))
+                    .is_some_and(|(stem, pid)| {
+                        hash(stem) && pid.bytes().all(|b| b.is_ascii_digit())
+                    });
+                partial
                     && metadata
                         .modified()
                         .is_ok_and(|modified| modified < hour_ago)

@@ -618,11 +618,21 @@ impl Fields<'_> {
             for file in version.blocks("File") {
                 use crate::format::platform::Platform;
                 let platform = file.label().unwrap_or_default();
-                let Some(parsed) = Platform::parse(platform) else {
+                // A label is printed (`info`, errors): only the characters platforms are spelt with.
+                let spelt = !platform.is_empty()
+                    && platform.len() <= 64
+                    && platform
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'/'));
+                let parsed = Platform::parse(platform).filter(|_| spelt);
+                let Some(parsed) = parsed else {
                     return Err(document
                         .error_at(
                             file.span(),
-                            format!("`File \"{platform}\"`: not a platform"),
+                            format!(
+                                "`File \"{}\"`: not a platform",
+                                pandora_core::text::one_line(platform)
+                            ),
                         )
                         .with_hint(
                             "label each file with its platform: `File \"linux_x86_64\" { ... }`",
@@ -911,6 +921,10 @@ mod tests {
     fn a_file_for_no_platform_or_twice_for_one_is_refused() {
         for (files, wanted) in [
             ("File \"beos\" { pkg_url = \"a\"; sha256 = \"SHA\"; }", "not a platform"),
+            (
+                "File \"linux_x\\nerror: fake\" { pkg_url = \"a\"; sha256 = \"SHA\"; }",
+                "not a platform",
+            ),
             (
                 "File \"linux_arm64\" { pkg_url = \"a\"; sha256 = \"SHA\"; } File \"linux/aarch64\" { pkg_url = \"b\"; sha256 = \"SHA\"; }",
                 "a second",

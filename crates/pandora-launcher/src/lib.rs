@@ -92,11 +92,27 @@ fn ignore_sigpipe() {
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigIgn) };
 }
 
+/// Descriptors 0, 1 and 2 open (on `/dev/null` where they were closed), as Rust's runtime
+/// start-up would: else the work environment's directory, held open across the exec, would
+/// take one of their numbers, and the program would write into it, read it as its input, or
+/// close it (and with it the hold that keeps `prune` from removing its work environment).
+fn open_standard_descriptors() {
+    use nix::fcntl::{fcntl, open, FcntlArg, OFlag};
+    use nix::sys::stat::Mode;
+    for descriptor in 0..=2 {
+        if fcntl(descriptor, FcntlArg::F_GETFD) == Err(nix::errno::Errno::EBADF) {
+            // The lowest free number is this one; it stays open for the program.
+            let _ = open("/dev/null", OFlag::O_RDWR, Mode::empty());
+        }
+    }
+}
+
 /// The stub's whole program, returning its exit code: find the package being run (this
 /// executable), then either run FlavorPack's maintenance commands (`FLAVOR_LAUNCHER_CLI=1`) or
 /// launch it.
 pub fn main() -> u8 {
     ignore_sigpipe();
+    open_standard_descriptors();
     let mut arguments = std::env::args_os();
     let argv0 = arguments.next().unwrap_or_default();
     let package = match std::env::current_exe() {
