@@ -202,7 +202,7 @@ fn prune_removes_the_whole_copy_run_made_with_its_blob() {
     assert!(!dry.stderr.contains("notes.psp"), "{}", dry.stderr);
     assert_eq!(copies().len(), 2);
     sandbox.run(&["prune", "--yes"]).success();
-    assert_eq!(copies(), [own.clone()]);
+    assert_eq!(copies(), [own]);
     // Nor is a directory `cache/run` is a link to.
     let elsewhere = sandbox.home().join("mine");
     std::fs::create_dir_all(&elsewhere).unwrap();
