@@ -692,7 +692,7 @@ fn gc_keeps_every_platforms_file_of_a_version() {
             "app",
             "2.0.0",
             Some("bin/app"),
-            &[("bin/app", support::ECHO_SCRIPT)],
+            &[("bin/app", ECHO_SCRIPT)],
         );
         let manifest = source.join("manifest.acl");
         let text = read(&manifest).replacen(
