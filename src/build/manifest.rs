@@ -139,26 +139,7 @@ impl Manifest {
     }
 
     fn from_block(document: &Document, block: &Block) -> Result<Manifest, acl_parser::Error> {
-        for field in block.fields() {
-            if !FIELDS.contains(&field.name()) {
-                return Err(document
-                    .error_at(
-                        field.span(),
-                        format!("unknown field `{}` in the manifest", field.name()),
-                    )
-                    .with_hint(format!("known fields: {}", FIELDS.join(", "))));
-            }
-        }
-        for inner in block.all_blocks() {
-            if !BLOCKS.contains(&inner.name()) {
-                return Err(document
-                    .error_at(
-                        inner.span(),
-                        format!("unknown block `{}` in the manifest", inner.name()),
-                    )
-                    .with_hint(format!("known blocks: {}", BLOCKS.join(", "))));
-            }
-        }
+        check_known(document, block, FIELDS, BLOCKS, "the manifest")?;
         let at = |field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
         let text = |field: &str| -> Result<Option<String>, acl_parser::Error> {
             match block.field(field).map(|f| f.value()) {
@@ -377,6 +358,38 @@ pub(super) fn env_of(
         }
     }
     Ok(env)
+}
+
+/// Refuses a field or block of `block` not in `fields` / `blocks` (a typo is never ignored),
+/// at its position, listing the known ones; `place` says where (`the manifest`).
+pub(super) fn check_known(
+    document: &Document,
+    block: &Block,
+    fields: &[&str],
+    blocks: &[&str],
+    place: &str,
+) -> Result<(), acl_parser::Error> {
+    for field in block.fields() {
+        if !fields.contains(&field.name()) {
+            return Err(document
+                .error_at(
+                    field.span(),
+                    format!("unknown field `{}` in {place}", field.name()),
+                )
+                .with_hint(format!("known fields: {}", fields.join(", "))));
+        }
+    }
+    for inner in block.all_blocks() {
+        if !blocks.contains(&inner.name()) {
+            return Err(document
+                .error_at(
+                    inner.span(),
+                    format!("unknown block `{}` in {place}", inner.name()),
+                )
+                .with_hint(format!("known blocks: {}", blocks.join(", "))));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

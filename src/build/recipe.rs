@@ -118,26 +118,7 @@ impl Recipe {
         document: &Document,
         block: &Block,
     ) -> Result<Recipe, acl_parser::Error> {
-        for field in block.fields() {
-            if !FIELDS.contains(&field.name()) {
-                return Err(document
-                    .error_at(
-                        field.span(),
-                        format!("unknown field `{}` in the build block", field.name()),
-                    )
-                    .with_hint(format!("known fields: {}", FIELDS.join(", "))));
-            }
-        }
-        for inner in block.all_blocks() {
-            if !BLOCKS.contains(&inner.name()) {
-                return Err(document
-                    .error_at(
-                        inner.span(),
-                        format!("unknown block `{}` in the build block", inner.name()),
-                    )
-                    .with_hint(format!("known blocks: {}", BLOCKS.join(", "))));
-            }
-        }
+        super::manifest::check_known(document, block, FIELDS, BLOCKS, "the build block")?;
         let at = |field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
         let sources = document.string_array(block, "sources")?;
         for source in &sources {
