@@ -193,6 +193,11 @@ fn an_index_lists_one_file_per_platform_and_the_client_takes_its_own() {
     );
     // The lockfile pins this platform's bytes, and sync finds them again.
     sandbox.run(&["sync", "--yes"]).success();
+    // 2.0.0 is newer, but not for this machine: nothing is outdated, nothing to upgrade.
+    let outdated = sandbox.run(&["outdated"]);
+    outdated.success();
+    assert!(!outdated.stdout.contains("2.0.0"), "{}", outdated.stdout);
+    sandbox.run(&["upgrade", "--yes"]).success();
 }
 
 #[test]

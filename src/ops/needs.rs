@@ -263,13 +263,32 @@ pub fn owner(layout: &Layout, path: &Path) -> Result<Owner> {
 pub struct Outdated {
     /// The active `name@version`.
     pub id: String,
-    /// The newest version offered (not deprecated, unless all are).
+    /// The newest version offered that this machine can install (not yanked, built for it; not
+    /// deprecated, unless all are).
     pub latest: String,
     /// The registry offering it.
     pub registry: String,
     /// Whether the user asked for it (else it is a dependency, which follows its dependents'
     /// pins).
     pub requested: bool,
+}
+
+/// The newest version of `package` this machine can install: not yanked, with a file for its
+/// platform, and not deprecated unless every such version is (the index's `latest` may be
+/// built for other platforms only).
+fn newest_here(package: &crate::registry::index::IndexPackage) -> Option<String> {
+    let here = crate::format::platform::Platform::current();
+    let installable: Vec<_> = package
+        .versions
+        .iter()
+        .rev()
+        .filter(|version| !version.yanked && version.file_for(&here).is_ok())
+        .collect();
+    installable
+        .iter()
+        .find(|version| !version.deprecated)
+        .or(installable.first())
+        .map(|version| version.version.clone())
 }
 
 /// The active packages the registries (highest priority first) offer newer versions of, and
@@ -287,7 +306,8 @@ pub fn outdated(layout: &Layout, freshness: Freshness) -> Result<(Vec<Outdated>,
                 .index
                 .index
                 .package(&record.name)
-                .map(|package| (loaded.configured.name.clone(), package.latest.clone()))
+                .and_then(newest_here)
+                .map(|latest| (loaded.configured.name.clone(), latest))
         });
         if let Some((registry, latest)) = offered {
             if compare_versions(&latest, &record.version).is_gt() {
