@@ -121,8 +121,8 @@ fn refusals() -> Result<BpfProgram, seccompiler::Error> {
     Ok(filter.try_into()?)
 }
 
-/// `clone3` passes its flags in memory a filter cannot read: answering "not implemented" makes
-/// the C library fall back to `clone`, whose flags the filter above checks.
+/// `clone3` passes its flags in memory a filter cannot read: answering ENOSYS (as a kernel
+/// without it would) makes the C library fall back to `clone`, whose flags the filter checks.
 fn no_clone3() -> Result<BpfProgram, seccompiler::Error> {
     let filter = SeccompFilter::new(
         BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
