@@ -23,6 +23,23 @@ fn store_entries(sandbox: &Sandbox) -> Vec<String> {
     names
 }
 
+/// Flips a byte of `file`'s first slot (its signed metadata still checks out); the new bytes.
+fn damage_first_slot(file: &Path) -> Vec<u8> {
+    let slot = {
+        let package = pandora::format::package::Package::open(file).unwrap();
+        package
+            .verified(pandora::format::package::Scope::Structure)
+            .unwrap()
+            .slots[0]
+            .descriptor
+            .offset as usize
+    };
+    let mut bytes = std::fs::read(file).unwrap();
+    bytes[slot + 10] ^= 1;
+    std::fs::write(file, &bytes).unwrap();
+    bytes
+}
+
 fn tmp_is_clean(sandbox: &Sandbox) -> bool {
     std::fs::read_dir(sandbox.pandora_home().join("tmp"))
         .map(|mut entries| entries.next().is_none())
@@ -449,18 +466,7 @@ fn an_install_lands_whole_or_not_at_all() {
     )
     .unwrap();
     let file = fixture.registry.join("pkgs/hello-1.1.0.psp");
-    let slot = {
-        let package = pandora::format::package::Package::open(&file).unwrap();
-        package
-            .verified(pandora::format::package::Scope::Structure)
-            .unwrap()
-            .slots[0]
-            .descriptor
-            .offset as usize
-    };
-    let mut bytes = std::fs::read(&file).unwrap();
-    bytes[slot + 10] ^= 1;
-    std::fs::write(&file, &bytes).unwrap();
+    let bytes = damage_first_slot(&file);
     let hello = index
         .packages
         .iter_mut()
@@ -488,4 +494,117 @@ fn an_install_lands_whole_or_not_at_all() {
     );
     assert!(tmp_is_clean(sandbox));
     assert!(sandbox.run(&["list"]).stdout.is_empty());
+}
+
+#[test]
+fn packages_staged_side_by_side_land_together_or_not_at_all() {
+    let sandbox = Sandbox::new();
+    let files: Vec<_> = (0..6)
+        .map(|n| support::local_package(&sandbox, &format!("side{n}"), "1.0.0", &[]))
+        .collect();
+    // The fourth file's first slot damaged: its signed metadata still checks out, so the
+    // failure comes while its tree is made, beside the others'.
+    let damaged = &files[3];
+    damage_first_slot(damaged);
+    let paths: Vec<&str> = files.iter().map(|file| file.to_str().unwrap()).collect();
+    let run = sandbox.run(&[&["install", "--yes"][..], &paths].concat());
+    run.failure(1);
+    assert!(run.stderr.contains("side3"), "{}", run.stderr);
+    assert!(
+        store_entries(&sandbox).is_empty(),
+        "{:?}",
+        store_entries(&sandbox)
+    );
+    assert!(tmp_is_clean(&sandbox));
+    // Without it, the other five land, each with its own tree and entry point.
+    let good: Vec<&str> = paths
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| *n != 3)
+        .map(|(_, path)| *path)
+        .collect();
+    sandbox
+        .run(&[&["install", "--yes"][..], &good].concat())
+        .success();
+    assert_eq!(
+        store_entries(&sandbox),
+        [
+            "side0@1.0.0",
+            "side1@1.0.0",
+            "side2@1.0.0",
+            "side4@1.0.0",
+            "side5@1.0.0"
+        ]
+    );
+    for n in [0, 1, 2, 4, 5] {
+        let name = format!("side{n}");
+        let run = sandbox.run(&["run", &name]);
+        run.success();
+    }
+    assert!(tmp_is_clean(&sandbox));
+}
+
+/// Two builds of `dup@1.0.0` that print which one they are.
+fn two_builds(sandbox: &Sandbox) -> (std::path::PathBuf, std::path::PathBuf) {
+    let build = |which: &str| {
+        let path = sandbox.home().join(format!("dup-{which}.psp"));
+        support::publish(
+            sandbox,
+            &path,
+            "dup",
+            "1.0.0",
+            &[],
+            &format!("#!/bin/sh\necho build-{which}\n"),
+            "publisher",
+        );
+        path
+    };
+    (build("a"), build("b"))
+}
+
+#[test]
+fn one_version_given_twice_from_different_bytes_is_refused() {
+    let sandbox = Sandbox::new();
+    let (a, b) = two_builds(&sandbox);
+    let run = sandbox.run(&["install", "--yes", a.to_str().unwrap(), b.to_str().unwrap()]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("dup@1.0.0 is given twice"),
+        "{}",
+        run.stderr
+    );
+    assert!(store_entries(&sandbox).is_empty());
+    assert!(tmp_is_clean(&sandbox));
+    // The same file twice is one package.
+    sandbox
+        .run(&["install", "--yes", a.to_str().unwrap(), a.to_str().unwrap()])
+        .success();
+    assert_eq!(store_entries(&sandbox), ["dup@1.0.0"]);
+}
+
+#[test]
+fn a_reinstall_from_other_bytes_makes_a_generation_whose_lockfile_pins_them() {
+    let sandbox = Sandbox::new();
+    let (a, b) = two_builds(&sandbox);
+    sandbox
+        .run(&["install", "--yes", a.to_str().unwrap()])
+        .success();
+    let sha = |path: &Path| encode_hex(&pandora_core::Sha256::of(std::fs::read(path).unwrap()));
+    let lockfile = sandbox.pandora_home().join("manifests/default.lock");
+    assert!(std::fs::read_to_string(&lockfile)
+        .unwrap()
+        .contains(&sha(&a)));
+    sandbox
+        .run(&["install", "--yes", "--reinstall", b.to_str().unwrap()])
+        .success();
+    let locked = std::fs::read_to_string(&lockfile).unwrap();
+    assert!(locked.contains(&sha(&b)), "{locked}");
+    assert!(!locked.contains(&sha(&a)), "{locked}");
+    assert_eq!(sandbox.run(&["run", "dup"]).stdout, "build-b\n");
+    // And a copy of it syncs to what runs.
+    let copy = sandbox.home().join("team.lock");
+    std::fs::write(&copy, &locked).unwrap();
+    sandbox
+        .run(&["sync", "--yes", "--lockfile", copy.to_str().unwrap()])
+        .success();
 }

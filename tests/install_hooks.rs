@@ -157,7 +157,7 @@ fn a_failing_hook_leaves_nothing_installed() {
     let run = install(&sandbox, &file, &["--no-hooks"]);
     run.success();
     assert!(
-        run.stderr.contains("(skipped: --no-hooks)"),
+        run.stderr.contains("(not run: --no-hooks)"),
         "{}",
         run.stderr
     );

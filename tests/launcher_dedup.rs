@@ -214,3 +214,68 @@ fn prune_removes_the_whole_copy_run_made_with_its_blob() {
     // What is installed still runs.
     assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
 }
+
+#[test]
+fn an_index_that_names_the_wrong_launcher_cannot_make_a_blob_lose_its_own() {
+    let (sandbox, registry, _server) = registry();
+    sandbox.run(&["install", "--yes", "alpha"]).success();
+    let held = launchers(&sandbox)[0].clone();
+    let held_size = size(&sandbox.pandora_home().join("blobs/launchers").join(&held));
+    // delta starts with another launcher (the usual one with a different tail), but the signed
+    // index says it starts with the one this home holds.
+    let launcher = std::path::Path::new(env!("CARGO_BIN_EXE_pandora-launcher"));
+    let mut other = std::fs::read(launcher).unwrap();
+    let middle = other.len() / 2;
+    other[middle] ^= 0xff;
+    other.extend_from_slice(&[0x5a; 4096]);
+    let other_path = sandbox.home().join("other-launcher");
+    std::fs::write(&other_path, &other).unwrap();
+    let source = sandbox.home().join("src-delta");
+    support::package_source(
+        &source,
+        "delta",
+        "1.0.0",
+        Some("bin/delta"),
+        &[("bin/delta", "#!/bin/sh\necho delta\n")],
+    );
+    sandbox
+        .build(
+            &source,
+            &registry.join("pkgs/delta-1.0.0.psp"),
+            "publisher",
+            &["--launcher-bin", other_path.to_str().unwrap()],
+        )
+        .success();
+    index(&sandbox, &registry, &[]);
+    let mut held_sha = [0u8; 32];
+    for (n, byte) in held_sha.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&held[2 * n..2 * n + 2], 16).unwrap();
+    }
+    support::registry::resign(&registry, "registry", |index| {
+        let delta = index
+            .packages
+            .iter_mut()
+            .find(|package| package.name == "delta")
+            .unwrap();
+        delta.versions[0].launcher = Some(pandora::registry::index::LauncherRef {
+            sha256: held_sha,
+            size: held_size,
+        });
+    });
+    let run = sandbox.run(&["install", "--yes", "delta"]);
+    run.success();
+    // Stored whole (its own launcher kept), it runs and verifies.
+    let published = std::fs::read(registry.join("pkgs/delta-1.0.0.psp")).unwrap();
+    let blob = sandbox
+        .pandora_home()
+        .join("blobs")
+        .join(pandora::format::metadata::encode_hex(
+            &pandora_core::Sha256::of(&published),
+        ));
+    assert!(
+        std::fs::read(&blob).unwrap() == published,
+        "delta's blob is whole"
+    );
+    assert_eq!(sandbox.run(&["run", "delta"]).stdout, "delta\n");
+    sandbox.run(&["verify", "--all"]).success();
+}

@@ -136,9 +136,11 @@ fn install_targets(
     } else {
         Some(preview(layout, &plan.requested, &|id| plan.pins(id))?)
     };
-    let activating = preview
-        .as_ref()
-        .is_some_and(|preview| !preview.changes_nothing() || args.layout.namespace);
+    // A reinstall may put other bytes under an active `name@version`: activating then makes
+    // a generation whose lockfile pins them (none when the bytes are the same).
+    let activating = preview.as_ref().is_some_and(|preview| {
+        !preview.changes_nothing() || args.layout.namespace || args.reinstall
+    });
     if let Some(preview) = &preview {
         if context.settings.interactive && !context.settings.assume_yes {
             if plan.installs_nothing() && !activating {
@@ -162,7 +164,7 @@ fn install_targets(
     }
     for file in &plan.files {
         if !file.hooks.is_empty() {
-            let what = if args.no_hooks { "HasHooks" } else { "Hooks" };
+            let what = if args.no_hooks { "Skipping" } else { "Hooks" };
             context.printer.status(
                 what,
                 format!(
@@ -170,7 +172,7 @@ fn install_targets(
                     file.id,
                     render::hooks(&file.hooks),
                     if args.no_hooks {
-                        " (skipped: --no-hooks)"
+                        " (not run: --no-hooks)"
                     } else {
                         " (run in the sandbox)"
                     }

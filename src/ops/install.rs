@@ -654,24 +654,27 @@ pub fn execute(
             &mut untrusted,
         )?;
     }
-    let mut outcomes = Vec::new();
-    for resolved in &needed {
-        let provenance = Provenance {
-            registry: Some(resolved.registry.clone()),
-            source: served_by
-                .get(&resolved.id())
-                .unwrap_or(&resolved.url)
-                .to_string(),
-        };
-        outcomes.push(transaction.stage(&resolved.sha256, &provenance, options.reinstall)?);
-    }
-    for file in &files {
-        let provenance = Provenance {
-            registry: None,
-            source: file.source.clone(),
-        };
-        outcomes.push(transaction.stage(&file.sha256, &provenance, options.reinstall)?);
-    }
+    let blobs: Vec<(Sha256, Provenance)> = needed
+        .iter()
+        .map(|resolved| {
+            let provenance = Provenance {
+                registry: Some(resolved.registry.clone()),
+                source: served_by
+                    .get(&resolved.id())
+                    .unwrap_or(&resolved.url)
+                    .to_string(),
+            };
+            (resolved.sha256, provenance)
+        })
+        .chain(files.iter().map(|file| {
+            let provenance = Provenance {
+                registry: None,
+                source: file.source.clone(),
+            };
+            (file.sha256, provenance)
+        }))
+        .collect();
+    let outcomes = transaction.stage_all(&blobs, options.reinstall)?;
     let hook_messages = transaction.messages().to_vec();
     transaction.commit()?;
     report.hook_messages = hook_messages;

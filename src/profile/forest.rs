@@ -72,15 +72,18 @@ impl Tree {
             for (depth, part) in parts.into_iter().enumerate() {
                 let last = depth + 1 == count;
                 let synthetic = namespace.is_some() && depth == 0;
-                let slot = node.children.entry(part.to_string()).or_insert_with(|| {
-                    (!last || is_dir).then(|| Tree {
+                // Looked up before a key is made: most parts (`share`, `share/NAME`) are there
+                // already, and 10,000 entries would otherwise allocate 30,000 keys.
+                if !node.children.contains_key(part) {
+                    let made = (!last || is_dir).then(|| Tree {
                         synthetic,
                         ..Tree::default()
-                    })
-                });
-                match slot {
-                    Some(dir) => node = dir,
-                    None => break,
+                    });
+                    node.children.insert(part.to_string(), made);
+                }
+                match node.children.get_mut(part) {
+                    Some(Some(dir)) => node = dir,
+                    _ => break,
                 }
             }
         }
@@ -374,6 +377,8 @@ impl Forest {
         dir: &Path,
         depth_below_home: usize,
     ) -> Result<(), (PathBuf, std::io::Error)> {
+        // Links come in path order, so a directory made is remembered until the next one.
+        let mut made: Option<PathBuf> = None;
         for (path, member) in self.indexed_links() {
             let link = dir.join(&path);
             let climb = depth_below_home + path.matches('/').count();
@@ -395,7 +400,10 @@ impl Forest {
                 }
             }
             if let Some(parent) = link.parent() {
-                fs_err::create_dir_all(parent).map_err(|e| (parent.to_path_buf(), e))?;
+                if made.as_deref() != Some(parent) {
+                    fs_err::create_dir_all(parent).map_err(|e| (parent.to_path_buf(), e))?;
+                    made = Some(parent.to_path_buf());
+                }
             }
             std::os::unix::fs::symlink(&target, &link).map_err(|e| (link.clone(), e))?;
         }

@@ -556,7 +556,9 @@ impl Profiles {
         let _locked = self.lock()?;
         let current = self.current(name)?;
         let contents = change(current.as_ref())?;
-        if let Some(current) = current.filter(|current| contents.same_as(current)) {
+        if let Some(current) = current.filter(|current| {
+            contents.same_as(current) && self.locks_same_bytes(name, current, &contents)
+        }) {
             // Nothing to change, but a command killed after its generation became current
             // may have left `vir` or the lockfile link unmade: finish that.
             if self.layout.vir().symlink_metadata().is_err() {
@@ -566,6 +568,23 @@ impl Profiles {
             return Ok(current.number);
         }
         Ok(self.commit_locked(name, &contents, prefer)?)
+    }
+
+    /// Whether `generation`'s lockfile pins the bytes `contents`' members are installed from: a
+    /// member reinstalled from other bytes of the same version needs a new generation, or the
+    /// lockfile would pin bytes no longer there. One that cannot be read is no proof.
+    fn locks_same_bytes(&self, name: &str, generation: &Generation, contents: &Contents) -> bool {
+        let path = self
+            .dir(name)
+            .join(generation.number.to_string())
+            .join(LOCKFILE);
+        Lockfile::load(&path).is_ok_and(|lock| {
+            contents.members.iter().all(|record| {
+                lock.packages
+                    .iter()
+                    .any(|locked| locked.name == record.name && locked.sha256 == record.blob)
+            })
+        })
     }
 
     fn commit_locked(
@@ -1158,7 +1177,7 @@ mod tests {
             public_key: crate::format::signing::SigningKey::from_seed("profile").public_key(),
             installed_at: 0,
             dependencies: Vec::new(),
-            entries,
+            entries: entries.into(),
             entry_points: Vec::new(),
         }
     }

@@ -212,11 +212,22 @@ pub fn materialize(blob: &Path, target: &Path) -> std::io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
+/// What [`store_launcher`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// Copied now from the file's first bytes, which were checked to be that launcher.
+    Copied,
+    /// Held already: the file's first bytes were not read.
+    Held,
+    /// The file's first bytes are not that launcher.
+    NotIt,
+}
+
 /// Makes sure `blobs/launchers/` holds `launcher`, copying it from the first bytes of `whole`
-/// (a verified package file) if not. `false` when those bytes are not that launcher.
-pub fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std::io::Result<bool> {
+/// (a verified package file) if not.
+fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std::io::Result<Stored> {
     if launcher_prefix(blobs, launcher)?.is_some() {
-        return Ok(true);
+        return Ok(Stored::Held);
     }
     let directory = launchers_dir(blobs);
     fs_err::create_dir_all(&directory)?;
@@ -224,10 +235,10 @@ pub fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std
     let _lock = BlobLock::acquire(&directory, &name)?;
     let target = directory.join(&name);
     if target.is_file() && launcher_prefix(blobs, launcher)?.is_some() {
-        return Ok(true);
+        return Ok(Stored::Held);
     }
     let partial = directory.join(format!("{name}.partial"));
-    let copied = (|| -> std::io::Result<[u8; 32]> {
+    let copied = (|| -> std::io::Result<Option<Sha256>> {
         let mut input = fs_err::File::open(whole)?.take(launcher.size);
         let mut output = fs_err::File::create(&partial)?;
         let mut hasher = Sha256::new();
@@ -242,21 +253,24 @@ pub fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std
             output.write_all(&buffer[..read])?;
             length += read as u64;
         }
-        if length != launcher.size {
-            return Ok([0; 32]);
-        }
-        Ok(hasher.finalize().into())
+        let digest: [u8; 32] = hasher.clone().finalize().into();
+        Ok((length == launcher.size && digest == launcher.sha256).then_some(hasher))
     })();
     match copied {
-        Ok(digest) if digest == launcher.sha256 => {
+        Ok(Some(state)) => {
             // Not flushed, as blobs are not: a torn launcher fails the hash of every blob
             // read through it, which is then fetched again.
             fs_err::rename(&partial, &target)?;
-            Ok(true)
+            // The state after its bytes, so the blobs split over it are not hashed from the
+            // start again by this process.
+            if let (Ok(metadata), Ok(mut states)) = (fs_err::metadata(&target), states().lock()) {
+                states.insert(launcher.sha256, (identity(&metadata), state));
+            }
+            Ok(Stored::Copied)
         }
-        Ok(_) => {
+        Ok(None) => {
             let _ = fs_err::remove_file(&partial);
-            Ok(false)
+            Ok(Stored::NotIt)
         }
         Err(error) => {
             let _ = fs_err::remove_file(&partial);
@@ -286,18 +300,22 @@ pub fn split_in_place(
     if launcher.size < MIN_SPLIT_LAUNCHER || split_reference(partial)?.is_some() {
         return Ok(false);
     }
-    // The index's word is not enough: the file must start with exactly that launcher.
-    let mut hasher = Sha256::new();
-    let copied = std::io::copy(
-        &mut fs_err::File::open(partial)?.take(launcher.size),
-        &mut hasher,
-    )?;
-    let digest: [u8; 32] = hasher.finalize().into();
-    if copied != launcher.size || digest != launcher.sha256 {
-        return Ok(false);
-    }
-    if !store_launcher(blobs, partial, launcher)? {
-        return Ok(false);
+    // The index's word is not enough: the file must start with exactly that launcher, which
+    // copying it checks; a launcher held already was not compared with these bytes.
+    match store_launcher(blobs, partial, launcher)? {
+        Stored::Copied => {}
+        Stored::NotIt => return Ok(false),
+        Stored::Held => {
+            let mut hasher = Sha256::new();
+            let copied = std::io::copy(
+                &mut fs_err::File::open(partial)?.take(launcher.size),
+                &mut hasher,
+            )?;
+            let digest: [u8; 32] = hasher.finalize().into();
+            if copied != launcher.size || digest != launcher.sha256 {
+                return Ok(false);
+            }
+        }
     }
     let file = fs_err::OpenOptions::new()
         .read(true)

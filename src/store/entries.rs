@@ -209,23 +209,29 @@ fn launcher_source() -> Option<PathBuf> {
 /// `entries/.launcher-<hash>`: the launcher every entry point of this home links to, copied
 /// once (each version of it once: entry points made before keep theirs).
 fn home_launcher(layout: &Layout) -> Result<PathBuf, StoreError> {
-    static SOURCE: OnceLock<Option<(PathBuf, Vec<u8>)>> = OnceLock::new();
+    // Read and hashed once per process: an install of twenty packages asks twenty times.
+    static SOURCE: OnceLock<Option<(PathBuf, Vec<u8>, String)>> = OnceLock::new();
     let source = SOURCE.get_or_init(|| {
         let path = launcher_source()?;
         let bytes = fs_err::read(&path).ok()?;
-        Some((path, bytes))
+        let hash = encode_hex(&sha2::Sha256::digest(&bytes));
+        Some((path, bytes, hash))
     });
-    let Some((source, bytes)) = source else {
+    let Some((source, bytes, hash)) = source else {
         let exe = std::env::current_exe().unwrap_or_default();
         return Err(io(&exe)(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "the launcher (pandora-launcher), which entry points run as, is not beside pandora",
         )));
     };
+    // Packages are staged on several threads, which would share the partial file's name.
+    static PLACING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _placing = PLACING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let directory = layout.entries_dir();
     fs_err::create_dir_all(&directory).map_err(io(&directory))?;
-    let hash = sha2::Sha256::digest(bytes);
-    let path = directory.join(format!(".launcher-{}", &encode_hex(&hash)[..16]));
+    let path = directory.join(format!(".launcher-{}", &hash[..16]));
     if fs_err::symlink_metadata(&path).is_ok_and(|metadata| metadata.is_file()) {
         return Ok(path);
     }

@@ -23,6 +23,7 @@
 mod entries;
 pub mod hooks;
 mod record;
+mod stage;
 
 pub use record::{newest, Record, RecordedEntry};
 
@@ -33,14 +34,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
-use crate::format::extract::{Extraction, Limits};
 use crate::format::metadata::encode_hex;
 use crate::format::package::Scope;
 use crate::format::FormatError;
 use crate::fs::FileLock;
 use crate::layout::Layout;
 use crate::registry::download::{blob_is_intact, file_sha256, BlobLock};
-use pandora_core::id::{validate_name, validate_version};
 
 /// What can go wrong in the store. After any of them, the store is as it was.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +67,16 @@ pub enum StoreError {
         installed: String,
         /// The offered blob's hash.
         offered: String,
+    },
+    /// One command offers two different packages of the same `name@version`.
+    #[error("{id} is given twice, from different packages (sha256 {first} and {second}); nothing was installed: give one of them")]
+    Twice {
+        /// `name@version`.
+        id: String,
+        /// The first package's hash.
+        first: String,
+        /// The second package's hash.
+        second: String,
     },
     /// Nothing of that name and version is installed.
     #[error("{id} is not installed")]
@@ -307,6 +316,12 @@ impl Store {
     }
 
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
+        // One read already by this process, of the file still there: no need to open it.
+        if let Ok(metadata) = fs_err::metadata(path) {
+            if let Some(record) = recently_read(path, record::summary::Stamp::of(&metadata)) {
+                return Ok(Some(record));
+            }
+        }
         let failed = |source| {
             StoreError::Io(pandora_core::IoError {
                 action: "access",
@@ -324,6 +339,7 @@ impl Store {
         let summary_path = Store::summary_path(path);
         if let Ok(bytes) = fs_err::read(&summary_path) {
             if let Some(record) = record::summary::decode(&bytes, stamp) {
+                remember_read(path, stamp, &record);
                 return Ok(Some(record));
             }
         }
@@ -338,6 +354,7 @@ impl Store {
         // Made now for a record without one (written before summaries, or its summary stale or
         // damaged); best effort: a read-only home still reads the ACL record.
         let _ = write_unsynced(&summary_path, &record::summary::encode(&record, stamp));
+        remember_read(path, stamp, &record);
         Ok(Some(record))
     }
 
@@ -426,6 +443,7 @@ impl Store {
                 if in_place {
                     let record = self.record_path(id);
                     fs_err::rename(&pending, &record).map_err(io(&record))?;
+                    forget_read(&record);
                 } else {
                     fs_err::remove_file(&pending).map_err(io(&pending))?;
                 }
@@ -553,6 +571,7 @@ impl Store {
         let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
         fs_err::remove_file(&record_path).map_err(io(&record_path))?;
+        forget_read(&record_path);
         let _ = fs_err::remove_file(self.attestation_path(id));
         // Stale without its record either way; removed so nothing is left behind.
         let _ = fs_err::remove_file(Store::summary_path(&record_path));
@@ -880,132 +899,6 @@ impl Transaction<'_> {
         &self.messages
     }
 
-    /// Verifies the blob `sha256` and extracts it into `tmp/` (every slot hashed as it streams),
-    /// sealed read-only. Nothing in `store/` changes until [`Transaction::commit`].
-    pub fn stage(
-        &mut self,
-        sha256: &Sha256,
-        provenance: &Provenance,
-        reinstall: bool,
-    ) -> Result<Installed, StoreError> {
-        let store = self.store;
-        let blob = store.blob_path(sha256);
-        let package = crate::registry::launchers::open_blob(&blob)?;
-        let verified = package.verified(Scope::Structure)?;
-        let (name, version) = (
-            verified.metadata.package.name.clone(),
-            verified.metadata.package.version.clone(),
-        );
-        validate_name(&name)
-            .and_then(|()| validate_version(&version))
-            .map_err(|reason| StoreError::Identity {
-                path: provenance.source.clone().into(),
-                reason,
-            })?;
-        let id = pandora_core::id::id(&name, &version);
-        // A record whose tree is gone (a removal cut short) describes nothing installed.
-        let existing = store
-            .record(&id)?
-            .filter(|_| store.entry_path(&id).is_dir());
-        if let Some(existing) = existing {
-            if existing.blob == *sha256 && !reinstall {
-                return Ok(Installed::Already(existing));
-            }
-            if existing.blob != *sha256 && !reinstall {
-                return Err(StoreError::Conflict {
-                    id,
-                    installed: encode_hex(&existing.blob),
-                    offered: encode_hex(sha256),
-                });
-            }
-        }
-        if let Some(already) = self.staged.iter().find(|staged| staged.record.id() == id) {
-            return Ok(Installed::New(already.record.clone()));
-        }
-        let tmp = store.layout.tmp_dir();
-        let staging = tempfile::Builder::new()
-            .prefix("install-")
-            .tempdir_in(&tmp)
-            .map_err(io(&tmp))?
-            .keep();
-        // Registered before anything can fail, so a drop cleans it up.
-        self.staged.push(Staged {
-            staging: staging.clone(),
-            record: Record {
-                name,
-                version,
-                blob: *sha256,
-                registry: provenance.registry.clone(),
-                source: provenance.source.clone(),
-                public_key: verified.public_key,
-                installed_at: crate::registry::publish::now(),
-                dependencies: verified
-                    .metadata
-                    .pandora
-                    .clone()
-                    .unwrap_or_default()
-                    .dependencies,
-                entries: Vec::new(),
-                entry_points: Vec::new(),
-            },
-            writable: Vec::new(),
-        });
-        let tree = staging.join("tree");
-        fs_err::create_dir(&tree).map_err(io(&tree))?;
-        let mut extraction = Extraction::new(Limits::default());
-        for slot in &verified.slots {
-            extraction.extract_slot(&package, slot, &tree)?;
-        }
-        extraction.finish()?;
-        // The attestation (SBOM, provenance) is kept beside the record, not in the tree a
-        // profile links: every package has one, under the same name.
-        let attestation = tree.join(crate::build::sbom::ATTESTATION);
-        if fs_err::symlink_metadata(&attestation).is_ok_and(|metadata| metadata.is_file()) {
-            let kept = staging.join("attestation");
-            fs_err::rename(&attestation, &kept).map_err(io(&attestation))?;
-        }
-        let package_hooks = verified
-            .metadata
-            .pandora
-            .as_ref()
-            .map(|pandora| pandora.hooks.clone())
-            .unwrap_or_default();
-        if self.run_hooks && !package_hooks.is_empty() {
-            if let Some(BeforeHooks(observer)) = &self.before_hooks {
-                observer(&id, &package_hooks);
-            }
-            let messages = hooks::run(
-                &id,
-                &package_hooks,
-                hooks::Phase::Install,
-                &tree,
-                &store.entry_path(&id),
-            )?;
-            self.messages
-                .extend(messages.into_iter().map(|message| (id.clone(), message)));
-        }
-        let prepared = entries::prepare(
-            &store.layout,
-            &verified.metadata,
-            &verified.public_key,
-            &id,
-            &tree,
-            &provenance.source,
-        )?;
-        if !prepared.records.is_empty() {
-            entries::write(&store.layout, &staging.join("entries"), &prepared.records)?;
-        }
-        let entries = seal(&tree)?;
-        let staged = self
-            .staged
-            .last_mut()
-            .ok_or_else(|| StoreError::NotInstalled { id: id.clone() })?;
-        staged.record.entries = entries;
-        staged.record.entry_points = prepared.records.into_keys().collect();
-        staged.writable = prepared.writable;
-        Ok(Installed::New(staged.record.clone()))
-    }
-
     /// Commits every staged package in three phases, each step of the module's documentation
     /// taken for all packages at once, so that a batch costs three flushes, not three per
     /// package: (1) every pending record is written, then one `syncfs` makes them and the staged
@@ -1170,10 +1063,12 @@ impl Store {
             }
         }
         fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
+        forget_read(&record_path);
         // The summary activation reads (best effort: without it the ACL record is read, and
         // the summary made then).
         if let Ok(metadata) = fs_err::metadata(&record_path) {
             let stamp = record::summary::Stamp::of(&metadata);
+            remember_read(&record_path, stamp, &staged.record);
             let _ = write_unsynced(
                 &Store::summary_path(&record_path),
                 &record::summary::encode(&staged.record, stamp),
@@ -1327,6 +1222,41 @@ fn seal(root: &Path) -> Result<Vec<RecordedEntry>, StoreError> {
 /// Deletes a tree, read-only directories included.
 fn remove_tree(path: &Path) -> Result<(), StoreError> {
     crate::fs::remove_tree(path).map_err(io(path))
+}
+
+/// Records this process read, by path, with the stamp of the file they came from: activating
+/// 100 packages reads each record three times (its pins, its registry, its entries), and a
+/// record replaced since (another stamp) is read again.
+type ReadRecords =
+    std::sync::Mutex<std::collections::HashMap<PathBuf, (record::summary::Stamp, Record)>>;
+
+/// Beyond this many records, a process reads them again rather than keep them all.
+const REMEMBERED_RECORDS: usize = 4096;
+
+fn read_records() -> &'static ReadRecords {
+    static READ: std::sync::OnceLock<ReadRecords> = std::sync::OnceLock::new();
+    READ.get_or_init(Default::default)
+}
+
+fn recently_read(path: &Path, stamp: record::summary::Stamp) -> Option<Record> {
+    let read = read_records().lock().ok()?;
+    let (known, record) = read.get(path)?;
+    (*known == stamp).then(|| record.clone())
+}
+
+/// A record this process replaced or removed: read from its file again, whatever its stamp.
+fn forget_read(path: &Path) {
+    if let Ok(mut read) = read_records().lock() {
+        read.remove(path);
+    }
+}
+
+fn remember_read(path: &Path, stamp: record::summary::Stamp, record: &Record) {
+    if let Ok(mut read) = read_records().lock() {
+        if read.len() < REMEMBERED_RECORDS || read.contains_key(path) {
+            read.insert(path.to_path_buf(), (stamp, record.clone()));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -64,8 +64,8 @@ pub struct Record {
     pub installed_at: i64,
     /// Its `name@version` dependencies, from the signed metadata.
     pub dependencies: Vec<String>,
-    /// Every entry, sorted by path.
-    pub entries: Vec<RecordedEntry>,
+    /// Every entry, sorted by path; shared, so a record read again is not copied.
+    pub entries: std::sync::Arc<[RecordedEntry]>,
     /// Its entry points' names (`entries/<id>/NAME`, linked as a profile's `bin/NAME`); none
     /// for a library, or in a record written before entry points existed.
     pub entry_points: Vec<String>,
@@ -107,7 +107,7 @@ impl Record {
         if !self.entry_points.is_empty() {
             block = block.with("entry_points", self.entry_points.clone());
         }
-        for entry in &self.entries {
+        for entry in self.entries.iter() {
             block = block.with_block(match entry {
                 RecordedEntry::File { path, sha256, mode } => Block::labelled("File", path.clone())
                     .with("sha256", encode_hex(sha256))
@@ -184,7 +184,7 @@ impl Record {
                 .get_int("installed_at")
                 .map_err(|_| invalid("`installed_at` must be an int"))?,
             dependencies,
-            entries,
+            entries: entries.into(),
             entry_points,
         })
     }
@@ -275,7 +275,7 @@ pub mod summary {
             string(&mut body, dependency);
         }
         body.extend_from_slice(&(record.entries.len() as u32).to_le_bytes());
-        for entry in &record.entries {
+        for entry in record.entries.iter() {
             match entry {
                 RecordedEntry::File { path, sha256, mode } => {
                     body.push(0);
@@ -360,7 +360,7 @@ pub mod summary {
         let has_registry = reader.array::<1>()?[0] == 1;
         let registry = reader.string()?;
         let source = reader.string()?;
-        let public_key = PublicKey::from_bytes(reader.array()?)?;
+        let public_key = PublicKey::from_checked_bytes(reader.array()?);
         let installed_at = i64::from_le_bytes(reader.array()?);
         let mut dependencies = Vec::with_capacity(reader.count()?);
         for _ in 0..dependencies.capacity() {
@@ -405,7 +405,7 @@ pub mod summary {
             public_key,
             installed_at,
             dependencies,
-            entries,
+            entries: entries.into(),
             entry_points,
         })
     }
@@ -437,7 +437,8 @@ mod tests {
                     path: "bin/hi".into(),
                     target: "hello".into(),
                 },
-            ],
+            ]
+            .into(),
             entry_points: vec!["hello".into(), "hello-admin".into()],
         };
         assert_eq!(Record::parse("record", &record.to_acl()).unwrap(), record);
@@ -466,7 +467,7 @@ mod tests {
             public_key: crate::format::signing::SigningKey::from_seed("record").public_key(),
             installed_at: 0,
             dependencies: vec!["libgreet@2.0.0".into()],
-            entries: Vec::new(),
+            entries: Vec::new().into(),
             entry_points: Vec::new(),
         };
         let text = record.to_acl();

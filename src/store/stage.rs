@@ -1,0 +1,331 @@
+//! Staging packages into `tmp/`: each blob opened and checked in order, then extracted, its
+//! entry points written and its tree sealed on every core at once (each package in a directory
+//! of its own, so they share nothing), then install hooks run one package at a time, in order,
+//! as the user is told about them. Nothing in `store/` changes until [`Transaction::commit`].
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use pandora_core::id::{validate_name, validate_version};
+use pandora_core::Sha256;
+
+use super::{
+    entries, hooks, io, seal, BeforeHooks, Installed, Provenance, Record, Staged, StoreError,
+    Transaction,
+};
+use crate::format::extract::{Extraction, Limits};
+use crate::format::metadata::{encode_hex, Hooks};
+use crate::format::package::{Package, Scope, Verified};
+
+/// A package opened and checked, waiting for its tree.
+struct Opened {
+    package: Package,
+    verified: Verified,
+    id: String,
+    source: String,
+    staging: PathBuf,
+    /// Its place in the transaction's staged packages.
+    slot: usize,
+    /// The install hooks to run, if any (none with `--no-hooks`).
+    hooks: Option<Hooks>,
+}
+
+/// What staging one package came to before its tree is made.
+enum Step {
+    /// Installed already, from these bytes.
+    Done(Box<Installed>),
+    /// The same `name@version` as a package staged earlier in this transaction (its slot).
+    SameAs(usize),
+    Make(Box<Opened>),
+}
+
+/// A staged tree's description, for its record.
+struct Made {
+    entries: Vec<crate::store::RecordedEntry>,
+    entry_points: Vec<String>,
+    writable: Vec<crate::launcher::WritableDirectory>,
+}
+
+impl Transaction<'_> {
+    /// Verifies the blob `sha256` and extracts it into `tmp/` (every slot hashed as it streams),
+    /// sealed read-only.
+    pub fn stage(
+        &mut self,
+        sha256: &Sha256,
+        provenance: &Provenance,
+        reinstall: bool,
+    ) -> Result<Installed, StoreError> {
+        let mut staged = self.stage_all(&[(*sha256, provenance.clone())], reinstall)?;
+        staged.pop().ok_or_else(|| StoreError::NotInstalled {
+            id: encode_hex(sha256),
+        })
+    }
+
+    /// [`Transaction::stage`] for several blobs, in order; their trees are made side by side.
+    /// The first failure (in order) is the error, and the transaction then commits nothing.
+    pub fn stage_all(
+        &mut self,
+        blobs: &[(Sha256, Provenance)],
+        reinstall: bool,
+    ) -> Result<Vec<Installed>, StoreError> {
+        let mut steps = Vec::with_capacity(blobs.len());
+        for (sha256, provenance) in blobs {
+            steps.push(self.open(sha256, provenance, reinstall)?);
+        }
+        let layout = &self.store.layout;
+        let jobs: Vec<&Opened> = steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Make(opened) => Some(&**opened),
+                _ => None,
+            })
+            .collect();
+        let made = in_parallel(&jobs, |opened| {
+            extract(opened)?;
+            // A package whose hooks run is finished after them, in order.
+            match opened.hooks {
+                Some(_) => Ok(None),
+                None => finish(layout, opened).map(Some),
+            }
+        });
+        let mut made = made.into_iter();
+        let mut outcomes = Vec::with_capacity(steps.len());
+        for step in steps {
+            let opened = match step {
+                Step::Done(installed) => {
+                    outcomes.push(Ok(*installed));
+                    continue;
+                }
+                Step::SameAs(slot) => {
+                    outcomes.push(Err(slot));
+                    continue;
+                }
+                Step::Make(opened) => opened,
+            };
+            let made = match made.next().unwrap_or(Ok(None))? {
+                Some(made) => made,
+                None => {
+                    self.run_hooks_of(&opened)?;
+                    finish(layout, &opened)?
+                }
+            };
+            let staged = &mut self.staged[opened.slot];
+            staged.record.entries = made.entries.into();
+            staged.record.entry_points = made.entry_points;
+            staged.writable = made.writable;
+            outcomes.push(Err(opened.slot));
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                outcome.unwrap_or_else(|slot| Installed::New(self.staged[slot].record.clone()))
+            })
+            .collect())
+    }
+
+    /// Opens the blob, checks what it is against the store, and makes its staging directory
+    /// (registered before anything can fail, so a drop cleans it up).
+    fn open(
+        &mut self,
+        sha256: &Sha256,
+        provenance: &Provenance,
+        reinstall: bool,
+    ) -> Result<Step, StoreError> {
+        let store = self.store;
+        let blob = store.blob_path(sha256);
+        let package = crate::registry::launchers::open_blob(&blob)?;
+        let verified = package.verified(Scope::Structure)?;
+        let (name, version) = (
+            verified.metadata.package.name.clone(),
+            verified.metadata.package.version.clone(),
+        );
+        validate_name(&name)
+            .and_then(|()| validate_version(&version))
+            .map_err(|reason| StoreError::Identity {
+                path: provenance.source.clone().into(),
+                reason,
+            })?;
+        let id = pandora_core::id::id(&name, &version);
+        // A record whose tree is gone (a removal cut short) describes nothing installed.
+        let existing = store
+            .record(&id)?
+            .filter(|_| store.entry_path(&id).is_dir());
+        if let Some(existing) = existing {
+            if existing.blob == *sha256 && !reinstall {
+                return Ok(Step::Done(Box::new(Installed::Already(existing))));
+            }
+            if existing.blob != *sha256 && !reinstall {
+                return Err(StoreError::Conflict {
+                    id,
+                    installed: encode_hex(&existing.blob),
+                    offered: encode_hex(sha256),
+                });
+            }
+        }
+        if let Some(slot) = self
+            .staged
+            .iter()
+            .position(|staged| staged.record.id() == id)
+        {
+            // Two files of one `name@version` in one command: the same bytes twice are one
+            // package; other bytes are refused, as they are from separate commands.
+            let first = self.staged[slot].record.blob;
+            if first != *sha256 {
+                return Err(StoreError::Twice {
+                    id,
+                    first: encode_hex(&first),
+                    second: encode_hex(sha256),
+                });
+            }
+            return Ok(Step::SameAs(slot));
+        }
+        let tmp = store.layout.tmp_dir();
+        let staging = tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&tmp)
+            .map_err(io(&tmp))?
+            .keep();
+        let hooks = verified
+            .metadata
+            .pandora
+            .as_ref()
+            .map(|pandora| pandora.hooks.clone())
+            .filter(|hooks| self.run_hooks && !hooks.is_empty());
+        self.staged.push(Staged {
+            staging: staging.clone(),
+            record: Record {
+                name,
+                version,
+                blob: *sha256,
+                registry: provenance.registry.clone(),
+                source: provenance.source.clone(),
+                public_key: verified.public_key,
+                installed_at: crate::registry::publish::now(),
+                dependencies: verified
+                    .metadata
+                    .pandora
+                    .clone()
+                    .unwrap_or_default()
+                    .dependencies,
+                entries: Vec::new().into(),
+                entry_points: Vec::new(),
+            },
+            writable: Vec::new(),
+        });
+        Ok(Step::Make(Box::new(Opened {
+            package,
+            verified,
+            id,
+            source: provenance.source.clone(),
+            staging,
+            slot: self.staged.len() - 1,
+            hooks,
+        })))
+    }
+
+    fn run_hooks_of(&mut self, opened: &Opened) -> Result<(), StoreError> {
+        let Some(package_hooks) = &opened.hooks else {
+            return Ok(());
+        };
+        if let Some(BeforeHooks(observer)) = &self.before_hooks {
+            observer(&opened.id, package_hooks);
+        }
+        let messages = hooks::run(
+            &opened.id,
+            package_hooks,
+            hooks::Phase::Install,
+            &opened.staging.join("tree"),
+            &self.store.entry_path(&opened.id),
+        )?;
+        self.messages.extend(
+            messages
+                .into_iter()
+                .map(|message| (opened.id.clone(), message)),
+        );
+        Ok(())
+    }
+}
+
+/// Extracts every slot into `staging/tree` and sets the attestation (SBOM, provenance) aside,
+/// beside the record rather than in the tree a profile links: every package has one, under
+/// the same name.
+fn extract(opened: &Opened) -> Result<(), StoreError> {
+    let tree = opened.staging.join("tree");
+    fs_err::create_dir(&tree).map_err(io(&tree))?;
+    let mut extraction = Extraction::new(Limits::default());
+    for slot in &opened.verified.slots {
+        extraction.extract_slot(&opened.package, slot, &tree)?;
+    }
+    extraction.finish()?;
+    let attestation = tree.join(crate::build::sbom::ATTESTATION);
+    if fs_err::symlink_metadata(&attestation).is_ok_and(|metadata| metadata.is_file()) {
+        let kept = opened.staging.join("attestation");
+        fs_err::rename(&attestation, &kept).map_err(io(&attestation))?;
+    }
+    Ok(())
+}
+
+/// Writes the entry points and seals the tree (after its hooks, if it has any).
+fn finish(layout: &crate::layout::Layout, opened: &Opened) -> Result<Made, StoreError> {
+    let tree = opened.staging.join("tree");
+    let prepared = entries::prepare(
+        layout,
+        &opened.verified.metadata,
+        &opened.verified.public_key,
+        &opened.id,
+        &tree,
+        &opened.source,
+    )?;
+    if !prepared.records.is_empty() {
+        entries::write(layout, &opened.staging.join("entries"), &prepared.records)?;
+    }
+    Ok(Made {
+        entries: seal(&tree)?,
+        entry_points: prepared.records.into_keys().collect(),
+        writable: prepared.writable,
+    })
+}
+
+/// `work` on every item, on as many threads as there are cores (none for one item); the
+/// results in the items' order.
+fn in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R, StoreError> + Sync,
+) -> Vec<Result<R, StoreError>> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(&work).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<R, StoreError>>>> =
+        Mutex::new(items.iter().map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(index) else { break };
+                let result = work(item);
+                if let Ok(mut results) = results.lock() {
+                    results[index] = Some(result);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|result| {
+            result.unwrap_or_else(|| {
+                Err(StoreError::Io(pandora_core::IoError {
+                    action: "stage",
+                    path: PathBuf::new(),
+                    source: std::io::Error::other("a staging thread stopped early"),
+                }))
+            })
+        })
+        .collect()
+}
