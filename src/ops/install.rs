@@ -12,14 +12,14 @@ use pandora_core::events::Event;
 use super::registries::{self, LoadedRegistry, Registries};
 use super::{Error, Result};
 use crate::format::metadata::encode_hex;
-use crate::format::package::{Scope, Verified};
+use crate::format::package::{Package, Scope, Verified};
 use crate::format::platform::Platform;
 use crate::layout::Layout;
 use crate::profile::Locked;
 use crate::registry::client::Freshness;
 use crate::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use crate::resolver::{resolve_pinned, Have, Pins, Request, Resolved};
-use crate::store::{Installed, Provenance, Store};
+use crate::store::{Blob, Installed, Provenance, Store};
 use crate::trust::{Policy, Verdict};
 
 /// One thing to install: a name (optionally pinned) from the registries, or a local file.
@@ -643,38 +643,45 @@ pub fn execute(
         downloaded_bytes,
         ..InstallReport::default()
     };
-    // Identity and signer checked on every blob before anything is staged; staging hashes
-    // every slot as it extracts; the store changes only when everything has staged.
-    for resolved in &needed {
+    // Identity and signer checked on every blob (side by side) before anything is staged;
+    // staging hashes every slot as it extracts; the store changes only when everything has
+    // staged. What checking opened and verified is staged as it is, not read again.
+    let checked = pandora_core::parallel::map(&needed, |resolved| {
+        let mut signers = Vec::new();
         check_blob(
             &store.blob_path(&resolved.sha256),
             resolved,
             &registries,
             &options.trust,
-            &mut untrusted,
-        )?;
-    }
-    let blobs: Vec<(Sha256, Provenance)> = needed
-        .iter()
-        .map(|resolved| {
-            let provenance = Provenance {
+            &mut signers,
+        )
+        .map(|opened| (opened, signers))
+    });
+    let mut blobs = Vec::with_capacity(needed.len() + files.len());
+    for (resolved, checked) in needed.iter().zip(checked) {
+        let (opened, signers) = checked?;
+        untrusted.extend(signers);
+        blobs.push(Blob {
+            sha256: resolved.sha256,
+            provenance: Provenance {
                 registry: Some(resolved.registry.clone()),
                 source: served_by
                     .get(&resolved.id())
                     .unwrap_or(&resolved.url)
                     .to_string(),
-            };
-            (resolved.sha256, provenance)
-        })
-        .chain(files.iter().map(|file| {
-            let provenance = Provenance {
-                registry: None,
-                source: file.source.clone(),
-            };
-            (file.sha256, provenance)
-        }))
-        .collect();
-    let outcomes = transaction.stage_all(&blobs, options.reinstall)?;
+            },
+            opened: Some(opened),
+        });
+    }
+    blobs.extend(files.iter().map(|file| Blob {
+        sha256: file.sha256,
+        provenance: Provenance {
+            registry: None,
+            source: file.source.clone(),
+        },
+        opened: None,
+    }));
+    let outcomes = transaction.stage_all(blobs, options.reinstall)?;
     let hook_messages = transaction.messages().to_vec();
     transaction.commit()?;
     report.hook_messages = hook_messages;
@@ -723,7 +730,7 @@ pub(super) fn check_blob(
     registries: &Registries,
     trust: &Policy,
     untrusted: &mut Vec<String>,
-) -> Result<()> {
+) -> Result<(Package, Verified)> {
     let package = crate::registry::launchers::open_blob(blob)?;
     let verified = package.verified(Scope::Structure)?;
     package
@@ -772,7 +779,7 @@ pub(super) fn check_blob(
             )));
         }
     }
-    Ok(())
+    Ok((package, verified))
 }
 
 /// A package for another platform, named as the user knows it (the file given, or

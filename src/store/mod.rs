@@ -24,6 +24,7 @@ mod entries;
 pub mod hooks;
 mod record;
 mod stage;
+pub use stage::Blob;
 
 pub use record::{newest, Record, RecordedEntry};
 

@@ -4,8 +4,6 @@
 //! as the user is told about them. Nothing in `store/` changes until [`Transaction::commit`].
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 use pandora_core::id::{validate_name, validate_version};
 use pandora_core::Sha256;
@@ -17,6 +15,17 @@ use super::{
 use crate::format::extract::{Extraction, Limits};
 use crate::format::metadata::{encode_hex, Hooks};
 use crate::format::package::{Package, Scope, Verified};
+
+/// A blob to stage, opened and verified already if its caller checked it first.
+#[derive(Debug)]
+pub struct Blob {
+    /// Its SHA-256, its name in `blobs/`.
+    pub sha256: Sha256,
+    /// Where it came from, for its record.
+    pub provenance: Provenance,
+    /// The package it holds and what verifying it found, if the caller has them.
+    pub opened: Option<(Package, Verified)>,
+}
 
 /// A package opened and checked, waiting for its tree.
 struct Opened {
@@ -56,7 +65,12 @@ impl Transaction<'_> {
         provenance: &Provenance,
         reinstall: bool,
     ) -> Result<Installed, StoreError> {
-        let mut staged = self.stage_all(&[(*sha256, provenance.clone())], reinstall)?;
+        let blob = Blob {
+            sha256: *sha256,
+            provenance: provenance.clone(),
+            opened: None,
+        };
+        let mut staged = self.stage_all(vec![blob], reinstall)?;
         staged.pop().ok_or_else(|| StoreError::NotInstalled {
             id: encode_hex(sha256),
         })
@@ -66,12 +80,26 @@ impl Transaction<'_> {
     /// The first failure (in order) is the error, and the transaction then commits nothing.
     pub fn stage_all(
         &mut self,
-        blobs: &[(Sha256, Provenance)],
+        blobs: Vec<Blob>,
         reinstall: bool,
     ) -> Result<Vec<Installed>, StoreError> {
+        let store = self.store;
+        let opened = pandora_core::parallel::map(&blobs, |blob| match &blob.opened {
+            Some(_) => Ok(None),
+            None => {
+                let package =
+                    crate::registry::launchers::open_blob(&store.blob_path(&blob.sha256))?;
+                let verified = package.verified(Scope::Structure)?;
+                Ok::<_, StoreError>(Some((package, verified)))
+            }
+        });
         let mut steps = Vec::with_capacity(blobs.len());
-        for (sha256, provenance) in blobs {
-            steps.push(self.open(sha256, provenance, reinstall)?);
+        for (blob, opened) in blobs.into_iter().zip(opened) {
+            let (package, verified) = match (blob.opened, opened?) {
+                (Some(given), _) | (None, Some(given)) => given,
+                (None, None) => unreachable!("opened above when not given"),
+            };
+            steps.push(self.open(&blob.sha256, &blob.provenance, reinstall, package, verified)?);
         }
         let layout = &self.store.layout;
         let jobs: Vec<&Opened> = steps
@@ -81,7 +109,7 @@ impl Transaction<'_> {
                 _ => None,
             })
             .collect();
-        let made = in_parallel(&jobs, |opened| {
+        let made = pandora_core::parallel::map(&jobs, |opened| {
             extract(opened)?;
             // A package whose hooks run is finished after them, in order.
             match opened.hooks {
@@ -124,18 +152,17 @@ impl Transaction<'_> {
             .collect())
     }
 
-    /// Opens the blob, checks what it is against the store, and makes its staging directory
+    /// Checks what an opened blob is against the store, and makes its staging directory
     /// (registered before anything can fail, so a drop cleans it up).
     fn open(
         &mut self,
         sha256: &Sha256,
         provenance: &Provenance,
         reinstall: bool,
+        package: Package,
+        verified: Verified,
     ) -> Result<Step, StoreError> {
         let store = self.store;
-        let blob = store.blob_path(sha256);
-        let package = crate::registry::launchers::open_blob(&blob)?;
-        let verified = package.verified(Scope::Structure)?;
         let (name, version) = (
             verified.metadata.package.name.clone(),
             verified.metadata.package.version.clone(),
@@ -285,47 +312,4 @@ fn finish(layout: &crate::layout::Layout, opened: &Opened) -> Result<Made, Store
         entry_points: prepared.records.into_keys().collect(),
         writable: prepared.writable,
     })
-}
-
-/// `work` on every item, on as many threads as there are cores (none for one item); the
-/// results in the items' order.
-fn in_parallel<T: Sync, R: Send>(
-    items: &[T],
-    work: impl Fn(&T) -> Result<R, StoreError> + Sync,
-) -> Vec<Result<R, StoreError>> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(items.len());
-    if threads <= 1 {
-        return items.iter().map(&work).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<R, StoreError>>>> =
-        Mutex::new(items.iter().map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = items.get(index) else { break };
-                let result = work(item);
-                if let Ok(mut results) = results.lock() {
-                    results[index] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|result| {
-            result.unwrap_or_else(|| {
-                Err(StoreError::Io(pandora_core::IoError {
-                    action: "stage",
-                    path: PathBuf::new(),
-                    source: std::io::Error::other("a staging thread stopped early"),
-                }))
-            })
-        })
-        .collect()
 }

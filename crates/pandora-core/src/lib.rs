@@ -17,6 +17,7 @@ pub mod hex;
 pub mod id;
 pub mod key;
 pub mod layout;
+pub mod parallel;
 pub mod text;
 pub mod time;
 
