@@ -608,3 +608,37 @@ fn a_reinstall_from_other_bytes_makes_a_generation_whose_lockfile_pins_them() {
         .run(&["sync", "--yes", "--lockfile", copy.to_str().unwrap()])
         .success();
 }
+
+#[test]
+fn info_says_when_the_installed_bytes_are_not_the_registrys() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    let info = sandbox.run(&["info", "hello"]);
+    info.success();
+    assert!(info.stdout.contains("its sha256"), "{}", info.stdout);
+    assert!(!info.stdout.contains("not the bytes"), "{}", info.stdout);
+    let other = sandbox.home().join("hello-other.psp");
+    support::publish(
+        sandbox,
+        &other,
+        "hello",
+        "1.1.0",
+        &[],
+        "#!/bin/sh\necho other\n",
+        "publisher",
+    );
+    sandbox
+        .run(&["install", "--yes", "--reinstall", other.to_str().unwrap()])
+        .success();
+    let info = sandbox.run(&["info", "hello"]);
+    info.success();
+    let installed = encode_hex(&pandora_core::Sha256::of(std::fs::read(&other).unwrap()));
+    assert!(
+        info.stdout.contains(&format!(
+            "{installed} (not the bytes the registry offers for this version)"
+        )),
+        "{}",
+        info.stdout
+    );
+}

@@ -279,3 +279,25 @@ fn an_index_that_names_the_wrong_launcher_cannot_make_a_blob_lose_its_own() {
     assert_eq!(sandbox.run(&["run", "delta"]).stdout, "delta\n");
     sandbox.run(&["verify", "--all"]).success();
 }
+
+#[test]
+fn prune_clears_the_lock_files_a_killed_download_left() {
+    let (sandbox, _registry, _server) = registry();
+    sandbox.run(&["install", "--yes", "alpha"]).success();
+    let blobs = sandbox.pandora_home().join("blobs");
+    let stale = [
+        blobs.join(format!("{}.lock", "ab".repeat(32))),
+        blobs
+            .join("launchers")
+            .join(format!("{}.lock", "cd".repeat(32))),
+    ];
+    for lock in &stale {
+        std::fs::write(lock, "").unwrap();
+    }
+    sandbox.run(&["prune", "--yes"]).success();
+    for lock in &stale {
+        assert!(!lock.exists(), "{} is still there", lock.display());
+    }
+    assert_eq!(launchers(&sandbox).len(), 1);
+    assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
+}

@@ -103,6 +103,29 @@ pub fn run(args: &InfoArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 record.source
             ),
         );
+        // The bytes installed, and whether they are the ones the registry offers for that
+        // version (a reinstall from a file, or a registry that changed what it serves).
+        let offered_sha = info
+            .offered
+            .as_ref()
+            .filter(|offered| offered.version.version == record.version)
+            .and_then(|offered| {
+                offered
+                    .version
+                    .file_for(&crate::format::platform::Platform::current())
+                    .ok()
+                    .map(|file| file.sha256)
+            });
+        let installed_sha = pandora_core::hex::encode(record.blob);
+        row(
+            "its sha256",
+            match offered_sha {
+                Some(offered) if offered != record.blob => {
+                    format!("{installed_sha} (not the bytes the registry offers for this version)")
+                }
+                _ => installed_sha,
+            },
+        );
         let Some(details) = details else { continue };
         if !details.hooks.is_empty() {
             row("hooks", render::hooks(&details.hooks));

@@ -6,7 +6,7 @@
 //! Planning reads only the records (never the store trees), so it is pure and cheap; the plan is
 //! then written by [`Forest::write`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::store::RecordedEntry;
@@ -51,16 +51,78 @@ struct Tree {
     synthetic: bool,
 }
 
+/// `TOP/NAME`, the second-level directory a path lies under, for a path below one.
+fn second_level(path: &str) -> Option<&str> {
+    let end = path.match_indices('/').nth(1)?.0;
+    Some(&path[..end])
+}
+
+/// The second-level directories (`share/NAME`) more than one member provides. Planning looks
+/// below only those: one a single member provides becomes one link whatever it holds, so a
+/// generation costs what its links cost, not what its members' files do.
+/// A namespaced member's directories are not where its record puts them: with one, every
+/// tree is made whole (`None`).
+fn shared_second_level<'m>(members: &'m [Member<'_>]) -> Option<HashSet<&'m str>> {
+    if members.iter().any(|member| member.namespace.is_some()) {
+        return None;
+    }
+    let mut providers: HashMap<&str, usize> = HashMap::new();
+    for member in members {
+        let mut own: Vec<&str> = member
+            .entries
+            .iter()
+            .filter_map(|entry| match entry {
+                // An (empty) directory there provides it as much as a file below it does.
+                RecordedEntry::Directory { path } if path.matches('/').count() == 1 => {
+                    Some(path.as_str())
+                }
+                _ => second_level(entry.path()),
+            })
+            .collect();
+        own.dedup();
+        own.sort_unstable();
+        own.dedup();
+        for directory in own {
+            *providers.entry(directory).or_default() += 1;
+        }
+    }
+    Some(
+        providers
+            .into_iter()
+            .filter(|(_, count)| *count > 1)
+            .map(|(directory, _)| directory)
+            .collect(),
+    )
+}
+
 impl Tree {
+    /// The tree of a member's entries; below a second-level directory `shared` does not list,
+    /// only that directory (a namespaced member's tree is made whole: its directories are
+    /// made up, and never folded).
     fn from_entries(
         entries: &[RecordedEntry],
         namespace: Option<&str>,
         entry_points: &[String],
+        shared: Option<&HashSet<&str>>,
     ) -> Tree {
         let mut root = Tree::default();
         for entry in entries {
-            let is_dir = matches!(entry, RecordedEntry::Directory { .. });
-            let mut parts: Vec<&str> = entry.path().split('/').filter(|p| !p.is_empty()).collect();
+            let mut is_dir = matches!(entry, RecordedEntry::Directory { .. });
+            let path = entry.path();
+            let mut parts: Vec<&str> = match second_level(path) {
+                // Recorded paths are normal (relative, single slashes); anything else is
+                // listed whole.
+                Some(directory)
+                    if namespace.is_none()
+                        && shared.is_some_and(|shared| !shared.contains(directory))
+                        && !path.starts_with('/')
+                        && !path.contains("//") =>
+                {
+                    is_dir = true;
+                    directory.split('/').collect()
+                }
+                _ => path.split('/').filter(|p| !p.is_empty()).collect(),
+            };
             if let Some(namespace) = namespace {
                 // `bin/x` becomes `bin/NS/x`; a top-level file `f` becomes `NS/f`. Either way
                 // the first component is a directory made up for the profile.
@@ -178,9 +240,17 @@ pub struct Plan {
 /// Plans the forest of `members`, in order. Any path two members provide that neither an
 /// override nor the preference settles makes the plan fail with every such path listed.
 pub fn plan(members: &[Member<'_>], rules: Rules<'_>) -> Result<Plan, Vec<Conflict>> {
+    let shared = shared_second_level(members);
     let trees: Vec<Tree> = members
         .iter()
-        .map(|m| Tree::from_entries(m.entries, m.namespace.as_deref(), m.entry_points))
+        .map(|m| {
+            Tree::from_entries(
+                m.entries,
+                m.namespace.as_deref(),
+                m.entry_points,
+                shared.as_ref(),
+            )
+        })
         .collect();
     let names: Vec<&str> = members.iter().map(Member::name).collect();
     let mut planner = Planner {
@@ -465,6 +535,44 @@ mod tests {
                 ("share/doc".to_string(), "hello@1.0.0")
             ]
         );
+    }
+
+    #[test]
+    fn a_second_level_directory_is_shared_by_an_empty_one_and_by_a_link_there() {
+        // hello ships `share/doc` empty; greet ships files below it: both are in the forest.
+        let hello = [dir("share"), dir("share/doc")];
+        let greet = [
+            dir("share"),
+            dir("share/doc"),
+            dir("share/doc/greet"),
+            file("share/doc/greet/README"),
+        ];
+        let forest = plan(
+            &[member("hello@1.0.0", &hello), member("greet@2.0.0", &greet)],
+            rules(Prefer::Neither),
+        )
+        .unwrap()
+        .forest;
+        assert_eq!(
+            forest.links(),
+            vec![("share/doc/greet".to_string(), "greet@2.0.0")]
+        );
+        // A link of one package where another has a directory is a conflict, found whichever
+        // of them lists what is below.
+        let linked = [
+            dir("share"),
+            RecordedEntry::Link {
+                path: "share/doc".into(),
+                target: "elsewhere".into(),
+            },
+        ];
+        let conflicts = plan(
+            &[member("linked@1.0.0", &linked), member("greet@2.0.0", &greet)],
+            rules(Prefer::Neither),
+        )
+        .unwrap_err();
+        assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+        assert_eq!(conflicts[0].path, "share/doc");
     }
 
     #[test]

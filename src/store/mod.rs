@@ -723,11 +723,15 @@ impl Store {
         }
         // A lock file outlives only a killed holder: taking it (and letting go) deletes it.
         if !dry_run {
-            if let Ok(entries) = fs_err::read_dir(&blobs) {
+            let launchers = crate::registry::launchers::launchers_dir(&blobs);
+            for directory in [&blobs, &launchers] {
+                let Ok(entries) = fs_err::read_dir(directory) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     if let Some(hash) = name.strip_suffix(".lock").and_then(blob_hash) {
-                        drop(BlobLock::try_acquire(&blobs, hash).map_err(io(&blobs))?);
+                        drop(BlobLock::try_acquire(directory, hash).map_err(io(directory))?);
                     }
                 }
             }
