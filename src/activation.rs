@@ -137,6 +137,9 @@ pub struct Applied {
     pub added: Vec<String>,
     /// `name@version`s that left.
     pub removed: Vec<String>,
+    /// Whether the generation is a new one (the same members count as a change when one of
+    /// them was reinstalled from other bytes).
+    pub new_generation: bool,
     /// What could not be finished after the generation became current (it stands).
     pub warnings: Vec<String>,
 }
@@ -167,8 +170,10 @@ pub fn apply_to(
     let store = Store::new(layout);
     let mut before = Vec::new();
     let mut after = Vec::new();
+    let mut previous = None;
     let profiles = Profiles::new(layout);
     let generation = profiles.update(profile, prefer, |current| {
+        previous = current.map(|generation| generation.number);
         let mut contents = match current {
             Some(generation) => Contents::of(generation, members(&store, profile, generation)?),
             None => Contents::default(),
@@ -215,6 +220,7 @@ pub fn apply_to(
         .emit();
     Ok(Applied {
         generation,
+        new_generation: previous != Some(generation),
         added: after
             .iter()
             .filter(|id| !before.contains(id))

@@ -601,6 +601,37 @@ fn a_reinstall_from_other_bytes_makes_a_generation_whose_lockfile_pins_them() {
     assert!(locked.contains(&sha(&b)), "{locked}");
     assert!(!locked.contains(&sha(&a)), "{locked}");
     assert_eq!(sandbox.run(&["run", "dup"]).stdout, "build-b\n");
+    // Every profile holding it is rebuilt, not only the active one; one that does not hold it
+    // is left alone.
+    sandbox.run(&["profile", "create", "other"]).success();
+    sandbox.run(&["profile", "switch", "other"]).success();
+    sandbox
+        .run(&["install", "--yes", a.to_str().unwrap(), "--reinstall"])
+        .success();
+    sandbox.run(&["profile", "create", "empty"]).success();
+    let run = sandbox.run(&[
+        "install",
+        "--yes",
+        "--no-activate",
+        "--reinstall",
+        b.to_str().unwrap(),
+    ]);
+    run.success();
+    assert!(run.stderr.contains("default generation"), "{}", run.stderr);
+    assert!(run.stderr.contains("other generation"), "{}", run.stderr);
+    assert!(!run.stderr.contains("empty"), "{}", run.stderr);
+    for profile in ["default", "other"] {
+        let locked = std::fs::read_to_string(
+            sandbox
+                .pandora_home()
+                .join(format!("manifests/{profile}.lock")),
+        )
+        .unwrap();
+        assert!(locked.contains(&sha(&b)), "{profile}: {locked}");
+    }
+    sandbox.run(&["profile", "switch", "default"]).success();
+    sandbox.run(&["doctor"]).success();
+    let locked = std::fs::read_to_string(&lockfile).unwrap();
     // And a copy of it syncs to what runs.
     let copy = sandbox.home().join("team.lock");
     std::fs::write(&copy, &locked).unwrap();

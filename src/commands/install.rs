@@ -136,11 +136,10 @@ fn install_targets(
     } else {
         Some(preview(layout, &plan.requested, &|id| plan.pins(id))?)
     };
-    // A reinstall may put other bytes under an active `name@version`: activating then makes
-    // a generation whose lockfile pins them (none when the bytes are the same).
-    let activating = preview.as_ref().is_some_and(|preview| {
-        !preview.changes_nothing() || args.layout.namespace || args.reinstall
-    });
+    // (A reinstall rebuilds every profile that holds what it replaced, the active one too.)
+    let activating = preview
+        .as_ref()
+        .is_some_and(|preview| !preview.changes_nothing() || args.layout.namespace);
     if let Some(preview) = &preview {
         if context.settings.interactive && !context.settings.assume_yes {
             if plan.installs_nothing() && !activating {
@@ -185,6 +184,9 @@ fn install_targets(
     let report = execute(layout, plan, &options, &progress)?;
     for (id, message) in &report.hook_messages {
         context.printer.warn(format!("{id}: {message}"));
+    }
+    for (profile, applied) in &report.rebuilt {
+        render::applied(&context.printer, profile, applied);
     }
     for id in &report.installed {
         context.printer.data(id);

@@ -16,6 +16,16 @@ pub fn applied(printer: &Printer, profile: &str, applied: &Applied) {
     if !applied.removed.is_empty() {
         parts.push(format!("- {}", applied.removed.join(", ")));
     }
+    if parts.is_empty() && applied.new_generation {
+        printer.status(
+            "Profile",
+            format!(
+                "{profile} generation {}: the same packages, rebuilt from the bytes now installed",
+                applied.generation
+            ),
+        );
+        return;
+    }
     if parts.is_empty() {
         printer.status(
             "Profile",

@@ -100,6 +100,8 @@ pub struct InstallReport {
     pub warnings: Vec<String>,
     /// What packages' `warn` hooks said: `(name@version, message)`.
     pub hook_messages: Vec<(String, String)>,
+    /// Profiles rebuilt because a package they hold was reinstalled from other bytes.
+    pub rebuilt: Vec<(String, crate::activation::Applied)>,
 }
 
 /// Progress reporting for a caller with a terminal.
@@ -714,10 +716,40 @@ pub fn execute(
             .with("requested", requested.contains(id))
             .emit();
     }
+    if options.reinstall {
+        report.rebuilt = rebuild_holding(layout, &report.installed)?;
+    }
     report.requested = requested;
     report.untrusted = untrusted;
     report.warnings = registries.warnings();
     Ok(report)
+}
+
+/// Gives every profile whose current generation holds one of `ids` (just reinstalled, perhaps
+/// from other bytes) a generation whose lockfile pins the bytes now installed, as `remove`
+/// rebuilds every profile it touches: none keeps pinning bytes that are gone. A profile whose
+/// lockfile already pins them is left as it is.
+fn rebuild_holding(
+    layout: &Layout,
+    ids: &[String],
+) -> Result<Vec<(String, crate::activation::Applied)>> {
+    let mut rebuilt = Vec::new();
+    if ids.is_empty() {
+        return Ok(rebuilt);
+    }
+    for profile in super::remove::holding_profiles(layout, ids)? {
+        let applied = crate::activation::apply(
+            layout,
+            &profile,
+            crate::activation::Change::Forget(&[]),
+            crate::profile::Prefer::Neither,
+            &format!("rebuilt: {} reinstalled", ids.join(", ")),
+        )?;
+        if applied.new_generation {
+            rebuilt.push((profile, applied));
+        }
+    }
+    Ok(rebuilt)
 }
 
 /// Checks the downloaded `blob` of `resolved` before anything uses it: it is the package the

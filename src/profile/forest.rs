@@ -567,7 +567,10 @@ mod tests {
             },
         ];
         let conflicts = plan(
-            &[member("linked@1.0.0", &linked), member("greet@2.0.0", &greet)],
+            &[
+                member("linked@1.0.0", &linked),
+                member("greet@2.0.0", &greet),
+            ],
             rules(Prefer::Neither),
         )
         .unwrap_err();

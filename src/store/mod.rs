@@ -317,11 +317,8 @@ impl Store {
     }
 
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
-        // One read already by this process, of the file still there: no need to open it.
-        if let Ok(metadata) = fs_err::metadata(path) {
-            if let Some(record) = recently_read(path, record::summary::Stamp::of(&metadata)) {
-                return Ok(Some(record));
-            }
+        if let Some(record) = remembered(path) {
+            return Ok(Some(record));
         }
         let failed = |source| {
             StoreError::Io(pandora_core::IoError {
@@ -377,12 +374,18 @@ impl Store {
     /// The record of `name@version`, if installed: the one describing the tree now at
     /// `store/name@version`, even while a commit is (or was, before a crash) between its steps.
     pub fn record(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        // Read by this process already, and its file unchanged: as it was then (a commit in
+        // progress elsewhere since is seen by the next process, as by one that read it first).
+        let path = self.record_path(id);
+        if let Some(record) = remembered(&path) {
+            return Ok(Some(record));
+        }
         if let Some((record, tree)) = self.pending(id) {
             if tree_id(&self.entry_path(id)).as_deref() == Some(tree.as_str()) {
                 return Ok(Some(record));
             }
         }
-        Store::read_record(&self.record_path(id))
+        Store::read_record(&path)
     }
 
     /// Every installed package's record, sorted by `name@version`.
@@ -1241,6 +1244,13 @@ const REMEMBERED_RECORDS: usize = 4096;
 fn read_records() -> &'static ReadRecords {
     static READ: std::sync::OnceLock<ReadRecords> = std::sync::OnceLock::new();
     READ.get_or_init(Default::default)
+}
+
+/// The record at `path` if this process read it already and the file is still the one read:
+/// no need to open it.
+fn remembered(path: &Path) -> Option<Record> {
+    let metadata = fs_err::metadata(path).ok()?;
+    recently_read(path, record::summary::Stamp::of(&metadata))
 }
 
 fn recently_read(path: &Path, stamp: record::summary::Stamp) -> Option<Record> {
