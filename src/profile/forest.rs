@@ -547,15 +547,19 @@ mod tests {
             dir("share/doc/greet"),
             file("share/doc/greet/README"),
         ];
-        let forest = plan(
-            &[member("hello@1.0.0", &hello), member("greet@2.0.0", &greet)],
-            rules(Prefer::Neither),
-        )
-        .unwrap()
-        .forest;
+        let links = |members: &[Member<'_>]| {
+            plan(members, rules(Prefer::Neither)).map(|planned| {
+                planned
+                    .forest
+                    .links()
+                    .into_iter()
+                    .map(|(path, id)| format!("{path} -> {id}"))
+                    .collect::<Vec<_>>()
+            })
+        };
         assert_eq!(
-            forest.links(),
-            vec![("share/doc/greet".to_string(), "greet@2.0.0")]
+            links(&[member("hello@1.0.0", &hello), member("greet@2.0.0", &greet)]).unwrap(),
+            ["share/doc/greet -> greet@2.0.0"]
         );
         // A link of one package where another has a directory is a conflict, found whichever
         // of them lists what is below.
@@ -566,13 +570,10 @@ mod tests {
                 target: "elsewhere".into(),
             },
         ];
-        let conflicts = plan(
-            &[
-                member("linked@1.0.0", &linked),
-                member("greet@2.0.0", &greet),
-            ],
-            rules(Prefer::Neither),
-        )
+        let conflicts = links(&[
+            member("linked@1.0.0", &linked),
+            member("greet@2.0.0", &greet),
+        ])
         .unwrap_err();
         assert_eq!(conflicts.len(), 1, "{conflicts:?}");
         assert_eq!(conflicts[0].path, "share/doc");
