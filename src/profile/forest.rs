@@ -79,7 +79,6 @@ fn shared_second_level<'m>(members: &'m [Member<'_>]) -> Option<HashSet<&'m str>
                 _ => second_level(entry.path()),
             })
             .collect();
-        own.dedup();
         own.sort_unstable();
         own.dedup();
         for directory in own {

@@ -317,9 +317,6 @@ impl Store {
     }
 
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
-        if let Some(record) = remembered(path) {
-            return Ok(Some(record));
-        }
         let failed = |source| {
             StoreError::Io(pandora_core::IoError {
                 action: "access",
