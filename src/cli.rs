@@ -608,6 +608,10 @@ pub enum ProfileCommand {
         from: Option<String>,
     },
     /// Make a profile the active one (one atomic rename of `vir`)
+    ///
+    /// The switch does not wait for the disk: after a power cut right after it, the profile
+    /// active before may be active again, whole (as with Nix's profile links). Deleting a
+    /// profile first makes the last switch durable, so `vir` never points at nothing.
     Switch {
         /// The profile
         #[arg(add = ArgValueCandidates::new(profile_names))]

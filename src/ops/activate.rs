@@ -126,6 +126,11 @@ pub fn preview(
     pins: &dyn Fn(&str) -> Option<Vec<String>>,
 ) -> Result<Preview> {
     let store = Store::new(layout);
+    let known = KnownPins {
+        store: &store,
+        planned: pins,
+        recorded: Default::default(),
+    };
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
     let active = profiles.members(&profile)?;
@@ -157,28 +162,44 @@ pub fn preview(
                 });
             }
         }
-        let dependencies = dependencies_of(&store, pins, &id)?;
+        let dependencies = known.of(&id)?;
         for pin in dependencies.into_iter().rev() {
             pending.push((pin, Some(id.clone())));
         }
     }
-    check_preview(&store, pins, &active, ids, &preview)?;
+    check_preview(&store, &known, &active, ids, &preview)?;
     Ok(preview)
 }
 
-/// The pins of `id`: from `pins` (a plan's packages, not installed yet), else its install record.
-fn dependencies_of(
-    store: &Store,
-    pins: &dyn Fn(&str) -> Option<Vec<String>>,
-    id: &str,
-) -> Result<Vec<String>> {
-    Ok(match pins(id) {
-        Some(dependencies) => dependencies,
-        None => store
+/// Every package's pins as a preview looks them up, each once (a preview walks the graph
+/// three times).
+struct KnownPins<'a> {
+    store: &'a Store,
+    /// A plan's packages, not installed yet.
+    planned: &'a dyn Fn(&str) -> Option<Vec<String>>,
+    /// Installed packages' pins, from their records.
+    recorded: std::cell::RefCell<std::collections::HashMap<String, Vec<String>>>,
+}
+
+impl KnownPins<'_> {
+    /// The pins of `id`: from the plan, else its install record (none if not installed).
+    fn of(&self, id: &str) -> Result<Vec<String>> {
+        if let Some(dependencies) = (self.planned)(id) {
+            return Ok(dependencies);
+        }
+        if let Some(dependencies) = self.recorded.borrow().get(id) {
+            return Ok(dependencies.clone());
+        }
+        let dependencies = self
+            .store
             .record(id)?
             .map(|record| record.dependencies)
-            .unwrap_or_default(),
-    })
+            .unwrap_or_default();
+        self.recorded
+            .borrow_mut()
+            .insert(id.to_string(), dependencies.clone());
+        Ok(dependencies)
+    }
 }
 
 /// Refuses, before anything is asked or downloaded, a change the activation itself would
@@ -187,14 +208,14 @@ fn dependencies_of(
 /// then what joins, dependencies first.
 fn check_preview(
     store: &Store,
-    pins: &dyn Fn(&str) -> Option<Vec<String>>,
+    known: &KnownPins<'_>,
     active: &[String],
     ids: &[String],
     preview: &Preview,
 ) -> Result<()> {
     let mut joining: Vec<String> = Vec::new();
     for id in ids {
-        post_order(store, pins, id, &mut Vec::new(), &mut joining)?;
+        post_order(known, id, &mut Vec::new(), &mut joining)?;
     }
     for (index, id) in joining.iter().enumerate() {
         let name = pandora_core::id::name_of(id);
@@ -222,7 +243,7 @@ fn check_preview(
         members.push(Pinned {
             id: id.clone(),
             name: pandora_core::id::name_of(id).to_string(),
-            dependencies: dependencies_of(store, pins, id)?,
+            dependencies: known.of(id)?,
         });
     }
     check_pins(store, &members, &preview.profile, ids, &joining, &[])?;
@@ -232,8 +253,7 @@ fn check_preview(
 /// `id` after everything it pins (depth first, pins in sorted order), once each, as
 /// activation collects a closure.
 fn post_order(
-    store: &Store,
-    pins: &dyn Fn(&str) -> Option<Vec<String>>,
+    known: &KnownPins<'_>,
     id: &str,
     path: &mut Vec<String>,
     out: &mut Vec<String>,
@@ -241,11 +261,11 @@ fn post_order(
     if out.iter().any(|seen| seen == id) || path.iter().any(|on| on == id) {
         return Ok(());
     }
-    let mut dependencies = dependencies_of(store, pins, id)?;
+    let mut dependencies = known.of(id)?;
     dependencies.sort();
     path.push(id.to_string());
     for pin in &dependencies {
-        post_order(store, pins, pin, path, out)?;
+        post_order(known, pin, path, out)?;
     }
     path.pop();
     out.push(id.to_string());

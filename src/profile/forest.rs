@@ -53,8 +53,16 @@ struct Tree {
 
 /// `TOP/NAME`, the second-level directory a path lies under, for a path below one.
 fn second_level(path: &str) -> Option<&str> {
-    let end = path.match_indices('/').nth(1)?.0;
+    // A plain loop: recorded paths are short, and this runs for every file of every member.
+    let mut slashes = path.bytes().enumerate().filter(|(_, byte)| *byte == b'/');
+    slashes.next()?;
+    let (end, _) = slashes.next()?;
     Some(&path[..end])
+}
+
+/// Whether a recorded path is normal: relative, with single slashes.
+fn is_normal(path: &str) -> bool {
+    !path.starts_with('/') && !path.as_bytes().windows(2).any(|pair| pair == b"//")
 }
 
 /// The second-level directories (`share/NAME`) more than one member provides. Planning looks
@@ -73,12 +81,16 @@ fn shared_second_level<'m>(members: &'m [Member<'_>]) -> Option<HashSet<&'m str>
             .iter()
             .filter_map(|entry| match entry {
                 // An (empty) directory there provides it as much as a file below it does.
-                RecordedEntry::Directory { path } if path.matches('/').count() == 1 => {
+                RecordedEntry::Directory { path }
+                    if path.bytes().filter(|byte| *byte == b'/').count() == 1 =>
+                {
                     Some(path.as_str())
                 }
                 _ => second_level(entry.path()),
             })
             .collect();
+        // Entries come sorted, so most repeats are neighbours; dedup first keeps the sort small.
+        own.dedup();
         own.sort_unstable();
         own.dedup();
         for directory in own {
@@ -105,19 +117,23 @@ impl Tree {
         shared: Option<&HashSet<&str>>,
     ) -> Tree {
         let mut root = Tree::default();
+        // The directory the entries before folded into: a sorted record lists a directory's
+        // files one after another, and each after the first adds nothing.
+        let mut folded: Option<&str> = None;
         for entry in entries {
             let mut is_dir = matches!(entry, RecordedEntry::Directory { .. });
             let path = entry.path();
             let mut parts: Vec<&str> = match second_level(path) {
+                Some(directory) if folded == Some(directory) && is_normal(path) => continue,
                 // Recorded paths are normal (relative, single slashes); anything else is
                 // listed whole.
                 Some(directory)
                     if namespace.is_none()
                         && shared.is_some_and(|shared| !shared.contains(directory))
-                        && !path.starts_with('/')
-                        && !path.contains("//") =>
+                        && is_normal(path) =>
                 {
                     is_dir = true;
+                    folded = Some(directory);
                     directory.split('/').collect()
                 }
                 _ => path.split('/').filter(|p| !p.is_empty()).collect(),

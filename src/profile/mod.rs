@@ -324,9 +324,20 @@ impl Profiles {
     /// holds only directories and links into the store, so anything else is the user's.
     /// Reported as a warning; a file that cannot be moved stops the change instead.
     fn rescue(&self, name: &str) -> Result<(), ProfileError> {
-        match self.current(name)? {
-            Some(current) => self.rescue_generation(name, current.number),
-            None => Ok(()),
+        let current = self.dir(name).join("current");
+        // The number is all rescue needs; a `current` that names no number is loaded whole,
+        // which reports it.
+        let number = match fs_err::read_link(&current) {
+            Ok(target) => target.to_str().and_then(|number| number.parse().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(io(&current)(e)),
+        };
+        match number {
+            Some(number) => self.rescue_generation(name, number),
+            None => match self.current(name)? {
+                Some(current) => self.rescue_generation(name, current.number),
+                None => Ok(()),
+            },
         }
     }
 
@@ -371,12 +382,18 @@ impl Profiles {
 
     /// Takes the store's lock and sweeps what crashed operations left in `tmp/`.
     fn lock(&self) -> Result<FileLock, ProfileError> {
-        let path = self.layout.store_lock();
-        let lock = FileLock::acquire(&path).map_err(io(&path))?;
+        let lock = self.lock_unswept()?;
         let tmp = self.layout.tmp_dir();
         crate::fs::clear_directory(&tmp).map_err(io(&tmp))?;
         fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
         Ok(lock)
+    }
+
+    /// The store's lock alone, for a change that stages nothing but one link in `tmp/`
+    /// (a switch): the next command that stages more sweeps.
+    fn lock_unswept(&self) -> Result<FileLock, ProfileError> {
+        let path = self.layout.store_lock();
+        FileLock::acquire(&path).map_err(io(&path))
     }
 
     /// Every profile's name, sorted.
@@ -473,7 +490,7 @@ impl Profiles {
         name: &str,
         accept: impl FnOnce(&Generation) -> Result<(), E>,
     ) -> Result<(), E> {
-        let _locked = self.lock()?;
+        let _locked = self.lock_unswept()?;
         let target = self
             .current(name)?
             .ok_or_else(|| ProfileError::Missing(name.to_string()))?;
@@ -494,6 +511,11 @@ impl Profiles {
         if self.active()? == name {
             return Err(ProfileError::Active(name.to_string()));
         }
+        // A switch does not wait for `vir` to reach the disk (see `point_vir`); it must before
+        // the profile it left goes, or a crash could bring `vir` back pointing at nothing.
+        let home = self.layout.vir();
+        let home = home.parent().unwrap_or(Path::new("."));
+        sync_directory(home).map_err(io(home))?;
         for generation in generation_numbers(&dir)? {
             self.rescue_generation(name, generation)?;
         }
@@ -959,18 +981,31 @@ impl Profiles {
         self.replace_symlink(&dir.join("current"), Path::new(&number.to_string()))
     }
 
+    /// Points `vir` at `name`. Unlike every other state change, this one is not fsynced: a
+    /// crash right after a switch may find the previous profile active, which is whole and
+    /// still there (deleting a profile first makes `vir` durable), so `vir` never points at
+    /// nothing; and a switch costs no wait for the disk, as with Nix's profile links.
     fn point_vir(&self, name: &str) -> Result<(), ProfileError> {
         let target = Path::new("profiles")
             .join(name)
             .join("current")
             .join("forest");
-        self.replace_symlink(&self.layout.vir(), &target)
+        self.rename_symlink_over(&self.layout.vir(), &target)
     }
 
-    /// Atomically makes `link` a symlink to `target`: a new link made in `tmp/` is renamed
-    /// over it. The rename is the change; making it durable afterwards can only warn.
+    /// Atomically makes `link` a symlink to `target`, durably. The rename is the change;
+    /// making it durable afterwards can only warn.
     fn replace_symlink(&self, link: &Path, target: &Path) -> Result<(), ProfileError> {
-        let staged = self.layout.tmp_dir().join(format!(
+        self.rename_symlink_over(link, target)?;
+        let parent = link.parent().unwrap_or(Path::new("."));
+        self.after_commit(sync_directory(parent).map_err(io(parent)));
+        Ok(())
+    }
+
+    /// A new link made in `tmp/` and renamed over `link`.
+    fn rename_symlink_over(&self, link: &Path, target: &Path) -> Result<(), ProfileError> {
+        let tmp = self.layout.tmp_dir();
+        let staged = tmp.join(format!(
             "link-{}-{}",
             std::process::id(),
             link.file_name()
@@ -978,10 +1013,14 @@ impl Profiles {
                 .unwrap_or_default()
         ));
         let _ = fs_err::remove_file(&staged);
-        std::os::unix::fs::symlink(target, &staged).map_err(io(&staged))?;
+        if let Err(error) = std::os::unix::fs::symlink(target, &staged) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                return Err(io(&staged)(error));
+            }
+            fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
+            std::os::unix::fs::symlink(target, &staged).map_err(io(&staged))?;
+        }
         fs_err::rename(&staged, link).map_err(io(link))?;
-        let parent = link.parent().unwrap_or(Path::new("."));
-        self.after_commit(sync_directory(parent).map_err(io(parent)));
         Ok(())
     }
 }
@@ -1025,11 +1064,21 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     let mut strays = Vec::new();
     let mut pending = vec![forest.to_path_buf()];
     while let Some(directory) = pending.pop() {
+        use std::os::unix::fs::MetadataExt;
+        let metadata = fs_err::metadata(&directory).ok();
         let changed = sealed_at.is_none_or(|sealed| {
-            fs_err::metadata(&directory)
-                .and_then(|metadata| metadata.modified())
-                .is_ok_and(|modified| modified >= sealed)
+            metadata
+                .as_ref()
+                .and_then(|metadata| metadata.modified().ok())
+                .is_none_or(|modified| modified >= sealed)
         });
+        // An unchanged directory with two links (itself and `.`) has no subdirectory to
+        // descend into, so it is not listed at all. Filesystems that do not count a
+        // directory's subdirectories say 1, and are listed.
+        let leaf = metadata.is_some_and(|metadata| metadata.nlink() == 2);
+        if !changed && leaf {
+            continue;
+        }
         for entry in fs_err::read_dir(&directory).map_err(io(&directory))? {
             let entry = entry.map_err(io(&directory))?;
             let file_type = entry.file_type().map_err(io(&entry.path()))?;
@@ -1352,5 +1401,51 @@ mod tests {
         assert_eq!(last.members.len(), 2, "{:?}", last.members);
         assert_eq!(read(home.path(), "bin/a"), "a:bin/a");
         assert_eq!(read(home.path(), "bin/b"), "b:bin/b");
+    }
+
+    /// Sets a directory's modification time to `seconds` ago.
+    fn age(path: &Path, seconds: u64) {
+        let then = std::time::SystemTime::now() - std::time::Duration::from_secs(seconds);
+        fs_err::File::open(path)
+            .unwrap()
+            .file()
+            .set_modified(then)
+            .unwrap();
+    }
+
+    /// A directory unchanged since the generation was sealed is not listed when it has no
+    /// subdirectory; what the user adds anywhere, at any depth, is still found.
+    #[test]
+    fn strays_are_found_below_directories_left_unlisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let forest = dir.path().join("forest");
+        for sub in ["bin", "share/a/deep", "share/b"] {
+            fs_err::create_dir_all(forest.join(sub)).unwrap();
+        }
+        std::os::unix::fs::symlink("../../store/x@1/bin/x", forest.join("bin/x")).unwrap();
+        std::os::unix::fs::symlink("../../../store/x@1/share/b/f", forest.join("share/b/f"))
+            .unwrap();
+        for sub in ["", "bin", "share", "share/a", "share/a/deep", "share/b"] {
+            age(&forest.join(sub), 3600);
+        }
+        fs_err::write(dir.path().join("generation.acl"), "").unwrap();
+        fs_err::File::open(dir.path().join("generation.acl"))
+            .unwrap()
+            .file()
+            .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
+            .unwrap();
+        assert!(strays(&forest).unwrap().is_empty());
+        fs_err::write(forest.join("share/a/deep/mine"), "mine").unwrap();
+        fs_err::write(forest.join("share/b/also-mine"), "mine").unwrap();
+        fs_err::create_dir(forest.join("bin/sub")).unwrap();
+        fs_err::write(forest.join("bin/sub/nested"), "mine").unwrap();
+        assert_eq!(
+            strays(&forest).unwrap(),
+            [
+                PathBuf::from("bin/sub/nested"),
+                PathBuf::from("share/a/deep/mine"),
+                PathBuf::from("share/b/also-mine"),
+            ]
+        );
     }
 }

@@ -324,6 +324,19 @@ impl Store {
                 source,
             })
         };
+        // A summary made from the file now at `path` names its stamp, so a stat is enough.
+        let stamp = match fs_err::metadata(path) {
+            Ok(metadata) => record::summary::Stamp::of(&metadata),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(failed(source)),
+        };
+        let summary_path = Store::summary_path(path);
+        if let Some(record) =
+            read_whole(&summary_path).and_then(|bytes| record::summary::decode(&bytes, stamp))
+        {
+            remember_read(path, stamp, &record);
+            return Ok(Some(record));
+        }
         let mut file = match fs_err::File::open(path) {
             Ok(file) => file,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -331,13 +344,6 @@ impl Store {
         };
         // The stamp of the very file read, so a summary made from it names what was read.
         let stamp = record::summary::Stamp::of(&file.metadata().map_err(failed)?);
-        let summary_path = Store::summary_path(path);
-        if let Ok(bytes) = fs_err::read(&summary_path) {
-            if let Some(record) = record::summary::decode(&bytes, stamp) {
-                remember_read(path, stamp, &record);
-                return Ok(Some(record));
-            }
-        }
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(failed)?;
         let record = Record::parse(&path.display().to_string(), &text).map_err(|source| {
@@ -1243,9 +1249,29 @@ fn read_records() -> &'static ReadRecords {
     READ.get_or_init(Default::default)
 }
 
+/// A small file's bytes in one read (`fs::read` stats twice and seeks); `None` when it cannot
+/// be read whole, which its reader treats as absent.
+fn read_whole(path: &Path) -> Option<Vec<u8>> {
+    // Far beyond the summary of any real package; a larger file is damage, not a size to
+    // allocate.
+    const LIMIT: u64 = 1 << 30;
+    let mut file = fs_err::File::open(path).ok()?;
+    let length = file.metadata().ok()?.len();
+    if length > LIMIT {
+        return None;
+    }
+    let mut bytes = vec![0; usize::try_from(length).ok()?];
+    file.read_exact(&mut bytes).ok()?;
+    Some(bytes)
+}
+
 /// The record at `path` if this process read it already and the file is still the one read:
 /// no need to open it.
 fn remembered(path: &Path) -> Option<Record> {
+    // Not read before: no stat to spend on it.
+    if !read_records().lock().ok()?.contains_key(path) {
+        return None;
+    }
     let metadata = fs_err::metadata(path).ok()?;
     recently_read(path, record::summary::Stamp::of(&metadata))
 }

@@ -214,12 +214,15 @@ pub fn newest<'r>(
 /// binary form read without the ACL parser, for commands that read many records (activating
 /// 100 packages reads 1.6 MB of records). It is bound to the ACL record it was made from by
 /// that file's identity ([`Stamp`]: device, inode, size, modification and change times), so a
-/// record replaced or edited since makes it stale, and it carries a SHA-256 of its contents, so
-/// a damaged one is detected: either way the ACL record is read and the summary made again.
-/// Records written before summaries existed get one the first time they are read.
+/// record replaced or edited since makes it stale, and it carries a CRC-32 of its contents, so
+/// a damaged one (a summary is written without an fsync, so a crash can tear it) is detected:
+/// either way the ACL record is read and the summary made again. The CRC guards against
+/// accidents only, as a digest here would: whoever can write `records/` can rewrite the ACL
+/// record too, which is why that directory's owner and mode are checked. Records written before
+/// summaries existed, or before this version, get one the first time they are read.
 ///
 /// ```text
-/// "PNDRREC1" | stamp: 7 x u64 | SHA-256 of the rest | name | version | blob (32 bytes) |
+/// "PNDRREC3" | stamp: 7 x u64 | CRC-32 of the rest (u32) | name | version | blob (32 bytes) |
 /// registry (u8 present, string) | source | public key (32 bytes) | installed_at i64 |
 /// u32 count, dependencies | u32 count, entries: u8 kind (0 file, 1 directory, 2 link), path,
 /// then a file's SHA-256 and u32 mode, or a link's target
@@ -227,10 +230,11 @@ pub fn newest<'r>(
 /// Strings are a u32 length and UTF-8 bytes; integers little-endian.
 pub mod summary {
     use super::{Record, RecordedEntry};
-    use pandora_core::{PublicKey, Sha256};
+    use pandora_core::PublicKey;
 
-    // 2: entry points follow the entries (a version-1 summary is made again from its record).
-    const MAGIC: &[u8; 8] = b"PNDRREC2";
+    // 2: entry points follow the entries; 3: a CRC-32 instead of a SHA-256 (hashing every
+    // summary was a tenth of activating 100 packages). Older summaries are made again.
+    const MAGIC: &[u8; 8] = b"PNDRREC3";
     const STAMP: usize = 7 * 8;
 
     /// The identity of an ACL record file, as a summary of it records.
@@ -298,12 +302,12 @@ pub mod summary {
         for entry_point in &record.entry_points {
             string(&mut body, entry_point);
         }
-        let mut out = Vec::with_capacity(MAGIC.len() + STAMP + 32 + body.len());
+        let mut out = Vec::with_capacity(MAGIC.len() + STAMP + 4 + body.len());
         out.extend_from_slice(MAGIC);
         for word in stamp.0 {
             out.extend_from_slice(&word.to_le_bytes());
         }
-        out.extend_from_slice(&Sha256::of(&body)[..]);
+        out.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
         out.extend_from_slice(&body);
         out
     }
@@ -350,8 +354,7 @@ pub mod summary {
                 return None;
             }
         }
-        let digest: [u8; 32] = reader.array()?;
-        if Sha256::of(reader.0) != digest {
+        if reader.u32()? != crc32fast::hash(reader.0) {
             return None;
         }
         let name = reader.string()?;

@@ -203,9 +203,6 @@ impl ActivityLog {
         if !ACTIVITY.contains(&event.name) {
             return Ok(());
         }
-        if let Some(parent) = self.path.parent() {
-            fs_err::create_dir_all(parent).map_err(crate::IoError::at("create", parent))?;
-        }
         // Two processes may both see the file over the limit and both rename: the second
         // rename moves a nearly empty file, which loses at most the few lines in between. Never
         // more than the bound is kept, and every kept line is whole.
@@ -214,7 +211,15 @@ impl ActivityLog {
             fs_err::rename(&self.path, &rotated)
                 .map_err(crate::IoError::at("rotate the activity log", &self.path))?;
         }
-        let sink = FileSink::open(&self.path)?;
+        let sink = match FileSink::open(&self.path) {
+            Err(error) if error.source.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = self.path.parent() {
+                    fs_err::create_dir_all(parent).map_err(crate::IoError::at("create", parent))?;
+                }
+                FileSink::open(&self.path)?
+            }
+            opened => opened?,
+        };
         let mut bytes = event.line(seconds).into_bytes();
         bytes.push(b'\n');
         (&sink.file)
