@@ -193,3 +193,139 @@ fn a_removal_that_took_effect_is_not_a_failure() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!sandbox.run(&["list", "--store"]).stdout.contains("one"));
 }
+
+/// `mv` and `cp -a` keep a directory's old mtime: a directory moved into `~/bin` looked
+/// unchanged since the generation was sealed, its files were never looked at, and deleting
+/// the profile deleted them.
+#[test]
+fn a_directory_moved_in_with_an_old_mtime_is_rescued() {
+    if !is_root() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox.run(&["profile", "create", "work"]).success();
+    sandbox.run(&["profile", "switch", "work"]).success();
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    let outside = sandbox.home().join("scripts");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::write(outside.join("deploy.sh"), "precious\n").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::open(&outside)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    std::fs::rename(&outside, sandbox.home().join("bin/scripts")).unwrap();
+    sandbox.run(&["profile", "create", "other"]).success();
+    let switched = sandbox.run(&["profile", "switch", "other"]);
+    switched.success();
+    assert!(
+        switched.stderr.contains("belongs to no package"),
+        "{}",
+        switched.stderr
+    );
+    sandbox
+        .run(&["profile", "delete", "work", "--yes"])
+        .success();
+    assert!(
+        rescued(&sandbox)
+            .iter()
+            .any(|path| path.ends_with("bin/scripts/deploy.sh")),
+        "{:?}",
+        rescued(&sandbox)
+    );
+}
+
+/// Rescues named by profile, generation and second overwrote each other's files.
+#[test]
+fn two_rescues_in_one_second_keep_both_files() {
+    if !is_root() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    sandbox.run(&["profile", "create", "other"]).success();
+    for draft in ["draft 1", "draft 2", "draft 3"] {
+        std::fs::write(sandbox.home().join("bin/notes.txt"), draft).unwrap();
+        sandbox.run(&["profile", "switch", "other"]).success();
+        sandbox.run(&["profile", "switch", "default"]).success();
+    }
+    let mut kept: Vec<String> = rescued(&sandbox)
+        .iter()
+        .map(|path| std::fs::read_to_string(path).unwrap())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["draft 1", "draft 2", "draft 3"]);
+}
+
+/// What is not a regular file where a record or its summary belongs (a FIFO, `/dev/zero`)
+/// hung every command that read records, or read without end.
+#[test]
+fn records_that_are_not_files_do_not_hang_or_exhaust_memory() {
+    let sandbox = Sandbox::new();
+    for name in ["one", "two"] {
+        let package = package(&sandbox, name, "publisher");
+        sandbox
+            .run(&["install", "--yes", package.to_str().unwrap()])
+            .success();
+    }
+    let records = sandbox.pandora_home().join("records");
+    let summary = records.join("one@1.0.0.summary");
+    let _ = std::fs::remove_file(&summary);
+    nix::unistd::mkfifo(&summary, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let record = records.join("two@1.0.0.acl");
+    std::fs::remove_file(&record).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &record).unwrap();
+    let output = finishes(sandbox.command(&["list", "--store"]));
+    let status = output.status;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The FIFO is no summary: `one` is read from its ACL record. `two`'s record is refused,
+    // named.
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains("two@1.0.0.acl"), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}
+
+/// `command`'s output, failing the test if it runs for more than 30 seconds (a hang).
+fn finishes(mut command: std::process::Command) -> std::process::Output {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("{command:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// An activity log that is a FIFO nobody reads blocked every command that logs.
+#[test]
+fn an_activity_log_that_is_a_fifo_does_not_hang_commands() {
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    let log = sandbox.pandora_home().join("log/events.log");
+    std::fs::remove_file(&log).unwrap();
+    nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    sandbox.run(&["profile", "create", "other"]).success();
+    let output = finishes(sandbox.command(&["profile", "switch", "other"]));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the activity log was not written"),
+        "{stderr}"
+    );
+}

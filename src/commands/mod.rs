@@ -204,7 +204,8 @@ impl pandora_core::events::Sink for EventSink {
         if let Err(error) = self.activity.record(event, seconds) {
             if !self.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
                 self.warner.warn(format!(
-                    "the activity log was not written (`pandora metrics` will not count this): {error}"
+                    "the activity log was not written (`pandora metrics` will not count this): {}",
+                    pandora_core::error::chain(&error)
                 ));
             }
         }

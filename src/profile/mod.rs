@@ -351,10 +351,16 @@ impl Profiles {
         if strays.is_empty() {
             return Ok(());
         }
-        let destination = self
-            .layout
-            .rescue_dir()
-            .join(format!("{name}-{number}-{}", pandora_core::time::now()));
+        // One directory per rescue: two in the same second must not overwrite each other.
+        let stem = format!("{name}-{number}-{}", pandora_core::time::now());
+        let rescue = self.layout.rescue_dir();
+        let destination = (1..)
+            .map(|n| match n {
+                1 => rescue.join(&stem),
+                n => rescue.join(format!("{stem}-{n}")),
+            })
+            .find(|candidate| candidate.symlink_metadata().is_err())
+            .unwrap_or_else(|| rescue.join(&stem));
         for relative in strays {
             let from = forest.join(&relative);
             let to = destination.join(&relative);
@@ -368,8 +374,8 @@ impl Profiles {
             fs_err::set_permissions(holder, sealed).map_err(io(holder))?;
             moved?;
             self.warnings.borrow_mut().push(format!(
-                "{} belongs to no package; moved it to {} (a new generation would have left it behind)",
-                self.layout.vir().join(&relative).display(),
+                "{} (saved into generation {number} of profile {name}) belongs to no package; moved it to {} (a generation holds only links to packages)",
+                relative.display(),
                 to.display()
             ));
         }
@@ -1053,24 +1059,24 @@ fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> ProfileError + '_ {
 /// Paths (relative to `forest`) of what is neither a directory nor one of the forest's own
 /// links into the store.
 fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
-    // A sealed forest's directories are all older than its `generation.acl`, written after
-    // them; adding, removing or replacing an entry changes its directory's mtime. Only the
-    // entries of directories changed since are looked at closely (one readlink each), so a
-    // profile switch does not read every link of the forest it leaves. `>=`: timestamps are
-    // coarse, and a tie is looked at.
+    // A sealed forest's directories were all last changed before its `generation.acl` was
+    // written; adding, removing or replacing an entry changes its directory's ctime, and so
+    // does moving or copying a directory in. Only the entries of directories changed since
+    // are looked at closely (one readlink each), so a profile switch does not read every link
+    // of the forest it leaves. The ctime, not the mtime: `mv`, `cp -a`, `tar` and `touch -d`
+    // set mtimes back, nothing sets a ctime back. `>=`: a tie is looked at.
+    use std::os::unix::fs::MetadataExt;
     let sealed_at = fs_err::metadata(forest.with_file_name("generation.acl"))
-        .and_then(|metadata| metadata.modified())
-        .ok();
+        .ok()
+        .map(|metadata| (metadata.mtime(), metadata.mtime_nsec()));
     let mut strays = Vec::new();
     let mut pending = vec![forest.to_path_buf()];
     while let Some(directory) = pending.pop() {
-        use std::os::unix::fs::MetadataExt;
         let metadata = fs_err::metadata(&directory).ok();
         let changed = sealed_at.is_none_or(|sealed| {
             metadata
                 .as_ref()
-                .and_then(|metadata| metadata.modified().ok())
-                .is_none_or(|modified| modified >= sealed)
+                .is_none_or(|metadata| (metadata.ctime(), metadata.ctime_nsec()) >= sealed)
         });
         // An unchanged directory with two links (itself and `.`) has no subdirectory to
         // descend into, so it is not listed at all. Filesystems that do not count a

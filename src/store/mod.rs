@@ -331,21 +331,23 @@ impl Store {
             Err(source) => return Err(failed(source)),
         };
         let summary_path = Store::summary_path(path);
-        if let Some(record) =
-            read_whole(&summary_path).and_then(|bytes| record::summary::decode(&bytes, stamp))
+        if let Some(record) = read_summary(&summary_path, stamp)
+            .and_then(|bytes| record::summary::decode(&bytes, stamp))
         {
             remember_read(path, stamp, &record);
             return Ok(Some(record));
         }
-        let mut file = match fs_err::File::open(path) {
-            Ok(file) => file,
+        let (file, _) = match crate::fs::open_regular(path, RECORD_LIMIT) {
+            Ok(opened) => opened,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(failed(source)),
         };
         // The stamp of the very file read, so a summary made from it names what was read.
         let stamp = record::summary::Stamp::of(&file.metadata().map_err(failed)?);
         let mut text = String::new();
-        file.read_to_string(&mut text).map_err(failed)?;
+        file.take(RECORD_LIMIT)
+            .read_to_string(&mut text)
+            .map_err(failed)?;
         let record = Record::parse(&path.display().to_string(), &text).map_err(|source| {
             StoreError::Record {
                 path: path.to_path_buf(),
@@ -367,7 +369,8 @@ impl Store {
     /// The record of a commit in progress and the tree it names, if there is one that parses.
     fn pending(&self, id: &str) -> Option<(Record, String)> {
         let path = self.pending_path(id);
-        let text = fs_err::read_to_string(&path).ok()?;
+        let bytes = crate::fs::read_regular(&path, RECORD_LIMIT).ok()?;
+        let text = String::from_utf8(bytes).ok()?;
         let name = path.display().to_string();
         let record = Record::parse(&name, &text).ok()?;
         let tree = record::pending_tree(&name, &text)?;
@@ -1249,19 +1252,26 @@ fn read_records() -> &'static ReadRecords {
     READ.get_or_init(Default::default)
 }
 
-/// A small file's bytes in one read (`fs::read` stats twice and seeks); `None` when it cannot
-/// be read whole, which its reader treats as absent.
-fn read_whole(path: &Path) -> Option<Vec<u8>> {
-    // Far beyond the summary of any real package; a larger file is damage, not a size to
-    // allocate.
-    const LIMIT: u64 = 1 << 30;
-    let mut file = fs_err::File::open(path).ok()?;
-    let length = file.metadata().ok()?.len();
-    if length > LIMIT {
+/// How large a record or its summary may be: far beyond any real package's (10,000 files
+/// make some 1.5 MB); a larger one is damage, not a size to allocate.
+const RECORD_LIMIT: u64 = 1 << 28;
+
+/// The bytes of the summary at `path` if it names the record file with `stamp`: its header
+/// is read first, so a stale or foreign summary costs one small read, and nothing but a
+/// regular file is read at all. `None` when there is no such summary (it is made again).
+fn read_summary(path: &Path, stamp: record::summary::Stamp) -> Option<Vec<u8>> {
+    let (mut file, length) = crate::fs::open_regular(path, RECORD_LIMIT).ok()?;
+    let length = usize::try_from(length).ok()?;
+    let header = record::summary::HEADER;
+    if length < header {
         return None;
     }
-    let mut bytes = vec![0; usize::try_from(length).ok()?];
-    file.read_exact(&mut bytes).ok()?;
+    let mut bytes = vec![0; length];
+    file.read_exact(&mut bytes[..header]).ok()?;
+    if !record::summary::names(&bytes[..header], stamp) {
+        return None;
+    }
+    file.read_exact(&mut bytes[header..]).ok()?;
     Some(bytes)
 }
 

@@ -312,6 +312,20 @@ pub mod summary {
         out
     }
 
+    /// How many bytes begin a summary and say which record file it was made from.
+    pub const HEADER: usize = MAGIC.len() + STAMP;
+
+    /// Whether a summary beginning with `header` ([`HEADER`] bytes) is one of this version,
+    /// made from the record file with stamp `stamp`: worth reading the rest of.
+    pub fn names(header: &[u8], stamp: Stamp) -> bool {
+        let mut expected = Vec::with_capacity(HEADER);
+        expected.extend_from_slice(MAGIC);
+        for word in stamp.0 {
+            expected.extend_from_slice(&word.to_le_bytes());
+        }
+        header == expected.as_slice()
+    }
+
     /// Reads the fields of a summary in order, refusing to run past its end.
     struct Reader<'b>(&'b [u8]);
 

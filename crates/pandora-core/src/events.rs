@@ -124,10 +124,12 @@ impl FileSink {
     /// Opens (or creates) `path` for appending.
     pub fn open(path: &Path) -> Result<FileSink, crate::IoError> {
         use fs_err::os::unix::fs::OpenOptionsExt;
+        // Without waiting: a FIFO put there with no reader would block the open forever.
         let file = fs_err::OpenOptions::new()
             .append(true)
             .create(true)
             .mode(0o600)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
             .open(path)
             .map_err(crate::IoError::at("open the log file", path))?;
         Ok(FileSink {

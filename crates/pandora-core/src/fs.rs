@@ -43,6 +43,46 @@ fn replace(path: &Path, contents: &[u8], mode: Option<u32>) -> std::io::Result<(
     sync_directory(&directory)
 }
 
+/// Opens a file Pandora wrote itself (a record, a summary) to read it, refusing what is not
+/// a regular file: a FIFO would block the open and every read, `/dev/zero` never ends. The
+/// open does not wait (`O_NONBLOCK`, which changes nothing for a regular file), and the
+/// file's length is checked against `limit` before anything is read.
+pub fn open_regular(path: &Path, limit: u64) -> std::io::Result<(fs::File, u64)> {
+    use fs_err::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    if metadata.len() > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is {} bytes, more than the {limit} such a file can be",
+                path.display(),
+                metadata.len()
+            ),
+        ));
+    }
+    Ok((file, metadata.len()))
+}
+
+/// The whole of a regular file of at most `limit` bytes (see [`open_regular`]).
+pub fn read_regular(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let (file, length) = open_regular(path, limit)?;
+    let mut bytes = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    // Bounded even if the file grows while it is read.
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Flushes a directory's entries (new names, renames) to disk.
 pub fn sync_directory(directory: &Path) -> std::io::Result<()> {
     fs::File::open(directory)?.sync_all()
