@@ -329,3 +329,55 @@ fn an_activity_log_that_is_a_fifo_does_not_hang_commands() {
         "{stderr}"
     );
 }
+
+/// A `profile create` killed before its first generation became current left a directory
+/// that `switch` called no profile and `create` called an existing one.
+#[test]
+fn a_profile_left_half_made_by_a_killed_create_can_be_made_again() {
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    let ghost = sandbox.pandora_home().join("profiles/ghost");
+    std::fs::create_dir_all(ghost.join("1/forest")).unwrap();
+    sandbox
+        .run(&["profile", "create", "ghost", "--from", "default"])
+        .success();
+    sandbox.run(&["profile", "switch", "ghost"]).success();
+    let listed = sandbox.run(&["list"]);
+    listed.success();
+    assert!(listed.stdout.contains("one@1.0.0"), "{}", listed.stdout);
+}
+
+/// `profile create --from` failed on a file the user saved into the source's forest
+/// ("failed to read symbolic link"), and copied a symlink of the user's into the new
+/// profile, where nothing would ever rescue it.
+#[test]
+fn a_profile_copy_takes_the_packages_links_and_leaves_the_users_files() {
+    if !is_root() {
+        return;
+    }
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    save(&sandbox, "userfile");
+    std::os::unix::fs::symlink("/etc/hostname", sandbox.home().join("bin/usersym")).unwrap();
+    sandbox
+        .run(&["profile", "create", "copy", "--from", "default"])
+        .success();
+    let copied = sandbox
+        .pandora_home()
+        .join("profiles/copy/current/forest/bin");
+    assert!(copied.join("one").symlink_metadata().is_ok());
+    assert!(copied.join("userfile").symlink_metadata().is_err());
+    assert!(copied.join("usersym").symlink_metadata().is_err());
+    let source = sandbox.home().join("bin");
+    assert_eq!(
+        std::fs::read_to_string(source.join("userfile")).unwrap(),
+        "mine\n"
+    );
+    assert!(source.join("usersym").symlink_metadata().is_ok());
+}

@@ -442,7 +442,12 @@ impl Profiles {
         let _locked = self.lock()?;
         let dir = self.dir(name);
         if dir.exists() {
-            return Err(ProfileError::Exists(name.to_string()));
+            if dir.join("current").symlink_metadata().is_ok() {
+                return Err(ProfileError::Exists(name.to_string()));
+            }
+            // A create killed before its first generation became current left this; it was
+            // never active, so nothing of the user's is in it.
+            remove_tree(&dir)?;
         }
         let source = match from {
             Some(other) => {
@@ -1096,12 +1101,7 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
                 continue;
             }
             let ours = file_type.is_symlink()
-                && fs_err::read_link(entry.path()).is_ok_and(|target| {
-                    target.starts_with("..")
-                        && target.components().any(|part| {
-                            part.as_os_str() == "store" || part.as_os_str() == "entries"
-                        })
-                });
+                && fs_err::read_link(entry.path()).is_ok_and(|target| is_forest_link(&target));
             if !ours {
                 let path = entry.path();
                 let relative = path.strip_prefix(forest).unwrap_or(&path);
@@ -1157,12 +1157,25 @@ fn copy_links(from: &Path, to: &Path) -> Result<(), ProfileError> {
         let destination = to.join(relative);
         if item.file_type().is_dir() {
             fs_err::create_dir(&destination).map_err(io(&destination))?;
-        } else {
+        } else if item.path_is_symlink() {
             let target = fs_err::read_link(item.path()).map_err(io(item.path()))?;
-            std::os::unix::fs::symlink(target, &destination).map_err(io(&destination))?;
+            // Only the forest's own links: what the user saved there stays theirs, in the
+            // source (its next generation rescues it), and is not copied.
+            if is_forest_link(&target) {
+                std::os::unix::fs::symlink(target, &destination).map_err(io(&destination))?;
+            }
         }
     }
     Ok(())
+}
+
+/// Whether a link in a forest is one of the forest's own: relative, into the store or the
+/// entry points.
+fn is_forest_link(target: &Path) -> bool {
+    target.starts_with("..")
+        && target
+            .components()
+            .any(|part| part.as_os_str() == "store" || part.as_os_str() == "entries")
 }
 
 fn generation_numbers(dir: &Path) -> Result<Vec<u64>, ProfileError> {
