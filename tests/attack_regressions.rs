@@ -244,11 +244,7 @@ fn two_rescues_in_one_second_keep_both_files() {
     if !is_root() {
         return;
     }
-    let sandbox = Sandbox::new();
-    let one = package(&sandbox, "one", "publisher");
-    sandbox
-        .run(&["install", "--yes", one.to_str().unwrap()])
-        .success();
+    let sandbox = home_with_one();
     sandbox.run(&["profile", "create", "other"]).success();
     for draft in ["draft 1", "draft 2", "draft 3"] {
         std::fs::write(sandbox.home().join("bin/notes.txt"), draft).unwrap();
@@ -312,11 +308,7 @@ fn finishes(mut command: std::process::Command) -> std::process::Output {
 /// An activity log that is a FIFO nobody reads blocked every command that logs.
 #[test]
 fn an_activity_log_that_is_a_fifo_does_not_hang_commands() {
-    let sandbox = Sandbox::new();
-    let one = package(&sandbox, "one", "publisher");
-    sandbox
-        .run(&["install", "--yes", one.to_str().unwrap()])
-        .success();
+    let sandbox = home_with_one();
     let log = sandbox.pandora_home().join("log/events.log");
     std::fs::remove_file(&log).unwrap();
     nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
@@ -334,11 +326,7 @@ fn an_activity_log_that_is_a_fifo_does_not_hang_commands() {
 /// that `switch` called no profile and `create` called an existing one.
 #[test]
 fn a_profile_left_half_made_by_a_killed_create_can_be_made_again() {
-    let sandbox = Sandbox::new();
-    let one = package(&sandbox, "one", "publisher");
-    sandbox
-        .run(&["install", "--yes", one.to_str().unwrap()])
-        .success();
+    let sandbox = home_with_one();
     let ghost = sandbox.pandora_home().join("profiles/ghost");
     std::fs::create_dir_all(ghost.join("1/forest")).unwrap();
     sandbox
@@ -358,11 +346,7 @@ fn a_profile_copy_takes_the_packages_links_and_leaves_the_users_files() {
     if !is_root() {
         return;
     }
-    let sandbox = Sandbox::new();
-    let one = package(&sandbox, "one", "publisher");
-    sandbox
-        .run(&["install", "--yes", one.to_str().unwrap()])
-        .success();
+    let sandbox = home_with_one();
     save(&sandbox, "userfile");
     std::os::unix::fs::symlink("/etc/hostname", sandbox.home().join("bin/usersym")).unwrap();
     sandbox
@@ -380,4 +364,14 @@ fn a_profile_copy_takes_the_packages_links_and_leaves_the_users_files() {
         "mine\n"
     );
     assert!(source.join("usersym").symlink_metadata().is_ok());
+}
+
+/// A home with package `one` installed and active.
+fn home_with_one() -> Sandbox {
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    sandbox
+        .run(&["install", "--yes", one.to_str().unwrap()])
+        .success();
+    sandbox
 }
