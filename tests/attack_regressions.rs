@@ -375,3 +375,86 @@ fn home_with_one() -> Sandbox {
         .success();
     sandbox
 }
+
+/// A directory moved in keeps the old ctimes of the directories inside it: files two levels
+/// down were left in the forest, unreported, and deleted with the profile.
+#[test]
+fn files_deep_inside_a_directory_moved_in_are_rescued() {
+    if !is_root() {
+        return;
+    }
+    let sandbox = home_with_one();
+    let tool = sandbox.home().join("tool");
+    std::fs::create_dir_all(tool.join("lib/deep")).unwrap();
+    std::fs::write(tool.join("lib/deep/x.sh"), "precious\n").unwrap();
+    std::fs::write(tool.join("main.sh"), "top\n").unwrap();
+    // Made before the generation that it is moved into was sealed.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    sandbox
+        .run(&["profile", "create", "work", "--from", "default"])
+        .success();
+    sandbox.run(&["profile", "switch", "work"]).success();
+    std::fs::rename(&tool, sandbox.home().join("bin/tool")).unwrap();
+    sandbox.run(&["profile", "switch", "default"]).success();
+    sandbox
+        .run(&["profile", "delete", "work", "--yes"])
+        .success();
+    let kept = rescued(&sandbox);
+    for file in ["bin/tool/main.sh", "bin/tool/lib/deep/x.sh"] {
+        assert!(
+            kept.iter().any(|path| path.ends_with(file)),
+            "{file}: {kept:?}"
+        );
+    }
+}
+
+/// A generation sealed while the clock was ahead looked newer than anything saved since.
+#[test]
+fn a_seal_time_in_the_future_does_not_hide_saved_files() {
+    if !is_root() {
+        return;
+    }
+    let sandbox = home_with_one();
+    let manifest = sandbox
+        .pandora_home()
+        .join("profiles/default/1/generation.acl");
+    let tomorrow = std::time::SystemTime::now() + std::time::Duration::from_secs(86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&manifest)
+        .unwrap()
+        .set_modified(tomorrow)
+        .unwrap();
+    save(&sandbox, "future.txt");
+    sandbox.run(&["profile", "create", "other"]).success();
+    sandbox.run(&["profile", "switch", "other"]).success();
+    assert!(
+        was_rescued(&sandbox, "future.txt"),
+        "{:?}",
+        rescued(&sandbox)
+    );
+}
+
+/// Reading the activity log (`metrics`) and a package's SBOM (`info --sbom`) hung on a FIFO
+/// and read `/dev/zero` until memory ran out.
+#[test]
+fn metrics_and_sboms_refuse_what_is_not_a_regular_file() {
+    let sandbox = home_with_one();
+    let log = sandbox.pandora_home().join("log/events.log");
+    std::fs::remove_file(&log).unwrap();
+    nix::unistd::mkfifo(&log, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let metrics = finishes(sandbox.command(&["metrics"]));
+    let stderr = String::from_utf8_lossy(&metrics.stderr);
+    assert!(!metrics.status.success(), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    std::fs::remove_file(&log).unwrap();
+    let attestation = sandbox
+        .pandora_home()
+        .join("records/one@1.0.0.attestation.json");
+    let _ = std::fs::remove_file(&attestation);
+    std::os::unix::fs::symlink("/dev/zero", &attestation).unwrap();
+    let sbom = finishes(sandbox.command(&["info", "--sbom", "one"]));
+    let stderr = String::from_utf8_lossy(&sbom.stderr);
+    assert!(!sbom.status.success(), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}

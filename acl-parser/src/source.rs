@@ -163,19 +163,40 @@ pub struct Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // At most this many characters of the line either side of the column: a damaged file
+        // (all NULs, say) can be one line of megabytes.
+        const CONTEXT: usize = 60;
         let number = self.line.to_string();
         let pad = " ".repeat(number.len());
         writeln!(f, "{pad}--> {}:{}:{}", self.file, self.line, self.column)?;
         writeln!(f, "{pad} |")?;
-        writeln!(f, "{number} | {}", self.line_text)?;
-        // Keep tabs so the caret lines up however the terminal renders them.
-        let indent: String = self
+        let skipped = self.column.saturating_sub(1).saturating_sub(CONTEXT);
+        let shown: String = self
             .line_text
             .chars()
-            .take(self.column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .skip(skipped)
+            .take(2 * CONTEXT)
             .collect();
-        write!(f, "{pad} | {indent}{}", "^".repeat(self.width))
+        let cut_before = if skipped > 0 { "..." } else { "" };
+        let cut_after = if self.line_text.chars().count() > skipped + 2 * CONTEXT {
+            "..."
+        } else {
+            ""
+        };
+        writeln!(f, "{number} | {cut_before}{shown}{cut_after}")?;
+        // Keep tabs so the caret lines up however the terminal renders them.
+        let indent: String = cut_before
+            .chars()
+            .map(|_| ' ')
+            .chain(
+                shown
+                    .chars()
+                    .take(self.column.saturating_sub(1) - skipped)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' }),
+            )
+            .collect();
+        let width = self.width.min(2 * CONTEXT);
+        write!(f, "{pad} | {indent}{}", "^".repeat(width))
     }
 }
 
@@ -191,6 +212,23 @@ mod tests {
         // `x` comes after a two-byte character.
         assert_eq!(source.position(5), Position { line: 2, column: 2 });
         assert_eq!(source.position(100), Position { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn a_long_line_is_shown_around_the_column_only() {
+        let location = Location {
+            file: "t.acl".into(),
+            line: 1,
+            column: 500_001,
+            line_text: "x".repeat(1_000_000),
+            width: 1_000_000,
+        };
+        let shown = location.to_string();
+        assert!(shown.len() < 600, "{} bytes", shown.len());
+        assert!(
+            shown.contains(&format!("...{}...", "x".repeat(120))),
+            "{shown}"
+        );
     }
 
     #[test]

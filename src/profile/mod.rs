@@ -1071,18 +1071,33 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     // of the forest it leaves. The ctime, not the mtime: `mv`, `cp -a`, `tar` and `touch -d`
     // set mtimes back, nothing sets a ctime back. `>=`: a tie is looked at.
     use std::os::unix::fs::MetadataExt;
+    // A seal time in the future (a clock set back since) proves nothing: everything is looked
+    // at.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or((0, 0), |now| {
+            (
+                i64::try_from(now.as_secs()).unwrap_or(i64::MAX),
+                i64::from(now.subsec_nanos()),
+            )
+        });
     let sealed_at = fs_err::metadata(forest.with_file_name("generation.acl"))
         .ok()
-        .map(|metadata| (metadata.mtime(), metadata.mtime_nsec()));
+        .map(|metadata| (metadata.mtime(), metadata.mtime_nsec()))
+        .filter(|sealed| *sealed <= now);
     let mut strays = Vec::new();
-    let mut pending = vec![forest.to_path_buf()];
-    while let Some(directory) = pending.pop() {
+    // Each directory with whether one above it changed: a directory moved in keeps the old
+    // ctimes of the directories inside it, so below a changed directory everything is looked
+    // at.
+    let mut pending = vec![(forest.to_path_buf(), false)];
+    while let Some((directory, inside_changed)) = pending.pop() {
         let metadata = fs_err::metadata(&directory).ok();
-        let changed = sealed_at.is_none_or(|sealed| {
-            metadata
-                .as_ref()
-                .is_none_or(|metadata| (metadata.ctime(), metadata.ctime_nsec()) >= sealed)
-        });
+        let changed = inside_changed
+            || sealed_at.is_none_or(|sealed| {
+                metadata
+                    .as_ref()
+                    .is_none_or(|metadata| (metadata.ctime(), metadata.ctime_nsec()) >= sealed)
+            });
         // An unchanged directory with two links (itself and `.`) has no subdirectory to
         // descend into, so it is not listed at all. Filesystems that do not count a
         // directory's subdirectories say 1, and are listed.
@@ -1094,7 +1109,7 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
             let entry = entry.map_err(io(&directory))?;
             let file_type = entry.file_type().map_err(io(&entry.path()))?;
             if file_type.is_dir() {
-                pending.push(entry.path());
+                pending.push((entry.path(), changed));
                 continue;
             }
             if !changed {

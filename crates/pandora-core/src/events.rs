@@ -222,6 +222,21 @@ impl ActivityLog {
             }
             opened => opened?,
         };
+        // A link to a device there would swallow every line without a word.
+        if !sink
+            .file
+            .metadata()
+            .is_ok_and(|metadata| metadata.is_file())
+        {
+            return Err(crate::IoError {
+                action: "append to",
+                path: self.path.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "not a regular file; remove it and Pandora makes a new log",
+                ),
+            });
+        }
         let mut bytes = event.line(seconds).into_bytes();
         bytes.push(b'\n');
         (&sink.file)
@@ -239,7 +254,9 @@ impl ActivityLog {
         let mut lines = Vec::new();
         let mut unreadable = 0;
         for path in [self.rotated(), self.path.clone()] {
-            let text = match fs_err::read(&path) {
+            // Pandora writes and rotates these files; a FIFO or a link to a device there is
+            // refused, and a file far past the rotation size is not read into memory.
+            let text = match crate::fs::read_regular(&path, self.limit.saturating_mul(16)) {
                 Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(error) => return Err(crate::IoError::at("read", &path)(error)),
