@@ -324,15 +324,12 @@ impl Profiles {
     /// holds only directories and links into the store, so anything else is the user's.
     /// Reported as a warning; a file that cannot be moved stops the change instead.
     fn rescue(&self, name: &str) -> Result<(), ProfileError> {
-        let current = self.dir(name).join("current");
+        let Some(target) = self.current_link(name)? else {
+            return Ok(());
+        };
         // The number is all rescue needs; a `current` that names no number is loaded whole,
         // which reports it.
-        let number = match fs_err::read_link(&current) {
-            Ok(target) => target.to_str().and_then(|number| number.parse().ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(io(&current)(e)),
-        };
-        match number {
+        match target.to_str().and_then(|number| number.parse().ok()) {
             Some(number) => self.rescue_generation(name, number),
             None => match self.current(name)? {
                 Some(current) => self.rescue_generation(name, current.number),
@@ -560,9 +557,17 @@ impl Profiles {
 
     /// The generation `name` currently uses, if it has one.
     pub fn current(&self, name: &str) -> Result<Option<Generation>, ProfileError> {
+        match self.current_link(name)? {
+            Some(target) => Generation::load(&self.dir(name).join(target)).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Where `name`'s `current` link leads (a generation's number), if it has one.
+    fn current_link(&self, name: &str) -> Result<Option<PathBuf>, ProfileError> {
         let current = self.dir(name).join("current");
         match fs_err::read_link(&current) {
-            Ok(target) => Generation::load(&self.dir(name).join(target)).map(Some),
+            Ok(target) => Ok(Some(target)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(io(&current)(e)),
         }

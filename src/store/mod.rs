@@ -1279,17 +1279,9 @@ fn read_summary(path: &Path, stamp: record::summary::Stamp) -> Option<Vec<u8>> {
 /// no need to open it.
 fn remembered(path: &Path) -> Option<Record> {
     // Not read before: no stat to spend on it.
-    if !read_records().lock().ok()?.contains_key(path) {
-        return None;
-    }
+    let (known, record) = read_records().lock().ok()?.get(path).cloned()?;
     let metadata = fs_err::metadata(path).ok()?;
-    recently_read(path, record::summary::Stamp::of(&metadata))
-}
-
-fn recently_read(path: &Path, stamp: record::summary::Stamp) -> Option<Record> {
-    let read = read_records().lock().ok()?;
-    let (known, record) = read.get(path)?;
-    (*known == stamp).then(|| record.clone())
+    (record::summary::Stamp::of(&metadata) == known).then_some(record)
 }
 
 /// A record this process replaced or removed: read from its file again, whatever its stamp.
