@@ -458,3 +458,115 @@ fn metrics_and_sboms_refuse_what_is_not_a_regular_file() {
     assert!(!sbom.status.success(), "{stderr}");
     assert!(stderr.contains("not a regular file"), "{stderr}");
 }
+
+/// The SHA-256 of the launcher beside this `pandora`, which the fixture packages start with.
+fn local_launcher_sha() -> String {
+    use sha2::Digest;
+    let bytes = std::fs::read(env!("CARGO_BIN_EXE_pandora-launcher")).unwrap();
+    pandora::format::metadata::encode_hex(&sha2::Sha256::digest(&bytes))
+}
+
+/// A directory where a launcher belongs in `blobs/launchers/` failed every install that needed
+/// it ("Is a directory"), with a hint to retry.
+#[test]
+fn a_directory_in_place_of_a_launcher_is_replaced() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    let launcher = sandbox
+        .pandora_home()
+        .join("blobs/launchers")
+        .join(local_launcher_sha());
+    std::fs::create_dir_all(launcher.join("inside")).unwrap();
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    assert!(launcher.is_file());
+    sandbox.run(&["verify", "--all"]).success();
+}
+
+/// Links left at the names of partial files had the launcher and the package written wherever
+/// they pointed, outside the home.
+#[test]
+fn partial_files_are_never_written_through_links() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    let victims: Vec<PathBuf> = (0..3)
+        .map(|n| {
+            let victim = sandbox.home().join(format!("victim-{n}"));
+            std::fs::write(&victim, "precious").unwrap();
+            victim
+        })
+        .collect();
+    let blobs = sandbox.pandora_home().join("blobs");
+    std::fs::create_dir_all(blobs.join("launchers")).unwrap();
+    let hello = std::fs::read(fixture.registry.join("pkgs/hello-1.1.0.psp")).unwrap();
+    let hello_sha = pandora::format::metadata::encode_hex(&pandora_core::Sha256::of(&hello));
+    let links = [
+        blobs
+            .join("launchers")
+            .join(format!("{}.partial", local_launcher_sha())),
+        blobs.join(format!("{hello_sha}.partial")),
+        blobs.join(format!("{hello_sha}.partial.validator")),
+    ];
+    for (link, victim) in links.iter().zip(&victims) {
+        std::os::unix::fs::symlink(victim, link).unwrap();
+    }
+    sandbox.run(&["install", "--yes", "hello"]).success();
+    for victim in &victims {
+        assert_eq!(std::fs::read_to_string(victim).unwrap(), "precious");
+    }
+    for entry in std::fs::read_dir(&blobs).unwrap().flatten() {
+        assert!(
+            !entry.file_type().unwrap().is_symlink(),
+            "{:?}",
+            entry.path()
+        );
+    }
+    sandbox.run(&["verify", "--all"]).success();
+}
+
+/// A FIFO at the compact index's key or file hung every command that reads an index.
+#[test]
+fn cache_files_that_are_fifos_do_not_hang_commands() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    sandbox.run(&["search", "hello"]).success();
+    let cache = sandbox.pandora_home().join("cache");
+    for fifo in [
+        cache.join("index-cache.key"),
+        cache.join("registries/fixtures/index.compact"),
+    ] {
+        std::fs::remove_file(&fifo).unwrap();
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let output = finishes(sandbox.command(&["search", "hello"]));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stdout).contains("hello"));
+    }
+}
+
+/// A download that failed ended the command while the home's copy of the launcher was half
+/// written, leaving `entries/.launcher-partial-PID` behind.
+#[test]
+fn a_failed_download_leaves_no_half_written_launcher() {
+    let fixture = fixture();
+    let sandbox = &fixture.sandbox;
+    fixture.server.set(
+        "/pkgs/hello-1.1.0.psp",
+        registry_fixtures::server::Behavior::NotFound,
+    );
+    let run = sandbox.run(&["install", "--yes", "hello"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    let entries = sandbox.pandora_home().join("entries");
+    let partials: Vec<_> = std::fs::read_dir(&entries)
+        .map(|listing| {
+            listing
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.contains("partial"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(partials.is_empty(), "{partials:?}");
+}

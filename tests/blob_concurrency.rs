@@ -18,7 +18,7 @@ use pandora::registry::download::{DownloadPolicy, DownloadRequest, Downloader};
 use pandora::store::Store;
 use registry_fixtures::server::{Behavior, FixtureServer};
 use sha2::Digest;
-use support::registry::fixture;
+use support::registry::{fixture, fixture_of_another_release};
 use support::Sandbox;
 
 /// The fixture registry's two package files, as the server's paths.
@@ -110,7 +110,9 @@ fn wait_for_partial(sandbox: &Sandbox) {
 
 #[test]
 fn eight_concurrent_installs_of_one_package_all_succeed() {
-    let fixture = fixture();
+    // Downloads long enough to be caught in flight: not only the bodies after this
+    // release's launcher.
+    let fixture = fixture_of_another_release();
     let sandbox = &fixture.sandbox;
     // Slow enough that the eight downloads overlap.
     slow_down(&fixture.server, 256 << 10, 10);
@@ -146,7 +148,9 @@ fn eight_concurrent_installs_of_one_package_all_succeed() {
 
 #[test]
 fn killing_one_of_two_installs_leaves_no_damaged_blob() {
-    let fixture = fixture();
+    // Downloads long enough to be caught in flight: not only the bodies after this
+    // release's launcher.
+    let fixture = fixture_of_another_release();
     let sandbox = &fixture.sandbox;
     slow_down(&fixture.server, 64 << 10, 10);
     let mut first = spawn_install(sandbox);
@@ -172,7 +176,9 @@ fn killing_one_of_two_installs_leaves_no_damaged_blob() {
 
 #[test]
 fn prune_leaves_a_download_in_flight_alone() {
-    let fixture = fixture();
+    // Downloads long enough to be caught in flight: not only the bodies after this
+    // release's launcher.
+    let fixture = fixture_of_another_release();
     let sandbox = &fixture.sandbox;
     // About three seconds per package.
     slow_down(&fixture.server, 32 << 10, 10);

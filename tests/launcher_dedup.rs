@@ -11,7 +11,8 @@ use support::Sandbox;
 
 const NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
 
-/// Three small packages sharing one launcher, served on 127.0.0.1.
+/// Three small packages sharing one launcher (the one beside this `pandora`), served on
+/// 127.0.0.1.
 fn registry() -> (Sandbox, std::path::PathBuf, FixtureServer) {
     let sandbox = Sandbox::new();
     let registry = sandbox.home().join("registry");
@@ -25,6 +26,34 @@ fn registry() -> (Sandbox, std::path::PathBuf, FixtureServer) {
             &format!("#!/bin/sh\necho {name}\n"),
         );
     }
+    serve(sandbox, registry)
+}
+
+/// [`registry`] with packages built by another release: their launcher is not the one beside
+/// this `pandora`.
+fn registry_of_another_release() -> (Sandbox, std::path::PathBuf, FixtureServer) {
+    let sandbox = Sandbox::new();
+    let registry = sandbox.home().join("registry");
+    let other = support::registry::other_release_launcher(&sandbox.home());
+    for name in NAMES {
+        support::publish_with(
+            &sandbox,
+            &registry.join(format!("pkgs/{name}-1.0.0.psp")),
+            name,
+            "1.0.0",
+            &[],
+            &format!("#!/bin/sh\necho {name}\n"),
+            "publisher",
+            &["--launcher-bin", other.to_str().unwrap()],
+        );
+    }
+    serve(sandbox, registry)
+}
+
+fn serve(
+    sandbox: Sandbox,
+    registry: std::path::PathBuf,
+) -> (Sandbox, std::path::PathBuf, FixtureServer) {
     index(&sandbox, &registry, &[]);
     let server = FixtureServer::start(&registry).unwrap();
     configure(&sandbox, &server);
@@ -113,8 +142,40 @@ fn a_server_that_ignores_ranges_still_works() {
 }
 
 #[test]
+fn into_an_empty_home_packages_of_this_release_bring_only_their_bodies() {
+    let (sandbox, registry, server) = registry();
+    sandbox
+        .run(&["install", "--yes", "alpha", "beta", "gamma"])
+        .success();
+    // The launcher beside this `pandora` is the one they start with: it is taken from there,
+    // and no file crosses the wire whole.
+    let launcher = std::fs::read(env!("CARGO_BIN_EXE_pandora-launcher")).unwrap();
+    let asked: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with(".psp"))
+        .collect();
+    assert_eq!(asked.len(), 3, "{asked:?}");
+    for request in &asked {
+        assert_eq!(
+            request.range.as_deref(),
+            Some(&*format!("bytes={}-", launcher.len())),
+            "{asked:?}"
+        );
+    }
+    assert_eq!(launchers(&sandbox).len(), 1);
+    for name in NAMES {
+        assert_eq!(sandbox.run(&["run", name]).stdout, format!("{name}\n"));
+    }
+    sandbox.run(&["verify", "--all"]).success();
+    // Each blob is the package it names, launcher and all.
+    let alpha = std::fs::read(registry.join("pkgs/alpha-1.0.0.psp")).unwrap();
+    assert!(alpha.starts_with(&launcher));
+}
+
+#[test]
 fn one_launcher_for_three_packages() {
-    let (sandbox, _registry, server) = registry();
+    let (sandbox, _registry, server) = registry_of_another_release();
     sandbox
         .run(&["install", "--yes", "alpha", "beta", "gamma"])
         .success();

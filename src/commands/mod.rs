@@ -145,8 +145,13 @@ pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
         )
         .with("pid", std::process::id())
         .emit();
-    let result =
-        dispatch(cli.command, &context).and_then(|status| match context.printer.stdout_error() {
+    let result = dispatch(cli.command, &context);
+    // A store commit leaves its last flush to the activation that follows it; whatever no
+    // later flush covered is made durable before the command says it is done.
+    let flushed = crate::fs::sync_deferred();
+    let result = result
+        .and_then(|status| flushed.map(|()| status).map_err(anyhow::Error::new))
+        .and_then(|status| match context.printer.stdout_error() {
             Some(error) => {
                 Err(anyhow::Error::new(error).context("cannot write to standard output"))
             }

@@ -538,10 +538,26 @@ pub fn execute(
         registries,
         ..
     } = plan;
+    // The home's copy of the launcher entry points run as (made once per home) needs nothing
+    // from the network: made while the downloads arrive.
+    let preparing = Joined((!needed.is_empty() || !files.is_empty()).then(|| {
+        let store = store.clone();
+        std::thread::spawn(move || store.prepare_entry_points())
+    }));
     let downloads: Vec<&Resolved> = needed
         .iter()
         .filter(|resolved| !store.has_blob(&resolved.sha256))
         .collect();
+    let mut seeded = std::collections::HashSet::new();
+    for launcher in downloads
+        .iter()
+        .filter_map(|resolved| resolved.launcher.as_ref())
+    {
+        if seeded.insert(launcher.sha256) {
+            // Best effort: without it, the first download brings the launcher.
+            let _ = crate::registry::launchers::seed(&layout.blobs_dir(), launcher);
+        }
+    }
     let requests_to_fetch: Vec<DownloadRequest> = downloads
         .iter()
         .map(|resolved| download_request(resolved))
@@ -592,6 +608,8 @@ pub fn execute(
             }
         }
     }
+    // Its failure is met again, and reported, where entry points are staged.
+    drop(preparing);
     // From here on the store's lock is held, and `prune` takes it too: no blob can vanish
     // any more. One pruned between its download and now is fetched (or copied) again.
     let mut transaction = store.begin()?;
@@ -723,6 +741,18 @@ pub fn execute(
     report.untrusted = untrusted;
     report.warnings = registries.warnings();
     Ok(report)
+}
+
+/// A thread waited for however the function that started it returns: a failed download must
+/// not end the process while the thread is half way through writing a file.
+struct Joined<T>(Option<std::thread::JoinHandle<T>>);
+
+impl<T> Drop for Joined<T> {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Gives every profile whose current generation holds one of `ids` (just reinstalled, perhaps

@@ -61,14 +61,16 @@ pub fn key_path(cache_root: &Path) -> PathBuf {
 /// wins: a compact file authenticated under the other key then fails its check and is rebuilt.
 pub fn key(cache_root: &Path) -> std::io::Result<[u8; 32]> {
     let path = key_path(cache_root);
-    if let Ok(bytes) = fs_err::read(&path) {
+    // Only a regular file, opened without waiting: a FIFO there must not hang every command.
+    if let Ok(bytes) = crate::fs::read_regular(&path, 64) {
         if let Ok(key) = <[u8; 32]>::try_from(bytes.as_slice()) {
             return Ok(key);
         }
     }
     let mut key = [0u8; 32];
     getrandom::getrandom(&mut key).map_err(|error| std::io::Error::other(error.to_string()))?;
-    crate::fs::write_atomic(&path, &key)?;
+    // Not flushed: a key a crash tore is malformed, and made again.
+    crate::fs::write_unsynced(&path, &key)?;
     Ok(key)
 }
 
@@ -324,14 +326,15 @@ pub fn encode(key: &[u8; 32], facts: &Facts, index: &RegistryIndex) -> std::io::
     Ok(out)
 }
 
-/// Writes the compact form of the verified `index` to `path`, atomically.
+/// Writes the compact form of the verified `index` to `path`, whole but not flushed: every
+/// read checks it against its key and the index's digest, and one a crash tore is made again.
 pub fn write(
     path: &Path,
     key: &[u8; 32],
     facts: &Facts,
     index: &RegistryIndex,
 ) -> std::io::Result<()> {
-    crate::fs::write_atomic(path, &encode(key, facts, index)?)
+    crate::fs::write_unsynced(path, &encode(key, facts, index)?)
 }
 
 /// Opens the compact index at `path` if it is authentic and was made from the index with
@@ -351,8 +354,8 @@ pub fn open(
         path: path.to_path_buf(),
         reason,
     };
-    let mut file = fs_err::File::open(path).map_err(unreadable)?;
-    let size = file.metadata().map_err(unreadable)?.len();
+    // Only a regular file, opened without waiting: a FIFO there must not hang the command.
+    let (mut file, size) = crate::fs::open_regular(path, u64::MAX).map_err(unreadable)?;
     let mut prefix = [0u8; PREFIX + 4];
     file.read_exact(&mut prefix)
         .map_err(|_| malformed("shorter than its header"))?;

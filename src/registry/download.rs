@@ -681,6 +681,13 @@ async fn fetch_locked(
     }
     let partial = blobs.join(format!("{name}.partial"));
     let validator_path = blobs.join(format!("{name}.partial.validator"));
+    // What a resumed download continues is only ever a regular file of ours: a link or
+    // anything else at these names goes, so nothing is written where it points.
+    for path in [&partial, &validator_path] {
+        if fs_err::symlink_metadata(path).is_ok_and(|metadata| !metadata.is_file()) {
+            crate::fs::remove_tree(path).map_err(io_error(path))?;
+        }
+    }
     let urls: Vec<&Url> = request.urls().collect();
     let deadline = policy.deadline(request.limit());
     // The launcher this file starts with, when it is here and intact: then only the rest of
@@ -1069,9 +1076,8 @@ impl Once<'_> {
         let mut received = if let Start::After(launcher, state) = start {
             // The launcher's bytes are hashed already (`state`); the file gets the reference
             // a split blob starts with and a hole, then the rest at its own offset.
-            if let Err(source) = file
-                .set_len(0)
-                .and_then(|()| launchers::write_reference(file.file(), launcher))
+            if let Err(source) =
+                emptied(&file).and_then(|()| launchers::write_reference(file.file(), launcher))
             {
                 return self.io_failure(source);
             }
@@ -1095,7 +1101,7 @@ impl Once<'_> {
             }
             have
         } else {
-            if let Err(source) = file.set_len(0) {
+            if let Err(source) = emptied(&file) {
                 return self.io_failure(source);
             }
             // Written in place: only the lock's holder reads or writes it, and a torn one only
@@ -1178,6 +1184,16 @@ impl Once<'_> {
         }
         Attempt::Done(received - first)
     }
+}
+
+/// Empties `file` unless it is empty already (a new partial file is): on ext4, truncating a
+/// file, even an empty one, makes its `close` start writing it out (the guard for files
+/// rewritten in place), a flush a blob, checked whenever used, does not need.
+fn emptied(file: &fs_err::File) -> std::io::Result<()> {
+    if file.metadata()?.len() != 0 {
+        file.set_len(0)?;
+    }
+    Ok(())
 }
 
 /// Where a body goes in the partial file.

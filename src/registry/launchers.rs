@@ -99,6 +99,12 @@ pub fn launcher_prefix(blobs: &Path, launcher: &LauncherRef) -> std::io::Result<
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error),
     };
+    if !metadata.is_file() {
+        // A directory or a device there holds no launcher: it goes, as a damaged one does.
+        let _lock = BlobLock::acquire(&launchers_dir(blobs), &encode_hex(&launcher.sha256))?;
+        crate::fs::remove_tree(&path)?;
+        return Ok(None);
+    }
     let id = identity(&metadata);
     if let Ok(states) = states().lock() {
         if let Some((known, state)) = states.get(&launcher.sha256) {
@@ -212,6 +218,107 @@ pub fn materialize(blob: &Path, target: &Path) -> std::io::Result<[u8; 32]> {
     Ok(hasher.finalize().into())
 }
 
+/// The launcher beside this `pandora` (as `pandora build` finds it), read and hashed once per
+/// process: entry points run as it, and packages built by this release start with it.
+#[derive(Debug)]
+pub struct LocalLauncher {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Their SHA-256.
+    pub sha256: [u8; 32],
+    /// The hash state after them, for the blobs that start with them.
+    state: Sha256,
+}
+
+/// The launcher beside this `pandora`, or one directory up (a test binary in
+/// `target/*/deps`); `None` when there is none or it cannot be read.
+pub fn local_launcher() -> Option<&'static LocalLauncher> {
+    static LOCAL: OnceLock<Option<LocalLauncher>> = OnceLock::new();
+    LOCAL
+        .get_or_init(|| {
+            let exe = std::env::current_exe().ok()?;
+            let path = exe
+                .ancestors()
+                .skip(1)
+                .take(2)
+                .map(|directory| directory.join("pandora-launcher"))
+                .find(|candidate| candidate.is_file())?;
+            let bytes = fs_err::read(&path).ok()?;
+            let mut state = Sha256::new();
+            state.update(&bytes);
+            let sha256 = state.clone().finalize().into();
+            Some(LocalLauncher {
+                path,
+                bytes,
+                sha256,
+                state,
+            })
+        })
+        .as_ref()
+}
+
+/// Puts the launcher this `pandora` ships into `blobs/launchers/` when it is `launcher` (same
+/// size and SHA-256) and not held yet: a registry's packages built by this release then need
+/// only their bytes after it to travel, even into a new home. Returns whether it is held now.
+pub fn seed(blobs: &Path, launcher: &LauncherRef) -> std::io::Result<bool> {
+    let path = launcher_path(blobs, &launcher.sha256);
+    if path.is_file() {
+        return Ok(true);
+    }
+    if launcher.size < MIN_SPLIT_LAUNCHER {
+        return Ok(false);
+    }
+    let Some(local) = local_launcher()
+        .filter(|local| local.bytes.len() as u64 == launcher.size)
+        .filter(|local| local.sha256 == launcher.sha256)
+    else {
+        return Ok(false);
+    };
+    let directory = launchers_dir(blobs);
+    fs_err::create_dir_all(&directory)?;
+    let name = encode_hex(&launcher.sha256);
+    let _lock = BlobLock::acquire(&directory, &name)?;
+    match fs_err::metadata(&path) {
+        Ok(metadata) if metadata.is_file() => return Ok(true),
+        // Not a launcher (a directory, say): replaced.
+        Ok(_) => crate::fs::remove_tree(&path)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    let partial = directory.join(format!("{name}.partial"));
+    let written = create_partial(&partial)
+        .and_then(|mut file| file.write_all(&local.bytes))
+        .and_then(|()| {
+            // Not flushed, as blobs are not: a torn launcher fails the hash of every blob read
+            // through it, which is then fetched again.
+            fs_err::rename(&partial, &path)
+        });
+    if let Err(error) = written {
+        let _ = fs_err::remove_file(&partial);
+        return Err(error);
+    }
+    if let (Ok(metadata), Ok(mut states)) = (fs_err::metadata(&path), states().lock()) {
+        states.insert(launcher.sha256, (identity(&metadata), local.state.clone()));
+    }
+    Ok(true)
+}
+
+/// Creates `partial` afresh, never through whatever a crash or a hand left at that name (a
+/// link would have the launcher written wherever it points).
+fn create_partial(partial: &Path) -> std::io::Result<fs_err::File> {
+    match fs_err::symlink_metadata(partial) {
+        Ok(_) => crate::fs::remove_tree(partial)?,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(error),
+    }
+    fs_err::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(partial)
+}
+
 /// What [`store_launcher`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stored {
@@ -240,7 +347,7 @@ fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std::io
     let partial = directory.join(format!("{name}.partial"));
     let copied = (|| -> std::io::Result<Option<Sha256>> {
         let mut input = fs_err::File::open(whole)?.take(launcher.size);
-        let mut output = fs_err::File::create(&partial)?;
+        let mut output = create_partial(&partial)?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 256 << 10];
         let mut length = 0u64;

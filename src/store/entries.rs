@@ -17,10 +17,8 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
-use std::sync::OnceLock;
 
 use pandora_core::PublicKey;
-use sha2::Digest;
 
 use crate::format::extract::{directory_mode, workenv_relative};
 use crate::format::metadata::{encode_hex, Metadata};
@@ -195,35 +193,18 @@ pub(super) fn write(
     Ok(())
 }
 
-/// The launcher beside this `pandora` (as `pandora build` finds it), or one directory up (a
-/// test binary in `target/*/deps`).
-fn launcher_source() -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    exe.ancestors()
-        .skip(1)
-        .take(2)
-        .map(|directory| directory.join("pandora-launcher"))
-        .find(|candidate| candidate.is_file())
-}
-
 /// `entries/.launcher-<hash>`: the launcher every entry point of this home links to, copied
 /// once (each version of it once: entry points made before keep theirs).
-fn home_launcher(layout: &Layout) -> Result<PathBuf, StoreError> {
+pub(crate) fn home_launcher(layout: &Layout) -> Result<PathBuf, StoreError> {
     // Read and hashed once per process: an install of twenty packages asks twenty times.
-    static SOURCE: OnceLock<Option<(PathBuf, Vec<u8>, String)>> = OnceLock::new();
-    let source = SOURCE.get_or_init(|| {
-        let path = launcher_source()?;
-        let bytes = fs_err::read(&path).ok()?;
-        let hash = encode_hex(&sha2::Sha256::digest(&bytes));
-        Some((path, bytes, hash))
-    });
-    let Some((source, bytes, hash)) = source else {
+    let Some(local) = crate::registry::launchers::local_launcher() else {
         let exe = std::env::current_exe().unwrap_or_default();
         return Err(io(&exe)(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             "the launcher (pandora-launcher), which entry points run as, is not beside pandora",
         )));
     };
+    let (bytes, hash) = (&local.bytes, encode_hex(&local.sha256));
     // Packages are staged on several threads, which would share the partial file's name.
     static PLACING: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _placing = PLACING
@@ -237,7 +218,7 @@ fn home_launcher(layout: &Layout) -> Result<PathBuf, StoreError> {
     }
     let partial = directory.join(format!(".launcher-partial-{}", std::process::id()));
     let _ = fs_err::remove_file(&partial);
-    fs_err::write(&partial, bytes).map_err(io(source))?;
+    fs_err::write(&partial, bytes).map_err(io(&partial))?;
     fs_err::set_permissions(&partial, std::fs::Permissions::from_mode(0o555))
         .map_err(io(&partial))?;
     fs_err::File::open(&partial)

@@ -4,7 +4,8 @@
 //! An entry exists only complete and verified, and its record describes exactly it (DESIGN.md
 //! invariant 1): the package is verified, extracted into `tmp/` with every slot hashed as it
 //! streams, made read-only. Then, per package, a commit in three steps, each a rename (a batch
-//! takes each step for all its packages at once, with one flush after each step):
+//! takes each step for all its packages at once, with one flush after each step; the last
+//! flush is shared with the activation that follows, see [`Transaction::commit`]):
 //!
 //! 1. the new record is written beside the current one as `records/<id>.acl.next`, naming the
 //!    staged tree it describes (its device and inode);
@@ -194,6 +195,13 @@ impl Store {
         self.layout.store_dir().join(id)
     }
 
+    /// Makes the home's copy of the launcher that entry points run as, if it is not there yet:
+    /// work an install can do while its downloads arrive, without the store's lock (the copy
+    /// is checked for again, under the lock, when entry points are staged).
+    pub fn prepare_entry_points(&self) -> Result<(), StoreError> {
+        entries::home_launcher(&self.layout).map(|_| ())
+    }
+
     /// Removes whatever crashed operations left in `tmp/`. Callers hold the store lock.
     fn sweep(&self) -> Result<(), StoreError> {
         let tmp = self.layout.tmp_dir();
@@ -356,7 +364,7 @@ impl Store {
         })?;
         // Made now for a record without one (written before summaries, or its summary stale or
         // damaged); best effort: a read-only home still reads the ACL record.
-        let _ = write_unsynced(&summary_path, &record::summary::encode(&record, stamp));
+        let _ = crate::fs::write_unsynced(&summary_path, &record::summary::encode(&record, stamp));
         remember_read(path, stamp, &record);
         Ok(Some(record))
     }
@@ -576,7 +584,6 @@ impl Store {
             fs_err::rename(&entry, &trash).map_err(io(&entry))?;
         }
         let entries_trash = tmp.join(format!("removed-entries-{id}-{}", std::process::id()));
-        fs_err::create_dir_all(&entries_trash).map_err(io(&entries_trash))?;
         self.swap_entries(id, None, &entries_trash)?;
         let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
@@ -890,6 +897,7 @@ impl std::fmt::Debug for BeforeHooks {
 
 #[derive(Debug)]
 struct Staged {
+    /// The staged tree, `tmp/install-XXXX`, with its companions beside it ([`stage::beside`]).
     staging: PathBuf,
     record: Record,
     /// Writable directories its store entry links out to, made at commit.
@@ -917,8 +925,11 @@ impl Transaction<'_> {
     /// taken for all packages at once, so that a batch costs three flushes, not three per
     /// package: (1) every pending record is written, then one `syncfs` makes them and the staged
     /// trees durable; (2) every tree is swapped in, then the store directory is synced; (3)
-    /// every record is promoted, then one more `syncfs`. A crash between phases leaves each
-    /// package in a state the next holder of the lock finishes or undoes, as for one.
+    /// every record is promoted, and one more `syncfs` follows: the next one of this
+    /// filesystem, which an activation makes before its new generation becomes visible, or the
+    /// one at the end of the command ([`crate::fs::syncfs_later`]). A crash between phases
+    /// leaves each package in a state the next holder of the lock finishes or undoes, as for
+    /// one.
     pub fn commit(mut self) -> Result<Vec<Record>, StoreError> {
         let store = self.store;
         let tmp = store.layout.tmp_dir();
@@ -981,12 +992,14 @@ impl Transaction<'_> {
         }
         // What is left in each staging directory is an old tree, or nothing.
         for package in &staged {
-            let cleaned = remove_tree(&package.staging);
+            let cleaned = stage::remove_staged(&package.staging);
             if result.is_ok() {
                 result = cleaned;
             }
         }
-        let flushed = syncfs(&store_dir);
+        // The last flush is shared with whatever comes next (an activation's), or made when
+        // the command ends.
+        let flushed = crate::fs::syncfs_later(&store_dir).map_err(io(&store_dir));
         if let Some(error) = failure {
             return Err(error);
         }
@@ -996,33 +1009,19 @@ impl Transaction<'_> {
     }
 }
 
-/// Replaces a file whole (a temporary file renamed over it) but without an fsync: for derived
-/// data (a record's summary: one a crash left empty or torn fails its digest and is made again
-/// from the ACL record), or for what the caller makes durable with one `syncfs` for many.
-fn write_unsynced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let directory = path.parent().unwrap_or(Path::new("."));
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".pandora-tmp-")
-        .tempfile_in(directory)?;
-    temporary.write_all(bytes)?;
-    temporary.persist(path).map_err(|error| error.error)?;
-    Ok(())
-}
-
 impl Store {
     /// Step 1 of the module's documentation: the pending record naming the staged tree,
     /// written whole; [`Transaction::commit`] makes it durable.
     fn write_pending(&self, staged: &Staged) -> Result<(), StoreError> {
-        let tree = staged.staging.join("tree");
+        let tree = &staged.staging;
         let pending = self.pending_path(&staged.record.id());
-        let tree_name = tree_id(&tree).ok_or_else(|| {
-            io(&tree)(std::io::Error::new(
+        let tree_name = tree_id(tree).ok_or_else(|| {
+            io(tree)(std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "the staged tree is gone",
             ))
         })?;
-        write_unsynced(
+        crate::fs::write_unsynced(
             &pending,
             staged.record.to_pending_acl(&tree_name).as_bytes(),
         )
@@ -1033,15 +1032,19 @@ impl Store {
     /// nothing changed and the pending record is gone.
     fn swap_in(&self, staged: &Staged) -> Result<(), StoreError> {
         let id = staged.record.id();
-        let tree = staged.staging.join("tree");
+        let tree = &staged.staging;
         let entry = self.entry_path(&id);
         let pending = self.pending_path(&id);
         let aside = self.aside_path(&id);
         // The entry points first: they run the tree named `store/<id>`, whichever it is, and
         // describe this one (a failed swap leaves them, and the next install replaces them).
         let swapped = self
-            .swap_entries(&id, Some(&staged.staging.join("entries")), &staged.staging)
-            .and_then(|()| swap_tree(&tree, &entry, &aside, true).map_err(io(&entry)));
+            .swap_entries(
+                &id,
+                Some(&stage::beside(tree, stage::ENTRIES)),
+                &stage::beside(tree, stage::OLD_ENTRIES),
+            )
+            .and_then(|()| swap_tree(tree, &entry, &aside, true).map_err(io(&entry)));
         if let Err(error) = swapped {
             // Nothing changed (a failed rename changes nothing): the pending record goes.
             let _ = fs_err::remove_file(&pending);
@@ -1063,7 +1066,7 @@ impl Store {
         // The package's SBOM and provenance, kept beside its record: in place before the record
         // is, so a crash between the two leaves the new tree's (the next holder of the lock
         // finishes the promotion, the tree being swapped in already).
-        let attestation = staged.staging.join("attestation");
+        let attestation = stage::beside(&staged.staging, stage::ATTESTATION);
         let kept = self.attestation_path(&id);
         if attestation.is_file() {
             fs_err::rename(&attestation, &kept).map_err(io(&kept))?;
@@ -1083,7 +1086,7 @@ impl Store {
         if let Ok(metadata) = fs_err::metadata(&record_path) {
             let stamp = record::summary::Stamp::of(&metadata);
             remember_read(&record_path, stamp, &staged.record);
-            let _ = write_unsynced(
+            let _ = crate::fs::write_unsynced(
                 &Store::summary_path(&record_path),
                 &record::summary::encode(&staged.record, stamp),
             );
@@ -1095,8 +1098,8 @@ impl Store {
         Ok(())
     }
 
-    /// `entries/<id>`: replaced by `staged` if it exists, else removed. The old one goes into
-    /// `trash` (a directory of ours in `tmp/`).
+    /// `entries/<id>`: replaced by `staged` if it exists, else removed. The old one goes to
+    /// `trash` (a free name of ours in `tmp/`).
     fn swap_entries(
         &self,
         id: &str,
@@ -1122,8 +1125,7 @@ impl Store {
                 }
             }
             None if present => {
-                let old = trash.join("old-entries");
-                fs_err::rename(&entry, &old).map_err(io(&entry))?;
+                fs_err::rename(&entry, trash).map_err(io(&entry))?;
             }
             None => {}
         }
@@ -1134,7 +1136,7 @@ impl Store {
 impl Drop for Transaction<'_> {
     fn drop(&mut self) {
         for staged in &self.staged {
-            let _ = remove_tree(&staged.staging);
+            let _ = stage::remove_staged(&staged.staging);
         }
     }
 }

@@ -1,16 +1,19 @@
 //! Staging packages into `tmp/`: each blob opened and checked in order, then extracted, its
-//! entry points written and its tree sealed on every core at once (each package in a directory
-//! of its own, so they share nothing), then install hooks run one package at a time, in order,
-//! as the user is told about them. Nothing in `store/` changes until [`Transaction::commit`].
+//! entry points written and its tree sealed on every core at once (each package's tree is a
+//! directory `tmp/install-XXXX` of its own, its entry points and attestation beside it as
+//! `install-XXXX.entries` and `install-XXXX.attestation`, so packages share nothing), then
+//! install hooks run one package at a time, in order, as the user is told about them. Nothing
+//! in `store/` changes until [`Transaction::commit`].
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use pandora_core::id::{validate_name, validate_version};
 use pandora_core::Sha256;
 
 use super::{
-    entries, hooks, io, seal, BeforeHooks, Installed, Provenance, Record, Staged, StoreError,
-    Transaction,
+    entries, hooks, io, remove_tree, seal, BeforeHooks, Installed, Provenance, Record, Staged,
+    StoreError, Transaction,
 };
 use crate::format::extract::{Extraction, Limits};
 use crate::format::metadata::{encode_hex, Hooks};
@@ -208,8 +211,10 @@ impl Transaction<'_> {
             return Ok(Step::SameAs(slot));
         }
         let tmp = store.layout.tmp_dir();
+        // The tree itself: 0755 (less the umask), as extraction makes every directory.
         let staging = tempfile::Builder::new()
             .prefix("install-")
+            .permissions(std::fs::Permissions::from_mode(0o755))
             .tempdir_in(&tmp)
             .map_err(io(&tmp))?
             .keep();
@@ -262,7 +267,7 @@ impl Transaction<'_> {
             &opened.id,
             package_hooks,
             hooks::Phase::Install,
-            &opened.staging.join("tree"),
+            &opened.staging,
             &self.store.entry_path(&opened.id),
         )?;
         self.messages.extend(
@@ -278,16 +283,15 @@ impl Transaction<'_> {
 /// beside the record rather than in the tree a profile links: every package has one, under
 /// the same name.
 fn extract(opened: &Opened) -> Result<(), StoreError> {
-    let tree = opened.staging.join("tree");
-    fs_err::create_dir(&tree).map_err(io(&tree))?;
+    let tree = &opened.staging;
     let mut extraction = Extraction::new(Limits::default());
     for slot in &opened.verified.slots {
-        extraction.extract_slot(&opened.package, slot, &tree)?;
+        extraction.extract_slot(&opened.package, slot, tree)?;
     }
     extraction.finish()?;
     let attestation = tree.join(crate::build::sbom::ATTESTATION);
     if fs_err::symlink_metadata(&attestation).is_ok_and(|metadata| metadata.is_file()) {
-        let kept = opened.staging.join("attestation");
+        let kept = beside(&opened.staging, ATTESTATION);
         fs_err::rename(&attestation, &kept).map_err(io(&attestation))?;
     }
     Ok(())
@@ -295,21 +299,50 @@ fn extract(opened: &Opened) -> Result<(), StoreError> {
 
 /// Writes the entry points and seals the tree (after its hooks, if it has any).
 fn finish(layout: &crate::layout::Layout, opened: &Opened) -> Result<Made, StoreError> {
-    let tree = opened.staging.join("tree");
+    let tree = &opened.staging;
     let prepared = entries::prepare(
         layout,
         &opened.verified.metadata,
         &opened.verified.public_key,
         &opened.id,
-        &tree,
+        tree,
         &opened.source,
     )?;
     if !prepared.records.is_empty() {
-        entries::write(layout, &opened.staging.join("entries"), &prepared.records)?;
+        entries::write(layout, &beside(tree, ENTRIES), &prepared.records)?;
     }
     Ok(Made {
-        entries: seal(&tree)?,
+        entries: seal(tree)?,
         entry_points: prepared.records.into_keys().collect(),
         writable: prepared.writable,
     })
+}
+
+/// What a staged package's tree comes with lies beside it in `tmp/`, under the tree's name and
+/// a suffix: a package costs one staging directory, its tree, not a directory holding one.
+pub(super) const ENTRIES: &str = "entries";
+/// The package's SBOM and provenance, set aside from its tree.
+pub(super) const ATTESTATION: &str = "attestation";
+/// Entry points a reinstall without any replaced.
+pub(super) const OLD_ENTRIES: &str = "old-entries";
+
+/// `staging`'s companion `what` (one of the constants above).
+pub(super) fn beside(staging: &Path, what: &str) -> PathBuf {
+    let mut name = staging.as_os_str().to_owned();
+    name.push(".");
+    name.push(what);
+    PathBuf::from(name)
+}
+
+/// Removes what is left of a staged package: its tree (or the old one it was exchanged with)
+/// and its companions. The first failure is the error; the rest are still tried.
+pub(super) fn remove_staged(staging: &Path) -> Result<(), StoreError> {
+    let mut result = remove_tree(staging);
+    for what in [ENTRIES, ATTESTATION, OLD_ENTRIES] {
+        let removed = remove_tree(&beside(staging, what));
+        if result.is_ok() {
+            result = removed;
+        }
+    }
+    result
 }

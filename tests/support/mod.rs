@@ -352,6 +352,30 @@ pub fn publish(
     script: &str,
     seed: &str,
 ) {
+    publish_with(
+        sandbox,
+        output,
+        name,
+        version,
+        dependencies,
+        script,
+        seed,
+        &[],
+    );
+}
+
+/// [`publish`], passing `extra` to `pandora build`.
+#[allow(clippy::too_many_arguments)]
+pub fn publish_with(
+    sandbox: &Sandbox,
+    output: &Path,
+    name: &str,
+    version: &str,
+    dependencies: &[&str],
+    script: &str,
+    seed: &str,
+    extra: &[&str],
+) {
     let source = sandbox.home().join(format!("src-{name}-{version}-{seed}"));
     let command = format!("bin/{name}");
     package_source(
@@ -373,7 +397,7 @@ pub fn publish(
         ),
     )
     .unwrap();
-    sandbox.build(&source, output, seed, &[]).success();
+    sandbox.build(&source, output, seed, extra).success();
 }
 
 /// Builds `name@version` (the echo script, exact `pins`, signed by the `publisher` seed) into

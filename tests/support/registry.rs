@@ -59,32 +59,50 @@ pub fn index(sandbox: &Sandbox, registry: &Path, extra: &[&str]) {
 
 /// libgreet 2.0.0; hello 1.1.0 needing it; tool 1.0.0 needing a libgreet nobody publishes.
 pub fn fixture() -> Fixture {
+    fixture_built_with(&[])
+}
+
+/// [`fixture`] built by another release of Pandora: its packages start with a launcher that is
+/// not the one beside this `pandora`, so a new home downloads one of them whole, as it would
+/// from a registry built by FlavorPack.
+pub fn fixture_of_another_release() -> Fixture {
+    let scratch = tempfile::tempdir().unwrap();
+    let launcher = other_release_launcher(scratch.path());
+    let fixture = fixture_built_with(&["--launcher-bin", launcher.to_str().unwrap()]);
+    drop(scratch);
+    fixture
+}
+
+/// A launcher of another release in `directory`: this one with bytes appended (it still runs).
+pub fn other_release_launcher(directory: &Path) -> PathBuf {
+    let mut launcher = std::fs::read(env!("CARGO_BIN_EXE_pandora-launcher")).unwrap();
+    launcher.extend_from_slice(&[0x5a; 4096]);
+    let path = directory.join("older-launcher");
+    std::fs::create_dir_all(directory).unwrap();
+    std::fs::write(&path, &launcher).unwrap();
+    path
+}
+
+fn fixture_built_with(extra: &[&str]) -> Fixture {
     let sandbox = Sandbox::new();
     let registry = sandbox.home().join("registry");
-    publish(
-        &sandbox,
-        &registry,
-        "libgreet",
-        "2.0.0",
-        &[],
-        "#!/bin/sh\necho libgreet\n",
-    );
-    publish(
-        &sandbox,
-        &registry,
-        "hello",
-        "1.1.0",
-        &["libgreet@2.0.0"],
-        ECHO_SCRIPT,
-    );
-    publish(
-        &sandbox,
-        &registry,
-        "tool",
-        "1.0.0",
-        &["libgreet@9.9.9"],
-        ECHO_SCRIPT,
-    );
+    let packages: [(&str, &str, &[&str], &str); 3] = [
+        ("libgreet", "2.0.0", &[], "#!/bin/sh\necho libgreet\n"),
+        ("hello", "1.1.0", &["libgreet@2.0.0"], ECHO_SCRIPT),
+        ("tool", "1.0.0", &["libgreet@9.9.9"], ECHO_SCRIPT),
+    ];
+    for (name, version, dependencies, script) in packages {
+        super::publish_with(
+            &sandbox,
+            &registry.join(format!("pkgs/{name}-{version}.psp")),
+            name,
+            version,
+            dependencies,
+            script,
+            "publisher",
+            extra,
+        );
+    }
     index(&sandbox, &registry, &[]);
     let server = FixtureServer::start(&registry).unwrap();
     configure(&sandbox, &server);

@@ -172,10 +172,19 @@ pub const ACTIVITY: &[&str] = &[
 /// the lines of [`ACTIVITY`] events, in the `--log` format, kept whatever `--log` says. Bounded:
 /// past `limit` bytes the file becomes `events.log.1` (replacing the one before) and a new one
 /// starts, so at most about twice the limit is ever kept.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ActivityLog {
     path: PathBuf,
     limit: u64,
+    /// The file appended to, with its device and inode, kept open between lines: an install
+    /// of twenty packages writes twenty-one.
+    open: std::sync::Mutex<Option<(std::fs::File, (u64, u64))>>,
+}
+
+impl Clone for ActivityLog {
+    fn clone(&self) -> ActivityLog {
+        ActivityLog::new(self.path.clone(), self.limit)
+    }
 }
 
 /// How large the activity log grows before it is rotated (1 MiB: some ten thousand lines).
@@ -184,7 +193,11 @@ pub const ACTIVITY_LIMIT: u64 = 1 << 20;
 impl ActivityLog {
     /// The log at `path`, rotated past `limit` bytes.
     pub fn new(path: PathBuf, limit: u64) -> ActivityLog {
-        ActivityLog { path, limit }
+        ActivityLog {
+            path,
+            limit,
+            open: std::sync::Mutex::new(None),
+        }
     }
 
     /// The current file.
@@ -202,17 +215,53 @@ impl ActivityLog {
     /// Appends `event`'s line, if it is an activity event. The directory is created when
     /// missing; the caller decides what a failure means (the CLI warns and carries on).
     pub fn record(&self, event: &Event, seconds: u64) -> Result<(), crate::IoError> {
+        use std::os::unix::fs::MetadataExt;
         if !ACTIVITY.contains(&event.name) {
             return Ok(());
         }
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Two processes may both see the file over the limit and both rename: the second
         // rename moves a nearly empty file, which loses at most the few lines in between. Never
         // more than the bound is kept, and every kept line is whole.
-        if fs_err::metadata(&self.path).is_ok_and(|metadata| metadata.len() >= self.limit) {
+        let named = fs_err::metadata(&self.path).ok();
+        if named
+            .as_ref()
+            .is_some_and(|metadata| metadata.len() >= self.limit)
+        {
             let rotated = self.rotated();
             fs_err::rename(&self.path, &rotated)
                 .map_err(crate::IoError::at("rotate the activity log", &self.path))?;
+            *open = None;
         }
+        // The file kept open is used while it still has the log's name (no process rotated
+        // or removed it since).
+        let identity = named.map(|metadata| (metadata.dev(), metadata.ino()));
+        if open.as_ref().map(|(_, held)| Some(*held)) != Some(identity) {
+            *open = None;
+        }
+        let file = match &mut *open {
+            Some((file, _)) => file,
+            None => {
+                let (file, identity) = self.open_file()?;
+                &mut open.insert((file, identity)).0
+            }
+        };
+        let mut bytes = event.line(seconds).into_bytes();
+        bytes.push(b'\n');
+        file.write_all(&bytes).map_err(|source| crate::IoError {
+            action: "append to",
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Opens the current file for appending (made, with its directory, when missing), and
+    /// says its device and inode.
+    fn open_file(&self) -> Result<(std::fs::File, (u64, u64)), crate::IoError> {
+        use std::os::unix::fs::MetadataExt;
         let sink = match FileSink::open(&self.path) {
             Err(error) if error.source.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(parent) = self.path.parent() {
@@ -223,11 +272,12 @@ impl ActivityLog {
             opened => opened?,
         };
         // A link to a device there would swallow every line without a word.
-        if !sink
+        let metadata = sink
             .file
             .metadata()
-            .is_ok_and(|metadata| metadata.is_file())
-        {
+            .ok()
+            .filter(|metadata| metadata.is_file());
+        let Some(metadata) = metadata else {
             return Err(crate::IoError {
                 action: "append to",
                 path: self.path.clone(),
@@ -236,16 +286,8 @@ impl ActivityLog {
                     "not a regular file; remove it and Pandora makes a new log",
                 ),
             });
-        }
-        let mut bytes = event.line(seconds).into_bytes();
-        bytes.push(b'\n');
-        (&sink.file)
-            .write_all(&bytes)
-            .map_err(|source| crate::IoError {
-                action: "append to",
-                path: self.path.clone(),
-                source,
-            })
+        };
+        Ok((sink.file, (metadata.dev(), metadata.ino())))
     }
 
     /// Every line kept, oldest first, parsed; lines that do not parse (a torn tail after a
@@ -443,5 +485,25 @@ mod tests {
         assert_eq!(ids, ["p0@1", "p1@1", "p2@1", "p3@1", "p4@1", "p5@1"]);
         fs_err::write(log.path(), "garbage\n").unwrap();
         assert_eq!(log.read().unwrap().1, 1);
+    }
+
+    #[test]
+    fn a_log_moved_or_removed_by_another_process_is_opened_again() {
+        let directory = tempfile::tempdir().unwrap();
+        let log = ActivityLog::new(directory.path().join("events.log"), 1 << 20);
+        let install = |id: &str| Event::new("install").with("id", id);
+        log.record(&install("a@1"), 0).unwrap();
+        // Another process rotates it, then another removes the new one.
+        fs_err::rename(log.path(), log.rotated()).unwrap();
+        log.record(&install("b@1"), 0).unwrap();
+        let moved = fs_err::read_to_string(log.rotated()).unwrap();
+        assert!(!moved.contains("b@1"), "{moved}");
+        fs_err::remove_file(log.path()).unwrap();
+        log.record(&install("c@1"), 0).unwrap();
+        let current = fs_err::read_to_string(log.path()).unwrap();
+        assert!(
+            current.contains("c@1") && !current.contains("b@1"),
+            "{current}"
+        );
     }
 }

@@ -13,6 +13,33 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     replace(path, contents, None)
 }
 
+/// Replaces `path` whole (a temporary file renamed over it) without an fsync: for what is
+/// checked whenever it is read and made again when it fails the check (a crash may leave it
+/// empty or torn), or for what the caller makes durable with one `syncfs` for many files.
+pub fn write_unsynced(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let directory = parent_of(path);
+    let temporary = || {
+        tempfile::Builder::new()
+            .prefix(".pandora-tmp-")
+            .tempfile_in(&directory)
+    };
+    // The directory is made only when missing: most writes go where files already are.
+    let mut temporary = match temporary() {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(&directory).and_then(|()| temporary())
+        }
+        made => made,
+    }
+    .map_err(|error| with_path(&error, &directory, "create a temporary file in"))?;
+    temporary
+        .write_all(contents)
+        .map_err(|error| with_path(&error, temporary.path(), "write"))?;
+    temporary
+        .persist(path)
+        .map_err(|error| with_path(&error.error, path, "replace"))?;
+    Ok(())
+}
+
 /// [`write_atomic`] for a file others must read (0644): what a registry publishes, served by
 /// a web server running as another user.
 pub fn write_atomic_public(path: &Path, contents: &[u8]) -> std::io::Result<()> {
@@ -89,10 +116,49 @@ pub fn sync_directory(directory: &Path) -> std::io::Result<()> {
 }
 
 /// Flushes every dirty page of the filesystem holding `path`: one call makes a whole staged
-/// tree durable, far cheaper than an fsync per file.
+/// tree durable, far cheaper than an fsync per file. It covers what [`syncfs_later`] left for
+/// that filesystem.
 pub fn syncfs(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let directory = fs_err::File::open(path)?;
-    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory)).map_err(Into::into)
+    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&directory))?;
+    if let Ok(metadata) = directory.metadata() {
+        deferred().retain(|(device, _)| *device != metadata.dev());
+    }
+    Ok(())
+}
+
+/// Filesystems whose flush [`syncfs_later`] left for later, by device, each with a path on it.
+fn deferred() -> std::sync::MutexGuard<'static, Vec<(u64, PathBuf)>> {
+    static DEFERRED: std::sync::Mutex<Vec<(u64, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    DEFERRED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Leaves the flush of `path`'s filesystem to the next [`syncfs`] of that filesystem in this
+/// process, or else to [`sync_deferred`] when the command ends: a store commit and the
+/// activation right after it then cost one flush, not two. Safe for what needs no ordering
+/// against later writes but durability in the end: a crash before that flush is one before the
+/// last step, which recovery finishes, and what comes later and refers to these writes (a
+/// profile generation) is made durable by a `syncfs` that covers them first.
+pub fn syncfs_later(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let device = fs_err::metadata(path)?.dev();
+    let mut deferred = deferred();
+    if !deferred.iter().any(|(known, _)| *known == device) {
+        deferred.push((device, path.to_path_buf()));
+    }
+    Ok(())
+}
+
+/// Flushes every filesystem whose flush [`syncfs_later`] left and no [`syncfs`] has covered.
+pub fn sync_deferred() -> std::io::Result<()> {
+    let pending = std::mem::take(&mut *deferred());
+    for (_, path) in pending {
+        syncfs(&path).map_err(|error| with_path(&error, &path, "flush the filesystem of"))?;
+    }
+    Ok(())
 }
 
 /// The disk space `path` takes, in bytes: the blocks allocated to it and, for a directory,
@@ -209,6 +275,29 @@ impl FileLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_deferred_flush_is_covered_by_the_next_one_or_made_at_the_end() {
+        use std::os::unix::fs::MetadataExt;
+        let directory = tempfile::tempdir().unwrap();
+        let device = fs_err::metadata(directory.path()).unwrap().dev();
+        let pending = || deferred().iter().any(|(known, _)| *known == device);
+        syncfs_later(directory.path()).unwrap();
+        syncfs_later(directory.path()).unwrap();
+        assert_eq!(
+            deferred()
+                .iter()
+                .filter(|(known, _)| *known == device)
+                .count(),
+            1
+        );
+        syncfs(directory.path()).unwrap();
+        assert!(!pending(), "a flush of the same filesystem covers it");
+        syncfs_later(directory.path()).unwrap();
+        sync_deferred().unwrap();
+        assert!(!pending());
+        assert!(syncfs_later(&directory.path().join("missing")).is_err());
+    }
 
     #[test]
     fn atomic_write_replaces_and_leaves_no_temporaries() {
