@@ -56,14 +56,23 @@ impl Hint for UserError {
 
 /// The exit status an error maps to.
 pub fn exit_status(error: &anyhow::Error) -> ExitStatus {
+    // A `UserError` given as context is found by `downcast_ref`, not in the chain.
     error
-        .chain()
-        .find_map(|cause| cause.downcast_ref::<UserError>().map(|user| user.status))
+        .downcast_ref::<UserError>()
+        .map(|user| user.status)
+        .or_else(|| {
+            error
+                .chain()
+                .find_map(|cause| cause.downcast_ref::<UserError>().map(|user| user.status))
+        })
         .unwrap_or(ExitStatus::Failure)
 }
 
-/// The first hint anywhere in the error's chain.
+/// The first hint anywhere in the error's chain (its context's first).
 pub fn find_hint(error: &anyhow::Error) -> Option<String> {
+    if let Some(hint) = error.downcast_ref::<UserError>().and_then(Hint::hint) {
+        return Some(hint);
+    }
     error.chain().find_map(|cause| {
         cause
             .downcast_ref::<UserError>()

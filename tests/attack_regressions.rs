@@ -570,3 +570,60 @@ fn a_failed_download_leaves_no_half_written_launcher() {
         .unwrap_or_default();
     assert!(partials.is_empty(), "{partials:?}");
 }
+
+/// An activation that failed after the store commit said only what failed: not that the
+/// package is installed, nor how to activate it once the cause is gone.
+#[test]
+fn an_activation_that_fails_after_the_install_says_how_to_finish() {
+    let sandbox = Sandbox::new();
+    let one = package(&sandbox, "one", "publisher");
+    std::fs::create_dir_all(sandbox.pandora_home()).unwrap();
+    // A place where no profile can be made, even by root.
+    let profiles = sandbox.pandora_home().join("profiles");
+    std::os::unix::fs::symlink("/proc/sys/kernel", &profiles).unwrap();
+    let run = sandbox.run(&["install", "--yes", one.to_str().unwrap()]);
+    run.failure(1);
+    assert!(
+        run.stderr.contains("installed, but activating failed")
+            && run
+                .stderr
+                .contains("hint: once the cause is fixed, `pandora activate one@1.0.0`"),
+        "{}",
+        run.stderr
+    );
+    std::fs::remove_file(&profiles).unwrap();
+    sandbox.run(&["activate", "one@1.0.0"]).success();
+    assert!(sandbox.run(&["list"]).stdout.contains("one@1.0.0"));
+}
+
+/// A file that hashes to what the signed index gives but is no sound package was called
+/// damaged, with a hint to get it again: the registry published it so, and it would come back
+/// the same.
+#[test]
+fn a_broken_file_the_index_vouches_for_is_blamed_on_the_registry() {
+    let fixture = fixture();
+    let garbage: Vec<u8> = (0..70_000u32).map(|n| (n * 7 % 251) as u8).collect();
+    std::fs::write(fixture.registry.join("pkgs/libgreet-2.0.0.psp"), &garbage).unwrap();
+    support::registry::resign(&fixture.registry, "registry", |index| {
+        let version = &mut index
+            .packages
+            .iter_mut()
+            .find(|package| package.name == "libgreet")
+            .unwrap()
+            .versions[0];
+        version.sha256 = pandora_core::Sha256::of(&garbage);
+        version.size = Some(garbage.len() as u64);
+        version.launcher = None;
+    });
+    let run = fixture.sandbox.run(&["install", "--yes", "libgreet"]);
+    run.failure(1);
+    assert!(
+        run.stderr
+            .contains("has the SHA-256 its signed index gives")
+            && run
+                .stderr
+                .contains("hint: the registry is broken or hostile"),
+        "{}",
+        run.stderr
+    );
+}

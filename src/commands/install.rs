@@ -218,7 +218,25 @@ fn install_targets(
         &context.trust_policy(),
         // Without --yes, the change must be the one shown and agreed to.
         preview.as_ref().filter(|_| !context.settings.assume_yes),
-    )?;
+    )
+    .map_err(|error| {
+        // What is installed stays installed: say so, and how to activate it, unless the
+        // failure carries its own advice.
+        let error = anyhow::Error::from(error);
+        if crate::error::find_hint(&error).is_some() {
+            return error;
+        }
+        error.context(
+            UserError::new(format!(
+                "{} installed, but activating failed",
+                requested.join(", ")
+            ))
+            .hint(format!(
+                "once the cause is fixed, `pandora activate {}` activates what was installed; `pandora list` shows what is active",
+                requested.join(" ")
+            )),
+        )
+    })?;
     render::profile_change(&context.printer, &change);
     Ok(ExitStatus::Success)
 }

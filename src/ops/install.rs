@@ -793,8 +793,21 @@ pub(super) fn check_blob(
     trust: &Policy,
     untrusted: &mut Vec<String>,
 ) -> Result<(Package, Verified)> {
-    let package = crate::registry::launchers::open_blob(blob)?;
-    let verified = package.verified(Scope::Structure)?;
+    // The blob hashes to what the signed index gives: what is wrong with its content was
+    // published so.
+    let published = |error: crate::format::FormatError| match error {
+        crate::format::FormatError::TooSmall { .. }
+        | crate::format::FormatError::CheckFailed { .. }
+        | crate::format::FormatError::UnsafeEntry { .. }
+        | crate::format::FormatError::UnsafeDirectory { .. } => Error::Published {
+            url: resolved.url.to_string(),
+            registry: resolved.registry.clone(),
+            source: Box::new(error),
+        },
+        other => other.into(),
+    };
+    let package = crate::registry::launchers::open_blob(blob).map_err(published)?;
+    let verified = package.verified(Scope::Structure).map_err(published)?;
     package
         .check_platform(&verified.metadata, &Platform::current())
         .map_err(|error| wrong_platform(error, resolved.id()))?;

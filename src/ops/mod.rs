@@ -51,6 +51,18 @@ pub enum Error {
         /// What to run instead.
         hint: Option<String>,
     },
+    /// A file a registry's signed index vouches for (it has the SHA-256 the index gives) that
+    /// is not a sound package: the registry published it so, and fetching it again cannot help.
+    #[error("{url} (registry `{registry}`) has the SHA-256 its signed index gives, but is not a sound package")]
+    Published {
+        /// Where it came from.
+        url: String,
+        /// The registry whose index vouches for it.
+        registry: String,
+        /// What is wrong with it.
+        #[source]
+        source: Box<FormatError>,
+    },
     /// `registries.acl` or another setting.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -114,6 +126,9 @@ impl Hint for Error {
     fn hint(&self) -> Option<String> {
         match self {
             Error::Refused { hint, .. } => hint.clone(),
+            Error::Published { registry, .. } => Some(format!(
+                "the registry is broken or hostile: tell its operator, or `pandora registry remove {registry}`"
+            )),
             Error::Config(error) => error.hint(),
             Error::Format(error) => error.hint(),
             Error::KeyFile(error) => error.hint(),

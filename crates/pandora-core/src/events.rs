@@ -262,14 +262,33 @@ impl ActivityLog {
     /// says its device and inode.
     fn open_file(&self) -> Result<(std::fs::File, (u64, u64)), crate::IoError> {
         use std::os::unix::fs::MetadataExt;
-        let sink = match FileSink::open(&self.path) {
+        let not_a_file = || crate::IoError {
+            action: "append to",
+            path: self.path.clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a regular file; remove it and Pandora makes a new log",
+            ),
+        };
+        let opened = match FileSink::open(&self.path) {
             Err(error) if error.source.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(parent) = self.path.parent() {
                     fs_err::create_dir_all(parent).map_err(crate::IoError::at("create", parent))?;
                 }
-                FileSink::open(&self.path)?
+                FileSink::open(&self.path)
             }
-            opened => opened?,
+            opened => opened,
+        };
+        let sink = match opened {
+            Ok(sink) => sink,
+            // A FIFO, a directory or a dangling link there: say what to do, not only errno.
+            Err(error) => {
+                let there = fs_err::symlink_metadata(&self.path);
+                return Err(match there {
+                    Ok(metadata) if !metadata.is_file() => not_a_file(),
+                    _ => error,
+                });
+            }
         };
         // A link to a device there would swallow every line without a word.
         let metadata = sink
@@ -278,14 +297,7 @@ impl ActivityLog {
             .ok()
             .filter(|metadata| metadata.is_file());
         let Some(metadata) = metadata else {
-            return Err(crate::IoError {
-                action: "append to",
-                path: self.path.clone(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "not a regular file; remove it and Pandora makes a new log",
-                ),
-            });
+            return Err(not_a_file());
         };
         Ok((sink.file, (metadata.dev(), metadata.ino())))
     }
@@ -505,5 +517,25 @@ mod tests {
             current.contains("c@1") && !current.contains("b@1"),
             "{current}"
         );
+    }
+
+    #[test]
+    fn a_log_that_is_not_a_file_says_to_remove_it() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("events.log");
+        let install = Event::new("install").with("id", "a@1");
+        let made: [&dyn Fn(); 2] = [&|| fs_err::create_dir(&path).unwrap(), &|| {
+            std::os::unix::fs::symlink(directory.path().join("gone/x"), &path).unwrap();
+        }];
+        for make in made {
+            let _ = fs_err::remove_dir(&path);
+            let _ = fs_err::remove_file(&path);
+            make();
+            let error = ActivityLog::new(path.clone(), 1 << 20)
+                .record(&install, 0)
+                .unwrap_err();
+            let said = crate::error::chain(&error);
+            assert!(said.contains("remove it"), "{said}");
+        }
     }
 }
