@@ -11,11 +11,10 @@ two steps, so two sandboxes). Release binaries are built here.
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pspf import ROOT, release_binaries, timed  # noqa: E402
+from pspf import ROOT, release_binaries, scratch, timed  # noqa: E402
 
 HELLO_C = '#include <stdio.h>\nint main(void) { puts("hello"); return 0; }\n'
 MANIFEST = """manifest {
@@ -36,7 +35,7 @@ def main():
     pandora, launcher = release_binaries()
     if shutil.which("cc") is None:
         sys.exit("no cc on this machine")
-    with tempfile.TemporaryDirectory(dir=ROOT / "target") as work:
+    with scratch() as work:
         work = Path(work)
         package = work / "hello"
         (package / "src").mkdir(parents=True)

@@ -21,12 +21,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-RELEASE = ROOT / "target" / "release"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pspf import ROOT, RELEASE, scratch  # noqa: E402
 
 
 def start(program, environment):
@@ -55,8 +54,8 @@ def main():
     static = "--static" in sys.argv
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True)
     pandora = RELEASE / "pandora"
-    with tempfile.TemporaryDirectory(dir=ROOT / "target") as scratch:
-        work = Path(scratch)
+    with scratch() as work_directory:
+        work = Path(work_directory)
         home = work / "home"
         home.mkdir()
         environment = {

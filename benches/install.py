@@ -14,12 +14,11 @@ import random
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pspf import ROOT, RELEASE, peak_rss_mib, timed  # noqa: E402
+from pspf import ROOT, RELEASE, peak_rss_mib, scratch, timed  # noqa: E402
 
 
 def binaries():
@@ -101,8 +100,8 @@ def publish(pandora: Path, launcher: Path, source: Path, registry: Path, name: s
 
 def bench_small():
     pandora, launcher, server_binary, acl = binaries()
-    with tempfile.TemporaryDirectory(dir=ROOT / "target") as scratch:
-        work = Path(scratch)
+    with scratch() as work_directory:
+        work = Path(work_directory)
         registry = work / "registry"
         names = [f"small{n:02d}" for n in range(20)]
         for name in names:
@@ -134,43 +133,55 @@ def small_against(pandora, acl, work, registry, url, names, label):
     work.mkdir()
     configured_home(pandora, acl, work, registry, url)
     runs = 15
-    counter = iter(range(10_000))
-    homes = {}
-
-    def reset():
-        homes["env"] = fresh_home(work, f"home-{next(counter)}")
-
-    curl_target = work / "curl"
     urls = [f"{url}pkgs/{name}.psp" for name in names]
+    # Every home and download directory is made before the clock starts and removed after the
+    # last run. ext4 skips inodes freed in the last half minute or so when it allocates new
+    # ones, so deleting the previous run's tree right before the next one makes each file
+    # that run creates cost several times more: the bench would time its own clean-up.
+    curl_targets = iter([work / f"curl-{run}" for run in range(runs)])
 
-    def clear_curl():
-        shutil.rmtree(curl_target, ignore_errors=True)
-        curl_target.mkdir()
+    def next_curl_target():
+        target = next(curl_targets)
+        target.mkdir()
+        os.sync()
+        return target
 
-    base, _ = timed(["curl", "-s", "--parallel", "--output-dir", str(curl_target), *sum((["-O", u] for u in urls), [])], runs, before=clear_curl)
-
-    def install(prepare=None):
+    def curl():
         times = []
         for _ in range(runs):
-            reset()
-            if prepare:
-                prepare(homes["env"])
+            target = next_curl_target()
             start = time.perf_counter()
-            # stderr kept from the terminal: the packages' signer is not trusted in a fresh home,
-            # which each run warns about.
-            subprocess.run([str(pandora), "--quiet", "install", "--yes", *names], env=dict(os.environ, **homes["env"]), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            subprocess.run(["curl", "-s", "--parallel", "--output-dir", str(target), *sum((["-O", u] for u in urls), [])], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             times.append((time.perf_counter() - start) * 1000)
         times.sort()
         return times[len(times) // 2]
 
-    cold = install()
+    def install(kind, prepare=None):
+        homes = [fresh_home(work, f"{kind}-{run}") for run in range(runs)]
+        for env in homes:
+            if prepare:
+                prepare(env)
+        times = []
+        for env in homes:
+            # What the copies of the homes left dirty is theirs to flush, not the run's: each
+            # install flushes its filesystem before its new generation becomes visible.
+            os.sync()
+            start = time.perf_counter()
+            # stderr kept from the terminal: the packages' signer is not trusted in a fresh home,
+            # which each run warns about.
+            subprocess.run([str(pandora), "--quiet", "install", "--yes", *names], env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        return times[len(times) // 2]
 
     def holds_launcher(env):
         # A home that installed something before: the launcher stub is already in blobs/.
         subprocess.run([str(pandora), "--quiet", "install", "--no-activate", "--yes", f"{registry}/pkgs/{names[0]}.psp"], env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         subprocess.run([str(pandora), "--quiet", "remove", "--yes", f"{names[0]}@1.0.0"], env=dict(os.environ, **env), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    warm = install(holds_launcher)
+    base = curl()
+    cold = install("new")
+    warm = install("holds-launcher", holds_launcher)
     print(f"  served by {label}:")
     print(f"    curl --parallel of the same 20 files                  {base:7.1f} ms   (baseline: transfer only)")
     print(f"    pandora install --yes (index .. activation), new home  {cold:7.1f} ms   ratio {cold / base:.2f}x")
@@ -195,8 +206,8 @@ def big_tree(files: Path, files_count: int = 10_000, megabytes: int = 700):
 
 def bench_big():
     pandora, launcher, server_binary, acl = binaries()
-    with tempfile.TemporaryDirectory(dir=ROOT / "target") as scratch:
-        work = Path(scratch)
+    with scratch() as work_directory:
+        work = Path(work_directory)
         source = work / "src"
         big_tree(source / "files")
         (source / "manifest.acl").write_text('manifest { name = "big"; version = "1.0.0"; command = "bin/big"; }\n')

@@ -76,25 +76,20 @@ impl FixtureServer {
         let root = root.into();
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
-        listener.set_nonblocking(true)?;
         let state = Arc::new(Mutex::new(State::default()));
         let stop = Arc::new(AtomicBool::new(false));
         let (thread_state, thread_stop) = (state.clone(), stop.clone());
+        // A blocking accept answers at once; `drop` wakes it with a connection of its own.
         std::thread::spawn(move || {
-            while !thread_stop.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        let (root, state, stop) =
-                            (root.clone(), thread_state.clone(), thread_stop.clone());
-                        std::thread::spawn(move || {
-                            let _ = serve(stream, &root, &state, &stop);
-                        });
-                    }
-                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(2));
-                    }
-                    Err(_) => break,
+            for stream in listener.incoming() {
+                if thread_stop.load(Ordering::Relaxed) {
+                    break;
                 }
+                let Ok(stream) = stream else { continue };
+                let (root, state, stop) = (root.clone(), thread_state.clone(), thread_stop.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(stream, &root, &state, &stop);
+                });
             }
         });
         Ok(FixtureServer {
@@ -132,15 +127,36 @@ impl FixtureServer {
 impl Drop for FixtureServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(self.address);
     }
 }
 
-fn etag(body: &[u8]) -> String {
-    // FNV-1a: enough to tell versions of a fixture apart.
-    let hash = body.iter().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x100_0000_01b3)
-    });
-    format!("\"{hash:016x}\"")
+/// Like nginx's, from what the file's metadata says, so that a request does not read the
+/// whole file: a file replaced (a new inode), rewritten (a new change time) or resized gets a
+/// new tag. A misbehaviour that changes the bytes sent changes the tag too.
+fn etag(metadata: &std::fs::Metadata, behavior: &Behavior) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let altered = match behavior {
+        Behavior::WrongBytes => "-w".to_string(),
+        Behavior::TooLong(extra) => format!("-l{extra}"),
+        _ => String::new(),
+    };
+    format!(
+        "\"{:x}-{:x}.{:x}-{:x}{altered}\"",
+        metadata.ino(),
+        metadata.ctime(),
+        metadata.ctime_nsec(),
+        metadata.len()
+    )
+}
+
+fn read_from(file: &std::path::Path, from: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::Seek;
+    let mut file = std::fs::File::open(file)?;
+    file.seek(std::io::SeekFrom::Start(from as u64))?;
+    let mut content = Vec::new();
+    file.read_to_end(&mut content)?;
+    Ok(content)
 }
 
 fn serve(
@@ -187,11 +203,14 @@ fn serve(
     };
     let relative = percent_decode(path.trim_start_matches('/'));
     let file = root.join(relative);
-    let mut body = match (&behavior, std::fs::read(&file)) {
+    let metadata = match (&behavior, std::fs::metadata(&file)) {
         (Behavior::NotFound, _) | (_, Err(_)) => {
             return respond(&mut stream, "404 Not Found", &[], b"not found\n")
         }
-        (_, Ok(body)) => body,
+        (_, Ok(metadata)) if !metadata.is_file() => {
+            return respond(&mut stream, "404 Not Found", &[], b"not found\n")
+        }
+        (_, Ok(metadata)) => metadata,
     };
     match behavior {
         Behavior::FailFirst(n) if count <= n => {
@@ -210,13 +229,14 @@ fn serve(
                 b"slow down\n",
             )
         }
-        Behavior::WrongBytes => body
-            .iter_mut()
-            .for_each(|byte| *byte = byte.wrapping_add(1)),
-        Behavior::TooLong(extra) => body.extend(std::iter::repeat_n(b'!', extra)),
         _ => {}
     }
-    let tag = etag(&body);
+    let extra_bytes = match behavior {
+        Behavior::TooLong(extra) => extra,
+        _ => 0,
+    };
+    let length = usize::try_from(metadata.len()).unwrap_or(usize::MAX) + extra_bytes;
+    let tag = etag(&metadata, &behavior);
     if request.if_none_match.as_deref() == Some(tag.as_str()) {
         return respond(&mut stream, "304 Not Modified", &[("ETag", tag)], b"");
     }
@@ -226,33 +246,36 @@ fn serve(
         .and_then(|range| range.strip_prefix("bytes="))
         .and_then(|range| range.strip_suffix('-'))
         .and_then(|start| start.parse::<usize>().ok())
-        .filter(|start| *start <= body.len());
-    let (status, content, extra): (&str, Vec<u8>, Vec<(&str, String)>) = match (range, &behavior) {
-        (Some(start), Behavior::WrongRangeOffset) => {
-            let wrong = start.saturating_sub(7);
-            (
-                "206 Partial Content",
-                body[wrong..].to_vec(),
-                vec![(
-                    "Content-Range",
-                    format!("bytes {start}-{}/{}", body.len() - 1, body.len()),
-                )],
-            )
-        }
-        (Some(start), behavior) if *behavior != Behavior::IgnoreRange => (
-            "206 Partial Content",
-            body[start..].to_vec(),
-            vec![(
-                "Content-Range",
-                format!(
-                    "bytes {start}-{}/{}",
-                    body.len().saturating_sub(1),
-                    body.len()
-                ),
-            )],
-        ),
-        _ => ("200 OK", body, vec![]),
+        .filter(|start| *start <= length);
+    let content_range = |start: usize| {
+        (
+            "Content-Range",
+            format!("bytes {start}-{}/{length}", length.saturating_sub(1)),
+        )
     };
+    // Only the bytes sent are read: a range of a large file costs what the range costs.
+    let (status, from, extra): (&str, usize, Vec<(&str, String)>) = match (range, &behavior) {
+        (Some(start), Behavior::WrongRangeOffset) => (
+            "206 Partial Content",
+            start.saturating_sub(7),
+            vec![content_range(start)],
+        ),
+        (Some(start), behavior) if *behavior != Behavior::IgnoreRange => {
+            ("206 Partial Content", start, vec![content_range(start)])
+        }
+        _ => ("200 OK", 0, vec![]),
+    };
+    let mut content = read_from(&file, from)?;
+    match behavior {
+        Behavior::WrongBytes => content
+            .iter_mut()
+            .for_each(|byte| *byte = byte.wrapping_add(1)),
+        Behavior::TooLong(extra) => {
+            let appended = (length - from).saturating_sub(content.len()).min(extra);
+            content.extend(std::iter::repeat_n(b'!', appended));
+        }
+        _ => {}
+    }
     let mut headers = vec![("ETag", tag), ("Accept-Ranges", "bytes".to_string())];
     headers.extend(extra);
     let head = header_block(status, &headers, content.len());
