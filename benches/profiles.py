@@ -13,17 +13,16 @@
   (every ACL record parsed): each `records/ID.summary` is replaced by a directory, so none is
   read or written.
 
-Release binaries are built here; everything lives under target/bench-profiles.
+Release binaries are built here; everything lives in a temporary directory under target/.
 """
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from pspf import ROOT, RELEASE, timed  # noqa: E402
+from pspf import ROOT, RELEASE, scratch, timed  # noqa: E402
 
 PACKAGES = 100
 FILES_PER_PACKAGE = 100
@@ -36,8 +35,13 @@ def pandora(env, *args):
 
 def main():
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True)
-    work = ROOT / "target" / "bench-profiles"
-    shutil.rmtree(work, ignore_errors=True)
+    # Nothing is deleted before or between timed runs (see `scratch`): the work directory is
+    # new, and removed only at the end.
+    with scratch() as work_directory:
+        run(Path(work_directory))
+
+
+def run(work):
     sources, packages = work / "sources", work / "packages"
     packages.mkdir(parents=True)
     env = {"PANDORA_HOME": str(work / "home"), "HOME": str(work / "user")}
@@ -69,6 +73,7 @@ def main():
         name = f"g{next(counter)}"
         pandora(env, "profile", "create", name)
         pandora(env, "profile", "switch", name)
+        os.sync()
 
     activations = series([str(RELEASE / "pandora"), "--quiet", "activate", *ids], env, fresh_profile)
     activate = median(activations)
@@ -84,13 +89,11 @@ def main():
     pandora(env, "list", "--store")
     links = sum(1 for p in (work / "home" / "vir").rglob("*") if p.is_symlink())
 
-    farm = work / "farm"
-
-    def empty_farm():
-        shutil.rmtree(farm, ignore_errors=True)
+    farms = [work / f"farm-{run}" for run in range(RUNS)]
+    for farm in farms:
         farm.mkdir()
-
-    stow, _ = timed(["cp", "-rs", *[str(store / i) + "/." for i in ids], str(farm)], RUNS, None, before=empty_farm)
+    os.sync()
+    stow = median([timed(["cp", "-rs", *[str(store / i) + "/." for i in ids], str(farm)], 1)[0] for farm in farms])
 
     pandora(env, "profile", "create", "a", "--from", "g0")
     pandora(env, "profile", "create", "b", "--from", "g0")

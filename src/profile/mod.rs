@@ -344,8 +344,11 @@ impl Profiles {
         if !forest.is_dir() {
             return Ok(());
         }
-        let strays = strays(&forest)?;
+        let Look { strays, mark } = strays(&forest)?;
         if strays.is_empty() {
+            if let Some(mark) = mark {
+                date_manifest(&forest.with_file_name("generation.acl"), mark);
+            }
             return Ok(());
         }
         // One directory per rescue: two in the same second must not overwrite each other.
@@ -1066,9 +1069,19 @@ fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> ProfileError + '_ {
     }
 }
 
-/// Paths (relative to `forest`) of what is neither a directory nor one of the forest's own
-/// links into the store.
-fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
+/// What [`strays`] found.
+#[derive(Debug)]
+struct Look {
+    /// Paths (relative to the forest) of what is neither a directory nor one of the forest's
+    /// own links into the store, sorted.
+    strays: Vec<PathBuf>,
+    /// When something was looked at closely: the mtime for the manifest if nothing is found
+    /// ([`clean_mark`]).
+    mark: Option<std::time::SystemTime>,
+}
+
+/// What in `forest` is neither a directory nor one of the forest's own links into the store.
+fn strays(forest: &Path) -> Result<Look, ProfileError> {
     // A sealed forest's directories were all last changed before its `generation.acl` was
     // written; adding, removing or replacing an entry changes its directory's ctime, and so
     // does moving or copying a directory in. Only the entries of directories changed since
@@ -1090,6 +1103,8 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
         .ok()
         .map(|metadata| (metadata.mtime(), metadata.mtime_nsec()))
         .filter(|sealed| *sealed <= now);
+    let started = Timestamp::coarse_now();
+    let (mut latest, mut looked, mut every_ctime) = (Timestamp::MIN, false, true);
     let mut strays = Vec::new();
     // Each directory with whether one above it changed: a directory moved in keeps the old
     // ctimes of the directories inside it, so below a changed directory everything is looked
@@ -1097,6 +1112,12 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
     let mut pending = vec![(forest.to_path_buf(), false)];
     while let Some((directory, inside_changed)) = pending.pop() {
         let metadata = fs_err::metadata(&directory).ok();
+        match &metadata {
+            Some(metadata) => {
+                latest = latest.max(Timestamp::new(metadata.ctime(), metadata.ctime_nsec()));
+            }
+            None => every_ctime = false,
+        }
         let changed = inside_changed
             || sealed_at.is_none_or(|sealed| {
                 metadata
@@ -1110,6 +1131,7 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
         if !changed && leaf {
             continue;
         }
+        looked |= changed;
         for entry in fs_err::read_dir(&directory).map_err(io(&directory))? {
             let entry = entry.map_err(io(&directory))?;
             let file_type = entry.file_type().map_err(io(&entry.path()))?;
@@ -1130,7 +1152,10 @@ fn strays(forest: &Path) -> Result<Vec<PathBuf>, ProfileError> {
         }
     }
     strays.sort();
-    Ok(strays)
+    let mark = started
+        .filter(|_| looked && every_ctime)
+        .and_then(|started| clean_mark(latest, started));
+    Ok(Look { strays, mark })
 }
 
 /// `path` with `.` and `..` taken out lexically.
@@ -1167,6 +1192,59 @@ fn seal(forest: &Path) -> Result<(), ProfileError> {
         set_mode(&directory, 0o555)?;
     }
     Ok(())
+}
+
+/// A file timestamp, in nanoseconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Timestamp(i128);
+
+impl Timestamp {
+    const MIN: Timestamp = Timestamp(i128::MIN);
+
+    fn new(seconds: i64, nanoseconds: i64) -> Timestamp {
+        Timestamp(i128::from(seconds) * 1_000_000_000 + i128::from(nanoseconds))
+    }
+
+    /// The clock file timestamps are taken from (when none was asked for since the file last
+    /// changed): the kernel's coarse one, a tick of a few milliseconds.
+    fn coarse_now() -> Option<Timestamp> {
+        use nix::time::{clock_gettime, ClockId};
+        let now = clock_gettime(ClockId::CLOCK_REALTIME_COARSE).ok()?;
+        Some(Timestamp::new(now.tv_sec(), now.tv_nsec()))
+    }
+}
+
+/// The mtime that dates a forest's manifest after a look found it clean: one nanosecond after
+/// the latest ctime of its directories, when that is sound.
+///
+/// [`strays`] looks closely at every directory whose ctime is not older than the manifest's
+/// mtime. The manifest is written in the same tick of the coarse clock as the forest is
+/// sealed, so every directory ties with it, and every switch read every link of the forest
+/// it left. When the look started at least 1 ms after the latest ctime, any change made since
+/// it started has a later ctime, so one nanosecond after the latest tells the directories a
+/// clean look covered from those changed since. Not when timestamps look coarser than 1 ms
+/// (whole milliseconds: a later change could be rounded down to the same value) or when the
+/// clock had not moved on far enough.
+fn clean_mark(latest: Timestamp, started: Timestamp) -> Option<std::time::SystemTime> {
+    let whole_milliseconds = latest.0.rem_euclid(1_000_000) == 0;
+    if whole_milliseconds || latest < Timestamp(0) || started.0 < latest.0 + 1_000_000 {
+        return None;
+    }
+    let mark = u64::try_from(latest.0 + 1).ok()?;
+    Some(
+        std::time::UNIX_EPOCH
+            + std::time::Duration::new(mark / 1_000_000_000, (mark % 1_000_000_000) as u32),
+    )
+}
+
+/// Dates `manifest` with the mark of a clean look ([`clean_mark`]). Best effort: a manifest
+/// left as it was only costs the next switch another look.
+fn date_manifest(manifest: &Path, mark: std::time::SystemTime) {
+    if let Ok(file) = fs_err::OpenOptions::new().write(true).open(manifest) {
+        let _ = file
+            .file()
+            .set_times(std::fs::FileTimes::new().set_modified(mark));
+    }
 }
 
 /// Recreates the directories and links of the forest `from` under `to`.
@@ -1473,18 +1551,83 @@ mod tests {
             .file()
             .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
             .unwrap();
-        assert!(strays(&forest).unwrap().is_empty());
+        assert!(strays(&forest).unwrap().strays.is_empty());
         fs_err::write(forest.join("share/a/deep/mine"), "mine").unwrap();
         fs_err::write(forest.join("share/b/also-mine"), "mine").unwrap();
         fs_err::create_dir(forest.join("bin/sub")).unwrap();
         fs_err::write(forest.join("bin/sub/nested"), "mine").unwrap();
         assert_eq!(
-            strays(&forest).unwrap(),
+            strays(&forest).unwrap().strays,
             [
                 PathBuf::from("bin/sub/nested"),
                 PathBuf::from("share/a/deep/mine"),
                 PathBuf::from("share/b/also-mine"),
             ]
         );
+    }
+
+    /// The manifest ties with every directory of a forest sealed in the same clock tick, so
+    /// every switch read every link of the forest it left. A clean look dates it: the next look
+    /// reads nothing, and a directory changed since is looked at again.
+    #[test]
+    fn a_forest_found_clean_is_not_looked_at_again_until_it_changes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let forest = dir.path().join("forest");
+        fs_err::create_dir_all(forest.join("bin")).unwrap();
+        fs_err::create_dir_all(forest.join("share/a")).unwrap();
+        std::os::unix::fs::symlink("../../store/x@1/bin/x", forest.join("bin/x")).unwrap();
+        std::os::unix::fs::symlink("../../../store/x@1/share/a/f", forest.join("share/a/f"))
+            .unwrap();
+        seal(&forest).unwrap();
+        let latest = ["", "bin", "share", "share/a"]
+            .iter()
+            .map(|sub| fs_err::metadata(forest.join(sub)).unwrap())
+            .map(|metadata| Timestamp::new(metadata.ctime(), metadata.ctime_nsec()))
+            .max()
+            .unwrap();
+        let manifest = dir.path().join("generation.acl");
+        fs_err::write(&manifest, "").unwrap();
+        let tie = std::time::UNIX_EPOCH
+            + std::time::Duration::from_nanos(u64::try_from(latest.0).unwrap());
+        date_manifest(&manifest, tie);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        let first = strays(&forest).unwrap();
+        assert!(first.strays.is_empty());
+        date_manifest(
+            &manifest,
+            first.mark.expect("a tie is looked at, then marked"),
+        );
+        let dated = fs_err::metadata(&manifest).unwrap();
+        assert_eq!(
+            Timestamp::new(dated.mtime(), dated.mtime_nsec()),
+            Timestamp(latest.0 + 1)
+        );
+        let second = strays(&forest).unwrap();
+        assert!(second.strays.is_empty());
+        assert_eq!(second.mark, None, "nothing was looked at");
+
+        set_mode(&forest.join("bin"), 0o755).unwrap();
+        fs_err::write(forest.join("bin/mine"), "mine").unwrap();
+        assert_eq!(strays(&forest).unwrap().strays, [PathBuf::from("bin/mine")]);
+    }
+
+    #[test]
+    fn a_clean_look_dates_the_manifest_only_when_later_changes_show() {
+        let latest = Timestamp::new(1_000, 123_456_789);
+        let ms = |n: i128| Timestamp(latest.0 + n * 1_000_000);
+        let mark = clean_mark(latest, ms(1)).unwrap();
+        assert_eq!(
+            mark.duration_since(std::time::UNIX_EPOCH).unwrap(),
+            std::time::Duration::new(1_000, 123_456_790)
+        );
+        // The look started less than 1 ms on: a change made during it could get the same
+        // timestamp as the latest.
+        assert_eq!(clean_mark(latest, Timestamp(ms(1).0 - 1)), None);
+        // Whole milliseconds: timestamps that coarse could round a later change down to it.
+        assert_eq!(clean_mark(Timestamp::new(1_000, 5_000_000), ms(10)), None);
+        assert_eq!(clean_mark(Timestamp::new(1_000, 0), ms(2_000)), None);
+        assert_eq!(clean_mark(Timestamp::new(-1, 5), ms(10)), None);
     }
 }
