@@ -172,13 +172,21 @@ pub fn apply_to(
     let mut after = Vec::new();
     let mut previous = None;
     let profiles = Profiles::new(layout);
+    // What is being forgotten is not needed: a member whose record is damaged can go.
+    let forgetting: Vec<String> = match &change {
+        Change::Forget(ids) => ids.to_vec(),
+        _ => Vec::new(),
+    };
     let generation = profiles.update(profile, prefer, |current| {
         previous = current.map(|generation| generation.number);
         let mut contents = match current {
-            Some(generation) => Contents::of(generation, members(&store, profile, generation)?),
+            Some(generation) => Contents::of(
+                generation,
+                members_but(&store, profile, generation, &forgetting)?,
+            ),
             None => Contents::default(),
         };
-        before = contents.members.iter().map(Record::id).collect();
+        before = current.map_or_else(Vec::new, |generation| generation.members.clone());
         change_contents(&store, profile, change, &mut contents)?;
         contents.description = description.to_string();
         after = contents.members.iter().map(Record::id).collect();
@@ -241,18 +249,31 @@ pub fn members(
     profile: &str,
     generation: &Generation,
 ) -> Result<Vec<Record>, ActivationError> {
-    generation
-        .members
-        .iter()
-        .map(|id| {
-            store
-                .record(id)?
-                .ok_or_else(|| ActivationError::MemberGone {
+    members_but(store, profile, generation, &[])
+}
+
+/// [`members`], leaving out those of `forgetting` whose records are damaged.
+fn members_but(
+    store: &Store,
+    profile: &str,
+    generation: &Generation,
+    forgetting: &[String],
+) -> Result<Vec<Record>, ActivationError> {
+    let mut records = Vec::with_capacity(generation.members.len());
+    for id in &generation.members {
+        match store.record(id) {
+            Ok(Some(record)) => records.push(record),
+            Ok(None) => {
+                return Err(ActivationError::MemberGone {
                     profile: profile.to_string(),
                     id: id.clone(),
                 })
-        })
-        .collect()
+            }
+            Err(StoreError::Record { .. }) if forgetting.contains(id) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(records)
 }
 
 fn change_contents(

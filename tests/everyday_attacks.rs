@@ -259,3 +259,60 @@ fn removing_a_package_another_profile_holds_says_so_and_how_to_undo_it_there() {
         "{shown}"
     );
 }
+
+/// One damaged install record (the disk, or an editor) stopped every command that lists the
+/// store, with no way out: `list`, `install` and `remove` all failed on it. Now what does not
+/// need it goes on, and the hint's two commands mend it.
+#[test]
+fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
+    let sandbox = Sandbox::new();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    let other = support::local_package(&sandbox, "other", "1.0.0", &[]);
+    let (tool, other) = (tool.to_str().unwrap(), other.to_str().unwrap());
+    sandbox.run(&["install", "--yes", tool]).success();
+    let record = sandbox.pandora_home().join("records/tool@1.0.0.acl");
+    let hint = "`pandora install --reinstall tool@1.0.0` (or its .psp file) installs tool@1.0.0 again over it, and `pandora remove tool@1.0.0` removes tool@1.0.0";
+    for damage in ["text", "directory"] {
+        std::fs::remove_file(&record).unwrap();
+        match damage {
+            "text" => std::fs::write(&record, "garbage {{{\n").unwrap(),
+            _ => std::fs::create_dir(&record).unwrap(),
+        }
+        let listed = sandbox.run(&["list", "--store"]);
+        listed.success();
+        assert!(
+            listed.stderr.contains("is damaged"),
+            "{damage}: {}",
+            listed.stderr
+        );
+        assert!(listed.stderr.contains(hint), "{damage}: {}", listed.stderr);
+        // Into the store without activation, nothing reads the damaged record.
+        sandbox
+            .run(&["install", "--yes", "--no-activate", other])
+            .success();
+        // Offered again, the package is refused with the same way out, then reinstalled.
+        let again = sandbox.run(&["install", "--yes", tool]);
+        again.failure(1);
+        assert!(again.stderr.contains(hint), "{damage}: {}", again.stderr);
+        sandbox
+            .run(&["install", "--yes", "--reinstall", tool])
+            .success();
+        assert!(std::fs::metadata(&record).unwrap().is_file(), "{damage}");
+        assert!(sandbox
+            .run(&["list"])
+            .success()
+            .stdout
+            .contains("tool@1.0.0"));
+        sandbox.run(&["remove", "--yes", "other@1.0.0"]).success();
+    }
+    // Or removed, from the store and from the profile that held it.
+    std::fs::remove_file(&record).unwrap();
+    std::fs::create_dir(&record).unwrap();
+    sandbox.run(&["remove", "--yes", "tool@1.0.0"]).success();
+    assert!(!record.exists());
+    assert!(!sandbox.pandora_home().join("store/tool@1.0.0").exists());
+    let listed = sandbox.run(&["list", "--store"]);
+    assert_eq!(listed.success().stdout, "");
+    assert!(!listed.stderr.contains("damaged"), "{}", listed.stderr);
+    assert!(sandbox.home().join("bin/tool").symlink_metadata().is_err());
+}

@@ -29,6 +29,14 @@ pub fn run(args: &ListArgs, context: &Context) -> anyhow::Result<ExitStatus> {
         return Ok(ExitStatus::Success);
     }
     let listing = installed(&context.settings.layout, args.store)?;
+    for damaged in &listing.damaged {
+        context
+            .printer
+            .warn(pandora_core::error::chain(damaged).replace('\n', "\n  "));
+        if let Some(hint) = pandora_core::Hint::hint(damaged) {
+            context.printer.hint(hint);
+        }
+    }
     let profile = &listing.profile;
     if listing.packages.is_empty() {
         if args.store {

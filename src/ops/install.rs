@@ -312,8 +312,10 @@ fn plan_with(
     }
     // Installed packages satisfy exact pins, unless a lockfile pins other bytes for them or
     // everything is being reinstalled.
+    // A package whose record is damaged counts as not installed: fetched again, it is refused
+    // (with how to replace it) unless reinstalling.
     let mut store_has = Vec::new();
-    for record in store.records()? {
+    for record in store.readable_records()?.0 {
         let id = record.id();
         store_has.push((id.clone(), record.blob));
         let locked_elsewhere = options

@@ -11,17 +11,20 @@ use crate::resolver::Request;
 use crate::store::{Record, Store};
 
 /// Installed packages as `list` shows them.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Listing {
     /// The active profile.
     pub profile: String,
     /// Install records shown, each with whether the active profile holds it.
     pub packages: Vec<(Record, bool)>,
+    /// The records that could not be read ([`crate::store::StoreError::Record`]): their packages
+    /// are not shown.
+    pub damaged: Vec<crate::store::StoreError>,
 }
 
 /// The active profile's packages, or with `store` every installed one.
 pub fn installed(layout: &Layout, store: bool) -> Result<Listing> {
-    let records = Store::new(layout).records()?;
+    let (records, damaged) = Store::new(layout).readable_records()?;
     let profiles = Profiles::new(layout);
     let profile = profiles.active()?;
     let active = profiles.members(&profile)?;
@@ -33,7 +36,11 @@ pub fn installed(layout: &Layout, store: bool) -> Result<Listing> {
         })
         .filter(|(_, is_active)| store || *is_active)
         .collect();
-    Ok(Listing { profile, packages })
+    Ok(Listing {
+        profile,
+        packages,
+        damaged,
+    })
 }
 
 /// The registries that could be read; an error only if none could (and some are configured).

@@ -6,14 +6,21 @@ use super::{Error, Result};
 use crate::activation::{apply, Applied, Change};
 use crate::layout::Layout;
 use crate::profile::{Prefer, Profiles};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Checks that `ids` can be removed: each installed, and (unless `force`) needed by nothing
 /// that stays. Run before asking the user, so a refusal comes first.
 pub fn check(layout: &Layout, ids: &[String], force: bool) -> Result<()> {
-    let records = Store::new(layout).records()?;
+    // A package whose record is damaged can be removed. What it needs is written in that
+    // record, so it holds nothing back: it is to be installed again or removed anyway.
+    let (records, damaged) = Store::new(layout).readable_records()?;
+    let is_damaged = |id: &String| {
+        damaged
+            .iter()
+            .any(|error| matches!(error, StoreError::Record { id: damaged, .. } if damaged == id))
+    };
     for id in ids {
-        if !records.iter().any(|record| &record.id() == id) {
+        if !records.iter().any(|record| &record.id() == id) && !is_damaged(id) {
             return Err(Error::refused(
                 format!("{id} is not installed"),
                 "`pandora list` shows what is",
@@ -132,8 +139,8 @@ pub fn remove(layout: &Layout, ids: &[String], run_hooks: bool) -> Result<Remove
             .with("id", id)
             .emit();
         report.removed.push(id.clone());
-        reinstall.push(match record.registry {
-            None if !record.source.is_empty() => record.source,
+        reinstall.push(match record {
+            Some(record) if record.registry.is_none() && !record.source.is_empty() => record.source,
             _ => id.clone(),
         });
     }

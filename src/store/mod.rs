@@ -117,14 +117,17 @@ pub enum StoreError {
         #[source]
         source: crate::sandbox::SandboxError,
     },
-    /// An install record that does not parse.
+    /// An install record that cannot be read as one: not a regular file, not text, or not a
+    /// record.
     #[error("the install record {path} is damaged")]
     Record {
+        /// The `name@version` it records.
+        id: String,
         /// The record.
         path: PathBuf,
         /// What is wrong.
         #[source]
-        source: acl_parser::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 
@@ -137,6 +140,9 @@ impl pandora_core::Hint for StoreError {
             StoreError::HookSandbox { source, .. } => Some(format!(
                 "{}; or pass --no-hooks to skip the package's hooks",
                 pandora_core::Hint::hint(source).unwrap_or_default()
+            )),
+            StoreError::Record { id, .. } => Some(format!(
+                "Pandora wrote it, so the disk or someone else changed it; `pandora install --reinstall {id}` (or its .psp file) installs {id} again over it, and `pandora remove {id}` removes {id}"
             )),
             _ => None,
         }
@@ -345,9 +351,22 @@ impl Store {
             remember_read(path, stamp, &record);
             return Ok(Some(record));
         }
+        let damaged = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Record {
+            id: record_id(path),
+            path: path.to_path_buf(),
+            source,
+        };
+        // Not a regular file, too large, or not text: damage, as a record that does not parse.
+        let not_a_record = |error: &std::io::Error| {
+            matches!(
+                error.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+        };
         let (file, _) = match crate::fs::open_regular(path, RECORD_LIMIT) {
             Ok(opened) => opened,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) if not_a_record(&error) => return Err(damaged(error.into())),
             Err(source) => return Err(failed(source)),
         };
         // The stamp of the very file read, so a summary made from it names what was read.
@@ -355,13 +374,12 @@ impl Store {
         let mut text = String::new();
         file.take(RECORD_LIMIT)
             .read_to_string(&mut text)
-            .map_err(failed)?;
-        let record = Record::parse(&path.display().to_string(), &text).map_err(|source| {
-            StoreError::Record {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
+            .map_err(|error| match not_a_record(&error) {
+                true => damaged(error.into()),
+                false => failed(error),
+            })?;
+        let record = Record::parse(&path.display().to_string(), &text)
+            .map_err(|source| damaged(source.into()))?;
         // Made now for a record without one (written before summaries, or its summary stale or
         // damaged); best effort: a read-only home still reads the ACL record.
         let _ = crate::fs::write_unsynced(&summary_path, &record::summary::encode(&record, stamp));
@@ -402,8 +420,20 @@ impl Store {
         Store::read_record(&path)
     }
 
-    /// Every installed package's record, sorted by `name@version`.
+    /// Every installed package's record, sorted by `name@version`; the first damaged record is
+    /// an error.
     pub fn records(&self) -> Result<Vec<Record>, StoreError> {
+        let (records, damaged) = self.readable_records()?;
+        match damaged.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(records),
+        }
+    }
+
+    /// [`Store::records`] read past damaged records: the records that read, and the
+    /// [`StoreError::Record`] of each that did not, so that what does not need a damaged
+    /// record goes on (and says which it passed over).
+    pub fn readable_records(&self) -> Result<(Vec<Record>, Vec<StoreError>), StoreError> {
         let directory = self.layout.records_dir();
         let mut ids: Vec<String> = match fs_err::read_dir(&directory) {
             Ok(entries) => entries
@@ -427,15 +457,16 @@ impl Store {
         };
         ids.sort();
         ids.dedup();
-        let mut records = Vec::new();
+        let (mut records, mut damaged) = (Vec::new(), Vec::new());
         for id in ids {
-            if let Some(record) = self.record(&id)? {
-                if self.entry_path(&id).is_dir() {
-                    records.push(record);
-                }
+            match self.record(&id) {
+                Ok(Some(record)) if self.entry_path(&id).is_dir() => records.push(record),
+                Ok(_) => {}
+                Err(error @ StoreError::Record { .. }) => damaged.push(error),
+                Err(error) => return Err(error),
             }
         }
-        Ok(records)
+        Ok((records, damaged))
     }
 
     /// Finishes or undoes what a crash left between a commit's steps (see the module's
@@ -460,7 +491,7 @@ impl Store {
                 });
                 if in_place {
                     let record = self.record_path(id);
-                    fs_err::rename(&pending, &record).map_err(io(&record))?;
+                    replace_record(&pending, &record)?;
                     forget_read(&record);
                 } else {
                     fs_err::remove_file(&pending).map_err(io(&pending))?;
@@ -528,8 +559,10 @@ impl Store {
         Ok(differences)
     }
 
-    /// Removes an installed package: its tree leaves `store/` in one rename, then its record goes.
-    pub fn remove(&self, id: &str) -> Result<Record, StoreError> {
+    /// Removes an installed package: its tree leaves `store/` in one rename, then its record
+    /// goes. Returns the record, unless it was damaged (a package whose record is damaged can
+    /// still be removed).
+    pub fn remove(&self, id: &str) -> Result<Option<Record>, StoreError> {
         let _lock = self.lock()?;
         self.recover()?;
         self.remove_locked(id)
@@ -539,8 +572,16 @@ impl Store {
     /// about its removal changes; returns their `warn` messages. A failing hook is an error.
     pub fn run_remove_hooks(&self, id: &str) -> Result<Vec<String>, StoreError> {
         let _lock = self.lock()?;
-        let Some(record) = self.record(id)? else {
-            return Ok(Vec::new());
+        let record = match self.record(id) {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(Vec::new()),
+            // Which hooks it has is in the package its record names.
+            Err(StoreError::Record { .. }) => {
+                return Ok(vec![
+                    "its install record is damaged, so its pre-remove hooks, if it has any, were not run".into(),
+                ])
+            }
+            Err(error) => return Err(error),
         };
         let package_hooks = self.hooks_of(&record)?;
         if package_hooks.pre_remove.is_empty() {
@@ -572,10 +613,13 @@ impl Store {
         Ok(verified.metadata.pandora)
     }
 
-    fn remove_locked(&self, id: &str) -> Result<Record, StoreError> {
-        let record = self
-            .record(id)?
-            .ok_or_else(|| StoreError::NotInstalled { id: id.to_string() })?;
+    fn remove_locked(&self, id: &str) -> Result<Option<Record>, StoreError> {
+        let record = match self.record(id) {
+            Ok(Some(record)) => Some(record),
+            Ok(None) => return Err(StoreError::NotInstalled { id: id.to_string() }),
+            Err(StoreError::Record { .. }) => None,
+            Err(error) => return Err(error),
+        };
         let entry = self.entry_path(id);
         let tmp = self.layout.tmp_dir();
         fs_err::create_dir_all(&tmp).map_err(io(&tmp))?;
@@ -587,7 +631,7 @@ impl Store {
         self.swap_entries(id, None, &entries_trash)?;
         let _ = remove_tree(&entries_trash);
         let record_path = self.record_path(id);
-        fs_err::remove_file(&record_path).map_err(io(&record_path))?;
+        remove_record(&record_path)?;
         forget_read(&record_path);
         let _ = fs_err::remove_file(self.attestation_path(id));
         // Stale without its record either way; removed so nothing is left behind.
@@ -1079,7 +1123,7 @@ impl Store {
                 _ => {}
             }
         }
-        fs_err::rename(&pending, &record_path).map_err(io(&record_path))?;
+        replace_record(&pending, &record_path)?;
         forget_read(&record_path);
         // The summary activation reads (best effort: without it the ACL record is read, and
         // the summary made then).
@@ -1252,6 +1296,36 @@ const REMEMBERED_RECORDS: usize = 4096;
 fn read_records() -> &'static ReadRecords {
     static READ: std::sync::OnceLock<ReadRecords> = std::sync::OnceLock::new();
     READ.get_or_init(Default::default)
+}
+
+/// Puts the record at `pending` in place at `record`, over whatever damage put a directory
+/// there (which a rename cannot replace).
+fn replace_record(pending: &Path, record: &Path) -> Result<(), StoreError> {
+    if fs_err::symlink_metadata(record).is_ok_and(|metadata| metadata.is_dir()) {
+        remove_tree(record)?;
+    }
+    fs_err::rename(pending, record).map_err(io(record))
+}
+
+/// Deletes the record at `path`, whatever damage put there instead of a file.
+fn remove_record(path: &Path) -> Result<(), StoreError> {
+    match fs_err::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => remove_tree(path),
+        _ => fs_err::remove_file(path).map_err(io(path)),
+    }
+}
+
+/// The `name@version` a record's path (`records/ID.acl` or `records/ID.acl.next`) names.
+fn record_id(path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let id = name
+        .strip_suffix(".acl.next")
+        .or_else(|| name.strip_suffix(".acl"))
+        .unwrap_or(&name);
+    id.to_string()
 }
 
 /// How large a record or its summary may be: far beyond any real package's (10,000 files

@@ -177,10 +177,13 @@ impl Transaction<'_> {
                 reason,
             })?;
         let id = pandora_core::id::id(&name, &version);
-        // A record whose tree is gone (a removal cut short) describes nothing installed.
-        let existing = store
-            .record(&id)?
-            .filter(|_| store.entry_path(&id).is_dir());
+        // A record whose tree is gone (a removal cut short) describes nothing installed; a
+        // damaged one is replaced when asked to (its hint says how).
+        let existing = match store.record(&id) {
+            Err(StoreError::Record { .. }) if reinstall => None,
+            read => read?,
+        }
+        .filter(|_| store.entry_path(&id).is_dir());
         if let Some(existing) = existing {
             if existing.blob == *sha256 && !reinstall {
                 return Ok(Step::Done(Box::new(Installed::Already(existing))));
