@@ -176,8 +176,26 @@ fn profiles_switch_atomically_and_removal_unlinks_first() {
         ]
     );
 
-    sandbox.run(&["profile", "switch", "bare"]).success();
+    let switched = sandbox.run(&["profile", "switch", "bare"]);
+    assert!(
+        switched
+            .success()
+            .stderr
+            .contains("Switched to profile bare"),
+        "{}",
+        switched.stderr
+    );
     assert!(!sandbox.home().join("bin/alpha").exists());
+    // Switching to the active profile changes nothing, and says so.
+    let again = sandbox.run(&["profile", "switch", "bare"]);
+    assert!(
+        again
+            .success()
+            .stderr
+            .contains("Unchanged profile bare was already active"),
+        "{}",
+        again.stderr
+    );
     sandbox.run(&["profile", "switch", "copy"]).success();
     assert_eq!(
         run_tool(&sandbox, &sandbox.home().join("bin/alpha")),

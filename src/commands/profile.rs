@@ -26,13 +26,18 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
             context.printer.status("Created", format!("profile {name}"));
         }
         ProfileCommand::Switch { name } => {
-            let (links, warnings) =
-                profile::switch(layout, context.home(), &name, &context.trust_policy())?;
-            context
-                .printer
-                .status("Switched", format!("to profile {name}"));
-            render::home_links(&context.printer, &links);
-            render::unfinished(&context.printer, &warnings);
+            let switched = profile::switch(layout, context.home(), &name, &context.trust_policy())?;
+            if switched.already_active {
+                context
+                    .printer
+                    .status("Unchanged", format!("profile {name} was already active"));
+            } else {
+                context
+                    .printer
+                    .status("Switched", format!("to profile {name}"));
+            }
+            render::home_links(&context.printer, &switched.links);
+            render::unfinished(&context.printer, &switched.warnings);
         }
         ProfileCommand::Delete { name } => {
             if !context

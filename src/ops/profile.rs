@@ -56,26 +56,42 @@ pub fn rollback(
     })
 }
 
-/// Makes `name` the active profile; returns the `$HOME` links of its forest and what could
-/// not be finished after the switch took effect.
+/// What `switch` did.
+#[derive(Debug)]
+pub struct Switched {
+    /// The `$HOME` links of the profile's forest.
+    pub links: HomeLinks,
+    /// What could not be finished after the switch took effect.
+    pub warnings: Vec<String>,
+    /// Whether the profile was the active one already (its links are made again all the same:
+    /// that finishes a switch cut short).
+    pub already_active: bool,
+}
+
+/// Makes `name` the active profile.
 pub fn switch(
     layout: &Layout,
     home: Option<&Path>,
     name: &str,
     trust: &Policy,
-) -> Result<(HomeLinks, Vec<String>)> {
+) -> Result<Switched> {
     let profiles = Profiles::new(layout);
     let before = profiles.active().ok();
     profiles.switch_checked(name, |generation| {
         check_trust(layout, &generation.members, trust)
     })?;
+    let already_active = before.as_deref() == Some(name);
     pandora_core::events::Event::new("switch")
         .with("from", before.unwrap_or_default())
         .with("profile", name)
         .emit();
     let mut warnings = profiles.take_warnings();
     let links = link_home(layout, home, name, &mut warnings);
-    Ok((links, warnings))
+    Ok(Switched {
+        links,
+        warnings,
+        already_active,
+    })
 }
 
 /// A new profile, empty or a copy of `from`'s current generation.
