@@ -96,6 +96,35 @@ pub struct EntryPoint {
     pub env: BTreeMap<String, String>,
 }
 
+/// Everything a manifest says is inside its one `manifest { ... }` block: what stands beside
+/// it (a `hooks { ... }` written at the top, say) would be silently left out of the package.
+fn outside_nothing(document: &Document) -> Result<(), acl_parser::Error> {
+    let hint =
+        "everything goes inside the one `manifest { ... }` block; see `pandora build --help`";
+    if let Some(field) = document.fields().next() {
+        let message = format!("`{}` stands outside `manifest {{ ... }}`", field.name());
+        return Err(document.error_at(field.span(), message).with_hint(hint));
+    }
+    let mut manifests = document
+        .all_blocks()
+        .filter(|block| block.name() == "manifest");
+    if let Some(second) = manifests.nth(1) {
+        let message = "a second `manifest { ... }` block";
+        return Err(document.error_at(second.span(), message).with_hint(hint));
+    }
+    if let Some(other) = document
+        .all_blocks()
+        .find(|block| block.name() != "manifest")
+    {
+        let message = format!(
+            "`{} {{ ... }}` stands outside `manifest {{ ... }}`",
+            other.name()
+        );
+        return Err(document.error_at(other.span(), message).with_hint(hint));
+    }
+    Ok(())
+}
+
 impl Manifest {
     /// Reads and validates `manifest.acl`.
     pub fn load(path: &Path) -> Result<Manifest, BuildError> {
@@ -119,6 +148,7 @@ impl Manifest {
             source,
         };
         let document = acl_parser::from_str(&path.display().to_string(), &text).map_err(invalid)?;
+        outside_nothing(&document).map_err(invalid)?;
         let block = document
             .all_blocks()
             .find(|block| block.name() == "manifest")
@@ -439,6 +469,33 @@ mod tests {
                 other => panic!("{text}: {other:?}"),
             }
         }
+    }
+
+    /// A `hooks { ... }` written beside the manifest block was left out of the package without
+    /// a word.
+    #[test]
+    fn nothing_stands_outside_the_manifest_block() {
+        let manifest = "manifest { name = \"hello\"; version = \"1.0.0\"; }\n";
+        for (extra, message) in [
+            (
+                "hooks { post_install = { \"bin/setup\" }; }",
+                "`hooks { ... }` stands outside `manifest { ... }`",
+            ),
+            (
+                "command = \"bin/hello\";",
+                "`command` stands outside `manifest { ... }`",
+            ),
+            (manifest, "a second `manifest { ... }` block"),
+        ] {
+            match load(&format!("{manifest}{extra}\n")) {
+                Err(BuildError::Manifest { source, .. }) => {
+                    assert_eq!(source.kind().to_string(), message, "{extra}");
+                    assert!(source.hint().is_some_and(|hint| hint.contains("inside")));
+                }
+                other => panic!("{extra}: {other:?}"),
+            }
+        }
+        load(manifest).unwrap();
     }
 
     #[test]
