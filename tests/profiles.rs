@@ -391,3 +391,32 @@ fn env_prints_the_search_path_lines() {
         fish.stdout
     );
 }
+
+/// A `profile create` killed before its first generation became current leaves the profile's
+/// directory: `list` showed it as a profile that `switch` then said did not exist.
+#[test]
+fn a_profile_whose_creation_was_cut_short_says_so_and_how_to_finish_it() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["profile", "create", "work"]).success();
+    std::fs::create_dir(sandbox.pandora_home().join("profiles/ghost")).unwrap();
+    let listed = sandbox.run(&["profile", "list"]);
+    assert!(
+        listed.success().stdout.contains(
+            "ghost                never finished: `pandora profile create ghost` makes it"
+        ),
+        "{}",
+        listed.stdout
+    );
+    let switched = sandbox.run(&["profile", "switch", "ghost"]);
+    switched.failure(1);
+    assert!(
+        switched.stderr.contains("profile `ghost` was never finished")
+            && switched
+                .stderr
+                .contains("`pandora profile create ghost` makes it again; `pandora profile delete ghost` removes it"),
+        "{}",
+        switched.stderr
+    );
+    sandbox.run(&["profile", "create", "ghost"]).success();
+    sandbox.run(&["profile", "switch", "ghost"]).success();
+}

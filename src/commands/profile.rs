@@ -15,7 +15,9 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
                 let marker = if name == active { "*" } else { " " };
                 let generation = current
                     .map(|g| format!("generation {}, {} package(s)", g.number, g.members.len()))
-                    .unwrap_or_default();
+                    .unwrap_or_else(|| {
+                        format!("never finished: `pandora profile create {name}` makes it")
+                    });
                 context
                     .printer
                     .data(format!("{marker} {name:<20} {generation}"));

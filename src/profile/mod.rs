@@ -50,6 +50,9 @@ pub enum ProfileError {
     /// No profile of that name.
     #[error("there is no profile named `{0}`")]
     Missing(String),
+    /// A profile whose first generation never became current: a `profile create` cut short.
+    #[error("profile `{0}` was never finished: its creation was cut short")]
+    Unmade(String),
     /// A step after a change took effect did not finish (reported as a warning).
     #[error("{0}")]
     Unfinished(String),
@@ -117,6 +120,9 @@ impl pandora_core::Hint for ProfileError {
                 "choose a winner with `--prefer new` or `--prefer existing` (recorded in the profile), keep both with `--namespace`, or leave one out".into(),
             ),
             ProfileError::Missing(_) => Some("`pandora profile list` shows the profiles".into()),
+            ProfileError::Unmade(name) => Some(format!(
+                "`pandora profile create {name}` makes it again; `pandora profile delete {name}` removes it"
+            )),
             ProfileError::MemberGone {
                 generation,
                 reinstall,
@@ -504,7 +510,10 @@ impl Profiles {
         let _locked = self.lock_unswept()?;
         let target = self
             .current(name)?
-            .ok_or_else(|| ProfileError::Missing(name.to_string()))?;
+            .ok_or_else(|| match self.dir(name).is_dir() {
+                true => ProfileError::Unmade(name.to_string()),
+                false => ProfileError::Missing(name.to_string()),
+            })?;
         accept(&target)?;
         if let Ok(active) = self.active() {
             self.rescue(&active)?;
