@@ -113,8 +113,44 @@ pub fn launcher_prefix(blobs: &Path, launcher: &LauncherRef) -> std::io::Result<
             }
         }
     }
+    // The launcher this `pandora` ships, once read (an install reads it to name entry points
+    // by it), is hashed already: a file of the same digest is compared with its bytes instead.
+    let same_as_local = local_launcher_if_read()
+        .filter(|local| local.sha256 == launcher.sha256)
+        .filter(|local| local.bytes.len() as u64 == launcher.size);
+    let checked = match same_as_local {
+        Some(local) => holds_exactly(&path, &local.bytes)?.then(|| local.state.clone()),
+        None => hash_launcher(&path, launcher)?,
+    };
+    let Some(hasher) = checked else {
+        let directory = launchers_dir(blobs);
+        let name = encode_hex(&launcher.sha256);
+        let _lock = BlobLock::acquire(&directory, &name)?;
+        // Only the damaged file: one a concurrent process just put back is left alone.
+        if fs_err::metadata(&path).is_ok_and(|now| identity(&now) == id) {
+            fs_err::remove_file(&path)?;
+        }
+        return Ok(None);
+    };
+    if let Ok(mut states) = states().lock() {
+        states.insert(launcher.sha256, (id, hasher.clone()));
+    }
+    Ok(Some(hasher))
+}
+
+/// Whether the file at `path` holds exactly `bytes`.
+fn holds_exactly(path: &Path, bytes: &[u8]) -> std::io::Result<bool> {
+    let mut held = Vec::with_capacity(bytes.len() + 1);
+    fs_err::File::open(path)?
+        .take(bytes.len() as u64 + 1)
+        .read_to_end(&mut held)?;
+    Ok(held == bytes)
+}
+
+/// The SHA-256 state after the bytes of the file at `path`, if they are `launcher`'s.
+fn hash_launcher(path: &Path, launcher: &LauncherRef) -> std::io::Result<Option<Sha256>> {
     let mut hasher = Sha256::new();
-    let mut file = fs_err::File::open(&path)?;
+    let mut file = fs_err::File::open(path)?;
     let mut buffer = vec![0u8; 256 << 10];
     let mut length = 0u64;
     loop {
@@ -126,20 +162,7 @@ pub fn launcher_prefix(blobs: &Path, launcher: &LauncherRef) -> std::io::Result<
         length += read as u64;
     }
     let digest: [u8; 32] = hasher.clone().finalize().into();
-    if length != launcher.size || digest != launcher.sha256 {
-        let directory = launchers_dir(blobs);
-        let name = encode_hex(&launcher.sha256);
-        let _lock = BlobLock::acquire(&directory, &name)?;
-        // Only the damaged file: one a concurrent process just put back is left alone.
-        if fs_err::metadata(&path).is_ok_and(|now| identity(&now) == id) {
-            fs_err::remove_file(&path)?;
-        }
-        return Ok(None);
-    }
-    if let Ok(mut states) = states().lock() {
-        states.insert(launcher.sha256, (id, hasher.clone()));
-    }
-    Ok(Some(hasher))
+    Ok((length == launcher.size && digest == launcher.sha256).then_some(hasher))
 }
 
 /// The SHA-256 of the whole file a blob stands for (split or not). A split blob whose launcher
@@ -232,10 +255,16 @@ pub struct LocalLauncher {
     state: Sha256,
 }
 
+static LOCAL: OnceLock<Option<LocalLauncher>> = OnceLock::new();
+
+/// [`local_launcher`] if this process has read it already, without reading it.
+fn local_launcher_if_read() -> Option<&'static LocalLauncher> {
+    LOCAL.get().and_then(Option::as_ref)
+}
+
 /// The launcher beside this `pandora`, or one directory up (a test binary in
 /// `target/*/deps`); `None` when there is none or it cannot be read.
 pub fn local_launcher() -> Option<&'static LocalLauncher> {
-    static LOCAL: OnceLock<Option<LocalLauncher>> = OnceLock::new();
     LOCAL
         .get_or_init(|| {
             let exe = std::env::current_exe().ok()?;
@@ -276,33 +305,11 @@ pub fn seed(blobs: &Path, launcher: &LauncherRef) -> std::io::Result<bool> {
     else {
         return Ok(false);
     };
-    let directory = launchers_dir(blobs);
-    fs_err::create_dir_all(&directory)?;
-    let name = encode_hex(&launcher.sha256);
-    let _lock = BlobLock::acquire(&directory, &name)?;
-    match fs_err::metadata(&path) {
-        Ok(metadata) if metadata.is_file() => return Ok(true),
-        // Not a launcher (a directory, say): replaced.
-        Ok(_) => crate::fs::remove_tree(&path)?,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-        Err(error) => return Err(error),
-    }
-    let partial = directory.join(format!("{name}.partial"));
-    let written = create_partial(&partial)
-        .and_then(|mut file| file.write_all(&local.bytes))
-        .and_then(|()| {
-            // Not flushed, as blobs are not: a torn launcher fails the hash of every blob read
-            // through it, which is then fetched again.
-            fs_err::rename(&partial, &path)
-        });
-    if let Err(error) = written {
-        let _ = fs_err::remove_file(&partial);
-        return Err(error);
-    }
-    if let (Ok(metadata), Ok(mut states)) = (fs_err::metadata(&path), states().lock()) {
-        states.insert(launcher.sha256, (identity(&metadata), local.state.clone()));
-    }
-    Ok(true)
+    let stored = put_launcher(blobs, launcher, |file| {
+        file.write_all(&local.bytes)?;
+        Ok(Some(local.state.clone()))
+    })?;
+    Ok(stored != Stored::NotIt)
 }
 
 /// Creates `partial` afresh, never through whatever a crash or a hand left at that name (a
@@ -336,21 +343,10 @@ fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std::io
     if launcher_prefix(blobs, launcher)?.is_some() {
         return Ok(Stored::Held);
     }
-    let directory = launchers_dir(blobs);
-    fs_err::create_dir_all(&directory)?;
-    let name = encode_hex(&launcher.sha256);
-    let _lock = BlobLock::acquire(&directory, &name)?;
-    let target = directory.join(&name);
-    if target.is_file() && launcher_prefix(blobs, launcher)?.is_some() {
-        return Ok(Stored::Held);
-    }
-    let partial = directory.join(format!("{name}.partial"));
-    let copied = (|| -> std::io::Result<Option<Sha256>> {
+    put_launcher(blobs, launcher, |output| {
         let mut input = fs_err::File::open(whole)?.take(launcher.size);
-        let mut output = create_partial(&partial)?;
         let mut hasher = Sha256::new();
         let mut buffer = vec![0u8; 256 << 10];
-        let mut length = 0u64;
         loop {
             let read = input.read(&mut buffer)?;
             if read == 0 {
@@ -358,20 +354,62 @@ fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std::io
             }
             hasher.update(&buffer[..read]);
             output.write_all(&buffer[..read])?;
-            length += read as u64;
         }
         let digest: [u8; 32] = hasher.clone().finalize().into();
-        Ok((length == launcher.size && digest == launcher.sha256).then_some(hasher))
-    })();
-    match copied {
+        // A file shorter than the launcher hashes to something else.
+        Ok((digest == launcher.sha256).then_some(hasher))
+    })
+}
+
+/// Puts `launcher` into `blobs/launchers/` under its lock, unless it is there intact (put
+/// there by another process meanwhile): `write` fills a fresh partial file and returns the
+/// hash state after the launcher's bytes, or `None` when what it wrote is not that launcher.
+fn put_launcher(
+    blobs: &Path,
+    launcher: &LauncherRef,
+    write: impl FnOnce(&mut fs_err::File) -> std::io::Result<Option<Sha256>>,
+) -> std::io::Result<Stored> {
+    let directory = launchers_dir(blobs);
+    fs_err::create_dir_all(&directory)?;
+    let name = encode_hex(&launcher.sha256);
+    let _lock = BlobLock::acquire(&directory, &name)?;
+    let target = directory.join(&name);
+    let held = match fs_err::symlink_metadata(&target) {
+        // Checked here, under the lock: `launcher_prefix` would take the lock again to delete
+        // a damaged one.
+        Ok(metadata) if metadata.is_file() => match hash_launcher(&target, launcher)? {
+            Some(state) => Some((metadata, state)),
+            None => {
+                fs_err::remove_file(&target)?;
+                None
+            }
+        },
+        // Not a launcher (a directory, say): replaced.
+        Ok(_) => {
+            crate::fs::remove_tree(&target)?;
+            None
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error),
+    };
+    if let Some((metadata, state)) = held {
+        remember(launcher, &metadata, state);
+        return Ok(Stored::Held);
+    }
+    let partial = directory.join(format!("{name}.partial"));
+    let written = create_partial(&partial).and_then(|mut file| write(&mut file));
+    match written {
         Ok(Some(state)) => {
             // Not flushed, as blobs are not: a torn launcher fails the hash of every blob
             // read through it, which is then fetched again.
-            fs_err::rename(&partial, &target)?;
+            if let Err(error) = fs_err::rename(&partial, &target) {
+                let _ = fs_err::remove_file(&partial);
+                return Err(error);
+            }
             // The state after its bytes, so the blobs split over it are not hashed from the
             // start again by this process.
-            if let (Ok(metadata), Ok(mut states)) = (fs_err::metadata(&target), states().lock()) {
-                states.insert(launcher.sha256, (identity(&metadata), state));
+            if let Ok(metadata) = fs_err::metadata(&target) {
+                remember(launcher, &metadata, state);
             }
             Ok(Stored::Copied)
         }
@@ -383,6 +421,13 @@ fn store_launcher(blobs: &Path, whole: &Path, launcher: &LauncherRef) -> std::io
             let _ = fs_err::remove_file(&partial);
             Err(error)
         }
+    }
+}
+
+/// Keeps the hash state after `launcher`'s bytes for the file `metadata` describes.
+fn remember(launcher: &LauncherRef, metadata: &std::fs::Metadata, state: Sha256) {
+    if let Ok(mut states) = states().lock() {
+        states.insert(launcher.sha256, (identity(metadata), state));
     }
 }
 
