@@ -148,7 +148,6 @@ impl Manifest {
             source,
         };
         let document = acl_parser::from_str(&path.display().to_string(), &text).map_err(invalid)?;
-        outside_nothing(&document).map_err(invalid)?;
         let block = document
             .all_blocks()
             .find(|block| block.name() == "manifest")
@@ -159,6 +158,7 @@ impl Manifest {
                         .with_hint("see `pandora build --help` for the manifest's fields"),
                 )
             })?;
+        outside_nothing(&document).map_err(invalid)?;
         let mut manifest = Manifest::from_block(&document, block).map_err(invalid)?;
         let files = document
             .string_array(block, "install_hooks")
