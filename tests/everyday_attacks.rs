@@ -272,11 +272,13 @@ fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
     sandbox.run(&["install", "--yes", tool]).success();
     let record = sandbox.pandora_home().join("records/tool@1.0.0.acl");
     let hint = "`pandora install --reinstall tool@1.0.0` (or its .psp file) installs tool@1.0.0 again over it, and `pandora remove tool@1.0.0` removes tool@1.0.0";
-    for damage in ["text", "directory"] {
+    for damage in ["text", "directory", "dangling link"] {
         std::fs::remove_file(&record).unwrap();
         match damage {
             "text" => std::fs::write(&record, "garbage {{{\n").unwrap(),
-            _ => std::fs::create_dir(&record).unwrap(),
+            "directory" => std::fs::create_dir(&record).unwrap(),
+            // Dangling, it made the package look not installed, its tree an orphan to prune.
+            _ => std::os::unix::fs::symlink("gone.acl", &record).unwrap(),
         }
         let listed = sandbox.run(&["list", "--store"]);
         listed.success();
@@ -297,7 +299,10 @@ fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
         sandbox
             .run(&["install", "--yes", "--reinstall", tool])
             .success();
-        assert!(std::fs::metadata(&record).unwrap().is_file(), "{damage}");
+        assert!(
+            std::fs::symlink_metadata(&record).unwrap().is_file(),
+            "{damage}"
+        );
         assert!(sandbox
             .run(&["list"])
             .success()

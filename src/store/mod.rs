@@ -338,8 +338,20 @@ impl Store {
                 source,
             })
         };
+        let damaged = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Record {
+            id: record_id(path),
+            path: path.to_path_buf(),
+            source,
+        };
         // A summary made from the file now at `path` names its stamp, so a stat is enough.
-        let stamp = match fs_err::metadata(path) {
+        let stamp = match fs_err::symlink_metadata(path) {
+            // Pandora writes records as files: a link, even to one, is damage (dangling, it
+            // made the package look not installed, and its tree an orphan to prune).
+            Ok(metadata) if metadata.is_symlink() => {
+                return Err(damaged(
+                    format!("{} is a symbolic link, not a regular file", path.display()).into(),
+                ))
+            }
             Ok(metadata) => record::summary::Stamp::of(&metadata),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(failed(source)),
@@ -351,11 +363,6 @@ impl Store {
             remember_read(path, stamp, &record);
             return Ok(Some(record));
         }
-        let damaged = |source: Box<dyn std::error::Error + Send + Sync>| StoreError::Record {
-            id: record_id(path),
-            path: path.to_path_buf(),
-            source,
-        };
         // Not a regular file, too large, or not text: damage, as a record that does not parse.
         let not_a_record = |error: &std::io::Error| {
             matches!(
@@ -1356,7 +1363,7 @@ fn read_summary(path: &Path, stamp: record::summary::Stamp) -> Option<Vec<u8>> {
 fn remembered(path: &Path) -> Option<Record> {
     // Not read before: no stat to spend on it.
     let (known, record) = read_records().lock().ok()?.get(path).cloned()?;
-    let metadata = fs_err::metadata(path).ok()?;
+    let metadata = fs_err::symlink_metadata(path).ok()?;
     (record::summary::Stamp::of(&metadata) == known).then_some(record)
 }
 
