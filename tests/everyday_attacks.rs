@@ -321,3 +321,22 @@ fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
     assert!(!listed.stderr.contains("damaged"), "{}", listed.stderr);
     assert!(sandbox.home().join("bin/tool").symlink_metadata().is_err());
 }
+
+/// A directory where a commit's pending record (`records/ID.acl.next`) goes made the recovery
+/// every store change starts with fail, so nothing could be installed any more.
+#[test]
+fn a_directory_at_a_pending_record_blocks_no_install() {
+    let sandbox = Sandbox::new();
+    let records = sandbox.pandora_home().join("records");
+    std::fs::create_dir_all(records.join("ghost@1.0.0.acl.next/inside")).unwrap();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    sandbox
+        .run(&["install", "--yes", tool.to_str().unwrap()])
+        .success();
+    assert!(!records.join("ghost@1.0.0.acl.next").exists());
+    assert!(sandbox
+        .run(&["list"])
+        .success()
+        .stdout
+        .contains("tool@1.0.0"));
+}

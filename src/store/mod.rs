@@ -501,7 +501,8 @@ impl Store {
                     replace_record(&pending, &record)?;
                     forget_read(&record);
                 } else {
-                    fs_err::remove_file(&pending).map_err(io(&pending))?;
+                    // Garbage of a commit that never finished, whatever it is (a directory too).
+                    remove_record(&pending)?;
                 }
             }
             crate::fs::sync_directory(&records).map_err(io(&records))?;
