@@ -340,3 +340,33 @@ fn a_directory_at_a_pending_record_blocks_no_install() {
         .stdout
         .contains("tool@1.0.0"));
 }
+
+/// `tmp/` is Pandora's scratch, emptied by every store change. Made a link (to another disk,
+/// or to /tmp), it had everything in its target deleted; made a file, nothing installed.
+#[test]
+fn a_link_or_a_file_at_tmp_is_replaced_and_nothing_behind_it_is_touched() {
+    let sandbox = Sandbox::new();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    let tool = tool.to_str().unwrap();
+    sandbox.run(&["install", "--yes", tool]).success();
+    let tmp = sandbox.pandora_home().join("tmp");
+    let precious = sandbox.home().join("precious");
+    std::fs::create_dir_all(&precious).unwrap();
+    std::fs::write(precious.join("work.txt"), "mine").unwrap();
+    std::fs::remove_dir_all(&tmp).unwrap();
+    std::os::unix::fs::symlink(&precious, &tmp).unwrap();
+    sandbox
+        .run(&["install", "--yes", "--reinstall", tool])
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(precious.join("work.txt")).unwrap(),
+        "mine"
+    );
+    assert!(tmp.symlink_metadata().unwrap().is_dir());
+    std::fs::remove_dir_all(&tmp).unwrap();
+    std::fs::write(&tmp, "not a directory").unwrap();
+    sandbox
+        .run(&["install", "--yes", "--reinstall", tool])
+        .success();
+    assert!(tmp.symlink_metadata().unwrap().is_dir());
+}

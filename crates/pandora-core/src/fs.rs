@@ -214,6 +214,12 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
 
 /// Removes everything inside `directory` (which may be missing), as [`remove_tree`] does.
 pub fn clear_directory(directory: &Path) -> std::io::Result<()> {
+    // What stands where the scratch directory goes (a file, a link) is cleared as its
+    // contents would be: nothing else may be kept under that name.
+    if fs_err::symlink_metadata(directory).is_ok_and(|metadata| !metadata.is_dir()) {
+        fs_err::remove_file(directory).map_err(|error| with_path(&error, directory, "remove"))?;
+        return Ok(());
+    }
     let Ok(entries) = fs_err::read_dir(directory) else {
         return Ok(());
     };
@@ -330,5 +336,30 @@ mod tests {
     fn atomic_write_error_names_the_path() {
         let error = write_atomic(Path::new("/proc/version/nope"), b"x").unwrap_err();
         assert!(error.to_string().contains("/proc/version"), "{error}");
+    }
+
+    /// A link where the scratch directory goes had everything in its target deleted by every
+    /// sweep (a `tmp` linked to `/tmp`, say); a file there stopped every command.
+    #[test]
+    fn clearing_a_directory_never_reaches_through_a_link() {
+        let directory = tempfile::tempdir().unwrap();
+        let elsewhere = directory.path().join("elsewhere");
+        fs_err::create_dir(&elsewhere).unwrap();
+        fs_err::write(elsewhere.join("keep"), "keep").unwrap();
+        let scratch = directory.path().join("tmp");
+        std::os::unix::fs::symlink(&elsewhere, &scratch).unwrap();
+        clear_directory(&scratch).unwrap();
+        assert!(scratch.symlink_metadata().is_err());
+        assert_eq!(
+            fs_err::read_to_string(elsewhere.join("keep")).unwrap(),
+            "keep"
+        );
+        fs_err::write(&scratch, "a file").unwrap();
+        clear_directory(&scratch).unwrap();
+        assert!(scratch.symlink_metadata().is_err());
+        fs_err::create_dir(&scratch).unwrap();
+        fs_err::write(scratch.join("left"), "").unwrap();
+        clear_directory(&scratch).unwrap();
+        assert!(scratch.is_dir() && fs_err::read_dir(&scratch).unwrap().next().is_none());
     }
 }
