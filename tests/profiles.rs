@@ -420,3 +420,31 @@ fn a_profile_whose_creation_was_cut_short_says_so_and_how_to_finish_it() {
     sandbox.run(&["profile", "create", "ghost"]).success();
     sandbox.run(&["profile", "switch", "ghost"]).success();
 }
+
+/// A directory where `vir` goes gave "failed to read symbolic link: Invalid argument" and no
+/// way out; it is kept, and the error says what to do with it.
+#[test]
+fn a_directory_at_vir_is_kept_and_the_error_says_what_to_do() {
+    let sandbox = Sandbox::new();
+    sandbox.run(&["profile", "create", "work"]).success();
+    let vir = sandbox.pandora_home().join("vir");
+    if vir.symlink_metadata().is_ok() {
+        std::fs::remove_file(&vir).unwrap();
+    }
+    std::fs::create_dir(&vir).unwrap();
+    std::fs::write(vir.join("mine"), "mine").unwrap();
+    let switched = sandbox.run(&["profile", "switch", "work"]);
+    switched.failure(1);
+    assert!(
+        switched.stderr.contains("vir is not a link")
+            && switched
+                .stderr
+                .contains(".moved`), then `pandora profile switch NAME`"),
+        "{}",
+        switched.stderr
+    );
+    assert_eq!(std::fs::read_to_string(vir.join("mine")).unwrap(), "mine");
+    std::fs::rename(&vir, vir.with_extension("moved")).unwrap();
+    sandbox.run(&["profile", "switch", "work"]).success();
+    assert!(vir.symlink_metadata().unwrap().is_symlink());
+}

@@ -50,6 +50,9 @@ pub enum ProfileError {
     /// No profile of that name.
     #[error("there is no profile named `{0}`")]
     Missing(String),
+    /// Something other than a link where `vir` (the active profile) goes.
+    #[error("{0} is not a link: Pandora keeps the active profile there as a link to it")]
+    VirNotLink(PathBuf),
     /// A profile whose first generation never became current: a `profile create` cut short.
     #[error("profile `{0}` was never finished: its creation was cut short")]
     Unmade(String),
@@ -120,6 +123,10 @@ impl pandora_core::Hint for ProfileError {
                 "choose a winner with `--prefer new` or `--prefer existing` (recorded in the profile), keep both with `--namespace`, or leave one out".into(),
             ),
             ProfileError::Missing(_) => Some("`pandora profile list` shows the profiles".into()),
+            ProfileError::VirNotLink(path) => Some(format!(
+                "move it aside (`mv {0} {0}.moved`), then `pandora profile switch NAME` makes the link again (`pandora profile list` shows the profiles)",
+                path.display()
+            )),
             ProfileError::Unmade(name) => Some(format!(
                 "`pandora profile create {name}` makes it again; `pandora profile delete {name}` removes it"
             )),
@@ -438,6 +445,13 @@ impl Profiles {
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .unwrap_or_else(|| DEFAULT_PROFILE.to_string())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(DEFAULT_PROFILE.to_string()),
+            Err(_)
+                if vir
+                    .symlink_metadata()
+                    .is_ok_and(|metadata| !metadata.is_symlink()) =>
+            {
+                Err(ProfileError::VirNotLink(vir))
+            }
             Err(e) => Err(io(&vir)(e)),
         }
     }
@@ -1018,7 +1032,15 @@ impl Profiles {
             .join(name)
             .join("current")
             .join("forest");
-        self.rename_symlink_over(&self.layout.vir(), &target)
+        let vir = self.layout.vir();
+        // A rename does not replace a directory, and what the user keeps there stays.
+        if vir
+            .symlink_metadata()
+            .is_ok_and(|metadata| metadata.is_dir())
+        {
+            return Err(ProfileError::VirNotLink(vir));
+        }
+        self.rename_symlink_over(&vir, &target)
     }
 
     /// Atomically makes `link` a symlink to `target`, durably. The rename is the change;
