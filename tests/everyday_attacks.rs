@@ -370,3 +370,28 @@ fn a_link_or_a_file_at_tmp_is_replaced_and_nothing_behind_it_is_touched() {
         .success();
     assert!(tmp.symlink_metadata().unwrap().is_dir());
 }
+
+/// A store entry whose record is gone (deleted by hand) looked like an orphan, and `prune`
+/// deleted the tree of a package the active profile held.
+#[test]
+fn prune_keeps_what_a_generation_holds_even_without_its_record() {
+    let sandbox = Sandbox::new();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    let tool = tool.to_str().unwrap();
+    sandbox.run(&["install", "--yes", tool]).success();
+    let home = sandbox.pandora_home();
+    for side in ["acl", "summary"] {
+        std::fs::remove_file(home.join(format!("records/tool@1.0.0.{side}"))).unwrap();
+    }
+    sandbox.run(&["prune", "--yes"]).success();
+    assert!(home.join("store/tool@1.0.0").is_dir());
+    assert!(home.join("entries/tool@1.0.0").is_dir());
+    sandbox
+        .run(&["install", "--yes", "--reinstall", tool])
+        .success();
+    assert!(sandbox
+        .run(&["list"])
+        .success()
+        .stdout
+        .contains("tool@1.0.0"));
+}

@@ -99,11 +99,12 @@ pub fn prune(
     dry_run: bool,
 ) -> Result<Vec<Pruned>> {
     let store = Store::new(layout);
+    let profiles = Profiles::new(layout);
     let mut pruned = Vec::new();
     let mut collected = BTreeSet::new();
+    let mut deleted = Vec::new();
     if let Some(keep) = generations {
-        let profiles = Profiles::new(layout);
-        let deleted = profiles.prune_generations(keep, dry_run)?;
+        deleted = profiles.prune_generations(keep, dry_run)?;
         pruned.extend(deleted.iter().map(|generation| Pruned::Generation {
             profile: generation.profile.clone(),
             number: generation.number,
@@ -154,7 +155,19 @@ pub fn prune(
         }
         pruned.push(Pruned::Path { path, bytes });
     }
+    // A store entry without its record (deleted by hand, say) that a generation holds is no
+    // orphan: its record is what is missing, which reinstalling writes again.
+    let held = profiles.roots(&deleted)?;
+    let store_dir = layout.store_dir();
+    let entries_dir = layout.entries_dir();
     for path in store.orphans()? {
+        let parent = path.parent();
+        let id = path.file_name().map(|name| name.to_string_lossy());
+        let of_a_package =
+            parent == Some(store_dir.as_path()) || parent == Some(entries_dir.as_path());
+        if of_a_package && id.is_some_and(|id| held.contains(id.as_ref())) {
+            continue;
+        }
         pruned.push(Pruned::Path {
             bytes: disk_usage(&path)?,
             path: path.clone(),
