@@ -448,3 +448,50 @@ fn a_directory_at_vir_is_kept_and_the_error_says_what_to_do() {
     sandbox.run(&["profile", "switch", "work"]).success();
     assert!(vir.symlink_metadata().unwrap().is_symlink());
 }
+
+/// A profile whose `current` link was lost looked like a create cut short, and `create` then
+/// deleted all its generations, with what the user had saved in them.
+#[test]
+fn a_profile_that_lost_its_current_link_keeps_its_generations() {
+    let sandbox = Sandbox::new();
+    install(&sandbox, "alpha", "1.0.0", &[("bin/alpha", "alpha")]);
+    sandbox.run(&["activate", "alpha"]).success();
+    sandbox
+        .run(&["profile", "create", "work", "--from", "default"])
+        .success();
+    let work = sandbox.pandora_home().join("profiles/work");
+    std::fs::remove_file(work.join("current")).unwrap();
+    let listed = sandbox.run(&["profile", "list"]);
+    assert!(
+        listed.success().stdout.contains(
+            "work                 no current generation: profile `work` has generations (1) but none is current"
+        ),
+        "{}",
+        listed.stdout
+    );
+    for args in [
+        &["profile", "create", "work"][..],
+        &["profile", "switch", "work"],
+    ] {
+        let refused = sandbox.run(args);
+        refused.failure(1);
+        assert!(
+            refused
+                .stderr
+                .contains("has generations (1) but none is current")
+                && refused.stderr.contains(&format!(
+                    "`ln -s 1 {}/current` makes generation 1 current again",
+                    work.display()
+                )),
+            "{args:?}: {}",
+            refused.stderr
+        );
+        assert!(work.join("1/forest").is_dir(), "{args:?}");
+    }
+    std::os::unix::fs::symlink("1", work.join("current")).unwrap();
+    sandbox.run(&["profile", "switch", "work"]).success();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.home().join("bin/alpha")).unwrap(),
+        "alpha"
+    );
+}

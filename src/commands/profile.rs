@@ -15,8 +15,14 @@ pub fn run(command: ProfileCommand, context: &Context) -> anyhow::Result<ExitSta
                 let marker = if name == active { "*" } else { " " };
                 let generation = current
                     .map(|g| format!("generation {}, {} package(s)", g.number, g.members.len()))
-                    .unwrap_or_else(|| {
-                        format!("never finished: `pandora profile create {name}` makes it")
+                    .unwrap_or_else(|| match profile::never_finished(layout, &name) {
+                        Ok(()) => {
+                            format!("never finished: `pandora profile create {name}` makes it")
+                        }
+                        Err(error) => format!(
+                            "no current generation: {}",
+                            pandora_core::error::chain(&error)
+                        ),
                     });
                 context
                     .printer

@@ -94,6 +94,12 @@ pub fn switch(
     })
 }
 
+/// For a profile without a current generation: `Ok` when its creation was cut short before
+/// any generation, else the error that says which generations it has and how to mend it.
+pub fn never_finished(layout: &Layout, name: &str) -> Result<()> {
+    Ok(Profiles::new(layout).never_finished(name)?)
+}
+
 /// A new profile, empty or a copy of `from`'s current generation.
 pub fn create(layout: &Layout, name: &str, from: Option<&str>) -> Result<()> {
     Ok(Profiles::new(layout).create(name, from)?)

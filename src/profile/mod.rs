@@ -53,6 +53,16 @@ pub enum ProfileError {
     /// Something other than a link where `vir` (the active profile) goes.
     #[error("{0} is not a link: Pandora keeps the active profile there as a link to it")]
     VirNotLink(PathBuf),
+    /// A profile with generations none of which is current (its `current` link is gone).
+    #[error("profile `{name}` has generations ({}) but none is current: its `current` link is gone", .numbers.iter().map(u64::to_string).collect::<Vec<_>>().join(", "))]
+    NoCurrent {
+        /// The profile.
+        name: String,
+        /// Its generations' numbers.
+        numbers: Vec<u64>,
+        /// Its directory.
+        dir: PathBuf,
+    },
     /// A profile whose first generation never became current: a `profile create` cut short.
     #[error("profile `{0}` was never finished: its creation was cut short")]
     Unmade(String),
@@ -126,6 +136,11 @@ impl pandora_core::Hint for ProfileError {
             ProfileError::VirNotLink(path) => Some(format!(
                 "move it aside (`mv {0} {0}.moved`), then `pandora profile switch NAME` makes the link again (`pandora profile list` shows the profiles)",
                 path.display()
+            )),
+            ProfileError::NoCurrent { name, numbers, dir } => Some(format!(
+                "`ln -s {0} {1}/current` makes generation {0} current again; `pandora profile delete {name}` removes the profile (files you saved into it are rescued)",
+                numbers.last().copied().unwrap_or(1),
+                dir.display(),
             )),
             ProfileError::Unmade(name) => Some(format!(
                 "`pandora profile create {name}` makes it again; `pandora profile delete {name}` removes it"
@@ -399,6 +414,23 @@ impl Profiles {
         self.layout.profiles_dir().join(name)
     }
 
+    /// For a profile without a current generation: `Ok` when it has no generation at all (a
+    /// create cut short), else [`ProfileError::NoCurrent`]: generations are never thrown
+    /// away for want of a link.
+    pub fn never_finished(&self, name: &str) -> Result<(), ProfileError> {
+        let dir = self.dir(name);
+        let mut numbers = generation_numbers(&dir)?;
+        if numbers.is_empty() {
+            return Ok(());
+        }
+        numbers.sort_unstable();
+        Err(ProfileError::NoCurrent {
+            name: name.to_string(),
+            numbers,
+            dir,
+        })
+    }
+
     /// Takes the store's lock and sweeps what crashed operations left in `tmp/`.
     fn lock(&self) -> Result<FileLock, ProfileError> {
         let lock = self.lock_unswept()?;
@@ -465,8 +497,9 @@ impl Profiles {
             if dir.join("current").symlink_metadata().is_ok() {
                 return Err(ProfileError::Exists(name.to_string()));
             }
-            // A create killed before its first generation became current left this; it was
-            // never active, so nothing of the user's is in it.
+            self.never_finished(name)?;
+            // A create killed before its first generation was made left this; it was never
+            // active, so nothing of the user's is in it.
             remove_tree(&dir)?;
         }
         let source = match from {
@@ -522,12 +555,16 @@ impl Profiles {
         accept: impl FnOnce(&Generation) -> Result<(), E>,
     ) -> Result<(), E> {
         let _locked = self.lock_unswept()?;
-        let target = self
-            .current(name)?
-            .ok_or_else(|| match self.dir(name).is_dir() {
-                true => ProfileError::Unmade(name.to_string()),
+        let Some(target) = self.current(name)? else {
+            return Err(match self.dir(name).is_dir() {
+                true => match self.never_finished(name) {
+                    Ok(()) => ProfileError::Unmade(name.to_string()),
+                    Err(error) => error,
+                },
                 false => ProfileError::Missing(name.to_string()),
-            })?;
+            }
+            .into());
+        };
         accept(&target)?;
         if let Ok(active) = self.active() {
             self.rescue(&active)?;
