@@ -495,3 +495,42 @@ fn a_profile_that_lost_its_current_link_keeps_its_generations() {
         "alpha"
     );
 }
+
+/// A switch only looks at directories changed since the generation's manifest was dated; a
+/// clock set back made a file saved since look older, and deleting the profile then deleted
+/// the file. Before a forest is deleted, everything in it is looked at.
+#[test]
+fn deleting_a_profile_rescues_what_a_wrong_clock_hid_from_switches() {
+    let sandbox = Sandbox::new();
+    install(&sandbox, "alpha", "1.0.0", &[("bin/alpha", "alpha")]);
+    sandbox.run(&["activate", "alpha"]).success();
+    sandbox
+        .run(&["profile", "create", "work", "--from", "default"])
+        .success();
+    let manifest = sandbox
+        .pandora_home()
+        .join("profiles/default/1/generation.acl");
+    let ahead = std::time::SystemTime::now() + std::time::Duration::from_millis(1500);
+    std::fs::File::options()
+        .write(true)
+        .open(&manifest)
+        .unwrap()
+        .set_modified(ahead)
+        .unwrap();
+    let bin = sandbox.pandora_home().join("profiles/default/1/forest/bin");
+    let mode = std::fs::metadata(&bin).unwrap().permissions();
+    std::fs::set_permissions(&bin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    std::fs::write(bin.join("mine"), "mine").unwrap();
+    std::fs::set_permissions(&bin, mode).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    sandbox.run(&["profile", "switch", "work"]).success();
+    sandbox
+        .run(&["profile", "delete", "default", "--yes"])
+        .success();
+    let rescued: Vec<_> = support::files_under(&sandbox.pandora_home().join("rescue"))
+        .into_iter()
+        .filter(|path| path.ends_with("bin/mine"))
+        .collect();
+    assert_eq!(rescued.len(), 1, "{rescued:?}");
+    assert_eq!(std::fs::read_to_string(&rescued[0]).unwrap(), "mine");
+}

@@ -358,21 +358,21 @@ impl Profiles {
         // The number is all rescue needs; a `current` that names no number is loaded whole,
         // which reports it.
         match target.to_str().and_then(|number| number.parse().ok()) {
-            Some(number) => self.rescue_generation(name, number),
+            Some(number) => self.rescue_generation(name, number, Look::Changed),
             None => match self.current(name)? {
-                Some(current) => self.rescue_generation(name, current.number),
+                Some(current) => self.rescue_generation(name, current.number, Look::Changed),
                 None => Ok(()),
             },
         }
     }
 
     /// [`Profiles::rescue`] for any generation of `name` (before it is deleted, say).
-    fn rescue_generation(&self, name: &str, number: u64) -> Result<(), ProfileError> {
+    fn rescue_generation(&self, name: &str, number: u64, look: Look) -> Result<(), ProfileError> {
         let forest = self.dir(name).join(number.to_string()).join("forest");
         if !forest.is_dir() {
             return Ok(());
         }
-        let Look { strays, mark } = strays(&forest)?;
+        let Found { strays, mark } = strays(&forest, look)?;
         if strays.is_empty() {
             if let Some(mark) = mark {
                 date_manifest(&forest.with_file_name("generation.acl"), mark);
@@ -588,7 +588,7 @@ impl Profiles {
         let home = home.parent().unwrap_or(Path::new("."));
         sync_directory(home).map_err(io(home))?;
         for generation in generation_numbers(&dir)? {
-            self.rescue_generation(name, generation)?;
+            self.rescue_generation(name, generation, Look::Everything)?;
         }
         let trash = self
             .layout
@@ -943,7 +943,7 @@ impl Profiles {
                 let path = dir.join(number.to_string());
                 let bytes = crate::fs::disk_usage(&path).map_err(io(&path))?;
                 if !dry_run {
-                    self.rescue_generation(&name, number)?;
+                    self.rescue_generation(&name, number, Look::Everything)?;
                     let trash = self
                         .layout
                         .tmp_dir()
@@ -1137,9 +1137,19 @@ fn walk_error(root: &Path) -> impl Fn(walkdir::Error) -> ProfileError + '_ {
     }
 }
 
+/// How closely [`strays`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// Only at directories changed since the manifest's mtime: a switch, which leaves the
+    /// forest in place, so what a wrong clock hides is found by a later look.
+    Changed,
+    /// At everything, whatever the times say: before a forest is deleted.
+    Everything,
+}
+
 /// What [`strays`] found.
 #[derive(Debug)]
-struct Look {
+struct Found {
     /// Paths (relative to the forest) of what is neither a directory nor one of the forest's
     /// own links into the store, sorted.
     strays: Vec<PathBuf>,
@@ -1148,8 +1158,9 @@ struct Look {
     mark: Option<std::time::SystemTime>,
 }
 
-/// What in `forest` is neither a directory nor one of the forest's own links into the store.
-fn strays(forest: &Path) -> Result<Look, ProfileError> {
+/// What in `forest` is neither a directory nor one of the forest's own links into the store,
+/// looking as closely as `look` says.
+fn strays(forest: &Path, look: Look) -> Result<Found, ProfileError> {
     // A sealed forest's directories were all last changed before its `generation.acl` was
     // written; adding, removing or replacing an entry changes its directory's ctime, and so
     // does moving or copying a directory in. Only the entries of directories changed since
@@ -1170,7 +1181,8 @@ fn strays(forest: &Path) -> Result<Look, ProfileError> {
     let sealed_at = fs_err::metadata(forest.with_file_name("generation.acl"))
         .ok()
         .map(|metadata| (metadata.mtime(), metadata.mtime_nsec()))
-        .filter(|sealed| *sealed <= now);
+        .filter(|sealed| *sealed <= now)
+        .filter(|_| look == Look::Changed);
     let started = Timestamp::coarse_now();
     let (mut latest, mut looked, mut every_ctime) = (Timestamp::MIN, false, true);
     let mut strays = Vec::new();
@@ -1223,7 +1235,7 @@ fn strays(forest: &Path) -> Result<Look, ProfileError> {
     let mark = started
         .filter(|_| looked && every_ctime)
         .and_then(|started| clean_mark(latest, started));
-    Ok(Look { strays, mark })
+    Ok(Found { strays, mark })
 }
 
 /// `path` with `.` and `..` taken out lexically.
@@ -1619,13 +1631,13 @@ mod tests {
             .file()
             .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(60))
             .unwrap();
-        assert!(strays(&forest).unwrap().strays.is_empty());
+        assert!(strays(&forest, Look::Changed).unwrap().strays.is_empty());
         fs_err::write(forest.join("share/a/deep/mine"), "mine").unwrap();
         fs_err::write(forest.join("share/b/also-mine"), "mine").unwrap();
         fs_err::create_dir(forest.join("bin/sub")).unwrap();
         fs_err::write(forest.join("bin/sub/nested"), "mine").unwrap();
         assert_eq!(
-            strays(&forest).unwrap().strays,
+            strays(&forest, Look::Changed).unwrap().strays,
             [
                 PathBuf::from("bin/sub/nested"),
                 PathBuf::from("share/a/deep/mine"),
@@ -1661,7 +1673,7 @@ mod tests {
         date_manifest(&manifest, tie);
         std::thread::sleep(std::time::Duration::from_millis(20));
 
-        let first = strays(&forest).unwrap();
+        let first = strays(&forest, Look::Changed).unwrap();
         assert!(first.strays.is_empty());
         date_manifest(
             &manifest,
@@ -1672,13 +1684,16 @@ mod tests {
             Timestamp::new(dated.mtime(), dated.mtime_nsec()),
             Timestamp(latest.0 + 1)
         );
-        let second = strays(&forest).unwrap();
+        let second = strays(&forest, Look::Changed).unwrap();
         assert!(second.strays.is_empty());
         assert_eq!(second.mark, None, "nothing was looked at");
 
         set_mode(&forest.join("bin"), 0o755).unwrap();
         fs_err::write(forest.join("bin/mine"), "mine").unwrap();
-        assert_eq!(strays(&forest).unwrap().strays, [PathBuf::from("bin/mine")]);
+        assert_eq!(
+            strays(&forest, Look::Changed).unwrap().strays,
+            [PathBuf::from("bin/mine")]
+        );
     }
 
     #[test]
