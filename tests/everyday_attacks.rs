@@ -271,12 +271,22 @@ fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
     let (tool, other) = (tool.to_str().unwrap(), other.to_str().unwrap());
     sandbox.run(&["install", "--yes", tool]).success();
     let record = sandbox.pandora_home().join("records/tool@1.0.0.acl");
-    let hint = "`pandora install --reinstall tool@1.0.0` (or its .psp file) installs tool@1.0.0 again over it, and `pandora remove tool@1.0.0` removes tool@1.0.0";
-    for damage in ["text", "directory", "dangling link"] {
+    let hint = "`pandora install --reinstall tool@1.0.0` (or its .psp file) installs tool@1.0.0 again over it, and `pandora remove tool@1.0.0` removes tool@1.0.0 (with --force when installed packages need it)";
+    let sound = std::fs::read(&record).unwrap();
+    for damage in ["text", "directory", "dangling link", "writable by others"] {
         std::fs::remove_file(&record).unwrap();
         match damage {
             "text" => std::fs::write(&record, "garbage {{{\n").unwrap(),
             "directory" => std::fs::create_dir(&record).unwrap(),
+            // Whoever else can write it can say what the package is.
+            "writable by others" => {
+                std::fs::write(&record, &sound).unwrap();
+                std::fs::set_permissions(
+                    &record,
+                    std::os::unix::fs::PermissionsExt::from_mode(0o666),
+                )
+                .unwrap();
+            }
             // Dangling, it made the package look not installed, its tree an orphan to prune.
             _ => std::os::unix::fs::symlink("gone.acl", &record).unwrap(),
         }
@@ -394,4 +404,27 @@ fn prune_keeps_what_a_generation_holds_even_without_its_record() {
         .success()
         .stdout
         .contains("tool@1.0.0"));
+}
+
+/// The hint for a damaged record says reinstalling mends it; with a directory where the
+/// package's attestation goes, the reinstall itself failed ("Is a directory").
+#[test]
+fn a_reinstall_replaces_a_directory_where_the_attestation_goes() {
+    let sandbox = Sandbox::new();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    let tool = tool.to_str().unwrap();
+    sandbox.run(&["install", "--yes", tool]).success();
+    let attestation = sandbox
+        .pandora_home()
+        .join("records/tool@1.0.0.attestation.json");
+    std::fs::remove_file(&attestation).unwrap();
+    std::fs::create_dir_all(attestation.join("inside")).unwrap();
+    sandbox
+        .run(&["install", "--yes", "--reinstall", tool])
+        .success();
+    assert!(attestation.symlink_metadata().unwrap().is_file());
+    std::fs::remove_file(&attestation).unwrap();
+    std::fs::create_dir(&attestation).unwrap();
+    sandbox.run(&["remove", "--yes", "tool@1.0.0"]).success();
+    assert!(attestation.symlink_metadata().is_err());
 }

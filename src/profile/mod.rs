@@ -419,7 +419,14 @@ impl Profiles {
     /// away for want of a link.
     pub fn never_finished(&self, name: &str) -> Result<(), ProfileError> {
         let dir = self.dir(name);
+        // A generation is made whole in tmp/ and renamed in: a numbered directory without its
+        // manifest is no generation.
         let mut numbers = generation_numbers(&dir)?;
+        numbers.retain(|number| {
+            dir.join(number.to_string())
+                .join("generation.acl")
+                .is_file()
+        });
         if numbers.is_empty() {
             return Ok(());
         }

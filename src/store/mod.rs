@@ -142,7 +142,7 @@ impl pandora_core::Hint for StoreError {
                 pandora_core::Hint::hint(source).unwrap_or_default()
             )),
             StoreError::Record { id, .. } => Some(format!(
-                "Pandora wrote it, so the disk or someone else changed it; `pandora install --reinstall {id}` (or its .psp file) installs {id} again over it, and `pandora remove {id}` removes {id}"
+                "Pandora wrote it, so the disk or someone else changed it; `pandora install --reinstall {id}` (or its .psp file) installs {id} again over it, and `pandora remove {id}` removes {id} (with --force when installed packages need it)"
             )),
             _ => None,
         }
@@ -331,6 +331,7 @@ impl Store {
     }
 
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
+        use std::os::unix::fs::MetadataExt;
         let failed = |source| {
             StoreError::Io(pandora_core::IoError {
                 action: "access",
@@ -350,6 +351,19 @@ impl Store {
             Ok(metadata) if metadata.is_symlink() => {
                 return Err(damaged(
                     format!("{} is a symbolic link, not a regular file", path.display()).into(),
+                ))
+            }
+            // Another user who can write it can say what the package is: not a record to
+            // trust (Pandora writes them 0600).
+            Ok(metadata) if writable_by_others(&metadata) => {
+                return Err(damaged(
+                    format!(
+                        "{} can be written by other users (mode {:o}, owner {})",
+                        path.display(),
+                        metadata.mode() & 0o7777,
+                        metadata.uid()
+                    )
+                    .into(),
                 ))
             }
             Ok(metadata) => record::summary::Stamp::of(&metadata),
@@ -641,7 +655,7 @@ impl Store {
         let record_path = self.record_path(id);
         remove_record(&record_path)?;
         forget_read(&record_path);
-        let _ = fs_err::remove_file(self.attestation_path(id));
+        let _ = remove_record(&self.attestation_path(id));
         // Stale without its record either way; removed so nothing is left behind.
         let _ = fs_err::remove_file(Store::summary_path(&record_path));
         // The package is gone from the store now; the tree left in tmp/ is only garbage, which
@@ -1121,15 +1135,10 @@ impl Store {
         let attestation = stage::beside(&staged.staging, stage::ATTESTATION);
         let kept = self.attestation_path(&id);
         if attestation.is_file() {
-            fs_err::rename(&attestation, &kept).map_err(io(&kept))?;
-        } else {
+            replace_record(&attestation, &kept)?;
+        } else if kept.symlink_metadata().is_ok() {
             // A reinstall from a package without one: the old tree's must not stay.
-            match fs_err::remove_file(&kept) {
-                Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(io(&kept)(error))
-                }
-                _ => {}
-            }
+            remove_record(&kept)?;
         }
         replace_record(&pending, &record_path)?;
         forget_read(&record_path);
@@ -1306,8 +1315,8 @@ fn read_records() -> &'static ReadRecords {
     READ.get_or_init(Default::default)
 }
 
-/// Puts the record at `pending` in place at `record`, over whatever damage put a directory
-/// there (which a rename cannot replace).
+/// Puts the record (or attestation) at `pending` in place at `record`, over whatever damage
+/// put a directory there (which a rename cannot replace).
 fn replace_record(pending: &Path, record: &Path) -> Result<(), StoreError> {
     if fs_err::symlink_metadata(record).is_ok_and(|metadata| metadata.is_dir()) {
         remove_tree(record)?;
@@ -1315,12 +1324,18 @@ fn replace_record(pending: &Path, record: &Path) -> Result<(), StoreError> {
     fs_err::rename(pending, record).map_err(io(record))
 }
 
-/// Deletes the record at `path`, whatever damage put there instead of a file.
+/// Deletes the record (or attestation) at `path`, whatever damage put there instead of a file.
 fn remove_record(path: &Path) -> Result<(), StoreError> {
     match fs_err::symlink_metadata(path) {
         Ok(metadata) if metadata.is_dir() => remove_tree(path),
         _ => fs_err::remove_file(path).map_err(io(path)),
     }
+}
+
+/// Whether a file is another user's, or group- or world-writable.
+fn writable_by_others(metadata: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    metadata.uid() != nix::unistd::geteuid().as_raw() || metadata.mode() & 0o022 != 0
 }
 
 /// The `name@version` a record's path (`records/ID.acl` or `records/ID.acl.next`) names.
