@@ -105,6 +105,13 @@ fn outside_nothing(document: &Document) -> Result<(), acl_parser::Error> {
         let message = format!("`{}` stands outside `manifest {{ ... }}`", field.name());
         return Err(document.error_at(field.span(), message).with_hint(hint));
     }
+    if let Some(labelled) = document
+        .all_blocks()
+        .find(|block| block.name() == "manifest" && block.label().is_some())
+    {
+        let message = "`manifest` takes no label";
+        return Err(document.error_at(labelled.span(), message).with_hint(hint));
+    }
     let mut manifests = document
         .all_blocks()
         .filter(|block| block.name() == "manifest");
@@ -169,7 +176,7 @@ impl Manifest {
     }
 
     fn from_block(document: &Document, block: &Block) -> Result<Manifest, acl_parser::Error> {
-        check_known(document, block, FIELDS, BLOCKS, "the manifest")?;
+        check_known(document, block, FIELDS, BLOCKS, &["entry"], "the manifest")?;
         let at = |field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
         let text = |field: &str| -> Result<Option<String>, acl_parser::Error> {
             match block.field(field).map(|f| f.value()) {
@@ -368,7 +375,30 @@ pub(super) fn env_of(
     block: &Block,
 ) -> Result<BTreeMap<String, String>, acl_parser::Error> {
     let mut env = BTreeMap::new();
-    if let Some(env_block) = block.all_blocks().find(|inner| inner.name() == "env") {
+    let mut env_blocks = block.blocks("env");
+    if let Some(env_block) = env_blocks.next() {
+        if let Some(second) = env_blocks.next() {
+            return Err(document
+                .error_at(second.span(), "a second `env { ... }` block")
+                .with_hint("write every variable in the first one"));
+        }
+        if let Some(label) = env_block.label() {
+            return Err(document.error_at(
+                env_block.span(),
+                format!("`env` takes no label (`\"{label}\"`)"),
+            ));
+        }
+        if let Some(inner) = env_block.all_blocks().next() {
+            return Err(document
+                .error_at(
+                    inner.span(),
+                    format!(
+                        "`env {{ ... }}` holds variables, not blocks (`{} {{ ... }}`)",
+                        inner.name()
+                    ),
+                )
+                .with_hint("write each variable as NAME = \"value\";"));
+        }
         for field in env_block.fields() {
             match field.value() {
                 Value::String(value) => {
@@ -392,11 +422,14 @@ pub(super) fn env_of(
 
 /// Refuses a field or block of `block` not in `fields` / `blocks` (a typo is never ignored),
 /// at its position, listing the known ones; `place` says where (`the manifest`).
+/// Blocks not in `named` (which each carry a label and may repeat) appear at most once and
+/// without a label: a second one, or a label, would be ignored.
 pub(super) fn check_known(
     document: &Document,
     block: &Block,
     fields: &[&str],
     blocks: &[&str],
+    named: &[&str],
     place: &str,
 ) -> Result<(), acl_parser::Error> {
     for field in block.fields() {
@@ -417,6 +450,26 @@ pub(super) fn check_known(
                     format!("unknown block `{}` in {place}", inner.name()),
                 )
                 .with_hint(format!("known blocks: {}", blocks.join(", "))));
+        }
+        if named.contains(&inner.name()) {
+            continue;
+        }
+        if let Some(label) = inner.label() {
+            return Err(document.error_at(
+                inner.span(),
+                format!(
+                    "`{}` in {place} takes no label (`\"{label}\"`)",
+                    inner.name()
+                ),
+            ));
+        }
+        if let Some(second) = block.blocks(inner.name()).nth(1) {
+            return Err(document
+                .error_at(
+                    second.span(),
+                    format!("a second `{} {{ ... }}` block in {place}", inner.name()),
+                )
+                .with_hint("write everything it holds in the first one"));
         }
     }
     Ok(())
@@ -496,6 +549,48 @@ mod tests {
             }
         }
         load(manifest).unwrap();
+    }
+
+    /// Blocks a manifest does not read twice, or with a label, or inside `env`, were ignored
+    /// without a word.
+    #[test]
+    fn what_would_be_ignored_is_refused() {
+        let head = "name = \"hello\"; version = \"1.0.0\"; command = \"bin/hello\";";
+        for (body, message) in [
+            (
+                "env { FOO = \"1\"; bogus { BAR = \"2\"; } }",
+                "`env { ... }` holds variables, not blocks (`bogus { ... }`)",
+            ),
+            (
+                "env { FOO = \"1\"; } env { BAR = \"2\"; }",
+                "a second `env { ... }` block in the manifest",
+            ),
+            (
+                "env \"x\" { FOO = \"1\"; }",
+                "`env` in the manifest takes no label (`\"x\"`)",
+            ),
+            (
+                "entry \"e\" { command = \"a\"; env { A = \"1\"; } env { B = \"2\"; } }",
+                "a second `env { ... }` block",
+            ),
+            (
+                "build_meta { a = \"1\"; } build_meta { b = \"2\"; }",
+                "a second `build_meta { ... }` block in the manifest",
+            ),
+        ] {
+            match load(&format!("manifest {{ {head} {body} }}")) {
+                Err(BuildError::Manifest { source, .. }) => {
+                    assert_eq!(source.kind().to_string(), message, "{body}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        match load(&format!("manifest \"lbl\" {{ {head} }}")) {
+            Err(BuildError::Manifest { source, .. }) => {
+                assert_eq!(source.kind().to_string(), "`manifest` takes no label");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

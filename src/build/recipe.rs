@@ -118,7 +118,14 @@ impl Recipe {
         document: &Document,
         block: &Block,
     ) -> Result<Recipe, acl_parser::Error> {
-        super::manifest::check_known(document, block, FIELDS, BLOCKS, "the build block")?;
+        super::manifest::check_known(
+            document,
+            block,
+            FIELDS,
+            BLOCKS,
+            &["fetch"],
+            "the build block",
+        )?;
         let at = |field: &str| block.field(field).and_then(|f| f.span()).or(block.span());
         let sources = document.string_array(block, "sources")?;
         for source in &sources {
