@@ -362,3 +362,40 @@ fn prune_clears_the_lock_files_a_killed_download_left() {
     assert_eq!(launchers(&sandbox).len(), 1);
     assert_eq!(sandbox.run(&["run", "alpha"]).stdout, "alpha\n");
 }
+
+/// `pandora run` of a package not installed fetched the whole file even into a home whose
+/// launcher was the package's, and reported the file's size as downloaded.
+#[test]
+fn run_of_a_package_of_this_release_fetches_only_its_body() {
+    let (sandbox, registry, server) = registry();
+    let run = sandbox.run(&["run", "alpha"]);
+    assert_eq!(run.success().stdout, "alpha\n");
+    let launcher = std::fs::metadata(env!("CARGO_BIN_EXE_pandora-launcher"))
+        .unwrap()
+        .len();
+    let asked: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|request| request.path.ends_with(".psp"))
+        .collect();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert_eq!(
+        asked[0].range.as_deref(),
+        Some(&*format!("bytes={launcher}-"))
+    );
+    let body = std::fs::metadata(registry.join("pkgs/alpha-1.0.0.psp"))
+        .unwrap()
+        .len()
+        - launcher;
+    let said = format!("({} downloaded)", pandora_bytes(body));
+    assert!(run.stderr.contains(&said), "{said}: {}", run.stderr);
+}
+
+/// Sizes as Pandora prints them (B, KiB, MiB with one decimal).
+fn pandora_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}

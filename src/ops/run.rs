@@ -168,20 +168,21 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
     let store = Store::new(layout);
     let mut downloaded_bytes = 0;
     if !store.has_blob(&resolved.sha256) {
+        if let Some(launcher) = &resolved.launcher {
+            // Best effort, as for install: without it, the whole file travels.
+            let _ = crate::registry::launchers::seed(&layout.blobs_dir(), launcher);
+        }
         let fetch = [download_request(&resolved)];
         progress.start(&[(resolved.id(), resolved.size.unwrap_or(0))]);
         let reporter = progress.clone();
         let on_progress: Arc<dyn Fn(usize, u64) + Send + Sync> =
             Arc::new(move |index, bytes| reporter.advance(index, bytes));
-        let results = downloader.fetch_all(&fetch, &layout.blobs_dir(), &on_progress);
+        let results = downloader.fetch_all_counted(&fetch, &layout.blobs_dir(), &on_progress);
         progress.finish();
         for result in results {
-            result?;
+            // What travelled: a file whose launcher was held already brings only the rest.
+            downloaded_bytes += result?.downloaded;
         }
-        // The index may not say (a design-shaped index): what arrived is what counts.
-        downloaded_bytes = fs_err::metadata(store.blob_path(&resolved.sha256))
-            .map(|metadata| metadata.len())
-            .unwrap_or(0);
     }
     let blob = store.blob_path(&resolved.sha256);
     let mut untrusted = Vec::new();
