@@ -428,3 +428,31 @@ fn a_reinstall_replaces_a_directory_where_the_attestation_goes() {
     sandbox.run(&["remove", "--yes", "tool@1.0.0"]).success();
     assert!(attestation.symlink_metadata().is_err());
 }
+
+/// Entry points are hard links to one launcher copy: as root, `cp script ~/bin/tool` wrote
+/// through into the launcher every entry point runs as, and `verify --all` said all was well.
+#[test]
+fn verify_finds_an_entry_point_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    sandbox
+        .run(&["install", "--yes", tool.to_str().unwrap()])
+        .success();
+    sandbox.run(&["verify", "--all"]).success();
+    let program = sandbox.home().join("bin/tool");
+    let real = std::fs::canonicalize(&program).unwrap();
+    // What root's write does (the file is 0555): through the link, into the shared bytes.
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(&program, "#!/bin/sh\necho mine\n").unwrap();
+    let verified = sandbox.run(&["verify", "--all"]);
+    verified.failure(1);
+    assert!(
+        verified
+            .stdout
+            .contains("is not the launcher entry points run as; it was changed"),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+}

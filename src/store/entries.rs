@@ -193,6 +193,38 @@ pub(super) fn write(
     Ok(())
 }
 
+/// What is wrong with the entry points of `id`: each program is a copy (a hard link) of
+/// `entries/.launcher-<hash>`, so its bytes must hash to a launcher of that name. As root,
+/// `cp script ~/bin/NAME` writes through the link into the launcher every entry point shares.
+pub(crate) fn check_programs(layout: &Layout, id: &str) -> Result<Vec<String>, StoreError> {
+    let directory = layout.entries_dir().join(id);
+    let Ok(listing) = fs_err::read_dir(&directory) else {
+        return Ok(Vec::new());
+    };
+    let mut problems = Vec::new();
+    for item in listing {
+        let item = item.map_err(io(&directory))?;
+        let name = item.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let program = item.path();
+        let sha256 = crate::registry::download::file_sha256(&program).map_err(io(&program))?;
+        let hash = encode_hex(&sha256);
+        let launcher = layout
+            .entries_dir()
+            .join(format!(".launcher-{}", &hash[..16]));
+        if !launcher.is_file() {
+            problems.push(format!(
+                "entry point {name}: {} is not the launcher entry points run as; it was changed, and with it every entry point that shares its bytes (as root, a file written to ~/bin/{name} goes there): `rm {}/.launcher-*`, then `pandora install --reinstall` each package `pandora verify --all` names",
+                program.display(),
+                layout.entries_dir().display()
+            ));
+        }
+    }
+    Ok(problems)
+}
+
 /// `entries/.launcher-<hash>`: the launcher every entry point of this home links to, copied
 /// once (each version of it once: entry points made before keep theirs).
 pub(crate) fn home_launcher(layout: &Layout) -> Result<PathBuf, StoreError> {

@@ -578,6 +578,7 @@ impl Store {
         for path in found.keys().filter(|path| !expected.contains_key(*path)) {
             differences.push(format!("{path}: not part of the package"));
         }
+        differences.extend(entries::check_programs(&self.layout, &record.id())?);
         Ok(differences)
     }
 
