@@ -356,9 +356,8 @@ fn a_directory_at_a_pending_record_blocks_no_install() {
 #[test]
 fn a_link_or_a_file_at_tmp_is_replaced_and_nothing_behind_it_is_touched() {
     let sandbox = Sandbox::new();
-    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
-    let tool = tool.to_str().unwrap();
-    sandbox.run(&["install", "--yes", tool]).success();
+    let tool = install_tool(&sandbox);
+    let tool = tool.as_str();
     let tmp = sandbox.pandora_home().join("tmp");
     let precious = sandbox.home().join("precious");
     std::fs::create_dir_all(&precious).unwrap();
@@ -386,9 +385,8 @@ fn a_link_or_a_file_at_tmp_is_replaced_and_nothing_behind_it_is_touched() {
 #[test]
 fn prune_keeps_what_a_generation_holds_even_without_its_record() {
     let sandbox = Sandbox::new();
-    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
-    let tool = tool.to_str().unwrap();
-    sandbox.run(&["install", "--yes", tool]).success();
+    let tool = install_tool(&sandbox);
+    let tool = tool.as_str();
     let home = sandbox.pandora_home();
     for side in ["acl", "summary"] {
         std::fs::remove_file(home.join(format!("records/tool@1.0.0.{side}"))).unwrap();
@@ -411,9 +409,8 @@ fn prune_keeps_what_a_generation_holds_even_without_its_record() {
 #[test]
 fn a_reinstall_replaces_a_directory_where_the_attestation_goes() {
     let sandbox = Sandbox::new();
-    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
-    let tool = tool.to_str().unwrap();
-    sandbox.run(&["install", "--yes", tool]).success();
+    let tool = install_tool(&sandbox);
+    let tool = tool.as_str();
     let attestation = sandbox
         .pandora_home()
         .join("records/tool@1.0.0.attestation.json");
@@ -435,10 +432,7 @@ fn a_reinstall_replaces_a_directory_where_the_attestation_goes() {
 fn verify_finds_an_entry_point_written_through() {
     use std::os::unix::fs::PermissionsExt;
     let sandbox = Sandbox::new();
-    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
-    sandbox
-        .run(&["install", "--yes", tool.to_str().unwrap()])
-        .success();
+    install_tool(&sandbox);
     sandbox.run(&["verify", "--all"]).success();
     let program = sandbox.home().join("bin/tool");
     let real = std::fs::canonicalize(&program).unwrap();
@@ -455,4 +449,12 @@ fn verify_finds_an_entry_point_written_through() {
         verified.stdout,
         verified.stderr
     );
+}
+
+/// Installs `tool@1.0.0` from a file of its own into `sandbox`; returns the file.
+fn install_tool(sandbox: &Sandbox) -> String {
+    let tool = support::local_package(sandbox, "tool", "1.0.0", &[]);
+    let tool = tool.to_str().unwrap().to_string();
+    sandbox.run(&["install", "--yes", &tool]).success();
+    tool
 }
