@@ -431,6 +431,11 @@ fn a_directory_at_vir_is_kept_and_the_error_says_what_to_do() {
     if vir.symlink_metadata().is_ok() {
         std::fs::remove_file(&vir).unwrap();
     }
+    // A file there was replaced by the link, its contents gone.
+    std::fs::write(&vir, "my notes").unwrap();
+    sandbox.run(&["profile", "switch", "work"]).failure(1);
+    assert_eq!(std::fs::read_to_string(&vir).unwrap(), "my notes");
+    std::fs::remove_file(&vir).unwrap();
     std::fs::create_dir(&vir).unwrap();
     std::fs::write(vir.join("mine"), "mine").unwrap();
     let switched = sandbox.run(&["profile", "switch", "work"]);
@@ -488,6 +493,25 @@ fn a_profile_that_lost_its_current_link_keeps_its_generations() {
         );
         assert!(work.join("1/forest").is_dir(), "{args:?}");
     }
+    // Nor does a change start it again from nothing (it would drop all it holds), nor does
+    // `list` call it empty; the active profile included.
+    sandbox.run(&["profile", "switch", "work"]).failure(1);
+    let default = sandbox.pandora_home().join("profiles/default");
+    std::fs::rename(default.join("current"), sandbox.home().join("current.kept")).unwrap();
+    install(&sandbox, "beta", "1.0.0", &[("bin/beta", "beta")]);
+    for args in [&["activate", "beta"][..], &["list"]] {
+        let refused = sandbox.run(args);
+        refused.failure(1);
+        assert!(
+            refused
+                .stderr
+                .contains("profile `default` has generations (1) but none is current"),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    assert!(!default.join("2").exists());
+    std::fs::rename(sandbox.home().join("current.kept"), default.join("current")).unwrap();
     std::os::unix::fs::symlink("1", work.join("current")).unwrap();
     sandbox.run(&["profile", "switch", "work"]).success();
     assert_eq!(

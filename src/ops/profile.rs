@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::activate::{check_trust, link_home};
 use super::Result;
 use crate::layout::Layout;
-use crate::profile::{Generation, HomeLinks, Profiles, Target};
+use crate::profile::{Generation, HomeLinks, ProfileError, Profiles, Target};
 use crate::trust::Policy;
 
 /// What `rollback` did.
@@ -119,7 +119,11 @@ pub fn list(layout: &Layout) -> Result<(String, ProfileList)> {
     let active = profiles.active()?;
     let mut listed = Vec::new();
     for name in profiles.list()? {
-        let current = profiles.current(&name)?;
+        // One without a current generation is listed as such (the command says why).
+        let current = match profiles.current(&name) {
+            Err(ProfileError::NoCurrent { .. }) => None,
+            current => current?,
+        };
         listed.push((name, current));
     }
     Ok((active, listed))

@@ -419,6 +419,9 @@ impl Profiles {
     /// away for want of a link.
     pub fn never_finished(&self, name: &str) -> Result<(), ProfileError> {
         let dir = self.dir(name);
+        if !dir.is_dir() {
+            return Ok(());
+        }
         // A generation is made whole in tmp/ and renamed in: a numbered directory without its
         // manifest is no generation.
         let mut numbers = generation_numbers(&dir)?;
@@ -633,12 +636,17 @@ impl Profiles {
         }
     }
 
-    /// Where `name`'s `current` link leads (a generation's number), if it has one.
+    /// Where `name`'s `current` link leads (a generation's number), if it has one. A profile
+    /// that has generations but lost the link is [`ProfileError::NoCurrent`], not one without
+    /// generations: a change made to it as if it were empty would drop all it holds.
     fn current_link(&self, name: &str) -> Result<Option<PathBuf>, ProfileError> {
         let current = self.dir(name).join("current");
         match fs_err::read_link(&current) {
             Ok(target) => Ok(Some(target)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.never_finished(name)?;
+                Ok(None)
+            }
             Err(e) => Err(io(&current)(e)),
         }
     }
@@ -1077,10 +1085,10 @@ impl Profiles {
             .join("current")
             .join("forest");
         let vir = self.layout.vir();
-        // A rename does not replace a directory, and what the user keeps there stays.
+        // Only a link is replaced: what the user keeps there (a directory, a file) stays.
         if vir
             .symlink_metadata()
-            .is_ok_and(|metadata| metadata.is_dir())
+            .is_ok_and(|metadata| !metadata.is_symlink())
         {
             return Err(ProfileError::VirNotLink(vir));
         }
