@@ -458,3 +458,37 @@ fn install_tool(sandbox: &Sandbox) -> String {
     sandbox.run(&["install", "--yes", &tool]).success();
     tool
 }
+
+/// `prune` deleted whatever it found in `blobs/`, `store/` and `entries/` that no record
+/// named, through a link too (a `blobs/` moved to another disk with someone's files beside).
+/// It deletes only what Pandora names so.
+#[test]
+fn prune_deletes_only_what_pandora_names() {
+    let sandbox = Sandbox::new();
+    install_tool(&sandbox);
+    let home = sandbox.pandora_home();
+    let elsewhere = sandbox.home().join("big-disk/blobs");
+    std::fs::create_dir_all(elsewhere.parent().unwrap()).unwrap();
+    std::fs::rename(home.join("blobs"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, home.join("blobs")).unwrap();
+    let mut theirs = Vec::new();
+    for directory in [elsewhere.clone(), home.join("store"), home.join("entries")] {
+        std::fs::write(directory.join("notes.txt"), "mine").unwrap();
+        std::fs::create_dir_all(directory.join("photos")).unwrap();
+        std::fs::write(directory.join("photos/p1"), "mine").unwrap();
+        theirs.extend([directory.join("notes.txt"), directory.join("photos/p1")]);
+    }
+    let leftover = elsewhere.join(format!("{}.partial", "ab".repeat(32)));
+    std::fs::write(&leftover, "a download cut short").unwrap();
+    sandbox.run(&["prune", "--yes"]).success();
+    for path in &theirs {
+        assert_eq!(
+            std::fs::read_to_string(path).unwrap(),
+            "mine",
+            "{}",
+            path.display()
+        );
+    }
+    assert!(!leftover.exists());
+    sandbox.run(&["verify", "--all"]).success();
+}

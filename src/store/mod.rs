@@ -708,7 +708,8 @@ impl Store {
         if let Ok(entries) = fs_err::read_dir(self.layout.store_dir()) {
             for entry in entries.flatten() {
                 let id = entry.file_name().to_string_lossy().into_owned();
-                if self.record(&id)?.is_none() {
+                // Only what Pandora names so: anything else there is not its to delete.
+                if made_by_pandora(&id) && self.record(&id)?.is_none() {
                     orphans.push(entry.path());
                 }
             }
@@ -724,7 +725,8 @@ impl Store {
                     && entry
                         .metadata()
                         .is_ok_and(|metadata| metadata.is_file() && metadata.nlink() == 1);
-                if unused_launcher || (!name.starts_with('.') && self.record(&name)?.is_none()) {
+                let entry_points = !name.starts_with('.') && made_by_pandora(&name);
+                if unused_launcher || (entry_points && self.record(&name)?.is_none()) {
                     orphans.push(entry.path());
                 }
             }
@@ -848,7 +850,12 @@ impl Store {
             .flatten()
             .filter(|entry| {
                 let name = entry.file_name().to_string_lossy().into_owned();
-                !referenced.contains(&name) && !name.ends_with(".lock") && entry.path() != launchers
+                // Only what Pandora names so (`<sha>`, `<sha>.partial`, ...): anything else
+                // there is not its to delete.
+                blob_hash(&name).is_some()
+                    && !referenced.contains(&name)
+                    && !name.ends_with(".lock")
+                    && entry.path() != launchers
             })
             .map(|entry| entry.path())
             .collect();
@@ -868,7 +875,9 @@ impl Store {
                     .flatten()
                     .filter(|entry| {
                         let name = entry.file_name().to_string_lossy().into_owned();
-                        !needed.contains(&name) && !name.ends_with(".lock")
+                        blob_hash(&name).is_some()
+                            && !needed.contains(&name)
+                            && !name.ends_with(".lock")
                     })
                     .map(|entry| entry.path()),
             );
@@ -876,6 +885,16 @@ impl Store {
         unreferenced.sort();
         Ok(unreferenced)
     }
+}
+
+/// Whether a name in `store/` or `entries/` is one Pandora gives: `name@version`, or
+/// `.name@version.replaced` (a tree set aside during a swap).
+fn made_by_pandora(name: &str) -> bool {
+    let id = name
+        .strip_prefix('.')
+        .and_then(|name| name.strip_suffix(".replaced"))
+        .unwrap_or(name);
+    pandora_core::id::validate_pin(id).is_ok()
 }
 
 /// The hex SHA-256 a name in `blobs/` belongs to (`<sha>`, `<sha>.partial`, ...).
