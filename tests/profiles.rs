@@ -558,3 +558,27 @@ fn deleting_a_profile_rescues_what_a_wrong_clock_hid_from_switches() {
     assert_eq!(rescued.len(), 1, "{rescued:?}");
     assert_eq!(std::fs::read_to_string(&rescued[0]).unwrap(), "mine");
 }
+
+/// A numbered directory without a manifest in a profile (no generation: they are made whole
+/// and renamed in) made `profile history` and `prune` fail on it.
+#[test]
+fn a_numbered_directory_without_a_manifest_is_no_generation() {
+    let sandbox = Sandbox::new();
+    install(&sandbox, "alpha", "1.0.0", &[("bin/alpha", "alpha")]);
+    sandbox.run(&["activate", "alpha"]).success();
+    std::fs::create_dir(sandbox.pandora_home().join("profiles/default/7")).unwrap();
+    let history = sandbox.run(&["profile", "history"]);
+    assert!(
+        history.success().stdout.contains("alpha"),
+        "{}",
+        history.stdout
+    );
+    sandbox.run(&["prune", "--dry-run"]).success();
+    sandbox
+        .run(&["prune", "--generations", "1", "--yes"])
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(sandbox.home().join("bin/alpha")).unwrap(),
+        "alpha"
+    );
+}

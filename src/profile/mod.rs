@@ -621,6 +621,14 @@ impl Profiles {
             return Err(ProfileError::Missing(name.to_string()));
         }
         let mut numbers = generation_numbers(&dir)?;
+        // A generation is made whole in tmp/ and renamed in: a numbered directory without its
+        // manifest is no generation (and not for `history` or `prune` to fail on).
+        numbers.retain(|number| {
+            dir.join(number.to_string())
+                .join("generation.acl")
+                .symlink_metadata()
+                .is_ok()
+        });
         numbers.sort_unstable();
         numbers
             .into_iter()
@@ -948,7 +956,11 @@ impl Profiles {
         let mut deleted = Vec::new();
         for name in self.list()? {
             let dir = self.dir(name.as_str());
-            let current = self.current(&name)?.map(|g| g.number);
+            let current = match self.current(&name) {
+                // Which of its generations is wanted is for the user to say first.
+                Err(ProfileError::NoCurrent { .. }) => continue,
+                current => current?.map(|g| g.number),
+            };
             let mut numbers = generation_numbers(&dir)?;
             numbers.sort_unstable_by(|a, b| b.cmp(a));
             for number in numbers.into_iter().skip(keep) {
