@@ -492,3 +492,37 @@ fn prune_deletes_only_what_pandora_names() {
     assert!(!leftover.exists());
     sandbox.run(&["verify", "--all"]).success();
 }
+
+/// As root, a file saved through a folded link (`~/share/tool/notes`) lands in the package's
+/// store tree; `remove` deleted it with the tree. It is rescued now, with a warning.
+#[test]
+fn remove_rescues_what_was_saved_into_a_store_tree() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    install_tool(&sandbox);
+    let tree = sandbox.pandora_home().join("store/tool@1.0.0");
+    let place = std::fs::read_dir(&tree)
+        .unwrap()
+        .flatten()
+        .find(|entry| entry.file_type().unwrap().is_dir())
+        .unwrap()
+        .path();
+    // What root's write does (the tree is sealed read-only).
+    std::fs::set_permissions(&place, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(place.join("my-notes.txt"), "mine").unwrap();
+    std::fs::create_dir(place.join("my-dir")).unwrap();
+    std::fs::write(place.join("my-dir/more"), "more").unwrap();
+    let removed = sandbox.run(&["remove", "--yes", "tool@1.0.0"]);
+    assert!(
+        removed
+            .success()
+            .stderr
+            .contains("my-notes.txt was saved into the package's store tree"),
+        "{}",
+        removed.stderr
+    );
+    let rescued = support::files_under(&sandbox.pandora_home().join("rescue"));
+    assert_eq!(rescued.len(), 2, "{rescued:?}");
+    assert!(rescued.iter().any(|path| path.ends_with("my-notes.txt")));
+    assert!(rescued.iter().any(|path| path.ends_with("my-dir/more")));
+}

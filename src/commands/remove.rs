@@ -40,6 +40,9 @@ pub fn run(args: &RemoveArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     for id in &removed.removed {
         context.printer.status("Removed", id);
     }
+    for rescued in &removed.rescued {
+        context.printer.warn(rescued);
+    }
     if let Some(restore) = &removed.restore {
         context
             .printer

@@ -58,6 +58,8 @@ pub struct Removed {
     pub restore: Option<Restore>,
     /// What the packages' `warn` pre-remove hooks said: `(name@version, message)`.
     pub hook_messages: Vec<(String, String)>,
+    /// What was moved out of the packages' store trees to `rescue/`, one line each.
+    pub rescued: Vec<String>,
 }
 
 /// How to undo a removal.
@@ -134,7 +136,8 @@ pub fn remove(layout: &Layout, ids: &[String], run_hooks: bool) -> Result<Remove
     let store = Store::new(layout);
     let mut reinstall = Vec::new();
     for id in ids {
-        let record = store.remove(id)?;
+        let (record, rescued) = store.remove(id)?;
+        report.rescued.extend(rescued);
         pandora_core::events::Event::new("remove")
             .with("id", id)
             .emit();

@@ -584,8 +584,8 @@ impl Store {
 
     /// Removes an installed package: its tree leaves `store/` in one rename, then its record
     /// goes. Returns the record, unless it was damaged (a package whose record is damaged can
-    /// still be removed).
-    pub fn remove(&self, id: &str) -> Result<Option<Record>, StoreError> {
+    /// still be removed), and what was rescued from the tree (see [`Store::rescue_foreign`]).
+    pub fn remove(&self, id: &str) -> Result<(Option<Record>, Vec<String>), StoreError> {
         let _lock = self.lock()?;
         self.recover()?;
         self.remove_locked(id)
@@ -636,7 +636,7 @@ impl Store {
         Ok(verified.metadata.pandora)
     }
 
-    fn remove_locked(&self, id: &str) -> Result<Option<Record>, StoreError> {
+    fn remove_locked(&self, id: &str) -> Result<(Option<Record>, Vec<String>), StoreError> {
         let record = match self.record(id) {
             Ok(Some(record)) => Some(record),
             Ok(None) => return Err(StoreError::NotInstalled { id: id.to_string() }),
@@ -659,11 +659,67 @@ impl Store {
         let _ = remove_record(&self.attestation_path(id));
         // Stale without its record either way; removed so nothing is left behind.
         let _ = fs_err::remove_file(Store::summary_path(&record_path));
+        let rescued = match &record {
+            Some(record) => self.rescue_foreign(record, &trash)?,
+            None => Vec::new(),
+        };
         // The package is gone from the store now; the tree left in tmp/ is only garbage, which
         // the next command holding this lock sweeps (and `prune` lists). Failing to delete it
         // must not report a removal that took effect as a failure.
         let _ = remove_tree(&trash);
-        Ok(record)
+        Ok((record, rescued))
+    }
+
+    /// Moves what is in `tree` (a package's tree on its way out) but not in its record to
+    /// `rescue/`: as root, a file saved through a folded link (`~/share/PKG/notes`) lands in
+    /// the store tree itself. Returns one line per rescue, for a warning.
+    fn rescue_foreign(&self, record: &Record, tree: &Path) -> Result<Vec<String>, StoreError> {
+        let expected: std::collections::HashSet<&str> =
+            record.entries.iter().map(RecordedEntry::path).collect();
+        let mut foreign = Vec::new();
+        let mut walk = walkdir::WalkDir::new(tree).min_depth(1).into_iter();
+        while let Some(item) = walk.next() {
+            let Ok(item) = item else { continue };
+            let relative = item.path().strip_prefix(tree).unwrap_or(item.path());
+            if expected.contains(relative.to_string_lossy().as_ref()) {
+                continue;
+            }
+            if item.file_type().is_dir() {
+                // Moved whole, with all it holds.
+                walk.skip_current_dir();
+            }
+            foreign.push(relative.to_path_buf());
+        }
+        if foreign.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stem = format!("{}-{}", record.id(), pandora_core::time::now());
+        let rescue = self.layout.rescue_dir();
+        let destination = (1..)
+            .map(|n| match n {
+                1 => rescue.join(&stem),
+                n => rescue.join(format!("{stem}-{n}")),
+            })
+            .find(|candidate| candidate.symlink_metadata().is_err())
+            .unwrap_or_else(|| rescue.join(&stem));
+        let mut rescued = Vec::new();
+        for relative in foreign {
+            let from = tree.join(&relative);
+            let to = destination.join(&relative);
+            let parent = to.parent().unwrap_or(&destination);
+            fs_err::create_dir_all(parent).map_err(io(parent))?;
+            // Store trees are sealed read-only: opened for the move, as the trash they are.
+            let holder = from.parent().unwrap_or(tree);
+            let _ = fs_err::set_permissions(holder, std::fs::Permissions::from_mode(0o755));
+            fs_err::rename(&from, &to).map_err(io(&from))?;
+            rescued.push(format!(
+                "{} was saved into the package's store tree (not part of {}); moved it to {}",
+                relative.display(),
+                record.id(),
+                to.display()
+            ));
+        }
+        Ok(rescued)
     }
 
     /// Finds every installed package that is not in `roots()` nor a dependency of one, shows
