@@ -394,6 +394,15 @@ fn prune_keeps_what_a_generation_holds_even_without_its_record() {
     sandbox.run(&["prune", "--yes"]).success();
     assert!(home.join("store/tool@1.0.0").is_dir());
     assert!(home.join("entries/tool@1.0.0").is_dir());
+    // doctor called it a leftover for prune to remove, which prune (rightly) does not.
+    let doctor = sandbox.run(&["doctor"]);
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    assert!(
+        said.contains(
+            "tool@1.0.0 in the store and held by a generation, but without an install record"
+        ) && said.contains("`pandora install --reinstall tool@1.0.0` writes the record again"),
+        "{said}"
+    );
     sandbox
         .run(&["install", "--yes", "--reinstall", tool])
         .success();

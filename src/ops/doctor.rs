@@ -252,11 +252,30 @@ fn path(layout: &Layout, environment: &Environment<'_>) -> Finding {
 }
 
 fn leftovers(layout: &Layout) -> Finding {
-    match Store::new(layout).orphans() {
-        Ok(orphans) if orphans.is_empty() => {
+    let orphans = Store::new(layout).orphans().map_err(super::Error::from);
+    let split = orphans
+        .and_then(|orphans| super::prune::held_apart(layout, &Profiles::new(layout), &[], orphans));
+    match split {
+        // Kept by prune, and no leftover: what is missing is the record.
+        Ok((held, _)) if !held.is_empty() => {
+            let held: Vec<String> = held.into_iter().collect();
+            finding(
+                Level::Fail,
+                "leftovers",
+                format!(
+                    "{} in the store and held by a generation, but without an install record",
+                    held.join(", ")
+                ),
+                Some(format!(
+                    "`pandora install --reinstall {}` writes the record again",
+                    held.join(" ")
+                )),
+            )
+        }
+        Ok((_, orphans)) if orphans.is_empty() => {
             finding(Level::Ok, "leftovers", "no interrupted installs", None)
         }
-        Ok(orphans) => finding(
+        Ok((_, orphans)) => finding(
             Level::Warn,
             "leftovers",
             format!(
@@ -270,7 +289,7 @@ fn leftovers(layout: &Layout) -> Finding {
             Level::Fail,
             "leftovers",
             pandora_core::error::chain(&error),
-            None,
+            pandora_core::Hint::hint(&error),
         ),
     }
 }

@@ -155,19 +155,8 @@ pub fn prune(
         }
         pruned.push(Pruned::Path { path, bytes });
     }
-    // A store entry without its record (deleted by hand, say) that a generation holds is no
-    // orphan: its record is what is missing, which reinstalling writes again.
-    let held = profiles.roots(&deleted)?;
-    let store_dir = layout.store_dir();
-    let entries_dir = layout.entries_dir();
-    for path in store.orphans()? {
-        let parent = path.parent();
-        let id = path.file_name().map(|name| name.to_string_lossy());
-        let of_a_package =
-            parent == Some(store_dir.as_path()) || parent == Some(entries_dir.as_path());
-        if of_a_package && id.is_some_and(|id| held.contains(id.as_ref())) {
-            continue;
-        }
+    let (_, orphans) = held_apart(layout, &profiles, &deleted, store.orphans()?)?;
+    for path in orphans {
         pruned.push(Pruned::Path {
             bytes: disk_usage(&path)?,
             path: path.clone(),
@@ -189,6 +178,38 @@ pub fn prune(
         .with("bytes", pruned.iter().map(Pruned::bytes).sum::<u64>())
         .emit();
     Ok(pruned)
+}
+
+/// Splits `orphans` (see [`Store::orphans`]) into the ids of store entries some generation
+/// (but those in `excluding`) holds, and the rest. An entry without its record (deleted by
+/// hand, say) that a generation holds is no orphan: its record is what is missing, which
+/// reinstalling writes again.
+pub(crate) fn held_apart(
+    layout: &Layout,
+    profiles: &Profiles,
+    excluding: &[crate::profile::PrunedGeneration],
+    orphans: Vec<PathBuf>,
+) -> Result<(BTreeSet<String>, Vec<PathBuf>)> {
+    let roots = profiles.roots(excluding)?;
+    let store_dir = layout.store_dir();
+    let entries_dir = layout.entries_dir();
+    let mut held = BTreeSet::new();
+    let mut rest = Vec::new();
+    for path in orphans {
+        let parent = path.parent();
+        let of_a_package =
+            parent == Some(store_dir.as_path()) || parent == Some(entries_dir.as_path());
+        let id = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned());
+        match id.filter(|id| of_a_package && roots.contains(id)) {
+            Some(id) => {
+                held.insert(id);
+            }
+            None => rest.push(path),
+        }
+    }
+    Ok((held, rest))
 }
 
 /// [`crate::fs::disk_usage`], naming the path on failure.
