@@ -87,6 +87,57 @@ pub(super) fn from_block(
     Ok(())
 }
 
+/// A hook block of a hook file holds no block, no label, and only the fields its action
+/// reads (one message for `warn`): anything else would be left out of the package unsaid.
+fn exactly_what_is_read(document: &Document, block: &Block) -> Result<(), acl_parser::Error> {
+    if let Some(label) = block.label() {
+        return Err(document.error_at(
+            block.span(),
+            format!("hook `{}` takes no label (`\"{label}\"`)", block.name()),
+        ));
+    }
+    if let Some(inner) = block.all_blocks().next() {
+        return Err(document.error_at(
+            inner.span(),
+            format!(
+                "unknown block `{}` in hook `{}`",
+                inner.name(),
+                block.name()
+            ),
+        ));
+    }
+    let warn = matches!(block.field("action").map(|field| field.value()), Some(Value::String(action)) if action == "warn");
+    let known: &[&str] = if warn {
+        // `command(s)` are known to be wrong here, which is said below, more usefully.
+        &["action", "msg", "message", "command", "commands"]
+    } else {
+        &["action", "command", "commands"]
+    };
+    if let Some(field) = block.fields().find(|field| !known.contains(&field.name())) {
+        return Err(document
+            .error_at(
+                field.span(),
+                format!(
+                    "unknown field `{}` in hook `{}`",
+                    field.name(),
+                    block.name()
+                ),
+            )
+            .with_hint(format!(
+                "a `{}` hook has {}",
+                if warn { "warn" } else { "run" },
+                known.join(", ")
+            )));
+    }
+    if let (Some(_), Some(second)) = (block.field("msg"), block.field("message")) {
+        return Err(document.error_at(
+            second.span(),
+            "a hook has one message: `msg` or `message`, not both",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the hook files `files` (relative to the package directory `root`) into `hooks`.
 pub(super) fn from_files(
     root: &Path,
@@ -112,9 +163,22 @@ pub(super) fn from_files(
             })
         })?;
         let document = acl_parser::from_str(&path.display().to_string(), &text).map_err(invalid)?;
+        if let Some(field) = document.fields().next() {
+            return Err(invalid(
+                document
+                    .error_at(
+                        field.span(),
+                        format!("`{}` stands outside a hook block", field.name()),
+                    )
+                    .with_hint(
+                        "a hook file holds only `preinstall`, `postinstall` or `preremove` blocks",
+                    ),
+            ));
+        }
         let mut found = false;
         for block in document.all_blocks() {
             found = true;
+            exactly_what_is_read(&document, block).map_err(invalid)?;
             let Some(phase) = phase_of(hooks, block.name()) else {
                 return Err(invalid(
                     document

@@ -283,6 +283,15 @@ impl Manifest {
             .all_blocks()
             .filter(|inner| inner.name() == "build_meta")
         {
+            if let Some(nested) = inner.all_blocks().next() {
+                return Err(document.error_at(
+                    nested.span(),
+                    format!(
+                        "`build_meta {{ ... }}` holds notes, not blocks (`{} {{ ... }}`)",
+                        nested.name()
+                    ),
+                ));
+            }
             for field in inner.fields() {
                 let value = match field.value() {
                     Value::String(text) => text.clone(),
@@ -590,6 +599,68 @@ mod tests {
                 assert_eq!(source.kind().to_string(), "`manifest` takes no label");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// Hook files, `build_meta` and `fetch` blocks left out what they did not read.
+    #[test]
+    fn hook_files_and_notes_hold_only_what_is_read() {
+        let head = "name = \"hello\"; version = \"1.0.0\";";
+        for (hooks, message) in [
+            (
+                "string[] commands = { \"rm -rf ~\" };\npostinstall { command = \"a\"; }",
+                "`commands` stands outside a hook block",
+            ),
+            (
+                "postinstall \"x\" { command = \"a\"; }",
+                "hook `postinstall` takes no label (`\"x\"`)",
+            ),
+            (
+                "postinstall { command = \"a\"; comands = { \"b\" }; }",
+                "unknown field `comands` in hook `postinstall`",
+            ),
+            (
+                "postinstall { command = \"a\"; msg = \"m\"; }",
+                "unknown field `msg` in hook `postinstall`",
+            ),
+            (
+                "postinstall { command = \"a\"; nested { x = 1; } }",
+                "unknown block `nested` in hook `postinstall`",
+            ),
+            (
+                "postinstall { action = \"warn\"; msg = \"a\"; message = \"b\"; }",
+                "a hook has one message: `msg` or `message`, not both",
+            ),
+            (
+                "postinstall { action = \"warn\"; msg = \"a\"; time_limit = 5; }",
+                "unknown field `time_limit` in hook `postinstall`",
+            ),
+        ] {
+            let directory = tempfile::tempdir().unwrap();
+            fs_err::write(directory.path().join("h.acl"), hooks).unwrap();
+            let path = directory.path().join("manifest.acl");
+            fs_err::write(
+                &path,
+                format!("manifest {{ {head} install_hooks = {{ \"h.acl\" }}; }}"),
+            )
+            .unwrap();
+            match Manifest::load(&path) {
+                Err(BuildError::Manifest { source, .. }) => {
+                    assert_eq!(source.kind().to_string(), message, "{hooks}");
+                }
+                other => panic!("{hooks}: {other:?}"),
+            }
+        }
+        for (body, message) in [
+            ("build_meta { x = \"1\"; inner { y = \"2\"; } }", "`build_meta { ... }` holds notes, not blocks (`inner { ... }`)"),
+            ("build { steps = { \"true\" }; fetch \"https://example.org/a.tgz\" { sha256 = \"00\"; verify { strict = true; } } }", "unknown block `verify` in a fetch"),
+        ] {
+            match load(&format!("manifest {{ {head} {body} }}")) {
+                Err(BuildError::Manifest { source, .. }) => {
+                    assert_eq!(source.kind().to_string(), message, "{body}");
+                }
+                other => panic!("{body}: {other:?}"),
+            }
         }
     }
 

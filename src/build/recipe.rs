@@ -221,6 +221,14 @@ fn fetch_of(document: &Document, block: &Block) -> Result<Fetch, acl_parser::Err
             )
             .with_hint("put local files in the package directory and list them in `sources`"));
     }
+    if let Some(nested) = block.all_blocks().next() {
+        return Err(document
+            .error_at(
+                nested.span(),
+                format!("unknown block `{}` in a fetch", nested.name()),
+            )
+            .with_hint("a fetch has `sha256` and `path`"));
+    }
     for field in block.fields() {
         if !matches!(field.name(), "sha256" | "path") {
             return Err(document
