@@ -535,3 +535,39 @@ fn remove_rescues_what_was_saved_into_a_store_tree() {
     assert!(rescued.iter().any(|path| path.ends_with("my-notes.txt")));
     assert!(rescued.iter().any(|path| path.ends_with("my-dir/more")));
 }
+
+/// An entry point's record (`entries/ID/.NAME.entry`) says what `~/bin/NAME` runs; edited,
+/// it ran something else, and `verify --all` said all was well.
+#[test]
+fn verify_finds_an_entry_point_record_that_says_another_command() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let tool = install_tool(&sandbox);
+    let record = sandbox
+        .pandora_home()
+        .join("entries/tool@1.0.0/.tool.entry");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let command = text
+        .split("\"command\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    std::fs::set_permissions(&record, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&record, text.replacen(command, "/bin/echo", 1)).unwrap();
+    let verified = sandbox.run(&["verify", "--all"]);
+    verified.failure(1);
+    assert!(
+        verified
+            .stdout
+            .contains("says another command, environment or key than the package"),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+    sandbox
+        .run(&["install", "--yes", "--reinstall", &tool])
+        .success();
+    sandbox.run(&["verify", "--all"]).success();
+}

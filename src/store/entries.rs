@@ -225,6 +225,53 @@ pub(crate) fn check_programs(layout: &Layout, id: &str) -> Result<Vec<String>, S
     Ok(problems)
 }
 
+/// What is wrong with the entry-point records of `id` against `expected` (each entry point's
+/// plan, made from the signed metadata): one missing, one more, or one that says another
+/// command, environment or key (the writable directories are where the home put them).
+pub(crate) fn check_records(
+    layout: &Layout,
+    id: &str,
+    expected: &BTreeMap<String, LaunchPlan>,
+) -> Vec<String> {
+    let directory = layout.entries_dir().join(id);
+    let mut problems = Vec::new();
+    let mut found = Vec::new();
+    if let Ok(listing) = fs_err::read_dir(&directory) {
+        for item in listing.flatten() {
+            let name = item.file_name().to_string_lossy().into_owned();
+            if let Some(entry) = name
+                .strip_prefix('.')
+                .and_then(|name| name.strip_suffix(".entry"))
+            {
+                found.push(entry.to_string());
+            }
+        }
+    }
+    for name in found.iter().filter(|name| !expected.contains_key(*name)) {
+        problems.push(format!("entry point {name}: not one the package declares"));
+    }
+    for (name, plan) in expected {
+        let path = directory.join(record_name(name));
+        let read = crate::fs::read_regular(&path, 1 << 20)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<EntryRecord>(&bytes).ok());
+        match read {
+            None => problems.push(format!(
+                "entry point {name}: its record {} is missing or damaged; `pandora install --reinstall {id}` writes it again",
+                path.display()
+            )),
+            Some(actual) if actual != EntryRecord::new(plan, actual.writable.clone()) => {
+                problems.push(format!(
+                    "entry point {name}: its record {} says another command, environment or key than the package (it was changed); `pandora install --reinstall {id}` writes it again",
+                    path.display()
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    problems
+}
+
 /// `entries/.launcher-<hash>`: the launcher every entry point of this home links to, copied
 /// once (each version of it once: entry points made before keep theirs).
 pub(crate) fn home_launcher(layout: &Layout) -> Result<PathBuf, StoreError> {

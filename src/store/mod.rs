@@ -579,6 +579,7 @@ impl Store {
             differences.push(format!("{path}: not part of the package"));
         }
         differences.extend(entries::check_programs(&self.layout, &record.id())?);
+        differences.extend(self.check_entry_records(record)?);
         Ok(differences)
     }
 
@@ -620,6 +621,27 @@ impl Store {
             .pandora_info_of(record)?
             .map(|pandora| pandora.hooks)
             .unwrap_or_default())
+    }
+
+    /// What is wrong with the records of `record`'s entry points (`entries/ID/.NAME.entry`),
+    /// which say what `~/bin/NAME` runs: each must be what the package's signed metadata
+    /// makes of it. Not checked when the package's file is no longer in `blobs/`.
+    fn check_entry_records(&self, record: &Record) -> Result<Vec<String>, StoreError> {
+        let blob = self.blob_path(&record.blob);
+        if !blob.is_file() {
+            return Ok(Vec::new());
+        }
+        let package = crate::registry::launchers::open_blob(&blob)?;
+        let verified = package.verified(Scope::Structure)?;
+        let expected: std::collections::BTreeMap<String, crate::launcher::LaunchPlan> =
+            crate::launcher::LaunchPlan::entry_points(&verified.metadata, &verified.public_key)
+                .into_iter()
+                .collect();
+        Ok(entries::check_records(
+            &self.layout,
+            &record.id(),
+            &expected,
+        ))
     }
 
     /// The signed `pandora` metadata of an installed package (`None` when its blob is gone).
