@@ -503,12 +503,13 @@ fn prune_deletes_only_what_pandora_names() {
 }
 
 /// As root, a file saved through a folded link (`~/share/tool/notes`) lands in the package's
-/// store tree; `remove` deleted it with the tree. It is rescued now, with a warning.
+/// store tree; `remove` and a reinstall deleted it with the tree. It is rescued now, with a
+/// warning.
 #[test]
 fn remove_rescues_what_was_saved_into_a_store_tree() {
     use std::os::unix::fs::PermissionsExt;
     let sandbox = Sandbox::new();
-    install_tool(&sandbox);
+    let tool = install_tool(&sandbox);
     let tree = sandbox.pandora_home().join("store/tool@1.0.0");
     let place = std::fs::read_dir(&tree)
         .unwrap()
@@ -517,6 +518,24 @@ fn remove_rescues_what_was_saved_into_a_store_tree() {
         .unwrap()
         .path();
     // What root's write does (the tree is sealed read-only).
+    std::fs::set_permissions(&place, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(place.join("my-notes.txt"), "mine").unwrap();
+    std::fs::create_dir(place.join("my-dir")).unwrap();
+    std::fs::write(place.join("my-dir/more"), "more").unwrap();
+    // A reinstall replaces the tree: what was saved there is rescued first, too.
+    let reinstalled = sandbox.run(&["install", "--yes", "--reinstall", &tool]);
+    assert!(
+        reinstalled
+            .success()
+            .stderr
+            .contains("my-notes.txt was saved into the package's store tree"),
+        "{}",
+        reinstalled.stderr
+    );
+    let rescued = support::files_under(&sandbox.pandora_home().join("rescue"));
+    assert_eq!(rescued.len(), 2, "{rescued:?}");
+    std::fs::remove_dir_all(sandbox.pandora_home().join("rescue")).unwrap();
+    let place = tree.join(place.file_name().unwrap());
     std::fs::set_permissions(&place, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::write(place.join("my-notes.txt"), "mine").unwrap();
     std::fs::create_dir(place.join("my-dir")).unwrap();

@@ -185,6 +185,9 @@ fn install_targets(
     for (id, message) in &report.hook_messages {
         context.printer.warn(format!("{id}: {message}"));
     }
+    for rescued in &report.rescued {
+        context.printer.warn(rescued);
+    }
     for (profile, applied) in &report.rebuilt {
         render::applied(&context.printer, profile, applied);
     }

@@ -100,6 +100,8 @@ pub struct InstallReport {
     pub warnings: Vec<String>,
     /// What packages' `warn` hooks said: `(name@version, message)`.
     pub hook_messages: Vec<(String, String)>,
+    /// What was moved to `rescue/` out of the trees reinstalls replaced, one line each.
+    pub rescued: Vec<String>,
     /// Profiles rebuilt because a package they hold was reinstalled from other bytes.
     pub rebuilt: Vec<(String, crate::activation::Applied)>,
 }
@@ -705,8 +707,9 @@ pub fn execute(
     }));
     let outcomes = transaction.stage_all(blobs, options.reinstall)?;
     let hook_messages = transaction.messages().to_vec();
-    transaction.commit()?;
+    let (_, rescued) = transaction.commit()?;
     report.hook_messages = hook_messages;
+    report.rescued = rescued;
     for outcome in outcomes {
         match outcome {
             Installed::New(record) => report.installed.push(record.id()),

@@ -1093,8 +1093,9 @@ impl Transaction<'_> {
     /// filesystem, which an activation makes before its new generation becomes visible, or the
     /// one at the end of the command ([`crate::fs::syncfs_later`]). A crash between phases
     /// leaves each package in a state the next holder of the lock finishes or undoes, as for
-    /// one.
-    pub fn commit(mut self) -> Result<Vec<Record>, StoreError> {
+    /// one. Returns the records committed, and one line per file rescued from a replaced tree
+    /// (see [`Store::rescue_foreign`]).
+    pub fn commit(mut self) -> Result<(Vec<Record>, Vec<String>), StoreError> {
         let store = self.store;
         let tmp = store.layout.tmp_dir();
         let records_dir = store.layout.records_dir();
@@ -1141,9 +1142,10 @@ impl Transaction<'_> {
         // Whatever was swapped in is promoted, even when a later package failed.
         let mut result = crate::fs::sync_directory(&store_dir).map_err(io(&store_dir));
         let mut committed = Vec::new();
+        let mut rescued = Vec::new();
         for package in swapped {
             if result.is_ok() {
-                result = store.promote(package);
+                result = store.promote(package).map(|lines| rescued.extend(lines));
             }
             if result.is_ok() {
                 pandora_core::events::Event::new("store-commit")
@@ -1169,7 +1171,7 @@ impl Transaction<'_> {
         }
         result?;
         flushed?;
-        Ok(committed)
+        Ok((committed, rescued))
     }
 }
 
@@ -1222,11 +1224,14 @@ impl Store {
 
     /// Step 3, once the swap is durable: the pending record becomes the record; then its
     /// summary, the old tree's removal and the writable directories.
-    fn promote(&self, staged: &Staged) -> Result<(), StoreError> {
+    fn promote(&self, staged: &Staged) -> Result<Vec<String>, StoreError> {
         let id = staged.record.id();
         let pending = self.pending_path(&id);
         let record_path = self.record_path(&id);
         let aside = self.aside_path(&id);
+        // The replaced tree's own record, read before the new one takes its place: what the
+        // old tree holds beyond it was saved there, and is rescued before the tree goes.
+        let replaced = Store::read_record(&record_path).ok().flatten();
         // The package's SBOM and provenance, kept beside its record: in place before the record
         // is, so a crash between the two leaves the new tree's (the next holder of the lock
         // finishes the promotion, the tree being swapped in already).
@@ -1250,11 +1255,19 @@ impl Store {
                 &record::summary::encode(&staged.record, stamp),
             );
         }
+        // The replaced tree is set aside, or (exchanged in one step) where the new one was.
+        let old_tree = [&aside, &staged.staging]
+            .into_iter()
+            .find(|path| path.symlink_metadata().is_ok_and(|metadata| metadata.is_dir()));
+        let rescued = match (&replaced, old_tree) {
+            (Some(replaced), Some(old_tree)) => self.rescue_foreign(replaced, old_tree)?,
+            _ => Vec::new(),
+        };
         if aside.symlink_metadata().is_ok() {
             remove_tree(&aside)?;
         }
         entries::make_writable(&self.layout, &staged.writable)?;
-        Ok(())
+        Ok(rescued)
     }
 
     /// `entries/<id>`: replaced by `staged` if it exists, else removed. The old one goes to
