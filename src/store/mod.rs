@@ -1256,9 +1256,10 @@ impl Store {
             );
         }
         // The replaced tree is set aside, or (exchanged in one step) where the new one was.
-        let old_tree = [&aside, &staged.staging]
-            .into_iter()
-            .find(|path| path.symlink_metadata().is_ok_and(|metadata| metadata.is_dir()));
+        let old_tree = [&aside, &staged.staging].into_iter().find(|path| {
+            path.symlink_metadata()
+                .is_ok_and(|metadata| metadata.is_dir())
+        });
         let rescued = match (&replaced, old_tree) {
             (Some(replaced), Some(old_tree)) => self.rescue_foreign(replaced, old_tree)?,
             _ => Vec::new(),
