@@ -332,6 +332,115 @@ fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
     assert!(sandbox.home().join("bin/tool").symlink_metadata().is_err());
 }
 
+/// Each record is refused when others can write it, but a records directory everyone could
+/// write went unremarked: whoever can write it can rename records over one another or take
+/// them away. Now it is refused, with the way out; a group-writable one (`umask 002`) is not.
+#[test]
+fn a_records_directory_others_can_write_is_not_believed() {
+    let sandbox = Sandbox::new();
+    install_tool(&sandbox);
+    let records = sandbox.pandora_home().join("records");
+    let set = |mode| {
+        std::fs::set_permissions(&records, std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .unwrap();
+    };
+    set(0o777);
+    for args in [&["list", "--store"][..], &["remove", "--yes", "tool@1.0.0"]] {
+        let refused = sandbox.run(args);
+        refused.failure(1);
+        assert!(
+            refused.stderr.contains(&format!(
+                "the install records directory {} can be written by every user (mode 0777)",
+                records.display()
+            )) && refused.stderr.contains(&format!(
+                "hint: if it is yours, `chmod o-w {}`",
+                records.display()
+            )),
+            "{args:?}: {}",
+            refused.stderr
+        );
+    }
+    set(0o775);
+    assert!(sandbox
+        .run(&["list", "--store"])
+        .success()
+        .stdout
+        .contains("tool@1.0.0"));
+}
+
+/// Made under `umask 000`, the records directory is still not writable by others.
+#[test]
+fn the_records_directory_is_made_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    // Through a shell that sets the umask, with the sandbox's environment.
+    let pandora = env!("CARGO_BIN_EXE_pandora");
+    let installed = sandbox
+        .command_for(
+            std::path::Path::new("/bin/sh"),
+            &[
+                "-c",
+                "umask 000 && exec \"$0\" \"$@\"",
+                pandora,
+                "install",
+                "--yes",
+                tool.to_str().unwrap(),
+            ],
+        )
+        .output()
+        .unwrap();
+    assert!(installed.status.success(), "{installed:?}");
+    let mode = std::fs::metadata(sandbox.pandora_home().join("records"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o022, 0, "{mode:o}");
+    assert!(sandbox
+        .run(&["list", "--store"])
+        .success()
+        .stdout
+        .contains("tool@1.0.0"));
+}
+
+/// With `store/` moved to another disk and linked back, `verify --all` called every link of
+/// the profile one "outside the generation's packages": it compared the link's target as
+/// written with the store's path resolved.
+#[test]
+fn verify_accepts_a_store_that_is_a_link_to_another_directory() {
+    let sandbox = Sandbox::new();
+    // Its `share/` is linked into the profile from the store (its program from `entries/`).
+    let source = sandbox.home().join("src-tool");
+    support::package_source(
+        &source,
+        "tool",
+        "1.0.0",
+        None,
+        &[("bin/tool", ECHO_SCRIPT), ("share/tool/doc.txt", "docs")],
+    );
+    let package = sandbox.home().join("tool.psp");
+    sandbox.build(&source, &package, "publisher", &[]).success();
+    sandbox
+        .run(&["install", "--yes", package.to_str().unwrap()])
+        .success();
+    let home = sandbox.pandora_home();
+    let moved = sandbox.home().join("other-disk/store");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(home.join("store"), &moved).unwrap();
+    std::os::unix::fs::symlink(&moved, home.join("store")).unwrap();
+    let verified = sandbox.run(&["verify", "--all"]);
+    assert!(
+        verified
+            .stdout
+            .contains("profile default (generation 1, 1 package(s))")
+            && !verified.stdout.contains("FAIL"),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+    verified.success();
+}
+
 /// A directory where a commit's pending record (`records/ID.acl.next`) goes made the recovery
 /// every store change starts with fail, so nothing could be installed any more.
 #[test]

@@ -352,13 +352,18 @@ fn concurrent_activations_serialize_and_neither_is_lost() {
             sandbox
                 .command(&["activate", &format!("{name}@1.0.0")])
                 .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
                 .spawn()
                 .unwrap()
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success());
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     for name in names {
         assert_eq!(

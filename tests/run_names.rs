@@ -86,13 +86,16 @@ fn a_package_that_is_not_installed_runs_without_touching_store_or_profile() {
     run.failure(4);
     assert_eq!(run.stdout, "args=1\narg=[z]\ngreeting=\n");
     assert_eq!(state(sandbox), before);
-    // The second run of the same package needs no download.
+    // The second run of the same package needs no download, and says it used the cache.
     let run = sandbox.run(&["run", "hello"]);
     assert!(
-        run.success().stderr.contains("(0 B downloaded)"),
+        run.success()
+            .stderr
+            .contains("Cached hello@1.1.0 from registry `fixtures` (verified against its index)"),
         "{}",
         run.stderr
     );
+    assert!(!run.stderr.contains("downloaded"), "{}", run.stderr);
 }
 
 #[test]

@@ -64,15 +64,23 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                     "{package} is signed by a key you do not trust (PANDORA_REQUIRE_TRUSTED=1 would refuse it)"
                 ));
             }
-            if let Some(registry) = &found.fetched_from {
-                context.printer.status(
+            match (&found.fetched_from, found.downloaded_bytes) {
+                (Some(registry), Some(bytes)) => context.printer.status(
                     "Fetched",
                     format!(
                         "{} from registry `{registry}` ({} downloaded), to run without installing",
                         found.id,
-                        human_bytes(found.downloaded_bytes)
+                        human_bytes(bytes)
                     ),
-                );
+                ),
+                (Some(registry), None) => context.printer.status(
+                    "Cached",
+                    format!(
+                        "{} from registry `{registry}` (verified against its index), to run without installing",
+                        found.id
+                    ),
+                ),
+                (None, _) => {}
             }
             vouched = found.vouched;
             (found.blob, text.into_owned())

@@ -44,8 +44,8 @@ pub struct Runnable {
     /// Where it came from: `None` for an installed package, else the registry it was fetched
     /// from (or found cached for).
     pub fetched_from: Option<String>,
-    /// Bytes downloaded (0 when the blob cache had it).
-    pub downloaded_bytes: u64,
+    /// Bytes downloaded; `None` when the blob cache had the file already.
+    pub downloaded_bytes: Option<u64>,
     /// Packages signed by a key that is not trusted (allowed by the policy).
     pub untrusted: Vec<String>,
     /// Registries that could not be read.
@@ -121,7 +121,7 @@ fn installed_blob(layout: &Layout, store: &Store, id: &str) -> Result<Runnable> 
         id: id.to_string(),
         blob,
         fetched_from: None,
-        downloaded_bytes: 0,
+        downloaded_bytes: None,
         untrusted: Vec::new(),
         warnings: Vec::new(),
         vouched,
@@ -166,7 +166,7 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
         }
     })?;
     let store = Store::new(layout);
-    let mut downloaded_bytes = 0;
+    let mut downloaded_bytes = None;
     if !store.has_blob(&resolved.sha256) {
         if let Some(launcher) = &resolved.launcher {
             // Best effort, as for install: without it, the whole file travels.
@@ -179,10 +179,12 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
             Arc::new(move |index, bytes| reporter.advance(index, bytes));
         let results = downloader.fetch_all_counted(&fetch, &layout.blobs_dir(), &on_progress);
         progress.finish();
+        let mut travelled = 0;
         for result in results {
             // What travelled: a file whose launcher was held already brings only the rest.
-            downloaded_bytes += result?.downloaded;
+            travelled += result?.downloaded;
         }
+        downloaded_bytes = Some(travelled);
     }
     let blob = store.blob_path(&resolved.sha256);
     let mut untrusted = Vec::new();

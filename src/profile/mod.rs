@@ -652,6 +652,19 @@ impl Profiles {
         match fs_err::read_link(&current) {
             Ok(target) => Ok(Some(target)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if self.never_finished(name).is_ok() {
+                    return Ok(None);
+                }
+                // Generations but no link: the state between a profile's first generation
+                // being renamed in and `current` made, if another process is making it. Once
+                // the lock is free (never waited for by the process holding it), it is settled.
+                let lock = self.layout.store_lock();
+                if !FileLock::held_here(&lock) {
+                    let _settled = FileLock::acquire(&lock);
+                    if let Ok(target) = fs_err::read_link(&current) {
+                        return Ok(Some(target));
+                    }
+                }
                 self.never_finished(name)?;
                 Ok(None)
             }
@@ -1025,9 +1038,24 @@ impl Profiles {
             return Ok((None, problems));
         };
         let store = self.layout.store_dir();
-        let store = store.canonicalize().unwrap_or(store);
-        let entries = self.layout.entries_dir();
-        let entries = entries.canonicalize().unwrap_or(entries);
+        // A link's target may name the store (or entries) by any of these: `store/` may be a
+        // link itself (to another disk), and so may a directory above the home.
+        let spellings = |directory: PathBuf| {
+            let mut names = vec![directory.clone()];
+            names.extend(directory.canonicalize());
+            names.extend(
+                directory
+                    .parent()
+                    .zip(directory.file_name())
+                    .and_then(|(parent, name)| Some(parent.canonicalize().ok()?.join(name))),
+            );
+            names.dedup();
+            names
+        };
+        let homes: Vec<PathBuf> = spellings(store.clone())
+            .into_iter()
+            .chain(spellings(self.layout.entries_dir()))
+            .collect();
         for id in &generation.members {
             if !store.join(id).is_dir() {
                 problems.push(format!("member {id} is not in the store"));
@@ -1059,10 +1087,9 @@ impl Profiles {
                         .zip(fs_err::read_link(item.path()).ok())
                         .map(|(parent, link)| normalize(&parent.join(link)))
                         .unwrap_or(target);
-                    let owner = target
-                        .strip_prefix(&store)
-                        .or_else(|_| target.strip_prefix(&entries))
-                        .ok()
+                    let owner = homes
+                        .iter()
+                        .find_map(|home| target.strip_prefix(home).ok())
                         .and_then(|inside| inside.components().next())
                         .map(|c| c.as_os_str().to_string_lossy().into_owned());
                     if !owner.is_some_and(|owner| generation.members.contains(&owner)) {

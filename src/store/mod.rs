@@ -129,6 +129,14 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The directory of install records is one another user could change.
+    #[error("the install records directory {path} {reason}, so another user could change what Pandora believes is installed; nothing was read from it")]
+    RecordsDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// Who else could write it.
+        reason: String,
+    },
 }
 
 impl pandora_core::Hint for StoreError {
@@ -140,6 +148,10 @@ impl pandora_core::Hint for StoreError {
             StoreError::HookSandbox { source, .. } => Some(format!(
                 "{}; or pass --no-hooks to skip the package's hooks",
                 pandora_core::Hint::hint(source).unwrap_or_default()
+            )),
+            StoreError::RecordsDirectory { path, .. } => Some(format!(
+                "if it is yours, `chmod o-w {}` (and check the records in it with `pandora verify --all`); otherwise move it away and reinstall",
+                path.display()
             )),
             StoreError::Record { id, .. } => Some(format!(
                 "Pandora wrote it, so the disk or someone else changed it; `pandora install --reinstall {id}` (or its .psp file) installs {id} again over it, and `pandora remove {id}` removes {id} (with --force when installed packages need it)"
@@ -330,6 +342,49 @@ impl Store {
         self.layout.store_dir().join(format!(".{id}.replaced"))
     }
 
+    /// Whether the records directory is one only this user can change: a record file is
+    /// checked as it is read, but whoever may write the directory can rename records over one
+    /// another or take them away. World-writable or another user's is refused; group-writable
+    /// is allowed, as `umask 002` with a group of one's own makes it. Checked once per process.
+    fn believe_records_directory(&self) -> Result<(), StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        static BELIEVED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let directory = self.layout.records_dir();
+        let mut believed = BELIEVED.lock().unwrap_or_else(|poison| poison.into_inner());
+        if believed.contains(&directory) {
+            return Ok(());
+        }
+        let metadata = match fs_err::metadata(&directory) {
+            Ok(metadata) => metadata,
+            // Nothing installed yet; or an error the read that follows names.
+            Err(_) => return Ok(()),
+        };
+        let me = nix::unistd::geteuid().as_raw();
+        let reason = if metadata.uid() != me {
+            Some(format!(
+                "belongs to user {}, not to user {me}",
+                metadata.uid()
+            ))
+        } else if metadata.mode() & 0o002 != 0 && metadata.mode() & 0o1000 == 0 {
+            Some(format!(
+                "can be written by every user (mode {:04o})",
+                metadata.mode() & 0o7777
+            ))
+        } else {
+            None
+        };
+        match reason {
+            Some(reason) => Err(StoreError::RecordsDirectory {
+                path: directory,
+                reason,
+            }),
+            None => {
+                believed.push(directory);
+                Ok(())
+            }
+        }
+    }
+
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
         use std::os::unix::fs::MetadataExt;
         let failed = |source| {
@@ -433,6 +488,7 @@ impl Store {
         if let Some(record) = remembered(&path) {
             return Ok(Some(record));
         }
+        self.believe_records_directory()?;
         if let Some((record, tree)) = self.pending(id) {
             if tree_id(&self.entry_path(id)).as_deref() == Some(tree.as_str()) {
                 return Ok(Some(record));
@@ -456,6 +512,7 @@ impl Store {
     /// record goes on (and says which it passed over).
     pub fn readable_records(&self) -> Result<(Vec<Record>, Vec<StoreError>), StoreError> {
         let directory = self.layout.records_dir();
+        self.believe_records_directory()?;
         let mut ids: Vec<String> = match fs_err::read_dir(&directory) {
             Ok(entries) => entries
                 .flatten()
@@ -1100,7 +1157,10 @@ impl Transaction<'_> {
         let tmp = store.layout.tmp_dir();
         let records_dir = store.layout.records_dir();
         let store_dir = store.layout.store_dir();
-        fs_err::create_dir_all(&records_dir).map_err(io(&records_dir))?;
+        // Never writable by others whatever the umask: the records are believed only so.
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o755)
+            .create(&records_dir)
+            .map_err(io(&records_dir))?;
         fs_err::create_dir_all(&store_dir).map_err(io(&store_dir))?;
         let staged = std::mem::take(&mut self.staged);
         let mut pending = Vec::with_capacity(staged.len());

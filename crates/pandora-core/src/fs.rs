@@ -250,6 +250,15 @@ fn with_path(error: &std::io::Error, path: &Path, action: &str) -> std::io::Erro
 pub struct FileLock {
     /// Released when the file is closed.
     _file: std::fs::File,
+    path: PathBuf,
+}
+
+/// The locks this process holds, by path: a second `flock` of the same file from this process
+/// would wait for itself.
+fn held() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    HELD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl FileLock {
@@ -265,7 +274,7 @@ impl FileLock {
             .0;
         file.lock()
             .map_err(|error| with_path(&error, path, "lock"))?;
-        Ok(FileLock { _file: file })
+        Ok(FileLock::held_as(file, path))
     }
 
     /// Blocks until the lock on `directory` itself is held: for a directory that must not get
@@ -274,7 +283,29 @@ impl FileLock {
         let file = fs::File::open(directory)?.into_parts().0;
         file.lock()
             .map_err(|error| with_path(&error, directory, "lock"))?;
-        Ok(FileLock { _file: file })
+        Ok(FileLock::held_as(file, directory))
+    }
+
+    /// Whether this process holds the lock at `path`: one that does must not wait for it.
+    pub fn held_here(path: &Path) -> bool {
+        held().iter().any(|held| held == path)
+    }
+
+    fn held_as(file: std::fs::File, path: &Path) -> FileLock {
+        held().push(path.to_path_buf());
+        FileLock {
+            _file: file,
+            path: path.to_path_buf(),
+        }
+    }
+}
+
+impl Drop for FileLock {
+    fn drop(&mut self) {
+        let mut held = held();
+        if let Some(at) = held.iter().position(|held| *held == self.path) {
+            held.swap_remove(at);
+        }
     }
 }
 
@@ -330,6 +361,18 @@ mod tests {
         let lock = FileLock::acquire_directory(directory.path()).unwrap();
         drop(lock);
         assert_eq!(fs_err::read_dir(directory.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_lock_knows_it_is_held_by_this_process_until_dropped() {
+        let directory = tempfile::tempdir().unwrap();
+        let path = directory.path().join("lock");
+        assert!(!FileLock::held_here(&path));
+        let lock = FileLock::acquire(&path).unwrap();
+        assert!(FileLock::held_here(&path));
+        assert!(!FileLock::held_here(&directory.path().join("other")));
+        drop(lock);
+        assert!(!FileLock::held_here(&path));
     }
 
     #[test]
