@@ -368,39 +368,88 @@ fn a_records_directory_others_can_write_is_not_believed() {
         .contains("tool@1.0.0"));
 }
 
-/// Made under `umask 000`, the records directory is still not writable by others.
+/// Under `umask 000` every directory Pandora made in its home (store, entries, profiles,
+/// blobs) was writable by everyone, and another user could swap a store entry's program for
+/// theirs, which `~/bin` then ran. Nothing Pandora makes is writable by others, whatever the
+/// umask; a program run on the user's behalf still gets the user's own umask.
 #[test]
-fn the_records_directory_is_made_private_whatever_the_umask() {
+fn nothing_pandora_makes_is_writable_by_others_whatever_the_umask() {
     use std::os::unix::fs::PermissionsExt;
     let sandbox = Sandbox::new();
-    let tool = support::local_package(&sandbox, "tool", "1.0.0", &[]);
+    let source = sandbox.home().join("src-tool");
+    support::package_source(
+        &source,
+        "tool",
+        "1.0.0",
+        Some("bin/tool"),
+        &[
+            ("bin/tool", "#!/bin/sh\numask\n"),
+            ("share/tool/doc", "doc"),
+        ],
+    );
+    let package = sandbox.home().join("tool.psp");
+    sandbox.build(&source, &package, "publisher", &[]).success();
     // Through a shell that sets the umask, with the sandbox's environment.
-    let pandora = env!("CARGO_BIN_EXE_pandora");
-    let installed = sandbox
-        .command_for(
-            std::path::Path::new("/bin/sh"),
-            &[
-                "-c",
-                "umask 000 && exec \"$0\" \"$@\"",
-                pandora,
-                "install",
-                "--yes",
-                tool.to_str().unwrap(),
-            ],
-        )
-        .output()
+    let under_umask = |umask: &str, args: &[&str]| {
+        let script = format!("umask {umask} && exec \"$0\" \"$@\"");
+        let mut argv = vec!["-c", script.as_str(), env!("CARGO_BIN_EXE_pandora")];
+        argv.extend_from_slice(args);
+        let output = sandbox
+            .command_for(std::path::Path::new("/bin/sh"), &argv)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    under_umask("000", &["install", "--yes", package.to_str().unwrap()]);
+    under_umask("000", &["prune", "--yes"]);
+    let mut checked = 0;
+    for root in [sandbox.pandora_home(), sandbox.home().join("bin")] {
+        for item in walkdir::WalkDir::new(&root) {
+            let item = item.unwrap();
+            if item.path_is_symlink() {
+                continue;
+            }
+            let mode = item.metadata().unwrap().permissions().mode();
+            assert_eq!(mode & 0o022, 0, "{} {mode:o}", item.path().display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "{checked}");
+    assert_eq!(under_umask("002", &["run", "tool"]), "0002\n");
+}
+
+/// A command waiting for another's lock waited in silence: a reader of a profile being made
+/// looked hung. It says what it waits for, then goes on.
+#[test]
+fn a_command_waiting_for_another_says_so() {
+    let sandbox = Sandbox::new();
+    install_tool(&sandbox);
+    let lock = std::fs::OpenOptions::new()
+        .write(true)
+        .open(sandbox.pandora_home().join(".store.lock"))
         .unwrap();
-    assert!(installed.status.success(), "{installed:?}");
-    let mode = std::fs::metadata(sandbox.pandora_home().join("records"))
-        .unwrap()
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o022, 0, "{mode:o}");
-    assert!(sandbox
-        .run(&["list", "--store"])
-        .success()
-        .stdout
-        .contains("tool@1.0.0"));
+    lock.lock().unwrap();
+    let waiting = sandbox
+        .command(&["remove", "--yes", "tool@1.0.0"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It cannot finish while the lock is held; give it time to get there.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(sandbox.home().join("bin/tool").symlink_metadata().is_ok());
+    lock.unlock().unwrap();
+    let output = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "Blocking waiting for another pandora process to finish (it holds {})",
+            sandbox.pandora_home().join(".store.lock").display()
+        )),
+        "{stderr}"
+    );
+    assert!(sandbox.home().join("bin/tool").symlink_metadata().is_err());
 }
 
 /// With `store/` moved to another disk and linked back, `verify --all` called every link of

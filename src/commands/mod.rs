@@ -47,6 +47,14 @@ pub struct Context {
 }
 
 impl Context {
+    /// Puts back the user's own umask, for a program run on the user's behalf (`pandora
+    /// run`), so that it sees what it would started directly.
+    pub fn restore_user_umask(&self) {
+        if let Some(given) = USER_UMASK.get() {
+            nix::sys::stat::umask(*given);
+        }
+    }
+
     /// The trust policy, after warning about every trusted-key source it did not believe (a
     /// directory or key file someone else could have written).
     pub fn trust_policy(&self) -> crate::trust::Policy {
@@ -104,6 +112,7 @@ pub fn dispatch(command: Command, context: &Context) -> anyhow::Result<ExitStatu
 
 /// Parses nothing, prints nothing: the entry point `main` calls after parsing.
 pub fn run(cli: Cli) -> (anyhow::Result<ExitStatus>, Printer) {
+    private_umask();
     let settings = match Settings::resolve(&cli.global, |name| std::env::var(name).ok()) {
         Ok(settings) => settings,
         Err(error) => {
@@ -217,8 +226,31 @@ impl pandora_core::events::Sink for EventSink {
         if let Some(log) = &self.log {
             log.event(event);
         }
+        if event.name == "lock-wait" {
+            self.warner.status(
+                "Blocking",
+                format!(
+                    "waiting for another pandora process to finish (it holds {})",
+                    event.field("path").unwrap_or_default()
+                ),
+            );
+        }
         if let Some(printer) = &self.printer {
             printer.detail(crate::printer::describe_event(event));
         }
     }
+}
+
+/// The umask this process was started with, before [`private_umask`].
+static USER_UMASK: std::sync::OnceLock<nix::sys::stat::Mode> = std::sync::OnceLock::new();
+
+/// Everything Pandora makes in its home (the store, entry points, profiles, records) is
+/// trusted because nobody else can write it: under `umask 000` or `002` it was made writable
+/// by others, who could then swap a store entry's files for theirs. So the process masks group
+/// and other write whatever it was given; hooks and build steps inherit that.
+fn private_umask() {
+    use nix::sys::stat::{umask, Mode};
+    let given = umask(Mode::from_bits_truncate(0o022));
+    let _ = USER_UMASK.set(given);
+    umask(given | Mode::S_IWGRP | Mode::S_IWOTH);
 }

@@ -76,7 +76,7 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
                 (Some(registry), None) => context.printer.status(
                     "Cached",
                     format!(
-                        "{} from registry `{registry}` (verified against its index), to run without installing",
+                        "{} from registry `{registry}` (nothing downloaded), to run without installing",
                         found.id
                     ),
                 ),
@@ -90,6 +90,7 @@ pub fn run(args: &RunArgs, context: &Context) -> anyhow::Result<ExitStatus> {
     settings.trusted_key_dirs = context.settings.trusted_key_dirs();
     settings.require_trusted = context.settings.require_trusted;
     settings.vouched = vouched;
+    context.restore_user_umask();
     let code = match launch(&file, args.arguments(), &original, &settings) {
         Ok(code) => code,
         Err(error) => {

@@ -44,7 +44,8 @@ pub struct Runnable {
     /// Where it came from: `None` for an installed package, else the registry it was fetched
     /// from (or found cached for).
     pub fetched_from: Option<String>,
-    /// Bytes downloaded; `None` when the blob cache had the file already.
+    /// Bytes downloaded; `None` when the blob cache had the file (or another process put it
+    /// there while this one waited).
     pub downloaded_bytes: Option<u64>,
     /// Packages signed by a key that is not trusted (allowed by the policy).
     pub untrusted: Vec<String>,
@@ -184,7 +185,8 @@ fn fetch(layout: &Layout, options: &RunOptions, progress: &Arc<dyn Progress>) ->
             // What travelled: a file whose launcher was held already brings only the rest.
             travelled += result?.downloaded;
         }
-        downloaded_bytes = Some(travelled);
+        // Nothing travelled when another process fetched it while this one waited for it.
+        downloaded_bytes = (travelled > 0).then_some(travelled);
     }
     let blob = store.blob_path(&resolved.sha256);
     let mut untrusted = Vec::new();

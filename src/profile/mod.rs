@@ -422,14 +422,8 @@ impl Profiles {
         if !dir.is_dir() {
             return Ok(());
         }
-        // A generation is made whole in tmp/ and renamed in: a numbered directory without its
-        // manifest is no generation.
         let mut numbers = generation_numbers(&dir)?;
-        numbers.retain(|number| {
-            dir.join(number.to_string())
-                .join("generation.acl")
-                .is_file()
-        });
+        numbers.retain(|number| is_generation(&dir, *number));
         if numbers.is_empty() {
             return Ok(());
         }
@@ -621,14 +615,7 @@ impl Profiles {
             return Err(ProfileError::Missing(name.to_string()));
         }
         let mut numbers = generation_numbers(&dir)?;
-        // A generation is made whole in tmp/ and renamed in: a numbered directory without its
-        // manifest is no generation (and not for `history` or `prune` to fail on).
-        numbers.retain(|number| {
-            dir.join(number.to_string())
-                .join("generation.acl")
-                .symlink_metadata()
-                .is_ok()
-        });
+        numbers.retain(|number| is_generation(&dir, *number));
         numbers.sort_unstable();
         numbers
             .into_iter()
@@ -659,10 +646,26 @@ impl Profiles {
                 // being renamed in and `current` made, if another process is making it. Once
                 // the lock is free (never waited for by the process holding it), it is settled.
                 let lock = self.layout.store_lock();
-                if !FileLock::held_here(&lock) {
-                    let _settled = FileLock::acquire(&lock);
-                    if let Ok(target) = fs_err::read_link(&current) {
-                        return Ok(Some(target));
+                let settled = match FileLock::held_here(&lock) {
+                    true => None,
+                    false => match FileLock::acquire(&lock) {
+                        Ok(held) => Some(held),
+                        // A home this process cannot lock is one it cannot mend either.
+                        Err(_) => return self.never_finished(name).map(|()| None),
+                    },
+                };
+                if let Ok(target) = fs_err::read_link(&current) {
+                    return Ok(Some(target));
+                }
+                // With the lock held nobody is making it: a command killed between renaming a
+                // profile's first generation in and linking `current` left exactly one
+                // generation, which is the only one `current` can name. Finish that step.
+                // With more, a link was lost, not a step: the user chooses.
+                if let Err(ProfileError::NoCurrent { numbers, .. }) = self.never_finished(name) {
+                    if let [only] = numbers[..] {
+                        self.point_current(name, only)?;
+                        drop(settled);
+                        return Ok(Some(PathBuf::from(only.to_string())));
                     }
                 }
                 self.never_finished(name)?;
@@ -1408,6 +1411,17 @@ fn is_forest_link(target: &Path) -> bool {
         && target
             .components()
             .any(|part| part.as_os_str() == "store" || part.as_os_str() == "entries")
+}
+
+/// A generation is made whole in tmp/ and renamed in: a numbered directory without its manifest
+/// is no generation (and not for `history` or `prune` to fail on). A manifest that is there but
+/// damaged, even a link, makes one: it is reported when read, never taken for nothing.
+fn is_generation(profile: &Path, number: u64) -> bool {
+    profile
+        .join(number.to_string())
+        .join("generation.acl")
+        .symlink_metadata()
+        .is_ok()
 }
 
 fn generation_numbers(dir: &Path) -> Result<Vec<u64>, ProfileError> {

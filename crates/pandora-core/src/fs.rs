@@ -272,8 +272,7 @@ impl FileLock {
             .open(path)?
             .into_parts()
             .0;
-        file.lock()
-            .map_err(|error| with_path(&error, path, "lock"))?;
+        wait_for_lock(&file, path)?;
         Ok(FileLock::held_as(file, path))
     }
 
@@ -281,8 +280,7 @@ impl FileLock {
     /// a lock file, such as a registry being published (everything in it is served).
     pub fn acquire_directory(directory: &Path) -> std::io::Result<FileLock> {
         let file = fs::File::open(directory)?.into_parts().0;
-        file.lock()
-            .map_err(|error| with_path(&error, directory, "lock"))?;
+        wait_for_lock(&file, directory)?;
         Ok(FileLock::held_as(file, directory))
     }
 
@@ -298,6 +296,21 @@ impl FileLock {
             path: path.to_path_buf(),
         }
     }
+}
+
+/// Takes the lock on `file`; when another process holds it, says so first (a `lock-wait`
+/// event, which the CLI shows), so that a wait is never a silent hang.
+fn wait_for_lock(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    match file.try_lock() {
+        Ok(()) => return Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => {
+            crate::events::Event::new("lock-wait")
+                .with("path", path.display())
+                .emit();
+        }
+        Err(std::fs::TryLockError::Error(error)) => return Err(with_path(&error, path, "lock")),
+    }
+    file.lock().map_err(|error| with_path(&error, path, "lock"))
 }
 
 impl Drop for FileLock {
