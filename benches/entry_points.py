@@ -8,7 +8,9 @@ with the release binaries; then, interleaved in one loop so both see the same ma
   - direct: the program itself, `store/tiny@1.0.0/bin/app`;
   - entry point: `~/bin/tiny` (-> vir -> profile -> entries/tiny@1.0.0/tiny, the launcher
     hard-linked, which reads its record and execs the program);
-  - for reference, the package file `tiny.psp` (the launcher's warm start).
+  - for reference, the package file `tiny.psp` (the launcher's warm start);
+  - the floor: a static C program that only execs the program (what one more exec costs on
+    this machine now; no trampoline can cost less).
 Each start is posix_spawn + waitpid from this process. Printed: medians, the median of the
 per-pair differences (entry - direct), and the target (at most +0.5 ms).
 
@@ -81,6 +83,17 @@ def main():
         entry = str(home / "bin/tiny")
         psp = str(package)
         contenders = [("entry", entry)]
+        # The least any exec trampoline can add: a static C program that only execs the
+        # program (no record, no checks), interleaved with the rest, so that the entry point's
+        # own cost shows apart from what one more exec costs on this machine today.
+        trampoline = work / "trampoline"
+        (work / "trampoline.c").write_text(
+            "#include <unistd.h>\n"
+            f"int main(int argc, char **argv) {{ (void)argc; execv(\"{direct}\", argv); return 127; }}\n"
+        )
+        built = subprocess.run(["cc", "-O2", "-static", "-o", str(trampoline), str(work / "trampoline.c")], capture_output=True)
+        if built.returncode == 0:
+            contenders.append(("floor", str(trampoline)))
         if static:
             # The same entry point, its launcher swapped for a static build: a copy beside it
             # with a copy of its record (the directory is sealed; opened for this and closed).
@@ -116,6 +129,9 @@ def main():
         print(f"  ~/bin/tiny (entry point)       {median['entry']:6.3f} ms   +{overhead['entry']:.3f} ms over direct (median of pairs); target +0.5 ms")
         if static:
             print(f"  the same, static launcher      {median['static']:6.3f} ms   +{overhead['static']:.3f} ms over direct (median of pairs)")
+        if "floor" in overhead:
+            print(f"  a bare exec trampoline (C)     {median['floor']:6.3f} ms   +{overhead['floor']:.3f} ms over direct: the floor for any trampoline")
+            print(f"  the entry point over that floor                +{overhead['entry'] - overhead['floor']:.3f} ms   (its record, its checks, its larger binary)")
         print(f"  ./tiny.psp (launcher, warm)    {median['psp']:6.3f} ms   +{median['psp'] - median['direct']:.3f} ms over direct")
         for name, label in [("entry", "entry point"), ("static", "entry point, static launcher")]:
             if name in overhead:

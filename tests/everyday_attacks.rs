@@ -360,6 +360,17 @@ fn a_records_directory_others_can_write_is_not_believed() {
             refused.stderr
         );
     }
+    // doctor names it under its own check, and does not call the store's entries leftovers.
+    let doctor = sandbox.run(&["doctor"]);
+    doctor.failure(1);
+    let said = format!("{}{}", doctor.stdout, doctor.stderr);
+    assert!(
+        said.lines().any(|line| line.contains("FAIL")
+            && line.contains("records")
+            && line.contains("can be written by every user"))
+            && said.contains("not looked for: the install records could not be read"),
+        "{said}"
+    );
     set(0o775);
     assert!(sandbox
         .run(&["list", "--store"])

@@ -68,7 +68,18 @@ pub fn doctor(layout: &Layout, environment: &Environment<'_>) -> Result<Vec<Find
     findings.extend(profile(layout));
     findings.extend(home_links(layout, environment.home));
     findings.push(path(layout, environment));
-    findings.push(leftovers(layout));
+    let records = records(layout);
+    // Unreadable records make every store entry look like a leftover: one finding says why.
+    findings.push(match records.level {
+        Level::Fail => finding(
+            Level::Warn,
+            "leftovers",
+            "not looked for: the install records could not be read (see `records`)",
+            None,
+        ),
+        _ => leftovers(layout),
+    });
+    findings.push(records);
     findings.push(sizes(layout, environment.workenv_cache));
     findings.extend(registries(layout, environment)?);
     findings.extend(environment.trust.store().rejected.iter().map(|rejected| {
@@ -248,6 +259,37 @@ fn path(layout: &Layout, environment: &Environment<'_>) -> Finding {
             ),
             Some("add `eval \"$(pandora env)\"` to your shell's start-up file".into()),
         )
+    }
+}
+
+/// The install records: each must read, and the directory must be one only this user can
+/// change, or nothing Pandora says about what is installed can be believed.
+fn records(layout: &Layout) -> Finding {
+    match Store::new(layout).readable_records() {
+        Ok((records, damaged)) => match damaged.first() {
+            None => finding(
+                Level::Ok,
+                "records",
+                format!("{} install record(s) read", records.len()),
+                None,
+            ),
+            Some(first) => finding(
+                Level::Fail,
+                "records",
+                damaged
+                    .iter()
+                    .map(|error| pandora_core::error::chain(error))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+                pandora_core::Hint::hint(first),
+            ),
+        },
+        Err(error) => finding(
+            Level::Fail,
+            "records",
+            pandora_core::error::chain(&error),
+            pandora_core::Hint::hint(&error),
+        ),
     }
 }
 
