@@ -113,7 +113,7 @@ pub enum Command {
     Owner(OwnerArgs),
     /// Take out of the active profile the dependencies nothing you asked for needs any more
     Autoremove,
-    /// Check the setup: PATH, ~/bin, leftovers, cache sizes, registries, keys, the clock
+    /// Check the setup: PATH, ~/bin, install records, leftovers, cache sizes, registries, keys, the clock
     Doctor(DoctorArgs),
     /// Fetch every configured registry's index now and say what changed (exit 1 only if none could be fetched)
     Update,
