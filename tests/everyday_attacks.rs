@@ -313,11 +313,7 @@ fn a_damaged_install_record_blocks_nothing_else_and_its_hint_mends_it() {
             std::fs::symlink_metadata(&record).unwrap().is_file(),
             "{damage}"
         );
-        assert!(sandbox
-            .run(&["list"])
-            .success()
-            .stdout
-            .contains("tool@1.0.0"));
+        assert_lists_tool(&sandbox, &["list"]);
         sandbox.run(&["remove", "--yes", "other@1.0.0"]).success();
     }
     // Or removed, from the store and from the profile that held it.
@@ -344,22 +340,26 @@ fn a_records_directory_others_can_write_is_not_believed() {
         std::fs::set_permissions(&records, std::os::unix::fs::PermissionsExt::from_mode(mode))
             .unwrap();
     };
-    set(0o777);
-    for args in [&["list", "--store"][..], &["remove", "--yes", "tool@1.0.0"]] {
-        let refused = sandbox.run(args);
-        refused.failure(1);
-        assert!(
-            refused.stderr.contains(&format!(
-                "the install records directory {} can be written by every user (mode 0777)",
-                records.display()
-            )) && refused.stderr.contains(&format!(
-                "hint: if it is yours, `chmod o-w {}`",
-                records.display()
-            )),
-            "{args:?}: {}",
-            refused.stderr
-        );
+    // Sticky too: others could add records, each refused, but noise that looks like damage.
+    for mode in [0o777, 0o1777] {
+        set(mode);
+        for args in [&["list", "--store"][..], &["remove", "--yes", "tool@1.0.0"]] {
+            let refused = sandbox.run(args);
+            refused.failure(1);
+            assert!(
+                refused.stderr.contains(&format!(
+                    "{} can be written by every user (mode {mode:04o})",
+                    records.display()
+                )) && refused.stderr.contains(&format!(
+                    "hint: if it is yours and only its mode is wrong, `chmod go-w {}`",
+                    records.display()
+                )),
+                "{args:?}: {}",
+                refused.stderr
+            );
+        }
     }
+    set(0o777);
     // doctor names it under its own check, and does not call the store's entries leftovers.
     let doctor = sandbox.run(&["doctor"]);
     doctor.failure(1);
@@ -372,11 +372,23 @@ fn a_records_directory_others_can_write_is_not_believed() {
         "{said}"
     );
     set(0o775);
-    assert!(sandbox
-        .run(&["list", "--store"])
-        .success()
-        .stdout
-        .contains("tool@1.0.0"));
+    assert_lists_tool(&sandbox, &["list", "--store"]);
+    // The home itself: whoever can write it can swap `vir`, the store or `records/`.
+    let home = sandbox.pandora_home();
+    let mode = std::fs::metadata(&home).unwrap().permissions();
+    std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let refused = sandbox.run(&["list", "--store"]);
+    refused.failure(1);
+    assert!(
+        refused.stderr.contains(&format!(
+            "{} can be written by every user (mode 0777)",
+            home.display()
+        )),
+        "{}",
+        refused.stderr
+    );
+    std::fs::set_permissions(&home, mode).unwrap();
+    assert_lists_tool(&sandbox, &["list", "--store"]);
 }
 
 /// Under `umask 000` every directory Pandora made in its home (store, entries, profiles,
@@ -513,11 +525,7 @@ fn a_directory_at_a_pending_record_blocks_no_install() {
         .run(&["install", "--yes", tool.to_str().unwrap()])
         .success();
     assert!(!records.join("ghost@1.0.0.acl.next").exists());
-    assert!(sandbox
-        .run(&["list"])
-        .success()
-        .stdout
-        .contains("tool@1.0.0"));
+    assert_lists_tool(&sandbox, &["list"]);
 }
 
 /// `tmp/` is Pandora's scratch, emptied by every store change. Made a link (to another disk,
@@ -575,11 +583,7 @@ fn prune_keeps_what_a_generation_holds_even_without_its_record() {
     sandbox
         .run(&["install", "--yes", "--reinstall", tool])
         .success();
-    assert!(sandbox
-        .run(&["list"])
-        .success()
-        .stdout
-        .contains("tool@1.0.0"));
+    assert_lists_tool(&sandbox, &["list"]);
 }
 
 /// The hint for a damaged record says reinstalling mends it; with a directory where the
@@ -630,6 +634,16 @@ fn verify_finds_an_entry_point_written_through() {
 }
 
 /// Installs `tool@1.0.0` from a file of its own into `sandbox`; returns the file.
+/// `pandora ARGS` succeeds and lists tool@1.0.0.
+fn assert_lists_tool(sandbox: &Sandbox, args: &[&str]) {
+    let listed = sandbox.run(args);
+    assert!(
+        listed.success().stdout.contains("tool@1.0.0"),
+        "{args:?}: {}",
+        listed.stdout
+    );
+}
+
 fn install_tool(sandbox: &Sandbox) -> String {
     let tool = support::local_package(sandbox, "tool", "1.0.0", &[]);
     let tool = tool.to_str().unwrap().to_string();

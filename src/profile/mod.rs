@@ -379,28 +379,10 @@ impl Profiles {
             }
             return Ok(());
         }
-        // One directory per rescue: two in the same second must not overwrite each other.
+        // The forest is sealed read-only; only a privileged user could have written here.
         let stem = format!("{name}-{number}-{}", pandora_core::time::now());
-        let rescue = self.layout.rescue_dir();
-        let destination = (1..)
-            .map(|n| match n {
-                1 => rescue.join(&stem),
-                n => rescue.join(format!("{stem}-{n}")),
-            })
-            .find(|candidate| candidate.symlink_metadata().is_err())
-            .unwrap_or_else(|| rescue.join(&stem));
-        for relative in strays {
-            let from = forest.join(&relative);
-            let to = destination.join(&relative);
-            let parent = to.parent().unwrap_or(&destination);
-            fs_err::create_dir_all(parent).map_err(io(parent))?;
-            // The forest is sealed read-only; only a privileged user could have written here.
-            let holder = from.parent().unwrap_or(&forest);
-            let sealed = fs_err::metadata(holder).map_err(io(holder))?.permissions();
-            set_mode(holder, 0o755)?;
-            let moved = fs_err::rename(&from, &to).map_err(io(&from));
-            fs_err::set_permissions(holder, sealed).map_err(io(holder))?;
-            moved?;
+        let moved = crate::fs::rescue(&forest, &strays, &self.layout.rescue_dir(), &stem)?;
+        for (relative, to) in strays.iter().zip(moved) {
             self.warnings.borrow_mut().push(format!(
                 "{} (saved into generation {number} of profile {name}) belongs to no package; moved it to {} (a generation holds only links to packages)",
                 relative.display(),
@@ -646,7 +628,7 @@ impl Profiles {
                 // being renamed in and `current` made, if another process is making it. Once
                 // the lock is free (never waited for by the process holding it), it is settled.
                 let lock = self.layout.store_lock();
-                let settled = match FileLock::held_here(&lock) {
+                let _settled = match FileLock::held_here(&lock) {
                     true => None,
                     false => match FileLock::acquire(&lock) {
                         Ok(held) => Some(held),
@@ -657,19 +639,24 @@ impl Profiles {
                 if let Ok(target) = fs_err::read_link(&current) {
                     return Ok(Some(target));
                 }
-                // With the lock held nobody is making it: a command killed between renaming a
-                // profile's first generation in and linking `current` left exactly one
-                // generation, which is the only one `current` can name. Finish that step.
-                // With more, a link was lost, not a step: the user chooses.
-                if let Err(ProfileError::NoCurrent { numbers, .. }) = self.never_finished(name) {
-                    if let [only] = numbers[..] {
-                        self.point_current(name, only)?;
-                        drop(settled);
-                        return Ok(Some(PathBuf::from(only.to_string())));
-                    }
+                match self.never_finished(name) {
+                    Ok(()) => Ok(None),
+                    // With the lock held nobody is making it: a command killed between renaming
+                    // a profile's first generation in and linking `current` left exactly one
+                    // generation, the only one `current` can name. Finish that step. With
+                    // more, a link was lost, not a step: the user chooses.
+                    // Where the link cannot be made (a read-only home), the user is told how.
+                    Err(error @ ProfileError::NoCurrent { .. }) => match &error {
+                        ProfileError::NoCurrent { numbers, .. } if numbers.len() == 1 => {
+                            match self.point_current(name, numbers[0]) {
+                                Ok(()) => Ok(Some(PathBuf::from(numbers[0].to_string()))),
+                                Err(_) => Err(error),
+                            }
+                        }
+                        _ => Err(error),
+                    },
+                    Err(error) => Err(error),
                 }
-                self.never_finished(name)?;
-                Ok(None)
             }
             Err(e) => Err(io(&current)(e)),
         }

@@ -129,8 +129,8 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
-    /// The directory of install records is one another user could change.
-    #[error("the install records directory {path} {reason}, so another user could change what Pandora believes is installed; nothing was read from it")]
+    /// Pandora's home or its records directory is one another user could change.
+    #[error("{path} {reason}, so another user could change what Pandora believes is installed; nothing was read from it")]
     RecordsDirectory {
         /// The directory.
         path: PathBuf,
@@ -150,7 +150,7 @@ impl pandora_core::Hint for StoreError {
                 pandora_core::Hint::hint(source).unwrap_or_default()
             )),
             StoreError::RecordsDirectory { path, .. } => Some(format!(
-                "if it is yours, `chmod o-w {}` (and check the records in it with `pandora verify --all`); otherwise move it away and reinstall",
+                "if it is yours and only its mode is wrong, `chmod go-w {0}` (then `pandora verify --all`); if another user owns it, move it away (`mv {0} {0}.suspect`) and install again what you need",
                 path.display()
             )),
             StoreError::Record { id, .. } => Some(format!(
@@ -342,47 +342,44 @@ impl Store {
         self.layout.store_dir().join(format!(".{id}.replaced"))
     }
 
-    /// Whether the records directory is one only this user can change: a record file is
-    /// checked as it is read, but whoever may write the directory can rename records over one
-    /// another or take them away. World-writable or another user's is refused; group-writable
-    /// is allowed, as `umask 002` with a group of one's own makes it. Checked once per process.
+    /// Whether Pandora's home and its records directory are ones only this user can change
+    /// (as ssh checks `~/.ssh`): a record file is checked as it is read, but whoever may write
+    /// the directory can rename records over one another, take them away or add some, and
+    /// whoever may write the home can swap `vir`, the store or `records/` itself. Another
+    /// user's, or writable by every user (sticky or not), is refused; group-writable is
+    /// allowed, as `umask 002` with a group of one's own made it before Pandora masked it.
+    /// Checked once per process.
     fn believe_records_directory(&self) -> Result<(), StoreError> {
         use std::os::unix::fs::MetadataExt;
         static BELIEVED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-        let directory = self.layout.records_dir();
+        let records = self.layout.records_dir();
         let mut believed = BELIEVED.lock().unwrap_or_else(|poison| poison.into_inner());
-        if believed.contains(&directory) {
+        if believed.contains(&records) {
             return Ok(());
         }
-        let metadata = match fs_err::metadata(&directory) {
-            Ok(metadata) => metadata,
-            // Nothing installed yet; or an error the read that follows names.
-            Err(_) => return Ok(()),
-        };
         let me = nix::unistd::geteuid().as_raw();
-        let reason = if metadata.uid() != me {
-            Some(format!(
-                "belongs to user {}, not to user {me}",
-                metadata.uid()
-            ))
-        } else if metadata.mode() & 0o002 != 0 && metadata.mode() & 0o1000 == 0 {
-            Some(format!(
-                "can be written by every user (mode {:04o})",
-                metadata.mode() & 0o7777
-            ))
-        } else {
-            None
-        };
-        match reason {
-            Some(reason) => Err(StoreError::RecordsDirectory {
-                path: directory,
+        for directory in [self.layout.root(), records.as_path()] {
+            let Ok(metadata) = fs_err::metadata(directory) else {
+                // Nothing installed yet; or an error the read that follows names.
+                continue;
+            };
+            let reason = if metadata.uid() != me {
+                format!("belongs to user {}, not to user {me}", metadata.uid())
+            } else if metadata.mode() & 0o002 != 0 {
+                format!(
+                    "can be written by every user (mode {:04o})",
+                    metadata.mode() & 0o7777
+                )
+            } else {
+                continue;
+            };
+            return Err(StoreError::RecordsDirectory {
+                path: directory.to_path_buf(),
                 reason,
-            }),
-            None => {
-                believed.push(directory);
-                Ok(())
-            }
+            });
         }
+        believed.push(records);
+        Ok(())
     }
 
     fn read_record(path: &Path) -> Result<Option<Record>, StoreError> {
@@ -773,32 +770,19 @@ impl Store {
             return Ok(Vec::new());
         }
         let stem = format!("{}-{}", record.id(), pandora_core::time::now());
-        let rescue = self.layout.rescue_dir();
-        let destination = (1..)
-            .map(|n| match n {
-                1 => rescue.join(&stem),
-                n => rescue.join(format!("{stem}-{n}")),
+        let moved = crate::fs::rescue(tree, &foreign, &self.layout.rescue_dir(), &stem)?;
+        Ok(foreign
+            .iter()
+            .zip(moved)
+            .map(|(relative, to)| {
+                format!(
+                    "{} was saved into the package's store tree (not part of {}); moved it to {}",
+                    relative.display(),
+                    record.id(),
+                    to.display()
+                )
             })
-            .find(|candidate| candidate.symlink_metadata().is_err())
-            .unwrap_or_else(|| rescue.join(&stem));
-        let mut rescued = Vec::new();
-        for relative in foreign {
-            let from = tree.join(&relative);
-            let to = destination.join(&relative);
-            let parent = to.parent().unwrap_or(&destination);
-            fs_err::create_dir_all(parent).map_err(io(parent))?;
-            // Store trees are sealed read-only: opened for the move, as the trash they are.
-            let holder = from.parent().unwrap_or(tree);
-            let _ = fs_err::set_permissions(holder, std::fs::Permissions::from_mode(0o755));
-            fs_err::rename(&from, &to).map_err(io(&from))?;
-            rescued.push(format!(
-                "{} was saved into the package's store tree (not part of {}); moved it to {}",
-                relative.display(),
-                record.id(),
-                to.display()
-            ));
-        }
-        Ok(rescued)
+            .collect())
     }
 
     /// Finds every installed package that is not in `roots()` nor a dependency of one, shows
@@ -1157,10 +1141,7 @@ impl Transaction<'_> {
         let tmp = store.layout.tmp_dir();
         let records_dir = store.layout.records_dir();
         let store_dir = store.layout.store_dir();
-        // Never writable by others whatever the umask: the records are believed only so.
-        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o755)
-            .create(&records_dir)
-            .map_err(io(&records_dir))?;
+        fs_err::create_dir_all(&records_dir).map_err(io(&records_dir))?;
         fs_err::create_dir_all(&store_dir).map_err(io(&store_dir))?;
         let staged = std::mem::take(&mut self.staged);
         let mut pending = Vec::with_capacity(staged.len());

@@ -212,6 +212,44 @@ pub fn remove_tree(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Moves each of `relatives` (paths under `root`, whose directories may be sealed read-only)
+/// into one new directory under `rescue`: `stem`, else `stem-2`, ... (two rescues in the same
+/// second must not overwrite each other). Each sealed directory is opened for the move and
+/// sealed again. Returns where each went, in order.
+pub fn rescue(
+    root: &Path,
+    relatives: &[PathBuf],
+    rescue: &Path,
+    stem: &str,
+) -> Result<Vec<PathBuf>, crate::IoError> {
+    use std::os::unix::fs::PermissionsExt;
+    let destination = (1..)
+        .map(|n| match n {
+            1 => rescue.join(stem),
+            n => rescue.join(format!("{stem}-{n}")),
+        })
+        .find(|candidate| candidate.symlink_metadata().is_err())
+        .unwrap_or_else(|| rescue.join(stem));
+    let mut moved = Vec::with_capacity(relatives.len());
+    for relative in relatives {
+        let from = root.join(relative);
+        let to = destination.join(relative);
+        let parent = to.parent().unwrap_or(&destination);
+        fs::create_dir_all(parent).map_err(crate::IoError::at("create", parent))?;
+        let holder = from.parent().unwrap_or(root);
+        let sealed = fs::metadata(holder)
+            .map_err(crate::IoError::at("access", holder))?
+            .permissions();
+        fs::set_permissions(holder, std::fs::Permissions::from_mode(0o755))
+            .map_err(crate::IoError::at("open", holder))?;
+        let renamed = fs::rename(&from, &to).map_err(crate::IoError::at("move", &from));
+        fs::set_permissions(holder, sealed).map_err(crate::IoError::at("seal", holder))?;
+        renamed?;
+        moved.push(to);
+    }
+    Ok(moved)
+}
+
 /// Removes everything inside `directory` (which may be missing), as [`remove_tree`] does.
 pub fn clear_directory(directory: &Path) -> std::io::Result<()> {
     // What stands where the scratch directory goes (a file, a link) is cleared as its
